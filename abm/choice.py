@@ -1,0 +1,178 @@
+"""Grade choice: a multinomial logit over "not paying" and each grade of the year.
+
+Every utility term is a resident factor times an alternative factor, so the same term list
+gives the simulation's utilities (computed without the full design array) and the design
+matrix the calibration estimates the coefficients from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from abm.datafiles import DATA_DIR, find, load_parameters
+from abm.errors import UserError
+
+# term name -> (resident factor, alternative factor); None: the resident factor is already
+# a residents x alternatives matrix.
+TERMS: dict[str, tuple[str, str | None]] = {
+    "pay": ("one", "pay"),
+    "pay_x_awareness": ("awareness", "pay"),
+    "pay_x_trust": ("trust", "pay"),
+    "pay_x_age": ("age", "pay"),
+    "pay_x_log_income": ("log_income", "pay"),
+    "pay_x_reliance": ("reliance", "pay"),
+    "pay_x_good_health": ("good_health", "pay"),
+    "level": ("one", "level"),
+    "level_x_awareness": ("awareness", "level"),
+    "level_x_trust": ("trust", "level"),
+    "level_x_age": ("age", "level"),
+    "level_x_log_income": ("log_income", "level"),
+    "affordability": ("inverse_income", "grade"),
+    "subsidy": ("one", "subsidy"),
+    "lowest": ("one", "lowest"),
+    "highest": ("one", "highest"),
+    "peer_share": ("peer_share", None),
+    "inertia": ("inertia", None),
+}
+DYNAMICS = ("awareness_publicity", "awareness_peers", "awareness_pensioners", "awareness_decay",
+            "trust_service", "trust_pensioners", "trust_decay")
+AGE_CENTRE, AGE_SCALE = 45.0, 10.0   # age enters per 10 years around 45
+CHUNK = 1 << 15                      # residents per block: bounds temporary memory
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Choice coefficients (utility per unit of each term) and attitude dynamics."""
+
+    choice: dict[str, float]
+    dynamics: dict[str, float]
+    status: str = "prior"
+    source: str = ""
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.array([self.choice[name] for name in TERMS])
+
+
+def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coefficients:
+    """Load a coefficients file: a path, or a packaged name ('default': the priors)."""
+    path = find(ref, DATA_DIR / "coefficients", relative_to, "behaviour.coefficients")
+    data = load_parameters(path)
+    for section, names in (("choice", tuple(TERMS)), ("dynamics", DYNAMICS)):
+        values = data.get(section)
+        if not isinstance(values, dict):
+            raise UserError(f"missing section with {', '.join(names)}", file=path, field=section)
+        unknown, missing = set(values) - set(names), set(names) - set(values)
+        if unknown or missing:
+            raise UserError(f"unknown {sorted(unknown)} / missing {sorted(missing)}; allowed: "
+                            f"{', '.join(names)}", file=path, field=section)
+        if not all(isinstance(v, (int, float)) for v in values.values()):
+            raise UserError("every coefficient must be a number", file=path, field=section)
+    return Coefficients(choice={k: float(data["choice"][k]) for k in TERMS},
+                        dynamics={k: float(data["dynamics"][k]) for k in DYNAMICS},
+                        status=str(data.get("status", "")), source=str(path))
+
+
+def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, np.ndarray]:
+    """Factors of "not paying" (first) and each grade: arrays of length K+1."""
+    zero = np.zeros(1)
+    return {
+        "value": np.concatenate([zero, grades]),
+        "pay": np.concatenate([zero, np.ones(grades.size)]),
+        "level": np.concatenate([zero, np.log(grades / grades[0])]),
+        "grade": np.concatenate([zero, grades]),
+        "subsidy": np.concatenate([zero, subsidies / 100.0]),
+        "lowest": np.concatenate([zero, [1.0], np.zeros(grades.size - 1)]),
+        # the top grade's pull grows with its distance from the lowest (a focal point of the list)
+        "highest": np.concatenate([zero, np.zeros(grades.size - 1), [np.log(grades[-1] / grades[0])]]),
+    }
+
+
+def resident_factors(age, income, awareness, trust, reliance, good_health, mean_income: float,
+                     last_choice, peer_share, alt_values) -> dict[str, np.ndarray]:
+    """Factors of each resident: vectors, and the two resident x alternative matrices."""
+    return {
+        "one": np.ones(age.size),
+        "awareness": np.asarray(awareness, dtype=float),
+        "trust": np.asarray(trust, dtype=float),
+        "age": (age - AGE_CENTRE) / AGE_SCALE,
+        "log_income": np.log(income / mean_income),
+        "reliance": np.asarray(reliance, dtype=float),
+        "good_health": np.asarray(good_health, dtype=float),
+        "inverse_income": 1.0 / income,
+        "peer_share": peer_share,
+        "inertia": (np.asarray(last_choice)[:, None] == alt_values[None, :]).astype(float),
+    }
+
+
+def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
+              alternatives: dict[str, np.ndarray]) -> np.ndarray:
+    """Systematic utility of each alternative for each resident, shape (n, K+1)."""
+    n, k = residents["one"].size, alternatives["pay"].size
+    utility = np.zeros((n, k))
+    by_alternative: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(n))
+    for name, (res, alt) in TERMS.items():
+        if alt is None:
+            utility += beta[name] * residents[res]
+        else:
+            by_alternative[alt] += beta[name] * residents[res]
+    for alt, weight in by_alternative.items():
+        utility += weight[:, None] * alternatives[alt][None, :]
+    return utility
+
+
+def design(residents: dict[str, np.ndarray], alternatives: dict[str, np.ndarray]) -> np.ndarray:
+    """The same terms as a design array (n, K+1, len(TERMS)) for estimation."""
+    n, k = residents["one"].size, alternatives["pay"].size
+    columns = [np.broadcast_to(residents[res] if alt is None else residents[res][:, None] * alternatives[alt],
+                               (n, k)) for res, alt in TERMS.values()]
+    return np.stack(columns, axis=-1)
+
+
+def probabilities(utility: np.ndarray) -> np.ndarray:
+    """Logit choice probabilities, row-wise softmax."""
+    expu = np.exp(utility - utility.max(axis=1, keepdims=True))
+    return expu / expu.sum(axis=1, keepdims=True)
+
+
+def sample(utility: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Index of the chosen alternative per row (0 = not paying)."""
+    cumulative = np.cumsum(probabilities(utility), axis=1)
+    draws = rng.random(utility.shape[0]) * cumulative[:, -1]
+    return np.minimum((cumulative < draws[:, None]).sum(axis=1), utility.shape[1] - 1)
+
+
+def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.ndarray,
+                n_villages: int) -> np.ndarray:
+    """Share of each village's residents who chose each alternative last year, shape (villages, K+1).
+
+    Only residents who had a choice last year count; grades no longer offered count for nobody.
+    """
+    index = np.searchsorted(alt_values, last_choice)
+    matched = (last_choice >= 0) & (index < alt_values.size)
+    matched[matched] = alt_values[index[matched]] == last_choice[matched]
+    counts = np.bincount(village[matched] * alt_values.size + index[matched],
+                         minlength=n_villages * alt_values.size).reshape(n_villages, alt_values.size)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+
+
+def choose(beta: dict[str, float], pop, rows: np.ndarray, grades: np.ndarray, subsidies: np.ndarray,
+           mean_income: float, n_villages: int, rng: np.random.Generator) -> np.ndarray:
+    """Draw this year's grade (yuan; 0 = not paying) for the residents in ``rows``."""
+    alternatives = alternative_factors(grades, subsidies)
+    values = alternatives["value"]
+    peers = peer_shares(pop.village, pop.choice, values, n_villages)
+    chosen = np.empty(rows.size, dtype=float)
+    for start in range(0, rows.size, CHUNK):
+        block = rows[start:start + CHUNK]
+        residents = resident_factors(
+            pop.age[block], pop.income[block], pop.awareness[block], pop.trust[block],
+            pop.reliance[block], pop.good_health[block], mean_income,
+            pop.choice[block], peers[pop.village[block]], values)
+        chosen[start:start + CHUNK] = values[sample(utilities(beta, residents, alternatives), rng)]
+    return chosen

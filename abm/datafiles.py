@@ -1,0 +1,62 @@
+"""Packaged data files: YAML parameters with unit and source, and the life table CSV.
+
+A data leaf is a mapping with ``value`` (or ``values`` by year), ``unit`` and ``source``;
+:func:`load_parameters` returns the values alone, keeping the file the only place where
+units and sources are written.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from abm.errors import UserError
+
+DATA_DIR = Path(__file__).parent / "data"
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a missing file or a syntax error is a :class:`UserError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError("file not found", file=path)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise UserError(f"{line}invalid YAML ({problem})", file=path) from None
+
+
+def strip_metadata(node: Any) -> Any:
+    """Replace every ``{value|values, unit, source}`` leaf by its value."""
+    if isinstance(node, dict):
+        if "value" in node or "values" in node:
+            return strip_metadata(node.get("value", node.get("values")))
+        return {key: strip_metadata(val) for key, val in node.items()}
+    if isinstance(node, list):
+        return [strip_metadata(val) for val in node]
+    return node
+
+
+def load_parameters(path: str | Path) -> dict[str, Any]:
+    """Load a parameter file and return its values without units and sources."""
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise UserError("expected a mapping of parameters", file=path)
+    return strip_metadata(data)
+
+
+def find(ref: str | Path, folder: Path, relative_to: Path | None, field: str) -> Path:
+    """A data file named by path (absolute, relative to the scenario file or the working
+    folder) or by the name of a packaged file in ``folder``; a :class:`UserError` naming
+    ``field`` if none exists."""
+    for candidate in (Path(ref), (relative_to or Path.cwd()) / ref, folder / f"{ref}.yaml"):
+        if candidate.is_file():
+            return candidate
+    names = sorted(p.stem for p in folder.glob("*.yaml"))
+    raise UserError(f"file {str(ref)!r} not found; give a path or a packaged name: {', '.join(names)}",
+                    field=field)

@@ -1,0 +1,16 @@
+"""Errors a user can cause: reported as one clear message and exit code 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class UserError(Exception):
+    """Bad input from a user: names the file, the field and what is allowed."""
+
+    def __init__(self, message: str, file: str | Path | None = None, field: str | None = None):
+        self.file = str(file) if file is not None else None
+        self.field = field
+        self.message = message
+        where = ": ".join(p for p in (self.file, field) if p)
+        super().__init__(f"{where}: {message}" if where else message)

@@ -1,0 +1,124 @@
+"""Individual accounts and public money: contributions in, pensions out, a ledger per year.
+
+Assets are the individual accounts. Every year they change by exactly the inflows minus the
+outflows recorded in the ledger; :meth:`Fund.close_year` checks it. Public money (basic
+pensions, subsidies, government-paid contributions, payments after an account is exhausted)
+is spending from the budget, recorded item by item.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from abm.policy import YearPolicy, may_backpay
+
+INFLOWS = ("contributions", "entry_subsidies", "government_contributions", "backpayments", "interest")
+OUTFLOWS = ("account_pensions", "inheritance", "transfers_out")
+PUBLIC = ("public_basic_pension_central", "public_basic_pension_local", "public_bonus",
+          "public_entry_subsidies", "public_government_contributions", "public_after_exhaustion")
+MONTHS = 12
+TOLERANCE = 1e-9  # relative; conservation holds to rounding
+
+
+class FundImbalance(RuntimeError):
+    """Assets moved by something other than the recorded flows: a bug, never user error."""
+
+
+def monthly_basic_pension(policy: YearPolicy, years: np.ndarray) -> np.ndarray:
+    """Basic pension incl. local top-up and long-contribution bonus, yuan/month."""
+    extra_years = np.maximum(np.asarray(years) - policy.min_years, 0)
+    return policy.basic_pension + policy.local_top_up + policy.bonus_per_year * extra_years
+
+
+def monthly_account_pension(balance: np.ndarray, policy: YearPolicy, age: np.ndarray) -> np.ndarray:
+    """Account pension fixed at retirement: balance / divisor for the age, yuan/month."""
+    return np.asarray(balance) / policy.annuity_divisor(age)
+
+
+def credit(balance: np.ndarray, rate: float, inflow: np.ndarray) -> np.ndarray:
+    """A year on an account: interest on the opening balance, then the year's inflow."""
+    return balance * (1 + rate) + inflow
+
+
+class Fund:
+    """The scheme's money, weighted up to county totals (yuan)."""
+
+    def __init__(self, weight: float):
+        self.weight = weight
+        self.balance = 0.0
+        self.ledger: list[dict[str, float]] = []
+        self._row: dict[str, float] = defaultdict(float)
+
+    def _add(self, item: str, amounts: np.ndarray | float) -> None:
+        self._row[item] += float(np.sum(amounts)) * self.weight
+
+    def open_year(self, year: int) -> None:
+        self._row = defaultdict(float, year=year, opening_balance=self.balance)
+
+    def collect(self, pop, rows: np.ndarray, grade: np.ndarray, gov_paid: np.ndarray,
+                policy: YearPolicy) -> None:
+        """Interest on all accounts, then the year's contributions and entry subsidies."""
+        interest = pop.account * policy.interest_rate
+        self._add("interest", interest)
+        pop.account += interest
+        paying = grade > 0
+        subsidy = np.zeros(rows.size)
+        subsidy[paying] = policy.subsidies[np.searchsorted(policy.grades, grade[paying])]
+        subsidy[gov_paid] = policy.government_paid_subsidy
+        self._add("contributions", grade[paying & ~gov_paid])
+        self._add("government_contributions", grade[gov_paid])
+        self._add("entry_subsidies", subsidy)
+        self._add("public_entry_subsidies", subsidy)
+        self._add("public_government_contributions", grade[gov_paid])
+        pop.account[rows] += grade + subsidy
+        pop.years[rows] += paying
+
+    def retire(self, pop, policy: YearPolicy) -> np.ndarray:
+        """Residents at pension age with enough years (or the right to back-pay) start their pension."""
+        candidates = ~pop.pensioner & ~pop.employee & (pop.age >= policy.pension_age)
+        backpaying = candidates & may_backpay(pop.age, pop.years, policy)
+        gap = np.where(backpaying, np.maximum(policy.min_years - pop.years, 0), 0)
+        backpay = gap * policy.lowest_grade  # at the lowest grade, no subsidy on back-payments
+        self._add("backpayments", backpay)
+        pop.account += backpay
+        pop.years += gap.astype(pop.years.dtype)
+        retiring = candidates & (pop.years >= policy.min_years)
+        pop.pensioner[retiring] = True
+        pop.account_pension[retiring] = monthly_account_pension(pop.account[retiring], policy, pop.age[retiring])
+        return retiring
+
+    def pay(self, pop, policy: YearPolicy) -> None:
+        """A year of pensions: basic pension from the budget, account pension from the account."""
+        pensioners = pop.pensioner
+        count = int(pensioners.sum())
+        national = MONTHS * policy.basic_pension * count
+        self._add("public_basic_pension_central", national * policy.central_share)
+        self._add("public_basic_pension_local", national * (1 - policy.central_share)
+                  + MONTHS * policy.local_top_up * count)
+        extra_years = np.maximum(pop.years[pensioners] - policy.min_years, 0)
+        self._add("public_bonus", MONTHS * policy.bonus_per_year * extra_years)
+        due = MONTHS * pop.account_pension[pensioners]
+        from_account = np.minimum(due, pop.account[pensioners])
+        pop.account[pensioners] -= from_account
+        self._add("account_pensions", from_account)
+        self._add("public_after_exhaustion", due - from_account)
+
+    def remove(self, pop, mask: np.ndarray, item: str) -> None:
+        """Accounts leaving the fund with residents: inherited at death, or transferred out."""
+        self._add(item, pop.account[mask])
+
+    def close_year(self, pop) -> dict[str, float]:
+        """Check conservation and return the year's ledger row (yuan)."""
+        row = self._row
+        row["inflow"] = sum(row[k] for k in INFLOWS)
+        row["outflow"] = sum(row[k] for k in OUTFLOWS)
+        row["public_spending"] = sum(row[k] for k in PUBLIC)
+        expected = row["opening_balance"] + row["inflow"] - row["outflow"]
+        actual = float(pop.account.sum()) * self.weight
+        if abs(actual - expected) > TOLERANCE * max(1.0, abs(expected), row["inflow"]):
+            raise FundImbalance(f"{row['year']}: accounts hold {actual:.2f} yuan, flows imply {expected:.2f}")
+        self.balance = row["closing_balance"] = actual
+        self.ledger.append(dict(row))
+        return self.ledger[-1]

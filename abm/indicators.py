@@ -1,0 +1,70 @@
+"""Yearly indicators: enrolment, grades, pensions, adequacy and money. County totals (weighted)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from abm.fund import INFLOWS, MONTHS, OUTFLOWS, PUBLIC, monthly_basic_pension
+from abm.policy import YearPolicy
+
+
+CONTRIBUTIONS = ("eligible", "paying", "participation_rate", "government_paid", "lowest_grade_share",
+                 "top_grade_share", "mean_contribution")
+PENSIONS = ("pensioners", "beneficiary_share", "mean_basic_pension", "mean_account_pension", "mean_pension",
+            "replacement_rate", "basic_needs_coverage")
+MONEY = ("fund_balance", "fund_inflow", "fund_outflow", "public_spending") + INFLOWS + OUTFLOWS + PUBLIC
+
+
+def names(all_grades: list[int]) -> list[str]:
+    """Every indicator column, in order: one value each per year."""
+    return ["year", "residents", "mean_income", *CONTRIBUTIONS, *map(grade_column, all_grades),
+            *PENSIONS, *MONEY]
+
+
+def grade_column(grade: float) -> str:
+    return f"grade_share_{int(grade)}"
+
+
+def contributions(pop, eligible: np.ndarray, policy: YearPolicy, all_grades: list[int]) -> dict[str, float]:
+    """Who may pay, who pays, and the grades chosen by those paying themselves."""
+    w = pop.weight
+    paying = eligible & (pop.choice > 0)
+    own = paying & ~pop.gov_paid
+    chosen = pop.choice[own]
+    n_own = max(chosen.size, 1)
+    shares = {grade_column(g): float(np.count_nonzero(chosen == g)) / n_own for g in all_grades}
+    return {
+        "eligible": eligible.sum() * w,
+        "paying": paying.sum() * w,
+        "participation_rate": paying.sum() / max(eligible.sum(), 1),
+        "government_paid": (paying & pop.gov_paid).sum() * w,
+        "lowest_grade_share": float(np.count_nonzero(chosen == policy.grades[0])) / n_own,
+        "top_grade_share": float(np.count_nonzero(chosen == policy.grades[-1])) / n_own,
+        "mean_contribution": float(chosen.mean()) if chosen.size else 0.0,
+        **shares,
+    }
+
+
+def pensions(pop, policy: YearPolicy, mean_income: float, basic_needs_line: float,
+             paying: float) -> dict[str, float]:
+    """Pensioners, their mean monthly pension and what it is worth against income and needs."""
+    pensioners = pop.pensioner
+    count = pensioners.sum()
+    basic = float(monthly_basic_pension(policy, pop.years[pensioners]).mean()) if count else 0.0
+    account = float(pop.account_pension[pensioners].mean()) if count else 0.0
+    total = basic + account
+    return {
+        "pensioners": count * pop.weight,
+        "beneficiary_share": count * pop.weight / max(count * pop.weight + paying, 1.0),
+        "mean_basic_pension": basic,
+        "mean_account_pension": account,
+        "mean_pension": total,
+        "replacement_rate": MONTHS * total / mean_income,
+        "basic_needs_coverage": MONTHS * total / basic_needs_line,
+    }
+
+
+def money(ledger_row: dict[str, float]) -> dict[str, float]:
+    """The fund's year in yuan: balance, flows by item, public spending by item."""
+    renamed = {"fund_balance": "closing_balance", "fund_inflow": "inflow", "fund_outflow": "outflow"}
+    return {name: ledger_row[renamed.get(name, name)] for name in MONEY}

@@ -1,0 +1,130 @@
+"""PensionModel: the wiring of one county and the order of a simulated year."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mesa
+import numpy as np
+
+from abm import attitudes, demography, indicators
+from abm.agents import Government, Household
+from abm.choice import choose, load_coefficients
+from abm.datafiles import DATA_DIR, find, load_parameters
+from abm.demography import LifeTable
+from abm.economy import Economy
+from abm.fund import Fund
+from abm.policy import eligible_to_contribute
+from abm.population import draw_residents, synthesise
+from abm.scenario import Scenario, load_scenario
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
+LIFE_TABLE = DATA_DIR / "life_table_rural.csv"
+
+
+class PensionModel(mesa.Model):
+    """A county's residents, its government and the pension fund, one step per year.
+
+    Args:
+        scenario: a :class:`Scenario` or the path of a scenario file.
+        rng: seed or generator; defaults to the scenario's seed.
+    """
+
+    def __init__(self, *, scenario: Scenario | str | Path = DEFAULT_SCENARIO, rng=None):
+        scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        super().__init__(rng=scenario.seed if rng is None else rng)
+        self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
+        self.year = scenario.start_year
+        self.county = load_parameters(find(scenario.population.county, DATA_DIR / "counties",
+                                                scenario.source_dir, "population.county"))
+        self.life = LifeTable.from_csv(LIFE_TABLE)
+        self.coefficients = load_coefficients(scenario.behaviour.coefficients, scenario.source_dir)
+        self.economy = Economy(self.county["rural_income"], scenario.economy,
+                               scenario.start_year - 1, scenario.end_year + 1)
+        self.government = Government(self)
+        self.policy = self.government.step()
+        self.population = synthesise(self.county, self.life, scenario.population.residents,
+                                     self.economy.mean_income(self.year), self.policy.pension_age, self.rng)
+        self.fund = Fund(self.population.weight)
+        self.households: dict[int, Household] = {}
+        self._add_households(self.population.id)
+        self.all_grades = sorted({g for grades in scenario.policy.grades.values() for g in grades})
+        self.indicators: dict[str, float] = {}
+        self.datacollector = mesa.DataCollector(model_reporters={
+            name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)})
+
+    def step(self) -> None:
+        """One simulated year, in the order of DESIGN.md."""
+        pop, policy = self.population, self.government.step()
+        attitudes.update(pop, policy, self.coefficients.dynamics, self.county["villages"])
+        self.fund.open_year(self.year)
+        eligible = self._choose(policy)
+        mean_income = self.economy.mean_income(self.year)
+        self.indicators = {"year": self.year, "residents": len(pop) * pop.weight, "mean_income": mean_income}
+        self.indicators |= indicators.contributions(pop, eligible, policy, self.all_grades)
+        self.fund.retire(pop, policy)
+        self.fund.pay(pop, policy)
+        self.indicators |= indicators.pensions(pop, policy, mean_income,
+                                               self.economy.basic_needs_line(self.year),
+                                               self.indicators["paying"])
+        self._demography()
+        self._grow_incomes()
+        self.indicators |= indicators.money(self.fund.close_year(pop))
+        self.datacollector.collect(self)
+        self.year += 1
+        self.running = self.year <= self.spec.end_year
+
+    def _choose(self, policy) -> np.ndarray:
+        """Eligible residents pick a grade; the government pays for its groups. Money is collected."""
+        pop = self.population
+        eligible = eligible_to_contribute(pop, policy)
+        gov_paid = eligible & np.isin(pop.group, policy.government_paid_groups)
+        grade = np.zeros(len(pop))
+        choosers = np.flatnonzero(eligible & ~gov_paid)
+        grade[choosers] = choose(self.coefficients.choice, pop, choosers, policy.grades, policy.subsidies,
+                                 self.economy.mean_income(self.year), self.county["villages"], self.rng)
+        grade[gov_paid] = policy.government_paid_grade
+        pop.choice = np.where(eligible, grade, -1)
+        pop.gov_paid = gov_paid
+        rows = np.flatnonzero(eligible)
+        self.fund.collect(pop, rows, grade[rows], gov_paid[rows], policy)
+        return eligible
+
+    def _demography(self) -> None:
+        """Deaths (accounts inherited), out-migration, ageing, births and new 16-year-olds."""
+        pop, rng = self.population, self.rng
+        dead = demography.deaths(pop.age, pop.sex, self.life, rng)
+        leaving = ~dead & demography.out_migrants(pop.age, self.county["out_migration_rate"], rng)
+        self.fund.remove(pop, dead, "inheritance")
+        self.fund.remove(pop, leaving, "transfers_out")
+        self._remove_households(pop.id[dead | leaving])
+        pop.keep(~(dead | leaving))
+        pop.age += 1
+        births = self.county["birth_rate"] * (len(pop) * pop.weight + pop.under_16.sum())
+        pop.under_16, turning_16 = demography.age_children(pop.under_16, self.life, births)
+        count = demography.stochastic_round(turning_16 / pop.weight, rng)
+        if count:
+            ages = np.full(count, demography.ENTRY_AGE)
+            pop.append(draw_residents(self.county, ages, self.economy.mean_income(self.year + 1), rng,
+                                      first_id=pop.next_id))
+            self._add_households(pop.id[-count:])
+
+    def _grow_incomes(self) -> None:
+        """Incomes follow the county mean, with a yearly idiosyncratic shock (mean one)."""
+        pop = self.population
+        growth = self.economy.mean_income(self.year + 1) / self.economy.mean_income(self.year)
+        sd = self.county["income_shock"]
+        established = pop.age > demography.ENTRY_AGE  # this year's entrants were drawn at next year's level
+        shock = self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
+        pop.income[established] *= growth * shock
+
+    def _add_households(self, ids: np.ndarray) -> None:
+        if self.spec.population.agents == "all":
+            for resident_id in ids.tolist():
+                self.households[resident_id] = Household(self, resident_id)
+
+    def _remove_households(self, ids: np.ndarray) -> None:
+        for resident_id in ids.tolist():
+            household = self.households.pop(resident_id, None)
+            if household is not None:
+                household.remove()

@@ -1,0 +1,113 @@
+"""The policy in force in one year: grades, subsidies, benefits and the rules around them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from abm.economy import Economy
+from abm.scenario import PolicySpec, value_at
+
+# Codes of the resident groups the government may pay the minimum grade for.
+GROUP_CODES = {"none": 0, "disabled": 1, "poor": 2}
+
+
+@dataclass(frozen=True)
+class YearPolicy:
+    """Everything a resident and the fund need to know about one year's rules."""
+
+    year: int
+    grades: np.ndarray            # yuan/year, increasing
+    subsidies: np.ndarray         # entry subsidy per grade, yuan/year
+    government_paid_grade: float  # yuan/year
+    government_paid_subsidy: float  # entry subsidy on that grade, yuan/year
+    government_paid_groups: tuple[int, ...]
+    basic_pension: float          # national minimum, yuan/month
+    local_top_up: float           # yuan/month
+    central_share: float          # share of the national minimum paid by the centre
+    bonus_per_year: float         # yuan/month per contribution year beyond min_years
+    interest_rate: float          # per year
+    pension_age: int              # years
+    min_years: int
+    launch_year: int
+    backpay: bool
+    publicity: float              # 0-1
+    service_quality: float        # 0-1
+    divisor_table: tuple[tuple[int, float], ...]
+
+    @property
+    def lowest_grade(self) -> float:
+        return float(self.grades[0])
+
+    def annuity_divisor(self, age_at_retirement: np.ndarray | int) -> np.ndarray:
+        """Months the account is divided by, interpolated in the table and clamped to its ends."""
+        ages, months = zip(*self.divisor_table)
+        return np.interp(age_at_retirement, ages, months)
+
+
+def subsidy_schedule(rules, grades: np.ndarray) -> np.ndarray:
+    """Subsidy per grade: the amount of the highest rule ``[from_grade, amount]`` at or below it."""
+    rules = sorted(rules)
+    starts = np.array([start for start, _ in rules], dtype=float)
+    amounts = np.array([amount for _, amount in rules], dtype=float)
+    index = np.searchsorted(starts, np.asarray(grades, dtype=float), side="right") - 1
+    if np.any(index < 0):
+        raise ValueError(f"no subsidy rule covers grade {np.asarray(grades)[index < 0][0]}")
+    return amounts[index]
+
+
+def basic_pension_path(spec: PolicySpec, economy: Economy, years: range) -> dict[int, float]:
+    """National minimum basic pension by year, yuan/month: dated values, then the indexation rule."""
+    last_dated = max(spec.basic_pension)
+    rule = spec.basic_pension_indexation
+    path: dict[int, float] = {}
+    for year in years:
+        if year <= last_dated or year - 1 not in path:
+            path[year] = value_at(spec.basic_pension, year)
+        else:
+            growth = (rule.rate + rule.income_share * economy.income_growth(year)
+                      + rule.price_share * economy.inflation(year))
+            path[year] = path[year - 1] * (1 + growth)
+    return path
+
+
+def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPolicy:
+    """Resolve every dated policy value for ``year``."""
+    grades = np.asarray(value_at(spec.grades, year), dtype=float)
+    rules = value_at(spec.subsidy, year)
+    paid_grade = float(value_at(spec.government_paid_grade, year))
+    return YearPolicy(
+        year=year,
+        grades=grades,
+        subsidies=subsidy_schedule(rules, grades),
+        government_paid_grade=paid_grade,
+        government_paid_subsidy=float(subsidy_schedule(rules, np.array([paid_grade]))[0]),
+        government_paid_groups=tuple(GROUP_CODES[g] for g in value_at(spec.government_paid_groups, year)),
+        basic_pension=basic_pension,
+        local_top_up=value_at(spec.local_top_up, year),
+        central_share=spec.central_share,
+        bonus_per_year=value_at(spec.long_contribution_bonus, year),
+        interest_rate=value_at(spec.interest_rate, year),
+        pension_age=value_at(spec.pension_age, year),
+        min_years=spec.min_years,
+        launch_year=spec.launch_year,
+        backpay=spec.backpay,
+        publicity=value_at(spec.publicity, year),
+        service_quality=value_at(spec.service_quality, year),
+        divisor_table=tuple(sorted(spec.annuity_divisor.items())),
+    )
+
+
+def may_backpay(age: np.ndarray, years: np.ndarray, policy: YearPolicy) -> np.ndarray:
+    """Residents with under ``min_years`` to go at launch who have paid: may back-pay the gap."""
+    age_at_launch = age - (policy.year - policy.launch_year)
+    return policy.backpay & (age_at_launch > policy.pension_age - policy.min_years) & (years > 0)
+
+
+def eligible_to_contribute(pop, policy: YearPolicy) -> np.ndarray:
+    """Who may pay this year: not students, not pensioners, not in the employee scheme, and
+    either below pension age or still short of the minimum years (they keep paying after it)."""
+    free = ~pop.pensioner & ~pop.employee & (pop.age >= pop.school_until)
+    short = (pop.years > 0) & (pop.years < policy.min_years) & ~may_backpay(pop.age, pop.years, policy)
+    return free & ((pop.age < policy.pension_age) | short)

@@ -1,0 +1,190 @@
+"""Scenario files: a typed, frozen description of every model input, loaded from YAML.
+
+Units live in the field descriptions; sources live in the scenario files' comments and in
+the packaged data files they reference.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from abm.datafiles import read_yaml
+from abm.errors import UserError
+
+Year = Annotated[int, Field(ge=1900, le=2200)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Rate = Annotated[float, Field(ge=-0.5, le=0.5)]
+Yuan = Annotated[float, Field(ge=0.0)]
+
+
+def _ascending_years[T](values: dict[int, T]) -> dict[int, T]:
+    if not values:
+        raise ValueError("needs at least one dated value, e.g. {2011: ...}")
+    if list(values) != sorted(values):
+        raise ValueError(f"years must be in increasing order, got {list(values)}")
+    return values
+
+
+def _ascending_grades(grades: list[int]) -> list[int]:
+    if not grades:
+        raise ValueError("needs at least one grade")
+    if grades != sorted(set(grades)):
+        raise ValueError(f"grades must be distinct and increasing, got {grades}")
+    return grades
+
+
+type Dated[T] = Annotated[dict[Year, T], AfterValidator(_ascending_years)]
+GradeList = Annotated[list[Annotated[int, Field(gt=0)]], AfterValidator(_ascending_grades)]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PopulationSpec(Frozen):
+    county: str = Field("qi_county", description="county data file: packaged name or path")
+    residents: int | None = Field(
+        20_000, ge=100, le=20_000_000,
+        description="simulated residents aged 16+ at the start; null = one per real resident")
+    agents: Literal["all", "none"] = Field(
+        "all", description="create a Household agent per resident, or skip them in very large runs")
+
+
+class Indexation(Frozen):
+    """Yearly growth of the basic pension after its last dated value."""
+
+    rate: Rate = Field(0.0, description="fixed growth, per year")
+    income_share: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
+        0.0, description="weight on the growth of mean rural income")
+    price_share: Annotated[float, Field(ge=0.0, le=2.0)] = Field(
+        0.0, description="weight on inflation")
+
+
+class PolicySpec(Frozen):
+    launch_year: Year = Field(description="year the scheme starts in the county")
+    grades: Dated[GradeList] = Field(description="contribution grades, yuan/year")
+    subsidy: Dated[list[tuple[Annotated[int, Field(gt=0)], Yuan]]] = Field(
+        description="entry subsidy rules [from grade, yuan/year]: a grade gets the amount of the "
+                    "highest rule at or below it")
+    government_paid_grade: Dated[Annotated[int, Field(gt=0)]] = Field(
+        description="grade the government pays for the groups below, yuan/year")
+    government_paid_groups: Dated[list[Literal["disabled", "poor"]]]
+    basic_pension: Dated[Yuan] = Field(description="national minimum basic pension, yuan/month")
+    basic_pension_indexation: Indexation = Indexation()
+    local_top_up: Dated[Yuan] = Field(description="local addition to the basic pension, yuan/month")
+    central_share: Share = Field(1.0, description="share of the national minimum paid by the centre")
+    long_contribution_bonus: Dated[Yuan] = Field(
+        description="basic pension added per contribution year beyond min_years, yuan/month")
+    interest_rate: Dated[Rate] = Field(description="interest credited to accounts, per year")
+    pension_age: Dated[Annotated[int, Field(ge=40, le=75)]] = Field(description="years of age")
+    annuity_divisor: dict[Annotated[int, Field(ge=40, le=75)], Annotated[float, Field(gt=0)]] = Field(
+        description="months the account is divided by, by age at retirement (interpolated)")
+    min_years: Annotated[int, Field(ge=1, le=45)] = Field(15, description="contribution years")
+    backpay: bool = Field(True, description="those near pension age at launch may back-pay the gap")
+    publicity: Dated[Share] = Field(description="intensity of publicity, 0-1")
+    service_quality: Dated[Share] = Field(description="staffing and service of the agency, 0-1")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicySpec:
+        for name in ("grades", "subsidy", "government_paid_grade", "government_paid_groups",
+                     "basic_pension", "local_top_up", "long_contribution_bonus", "interest_rate",
+                     "pension_age", "publicity", "service_quality"):
+            first = next(iter(getattr(self, name)))
+            if first > self.launch_year:
+                raise ValueError(f"{name}: first dated value {first} is after launch_year {self.launch_year}")
+        for year in sorted(set(self.grades) | set(self.subsidy)):
+            lowest = value_at(self.grades, year)[0] if min(self.grades) <= year else None
+            rules = value_at(self.subsidy, year) if min(self.subsidy) <= year else []
+            if lowest is not None and not any(start <= lowest for start, _ in rules):
+                raise ValueError(f"subsidy: no rule covers grade {lowest} in {year} "
+                                 f"(rules start at {sorted(s for s, _ in rules)})")
+        return self
+
+
+class EconomySpec(Frozen):
+    income_growth: Dated[Rate] = Field(
+        description="growth of mean rural income per year after the county's last observed year")
+    inflation: Dated[Rate] = Field(description="consumer price growth per year")
+    basic_needs_line: Yuan = Field(description="basic consumption per person, yuan/year")
+    basic_needs_year: Year = Field(description="year of basic_needs_line; other years move with income")
+
+
+class BehaviourSpec(Frozen):
+    coefficients: str = Field("default", description="coefficients file: 'default' or a path")
+
+
+class Scenario(Frozen):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="used as the results folder name")
+    description: str = ""
+    start_year: Year
+    end_year: Year
+    seed: Annotated[int, Field(ge=0)] = 0
+    population: PopulationSpec = PopulationSpec()
+    policy: PolicySpec
+    economy: EconomySpec
+    behaviour: BehaviourSpec = BehaviourSpec()
+    source_dir: Path | None = Field(None, exclude=True, description="folder of the scenario file")
+
+    @model_validator(mode="after")
+    def _years(self) -> Scenario:
+        if self.end_year < self.start_year:
+            raise ValueError(f"end_year {self.end_year} is before start_year {self.start_year}")
+        if self.start_year != self.policy.launch_year:
+            raise ValueError(f"start_year {self.start_year} must equal policy.launch_year "
+                             f"{self.policy.launch_year}: runs start when the scheme starts")
+        return self
+
+    @property
+    def years(self) -> range:
+        return range(self.start_year, self.end_year + 1)
+
+    def to_yaml(self) -> str:
+        """The resolved scenario, as saved next to every result."""
+        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def value_at[T](dated: dict[int, T], year: int) -> T:
+    """The value in force in ``year``: the latest dated value at or before it."""
+    current = None
+    for start, value in dated.items():
+        if start > year:
+            break
+        current = value
+    if current is None:
+        raise KeyError(f"no value dated at or before {year}")
+    return current
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file; every problem is one :class:`UserError`."""
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise UserError("expected a mapping with name, start_year, end_year, policy, economy ...",
+                        file=path)
+    try:
+        return Scenario.model_validate({**data, "source_dir": path.resolve().parent})
+    except ValidationError as err:
+        raise UserError(_first_error(err), file=path, field=_field(err)) from None
+
+
+def _field(err: ValidationError) -> str:
+    loc = err.errors()[0]["loc"]
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _first_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field (check the spelling against the scenario reference)"
+    elif first["type"] == "missing":
+        message = "required field is missing"
+    elif "input" in first and not isinstance(first["input"], dict):
+        message = f"{message} (got {first['input']!r})"
+    more = len(err.errors()) - 1
+    return message + (f" [and {more} more problem{'s' if more > 1 else ''}]" if more else "")
