@@ -7,7 +7,6 @@ matrix the calibration estimates the coefficients from.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +40,7 @@ TERMS: dict[str, tuple[str, str | None]] = {
 DYNAMICS = ("awareness_publicity", "awareness_peers", "awareness_pensioners", "awareness_decay",
             "trust_service", "trust_pensioners", "trust_decay")
 AGE_CENTRE, AGE_SCALE = 45.0, 10.0   # age enters per 10 years around 45
-CHUNK = 1 << 15                      # residents per block: bounds temporary memory
+CHUNK = 1 << 12                      # residents per block: small enough to stay in cache
 
 
 @dataclass(frozen=True)
@@ -105,24 +104,29 @@ def resident_factors(age, income, awareness, trust, reliance, good_health, mean_
         "good_health": np.asarray(good_health, dtype=float),
         "inverse_income": 1.0 / income,
         "peer_share": peer_share,
-        "inertia": (np.asarray(last_choice)[:, None] == alt_values[None, :]).astype(float),
+        "inertia": np.asarray(last_choice)[:, None] == alt_values[None, :],
     }
 
 
 def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
               alternatives: dict[str, np.ndarray]) -> np.ndarray:
-    """Systematic utility of each alternative for each resident, shape (n, K+1)."""
-    n, k = residents["one"].size, alternatives["pay"].size
-    utility = np.zeros((n, k))
-    by_alternative: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(n))
+    """Systematic utility of each alternative for each resident, shape (n, K+1).
+
+    Product terms are summed per alternative factor first, so the (n, K+1) work is one matrix
+    product plus the matrix terms.
+    """
+    n = residents["one"].size
+    alt_names = sorted({alt for _, alt in TERMS.values() if alt is not None})
+    weights = np.zeros((n, len(alt_names)))
+    utility = None
     for name, (res, alt) in TERMS.items():
         if alt is None:
-            utility += beta[name] * residents[res]
+            term = beta[name] * residents[res]
+            utility = term if utility is None else utility + term
         else:
-            by_alternative[alt] += beta[name] * residents[res]
-    for alt, weight in by_alternative.items():
-        utility += weight[:, None] * alternatives[alt][None, :]
-    return utility
+            weights[:, alt_names.index(alt)] += beta[name] * residents[res]
+    product = weights @ np.stack([alternatives[a] for a in alt_names])
+    return product if utility is None else utility + product
 
 
 def design(residents: dict[str, np.ndarray], alternatives: dict[str, np.ndarray]) -> np.ndarray:
@@ -140,8 +144,9 @@ def probabilities(utility: np.ndarray) -> np.ndarray:
 
 
 def sample(utility: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Index of the chosen alternative per row (0 = not paying)."""
-    cumulative = np.cumsum(probabilities(utility), axis=1)
+    """Index of the chosen alternative per row (0 = not paying), by inverting the cumulative
+    unnormalised probabilities with one uniform draw per row."""
+    cumulative = np.cumsum(np.exp(utility - utility.max(axis=1, keepdims=True)), axis=1)
     draws = rng.random(utility.shape[0]) * cumulative[:, -1]
     return np.minimum((cumulative < draws[:, None]).sum(axis=1), utility.shape[1] - 1)
 

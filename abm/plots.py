@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from abm.fund import PUBLIC  # noqa: E402
@@ -24,7 +25,9 @@ def enrolment(ts: pd.DataFrame, title: str) -> plt.Figure:
     left.legend(loc="lower right", fontsize=8)
     shares = ts.filter(like="grade_share_")
     shares = shares.loc[:, shares.max() > 0]
-    right.stackplot(ts.year, shares.T.to_numpy(), labels=[c.removeprefix("grade_share_") for c in shares])
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.95, shares.shape[1]))  # low grades dark
+    right.stackplot(ts.year, shares.T.to_numpy(), labels=[c.removeprefix("grade_share_") for c in shares],
+                    colors=colours)
     right.set(ylim=(0, 1), ylabel="share of payers", title="Grades chosen (yuan/year)")
     right.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8, reverse=True)
     fig.suptitle(title)
