@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+.PHONY: setup run test lint bench clean
 
 setup: $(STAMP)
 
@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/pension-abm run scenarios/baseline.yaml
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check abm tests bench
 
 bench: setup
 	$(BIN)/python bench/bench_model.py

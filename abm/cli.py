@@ -9,14 +9,15 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from abm.errors import UserError
+from abm.model import DEFAULT_SCENARIO
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate enrolment and contribution grades in the urban-rural residents' pension.")
 out_console, err_console = Console(), Console(stderr=True)
-BASELINE = Path("scenarios/baseline.yaml")
 
 
 def user_errors(command):
@@ -26,7 +27,7 @@ def user_errors(command):
         try:
             return command(*args, **kwargs)
         except UserError as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
             raise typer.Exit(2) from None
     return wrapper
 
@@ -79,7 +80,7 @@ def irr(
     entry_age: Annotated[int, typer.Option(min=16, max=70, help="age at the first contribution")],
     years: Annotated[int | None, typer.Option(min=1, max=60, help="contribution years "
                                              "(default: to pension age, at least the minimum)")] = None,
-    scenario: Annotated[Path, typer.Option(help="scenario whose policy applies")] = BASELINE,
+    scenario: Annotated[Path, typer.Option(help="scenario whose policy applies")] = DEFAULT_SCENARIO,
     year: Annotated[int | None, typer.Option(help="first contribution year (default: latest policy year)")] = None,
     sex: Annotated[Literal["female", "male"] | None, typer.Option(help="survival of one sex "
                                                                  "(default: both averaged)")] = None,

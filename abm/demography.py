@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from abm.datafiles import DATA_DIR
 from abm.errors import UserError
 
+LIFE_TABLE = DATA_DIR / "life_table_rural.csv"
 SEXES = ("female", "male")  # code 0, 1
 ENTRY_AGE = 16              # the scheme is open from 16 (Guofa [2014] No. 8)
 
@@ -28,7 +30,7 @@ class LifeTable:
     qx: np.ndarray
 
     @classmethod
-    def from_csv(cls, path: str | Path) -> LifeTable:
+    def from_csv(cls, path: str | Path = LIFE_TABLE) -> LifeTable:
         table = pd.read_csv(path, comment="#")
         missing = {"age", "sex", "qx"} - set(table.columns)
         if missing:

@@ -7,7 +7,6 @@ import numpy as np
 from abm.fund import INFLOWS, MONTHS, OUTFLOWS, PUBLIC, monthly_basic_pension
 from abm.policy import YearPolicy
 
-
 CONTRIBUTIONS = ("eligible", "paying", "participation_rate", "government_paid", "lowest_grade_share",
                  "top_grade_share", "mean_contribution")
 PENSIONS = ("pensioners", "beneficiary_share", "mean_basic_pension", "mean_account_pension", "mean_pension",

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from abm.datafiles import DATA_DIR, find, load_parameters
 from abm.demography import SEXES, LifeTable
 from abm.economy import Economy
 from abm.errors import UserError
 from abm.fund import MONTHS, credit, monthly_account_pension, monthly_basic_pension
 from abm.policy import basic_pension_path, policy_for_year, subsidy_schedule
+from abm.population import load_county
 from abm.scenario import Scenario
 
 LAST_AGE = 105
@@ -52,9 +52,8 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
                 start_year: int | None = None, sex: str | None = None) -> MoneyWorth:
     """Pension and rate of return of paying ``grade`` yuan/year from ``entry_age``."""
     start = latest_policy_year(scenario) if start_year is None else start_year
-    county = load_parameters(find(scenario.population.county, DATA_DIR / "counties",
-                                  scenario.source_dir, "population.county"))
-    life = LifeTable.from_csv(DATA_DIR / "life_table_rural.csv")
+    county = load_county(scenario)
+    life = LifeTable.from_csv()
     horizon = range(start, start + LAST_AGE - entry_age + 1)
     economy = Economy(county["rural_income"], scenario.economy, start - 1, horizon[-1])
     basic = basic_pension_path(scenario.policy, economy, horizon)
@@ -83,10 +82,10 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
             subsidy = subsidy_schedule(zip(policy.grades, policy.subsidies), np.array([grade]))[0]
             own[t] = grade
             balance = credit(balance, policy.interest_rate, grade + subsidy)
-        else:
+        else:  # as in the simulation: the year's interest, then the pension is fixed and paid
+            balance = credit(balance, policy.interest_rate, 0.0)
             if age == retirement:
                 monthly_account = float(monthly_account_pension(balance, policy, age))
-            balance = credit(balance, policy.interest_rate, 0.0)
             balance -= min(balance, MONTHS * monthly_account)
             pension[t] = MONTHS * (monthly_basic_pension(policy, years) + monthly_account)
         bequest[t] = balance

@@ -10,16 +10,14 @@ import numpy as np
 from abm import attitudes, demography, indicators
 from abm.agents import Government, Household
 from abm.choice import choose, load_coefficients
-from abm.datafiles import DATA_DIR, find, load_parameters
 from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.fund import Fund
 from abm.policy import eligible_to_contribute
-from abm.population import draw_residents, synthesise
+from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
-LIFE_TABLE = DATA_DIR / "life_table_rural.csv"
 
 
 class PensionModel(mesa.Model):
@@ -35,9 +33,8 @@ class PensionModel(mesa.Model):
         super().__init__(rng=scenario.seed if rng is None else rng)
         self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
         self.year = scenario.start_year
-        self.county = load_parameters(find(scenario.population.county, DATA_DIR / "counties",
-                                                scenario.source_dir, "population.county"))
-        self.life = LifeTable.from_csv(LIFE_TABLE)
+        self.county = load_county(scenario)
+        self.life = LifeTable.from_csv()
         self.coefficients = load_coefficients(scenario.behaviour.coefficients, scenario.source_dir)
         self.economy = Economy(self.county["rural_income"], scenario.economy,
                                scenario.start_year - 1, scenario.end_year + 1)
@@ -55,6 +52,8 @@ class PensionModel(mesa.Model):
 
     def step(self) -> None:
         """One simulated year, in the order of DESIGN.md."""
+        if self.year > self.spec.end_year:
+            raise RuntimeError(f"the scenario ends in {self.spec.end_year}; build a new model to run again")
         pop, policy = self.population, self.government.step()
         attitudes.update(pop, policy, self.coefficients.dynamics, self.county["villages"])
         self.fund.open_year(self.year)

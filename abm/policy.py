@@ -62,14 +62,14 @@ def basic_pension_path(spec: PolicySpec, economy: Economy, years: range) -> dict
     last_dated = max(spec.basic_pension)
     rule = spec.basic_pension_indexation
     path: dict[int, float] = {}
-    for year in years:
-        if year <= last_dated or year - 1 not in path:
+    for year in range(min(years[0], last_dated), years[-1] + 1):  # index from the last dated value
+        if year <= last_dated:
             path[year] = value_at(spec.basic_pension, year)
         else:
             growth = (rule.rate + rule.income_share * economy.income_growth(year)
                       + rule.price_share * economy.inflation(year))
             path[year] = path[year - 1] * (1 + growth)
-    return path
+    return {year: path[year] for year in years}
 
 
 def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPolicy:

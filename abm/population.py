@@ -6,7 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from abm.datafiles import DATA_DIR, find, load_parameters
 from abm.demography import ENTRY_AGE, LifeTable
+from abm.scenario import Scenario
 
 # One column per resident attribute; a row is one simulated resident standing for `weight` people.
 COLUMNS: dict[str, type] = {
@@ -79,9 +81,17 @@ class Population:
 
     def rows(self, ids: np.ndarray | int) -> np.ndarray:
         """Row index of residents by id (-1 for residents no longer present)."""
+        if not self.id.size:
+            return np.full(np.shape(ids), -1)
         rows = np.searchsorted(self.id, ids)
         found = (rows < self.id.size) & (self.id[np.minimum(rows, self.id.size - 1)] == ids)
         return np.where(found, rows, -1)
+
+
+def load_county(scenario: Scenario) -> dict:
+    """The scenario's county data (values only)."""
+    ref = scenario.population.county
+    return load_parameters(find(ref, DATA_DIR / "counties", scenario.source_dir, "population.county"))
 
 
 def age_distribution(county: dict, life: LifeTable) -> np.ndarray:

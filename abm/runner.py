@@ -10,7 +10,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
@@ -111,7 +111,7 @@ def metadata(result: RunResult) -> dict:
         "scenario": result.scenario.name,
         "seed": result.seed,
         "wall_seconds": round(result.seconds, 3),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": {name: version(name) for name in PACKAGES},

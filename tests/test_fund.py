@@ -1,0 +1,193 @@
+"""Individual accounts and the ledger: collection, retirement, pensions, exhaustion, inheritance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm.fund import Fund, FundImbalance, monthly_account_pension, monthly_basic_pension
+from abm.model import PensionModel
+from abm.policy import GROUP_CODES
+from helpers import make_population, with_policy, year_policy
+
+W = 10.0  # persons per simulated resident: every ledger amount is 10x the accounts' change
+
+
+def _open(pop, year):
+    """A fund whose books hold the population's accounts, with ``year`` opened."""
+    fund = Fund(pop.weight)
+    fund.balance = float(pop.account.sum()) * pop.weight
+    fund.open_year(year)
+    return fund
+
+
+def _collect(pop, policy, grade, gov_paid=None):
+    """Every resident is eligible; one year's interest and contributions."""
+    fund = _open(pop, policy.year)
+    rows = np.arange(len(pop))
+    gov_paid = np.zeros(len(pop), bool) if gov_paid is None else np.asarray(gov_paid)
+    fund.collect(pop, rows, np.asarray(grade, dtype=float), gov_paid, policy)
+    return fund, fund.close_year(pop)
+
+
+def test_contributions_subsidies_and_interest_go_into_accounts_and_ledger(baseline):
+    """Account += opening*rate + grade + subsidy (30 below 500, 60 from 500); the ledger records each."""
+    policy = year_policy(baseline, 2011)                   # interest 3.5% in 2011
+    pop = make_population(3, weight=W, account=[1000.0, 0.0, 0.0])
+    fund, row = _collect(pop, policy, grade=[100, 500, 0])
+    np.testing.assert_allclose(pop.account, [1000 * 1.035 + 130, 560, 0], rtol=1e-12)
+    np.testing.assert_array_equal(pop.years, [1, 1, 0])
+    assert row["interest"] == pytest.approx(35 * W)
+    assert row["contributions"] == pytest.approx(600 * W)
+    assert row["entry_subsidies"] == pytest.approx(90 * W)
+    assert row["public_entry_subsidies"] == pytest.approx(90 * W)
+    assert row["government_contributions"] == 0
+    assert row["closing_balance"] == pytest.approx((1035 + 130 + 560) * W)
+
+
+def test_government_paid_residents_get_the_paid_grade_and_its_subsidy_as_public_spending(baseline):
+    """Government pays grade 200 with Anhui's 40 subsidy: public money, not the resident's contribution."""
+    scenario = with_policy(baseline, subsidy={2011: [[100, 30], [200, 40], [500, 70]]},
+                           government_paid_grade={2011: 200})
+    policy = year_policy(scenario, 2011)
+    assert policy.government_paid_subsidy == 40
+    pop = make_population(2, weight=W)
+    fund, row = _collect(pop, policy, grade=[policy.government_paid_grade, 100], gov_paid=[True, False])
+    np.testing.assert_allclose(pop.account, [240, 130])
+    assert row["government_contributions"] == pytest.approx(200 * W)
+    assert row["public_government_contributions"] == pytest.approx(200 * W)
+    assert row["contributions"] == pytest.approx(100 * W)
+    assert row["public_entry_subsidies"] == pytest.approx(70 * W)
+
+
+def test_model_year_government_paid_residents_pay_the_government_grade(small_scenario):
+    """In a simulated year everyone the government pays for is in a paid group, at the paid grade."""
+    model = PensionModel(scenario=small_scenario.model_copy(update={"end_year": 2017}))
+    while model.running:                     # through 2017, when the poor join the disabled
+        model.step()
+    pop = model.population
+    paid = pop.gov_paid
+    assert paid.any()
+    assert np.all(pop.choice[paid] == model.policy.government_paid_grade)
+    assert set(np.unique(pop.group[paid])) <= {GROUP_CODES["disabled"], GROUP_CODES["poor"]}
+    eligible = pop.choice >= 0
+    assert np.all(paid == (eligible & (pop.group > 0)))
+
+
+def test_fifteen_year_rule(baseline):
+    """At 60, 14 contribution years are not enough for a pension, 15 are (not transitional)."""
+    policy = year_policy(baseline, 2040)                   # 60 in 2040: 31 at launch
+    pop = make_population(2, weight=W, age=60, years=[14, 15], account=[1000.0, 1000.0])
+    fund = _open(pop, 2040)
+    retiring = fund.retire(pop, policy)
+    np.testing.assert_array_equal(retiring, [False, True])
+    np.testing.assert_array_equal(pop.pensioner, [False, True])
+    np.testing.assert_array_equal(pop.years, [14, 15])     # no back-payment outside the cohort
+    fund.close_year(pop)
+
+
+def test_transitional_cohort_backpays_at_the_lowest_grade_without_subsidy(baseline):
+    """Under 15 years to go at launch: the gap is back-paid at the lowest grade, no subsidy, to 15 years."""
+    policy = year_policy(baseline, 2014)                   # 60 in 2014: 57 at launch
+    pop = make_population(3, weight=W, age=60, years=[3, 1, 0], account=[500.0, 200.0, 0.0])
+    fund = _open(pop, 2014)
+    retiring = fund.retire(pop, policy)
+    row = fund.close_year(pop)
+    lowest = policy.grades[0]
+    np.testing.assert_array_equal(retiring, [True, True, False])   # never paid: no right to back-pay
+    np.testing.assert_array_equal(pop.years, [15, 15, 0])          # capped at 15 in total
+    np.testing.assert_allclose(pop.account, [500 + 12 * lowest, 200 + 14 * lowest, 0])
+    assert row["backpayments"] == pytest.approx(26 * lowest * W)
+    assert row["entry_subsidies"] == 0 and row["public_entry_subsidies"] == 0
+    np.testing.assert_allclose(pop.account_pension[:2], pop.account[:2] / 139)
+
+
+def test_pension_is_basic_plus_balance_over_139_at_60(baseline):
+    """Account pension = balance / 139; basic = national minimum + top-up + bonus per year beyond 15."""
+    scenario = with_policy(baseline, local_top_up={2011: 10.0}, long_contribution_bonus={2011: 2.0})
+    policy = year_policy(scenario, 2040, basic_pension=150.0)
+    pop = make_population(2, weight=W, age=60, years=[15, 20], account=[13_900.0, 27_800.0])
+    Fund(W).retire(pop, policy)
+    np.testing.assert_allclose(pop.account_pension, [100.0, 200.0])
+    np.testing.assert_allclose(monthly_account_pension(pop.account, policy, pop.age), [100.0, 200.0])
+    np.testing.assert_allclose(monthly_basic_pension(policy, pop.years), [150 + 10, 150 + 10 + 2 * 5])
+
+
+def test_later_retirement_uses_the_interpolated_divisor(baseline):
+    """Retiring at 62 divides the balance by 139 + 2/5 * (101 - 139) months."""
+    policy = year_policy(baseline, 2040)
+    pop = make_population(1, age=62, years=15, account=12_380.0)
+    Fund(1.0).retire(pop, policy)
+    assert pop.account_pension[0] == pytest.approx(12_380.0 / (139 - 38 * 2 / 5))
+
+
+def test_pay_splits_public_basic_pension_and_account_pension(baseline):
+    """A year of pensions: 12 x basic from the budget (central/local), 12 x account pension from accounts."""
+    scenario = with_policy(baseline, central_share=0.75, local_top_up={2011: 10.0},
+                           long_contribution_bonus={2011: 2.0})
+    policy = year_policy(scenario, 2040, basic_pension=100.0)
+    pop = make_population(2, weight=W, age=70, pensioner=True, years=[15, 18],
+                          account=[5000.0, 5000.0], account_pension=[20.0, 30.0])
+    fund = _open(pop, 2040)
+    fund.pay(pop, policy)
+    row = fund.close_year(pop)
+    np.testing.assert_allclose(pop.account, [5000 - 240, 5000 - 360])
+    assert row["account_pensions"] == pytest.approx(600 * W)
+    assert row["public_basic_pension_central"] == pytest.approx(12 * 100 * 2 * 0.75 * W)
+    assert row["public_basic_pension_local"] == pytest.approx((12 * 100 * 2 * 0.25 + 12 * 10 * 2) * W)
+    assert row["public_bonus"] == pytest.approx(12 * 2 * 3 * W)
+
+
+def test_exhausted_account_is_paid_from_public_money(baseline):
+    """When the account cannot pay a year's pension, the shortfall is public spending; never negative."""
+    policy = year_policy(baseline, 2040)
+    pop = make_population(2, weight=W, age=75, pensioner=True, years=15,
+                          account=[500.0, 5000.0], account_pension=[100.0, 100.0])
+    fund = _open(pop, 2040)
+    fund.pay(pop, policy)
+    row = fund.close_year(pop)
+    np.testing.assert_allclose(pop.account, [0.0, 5000 - 1200])
+    assert row["account_pensions"] == pytest.approx((500 + 1200) * W)
+    assert row["public_after_exhaustion"] == pytest.approx((1200 - 500) * W)
+    assert (pop.account >= 0).all()
+
+
+def test_dead_residents_balances_leave_the_fund_as_inheritance(baseline):
+    """Removing the dead records their remaining balance as inheritance, and the books still balance."""
+    pop = make_population(4, weight=W, account=[100.0, 200.0, 300.0, 400.0])
+    fund = _open(pop, 2020)
+    dead = np.array([False, True, False, True])
+    fund.remove(pop, dead, "inheritance")
+    pop.keep(~dead)
+    row = fund.close_year(pop)
+    assert row["inheritance"] == pytest.approx(600 * W)
+    assert row["closing_balance"] == pytest.approx(400 * W)
+
+
+def test_close_year_detects_accounts_changed_behind_the_ledger(baseline):
+    """Money that appears in accounts without a ledger entry is a FundImbalance."""
+    pop = make_population(2, weight=W, account=[100.0, 100.0])
+    fund = _open(pop, 2020)
+    pop.account[0] += 1.0
+    with pytest.raises(FundImbalance):
+        fund.close_year(pop)
+
+
+def test_fund_is_conserved_every_year_of_a_model_run(small_scenario):
+    """opening + inflow - outflow == closing for every ledger row; each year opens where the last closed."""
+    model = PensionModel(scenario=small_scenario.model_copy(update={"end_year": 2020}))
+    while model.running:
+        model.step()
+    ledger = model.fund.ledger
+    assert [row["year"] for row in ledger] == list(range(2011, 2021))
+    assert ledger[0]["opening_balance"] == 0
+    for row in ledger:
+        inflow = sum(row[k] for k in ("contributions", "entry_subsidies", "government_contributions",
+                                       "backpayments", "interest"))
+        outflow = sum(row[k] for k in ("account_pensions", "inheritance", "transfers_out"))
+        assert row["opening_balance"] + inflow - outflow == pytest.approx(row["closing_balance"], rel=1e-9)
+    for before, after in zip(ledger, ledger[1:]):
+        assert after["opening_balance"] == before["closing_balance"]
+    assert ledger[-1]["closing_balance"] == pytest.approx(model.population.account.sum() * model.population.weight,
+                                                          rel=1e-12)
+    assert all(row[k] > 0 for row in ledger[1:] for k in ("contributions", "inheritance", "interest"))

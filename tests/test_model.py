@@ -1,0 +1,168 @@
+"""PensionModel: reproducibility, the data collector, Household row views, launch pensioners, stylised facts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from abm import indicators
+from abm.agents import Household
+from abm.model import PensionModel
+from abm.runner import run
+from helpers import small, with_population
+
+
+def _timeseries(scenario, seed=None) -> pd.DataFrame:
+    return run(scenario, seed=seed).timeseries
+
+
+def _households(model) -> list[Household]:
+    return list(model.agents_by_type[Household]) if Household in model.agents_by_type else []
+
+
+def test_same_seed_gives_identical_timeseries(small_scenario):
+    """Two runs of the same scenario and seed agree in every indicator and year."""
+    pd.testing.assert_frame_equal(_timeseries(small_scenario), _timeseries(small_scenario), check_exact=True)
+
+
+def test_different_seed_gives_different_timeseries(small_scenario):
+    """Another seed draws another population and other choices."""
+    a, b = _timeseries(small_scenario, seed=1), _timeseries(small_scenario, seed=2)
+    assert not a["participation_rate"].equals(b["participation_rate"])
+    assert not a["fund_balance"].equals(b["fund_balance"])
+
+
+def test_scenario_seed_is_the_default_seed(small_scenario):
+    """Without a seed argument the run uses the scenario's seed."""
+    pd.testing.assert_frame_equal(_timeseries(small_scenario),
+                                  _timeseries(small_scenario, seed=small_scenario.seed), check_exact=True)
+
+
+def test_model_takes_keyword_arguments_only(small_scenario):
+    """PensionModel(scenario) without the keyword is a TypeError."""
+    with pytest.raises(TypeError):
+        PensionModel(small_scenario)
+
+
+def test_data_collector_has_one_row_per_year_with_every_indicator(small_scenario):
+    """One row per simulated year; columns are abm.indicators.names(all grades), in order."""
+    model = PensionModel(scenario=small_scenario)
+    while model.running:
+        model.step()
+    df = model.datacollector.get_model_vars_dataframe()
+    all_grades = sorted({g for grades in small_scenario.policy.grades.values() for g in grades})
+    assert list(df.columns) == indicators.names(all_grades)
+    assert list(df["year"]) == list(range(2011, 2017))
+    assert "grade_share_2000" in df.columns and "grade_share_100" in df.columns
+    assert not df.isna().any().any()
+
+
+def test_grade_shares_of_self_payers_sum_to_one(small_scenario):
+    """Every self-payer is at one of the grades offered: the grade shares add up to 1 each year."""
+    df = _timeseries(small_scenario)
+    np.testing.assert_allclose(df.filter(like="grade_share_").sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(df["lowest_grade_share"], df["grade_share_100"], rtol=0)
+
+
+@pytest.fixture(scope="module")
+def stepped_model(small_scenario):
+    """A small model after two years."""
+    model = PensionModel(scenario=small_scenario)
+    model.step()
+    model.step()
+    return model
+
+
+def test_household_reads_its_row_of_the_population(stepped_model):
+    """household.age (and other attributes) equal the population column at the resident's row."""
+    pop = stepped_model.population
+    for household in _households(stepped_model)[::97]:
+        row = pop.rows(household.resident_id)
+        assert household.age == pop.age[row]
+        assert household.income == pop.income[row]
+        assert household.account == pop.account[row]
+        assert household.pensioner == pop.pensioner[row]
+
+
+def test_writing_through_a_household_changes_the_column(small_scenario):
+    """household.income = x writes into population.income at that resident's row."""
+    model = PensionModel(scenario=small_scenario)
+    household = _households(model)[123]
+    row = model.population.rows(household.resident_id)
+    household.income = 12_345.0
+    household.trust = 0.25
+    assert model.population.income[row] == 12_345.0
+    assert model.population.trust[row] == pytest.approx(0.25)
+    assert np.count_nonzero(model.population.income == 12_345.0) == 1
+
+
+def test_every_resident_has_exactly_one_household_agent(stepped_model):
+    """Household agents and population rows match one to one, after deaths and new 16-year-olds."""
+    ids = sorted(h.resident_id for h in _households(stepped_model))
+    assert ids == stepped_model.population.id.tolist()
+    assert sorted(stepped_model.households) == ids
+
+
+def test_dead_and_departed_residents_lose_their_household_agent(small_scenario):
+    """Residents who leave the population in a year are no longer agents of the model."""
+    model = PensionModel(scenario=small_scenario)
+    before = set(model.population.id.tolist())
+    model.step()
+    gone = before - set(model.population.id.tolist())
+    assert gone, "some residents die or leave in a year"
+    agent_ids = {h.resident_id for h in _households(model)}
+    assert not gone & agent_ids
+    assert not gone & set(model.households)
+    assert len(_households(model)) == len(model.population)
+
+
+def test_agents_none_creates_no_households_and_gives_the_same_numbers(small_scenario):
+    """agents: none skips the Household agents; the simulation is unchanged for the same seed."""
+    lean = with_population(small_scenario, agents="none")
+    model = PensionModel(scenario=lean)
+    assert _households(model) == [] and model.households == {}
+    pd.testing.assert_frame_equal(_timeseries(lean), _timeseries(small_scenario), check_exact=True)
+
+
+def test_residents_60_plus_at_launch_get_the_basic_pension_only(small_scenario):
+    """At launch the 60+ (not employees) are pensioners without an account; in 2011 every pension is
+    the 2009 national minimum of 55 yuan/month (DOMAIN.md section 1)."""
+    model = PensionModel(scenario=small_scenario)
+    pop = model.population
+    launch = pop.pensioner.copy()
+    np.testing.assert_array_equal(launch, (pop.age >= 60) & ~pop.employee)
+    model.step()
+    row = model.datacollector.get_model_vars_dataframe().iloc[0]
+    assert row["year"] == 2011
+    assert row["mean_basic_pension"] == 55.0
+    assert row["mean_account_pension"] == 0.0
+    assert row["account_pensions"] == 0.0
+    survivors = model.population.pensioner & (model.population.age >= 61)
+    assert survivors.any()
+    assert not model.population.account_pension[survivors].any()
+
+
+@pytest.fixture(scope="module")
+def baseline_to_2025(baseline):
+    """The baseline with 5,000 residents, 2011-2025."""
+    return _timeseries(small(baseline, residents=5000, end_year=2025)).set_index("year")
+
+
+def test_most_self_payers_choose_the_lowest_grade(baseline_to_2025):
+    """Stylised fact (DOMAIN.md section 3): in 2018-2023 over 60% of self-payers pay the lowest grade."""
+    assert (baseline_to_2025.loc[2018:2023, "lowest_grade_share"] > 0.6).all()
+
+
+def test_replacement_rate_is_low(baseline_to_2025):
+    """Stylised fact (DOMAIN.md section 4): the replacement rate lies between 5% and 25% in 2018-2023."""
+    rates = baseline_to_2025.loc[2018:2023, "replacement_rate"]
+    assert ((rates > 0.05) & (rates < 0.25)).all()
+
+
+def test_replacement_rate_is_mean_pension_over_mean_income(baseline_to_2025):
+    """replacement_rate = 12 x mean monthly pension / mean rural income, and the mean pension is basic + account."""
+    ts = baseline_to_2025
+    np.testing.assert_allclose(ts["mean_pension"], ts["mean_basic_pension"] + ts["mean_account_pension"], rtol=1e-12)
+    np.testing.assert_allclose(ts["replacement_rate"], 12 * ts["mean_pension"] / ts["mean_income"], rtol=1e-12)
+    assert ts.at[2023, "mean_income"] == 17677    # Shanxi rural income, DOMAIN.md section 2

@@ -1,0 +1,161 @@
+"""Policy rules: subsidy schedules, dated values, the basic pension path, annuity divisors, eligibility."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm.datafiles import load_parameters
+from abm.economy import Economy
+from abm.policy import basic_pension_path, eligible_to_contribute, may_backpay, subsidy_schedule
+from abm.scenario import Indexation, value_at
+from helpers import COUNTY_FILE, latest, make_population, with_policy, year_policy
+
+GRADES_2014 = np.array([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000])
+# Anhui's "pay more, get more" schedule (DOMAIN.md section 1), with the national 30 at the lowest grade.
+ANHUI = [[100, 30], [200, 40], [300, 50], [400, 60], [500, 70], [600, 80], [700, 90],
+         [1000, 120], [1500, 150], [2000, 200]]
+
+
+def test_national_subsidy_is_30_below_500_and_60_from_500():
+    """National minimum: 30 yuan/year, 60 for grades of 500 and above."""
+    got = subsidy_schedule([[100, 30], [500, 60]], GRADES_2014)
+    expected = [30 if g < 500 else 60 for g in GRADES_2014]
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_anhui_tiered_subsidy_takes_the_highest_rule_at_or_below_each_grade():
+    """Tiered schedule: 800 and 900 get the 700 rule, 3000 gets the 2000+ rule."""
+    grades = np.array([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000, 3000])
+    expected = [30, 40, 50, 60, 70, 80, 90, 90, 90, 120, 150, 200, 200]
+    np.testing.assert_array_equal(subsidy_schedule(ANHUI, grades), expected)
+
+
+def test_subsidy_rules_need_not_be_sorted():
+    """The rule order in a scenario file does not matter."""
+    np.testing.assert_array_equal(subsidy_schedule(ANHUI[::-1], GRADES_2014),
+                                  subsidy_schedule(ANHUI, GRADES_2014))
+
+
+def test_grade_below_every_subsidy_rule_raises():
+    """A grade no rule covers is an error, not a silent zero."""
+    with pytest.raises(ValueError, match="50"):
+        subsidy_schedule([[100, 30], [500, 60]], np.array([50, 100]))
+
+
+def test_value_at_carries_the_last_dated_value_forward():
+    """A dated value holds until the next date, and forever after the last one."""
+    dated = {2011: "a", 2014: "b", 2020: "c"}
+    assert [value_at(dated, y) for y in (2011, 2013, 2014, 2019, 2020, 2090)] == ["a", "a", "b", "b", "c", "c"]
+
+
+def test_value_at_before_the_first_date_raises():
+    """No value is in force before the first date."""
+    with pytest.raises(KeyError):
+        value_at({2011: 1}, 2010)
+
+
+def _economy(scenario, last_year=2045):
+    county = load_parameters(COUNTY_FILE)
+    return Economy(county["rural_income"], scenario.economy, scenario.start_year - 1, last_year)
+
+
+def _growth_by_hand(scenario, year):
+    """Growth of the basic pension in ``year`` from the scenario's numbers, not the package's."""
+    rule = scenario.policy.basic_pension_indexation
+    income_growth = latest(scenario.economy.income_growth, year)   # years after the observed data
+    inflation = latest(scenario.economy.inflation, year)
+    return rule.rate + rule.income_share * income_growth + rule.price_share * inflation
+
+
+def test_basic_pension_follows_dated_values_up_to_the_last_date(baseline):
+    """Up to 2025 the national minimum is the dated value in force (DOMAIN.md section 1)."""
+    path = basic_pension_path(baseline.policy, _economy(baseline), range(2011, 2026))
+    expected = {2011: 55, 2013: 55, 2014: 70, 2017: 70, 2018: 88, 2020: 93, 2021: 93,
+                2022: 98, 2023: 103, 2024: 123, 2025: 143}
+    assert {y: path[y] for y in expected} == expected
+
+
+def test_basic_pension_is_indexed_after_the_last_date(baseline):
+    """After 2025: last value times (1 + rate + income_share*income growth + price_share*inflation)."""
+    scenario = with_policy(baseline, basic_pension_indexation=Indexation(rate=0.01, income_share=0.5,
+                                                                         price_share=0.5))
+    path = basic_pension_path(scenario.policy, _economy(scenario), range(2011, 2045))
+    expected = 143.0
+    for year in range(2026, 2045):
+        expected *= 1 + _growth_by_hand(scenario, year)
+        assert path[year] == pytest.approx(expected, rel=1e-12), year
+    # spot check one year fully by hand: 2026 grows by 1% + 0.5*5% + 0.5*2%
+    assert path[2026] == pytest.approx(143 * 1.045, rel=1e-12)
+
+
+def test_basic_pension_after_the_last_date_does_not_depend_on_the_first_year_asked(baseline):
+    """The 2030 basic pension is the same whether the path starts in 2011 or in 2030."""
+    economy = _economy(baseline)
+    full = basic_pension_path(baseline.policy, economy, range(2011, 2032))
+    late = basic_pension_path(baseline.policy, economy, range(2030, 2032))
+    assert late[2030] == pytest.approx(full[2030], rel=1e-12)
+    assert late[2030] == pytest.approx(143 * 1.02**5, rel=1e-12)   # prices +2%/year from 2026
+
+
+@pytest.mark.parametrize("age, months", [(60, 139), (65, 101), (55, 170), (40, 233), (70, 56),
+                                         (62, 139 + (101 - 139) * 2 / 5),   # interpolated
+                                         (30, 233), (80, 56)])              # clamped to the table
+def test_annuity_divisor_interpolates_in_the_table_and_clamps_outside(baseline, age, months):
+    """Divisor by age at retirement: table values, linear in between, the end values outside."""
+    policy = year_policy(baseline, 2020)
+    assert float(policy.annuity_divisor(age)) == pytest.approx(months, rel=1e-12)
+
+
+# (year, resident, eligible). Launch 2011: the transitional cohort was 46+ at launch (55+ in 2020).
+ELIGIBILITY = {
+    "student below school_until": (2020, dict(age=17, school_until=18), False),
+    "has left school": (2020, dict(age=19, school_until=18), True),
+    "leaves school at 16": (2020, dict(age=16, school_until=16), True),
+    "employee scheme": (2020, dict(age=40, employee=True), False),
+    "pensioner": (2020, dict(age=65, pensioner=True, years=15), False),
+    "working age, never paid": (2020, dict(age=59, years=0), True),
+    "past 60, short of 15 years, 22 at launch": (2050, dict(age=61, years=10), True),
+    "past 60, short of 15 years, may back-pay": (2020, dict(age=61, years=10), False),
+    "past 60, never paid": (2050, dict(age=61, years=0), False),
+    "past 60 with 15 years": (2050, dict(age=61, years=15), False),
+}
+
+
+@pytest.mark.parametrize("case", list(ELIGIBILITY))
+def test_eligible_to_contribute(baseline, case):
+    """Students, employees and pensioners cannot pay; after 60 only those still short of 15 years
+    pay, unless they may back-pay."""
+    year, columns, expected = ELIGIBILITY[case]
+    pop = make_population(1, **columns)
+    assert bool(eligible_to_contribute(pop, year_policy(baseline, year))[0]) is expected
+
+
+@pytest.mark.parametrize("age_at_launch, years, expected", [
+    (45, 1, False),   # exactly 15 years to go: no back-payment
+    (46, 1, True),    # 14 years to go
+    (59, 1, True),
+    (50, 0, False),   # never paid
+    (30, 5, False),
+])
+def test_may_backpay_only_under_15_years_to_go_at_launch_and_paid_once(baseline, age_at_launch, years, expected):
+    """Back-payment is for residents with under 15 years to go at launch who have paid at least once."""
+    policy = year_policy(baseline, 2016)
+    age = np.array([age_at_launch + 2016 - 2011])
+    assert bool(may_backpay(age, np.array([years]), policy)[0]) is expected
+
+
+def test_may_backpay_is_off_when_the_scenario_disables_it(baseline):
+    """backpay: false removes the right for everyone."""
+    policy = year_policy(with_policy(baseline, backpay=False), 2016)
+    assert not may_backpay(np.array([60]), np.array([3]), policy).any()
+
+
+def test_year_policy_resolves_dated_values(baseline):
+    """policy_for_year takes each value in force that year: 2013 has 5 grades, 2014 has 12."""
+    p2013, p2014 = year_policy(baseline, 2013), year_policy(baseline, 2014)
+    assert list(p2013.grades) == [100, 200, 300, 400, 500]
+    np.testing.assert_array_equal(p2014.grades, GRADES_2014)
+    assert p2013.interest_rate == 0.03 and p2014.interest_rate == 0.0275
+    assert p2014.government_paid_subsidy == 30
+    assert year_policy(baseline, 2016).government_paid_groups != year_policy(baseline, 2017).government_paid_groups
