@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from abm.calibrate.survey import CALIBRATION_DIR
 from abm.errors import UserError
 from abm.model import DEFAULT_SCENARIO
 
@@ -71,6 +72,90 @@ def _fmt(name: str, value: float) -> str:
     if name in ("fund_balance", "public_spending"):
         return f"{value / 1e6:,.1f} M"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+calibrate_app = typer.Typer(no_args_is_help=True, help="Estimate and fit the behavioural coefficients.")
+app.add_typer(calibrate_app, name="calibrate")
+
+
+@calibrate_app.command("survey")
+@user_errors
+def calibrate_survey(
+    survey: Annotated[Path | None, typer.Argument(help="survey CSV following calibration/survey/codebook.yaml "
+                                                       "(default: the synthetic stand-in)")] = None,
+    scenario: Annotated[Path, typer.Option(help="scenario whose policy and incomes apply")] = DEFAULT_SCENARIO,
+    out: Annotated[Path, typer.Option(help="calibration folder (fitted/, report.md)")] = CALIBRATION_DIR,
+    targets: Annotated[Path, typer.Option(help="aggregate targets")] = CALIBRATION_DIR / "targets.yaml",
+) -> None:
+    """Estimate the choice model from a survey; write fitted/coefficients.yaml and report.md."""
+    from abm.calibrate import pipeline
+    from abm.calibrate.survey import STANDIN
+    from abm.scenario import load_scenario
+
+    with err_console.status("estimating the conditional logit ..."):
+        context = pipeline.calibrate_survey(load_scenario(scenario), survey or STANDIN, out, targets)
+    out_console.print(_frame_table(context["estimate"].table(), "Conditional logit"))
+    _calibration_footer(context, out)
+
+
+@calibrate_app.command("aggregates")
+@user_errors
+def calibrate_aggregates(
+    budget: Annotated[int, typer.Option(min=1, help="model evaluations for the optimiser")] = 150,
+    seeds: Annotated[int, typer.Option(min=1, help="common-random-number runs per evaluation")] = 4,
+    residents: Annotated[int, typer.Option(min=100, help="simulated residents per run")] = 4000,
+    scenario: Annotated[Path, typer.Option(help="scenario to fit")] = DEFAULT_SCENARIO,
+    out: Annotated[Path, typer.Option(help="calibration folder (fitted/, report.md)")] = CALIBRATION_DIR,
+    targets: Annotated[Path, typer.Option(help="aggregate targets")] = CALIBRATION_DIR / "targets.yaml",
+) -> None:
+    """Fit habit, herding and attitude dynamics to calibration/targets.yaml by simulated moments."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from abm.calibrate import pipeline
+    from abm.scenario import load_scenario
+
+    spec = load_scenario(scenario)
+    columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TextColumn("best loss {task.fields[best]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=err_console) as bar:
+        task = bar.add_task("fit", total=budget, best="-")
+        context = pipeline.calibrate_aggregates(
+            spec, budget, seeds, residents, out, targets,
+            on_evaluation=lambda n, best: bar.update(task, completed=min(n, budget), best=f"{best:.3f}"))
+    _calibration_footer(context, out)
+
+
+@calibrate_app.command("standin")
+@user_errors
+def calibrate_standin(
+    out: Annotated[Path | None, typer.Option(help="CSV to write (default: the packaged stand-in)")] = None,
+    respondents: Annotated[int, typer.Option(min=50, max=1_000_000)] = 600,
+    seed: Annotated[int, typer.Option(min=0)] = 20180601,
+    scenario: Annotated[Path, typer.Option(help="scenario whose county and policy apply")] = DEFAULT_SCENARIO,
+) -> None:
+    """Regenerate the synthetic stand-in survey (same options: the same file)."""
+    from abm.calibrate.standin import write_standin
+    from abm.calibrate.survey import STANDIN
+    from abm.scenario import load_scenario
+
+    path = write_standin(load_scenario(scenario), out or STANDIN, respondents, seed)
+    out_console.print(f"wrote {path}")
+
+
+def _calibration_footer(context: dict, folder: Path) -> None:
+    columns = ["indicator", "year", "target", "tolerance", "simulated", "band_low", "band_high", "fitted", "met"]
+    out_console.print(_frame_table(context["targets"][columns].set_index("indicator"), "Targets"))
+    out_console.print(f"wrote {folder / 'fitted' / 'coefficients.yaml'} and {folder / 'report.md'}")
+
+
+def _frame_table(frame, title: str) -> Table:
+    table = Table(title=title)
+    table.add_column(frame.index.name or "")
+    for column in frame.columns:
+        table.add_column(str(column), justify="right")
+    for label, row in frame.iterrows():
+        table.add_row(str(label), *(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    return table
 
 
 @app.command()

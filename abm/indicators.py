@@ -11,7 +11,8 @@ CONTRIBUTIONS = ("eligible", "paying", "participation_rate", "government_paid", 
                  "top_grade_share", "mean_contribution")
 PENSIONS = ("pensioners", "beneficiary_share", "mean_basic_pension", "mean_account_pension", "mean_pension",
             "replacement_rate", "basic_needs_coverage")
-MONEY = ("fund_balance", "fund_inflow", "fund_outflow", "public_spending") + INFLOWS + OUTFLOWS + PUBLIC
+MONEY = ("fund_balance", "fund_inflow", "fund_outflow", "public_spending", "contribution_share_of_revenue",
+         "basic_pension_share_of_spending") + INFLOWS + OUTFLOWS + PUBLIC
 
 
 def names(all_grades: list[int]) -> list[str]:
@@ -65,5 +66,14 @@ def pensions(pop, policy: YearPolicy, mean_income: float, basic_needs_line: floa
 
 def money(ledger_row: dict[str, float]) -> dict[str, float]:
     """The fund's year in yuan: balance, flows by item, public spending by item."""
+    row = ledger_row
+    basic = row["public_basic_pension_central"] + row["public_basic_pension_local"] + row["public_bonus"]
+    revenue = row["contributions"] + row["public_spending"] + row["interest"]
+    spending = basic + row["account_pensions"] + row["public_after_exhaustion"]
+    derived = {
+        # the shares provincial fund statistics report (revenue: contributions, fiscal money, interest)
+        "contribution_share_of_revenue": row["contributions"] / revenue if revenue else 0.0,
+        "basic_pension_share_of_spending": basic / spending if spending else 0.0,
+    }
     renamed = {"fund_balance": "closing_balance", "fund_inflow": "inflow", "fund_outflow": "outflow"}
-    return {name: ledger_row[renamed.get(name, name)] for name in MONEY}
+    return {name: derived[name] if name in derived else row[renamed.get(name, name)] for name in MONEY}

@@ -9,7 +9,7 @@ import numpy as np
 
 from abm import attitudes, demography, indicators
 from abm.agents import Government, Household
-from abm.choice import choose, load_coefficients
+from abm.choice import Coefficients, choose, load_coefficients
 from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.fund import Fund
@@ -26,16 +26,18 @@ class PensionModel(mesa.Model):
     Args:
         scenario: a :class:`Scenario` or the path of a scenario file.
         rng: seed or generator; defaults to the scenario's seed.
+        coefficients: behavioural coefficients to use instead of the scenario's file.
     """
 
-    def __init__(self, *, scenario: Scenario | str | Path = DEFAULT_SCENARIO, rng=None):
+    def __init__(self, *, scenario: Scenario | str | Path = DEFAULT_SCENARIO, rng=None,
+                 coefficients: Coefficients | None = None):
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         super().__init__(rng=scenario.seed if rng is None else rng)
         self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
         self.year = scenario.start_year
         self.county = load_county(scenario)
         self.life = LifeTable.from_csv()
-        self.coefficients = load_coefficients(scenario.behaviour.coefficients, scenario.source_dir)
+        self.coefficients = coefficients or load_coefficients(scenario.behaviour.coefficients, scenario.source_dir)
         self.economy = Economy(self.county["rural_income"], scenario.economy,
                                scenario.start_year - 1, scenario.end_year + 1)
         self.government = Government(self)

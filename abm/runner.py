@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
 import subprocess
 import time
 from contextlib import contextmanager
@@ -17,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from abm import plots
+from abm import atomic, plots
+from abm.choice import Coefficients
 from abm.model import PensionModel
 from abm.scenario import Scenario
 
@@ -51,11 +50,12 @@ class RunResult:
         }
 
 
-def run(scenario: Scenario, seed: int | None = None, progress: bool = False) -> RunResult:
-    """Simulate every year of ``scenario``; ``seed`` overrides the scenario's."""
+def run(scenario: Scenario, seed: int | None = None, progress: bool = False,
+        coefficients: Coefficients | None = None) -> RunResult:
+    """Simulate every year of ``scenario``; ``seed`` and ``coefficients`` override the scenario's."""
     seed = scenario.seed if seed is None else seed
     started = time.perf_counter()
-    model = PensionModel(scenario=scenario, rng=seed)
+    model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients)
     with _progress(progress, scenario) as advance:
         while model.running:
             model.step()
@@ -79,31 +79,14 @@ def _progress(show: bool, scenario: Scenario):
 
 def write(result: RunResult, out: Path) -> Path:
     """Write the results folder atomically: a temporary sibling, renamed when complete."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    with atomic.folder(out) as staging:
         result.timeseries.to_csv(staging / "timeseries.csv", index=False)
         result.timeseries.to_parquet(staging / "timeseries.parquet", index=False)
         (staging / "summary.json").write_text(json.dumps(result.summary(), indent=2))
         (staging / "scenario.yaml").write_text(result.scenario.to_yaml())
         (staging / "metadata.json").write_text(json.dumps(metadata(result), indent=2))
         plots.save_all(result.timeseries, f"{result.scenario.name} (seed {result.seed})", staging)
-        _replace(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return out
-
-
-def _replace(staging: Path, out: Path) -> None:
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
+    return Path(out)
 
 
 def metadata(result: RunResult) -> dict:

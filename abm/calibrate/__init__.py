@@ -1,0 +1,1 @@
+"""Calibration: survey reading, choice-model estimation, fitting to aggregates, the report."""

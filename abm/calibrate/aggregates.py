@@ -1,0 +1,141 @@
+"""Fitting what a survey cannot identify to published aggregates, by simulated moments.
+
+The loss is the sum over fitted targets of ((simulated mean - target) / tolerance)^2, the mean
+taken over a fixed set of seeds (common random numbers, so the loss is a smooth-enough,
+deterministic function of the parameters). Nelder-Mead searches in a logistic transform of
+each parameter's bounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from scipy.special import expit, logit
+
+from abm import runner
+from abm.calibrate.survey import CALIBRATION_DIR
+from abm.choice import Coefficients
+from abm.datafiles import read_yaml
+from abm.errors import UserError
+from abm.scenario import Scenario
+
+TARGETS = CALIBRATION_DIR / "targets.yaml"
+# name -> (section of the coefficients file, lower bound, upper bound)
+PARAMETERS: dict[str, tuple[str, float, float]] = {
+    "inertia": ("choice", 0.0, 4.0),
+    "peer_share": ("choice", 0.0, 4.0),
+    # constants of paying and of the lowest grade: re-set to the population's shares, as is usual
+    # when a survey-estimated choice model is applied to a population with habit and herding
+    "pay": ("choice", -4.0, 4.0),
+    "lowest": ("choice", -2.0, 4.0),
+    "awareness_publicity": ("dynamics", 0.0, 0.5),
+    "awareness_decay": ("dynamics", 0.0, 0.3),
+    "trust_service": ("dynamics", 0.0, 0.3),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    indicator: str
+    year: int
+    value: float
+    tolerance: float
+    source: str
+    unit: str = ""
+    fit: bool = True
+    why: str = ""          # why a target is not fitted, or how to read a miss
+
+
+def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Target]:
+    entries = (read_yaml(path) or {}).get("targets")
+    if not isinstance(entries, list) or not entries:
+        raise UserError("expected 'targets:' with a list of targets", file=path)
+    targets = []
+    for i, entry in enumerate(entries):
+        try:
+            target = Target(**entry)
+        except TypeError as err:
+            raise UserError(f"{err}; each target has indicator, year, value, tolerance, source",
+                            file=path, field=f"targets[{i}]") from None
+        if known is not None and target.indicator not in known:
+            raise UserError(f"unknown indicator {target.indicator!r}", file=path, field=f"targets[{i}].indicator")
+        if not target.tolerance > 0:
+            raise UserError("tolerance must be positive", file=path, field=f"targets[{i}].tolerance")
+        targets.append(target)
+    return targets
+
+
+def with_coefficients(coefficients: Coefficients, values: dict[str, float]) -> Coefficients:
+    choice = dict(coefficients.choice)
+    dynamics = dict(coefficients.dynamics)
+    for name, value in values.items():
+        (choice if PARAMETERS[name][0] == "choice" else dynamics)[name] = float(value)
+    return Coefficients(choice, dynamics, coefficients.status, coefficients.source)
+
+
+def simulate(scenario: Scenario, coefficients: Coefficients, seeds: list[int], end_year: int) -> pd.DataFrame:
+    """Time series of every seed (column ``run``), 2011 to ``end_year``, with these coefficients."""
+    short = scenario.model_copy(update={"end_year": end_year, "population": scenario.population.model_copy(
+        update={"agents": "none"})})
+    frames = []
+    for run, seed in enumerate(seeds):
+        result = runner.run(short, seed=seed, coefficients=coefficients)
+        frames.append(result.timeseries.assign(run=run))
+    return pd.concat(frames, ignore_index=True)
+
+
+def target_table(series: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
+    """Each target with the simulated mean, its 90% band over runs, and whether it is met."""
+    rows = []
+    for t in targets:
+        values = series.loc[series["year"] == t.year, t.indicator].to_numpy()
+        mean = float(values.mean())
+        rows.append({"indicator": t.indicator, "year": t.year, "target": t.value, "tolerance": t.tolerance,
+                     "simulated": mean, "band_low": float(np.quantile(values, 0.05)),
+                     "band_high": float(np.quantile(values, 0.95)),
+                     "met": abs(mean - t.value) <= t.tolerance, "fitted": t.fit, "source": t.source,
+                     "why": t.why})
+    return pd.DataFrame(rows)
+
+
+def loss(table: pd.DataFrame) -> float:
+    fitted = table[table["fitted"]]
+    return float((((fitted["simulated"] - fitted["target"]) / fitted["tolerance"]) ** 2).sum())
+
+
+@dataclass
+class Fit:
+    values: dict[str, float]
+    loss: float
+    evaluations: int
+    history: list[float] = field(default_factory=list)
+
+
+def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: list[int],
+        budget: int, on_evaluation=lambda n, best: None) -> Fit:
+    """Nelder-Mead over PARAMETERS within their bounds, from the current values."""
+    names = list(PARAMETERS)
+    low = np.array([PARAMETERS[n][1] for n in names])
+    high = np.array([PARAMETERS[n][2] for n in names])
+    current = np.array([getattr(start, PARAMETERS[n][0])[n] for n in names])
+    end_year = max(t.year for t in targets)
+    history: list[float] = []
+
+    def to_values(z: np.ndarray) -> dict[str, float]:
+        return dict(zip(names, low + (high - low) * expit(z)))
+
+    def objective(z: np.ndarray) -> float:
+        series = simulate(scenario, with_coefficients(start, to_values(z)), seeds, end_year)
+        history.append(loss(target_table(series, targets)))
+        on_evaluation(len(history), min(history))
+        return history[-1]
+
+    share = np.clip((current - low) / (high - low), 0.02, 0.98)
+    result = minimize(objective, logit(share), method="Nelder-Mead",
+                      options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-3})
+    best = to_values(result.x)
+    return Fit(best, float(result.fun), len(history), history)

@@ -1,0 +1,59 @@
+"""The fitted coefficients file: estimates from the survey, the rest from the aggregates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from abm import atomic
+from abm.calibrate.survey import CALIBRATION_DIR
+from abm.choice import Coefficients, load_coefficients
+from abm.datafiles import read_yaml
+
+FITTED = CALIBRATION_DIR / "fitted" / "coefficients.yaml"   # what scenarios reference
+HEADER = """\
+# Fitted behavioural coefficients, written by `pension-abm calibrate survey` (choice terms a
+# survey identifies) and `pension-abm calibrate aggregates` (habit, herding and the attitude
+# dynamics, fitted to calibration/targets.yaml). Scenarios reference this file in
+# behaviour.coefficients. Do not edit by hand: rerun the commands.
+"""
+
+
+def path_in(folder: Path) -> Path:
+    """The fitted coefficients file of a calibration folder."""
+    return folder / "fitted" / "coefficients.yaml"
+
+
+def current(folder: Path) -> Coefficients:
+    """The folder's fitted coefficients if written yet, else the packaged priors."""
+    path = path_in(folder)
+    return load_coefficients(path if path.is_file() else "default")
+
+
+def section(folder: Path, name: str) -> dict:
+    """One bookkeeping section (estimation, aggregates) of the fitted file; empty if absent."""
+    path = path_in(folder)
+    return ((read_yaml(path) or {}).get(name) or {}) if path.is_file() else {}
+
+
+def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], sections: dict) -> Path:
+    """Write the file with new values; ``sections`` (estimation, aggregates) replace their namesakes,
+    the others are kept."""
+    path = path_in(folder)
+    existing = read_yaml(path) if path.is_file() else {}
+    document = {
+        "status": "fitted",
+        "choice": {"unit": "utility per unit of each term (abm/choice.py)",
+                   "source": "survey terms: conditional logit (estimation section); peer_share, inertia: "
+                             "fitted to aggregates (aggregates section), priors until then",
+                   "value": {k: float(v) for k, v in choice.items()}},
+        "dynamics": {"unit": "share of the gap to 1 closed per year (gains), share lost per year (decay)",
+                     "source": "fitted to aggregates (aggregates section), priors until then",
+                     "value": {k: float(v) for k, v in dynamics.items()}},
+    }
+    for name in ("estimation", "aggregates"):   # a section given as None is dropped
+        value = sections[name] if name in sections else existing.get(name)
+        if value is not None:
+            document[name] = value
+    return atomic.write_text(path, HEADER + yaml.safe_dump(document, sort_keys=False, width=110))

@@ -1,0 +1,142 @@
+"""The two calibration commands: estimate from the survey; fit to the aggregates. Both
+rewrite the fitted coefficients of a calibration folder and regenerate its report."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from abm.calibrate import aggregates, estimate, fitted, report
+from abm.calibrate.survey import CALIBRATION_DIR, STANDIN, choice_situations, file_hash, read_survey
+from abm.choice import load_coefficients
+from abm.errors import UserError
+from abm.indicators import names
+from abm.policy import policy_for_year
+from abm.scenario import Scenario, value_at
+
+CALIBRATION_SEED = 20240101
+REPORT_REPLICATIONS = 20
+REPORT_END_YEAR = 2024
+
+
+def estimate_survey(survey_file: Path, scenario: Scenario):
+    """The survey read and checked, its choice situations, and both estimations."""
+    survey = read_survey(survey_file)
+    situations = choice_situations(survey, scenario)
+    year = int(survey["survey_year"].min())
+    lowest = policy_for_year(scenario.policy, year, value_at(scenario.policy.basic_pension, year)).lowest_grade
+    return survey, situations, estimate.conditional_logit(situations), estimate.study_logit(survey, lowest)
+
+
+def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Path = CALIBRATION_DIR,
+                     targets_file: Path = aggregates.TARGETS) -> dict:
+    """Estimate the choice terms a survey identifies; keep the rest; rewrite file and report."""
+    survey_fit = estimate_survey(survey_file, scenario)
+    est = survey_fit[2]
+    section = {
+        "method": "conditional logit (statsmodels ConditionalLogit), McFadden's choice model",
+        "survey": _portable(survey_file, folder),
+        "survey_sha256": file_hash(survey_file),
+        "date": date.today().isoformat(),
+        "n": est.n,
+        "log_likelihood": round(est.loglik, 4),
+        "null_log_likelihood": round(est.null_loglik, 4),
+        "converged": est.converged,
+        "terms": list(est.terms),
+        "estimates": dict(zip(est.terms, est.params.round(6).tolist())),
+        "standard_errors": dict(zip(est.terms, est.bse.round(6).tolist())),
+        "covariance": est.cov.round(8).tolist(),
+    }
+    # a new survey fit makes any earlier aggregate fit stale: the rest goes back to the priors
+    priors = load_coefficients("default")
+    choice = priors.choice | dict(zip(est.terms, est.params.tolist()))
+    fitted.write(folder, choice, priors.dynamics, {"estimation": section, "aggregates": None})
+    return regenerate_report(scenario, survey_file, folder, targets_file, survey_fit)
+
+
+def calibrate_aggregates(scenario: Scenario, budget: int = 150, seeds: int = 4, residents: int = 4000,
+                         folder: Path = CALIBRATION_DIR, targets_file: Path = aggregates.TARGETS,
+                         on_evaluation=lambda n, best: None) -> dict:
+    """Fit the parameters the survey cannot identify to the targets, by simulated moments."""
+    estimation = fitted.section(folder, "estimation")
+    if not estimation:
+        raise UserError("no survey estimates yet: run `pension-abm calibrate survey` first",
+                        file=fitted.path_in(folder))
+    survey_file = _resolve(estimation["survey"], folder)
+    if not survey_file.is_file() or file_hash(survey_file) != estimation["survey_sha256"]:
+        raise UserError("the survey is missing or changed since it was estimated: run "
+                        "`pension-abm calibrate survey` first", file=survey_file)
+    targets = aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
+    small = scenario.model_copy(update={"population": scenario.population.model_copy(
+        update={"residents": residents, "agents": "none"})})
+    started = time.perf_counter()
+    crn = _seeds(seeds, stream=0)
+    start = _fresh_start(folder, estimation)
+    result = aggregates.fit(small, start, targets, crn, budget, on_evaluation)
+    best = aggregates.with_coefficients(start, result.values)
+    section = {
+        "method": "simulated moments, Nelder-Mead on common random numbers",
+        "date": date.today().isoformat(),
+        "targets": _portable(targets_file, folder),
+        "evaluations": result.evaluations,
+        "seeds": len(crn),
+        "residents": residents,
+        "loss": round(result.loss, 6),
+        "seconds": round(time.perf_counter() - started, 1),
+        "values": {k: round(float(v), 6) for k, v in result.values.items()},
+        "lower": {k: aggregates.PARAMETERS[k][1] for k in result.values},
+        "upper": {k: aggregates.PARAMETERS[k][2] for k in result.values},
+    }
+    fitted.write(folder, best.choice, best.dynamics, {"aggregates": section})
+    return regenerate_report(scenario, survey_file, folder, targets_file)
+
+
+def _fresh_start(folder: Path, estimation: dict):
+    """The survey estimates, with the parameters to fit back at their priors (or, for a term the
+    survey estimates, at its estimate), so the same inputs always give the same fit."""
+    priors, estimates = load_coefficients("default"), estimation.get("estimates", {})
+    values = {name: estimates.get(name, getattr(priors, section)[name])
+              for name, (section, _, _) in aggregates.PARAMETERS.items()}
+    return aggregates.with_coefficients(fitted.current(folder), values)
+
+
+def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targets_file: Path,
+                      survey_fit=None) -> dict:
+    """Rebuild the folder's report.md from its fitted file, the survey and fresh replications."""
+    survey, situations, est, study = survey_fit or estimate_survey(survey_file, scenario)
+    targets = aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
+    series = aggregates.simulate(scenario, fitted.current(folder), _seeds(REPORT_REPLICATIONS, stream=1),
+                                 REPORT_END_YEAR)
+    context = {
+        "survey_file": _portable(survey_file, folder), "survey_hash": file_hash(survey_file),
+        "respondents": len(survey), "synthetic": Path(survey_file).resolve() == STANDIN.resolve(),
+        "survey_years": ", ".join(str(y) for y in sorted(survey["survey_year"].unique())),
+        "estimate": est, "study": study, "shares": report.outcome_shares(survey, situations, est),
+        "series": series, "targets": aggregates.target_table(series, targets),
+        "replications": REPORT_REPLICATIONS, "aggregates": fitted.section(folder, "aggregates"),
+    }
+    report.write(context, folder)
+    return context
+
+
+def _portable(path: Path, folder: Path) -> str:
+    """A path relative to the folder's parent (the repository) where possible."""
+    path, base = Path(path).resolve(), Path(folder).resolve().parent
+    return str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
+
+
+def _resolve(stored: str, folder: Path) -> Path:
+    path = Path(stored)
+    return path if path.is_absolute() else Path(folder).resolve().parent / path
+
+
+def _grades(scenario: Scenario) -> list[int]:
+    return sorted({g for grades in scenario.policy.grades.values() for g in grades})
+
+
+def _seeds(count: int, stream: int) -> list[int]:
+    sequence = np.random.SeedSequence(CALIBRATION_SEED).spawn(stream + 1)[stream]
+    return [int(s) for s in sequence.generate_state(count)]

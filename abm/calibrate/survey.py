@@ -1,0 +1,138 @@
+"""Survey files: validated against the codebook, then turned into the choice model's factors."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from abm.choice import alternative_factors, resident_factors
+from abm.datafiles import read_yaml
+from abm.economy import Economy
+from abm.errors import UserError
+from abm.policy import policy_for_year
+from abm.population import load_county
+from abm.scenario import Scenario, value_at
+
+CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "calibration"
+CODEBOOK = CALIBRATION_DIR / "survey" / "codebook.yaml"
+STANDIN = CALIBRATION_DIR / "survey" / "qi_county_standin.csv"
+INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+def load_codebook(path: Path = CODEBOOK) -> dict[str, dict]:
+    columns = (read_yaml(path) or {}).get("columns")
+    if not isinstance(columns, dict) or not columns:
+        raise UserError("expected 'columns:' with one entry per survey column", file=path)
+    return columns
+
+
+def read_survey(path: str | Path, codebook: Path = CODEBOOK) -> pd.DataFrame:
+    """Read a survey CSV and check every value against the codebook; typed columns out."""
+    path, spec = Path(path), load_codebook(codebook)
+    if not path.is_file():
+        raise UserError("file not found", file=path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, comment="#", skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise UserError(f"not a readable CSV file ({str(err).strip()})", file=path) from None
+    missing = [name for name in spec if name not in raw.columns]
+    if missing:
+        raise UserError(f"missing column(s) {', '.join(missing)}; the codebook ({codebook.name}) "
+                        f"requires: {', '.join(spec)}", file=path, field=missing[0])
+    survey = pd.DataFrame({name: _column(raw[name], name, rules, path) for name, rules in spec.items()})
+    _check_consistency(survey, path)
+    return survey
+
+
+def _where(path: Path, row: int, column: str) -> dict:
+    return {"file": path, "field": f"row {row + 1} (line {row + 2}), column {column}"}
+
+
+def _column(values: pd.Series, name: str, rules: dict, path: Path) -> pd.Series:
+    kind, allowed, bounds = rules["type"], rules.get("allowed"), rules.get("range")
+    empty = values.str.strip() == ""
+    if empty.any() and not rules.get("optional"):
+        raise UserError("empty value; this column is required", **_where(path, int(np.argmax(empty)), name))
+    if kind == "category":
+        bad = ~empty & ~values.isin([str(a) for a in allowed])
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise UserError(f"value {values.iloc[row]!r} is not allowed; allowed: {', '.join(map(str, allowed))}",
+                            **_where(path, row, name))
+        return values.where(~empty, None)
+    pattern_ok = values.str.match(INTEGER) if kind == "integer" else pd.to_numeric(values, errors="coerce").notna()
+    bad = ~empty & ~pattern_ok
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise UserError(f"value {values.iloc[row]!r} is not {'an integer' if kind == 'integer' else 'a number'}",
+                        **_where(path, row, name))
+    numbers = pd.to_numeric(values.where(~empty), errors="coerce")
+    if bounds is not None:
+        bad = ~empty & ~numbers.between(*bounds)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise UserError(f"value {values.iloc[row]} is out of range; allowed: {bounds[0]} to {bounds[1]}",
+                            **_where(path, row, name))
+    if allowed is not None:
+        bad = ~empty & ~numbers.isin(allowed)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise UserError(f"unknown value {values.iloc[row]}; allowed: {', '.join(map(str, allowed))}",
+                            **_where(path, row, name))
+    return numbers.astype("Int64") if kind == "integer" else numbers
+
+
+def _check_consistency(survey: pd.DataFrame, path: Path) -> None:
+    enrolled, graded = survey["enrolled"] == "yes", survey["grade"].notna()
+    for bad, message, column in (
+        (enrolled & ~graded, "enrolled respondents need the grade they paid", "grade"),
+        (~enrolled & graded, "a grade is given but enrolled is 'no'", "grade"),
+        (survey["respondent"].duplicated(), "respondent number repeated", "respondent"),
+    ):
+        if bad.any():
+            raise UserError(message, **_where(path, int(np.argmax(bad)), column))
+
+
+def file_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def choice_situations(survey: pd.DataFrame, scenario: Scenario) -> list[dict]:
+    """Per survey year: the resident and alternative factors and the chosen alternative index.
+
+    The policy (grades, subsidies) and the county's mean income of the survey year come from
+    the scenario, as in the simulation. Grades not offered that year are an error.
+    """
+    county = load_county(scenario)
+    years = sorted(int(y) for y in survey["survey_year"].unique())
+    economy = Economy(county["rural_income"], scenario.economy, min(years) - 1, max(years) + 1)
+    situations = []
+    for year in years:
+        rows = survey[survey["survey_year"] == year]
+        policy = policy_for_year(scenario.policy, year, value_at(scenario.policy.basic_pension, year))
+        alternatives = alternative_factors(policy.grades, policy.subsidies)
+        paid = rows["grade"].fillna(0).to_numpy(dtype=float)
+        if not np.isin(paid, alternatives["value"]).all():
+            unknown = paid[~np.isin(paid, alternatives["value"])][0]
+            raise UserError(f"grade {unknown:.0f} was not offered in {year}; offered: "
+                            f"{', '.join(str(int(g)) for g in policy.grades)}", field="grade")
+        chosen = np.searchsorted(alternatives["value"], paid)
+        n = len(rows)
+        residents = resident_factors(
+            age=rows["age"].to_numpy(dtype=float), income=rows["income"].to_numpy(dtype=float),
+            awareness=likert_share(rows["knowledge"]), trust=likert_share(rows["trust"]),
+            reliance=(rows["reliance_on_children"] == "yes").to_numpy(),
+            good_health=(rows["health"] == "good").to_numpy(), mean_income=economy.mean_income(year),
+            last_choice=np.full(n, -1.0), peer_share=np.zeros((n, alternatives["value"].size)),
+            alt_values=alternatives["value"])
+        situations.append({"year": year, "residents": residents, "alternatives": alternatives, "chosen": chosen})
+    return situations
+
+
+def likert_share(scores: pd.Series) -> np.ndarray:
+    """A 1-5 score as the model's 0-1 scale."""
+    return (scores.to_numpy(dtype=float) - 1) / 4
