@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from abm.datafiles import DATA_DIR, find, load_parameters
+from abm.datafiles import CALIBRATION_DIR, DATA_DIR, find, load_parameters
 from abm.errors import UserError
 
 # term name -> (resident factor, alternative factor); None: the resident factor is already
@@ -39,6 +39,7 @@ TERMS: dict[str, tuple[str, str | None]] = {
 }
 DYNAMICS = ("awareness_publicity", "awareness_peers", "awareness_pensioners", "awareness_decay",
             "trust_service", "trust_pensioners", "trust_decay")
+FITTED = CALIBRATION_DIR / "fitted" / "coefficients.yaml"
 AGE_CENTRE, AGE_SCALE = 45.0, 10.0   # age enters per 10 years around 45
 CHUNK = 1 << 12                      # residents per block: small enough to stay in cache
 
@@ -58,8 +59,10 @@ class Coefficients:
 
 
 def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coefficients:
-    """Load a coefficients file: a path, or a packaged name ('default': the priors)."""
-    path = find(ref, DATA_DIR / "coefficients", relative_to, "behaviour.coefficients")
+    """Load a coefficients file: a path, 'fitted' (the calibration's result) or a packaged name
+    ('default': the priors)."""
+    path = FITTED if str(ref) == "fitted" else find(ref, DATA_DIR / "coefficients", relative_to,
+                                                   "behaviour.coefficients")
     data = load_parameters(path)
     for section, names in (("choice", tuple(TERMS)), ("dynamics", DYNAMICS)):
         values = data.get(section)

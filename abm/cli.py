@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from abm.calibrate.survey import CALIBRATION_DIR
+from abm.datafiles import CALIBRATION_DIR
 from abm.errors import UserError
 from abm.model import DEFAULT_SCENARIO
 

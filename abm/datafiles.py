@@ -15,6 +15,7 @@ import yaml
 from abm.errors import UserError
 
 DATA_DIR = Path(__file__).parent / "data"
+CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "calibration"   # survey, targets, fitted, report
 
 
 def read_yaml(path: str | Path) -> Any:

@@ -17,9 +17,8 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 
 from abm import runner
-from abm.calibrate.survey import CALIBRATION_DIR
 from abm.choice import Coefficients
-from abm.datafiles import read_yaml
+from abm.datafiles import CALIBRATION_DIR, read_yaml
 from abm.errors import UserError
 from abm.scenario import Scenario
 

@@ -7,11 +7,9 @@ from pathlib import Path
 import yaml
 
 from abm import atomic
-from abm.calibrate.survey import CALIBRATION_DIR
 from abm.choice import Coefficients, load_coefficients
 from abm.datafiles import read_yaml
 
-FITTED = CALIBRATION_DIR / "fitted" / "coefficients.yaml"   # what scenarios reference
 HEADER = """\
 # Fitted behavioural coefficients, written by `pension-abm calibrate survey` (choice terms a
 # survey identifies) and `pension-abm calibrate aggregates` (habit, herding and the attitude

@@ -10,14 +10,13 @@ import numpy as np
 import pandas as pd
 
 from abm.choice import alternative_factors, resident_factors
-from abm.datafiles import read_yaml
+from abm.datafiles import CALIBRATION_DIR, read_yaml
 from abm.economy import Economy
 from abm.errors import UserError
 from abm.policy import policy_for_year
 from abm.population import load_county
 from abm.scenario import Scenario, value_at
 
-CALIBRATION_DIR = Path(__file__).resolve().parents[2] / "calibration"
 CODEBOOK = CALIBRATION_DIR / "survey" / "codebook.yaml"
 STANDIN = CALIBRATION_DIR / "survey" / "qi_county_standin.csv"
 INTEGER = re.compile(r"^[+-]?\d+$")
