@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -33,37 +34,53 @@ def user_errors(command):
     return wrapper
 
 
+SetOption = Annotated[list[str] | None, typer.Option(
+    "--set", help="override one scenario field, e.g. --set policy.publicity.2026=0.8 (repeatable)")]
+WORKERS_HELP = "parallel processes (default: all cores); results do not depend on it"
+
+
 @app.command()
 @user_errors
 def run(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    seed: Annotated[int | None, typer.Option(min=0, help="random seed (default: the scenario's)")] = None,
+    seed: Annotated[int | None, typer.Option(min=0, help="base seed (default: the scenario's run.seed)")] = None,
+    runs: Annotated[int | None, typer.Option(min=1, max=10_000, help="replications "
+                                             "(default: the scenario's run.replications)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="results folder (default: results/<scenario name>)")] = None,
+    set_: SetOption = None,
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary table")] = False,
 ) -> None:
-    """Run one scenario and write its results folder."""
+    """Run a scenario's replications and write its results folder."""
     from abm import runner
     from abm.scenario import load_scenario
 
-    spec = load_scenario(scenario)
-    result = runner.run(spec, seed=seed, progress=not quiet)
+    spec = load_scenario(scenario, set_ or ())
+    result = runner.run(spec, seed=seed, runs=runs, workers=workers or os.cpu_count() or 1, progress=not quiet)
     folder = runner.write(result, out or Path("results") / spec.name)
     if not quiet:
         out_console.print(_summary_table(result.summary()))
-        out_console.print(f"{len(result.scenario.years)} years in {result.seconds:.1f} s; "
+        out_console.print(f"{result.runs} run(s) of {len(spec.years)} years in {result.seconds:.1f} s; "
                           f"results in [bold]{folder}[/]")
 
 
 def _summary_table(summary: dict) -> Table:
     indicators = summary["indicators"]
     years = list(next(iter(indicators.values())))
-    table = Table(title=f"{summary['scenario']} (seed {summary['seed']})")
+    band = summary["runs"] > 1
+    title = f"{summary['scenario']} (seed {summary['seed']}, {summary['runs']} run(s)"
+    table = Table(title=title + (": mean [90% band])" if band else ")"))
     table.add_column("indicator")
     for year in years:
         table.add_column(year, justify="right")
     for name, values in indicators.items():
-        table.add_row(name, *(_fmt(name, values[y]) for y in years))
+        table.add_row(name, *(_fmt_band(name, values[y], band) for y in years))
     return table
+
+
+def _fmt_band(name: str, stats: dict, band: bool) -> str:
+    text = _fmt(name, stats["mean"])
+    return f"{text} [{_fmt(name, stats['low'])}, {_fmt(name, stats['high'])}]" if band else text
 
 
 def _fmt(name: str, value: float) -> str:
@@ -72,6 +89,31 @@ def _fmt(name: str, value: float) -> str:
     if name in ("fund_balance", "public_spending"):
         return f"{value / 1e6:,.1f} M"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
+
+
+@app.command()
+@user_errors
+def compare(
+    sources: Annotated[list[Path], typer.Argument(help="scenario files (run now) or results folders")],
+    runs: Annotated[int | None, typer.Option(min=1, max=10_000, help="replications of each scenario file "
+                                             "(default: its run.replications)")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default: results/compare-<first>-...)")] = None,
+    set_: SetOption = None,
+) -> None:
+    """Compare scenarios: key indicators, differences from the first, and figures with bands."""
+    from abm import compare as comparison
+
+    if len(sources) < 2:
+        raise UserError("give at least two scenarios or results folders", field="SOURCES")
+    entries = comparison.gather(sources, runs, workers or os.cpu_count() or 1, set_ or (), progress=True)
+    folder = comparison.write(entries, out or Path("results") / "-".join(["compare", *(e.name for e in entries)])[:120])
+    frame = comparison.table(entries)
+    last = frame[frame["year"] == frame["year"].max()]
+    pivot = last.pivot(index="indicator", columns="scenario", values="mean").loc[
+        list(dict.fromkeys(last["indicator"])), [e.name for e in entries]]
+    out_console.print(_frame_table(pivot, f"Key indicators in {int(last['year'].iloc[0])} (mean over runs)"))
+    out_console.print(f"comparison in [bold]{folder}[/] (comparison.md, overview.png)")
 
 
 calibrate_app = typer.Typer(no_args_is_help=True, help="Estimate and fit the behavioural coefficients.")

@@ -8,9 +8,12 @@ from pathlib import Path
 class UserError(Exception):
     """Bad input from a user: names the file, the field and what is allowed."""
 
-    def __init__(self, message: str, file: str | Path | None = None, field: str | None = None):
+    def __init__(self, message: str, file: str | Path | None = None, field: str | None = None,
+                 line: int | None = None):
         self.file = str(file) if file is not None else None
         self.field = field
+        self.line = line
         self.message = message
-        where = ": ".join(p for p in (self.file, field) if p)
+        place = f"{self.file}, line {line}" if self.file and line else self.file
+        where = ": ".join(p for p in (place, field) if p)
         super().__init__(f"{where}: {message}" if where else message)

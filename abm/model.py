@@ -15,7 +15,7 @@ from abm.economy import Economy
 from abm.fund import Fund
 from abm.policy import eligible_to_contribute
 from abm.population import draw_residents, load_county, synthesise
-from abm.scenario import Scenario, load_scenario
+from abm.scenario import Scenario, load_scenario, replication_seeds
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
@@ -25,14 +25,14 @@ class PensionModel(mesa.Model):
 
     Args:
         scenario: a :class:`Scenario` or the path of a scenario file.
-        rng: seed or generator; defaults to the scenario's seed.
+        rng: seed or generator; defaults to the scenario's first replication seed.
         coefficients: behavioural coefficients to use instead of the scenario's file.
     """
 
     def __init__(self, *, scenario: Scenario | str | Path = DEFAULT_SCENARIO, rng=None,
                  coefficients: Coefficients | None = None):
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        super().__init__(rng=scenario.seed if rng is None else rng)
+        super().__init__(rng=replication_seeds(scenario.run.seed, 1)[0] if rng is None else rng)
         self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
         self.year = scenario.start_year
         self.county = load_county(scenario)

@@ -1,11 +1,14 @@
-"""Running a scenario and writing its results folder, all or nothing."""
+"""Running a scenario's replications (in parallel if asked) and writing its results folder."""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import platform
 import subprocess
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,63 +21,107 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from abm import atomic, plots
 from abm.choice import Coefficients
 from abm.model import PensionModel
-from abm.scenario import Scenario
+from abm.scenario import Scenario, replication_seeds
 
-# Indicators in the printed and saved summary.
+# Indicators in the printed and saved summary, and in comparisons.
 KEY_INDICATORS = ("participation_rate", "lowest_grade_share", "top_grade_share", "mean_contribution",
                   "pensioners", "mean_pension", "replacement_rate", "basic_needs_coverage",
                   "fund_balance", "public_spending")
 PACKAGES = ("mesa", "numpy", "pandas", "scipy", "pydantic", "pension-abm")
+BAND = (0.05, 0.95)   # the 90% band over replications
 
 
 @dataclass(frozen=True)
 class RunResult:
     scenario: Scenario
-    seed: int
-    timeseries: pd.DataFrame   # one row per year, a column per indicator
+    seed: int                  # the base seed the replication seeds were spawned from
+    seeds: list[int]           # one per replication
+    timeseries: pd.DataFrame   # one row per replication and year: run, year, indicators
     seconds: float
 
-    def report_years(self) -> list[int]:
-        """Start, every tenth year, and the end."""
-        first, last = self.scenario.start_year, self.scenario.end_year
-        return sorted({first, last, *range((first // 10 + 1) * 10, last, 10)})
+    @property
+    def runs(self) -> int:
+        return len(self.seeds)
+
+    def bands(self) -> pd.DataFrame:
+        """Mean and 90% band over replications, per indicator and year (long format)."""
+        return bands(self.timeseries)
 
     def summary(self) -> dict:
-        ts = self.timeseries.set_index("year")
-        years = self.report_years()
+        years = self.scenario.report_years
+        stats = self.bands().set_index(["indicator", "year"])
         return {
             "scenario": self.scenario.name,
             "seed": self.seed,
+            "runs": self.runs,
             "years": [self.scenario.start_year, self.scenario.end_year],
-            "indicators": {name: {str(y): float(ts.at[y, name]) for y in years} for name in KEY_INDICATORS},
+            "indicators": {name: {str(y): stats.loc[(name, y)].to_dict() for y in years}
+                           for name in KEY_INDICATORS},
         }
 
 
-def run(scenario: Scenario, seed: int | None = None, progress: bool = False,
-        coefficients: Coefficients | None = None) -> RunResult:
-    """Simulate every year of ``scenario``; ``seed`` and ``coefficients`` override the scenario's."""
-    seed = scenario.seed if seed is None else seed
+def bands(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 90% band (5th and 95th percentiles) of every indicator per year, over runs."""
+    values = timeseries.drop(columns="run").melt(id_vars="year", var_name="indicator")
+    grouped = values.groupby(["indicator", "year"], sort=False)["value"]
+    table = pd.DataFrame({"mean": grouped.mean(), "low": grouped.quantile(BAND[0]),
+                          "high": grouped.quantile(BAND[1])})
+    return table.reset_index()
+
+
+def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, workers: int = 1,
+        progress: bool = False, coefficients: Coefficients | None = None) -> RunResult:
+    """Simulate ``runs`` replications of ``scenario`` (default: its run section).
+
+    ``seed`` replaces the scenario's base seed; ``workers`` > 1 runs replications in parallel
+    processes with identical results; ``coefficients`` replaces the scenario's behaviour.
+    """
+    seed = scenario.run.seed if seed is None else seed
+    seeds = replication_seeds(seed, runs or scenario.run.replications)
     started = time.perf_counter()
+    frames: list[pd.DataFrame | None] = [None] * len(seeds)
+    with _progress(progress, scenario, len(seeds)) as advance, _pool(workers, len(seeds)) as pool:
+        jobs = [(scenario, s, coefficients) for s in seeds]
+        for index, frame in enumerate(pool(simulate, jobs)):
+            frames[index] = frame.assign(run=index)
+            advance()
+    timeseries = pd.concat(frames, ignore_index=True)
+    timeseries = timeseries[["run", *[c for c in timeseries.columns if c != "run"]]]
+    return RunResult(scenario, seed, seeds, timeseries, time.perf_counter() - started)
+
+
+def simulate(job: tuple[Scenario, int, Coefficients | None]) -> pd.DataFrame:
+    """One replication: the DataCollector's table, a row per year."""
+    scenario, seed, coefficients = job
     model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients)
-    with _progress(progress, scenario) as advance:
-        while model.running:
-            model.step()
-            advance(model.year - 1)
-    timeseries = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    timeseries["year"] = timeseries["year"].astype(int)
-    return RunResult(scenario, seed, timeseries, time.perf_counter() - started)
+    while model.running:
+        model.step()
+    frame = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    return frame.astype({"year": int})
 
 
 @contextmanager
-def _progress(show: bool, scenario: Scenario):
-    if not show:
-        yield lambda year: None
+def _pool(workers: int, jobs: int) -> Iterator:
+    """``map`` in this process, or over a process pool (results in submission order)."""
+    if workers <= 1 or jobs <= 1:
+        yield map
         return
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("year {task.fields[year]}"), TimeElapsedColumn())
+    context = multiprocessing.get_context("forkserver")   # safe with threads, unlike fork
+    context.set_forkserver_preload(["abm.runner"])          # workers start with the model imported
+    with ProcessPoolExecutor(max_workers=min(workers, jobs), mp_context=context) as executor:
+        yield executor.map
+
+
+@contextmanager
+def _progress(show: bool, scenario: Scenario, runs: int) -> Iterator:
+    if not show:
+        yield lambda: None
+        return
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+               TimeElapsedColumn())
     with Progress(*columns) as bar:
-        task = bar.add_task(scenario.name, total=len(scenario.years), year=scenario.start_year)
-        yield lambda year: bar.update(task, advance=1, year=year)
+        task = bar.add_task(f"{scenario.name} {scenario.start_year}-{scenario.end_year}", total=runs)
+        yield lambda: bar.update(task, advance=1)
 
 
 def write(result: RunResult, out: Path) -> Path:
@@ -82,17 +129,27 @@ def write(result: RunResult, out: Path) -> Path:
     with atomic.folder(out) as staging:
         result.timeseries.to_csv(staging / "timeseries.csv", index=False)
         result.timeseries.to_parquet(staging / "timeseries.parquet", index=False)
+        table = result.bands()
+        table.to_csv(staging / "bands.csv", index=False)
+        table.to_parquet(staging / "bands.parquet", index=False)
         (staging / "summary.json").write_text(json.dumps(result.summary(), indent=2))
         (staging / "scenario.yaml").write_text(result.scenario.to_yaml())
         (staging / "metadata.json").write_text(json.dumps(metadata(result), indent=2))
-        plots.save_all(result.timeseries, f"{result.scenario.name} (seed {result.seed})", staging)
+        runs = f"{result.runs} runs" if result.runs > 1 else "1 run"
+        plots.save_all(result.timeseries, f"{result.scenario.name} (seed {result.seed}, {runs})", staging)
     return Path(out)
+
+
+def read(folder: Path) -> pd.DataFrame:
+    """The time series of a results folder."""
+    return pd.read_parquet(Path(folder) / "timeseries.parquet")
 
 
 def metadata(result: RunResult) -> dict:
     return {
         "scenario": result.scenario.name,
         "seed": result.seed,
+        "replication_seeds": result.seeds,
         "wall_seconds": round(result.seconds, 3),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),

@@ -6,12 +6,16 @@ the packaged data files they reference.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from abm.choice import DYNAMICS, TERMS
 from abm.datafiles import read_yaml
 from abm.errors import UserError
 
@@ -47,6 +51,8 @@ class Frozen(BaseModel):
 
 class PopulationSpec(Frozen):
     county: str = Field("qi_county", description="county data file: packaged name or path")
+    county_overrides: dict[str, Any] = Field(
+        {}, description="values replacing the county file's (same names and units)")
     residents: int | None = Field(
         20_000, ge=100, le=20_000_000,
         description="simulated residents aged 16+ at the start; null = one per real resident")
@@ -114,7 +120,25 @@ class EconomySpec(Frozen):
 
 
 class BehaviourSpec(Frozen):
-    coefficients: str = Field("default", description="coefficients file: 'default' or a path")
+    coefficients: str = Field("fitted", description="coefficients file: 'fitted' (the calibration), "
+                                                    "'default' (the priors) or a path")
+    choice: dict[str, float] = Field({}, description="choice coefficients replacing the file's (abm/choice.py)")
+    dynamics: dict[str, float] = Field({}, description="attitude dynamics replacing the file's, per year")
+
+    @model_validator(mode="after")
+    def _known(self) -> BehaviourSpec:
+        for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS)):
+            unknown = set(getattr(self, section)) - set(allowed)
+            if unknown:
+                raise ValueError(f"{section}: unknown {sorted(unknown)}; allowed: {', '.join(allowed)}")
+        return self
+
+
+class RunSpec(Frozen):
+    seed: Annotated[int, Field(ge=0)] = Field(0, description="seed of the first replication's stream")
+    replications: Annotated[int, Field(ge=1, le=10_000)] = Field(1, description="runs with spawned seeds")
+    report_years: list[Year] | None = Field(
+        None, description="years of the summary table; default: start, every tenth year, end")
 
 
 class Scenario(Frozen):
@@ -122,11 +146,11 @@ class Scenario(Frozen):
     description: str = ""
     start_year: Year
     end_year: Year
-    seed: Annotated[int, Field(ge=0)] = 0
     population: PopulationSpec = PopulationSpec()
     policy: PolicySpec
     economy: EconomySpec
     behaviour: BehaviourSpec = BehaviourSpec()
+    run: RunSpec = RunSpec()
     source_dir: Path | None = Field(None, exclude=True, description="folder of the scenario file")
 
     @model_validator(mode="after")
@@ -142,9 +166,23 @@ class Scenario(Frozen):
     def years(self) -> range:
         return range(self.start_year, self.end_year + 1)
 
+    @property
+    def report_years(self) -> list[int]:
+        """Years of summary tables: as set, else start, every tenth year and the end."""
+        if self.run.report_years:
+            return [y for y in self.run.report_years if y in self.years]
+        first, last = self.start_year, self.end_year
+        return sorted({first, last, *range((first // 10 + 1) * 10, last, 10)})
+
     def to_yaml(self) -> str:
         """The resolved scenario, as saved next to every result."""
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def replication_seeds(seed: int, runs: int) -> list[int]:
+    """One seed per replication, spawned from a base seed: run i's seed never depends on how
+    many runs there are or where they run."""
+    return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(runs)]
 
 
 def value_at[T](dated: dict[int, T], year: int) -> T:
@@ -159,17 +197,129 @@ def value_at[T](dated: dict[int, T], year: int) -> T:
     return current
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario file; every problem is one :class:`UserError`."""
-    path = Path(path)
+def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Read a scenario file (following ``extends``), apply ``path=value`` overrides, validate.
+
+    Every problem is one :class:`UserError` naming the file, the line where possible, the field
+    path and what is allowed.
+    """
+    layers = _layers(Path(path), seen=())
+    merged: dict = {}
+    for layer in reversed(layers):            # the base first, each file over it
+        merged = merge(merged, {k: v for k, v in layer.data.items() if k != "extends"})
+    set_paths = [_apply_override(merged, item) for item in overrides]
+    try:
+        return Scenario.model_validate({**merged, "source_dir": Path(path).resolve().parent})
+    except ValidationError as err:
+        loc = tuple(err.errors()[0]["loc"])
+        if any(loc[:len(p)] == p for p in set_paths):
+            raise UserError(_first_error(err) + " (set on the command line)", file=path,
+                            field=_field(err)) from None
+        layer, line = _locate(layers, loc)
+        raise UserError(_first_error(err), file=layer.path, field=_field(err), line=line) from None
+
+
+@dataclass(frozen=True)
+class _Layer:
+    path: Path
+    data: dict
+    node: yaml.Node
+
+
+def _layers(path: Path, seen: tuple[Path, ...]) -> list[_Layer]:
+    """The file and, through ``extends``, the files it builds on: the file first."""
     data = read_yaml(path)
     if not isinstance(data, dict):
-        raise UserError("expected a mapping with name, start_year, end_year, policy, economy ...",
-                        file=path)
+        raise UserError("expected a mapping with name, start_year, end_year, policy, economy ...", file=path)
+    layer = _Layer(path, data, yaml.compose(path.read_text(encoding="utf-8")))
+    _check_dated_order(layer, data, ())
+    parent = data.get("extends")
+    if parent is None:
+        return [layer]
+    target = (path.parent / str(parent)).resolve()
+    line = _line(layer.node, ("extends",))
+    if not target.is_file():
+        raise UserError(f"extends target {str(parent)!r} not found (paths are relative to this file)",
+                        file=path, field="extends", line=line)
+    if target in seen:
+        raise UserError(f"extends loops back to {target.name}", file=path, field="extends", line=line)
+    return [layer, *_layers(target, (*seen, path.resolve()))]
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` over ``base``: mappings merge key by key (dated values by year), the rest replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    if merged and all(isinstance(k, int) for k in merged):
+        merged = dict(sorted(merged.items()))
+    return merged
+
+
+def _check_dated_order(layer: _Layer, node: Any, at: tuple) -> None:
+    """Dated values (mappings keyed by year) must list their years in increasing order."""
+    if not isinstance(node, dict):
+        return
+    keys = list(node)
+    if keys and all(isinstance(k, int) for k in keys) and keys != sorted(keys):
+        field = ".".join(map(str, at))
+        raise UserError(f"years must be in increasing order, got {keys}", file=layer.path, field=field,
+                        line=_line(layer.node, at))
+    for key, value in node.items():
+        _check_dated_order(layer, value, (*at, key))
+
+
+def _apply_override(data: dict, item: str) -> tuple:
+    """Apply one ``path=value`` (value in YAML syntax) to the merged data; return the path."""
+    if "=" not in item:
+        raise UserError(f"expected path=value, e.g. policy.publicity.2026=0.8 (got {item!r})", field="--set")
+    dotted, raw = item.split("=", 1)
+    parts = tuple(int(p) if p.isdigit() else p for p in dotted.strip().split("."))
     try:
-        return Scenario.model_validate({**data, "source_dir": path.resolve().parent})
-    except ValidationError as err:
-        raise UserError(_first_error(err), file=path, field=_field(err)) from None
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        raise UserError(f"value {raw!r} is not valid YAML", field=f"--set {dotted}") from None
+    node = data
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+    if all(isinstance(k, int) for k in node):
+        node_sorted = dict(sorted(node.items()))
+        node.clear()
+        node.update(node_sorted)
+    return parts
+
+
+def _locate(layers: list[_Layer], loc: tuple) -> tuple[_Layer, int | None]:
+    """The file (child first) that writes the deepest part of ``loc``, and its line."""
+    best, best_depth, best_line = layers[0], -1, None
+    for layer in layers:
+        depth, line = _depth_and_line(layer.node, loc)
+        if depth > best_depth:
+            best, best_depth, best_line = layer, depth, line
+    return best, best_line
+
+
+def _depth_and_line(node: yaml.Node | None, loc: tuple) -> tuple[int, int | None]:
+    line = None if node is None else node.start_mark.line + 1
+    for depth, part in enumerate(loc):
+        if not isinstance(node, yaml.MappingNode):
+            return depth, line
+        match = next((v for k, v in node.value if k.value == str(part)), None)
+        if match is None:
+            return depth, line
+        node, line = match, match.start_mark.line + 1
+    return len(loc), line
+
+
+def _line(node: yaml.Node | None, loc: tuple) -> int | None:
+    return _depth_and_line(node, loc)[1]
 
 
 def _field(err: ValidationError) -> str:

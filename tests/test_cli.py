@@ -17,8 +17,8 @@ import abm.plots
 from abm.cli import app
 from abm.scenario import load_scenario
 
-FILES = ("timeseries.csv", "timeseries.parquet", "summary.json", "scenario.yaml", "metadata.json",
-         "enrolment.png", "pensions.png", "fund.png")
+FILES = ("timeseries.csv", "timeseries.parquet", "bands.csv", "bands.parquet", "summary.json", "scenario.yaml",
+         "metadata.json", "enrolment.png", "pensions.png", "fund.png")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"
 
@@ -69,9 +69,10 @@ def test_saved_scenario_and_summary_describe_the_run(tmp_path, small_scenario_fi
     assert invoke("run", small_scenario_file, "--out", out, "--quiet", "--seed", "7").exit_code == 0
     assert load_scenario(out / "scenario.yaml").model_dump() == load_scenario(small_scenario_file).model_dump()
     summary = json.loads((out / "summary.json").read_text())
-    assert (summary["scenario"], summary["seed"], summary["years"]) == ("small", 7, [2011, 2014])
+    assert (summary["scenario"], summary["seed"], summary["runs"], summary["years"]) == ("small", 7, 1, [2011, 2014])
     parquet = pd.read_parquet(out / "timeseries.parquet").set_index("year")
-    assert summary["indicators"]["participation_rate"]["2014"] == parquet.at[2014, "participation_rate"]
+    one_run = parquet.at[2014, "participation_rate"]
+    assert summary["indicators"]["participation_rate"]["2014"] == {"mean": one_run, "low": one_run, "high": one_run}
     assert json.loads((out / "metadata.json").read_text())["seed"] == 7
 
 

@@ -36,7 +36,7 @@ def test_different_seed_gives_different_timeseries(small_scenario):
 def test_scenario_seed_is_the_default_seed(small_scenario):
     """Without a seed argument the run uses the scenario's seed."""
     pd.testing.assert_frame_equal(_timeseries(small_scenario),
-                                  _timeseries(small_scenario, seed=small_scenario.seed), check_exact=True)
+                                  _timeseries(small_scenario, seed=small_scenario.run.seed), check_exact=True)
 
 
 def test_model_takes_keyword_arguments_only(small_scenario):

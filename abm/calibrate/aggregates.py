@@ -37,6 +37,9 @@ PARAMETERS: dict[str, tuple[str, float, float]] = {
 }
 
 
+INITIAL_STEP = 0.7   # first simplex edge, in logistic units of each parameter's range
+
+
 @dataclass(frozen=True)
 class Target:
     indicator: str
@@ -134,7 +137,10 @@ def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: l
         return history[-1]
 
     share = np.clip((current - low) / (high - low), 0.02, 0.98)
-    result = minimize(objective, logit(share), method="Nelder-Mead",
-                      options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-3})
+    z0 = logit(share)
+    # a simplex wide enough to step over the small plateaus that discrete choices make in the loss
+    simplex = np.vstack([z0, z0 + INITIAL_STEP * np.eye(z0.size)])
+    result = minimize(objective, z0, method="Nelder-Mead",
+                      options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": simplex})
     best = to_values(result.x)
     return Fit(best, float(result.fun), len(history), history)

@@ -58,12 +58,26 @@ def long_format(situations: list[dict], terms=SURVEY_TERMS) -> tuple[np.ndarray,
     return np.concatenate(endog), np.concatenate(exog), np.concatenate(groups)
 
 
-def conditional_logit(situations: list[dict], terms=SURVEY_TERMS, start: dict | None = None) -> ChoiceEstimate:
-    """Maximum likelihood estimates of the choice coefficients ``terms``."""
+def identified_terms(situations: list[dict]) -> tuple[str, ...]:
+    """The survey terms these data can tell apart. With one subsidy schedule the subsidy is a
+    fixed step function of the grade, confounded with the grade terms; it needs surveys spanning
+    several schedules (years or places)."""
+    schedules = {tuple(s["alternatives"]["subsidy"]) for s in situations}
+    return SURVEY_TERMS if len(schedules) > 1 else tuple(t for t in SURVEY_TERMS if t != "subsidy")
+
+
+def conditional_logit(situations: list[dict], terms=SURVEY_TERMS, start: dict | None = None,
+                      fixed: dict[str, float] | None = None) -> ChoiceEstimate:
+    """Maximum likelihood estimates of the choice coefficients ``terms``; the ``fixed`` terms
+    enter at the given values (an offset)."""
     endog, exog, groups = long_format(situations, terms)
+    offset = None
+    if fixed:
+        _, held, _ = long_format(situations, tuple(fixed))
+        offset = held @ np.array(list(fixed.values()))
     scale = exog.std(axis=0)          # unit-variance columns: far fewer optimiser steps
     scale[scale == 0] = 1.0
-    model = ConditionalLogit(endog, exog / scale, groups=groups)
+    model = ConditionalLogit(endog, exog / scale, groups=groups, offset=offset)
     start_params = None if start is None else np.array([start[t] for t in terms]) * scale
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # convergence is reported in the result instead

@@ -28,7 +28,11 @@ def estimate_survey(survey_file: Path, scenario: Scenario):
     situations = choice_situations(survey, scenario)
     year = int(survey["survey_year"].min())
     lowest = policy_for_year(scenario.policy, year, value_at(scenario.policy.basic_pension, year)).lowest_grade
-    return survey, situations, estimate.conditional_logit(situations), estimate.study_logit(survey, lowest)
+    terms = estimate.identified_terms(situations)
+    priors = load_coefficients("default").choice
+    held = {t: priors[t] for t in estimate.SURVEY_TERMS if t not in terms}
+    choice = estimate.conditional_logit(situations, terms, fixed=held)
+    return survey, situations, choice, estimate.study_logit(survey, lowest)
 
 
 def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Path = CALIBRATION_DIR,
@@ -46,6 +50,7 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
         "null_log_likelihood": round(est.null_loglik, 4),
         "converged": est.converged,
         "terms": list(est.terms),
+        "held_at_prior": [t for t in estimate.SURVEY_TERMS if t not in est.terms],
         "estimates": dict(zip(est.terms, est.params.round(6).tolist())),
         "standard_errors": dict(zip(est.terms, est.bse.round(6).tolist())),
         "covariance": est.cov.round(8).tolist(),
@@ -117,6 +122,7 @@ def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targe
         "estimate": est, "study": study, "shares": report.outcome_shares(survey, situations, est),
         "series": series, "targets": aggregates.target_table(series, targets),
         "replications": REPORT_REPLICATIONS, "aggregates": fitted.section(folder, "aggregates"),
+        "held": [t for t in estimate.SURVEY_TERMS if t not in est.terms],
     }
     report.write(context, folder)
     return context

@@ -130,7 +130,10 @@ def write(context: dict, folder: Path) -> Path:
         "### The model's choice model: conditional logit over not paying and the grades",
         "",
         "Terms as in `abm/choice.py`; `peer_share` and `inertia` need last year's choices and are fitted "
-        "to the aggregates below.",
+        "to the aggregates below." + (
+            f" Held at their priors: {', '.join(context['held'])} (the survey has one subsidy schedule, so "
+            "the subsidy's effect cannot be told apart from the grade's; a survey spanning several schedules "
+            "identifies it)." if context["held"] else ""),
         "",
         _markdown(estimate.table()),
         "",

@@ -1,0 +1,147 @@
+"""Comparing scenarios: key indicators at the report years, differences from the first scenario
+with their uncertainty, and one figure per indicator with every scenario's band."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from abm import atomic, runner  # noqa: E402
+from abm.errors import UserError  # noqa: E402
+from abm.plots import BAND, band_line, save  # noqa: E402
+from abm.scenario import load_scenario  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    timeseries: pd.DataFrame     # run, year, indicators
+    report_years: list[int]
+
+
+def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), progress=False) -> list[Entry]:
+    """Each source is a scenario file (run now) or a results folder (read)."""
+    entries = []
+    for source in map(Path, sources):
+        if source.is_dir():
+            if not (source / "timeseries.parquet").is_file():
+                raise UserError("not a results folder (no timeseries.parquet)", file=source)
+            spec = load_scenario(source / "scenario.yaml")
+            entries.append(Entry(spec.name, runner.read(source), spec.report_years))
+        else:
+            spec = load_scenario(source, overrides)
+            result = runner.run(spec, runs=runs, workers=workers, progress=progress)
+            entries.append(Entry(spec.name, result.timeseries, spec.report_years))
+    names = [e.name for e in entries]
+    if len(set(names)) < len(names):
+        raise UserError(f"scenario names repeat ({', '.join(names)}); give each scenario its own name",
+                        field="name")
+    return entries
+
+
+def table(entries: list[Entry], indicators=runner.KEY_INDICATORS) -> pd.DataFrame:
+    """Mean and 90% band of each indicator per scenario and report year, and the difference from
+    the first scenario: paired by run (the same seeds) where both have the same runs."""
+    base = entries[0]
+    years = [y for y in base.report_years if all(y in set(e.timeseries["year"]) for e in entries)]
+    rows = []
+    for entry in entries:
+        paired = set(entry.timeseries["run"]) == set(base.timeseries["run"])
+        for name in indicators:
+            for year in years:
+                values = _values(entry, name, year)
+                reference = _values(base, name, year)
+                diff = (values - reference.reindex(values.index)) if paired else None
+                rows.append({
+                    "indicator": name, "year": year, "scenario": entry.name,
+                    "mean": values.mean(), "low": values.quantile(BAND[0]), "high": values.quantile(BAND[1]),
+                    "difference": values.mean() - reference.mean(),
+                    "difference_low": diff.quantile(BAND[0]) if diff is not None else np.nan,
+                    "difference_high": diff.quantile(BAND[1]) if diff is not None else np.nan,
+                    "runs": len(values),
+                })
+    return pd.DataFrame(rows)
+
+
+def _values(entry: Entry, name: str, year: int) -> pd.Series:
+    frame = entry.timeseries
+    return frame.loc[frame["year"] == year].set_index("run")[name]
+
+
+def markdown(frame: pd.DataFrame, base: str) -> str:
+    """One table: indicators x years, a column per scenario; differences from the first with bands."""
+    lines = []
+    for name, part in frame.groupby("indicator", sort=False):
+        scenarios = list(dict.fromkeys(part["scenario"]))
+        lines += [f"### {name}", "", "| year | " + " | ".join(scenarios) + " |",
+                  "|---|" + "---|" * len(scenarios)]
+        for year, row in part.groupby("year", sort=False):
+            cells = []
+            for _, r in row.iterrows():
+                cell = _number(name, r["mean"])
+                if r["scenario"] != base:
+                    low, high = (_number(name, r[k], True) for k in ("difference_low", "difference_high"))
+                    band = f" [{low}, {high}]" if not np.isnan(r["difference_low"]) else ""
+                    cell += f" ({_number(name, r['difference'], True)}{band})"
+                cells.append(cell)
+            lines.append(f"| {year} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _number(name: str, value: float, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    if name.endswith(("_rate", "_share", "_coverage")):
+        return f"{value * 100:{sign}.1f}{' pp' if signed else '%'}"
+    if name in ("fund_balance", "public_spending"):
+        return f"{value / 1e6:{sign},.1f} M"
+    return f"{value:{sign},.1f}"
+
+
+def figure(entries: list[Entry], name: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for entry in entries:
+        band_line(ax, entry.timeseries, name, entry.name)
+    ax.set(title=name.replace("_", " "), xlabel="year")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def overview(entries: list[Entry], names=runner.KEY_INDICATORS) -> plt.Figure:
+    """The one-page answer: every key indicator, every scenario, with bands."""
+    cols = 2
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(13, 3.1 * rows), sharex=True)
+    for ax, name in zip(axes.flat, names):
+        for entry in entries:
+            band_line(ax, entry.timeseries, name, entry.name)
+        ax.set_title(name.replace("_", " "), fontsize=10)
+    for ax in list(axes.flat)[len(names):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 5), fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return fig
+
+
+def write(entries: list[Entry], out: Path) -> Path:
+    """comparison.csv, comparison.md, overview.png and one PNG per key indicator, atomically."""
+    frame = table(entries)
+    with atomic.folder(out) as staging:
+        frame.to_csv(staging / "comparison.csv", index=False)
+        base = entries[0].name
+        header = (f"# Comparison against {base}\n\nMean over runs; in brackets the difference from {base} "
+                  f"and its 90% band over paired runs (same seeds).\n\n![overview](overview.png)\n\n")
+        (staging / "comparison.md").write_text(header + markdown(frame, base))
+        save(overview(entries), staging / "overview.png")
+        for name in runner.KEY_INDICATORS:
+            save(figure(entries, name), staging / f"{name}.png")
+    return Path(out)
