@@ -57,6 +57,12 @@ class Coefficients:
     def vector(self) -> np.ndarray:
         return np.array([self.choice[name] for name in TERMS])
 
+    def replace(self, choice: dict[str, float] | None = None, dynamics: dict[str, float] | None = None,
+                ) -> Coefficients:
+        """These coefficients with some values replaced."""
+        return Coefficients(self.choice | (choice or {}), self.dynamics | (dynamics or {}), self.status,
+                            self.source)
+
 
 def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coefficients:
     """Load a coefficients file: a path, 'fitted' (the calibration's result) or a packaged name

@@ -19,7 +19,7 @@ from abm.model import DEFAULT_SCENARIO
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate enrolment and contribution grades in the urban-rural residents' pension.")
-out_console, err_console = Console(), Console(stderr=True)
+out_console, err_console = Console(), Console(stderr=True, soft_wrap=True)   # messages never wrapped
 
 
 def user_errors(command):

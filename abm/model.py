@@ -37,7 +37,9 @@ class PensionModel(mesa.Model):
         self.year = scenario.start_year
         self.county = load_county(scenario)
         self.life = LifeTable.from_csv()
-        self.coefficients = coefficients or load_coefficients(scenario.behaviour.coefficients, scenario.source_dir)
+        behaviour = scenario.behaviour
+        self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)
+                             ).replace(behaviour.choice, behaviour.dynamics)
         self.economy = Economy(self.county["rural_income"], scenario.economy,
                                scenario.start_year - 1, scenario.end_year + 1)
         self.government = Government(self)

@@ -8,7 +8,8 @@ import numpy as np
 
 from abm.datafiles import DATA_DIR, find, load_parameters
 from abm.demography import ENTRY_AGE, LifeTable
-from abm.scenario import Scenario
+from abm.errors import UserError
+from abm.scenario import Scenario, merge
 
 # One column per resident attribute; a row is one simulated resident standing for `weight` people.
 COLUMNS: dict[str, type] = {
@@ -89,9 +90,15 @@ class Population:
 
 
 def load_county(scenario: Scenario) -> dict:
-    """The scenario's county data (values only)."""
+    """The scenario's county data (values only), with the scenario's overrides."""
     ref = scenario.population.county
-    return load_parameters(find(ref, DATA_DIR / "counties", scenario.source_dir, "population.county"))
+    county = load_parameters(find(ref, DATA_DIR / "counties", scenario.source_dir, "population.county"))
+    for name, value in scenario.population.county_overrides.items():
+        if name not in county or name == "name":
+            raise UserError(f"unknown county value; allowed: {', '.join(k for k in county if k != 'name')}",
+                            file=scenario.source_file, field=f"population.county_overrides.{name}")
+        county[name] = merge(county[name], value) if isinstance(county[name], dict) else value
+    return county
 
 
 def age_distribution(county: dict, life: LifeTable) -> np.ndarray:

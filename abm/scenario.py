@@ -151,7 +151,12 @@ class Scenario(Frozen):
     economy: EconomySpec
     behaviour: BehaviourSpec = BehaviourSpec()
     run: RunSpec = RunSpec()
-    source_dir: Path | None = Field(None, exclude=True, description="folder of the scenario file")
+    source_file: Path | None = Field(None, exclude=True, description="the scenario file, if read from one")
+
+    @property
+    def source_dir(self) -> Path | None:
+        """Folder that relative data paths in the scenario start from."""
+        return self.source_file.parent if self.source_file else None
 
     @model_validator(mode="after")
     def _years(self) -> Scenario:
@@ -209,10 +214,10 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
         merged = merge(merged, {k: v for k, v in layer.data.items() if k != "extends"})
     set_paths = [_apply_override(merged, item) for item in overrides]
     try:
-        return Scenario.model_validate({**merged, "source_dir": Path(path).resolve().parent})
+        return Scenario.model_validate({**merged, "source_file": Path(path).resolve()})
     except ValidationError as err:
         loc = tuple(err.errors()[0]["loc"])
-        if any(loc[:len(p)] == p for p in set_paths):
+        if any(loc[:len(p)] == p[:len(loc)] for p in set_paths):   # one is a prefix of the other
             raise UserError(_first_error(err) + " (set on the command line)", file=path,
                             field=_field(err)) from None
         layer, line = _locate(layers, loc)
@@ -327,11 +332,22 @@ def _field(err: ValidationError) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
+def _siblings(loc: tuple) -> list[str]:
+    """Field names allowed next to the unknown one at ``loc``."""
+    model: type[BaseModel] = Scenario
+    for part in loc[:-1]:
+        annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return [name for name, field in model.model_fields.items() if not field.exclude]
+
+
 def _first_error(err: ValidationError) -> str:
     first = err.errors()[0]
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = "unknown field (check the spelling against the scenario reference)"
+        message = f"unknown field; allowed here: {', '.join(_siblings(first['loc']))}"
     elif first["type"] == "missing":
         message = "required field is missing"
     elif "input" in first and not isinstance(first["input"], dict):

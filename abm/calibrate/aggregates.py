@@ -72,11 +72,11 @@ def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Ta
 
 
 def with_coefficients(coefficients: Coefficients, values: dict[str, float]) -> Coefficients:
-    choice = dict(coefficients.choice)
-    dynamics = dict(coefficients.dynamics)
+    """``coefficients`` with fitted PARAMETERS replaced, each in its section."""
+    sections = {"choice": {}, "dynamics": {}}
     for name, value in values.items():
-        (choice if PARAMETERS[name][0] == "choice" else dynamics)[name] = float(value)
-    return Coefficients(choice, dynamics, coefficients.status, coefficients.source)
+        sections[PARAMETERS[name][0]][name] = float(value)
+    return coefficients.replace(**sections)
 
 
 def simulate(scenario: Scenario, coefficients: Coefficients, seeds: list[int], end_year: int) -> pd.DataFrame:
