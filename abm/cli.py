@@ -116,6 +116,60 @@ def compare(
     out_console.print(f"comparison in [bold]{folder}[/] (comparison.md, overview.png)")
 
 
+@app.command()
+@user_errors
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="sweep YAML file (scenarios/sweeps/*.yaml)")],
+    workers: Annotated[int | None, typer.Option(min=1, max=1024, help=WORKERS_HELP)] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")] = None,
+    resume: Annotated[bool, typer.Option(help="continue an interrupted sweep: run only the missing points")] = False,
+    out: Annotated[Path | None, typer.Option(help="sweep folder (default: results/sweeps/<name>)")] = None,
+) -> None:
+    """Run a sensitivity sweep (streamed to disk, resumable), then analyse it."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from abm import sweep as sweeps
+
+    spec = sweeps.load_sweep(sweep_file)
+    folder = out or Path("results") / "sweeps" / spec.name
+    columns = (TextColumn(f"[bold]{spec.name}[/] points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("ETA"), TimeRemainingColumn())
+    with Progress(*columns, console=err_console) as bar:
+        task = bar.add_task("points", total=None)
+        stats = sweeps.run_sweep(spec, sweep_file, folder, workers or os.cpu_count() or 1, scheduler, resume,
+                                 on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    out_console.print(f"{stats['runs']} runs ({stats['ran_points']} of {stats['points']} points) in "
+                      f"{stats['seconds']:.1f} s: {stats['runs_per_second']:.1f} runs/s")
+    _report_indices(folder)
+
+
+@app.command()
+@user_errors
+def analyze(folder: Annotated[Path, typer.Argument(help="a sweep folder")]) -> None:
+    """Sensitivity indices of a finished sweep: indices.csv, indices.json and figures."""
+    _report_indices(folder)
+
+
+def _report_indices(folder: Path) -> None:
+    from abm import sensitivity
+
+    analysis = sensitivity.analyze_folder(folder)
+    frame = analysis["indices"]
+    for output in dict.fromkeys(frame["output"]) if len(frame) else []:
+        part = frame[frame["output"] == output].drop(columns="output").set_index("parameter")
+        out_console.print(_frame_table(part, output))
+    for note in analysis["warnings"]:
+        err_console.print(f"[bold yellow]warning:[/] {escape(note)}")
+    out_console.print(f"indices and figures in [bold]{folder}[/]")
+
+
 calibrate_app = typer.Typer(no_args_is_help=True, help="Estimate and fit the behavioural coefficients.")
 app.add_typer(calibrate_app, name="calibrate")
 

@@ -202,8 +202,11 @@ def value_at[T](dated: dict[int, T], year: int) -> T:
     return current
 
 
-def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
-    """Read a scenario file (following ``extends``), apply ``path=value`` overrides, validate.
+Override = str | tuple[str, Any]   # "path=value" (value in YAML syntax), or (path, value)
+
+
+def load_scenario(path: str | Path, overrides: Sequence[Override] = ()) -> Scenario:
+    """Read a scenario file (following ``extends``), apply overrides, validate.
 
     Every problem is one :class:`UserError` naming the file, the line where possible, the field
     path and what is allowed.
@@ -212,32 +215,47 @@ def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Scenario:
     merged: dict = {}
     for layer in reversed(layers):            # the base first, each file over it
         merged = merge(merged, {k: v for k, v in layer.data.items() if k != "extends"})
-    set_paths = [_apply_override(merged, item) for item in overrides]
+    set_paths = [set_path(merged, *(parse_override(item) if isinstance(item, str) else item))
+                 for item in overrides]
+    return validate(Scenario, {**merged, "source_file": Path(path).resolve()}, layers, set_paths)
+
+
+def validate[M: BaseModel](model: type[M], data: dict, layers: list[Layer], set_paths: Sequence[tuple] = ()) -> M:
+    """``model`` from ``data``, or one :class:`UserError` at the file and line that wrote the problem."""
     try:
-        return Scenario.model_validate({**merged, "source_file": Path(path).resolve()})
+        return model.model_validate(data)
     except ValidationError as err:
         loc = tuple(err.errors()[0]["loc"])
         if any(loc[:len(p)] == p[:len(loc)] for p in set_paths):   # one is a prefix of the other
-            raise UserError(_first_error(err) + " (set on the command line)", file=path,
+            raise UserError(_first_error(err, model) + " (set on the command line)", file=layers[0].path,
                             field=_field(err)) from None
         layer, line = _locate(layers, loc)
-        raise UserError(_first_error(err), file=layer.path, field=_field(err), line=line) from None
+        raise UserError(_first_error(err, model), file=layer.path, field=_field(err), line=line) from None
 
 
 @dataclass(frozen=True)
-class _Layer:
+class Layer:
+    """One YAML file: its data, and its node tree for line numbers."""
+
     path: Path
     data: dict
     node: yaml.Node
 
 
-def _layers(path: Path, seen: tuple[Path, ...]) -> list[_Layer]:
-    """The file and, through ``extends``, the files it builds on: the file first."""
+def read_layer(path: Path, expected: str) -> Layer:
+    """Read a YAML mapping with its line numbers; dated values must list years in order."""
     data = read_yaml(path)
     if not isinstance(data, dict):
-        raise UserError("expected a mapping with name, start_year, end_year, policy, economy ...", file=path)
-    layer = _Layer(path, data, yaml.compose(path.read_text(encoding="utf-8")))
+        raise UserError(f"expected a mapping with {expected}", file=path)
+    layer = Layer(path, data, yaml.compose(path.read_text(encoding="utf-8")))
     _check_dated_order(layer, data, ())
+    return layer
+
+
+def _layers(path: Path, seen: tuple[Path, ...]) -> list[Layer]:
+    """The file and, through ``extends``, the files it builds on: the file first."""
+    layer = read_layer(path, "name, start_year, end_year, policy, economy ...")
+    data = layer.data
     parent = data.get("extends")
     if parent is None:
         return [layer]
@@ -264,7 +282,7 @@ def merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def _check_dated_order(layer: _Layer, node: Any, at: tuple) -> None:
+def _check_dated_order(layer: Layer, node: Any, at: tuple) -> None:
     """Dated values (mappings keyed by year) must list their years in increasing order."""
     if not isinstance(node, dict):
         return
@@ -277,16 +295,20 @@ def _check_dated_order(layer: _Layer, node: Any, at: tuple) -> None:
         _check_dated_order(layer, value, (*at, key))
 
 
-def _apply_override(data: dict, item: str) -> tuple:
-    """Apply one ``path=value`` (value in YAML syntax) to the merged data; return the path."""
+def parse_override(item: str) -> tuple[str, Any]:
+    """``path=value`` with the value in YAML syntax."""
     if "=" not in item:
         raise UserError(f"expected path=value, e.g. policy.publicity.2026=0.8 (got {item!r})", field="--set")
     dotted, raw = item.split("=", 1)
-    parts = tuple(int(p) if p.isdigit() else p for p in dotted.strip().split("."))
     try:
-        value = yaml.safe_load(raw)
+        return dotted.strip(), yaml.safe_load(raw)
     except yaml.YAMLError:
         raise UserError(f"value {raw!r} is not valid YAML", field=f"--set {dotted}") from None
+
+
+def set_path(data: dict, dotted: str, value: Any) -> tuple:
+    """Set one field of nested data by its dotted path (numbers are years); return the path."""
+    parts = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
     node = data
     for part in parts[:-1]:
         child = node.get(part)
@@ -295,13 +317,13 @@ def _apply_override(data: dict, item: str) -> tuple:
         node = child
     node[parts[-1]] = value
     if all(isinstance(k, int) for k in node):
-        node_sorted = dict(sorted(node.items()))
+        ordered = dict(sorted(node.items()))
         node.clear()
-        node.update(node_sorted)
+        node.update(ordered)
     return parts
 
 
-def _locate(layers: list[_Layer], loc: tuple) -> tuple[_Layer, int | None]:
+def _locate(layers: list[Layer], loc: tuple) -> tuple[Layer, int | None]:
     """The file (child first) that writes the deepest part of ``loc``, and its line."""
     best, best_depth, best_line = layers[0], -1, None
     for layer in layers:
@@ -332,9 +354,8 @@ def _field(err: ValidationError) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def _siblings(loc: tuple) -> list[str]:
+def _siblings(loc: tuple, model: type[BaseModel]) -> list[str]:
     """Field names allowed next to the unknown one at ``loc``."""
-    model: type[BaseModel] = Scenario
     for part in loc[:-1]:
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
@@ -343,11 +364,11 @@ def _siblings(loc: tuple) -> list[str]:
     return [name for name, field in model.model_fields.items() if not field.exclude]
 
 
-def _first_error(err: ValidationError) -> str:
+def _first_error(err: ValidationError, model: type[BaseModel]) -> str:
     first = err.errors()[0]
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
-        message = f"unknown field; allowed here: {', '.join(_siblings(first['loc']))}"
+        message = f"unknown field; allowed here: {', '.join(_siblings(first['loc'], model))}"
     elif first["type"] == "missing":
         message = "required field is missing"
     elif "input" in first and not isinstance(first["input"], dict):
