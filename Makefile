@@ -25,6 +25,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/bench_model.py
+	$(BIN)/python bench/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) results/*/ .pytest_cache

@@ -141,10 +141,15 @@ def sweep(
     folder = out or Path("results") / "sweeps" / spec.name
     columns = (TextColumn(f"[bold]{spec.name}[/] points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
-    with Progress(*columns, console=err_console) as bar:
-        task = bar.add_task("points", total=None)
-        stats = sweeps.run_sweep(spec, sweep_file, folder, workers or os.cpu_count() or 1, scheduler, resume,
-                                 on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    try:
+        with Progress(*columns, console=err_console) as bar:
+            task = bar.add_task("points", total=None)
+            stats = sweeps.run_sweep(spec, sweep_file, folder, workers or os.cpu_count() or 1, scheduler, resume,
+                                     on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except KeyboardInterrupt:
+        saved = len(sweeps.done_points(folder)) if (folder / sweeps.PARTS).is_dir() else 0
+        err_console.print(f"interrupted: {saved} points are saved in {folder}; continue with --resume")
+        raise typer.Exit(130) from None
     out_console.print(f"{stats['runs']} runs ({stats['ran_points']} of {stats['points']} points) in "
                       f"{stats['seconds']:.1f} s: {stats['runs_per_second']:.1f} runs/s")
     _report_indices(folder)
