@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from abm.scenario import Scenario, load_scenario
-from helpers import BASELINE, small
+from helpers import BASELINE, CALIBRATION, STANDIN_FILE, folder_digest, small
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,19 @@ def small_scenario_file(tmp_path, baseline_data) -> Path:
     path = tmp_path / "small.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def calibration_folder_untouched():
+    """No test may write into the repository's calibration/ folder (tests use --out / folder=tmp_path)."""
+    before = folder_digest(CALIBRATION)
+    yield
+    assert folder_digest(CALIBRATION) == before, "a test changed files under calibration/"
+
+
+@pytest.fixture(scope="session")
+def standin_survey() -> pd.DataFrame:
+    """The shipped stand-in survey, read and checked against the codebook."""
+    from abm.calibrate.survey import read_survey
+
+    return read_survey(STANDIN_FILE)

@@ -54,3 +54,40 @@ def make_population(n: int, weight: float = 1.0, **columns) -> Population:
     for name, values in columns.items():
         data[name] = np.broadcast_to(np.asarray(values), (n,)).astype(COLUMNS[name])
     return Population(data, weight=weight, under_16=np.zeros(16))
+
+
+# --- calibration ---------------------------------------------------------------------------------
+CALIBRATION = REPO_ROOT / "calibration"
+STANDIN_FILE = CALIBRATION / "survey" / "qi_county_standin.csv"
+CODEBOOK_FILE = CALIBRATION / "survey" / "codebook.yaml"
+TARGETS_FILE = CALIBRATION / "targets.yaml"
+FITTED_FILE = CALIBRATION / "fitted" / "coefficients.yaml"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def sha256(path: Path) -> str:
+    """Hex digest of a file's bytes (computed here, not with the package's helper)."""
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (relative path) with its sha256."""
+    return {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def invoke(*args):
+    """The pension-abm command line, in-process."""
+    from typer.testing import CliRunner
+
+    from abm.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def squash(text: str) -> str:
+    """Output without whitespace: long paths and messages may be wrapped by the console."""
+    import re
+
+    return re.sub(r"\s+", "", text)

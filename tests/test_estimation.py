@@ -1,0 +1,168 @@
+"""Estimation: the conditional logit recovers the coefficients a survey was drawn with (and only
+those), and the study's binary logit describes the payers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import chi2
+
+from abm.calibrate import estimate, pipeline, standin
+from abm.calibrate.survey import choice_situations
+from abm.choice import TERMS
+from helpers import year_policy
+
+RECOVERY_RESPONDENTS, RECOVERY_SEED = 2000, 424242
+SHIFTED_RESPONDENTS, SHIFTED_SEED, SHIFT = 1000, 777, 1.5
+
+
+def _estimate(scenario, survey: pd.DataFrame, generating: dict) -> estimate.ChoiceEstimate:
+    """The pipeline's estimation: the identified survey terms, any others held at ``generating``."""
+    situations = choice_situations(survey, scenario)
+    terms = estimate.identified_terms(situations)
+    held = {t: generating[t] for t in estimate.SURVEY_TERMS if t not in terms}
+    return estimate.conditional_logit(situations, terms, fixed=held)
+
+
+@pytest.fixture(scope="module")
+def recovered(baseline) -> estimate.ChoiceEstimate:
+    """Estimates from a large survey drawn (through the model's own choice code) with GENERATING."""
+    survey = standin.make_standin(baseline, respondents=RECOVERY_RESPONDENTS, seed=RECOVERY_SEED)
+    return _estimate(baseline, survey, standin.GENERATING)
+
+
+@pytest.fixture(scope="module")
+def shifted(baseline) -> estimate.ChoiceEstimate:
+    """Estimates from a survey drawn with GENERATING's 'level' shifted up by SHIFT."""
+    generating = dict(standin.GENERATING, level=standin.GENERATING["level"] + SHIFT)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(standin, "GENERATING", generating)
+        survey = standin.make_standin(baseline, respondents=SHIFTED_RESPONDENTS, seed=SHIFTED_SEED)
+    return _estimate(baseline, survey, generating)
+
+
+def _by_term(est: estimate.ChoiceEstimate) -> dict[str, tuple[float, float]]:
+    return {t: (p, s) for t, p, s in zip(est.terms, est.params, est.bse)}
+
+
+def test_survey_terms_are_all_but_habit_and_herding():
+    """A cross-section identifies every choice term except peer_share and inertia."""
+    assert set(estimate.SURVEY_TERMS) == set(TERMS) - {"peer_share", "inertia"}
+    assert set(estimate.SURVEY_TERMS) <= set(standin.GENERATING)
+
+
+def test_one_cross_section_identifies_all_survey_terms_but_the_subsidy(baseline, standin_survey):
+    """One subsidy schedule (one survey year): the subsidy is held; two years with different
+    schedules identify every survey term."""
+    one = choice_situations(standin_survey, baseline)
+    assert set(estimate.identified_terms(one)) == set(estimate.SURVEY_TERMS) - {"subsidy"}
+    waves = standin_survey.copy()
+    early = (waves["respondent"] % 2 == 0) & (waves["grade"].fillna(0) <= 500)
+    waves.loc[early, "survey_year"] = 2012          # grades 100-500 only: another subsidy schedule
+    two = choice_situations(waves, baseline)
+    assert [s["year"] for s in two] == [2012, 2018]
+    assert estimate.identified_terms(two) == estimate.SURVEY_TERMS
+
+
+def test_estimation_converges_with_a_valid_covariance(recovered):
+    """The optimiser converged; the covariance is symmetric positive definite and gives the standard errors."""
+    assert recovered.converged
+    assert set(recovered.terms) <= set(estimate.SURVEY_TERMS) and len(recovered.terms) >= len(estimate.SURVEY_TERMS) - 1
+    assert recovered.n == RECOVERY_RESPONDENTS
+    assert recovered.loglik > recovered.null_loglik
+    assert np.allclose(recovered.cov, recovered.cov.T)
+    assert np.all(np.linalg.eigvalsh(recovered.cov) > 0)
+    assert np.allclose(np.sqrt(np.diag(recovered.cov)), recovered.bse)
+
+
+def test_each_estimate_is_within_3_se_of_its_generating_value(recovered):
+    """Parameter recovery, term by term: |estimate - generating value| < 3 standard errors."""
+    misses = {t: (round(float(b), 3), round(float(se), 3), standin.GENERATING[t])
+              for t, b, se in zip(recovered.terms, recovered.params, recovered.bse)
+              if not abs(b - standin.GENERATING[t]) < 3 * se}
+    assert misses == {}
+
+
+def test_generating_vector_is_inside_the_joint_99_percent_region(recovered):
+    """Wald statistic (b - b0)' V^-1 (b - b0) of the generating vector is below the chi-square 0.99 quantile."""
+    b0 = np.array([standin.GENERATING[t] for t in recovered.terms])
+    gap = recovered.params - b0
+    wald = float(gap @ np.linalg.solve(recovered.cov, gap))
+    assert wald < chi2.ppf(0.99, df=len(recovered.terms)), wald
+
+
+def test_a_survey_drawn_with_another_coefficient_is_told_apart(shifted):
+    """With 'level' shifted by 1.5 in the drawing, its estimate is more than 3 SE from the original
+    GENERATING value (and within 3 SE of the value actually used)."""
+    assert shifted.converged
+    value, se = _by_term(shifted)["level"]
+    assert abs(value - standin.GENERATING["level"]) > 3 * se, (value, se)
+    assert abs(value - (standin.GENERATING["level"] + SHIFT)) < 3 * se, (value, se)
+
+
+@pytest.fixture(scope="module")
+def small_situations(baseline) -> list[dict]:
+    return choice_situations(standin.make_standin(baseline, respondents=300, seed=5), baseline)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "abm/calibrate/estimate.py:80 passes offset=None to statsmodels' ConditionalLogit when nothing is "
+    "fixed; statsmodels 0.15 then needs _offset_grp: AttributeError"))
+def test_conditional_logit_without_fixed_terms_runs(small_situations):
+    """conditional_logit with its default arguments (no term fixed) estimates every survey term."""
+    est = estimate.conditional_logit(small_situations)
+    assert est.terms == estimate.SURVEY_TERMS and est.converged
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "same bug (abm/calibrate/estimate.py:80): pipeline.estimate_survey fixes nothing when a survey "
+    "spans two subsidy schedules, so `calibrate survey` crashes on it"))
+def test_a_two_wave_survey_estimates_every_survey_term(tmp_path, baseline, standin_survey):
+    """A survey interviewed in 2012 and 2018 (two subsidy schedules) is estimated over all survey terms."""
+    waves = standin_survey.head(300).copy()
+    early = (waves["respondent"] % 2 == 0) & (waves["grade"].fillna(0) <= 500)
+    waves.loc[early, "survey_year"] = 2012
+    path = tmp_path / "two_waves.csv"
+    waves.to_csv(path, index=False)
+    _, _, est, _ = pipeline.estimate_survey(path, baseline)
+    assert est.terms == estimate.SURVEY_TERMS
+
+
+def test_estimate_table_reports_z_and_p(recovered):
+    """The report's table: z = estimate / SE, two-sided p-value from the normal."""
+    table = recovered.table()
+    assert list(table.index) == list(recovered.terms)
+    assert np.allclose(table["z"], recovered.params / recovered.bse)
+    assert ((table["p_value"] > 0) & (table["p_value"] <= 1)).all()
+    strongest = table["z"].abs().idxmax()
+    assert table.at[strongest, "p_value"] == table["p_value"].min()
+
+
+# --- the study's binary logit on the shipped stand-in --------------------------------------------
+
+@pytest.fixture(scope="module")
+def study(standin_survey, baseline):
+    lowest = year_policy(baseline, standin.SURVEY_YEAR).lowest_grade
+    return estimate.study_logit(standin_survey, lowest)
+
+
+def test_study_logit_uses_the_payers_only(study, standin_survey):
+    """n is the number of respondents who paid, with a constant and one coefficient per binary term."""
+    assert int(study.nobs) == int((standin_survey["enrolled"] == "yes").sum())
+    assert list(study.params.index) == ["const", *estimate.BINARY_TERMS]
+
+
+def test_study_logit_odds_ratios_are_exponentiated_coefficients(study):
+    """odds_ratio_table: odds ratio = exp(coefficient), its interval = exp(the coefficient's interval)."""
+    table = estimate.odds_ratio_table(study)
+    assert np.allclose(table["odds_ratio"], np.exp(study.params))
+    assert np.allclose(table["ci_low"], np.exp(study.conf_int()[0]))
+    assert np.allclose(table["coefficient"], study.params)
+    assert (table["ci_low"] < table["odds_ratio"]).all() and (table["odds_ratio"] < table["ci_high"]).all()
+
+
+def test_study_logit_finds_the_income_effect(study):
+    """Higher grades come with income (level_x_log_income > 0 in GENERATING): a positive income coefficient."""
+    assert standin.GENERATING["level_x_log_income"] > 0
+    assert study.params["log income"] > 0

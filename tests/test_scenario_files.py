@@ -1,0 +1,421 @@
+"""Scenario files: the shipped scenarios, ``extends`` chains, ``--set`` overrides, and one clear
+error (file, line, field path, what is allowed) for each kind of mistake."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from abm.errors import UserError
+from abm.population import load_county
+from abm.scenario import load_scenario
+from helpers import BASELINE, invoke, latest, squash
+
+SCENARIO_DIR = BASELINE.parent
+SCENARIO_FILES = sorted(SCENARIO_DIR.glob("*.yaml"))
+POLICY_FILES = [p for p in SCENARIO_FILES if p != BASELINE]
+SMALL = ["population.residents=1000", "end_year=2013"]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def line_of(path: Path, marker: str) -> int:
+    """1-based number of the first line of ``path`` containing ``marker``."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return next(number for number, text in enumerate(lines, start=1) if marker in text)
+
+
+def child(tmp_path: Path, body: str, name: str = "child.yaml") -> Path:
+    """A scenario file extending the shipped baseline (by absolute path), with ``body`` after its header."""
+    return write(tmp_path / name, f"# a variant of the baseline\nextends: {BASELINE}\nname: child\n{body}")
+
+
+def raw(path: Path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+# --- the shipped scenarios -----------------------------------------------------------------------
+
+def test_scenario_folder_holds_the_scenarios_listed_in_the_readme():
+    """The README's table of the studies' scenarios names exactly the shipped scenario files."""
+    readme = (BASELINE.parent.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("The scenarios from the studies", 1)[1].split("\n\n", 2)[1]
+    listed = re.findall(r"^\| `([A-Za-z0-9_.-]+)` \|", table, flags=re.MULTILINE)
+    assert BASELINE in SCENARIO_FILES and POLICY_FILES
+    assert sorted(listed) == sorted(load_scenario(p).name for p in SCENARIO_FILES)
+
+
+@pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.stem)
+def test_shipped_scenario_loads_and_validates(path):
+    spec = load_scenario(path)
+    assert spec.source_file == path.resolve()
+    assert spec.start_year == spec.policy.launch_year <= spec.end_year
+    assert spec.population.residents is None or spec.population.residents >= 100
+
+
+def test_policy_scenarios_have_distinct_names():
+    names = [load_scenario(p).name for p in SCENARIO_FILES]
+    assert len(set(names)) == len(names), names
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.stem)
+def test_policy_scenario_has_a_header_comment_and_extends_the_baseline(path):
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("#"), first
+    assert raw(path)["extends"] == "baseline.yaml"
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: p.stem)
+def test_policy_scenario_differs_from_the_baseline_and_inherits_the_rest(path, baseline):
+    spec = load_scenario(path)
+    assert spec.name != baseline.name
+    changed = [section for section in ("policy", "economy")
+               if getattr(spec, section).model_dump() != getattr(baseline, section).model_dump()]
+    assert changed, f"{path.name} changes no policy or economy field"
+    written = set(raw(path))
+    for section in ("start_year", "end_year", "population", "policy", "economy", "behaviour", "run"):
+        if section not in written:       # not written in the file: exactly the baseline's
+            assert getattr(spec, section) == getattr(baseline, section), section
+    # every policy field the file does not write is the baseline's
+    for field, value in spec.policy:
+        if field not in raw(path).get("policy", {}):
+            assert value == getattr(baseline.policy, field), field
+
+
+# --- extends -------------------------------------------------------------------------------------
+
+def test_child_changes_one_dated_value_and_inherits_everything_else(tmp_path, baseline):
+    path = child(tmp_path, "policy:\n  publicity: {2026: 0.9}\n")
+    spec = load_scenario(path)
+    assert spec.name == "child"
+    assert spec.policy.publicity == {**baseline.policy.publicity, 2026: 0.9}
+    assert list(spec.policy.publicity) == sorted({*baseline.policy.publicity, 2026})
+    assert spec.policy.model_copy(update={"publicity": baseline.policy.publicity}) == baseline.policy
+    for section in ("start_year", "end_year", "population", "economy", "behaviour", "run", "description"):
+        assert getattr(spec, section) == getattr(baseline, section), section
+
+
+def test_new_year_is_inserted_between_the_parents_years(tmp_path, baseline_data):
+    parent = baseline_data["policy"]["basic_pension"]
+    between = next(y for y in range(min(parent), max(parent)) if y not in parent and y > min(parent))
+    spec = load_scenario(child(tmp_path, f"policy:\n  basic_pension: {{{between}: 60}}\n"))
+    assert list(spec.policy.basic_pension) == sorted([*parent, between])
+    assert spec.policy.basic_pension == {**parent, between: 60}
+    assert latest(spec.policy.basic_pension, between) == 60
+
+
+def test_years_of_the_child_may_fall_between_years_of_the_parent(tmp_path, baseline):
+    """Each file lists its years in order; the merged mapping is ordered even if they interleave."""
+    write(tmp_path / "mid.yaml", f"extends: {BASELINE}\nname: mid\npolicy:\n  publicity: {{2030: 0.8}}\n")
+    spec = load_scenario(write(tmp_path / "low.yaml", "extends: mid.yaml\npolicy:\n  publicity: {2020: 0.6}\n"))
+    assert list(spec.policy.publicity.items()) == sorted({**baseline.policy.publicity, 2020: 0.6, 2030: 0.8}.items())
+
+
+def test_chain_of_two_extends_with_paths_relative_to_each_file(tmp_path, baseline, monkeypatch):
+    monkeypatch.chdir(tmp_path / "..")          # relative paths must not depend on the working folder
+    write(tmp_path / "mid.yaml", f"# middle\nextends: {BASELINE}\nname: mid\nend_year: 2030\n"
+                                 "policy:\n  publicity: {2026: 0.9}\n  min_years: 10\n")
+    leaf = write(tmp_path / "sub" / "leaf.yaml", "# leaf\nextends: ../mid.yaml\nname: leaf\n"
+                                                 "policy:\n  publicity: {2028: 0.7}\n")
+    spec = load_scenario(leaf)
+    assert spec.name == "leaf"                                   # the child's
+    assert spec.end_year == 2030 and spec.policy.min_years == 10  # the middle file's
+    assert spec.economy == baseline.economy                      # the baseline's
+    assert spec.policy.publicity == {**baseline.policy.publicity, 2026: 0.9, 2028: 0.7}
+    assert spec.description == baseline.description
+
+
+def test_lists_and_scalars_replace_while_mappings_merge(tmp_path, baseline, baseline_data):
+    path = child(tmp_path, "end_year: 2020\n"
+                           "policy:\n"
+                           "  grades: {2014: [100, 200]}\n"
+                           "  government_paid_groups: {2017: [poor]}\n"
+                           "  min_years: 10\n"
+                           "  basic_pension_indexation: {income_share: 0.5}\n"
+                           "run:\n  report_years: [2015]\n")
+    spec = load_scenario(path)
+    assert spec.end_year == 2020 and spec.policy.min_years == 10
+    assert spec.policy.grades[2014] == [100, 200]                # the list replaced, not extended
+    assert spec.policy.grades[2011] == baseline_data["policy"]["grades"][2011]
+    assert spec.policy.government_paid_groups[2017] == ["poor"]
+    assert spec.run.report_years == [2015]
+    indexation = baseline_data["policy"]["basic_pension_indexation"]
+    assert spec.policy.basic_pension_indexation.model_dump() == {**indexation, "income_share": 0.5}
+    assert spec.run.seed == baseline.run.seed
+
+
+# --- --set ---------------------------------------------------------------------------------------
+
+def test_set_overrides_fields_and_years_become_ints(baseline):
+    spec = load_scenario(BASELINE, ["policy.publicity.2030=0.7", "population.residents=1234", "run.replications=3",
+                                    "policy.basic_pension.2016=75"])
+    assert spec.policy.publicity == {**baseline.policy.publicity, 2030: 0.7}
+    assert all(type(year) is int for year in spec.policy.publicity)
+    assert list(spec.policy.basic_pension) == sorted({*baseline.policy.basic_pension, 2016})
+    assert spec.policy.basic_pension[2016] == 75
+    assert spec.population.residents == 1234
+    assert spec.run.replications == 3
+    assert spec.model_copy(update={"policy": baseline.policy, "population": baseline.population,
+                                   "run": baseline.run}) == baseline
+
+
+def test_set_value_is_yaml(baseline):
+    spec = load_scenario(BASELINE, ["policy.grades.2030=[200, 500]", "policy.backpay=false",
+                                    ("policy.publicity.2031", 0.6)])
+    assert spec.policy.grades == {**baseline.policy.grades, 2030: [200, 500]}
+    assert list(spec.policy.grades) == sorted(spec.policy.grades)
+    assert spec.policy.backpay is False
+    assert spec.policy.publicity[2031] == 0.6
+
+
+def test_set_applies_over_the_extends_chain(tmp_path, baseline):
+    spec = load_scenario(child(tmp_path, "policy:\n  publicity: {2026: 0.9}\n"), ["policy.publicity.2026=0.3"])
+    assert spec.policy.publicity == {**baseline.policy.publicity, 2026: 0.3}
+
+
+def test_set_without_equals_is_an_error_naming_set():
+    with pytest.raises(UserError) as info:
+        load_scenario(BASELINE, ["population.residents"])
+    assert info.value.field == "--set"
+    assert "--set" in str(info.value) and "path=value" in str(info.value)
+
+
+def test_set_to_a_bad_value_says_it_came_from_the_command_line():
+    with pytest.raises(UserError) as info:
+        load_scenario(BASELINE, ["population.residents=5"])
+    text = str(info.value)
+    assert info.value.field == "population.residents"
+    assert "command line" in text and "100" in text and BASELINE.name in text
+
+
+# --- one error per kind of mistake ---------------------------------------------------------------
+# Each case writes its files and returns (file to load, field path, fragments saying what is wrong
+# or allowed, marker of the offending key's line or None). Checks across fields (subsidy rules,
+# behaviour names) are raised for their section: its key's line or the offending key's will do.
+
+def _unknown_key(tmp):
+    return child(tmp, "bogus: 1\n"), "bogus", ["unknown field", "allowed", "policy", "economy"], "bogus:"
+
+
+def _unknown_nested_key(tmp):
+    return (child(tmp, "policy:\n  publicty: {2011: 0.9}\n"), "policy.publicty",
+            ["unknown field", "allowed", "publicity", "service_quality"], "publicty:")
+
+
+def _wrong_type(tmp):
+    return (child(tmp, "population:\n  residents: many\n"), "population.residents",
+            ["integer", "'many'"], "residents:")
+
+
+def _share_out_of_range(tmp):
+    return (child(tmp, "policy:\n  publicity: {2011: 1.5}\n"), "policy.publicity.2011",
+            ["less than or equal to 1", "1.5"], "publicity:")
+
+
+def _residents_out_of_range(tmp):
+    return (child(tmp, "population:\n  county: qi_county\n  residents: 5\n"), "population.residents",
+            ["greater than or equal to 100", "(got 5)"], "residents:")
+
+
+def _years_out_of_order(tmp):
+    return (child(tmp, "policy:\n  publicity: {2020: 1, 2015: 0.2}\n"), "policy.publicity",
+            ["increasing order", "2020", "2015"], "publicity:")
+
+
+def _grade_without_subsidy(tmp):
+    # the lowest grade (100 in 2011) is below the first subsidy rule (200)
+    return (child(tmp, "policy:\n  subsidy:\n    2011: [[200, 30]]\n"), "policy",
+            ["subsidy", "no rule covers grade 100", "2011", "[200]"], ("policy:", "subsidy:"))
+
+
+def _missing_extends_target(tmp):
+    path = write(tmp / "orphan.yaml", "# orphan\nname: orphan\nextends: nowhere.yaml\n")
+    return path, "extends", ["nowhere.yaml", "not found"], "extends:"
+
+
+def _extends_loop(tmp):
+    write(tmp / "a.yaml", "# a\nextends: b.yaml\nname: a\n")
+    write(tmp / "b.yaml", "# b\nextends: a.yaml\nname: b\n")
+    return tmp / "a.yaml", "extends", ["loops"], "extends:"
+
+
+def _yaml_syntax(tmp):
+    path = write(tmp / "broken.yaml", f"# broken\nextends: {BASELINE}\nname: broken\nend_year: 2020: 2030\n")
+    return path, None, ["invalid YAML"], "end_year:"
+
+
+def _unknown_behaviour_coefficient(tmp):
+    return (child(tmp, "behaviour:\n  dynamics: {awarness_decay: 0.1}\n"), "behaviour",
+            ["dynamics", "awarness_decay", "allowed", "awareness_decay", "trust_decay"], ("behaviour:", "dynamics:"))
+
+
+def _end_before_start(tmp):
+    return child(tmp, "end_year: 2010\n"), None, ["end_year 2010", "before start_year 2011"], None
+
+
+ERRORS = {"unknown key": _unknown_key, "unknown nested key": _unknown_nested_key, "wrong type": _wrong_type,
+          "share out of range": _share_out_of_range, "residents out of range": _residents_out_of_range,
+          "years out of order": _years_out_of_order, "grade without subsidy rule": _grade_without_subsidy,
+          "missing extends target": _missing_extends_target, "extends loop": _extends_loop,
+          "YAML syntax": _yaml_syntax, "unknown behaviour coefficient": _unknown_behaviour_coefficient,
+          "end before start": _end_before_start}
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_error_names_file_line_field_and_what_is_allowed(tmp_path, case):
+    path, field, fragments, marker = ERRORS[case](tmp_path)
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    err, text = info.value, str(info.value)
+    if case == "extends loop":     # reported where the loop closes: either file of the loop
+        assert Path(err.file).name in ("a.yaml", "b.yaml")
+        path = tmp_path / Path(err.file).name
+    else:
+        assert Path(err.file).resolve() == path.resolve()
+    assert path.name in text
+    if field is not None:
+        assert err.field == field and f"{field}:" in text
+    for fragment in fragments:
+        assert fragment in text, (fragment, text)
+    if marker is not None:
+        lines = {line_of(path, m) for m in ((marker,) if isinstance(marker, str) else marker)}
+        assert any(f"line {line}:" in text for line in lines), text
+        if case != "YAML syntax":                # syntax errors carry the line in the message only
+            assert err.line in lines, text
+
+
+@pytest.mark.parametrize("case", list(ERRORS))
+def test_cli_run_with_a_bad_scenario_exits_2_and_writes_nothing(tmp_path, monkeypatch, case):
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    path, field, fragments, _ = ERRORS[case](scenarios)
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", path, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.output.lstrip().startswith("error:")
+    assert squash(f"{field}:" if field else "") in squash(result.output)
+    for fragment in fragments:
+        assert squash(fragment) in squash(result.output), (fragment, result.output)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "results").exists()
+    assert [p for p in tmp_path.rglob("*") if ".partial" in p.name or ".old" in p.name] == []
+
+
+def test_unknown_key_in_the_parent_is_reported_in_the_parent(tmp_path):
+    parent = child(tmp_path, "policy:\n  publicty: {2011: 0.9}\n", name="parent.yaml")
+    leaf = write(tmp_path / "leaf.yaml", "# leaf\nextends: parent.yaml\nname: leaf\n")
+    with pytest.raises(UserError) as info:
+        load_scenario(leaf)
+    assert Path(info.value.file).resolve() == parent.resolve()
+    assert info.value.line == line_of(parent, "publicty:")
+
+
+def test_years_out_of_order_in_a_child_are_an_error_even_if_the_merge_could_sort_them(tmp_path):
+    path = child(tmp_path, "policy:\n  service_quality: {2030: 0.9, 2026: 0.7}\n")
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    assert info.value.field == "policy.service_quality"
+    assert info.value.line == line_of(path, "service_quality:")
+
+
+# --- known defects (strict xfail: they pass once fixed) ------------------------------------------
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "abm/scenario.py:344 _depth_and_line reports the line where the VALUE node starts, not the key: "
+    "for a block value that is the next line"))
+@pytest.mark.parametrize("body, marker", [
+    ("policy:\n  publicty:\n    2011: 0.9\n", "publicty:"),                 # unknown key, block mapping value
+    ("policy:\n  grades:\n    - 100\n    - 200\n", "grades:"),              # wrong type (list, not dated), block
+], ids=["unknown key", "wrong type"])
+def test_line_of_a_key_with_a_block_value_is_the_keys_line(tmp_path, body, marker):
+    path = child(tmp_path, body)
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    assert info.value.line == line_of(path, marker), str(info.value)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "model validators (abm/scenario.py:98 PolicySpec._consistent, :162 Scenario._years) fail for a whole "
+    "section, so _locate (abm/scenario.py:326) gives the line of the section's first key, not the offending key's"))
+@pytest.mark.parametrize("body, marker", [
+    ("end_year: 2010\n", "end_year:"),
+    ("policy:\n  publicity: {2011: 0.5}\n  subsidy:\n    2011: [[200, 30]]\n", "subsidy:"),
+], ids=["end before start", "subsidy after another key"])
+def test_line_of_a_cross_field_error_is_the_offending_keys_line(tmp_path, body, marker):
+    path = child(tmp_path, body)
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    assert info.value.line == line_of(path, marker), str(info.value)
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "abm/scenario.py:229: a top-level or section-level error in the FILE is blamed on any unrelated --set "
+    "(loc () prefixes every set path, ('policy',) every policy.* path)"))
+@pytest.mark.parametrize("body, override", [
+    ("end_year: 2010\n", "population.residents=1000"),
+    ("policy:\n  subsidy:\n    2011: [[200, 30]]\n", "policy.publicity.2030=0.7"),
+], ids=["end before start", "subsidy"])
+def test_file_error_is_not_blamed_on_an_unrelated_set(tmp_path, body, override):
+    path = child(tmp_path, body)
+    with pytest.raises(UserError) as info:
+        load_scenario(path, [override])
+    assert "command line" not in str(info.value)
+    assert info.value.line is not None
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
+    "abm/datafiles.py:32 read_yaml puts the line of a YAML syntax error in the message only; "
+    "UserError.line stays None"))
+def test_yaml_syntax_error_sets_the_line_attribute(tmp_path):
+    path, _, _, marker = _yaml_syntax(tmp_path)
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    assert info.value.line == line_of(path, marker)
+
+
+# --- the scenario saved with a result ------------------------------------------------------------
+
+def test_saved_scenario_reloads_to_the_same_scenario_without_extends(tmp_path, baseline):
+    write(tmp_path / "mid.yaml", f"# mid\nextends: {BASELINE}\nname: mid\n"
+                                       "policy:\n  publicity: {2012: 0.8}\n")
+    leaf = write(tmp_path / "leaf.yaml", "# leaf\nextends: mid.yaml\nname: leaf\n"
+                                         "economy:\n  inflation: {2012: 0.03}\n")
+    overrides = [*SMALL, "policy.service_quality.2013=0.7"]
+    out = tmp_path / "results" / "leaf"
+    sets = [arg for item in overrides for arg in ("--set", item)]
+    result = invoke("run", leaf, "--out", out, "--quiet", "--workers", "1", *sets)
+    assert result.exit_code == 0, result.output
+    saved = out / "scenario.yaml"
+    data = raw(saved)
+    assert "extends" not in data and "source_file" not in data
+    reloaded, original = load_scenario(saved), load_scenario(leaf, overrides)
+    assert reloaded.model_dump() == original.model_dump()
+    assert reloaded.policy.publicity == {**baseline.policy.publicity, 2012: 0.8}
+    assert reloaded.policy.service_quality == {**baseline.policy.service_quality, 2013: 0.7}
+    assert reloaded.economy.inflation == {**baseline.economy.inflation, 2012: 0.03}
+    assert (reloaded.population.residents, reloaded.end_year) == (1000, 2013)
+
+
+@pytest.mark.xfail(strict=True, raises=UserError, reason=(
+    "abm/scenario.py:182 Scenario.to_yaml (written by abm/runner.py:136) keeps data paths relative to the "
+    "scenario file, so the saved scenario.yaml points at a missing county file from the results folder"))
+def test_saved_scenario_with_a_relative_county_path_still_finds_the_county(tmp_path, monkeypatch, baseline_data):
+    county = Path(__file__).resolve().parent.parent / "abm" / "data" / "counties" / "qi_county.yaml"
+    write(tmp_path / "data" / "my_county.yaml", county.read_text(encoding="utf-8"))
+    data = copy.deepcopy(baseline_data)
+    data.update(name="relative", end_year=2012)
+    data["population"].update(county="../data/my_county.yaml", residents=1000)
+    path = write(tmp_path / "scenarios" / "relative.yaml", yaml.safe_dump(data, sort_keys=False))
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "results" / "relative"
+    assert invoke("run", path, "--out", out, "--quiet", "--workers", "1").exit_code == 0
+    original = load_county(load_scenario(path))
+    assert load_county(load_scenario(out / "scenario.yaml")) == original

@@ -1,0 +1,72 @@
+"""The synthetic stand-in survey: the documented script makes exactly the shipped file, and its
+answers have the published shape (most payers at the lowest grade, few at the top, higher grades with income)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from abm.calibrate import standin
+from abm.calibrate.survey import read_survey
+from helpers import STANDIN_FILE, invoke, year_policy
+
+
+@pytest.fixture(scope="module")
+def offered(baseline):
+    """Grades offered in the stand-in's survey year, from the scenario's policy."""
+    return year_policy(baseline, standin.SURVEY_YEAR).grades
+
+
+def test_write_standin_defaults_reproduce_the_shipped_file(tmp_path, baseline):
+    """write_standin with the default size and seed gives the shipped CSV byte for byte."""
+    path = standin.write_standin(baseline, tmp_path / "standin.csv")
+    assert path.read_bytes() == STANDIN_FILE.read_bytes()
+
+
+def test_documented_command_reproduces_the_shipped_file(tmp_path):
+    """`pension-abm calibrate standin` with its default options (only --out moved) writes the shipped CSV."""
+    out = tmp_path / "standin.csv"
+    result = invoke("calibrate", "standin", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == STANDIN_FILE.read_bytes()
+
+
+def test_another_seed_gives_another_valid_file(tmp_path, baseline):
+    """A different seed draws other respondents and answers, still following the codebook."""
+    path = standin.write_standin(baseline, tmp_path / "other.csv", seed=standin.SEED + 1)
+    assert path.read_bytes() != STANDIN_FILE.read_bytes()
+    other, shipped = read_survey(path), read_survey(STANDIN_FILE)
+    assert len(other) == len(shipped)
+    assert not other.drop(columns="respondent").equals(shipped.drop(columns="respondent"))
+
+
+def test_size_option_sets_the_number_of_respondents(tmp_path, baseline):
+    """respondents=N writes N respondents, and the header states N."""
+    path = standin.write_standin(baseline, tmp_path / "small.csv", respondents=120, seed=3)
+    assert len(read_survey(path)) == 120
+    assert "120 respondents" in path.read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_respondents_may_enrol(standin_survey, baseline):
+    """Respondents are 18-59 (working age, may pay), and years contributed fit the scheme's age."""
+    assert standin_survey["age"].between(18, 59).all()
+    years = standin_survey["years_contributed"]
+    payers = standin_survey["enrolled"] == "yes"
+    assert (years[~payers] == 0).all() and (years[payers] >= 1).all()
+    assert (years <= standin.SURVEY_YEAR - baseline.policy.launch_year + 1).all()
+
+
+def test_payers_grades_follow_the_published_marginals(standin_survey, offered):
+    """Of the payers, 75-95% pay the lowest grade and under 10% the top grade (published: 85.3%, 3.8%)."""
+    grades = standin_survey.loc[standin_survey["enrolled"] == "yes", "grade"].astype(float)
+    assert len(grades) > 0 and grades.isin(offered).all()
+    assert 0.75 <= (grades == offered[0]).mean() <= 0.95
+    assert (grades == offered[-1]).mean() < 0.10
+
+
+def test_higher_grades_are_more_common_in_the_top_income_third(standin_survey, offered):
+    """The share paying above the lowest grade is larger in the top income third than in the bottom third."""
+    third = pd.qcut(standin_survey["income"].astype(float), 3, labels=["bottom", "middle", "top"])
+    above = standin_survey["grade"].fillna(0).astype(float) > offered[0]
+    share = above.groupby(third, observed=True).mean()
+    assert share["top"] > share["bottom"]
