@@ -27,9 +27,9 @@ def read_yaml(path: str | Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark is not None else ""
         problem = getattr(err, "problem", None) or str(err)
-        raise UserError(f"{line}invalid YAML ({problem})", file=path) from None
+        raise UserError(f"invalid YAML ({problem})", file=path,
+                        line=mark.line + 1 if mark is not None else None) from None
 
 
 def strip_metadata(node: Any) -> Any:
@@ -55,9 +55,23 @@ def find(ref: str | Path, folder: Path, relative_to: Path | None, field: str) ->
     """A data file named by path (absolute, relative to the scenario file or the working
     folder) or by the name of a packaged file in ``folder``; a :class:`UserError` naming
     ``field`` if none exists."""
-    for candidate in (Path(ref), (relative_to or Path.cwd()) / ref, folder / f"{ref}.yaml"):
+    for candidate in (*_paths(ref, relative_to), folder / f"{ref}.yaml"):
         if candidate.is_file():
             return candidate
     names = sorted(p.stem for p in folder.glob("*.yaml"))
     raise UserError(f"file {str(ref)!r} not found; give a path or a packaged name: {', '.join(names)}",
                     field=field)
+
+
+def absolute_ref(ref: str, relative_to: Path | None) -> str:
+    """``ref`` as :func:`find` finds the same file from any folder: a path made absolute; a
+    packaged name (or a file that does not exist) unchanged."""
+    for candidate in _paths(ref, relative_to):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    return ref
+
+
+def _paths(ref: str | Path, relative_to: Path | None) -> tuple[Path, Path]:
+    """Where a data file named by path may be: as given, or relative to the scenario file (or the working folder)."""
+    return Path(ref), (relative_to or Path.cwd()) / ref

@@ -16,7 +16,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abm.choice import DYNAMICS, TERMS
-from abm.datafiles import read_yaml
+from abm.datafiles import absolute_ref, read_yaml
 from abm.errors import UserError
 
 Year = Annotated[int, Field(ge=1900, le=2200)]
@@ -39,6 +39,15 @@ def _ascending_grades(grades: list[int]) -> list[int]:
     if grades != sorted(set(grades)):
         raise ValueError(f"grades must be distinct and increasing, got {grades}")
     return grades
+
+
+class CrossFieldError(ValueError):
+    """A check across fields that names the fields at fault (dotted paths below the model that
+    checks them), so the error points at their line, not at the model's first key."""
+
+    def __init__(self, message: str, *fields: str):
+        super().__init__(message)
+        self.fields = fields
 
 
 type Dated[T] = Annotated[dict[Year, T], AfterValidator(_ascending_years)]
@@ -101,13 +110,14 @@ class PolicySpec(Frozen):
                      "pension_age", "publicity", "service_quality"):
             first = next(iter(getattr(self, name)))
             if first > self.launch_year:
-                raise ValueError(f"{name}: first dated value {first} is after launch_year {self.launch_year}")
+                raise CrossFieldError(f"{name}: first dated value {first} is after launch_year "
+                                      f"{self.launch_year}", name, "launch_year")
         for year in sorted(set(self.grades) | set(self.subsidy)):
             lowest = value_at(self.grades, year)[0] if min(self.grades) <= year else None
             rules = value_at(self.subsidy, year) if min(self.subsidy) <= year else []
             if lowest is not None and not any(start <= lowest for start, _ in rules):
-                raise ValueError(f"subsidy: no rule covers grade {lowest} in {year} "
-                                 f"(rules start at {sorted(s for s, _ in rules)})")
+                raise CrossFieldError(f"subsidy: no rule covers grade {lowest} in {year} "
+                                      f"(rules start at {sorted(s for s, _ in rules)})", "subsidy", "grades")
         return self
 
 
@@ -130,7 +140,8 @@ class BehaviourSpec(Frozen):
         for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS)):
             unknown = set(getattr(self, section)) - set(allowed)
             if unknown:
-                raise ValueError(f"{section}: unknown {sorted(unknown)}; allowed: {', '.join(allowed)}")
+                raise CrossFieldError(f"{section}: unknown {sorted(unknown)}; allowed: {', '.join(allowed)}",
+                                      section)
         return self
 
 
@@ -161,10 +172,12 @@ class Scenario(Frozen):
     @model_validator(mode="after")
     def _years(self) -> Scenario:
         if self.end_year < self.start_year:
-            raise ValueError(f"end_year {self.end_year} is before start_year {self.start_year}")
+            raise CrossFieldError(f"end_year {self.end_year} is before start_year {self.start_year}",
+                                  "end_year", "start_year")
         if self.start_year != self.policy.launch_year:
-            raise ValueError(f"start_year {self.start_year} must equal policy.launch_year "
-                             f"{self.policy.launch_year}: runs start when the scheme starts")
+            raise CrossFieldError(f"start_year {self.start_year} must equal policy.launch_year "
+                                  f"{self.policy.launch_year}: runs start when the scheme starts",
+                                  "start_year", "policy.launch_year")
         return self
 
     @property
@@ -180,8 +193,13 @@ class Scenario(Frozen):
         return sorted({first, last, *range((first // 10 + 1) * 10, last, 10)})
 
     def to_yaml(self) -> str:
-        """The resolved scenario, as saved next to every result."""
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        """The resolved scenario, as saved next to every result. Data files named by a path relative
+        to the scenario file are saved as absolute paths, so the saved file runs from its own folder."""
+        data = self.model_dump(mode="json")
+        data["population"]["county"] = absolute_ref(self.population.county, self.source_dir)
+        if self.behaviour.coefficients != "fitted":
+            data["behaviour"]["coefficients"] = absolute_ref(self.behaviour.coefficients, self.source_dir)
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def replication_seeds(seed: int, runs: int) -> list[int]:
@@ -225,12 +243,22 @@ def validate[M: BaseModel](model: type[M], data: dict, layers: list[Layer], set_
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        loc = tuple(err.errors()[0]["loc"])
-        if any(loc[:len(p)] == p[:len(loc)] for p in set_paths):   # one is a prefix of the other
+        culprits = _culprits(err)
+        if any(loc[:len(p)] == p[:len(loc)] for loc in culprits for p in set_paths):   # one is a prefix of the other
             raise UserError(_first_error(err, model) + " (set on the command line)", file=layers[0].path,
                             field=_field(err)) from None
-        layer, line = _locate(layers, loc)
+        layer, line = _locate(layers, culprits[0])
         raise UserError(_first_error(err, model), file=layer.path, field=_field(err), line=line) from None
+
+
+def _culprits(err: ValidationError) -> list[tuple]:
+    """Paths of the fields at fault in the first error: its location, or below it the fields a
+    :class:`CrossFieldError` names (a model's location alone would match every key in it)."""
+    first = err.errors()[0]
+    loc, cause = tuple(first["loc"]), first.get("ctx", {}).get("error")
+    if isinstance(cause, CrossFieldError):
+        return [(*loc, *field.split(".")) for field in cause.fields]
+    return [loc]
 
 
 @dataclass(frozen=True)
@@ -334,14 +362,16 @@ def _locate(layers: list[Layer], loc: tuple) -> tuple[Layer, int | None]:
 
 
 def _depth_and_line(node: yaml.Node | None, loc: tuple) -> tuple[int, int | None]:
+    """How many parts of ``loc`` the tree holds, and the line of the deepest key found."""
     line = None if node is None else node.start_mark.line + 1
     for depth, part in enumerate(loc):
         if not isinstance(node, yaml.MappingNode):
             return depth, line
-        match = next((v for k, v in node.value if k.value == str(part)), None)
+        match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
         if match is None:
             return depth, line
-        node, line = match, match.start_mark.line + 1
+        key, node = match
+        line = key.start_mark.line + 1   # the key's: a block value starts on the line after it
     return len(loc), line
 
 

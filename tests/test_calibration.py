@@ -218,9 +218,6 @@ def test_aggregates_refuses_a_changed_survey(tmp_path, runs):
     assert path.read_bytes() == before and not (tmp_path / "cal" / "report.md").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "abm/calibrate/pipeline.py:61 writes fitted/coefficients.yaml before regenerate_report validates "
-    "the targets file (pipeline.py:115)"))
 def test_survey_with_bad_targets_writes_nothing(tmp_path, reuse_estimates, targets_data):
     """calibrate survey --targets BAD: exit 2 naming the targets file, and the --out folder is not written."""
     bad = tmp_path / "targets.yaml"
@@ -314,9 +311,6 @@ def test_target_with_a_missing_field_names_it(tmp_path, known, targets_data):
     assert caught.value.field == "targets[4]" and "value" in str(caught.value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "abm/calibrate/aggregates.py:68 compares the tolerance with 0 unchecked: a quoted tolerance "
-    "raises TypeError (a traceback), not a UserError"))
 def test_text_tolerance_names_the_target(tmp_path, known, targets_data):
     """A tolerance given as text ('0.05' quoted): UserError naming targets[i].tolerance."""
     entries = [dict(t) for t in targets_data]

@@ -106,18 +106,12 @@ def small_situations(baseline) -> list[dict]:
     return choice_situations(standin.make_standin(baseline, respondents=300, seed=5), baseline)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "abm/calibrate/estimate.py:80 passes offset=None to statsmodels' ConditionalLogit when nothing is "
-    "fixed; statsmodels 0.15 then needs _offset_grp: AttributeError"))
 def test_conditional_logit_without_fixed_terms_runs(small_situations):
     """conditional_logit with its default arguments (no term fixed) estimates every survey term."""
     est = estimate.conditional_logit(small_situations)
     assert est.terms == estimate.SURVEY_TERMS and est.converged
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "same bug (abm/calibrate/estimate.py:80): pipeline.estimate_survey fixes nothing when a survey "
-    "spans two subsidy schedules, so `calibrate survey` crashes on it"))
 def test_a_two_wave_survey_estimates_every_survey_term(tmp_path, baseline, standin_survey):
     """A survey interviewed in 2012 and 2018 (two subsidy schedules) is estimated over all survey terms."""
     waves = standin_survey.head(300).copy()

@@ -288,8 +288,7 @@ def test_error_names_file_line_field_and_what_is_allowed(tmp_path, case):
     if marker is not None:
         lines = {line_of(path, m) for m in ((marker,) if isinstance(marker, str) else marker)}
         assert any(f"line {line}:" in text for line in lines), text
-        if case != "YAML syntax":                # syntax errors carry the line in the message only
-            assert err.line in lines, text
+        assert err.line in lines, text
 
 
 @pytest.mark.parametrize("case", list(ERRORS))
@@ -326,11 +325,8 @@ def test_years_out_of_order_in_a_child_are_an_error_even_if_the_merge_could_sort
     assert info.value.line == line_of(path, "service_quality:")
 
 
-# --- known defects (strict xfail: they pass once fixed) ------------------------------------------
+# --- where errors point: the key, the offending field, the file (not an unrelated --set) ----------
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "abm/scenario.py:344 _depth_and_line reports the line where the VALUE node starts, not the key: "
-    "for a block value that is the next line"))
 @pytest.mark.parametrize("body, marker", [
     ("policy:\n  publicty:\n    2011: 0.9\n", "publicty:"),                 # unknown key, block mapping value
     ("policy:\n  grades:\n    - 100\n    - 200\n", "grades:"),              # wrong type (list, not dated), block
@@ -342,9 +338,6 @@ def test_line_of_a_key_with_a_block_value_is_the_keys_line(tmp_path, body, marke
     assert info.value.line == line_of(path, marker), str(info.value)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "model validators (abm/scenario.py:98 PolicySpec._consistent, :162 Scenario._years) fail for a whole "
-    "section, so _locate (abm/scenario.py:326) gives the line of the section's first key, not the offending key's"))
 @pytest.mark.parametrize("body, marker", [
     ("end_year: 2010\n", "end_year:"),
     ("policy:\n  publicity: {2011: 0.5}\n  subsidy:\n    2011: [[200, 30]]\n", "subsidy:"),
@@ -356,9 +349,6 @@ def test_line_of_a_cross_field_error_is_the_offending_keys_line(tmp_path, body, 
     assert info.value.line == line_of(path, marker), str(info.value)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "abm/scenario.py:229: a top-level or section-level error in the FILE is blamed on any unrelated --set "
-    "(loc () prefixes every set path, ('policy',) every policy.* path)"))
 @pytest.mark.parametrize("body, override", [
     ("end_year: 2010\n", "population.residents=1000"),
     ("policy:\n  subsidy:\n    2011: [[200, 30]]\n", "policy.publicity.2030=0.7"),
@@ -371,9 +361,6 @@ def test_file_error_is_not_blamed_on_an_unrelated_set(tmp_path, body, override):
     assert info.value.line is not None
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "abm/datafiles.py:32 read_yaml puts the line of a YAML syntax error in the message only; "
-    "UserError.line stays None"))
 def test_yaml_syntax_error_sets_the_line_attribute(tmp_path):
     path, _, _, marker = _yaml_syntax(tmp_path)
     with pytest.raises(UserError) as info:
@@ -404,9 +391,6 @@ def test_saved_scenario_reloads_to_the_same_scenario_without_extends(tmp_path, b
     assert (reloaded.population.residents, reloaded.end_year) == (1000, 2013)
 
 
-@pytest.mark.xfail(strict=True, raises=UserError, reason=(
-    "abm/scenario.py:182 Scenario.to_yaml (written by abm/runner.py:136) keeps data paths relative to the "
-    "scenario file, so the saved scenario.yaml points at a missing county file from the results folder"))
 def test_saved_scenario_with_a_relative_county_path_still_finds_the_county(tmp_path, monkeypatch, baseline_data):
     county = Path(__file__).resolve().parent.parent / "abm" / "data" / "counties" / "qi_county.yaml"
     write(tmp_path / "data" / "my_county.yaml", county.read_text(encoding="utf-8"))

@@ -156,9 +156,6 @@ def test_extra_columns_are_ignored(tmp_path, rows):
     assert "interviewer" not in survey.columns and len(survey) == len(rows)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "abm/calibrate/survey.py:51 _where: line = row + 2 ignores the '#' comment (and blank) lines "
-    "pandas skips, so with a comment header (as in the stand-in) the line is one short"))
 def test_line_number_counts_a_comment_header(tmp_path, rows):
     """In a file that starts with a '#' comment line, as the stand-in does, the reported line is the real one."""
     frame = rows.copy()
@@ -171,9 +168,6 @@ def test_line_number_counts_a_comment_header(tmp_path, rows):
     assert f"line {real_line}" in str(caught.value), (real_line, str(caught.value))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "abm/calibrate/survey.py:120 choice_situations: a grade the codebook allows but the survey year "
-    "does not offer raises a UserError with neither file nor row"))
 def test_cli_grade_not_offered_that_year_names_file_and_row(tmp_path, rows):
     """A 2012 survey with grade 1000 (offered only from 2014): exit 2 naming the file, the row and the column
     (calibration/survey/README.md: an unknown grade names the file, the row and the column)."""
@@ -226,9 +220,6 @@ def test_cli_bad_survey_in_a_real_process_is_one_line(tmp_path, rows):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad_survey.csv"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "abm/calibrate/survey.py:115 choice_situations: survey_year 2009/2010 passes the codebook (range "
-    "2009-2100) but the policy has no grades before 2011: KeyError, traceback"))
 def test_cli_survey_year_before_the_scheme_is_a_user_error(tmp_path, rows):
     """A 2010 survey (allowed by the codebook's year range): exit code 2 with a message, not a crash."""
     path = write_csv(tmp_path, rows.assign(survey_year="2010"), name="survey_2010.csv")
@@ -237,9 +228,6 @@ def test_cli_survey_year_before_the_scheme_is_a_user_error(tmp_path, rows):
     assert "survey_year" in squash(result.output) or "2010" in result.output
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "abm/calibrate/survey.py read_survey accepts a file with no rows; survey.py:111 choice_situations "
-    "then calls min() of no years: ValueError, traceback"))
 def test_cli_survey_without_respondents_is_a_user_error(tmp_path, rows):
     """A survey with the header but no respondents: exit code 2 naming the file, not a crash."""
     path = write_csv(tmp_path, rows.head(0), name="empty_survey.csv")

@@ -63,6 +63,11 @@ def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Ta
         except TypeError as err:
             raise UserError(f"{err}; each target has indicator, year, value, tolerance, source",
                             file=path, field=f"targets[{i}]") from None
+        for name, kind, expected in (("year", int, "a year, e.g. 2018"), ("value", (int, float), "a number"),
+                                     ("tolerance", (int, float), "a number")):
+            given = getattr(target, name)
+            if isinstance(given, bool) or not isinstance(given, kind):   # YAML true/false are bools, not numbers
+                raise UserError(f"expected {expected}, got {given!r}", file=path, field=f"targets[{i}].{name}")
         if known is not None and target.indicator not in known:
             raise UserError(f"unknown indicator {target.indicator!r}", file=path, field=f"targets[{i}].indicator")
         if not target.tolerance > 0:

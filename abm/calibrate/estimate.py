@@ -71,13 +71,13 @@ def conditional_logit(situations: list[dict], terms=SURVEY_TERMS, start: dict | 
     """Maximum likelihood estimates of the choice coefficients ``terms``; the ``fixed`` terms
     enter at the given values (an offset)."""
     endog, exog, groups = long_format(situations, terms)
-    offset = None
+    kwargs = {}     # statsmodels' ConditionalLogit fails on offset=None: pass an offset only if terms are fixed
     if fixed:
         _, held, _ = long_format(situations, tuple(fixed))
-        offset = held @ np.array(list(fixed.values()))
+        kwargs["offset"] = held @ np.array(list(fixed.values()))
     scale = exog.std(axis=0)          # unit-variance columns: far fewer optimiser steps
     scale[scale == 0] = 1.0
-    model = ConditionalLogit(endog, exog / scale, groups=groups, offset=offset)
+    model = ConditionalLogit(endog, exog / scale, groups=groups, **kwargs)
     start_params = None if start is None else np.array([start[t] for t in terms]) * scale
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # convergence is reported in the result instead

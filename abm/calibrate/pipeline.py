@@ -25,7 +25,7 @@ REPORT_END_YEAR = 2024
 def estimate_survey(survey_file: Path, scenario: Scenario):
     """The survey read and checked, its choice situations, and both estimations."""
     survey = read_survey(survey_file)
-    situations = choice_situations(survey, scenario)
+    situations = choice_situations(survey, scenario, survey_file)
     year = int(survey["survey_year"].min())
     lowest = policy_for_year(scenario.policy, year, value_at(scenario.policy.basic_pension, year)).lowest_grade
     terms = estimate.identified_terms(situations)
@@ -38,6 +38,8 @@ def estimate_survey(survey_file: Path, scenario: Scenario):
 def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Path = CALIBRATION_DIR,
                      targets_file: Path = aggregates.TARGETS) -> dict:
     """Estimate the choice terms a survey identifies; keep the rest; rewrite file and report."""
+    # the report needs valid targets: check them before the fitted file is rewritten
+    aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
     survey_fit = estimate_survey(survey_file, scenario)
     est = survey_fit[2]
     section = {

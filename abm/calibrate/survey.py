@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from pathlib import Path
 
@@ -42,13 +43,26 @@ def read_survey(path: str | Path, codebook: Path = CODEBOOK) -> pd.DataFrame:
     if missing:
         raise UserError(f"missing column(s) {', '.join(missing)}; the codebook ({codebook.name}) "
                         f"requires: {', '.join(spec)}", file=path, field=missing[0])
+    if raw.empty:
+        raise UserError("no respondents: the file has the header but no rows", file=path)
     survey = pd.DataFrame({name: _column(raw[name], name, rules, path) for name, rules in spec.items()})
     _check_consistency(survey, path)
     return survey
 
 
-def _where(path: Path, row: int, column: str) -> dict:
-    return {"file": path, "field": f"row {row + 1} (line {row + 2}), column {column}"}
+def _where(path: Path | None, row: int, column: str) -> dict:
+    """UserError arguments naming data row ``row`` (0-based) and its line in the file, if any."""
+    if path is None:    # a survey made in memory
+        return {"field": f"row {row + 1}, column {column}"}
+    return {"file": path, "field": f"row {row + 1} (line {_file_line(path, row)}), column {column}"}
+
+
+def _file_line(path: Path, row: int) -> int:
+    """The line of data row ``row`` in the file: like pandas, skip blank lines, lines starting with
+    '#' (comments) and the header."""
+    with path.open(encoding="utf-8") as lines:
+        counted = (n for n, text in enumerate(lines, start=1) if text.strip() and not text.startswith("#"))
+        return next(itertools.islice(counted, row + 1, None))
 
 
 def _column(values: pd.Series, name: str, rules: dict, path: Path) -> pd.Series:
@@ -100,25 +114,36 @@ def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def choice_situations(survey: pd.DataFrame, scenario: Scenario) -> list[dict]:
+def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path | None = None) -> list[dict]:
     """Per survey year: the resident and alternative factors and the chosen alternative index.
 
     The policy (grades, subsidies) and the county's mean income of the survey year come from
-    the scenario, as in the simulation. Grades not offered that year are an error.
+    the scenario, as in the simulation. Years before the scheme and grades not offered that year
+    are errors, naming the row of the survey file ``path`` if given.
     """
+    path = Path(path) if path is not None else None
+    launch = scenario.policy.launch_year
+    early = (survey["survey_year"] < launch).to_numpy(dtype=bool)
+    if early.any():
+        row = int(np.argmax(early))
+        raise UserError(f"survey year {survey['survey_year'].iloc[row]} is before the scheme starts; "
+                        f"allowed: {launch} or later", **_where(path, row, "survey_year"))
     county = load_county(scenario)
     years = sorted(int(y) for y in survey["survey_year"].unique())
     economy = Economy(county["rural_income"], scenario.economy, min(years) - 1, max(years) + 1)
     situations = []
     for year in years:
-        rows = survey[survey["survey_year"] == year]
+        positions = np.flatnonzero((survey["survey_year"] == year).to_numpy(dtype=bool))
+        rows = survey.iloc[positions]
         policy = policy_for_year(scenario.policy, year, value_at(scenario.policy.basic_pension, year))
         alternatives = alternative_factors(policy.grades, policy.subsidies)
         paid = rows["grade"].fillna(0).to_numpy(dtype=float)
-        if not np.isin(paid, alternatives["value"]).all():
-            unknown = paid[~np.isin(paid, alternatives["value"])][0]
-            raise UserError(f"grade {unknown:.0f} was not offered in {year}; offered: "
-                            f"{', '.join(str(int(g)) for g in policy.grades)}", field="grade")
+        offered = np.isin(paid, alternatives["value"])
+        if not offered.all():
+            first = int(np.argmax(~offered))
+            raise UserError(f"grade {paid[first]:.0f} was not offered in {year}; offered: "
+                            f"{', '.join(str(int(g)) for g in policy.grades)}",
+                            **_where(path, int(positions[first]), "grade"))
         chosen = np.searchsorted(alternatives["value"], paid)
         n = len(rows)
         residents = resident_factors(
