@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+ASSETS := .cache/solara-cdn
+FRONT_END := $(shell cat abm/viz/front_end.txt)
+
+.PHONY: setup run test lint bench viz assets browser clean
 
 setup: $(STAMP)
 
@@ -17,8 +20,29 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/pension-abm run scenarios/baseline.yaml
 
-test: setup lint
+test: setup lint assets browser
 	$(BIN)/python -m pytest
+
+viz: setup assets
+	$(BIN)/pension-abm viz
+
+# The page's front-end files, from the npm registry, so that the page works offline.
+assets: $(ASSETS)/.complete
+
+$(ASSETS)/.complete: abm/viz/front_end.txt
+	@command -v npm >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
+	@set -e; tmp=$$(mktemp -d); for spec in $(FRONT_END); do \
+	  dest="$(ASSETS)/$$spec"; rm -rf "$$dest"; mkdir -p "$$dest"; \
+	  tgz=$$(cd "$$tmp" && npm pack --silent "$$spec" | tail -n 1); \
+	  tar -xzf "$$tmp/$$tgz" -C "$$dest" --strip-components=1; echo "front-end: $$spec"; \
+	done; rm -rf "$$tmp"; touch $@
+
+# Chromium for the browser tests (Debian package; Playwright drives it, never downloads one).
+browser:
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "warning: chromium not installed (needs root); browser tests will be skipped"
 
 lint: setup
 	$(BIN)/ruff check abm tests bench
@@ -26,6 +50,7 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/bench_model.py
 	$(BIN)/python bench/bench_sweep.py
+	$(BIN)/python bench/bench_viz.py
 
 clean:
-	rm -rf $(VENV) results/*/ .pytest_cache
+	rm -rf $(VENV) results/*/ .pytest_cache .cache

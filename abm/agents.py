@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mesa
+import numpy as np
 
 from abm.policy import YearPolicy, basic_pension_path, policy_for_year
 
@@ -10,6 +11,15 @@ from abm.policy import YearPolicy, basic_pension_path, policy_for_year
 VIEW = ("age", "sex", "village", "income", "education", "good_health", "household_size", "children",
         "reliance", "awareness", "trust", "employee", "group", "pensioner", "choice", "gov_paid",
         "years", "account", "account_pension")
+
+
+# What a resident is doing this year, as shown on the county map; codes index this tuple.
+STATUSES = ("not eligible", "not paying", "lowest grade", "higher grade", "pensioner")
+
+
+def status_codes(pensioner, choice, lowest_grade: float) -> np.ndarray:
+    """Index into STATUSES for each resident (arrays or scalars: pensioner flag, this year's grade)."""
+    return np.select([pensioner, choice < 0, choice == 0, choice <= lowest_grade], [4, 0, 1, 2], default=3)
 
 
 def _column(name: str) -> property:
@@ -39,14 +49,7 @@ class Household(mesa.Agent):
     @property
     def status(self) -> str:
         """not eligible, not paying, lowest grade, higher grade or pensioner."""
-        if self.pensioner:
-            return "pensioner"
-        choice = self.choice
-        if choice < 0:
-            return "not eligible"
-        if choice == 0:
-            return "not paying"
-        return "lowest grade" if choice <= self.model.policy.lowest_grade else "higher grade"
+        return STATUSES[int(status_codes(self.pensioner, self.choice, self.model.policy.lowest_grade))]
 
 
 for _name in VIEW:

@@ -1,4 +1,4 @@
-"""The pension-abm command line: run scenarios, and the money's worth of a grade."""
+"""The pension-abm command line: run, compare and sweep scenarios, calibrate, the money's worth of a grade, the page."""
 
 from __future__ import annotations
 
@@ -289,3 +289,22 @@ def irr(
     table.add_row("internal rate of return", f"{result.irr:.2%}")
     table.add_row("replacement rate", f"{result.replacement_rate:.1%}")
     out_console.print(table)
+
+
+@app.command()
+@user_errors
+def viz(
+    scenario: Annotated[str, typer.Argument(help="scenario file the page starts from")] = "scenarios/baseline.yaml",
+    host: Annotated[str, typer.Option(help="address to listen on; 0.0.0.0 exposes the page to the network")]
+    = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+) -> None:
+    """Watch and steer a county in the browser (SolaraViz): map, charts, policy levers."""
+    from abm.viz import server
+
+    missing = server.missing_assets()
+    if missing:
+        err_console.print(f"[yellow]warning:[/] front-end files missing from {server.ASSETS} ({', '.join(missing)}): "
+                          "the page will try the internet; `make assets` stores them for offline use")
+    out_console.print(f"pension-abm page on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
+    raise typer.Exit(server.serve(scenario, host, port))

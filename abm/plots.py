@@ -1,7 +1,8 @@
 """Figures of a run: enrolment and grades, pensions and adequacy, the fund and public money.
 
-Every figure takes the time series of one or more replications (column ``run``); lines show
-the mean over replications and, when there are several, a shaded 90% band.
+Every panel draws the time series of one or more replications (column ``run``) on an Axes;
+lines show the mean over replications and, when there are several, a shaded 90% band. The
+result files and the browser page draw the same panels.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from abm.fund import PUBLIC  # noqa: E402
 
@@ -35,68 +37,96 @@ def _means(ts: pd.DataFrame) -> pd.DataFrame:
     return ts.groupby("year").mean(numeric_only=True).reset_index()
 
 
-def enrolment(ts: pd.DataFrame, title: str) -> plt.Figure:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    band_line(left, ts, "participation_rate", "participation rate (paying / eligible)")
-    band_line(left, ts, "lowest_grade_share", "payers at the lowest grade")
-    band_line(left, ts, "top_grade_share", "payers at the highest grade")
-    left.set(ylim=(0, 1.02), ylabel="share", title="Enrolment")
-    left.legend(loc="lower right", fontsize=8)
-    mean = _means(ts)
+# The series each panel shows and their labels (the browser page shows the same).
+ENROLMENT = {"participation_rate": "participation rate (paying / eligible)",
+             "lowest_grade_share": "payers at the lowest grade", "top_grade_share": "payers at the highest grade"}
+PENSION = {"mean_basic_pension": "basic pension", "mean_account_pension": "account pension"}
+ADEQUACY = {"replacement_rate": "replacement rate (pension / rural income)",
+            "basic_needs_coverage": "basic-needs coverage"}
+FUND = {"fund_balance": "balance (individual accounts)", "fund_inflow": "inflow", "fund_outflow": "outflow"}
+
+
+def grade_shares(mean: pd.DataFrame) -> pd.DataFrame:
+    """Share of payers at each grade ever chosen, columns named by the grade in yuan/year."""
     shares = mean.filter(like="grade_share_")
-    shares = shares.loc[:, shares.max() > 0]
+    return shares.loc[:, shares.max() > 0].rename(columns=lambda c: c.removeprefix("grade_share_"))
+
+
+def public_items(mean: pd.DataFrame) -> dict[str, str]:
+    """Public spending items that occur, and their labels."""
+    return {c: c.removeprefix("public_").replace("_", " ") for c in PUBLIC if mean[c].max() > 0}
+
+
+def enrolment_panel(ax, ts: pd.DataFrame) -> None:
+    for column, label in ENROLMENT.items():
+        band_line(ax, ts, column, label)
+    ax.set(ylim=(0, 1.02), ylabel="share", title="Enrolment")
+    ax.legend(loc="lower right", fontsize=8)
+
+
+def grades_panel(ax, ts: pd.DataFrame) -> None:
+    mean = _means(ts)
+    shares = grade_shares(mean)
     colours = plt.get_cmap("viridis")(np.linspace(0, 0.95, shares.shape[1]))  # low grades dark
-    right.stackplot(mean.year, shares.T.to_numpy(), labels=[c.removeprefix("grade_share_") for c in shares],
-                    colors=colours)
-    right.set(ylim=(0, 1), ylabel="share of payers", title="Grades chosen (yuan/year, mean of runs)")
-    right.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8, reverse=True)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    ax.stackplot(mean.year, shares.T.to_numpy(), labels=list(shares), colors=colours)
+    ax.set(ylim=(0, 1), ylabel="share of payers", title="Grades chosen (yuan/year, mean of runs)")
+    ax.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8, reverse=True)
 
 
-def pensions(ts: pd.DataFrame, title: str) -> plt.Figure:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+def pension_panel(ax, ts: pd.DataFrame) -> None:
     mean = _means(ts)
-    left.stackplot(mean.year, mean.mean_basic_pension, mean.mean_account_pension,
-                   labels=["basic pension", "account pension"])
-    left.set(ylabel="yuan/month", title="Mean pension (mean of runs)")
-    left.legend(loc="upper left", fontsize=8)
-    band_line(right, ts, "replacement_rate", "replacement rate (pension / rural income)")
-    band_line(right, ts, "basic_needs_coverage", "basic-needs coverage")
-    right.set(ylim=(0, None), ylabel="ratio", title="Adequacy")
-    right.legend(loc="upper right", fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    ax.stackplot(mean.year, mean[list(PENSION)].T.to_numpy(), labels=list(PENSION.values()))
+    ax.set(ylabel="yuan/month", title="Mean pension (mean of runs)")
+    ax.legend(loc="upper left", fontsize=8)
 
 
-def fund(ts: pd.DataFrame, title: str) -> plt.Figure:
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    band_line(left, ts, "fund_balance", "balance (individual accounts)", MILLION, lw=2)
-    band_line(left, ts, "fund_inflow", "inflow", MILLION)
-    band_line(left, ts, "fund_outflow", "outflow", MILLION)
-    left.set(ylabel="million yuan", title="Fund")
-    left.legend(loc="upper left", fontsize=8)
+def adequacy_panel(ax, ts: pd.DataFrame) -> None:
+    for column, label in ADEQUACY.items():
+        band_line(ax, ts, column, label)
+    ax.set(ylim=(0, None), ylabel="ratio", title="Adequacy")
+    ax.legend(loc="upper right", fontsize=8)
+
+
+def fund_panel(ax, ts: pd.DataFrame) -> None:
+    for column, label in FUND.items():
+        band_line(ax, ts, column, label, MILLION, lw=2 if column == "fund_balance" else 1.5)
+    ax.set(ylabel="million yuan", title="Fund")
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def public_spending_panel(ax, ts: pd.DataFrame) -> None:
     mean = _means(ts)
-    items = [c for c in PUBLIC if mean[c].max() > 0]
-    right.stackplot(mean.year, (mean[items] / MILLION).T.to_numpy(),
-                    labels=[c.removeprefix("public_").replace("_", " ") for c in items])
-    right.set(ylabel="million yuan/year", title="Public spending (mean of runs)")
-    right.legend(loc="upper left", fontsize=8)
-    fig.suptitle(title)
+    items = public_items(mean)
+    ax.stackplot(mean.year, (mean[list(items)] / MILLION).T.to_numpy(), labels=list(items.values()))
+    ax.set(ylabel="million yuan/year", title="Public spending (mean of runs)")
+    ax.legend(loc="upper left", fontsize=8)
+
+
+def figure(ts: pd.DataFrame, panels, title: str = "", size: tuple[float, float] = (12, 4.5),
+           years: tuple[int, int] | None = None) -> Figure:
+    """One figure with the given panels side by side (a pyplot-free Figure: safe across threads).
+    ``years`` fixes the horizontal axis, e.g. to the whole scenario while a run is under way."""
+    fig = Figure(figsize=size)
+    for ax, panel in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels):
+        if len(ts):
+            panel(ax, ts)
+        if years:
+            ax.set_xlim(*years)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
-FIGURES = {"enrolment.png": enrolment, "pensions.png": pensions, "fund.png": fund}
+FIGURES = {"enrolment.png": (enrolment_panel, grades_panel), "pensions.png": (pension_panel, adequacy_panel),
+           "fund.png": (fund_panel, public_spending_panel)}
 
 
-def save(fig: plt.Figure, path: Path) -> Path:
+def save(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=110)
-    plt.close(fig)
+    plt.close(fig)   # a no-op for pyplot-free figures
     return path
 
 
 def save_all(ts: pd.DataFrame, title: str, folder: Path) -> list[Path]:
-    return [save(draw(ts, title), folder / name) for name, draw in FIGURES.items()]
+    return [save(figure(ts, panels, title), folder / name) for name, panels in FIGURES.items()]

@@ -1,0 +1,1 @@
+"""The browser page: watch and steer a county (SolaraViz)."""

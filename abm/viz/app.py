@@ -1,0 +1,72 @@
+"""The SolaraViz page. `pension-abm viz` serves it; every browser tab builds its own model."""
+
+from __future__ import annotations
+
+import os
+
+import solara
+from mesa.visualization import SolaraViz
+
+from abm.model import DEFAULT_SCENARIO
+from abm.scenario import load_scenario
+from abm.viz.levers import (
+    MINIMUM_GRADES,
+    RESIDENTS_SHOWN,
+    SUBSIDY_SCHEDULES,
+    CountyModel,
+    scenario_choices,
+    scenario_levers,
+    scenario_path,
+)
+from abm.viz.panels import COMPONENTS
+
+SCENARIO_VARIABLE = "PENSION_ABM_VIZ_SCENARIO"   # the scenario `pension-abm viz` was started with
+
+
+def scenario_file() -> str:
+    return os.environ.get(SCENARIO_VARIABLE, str(DEFAULT_SCENARIO.relative_to(DEFAULT_SCENARIO.parent.parent)))
+
+
+def controls(selected: str) -> dict:
+    """SolaraViz model_params: one control per lever, starting at the selected scenario's values."""
+    spec = load_scenario(scenario_path(selected))
+    own = scenario_levers(spec)
+    residents = min(own.residents, RESIDENTS_SHOWN)
+
+    def slider(kind, label, value, low, high, step):
+        return {"type": kind, "label": label, "value": value, "min": low, "max": high, "step": step}
+
+    return {
+        "scenario_file": {"type": "Select", "label": "Scenario", "value": selected,
+                          "values": scenario_choices(selected)},
+        "reform_year": slider("SliderInt", "Levers apply from (year)", own.reform_year, spec.start_year + 1,
+                              spec.end_year, 1),
+        "publicity": slider("SliderFloat", "Publicity (0-1)", own.publicity, 0.0, 1.0, 0.05),
+        "service_quality": slider("SliderFloat", "Service quality (0-1)", own.service_quality, 0.0, 1.0, 0.05),
+        "subsidy_schedule": {"type": "Select", "label": "Subsidy schedule", "value": own.subsidy_schedule,
+                             "values": list(SUBSIDY_SCHEDULES)},
+        "subsidy_level": slider("SliderInt", "Subsidy on the lowest grade (yuan/year)", own.subsidy_level, 0, 200, 5),
+        "minimum_grade": {"type": "Select", "label": "Minimum grade (yuan/year)", "value": own.minimum_grade,
+                          "values": sorted({own.minimum_grade, *MINIMUM_GRADES})},
+        "basic_pension": slider("SliderInt", "Basic pension (yuan/month)", own.basic_pension, 50, 600, 5),
+        "basic_pension_growth": slider("SliderFloat", "Basic pension extra growth (per year)",
+                                       own.basic_pension_growth, 0.0, 0.08, 0.005),
+        "interest_rate": slider("SliderFloat", "Account interest rate (per year)", own.interest_rate, 0.0, 0.08,
+                                0.0025),
+        "pension_age": slider("SliderInt", "Pension age (years)", own.pension_age, 55, 70, 1),
+        "residents": slider("SliderInt", "Residents shown", residents, 1_000, 50_000, 1_000),
+        "seed": {"type": "InputText", "label": "Seed (empty: the scenario's)", "value": ""},
+    }
+
+
+def build(params: dict) -> CountyModel:
+    return CountyModel(**{name: spec["value"] if isinstance(spec, dict) else spec for name, spec in params.items()})
+
+
+@solara.component
+def Page():
+    selected = scenario_file()
+    params = solara.use_memo(lambda: controls(selected), [selected])
+    model = solara.use_memo(lambda: build(params), [])   # per session: tabs never share a model
+    return SolaraViz(model, components=list(COMPONENTS), model_params=params, play_interval=150,
+                     name="pension-abm: a county's residents' pension")

@@ -1,0 +1,147 @@
+"""The page's levers: scenario overrides from a reform year on, and the model they build.
+
+A lever left at the scenario's own value in the reform year changes nothing, so a fresh page
+runs the scenario exactly as `pension-abm run` does; a lever moved replaces that policy
+series from the reform year on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from abm.economy import Economy
+from abm.errors import UserError
+from abm.model import DEFAULT_SCENARIO, PensionModel
+from abm.policy import basic_pension_path
+from abm.population import load_county
+from abm.scenario import Scenario, load_scenario, value_at
+
+SCENARIOS = DEFAULT_SCENARIO.parent
+TIERED_SHAPE = SCENARIOS / "tiered_subsidies.yaml"   # the "pay more, get more" schedule's shape
+REFORM_YEAR = 2026                                   # first year after the data the scenarios start from
+SUBSIDY_SCHEDULES = ("as in scenario", "flat", "tiered")
+MINIMUM_GRADES = (100, 200, 300, 500)
+RESIDENTS_SHOWN = 5_000
+
+
+@dataclass(frozen=True)
+class Levers:
+    """One value per control. Units: shares 0-1, yuan/year for grades and subsidies, yuan/month
+    for the basic pension, rates per year, ages in years."""
+
+    reform_year: int
+    publicity: float
+    service_quality: float
+    subsidy_schedule: Literal["as in scenario", "flat", "tiered"]
+    subsidy_level: int            # flat: every grade; tiered: the lowest grade (others scale with it)
+    minimum_grade: int
+    basic_pension: int
+    basic_pension_growth: float   # extra yearly growth on top of the scenario's indexation rule
+    interest_rate: float
+    pension_age: int
+    residents: int
+
+
+def scenario_levers(spec: Scenario, reform_year: int = REFORM_YEAR) -> Levers:
+    """The levers as the scenario sets them in the reform year."""
+    policy, year = spec.policy, min(max(reform_year, spec.start_year + 1), spec.end_year)   # within the run
+    path = basic_pension_path(policy, Economy(load_county(spec)["rural_income"], spec.economy,
+                                              spec.start_year - 1, spec.end_year + 1), spec.years)
+    return Levers(
+        reform_year=year, publicity=value_at(policy.publicity, year),
+        service_quality=value_at(policy.service_quality, year), subsidy_schedule="as in scenario",
+        subsidy_level=int(value_at(policy.subsidy, year)[0][1]), minimum_grade=value_at(policy.grades, year)[0],
+        basic_pension=round(path[year]), basic_pension_growth=policy.basic_pension_indexation.rate,
+        interest_rate=value_at(policy.interest_rate, year), pension_age=value_at(policy.pension_age, year),
+        residents=spec.population.residents or RESIDENTS_SHOWN)
+
+
+def overrides(spec: Scenario, levers: Levers) -> list[tuple[str, Any]]:
+    """Scenario overrides (path, value) for the levers that differ from the scenario's own."""
+    own, year, policy = scenario_levers(spec, levers.reform_year), levers.reform_year, spec.policy
+    changed = {name for name, value in asdict(levers).items() if value != getattr(own, name)}
+    result: list[tuple[str, Any]] = []
+
+    def from_reform(field: str, value: Any) -> None:
+        dated = getattr(policy, field)
+        result.append((f"policy.{field}", {**{y: v for y, v in dated.items() if y < year}, year: value}))
+
+    for name in {"publicity", "service_quality", "interest_rate", "pension_age"} & changed:
+        from_reform(name, getattr(levers, name))
+    if "minimum_grade" in changed:
+        grades = {levers.minimum_grade, *(g for g in value_at(policy.grades, year) if g > levers.minimum_grade)}
+        from_reform("grades", sorted(grades))
+    if levers.subsidy_schedule != "as in scenario" or "subsidy_level" in changed:
+        from_reform("subsidy", subsidy_rules(levers, value_at(policy.subsidy, year)))
+    if "basic_pension" in changed:
+        from_reform("basic_pension", levers.basic_pension)
+    if "basic_pension_growth" in changed:
+        result.append(("policy.basic_pension_indexation.rate", levers.basic_pension_growth))
+    if "residents" in changed:
+        result.append(("population.residents", levers.residents))
+    return result
+
+
+def subsidy_rules(levers: Levers, current: list) -> list[list[int]]:
+    """[from grade, yuan/year] rules: the scenario's rescaled, flat, or the tiered shape."""
+    if levers.subsidy_schedule == "flat":
+        return [[1, levers.subsidy_level]]
+    shape = tiered_shape() if levers.subsidy_schedule == "tiered" else [list(rule) for rule in current]
+    scale = levers.subsidy_level / shape[0][1]
+    return [[grade, round(amount * scale)] for grade, amount in shape]
+
+
+@lru_cache(maxsize=1)
+def tiered_shape() -> tuple[tuple[int, int], ...]:
+    """The latest schedule of the tiered-subsidies scenario (Anhui's, DOMAIN.md 1)."""
+    subsidy = load_scenario(TIERED_SHAPE).policy.subsidy
+    return tuple(tuple(rule) for rule in subsidy[max(subsidy)])
+
+
+def scenario_choices(selected: str | Path) -> list[str]:
+    """The shipped scenario files, and the selected one wherever it lives."""
+    shipped = sorted(str(p.relative_to(SCENARIOS.parent)) for p in SCENARIOS.glob("*.yaml"))
+    selected = str(selected)
+    return shipped if selected in shipped else [selected, *shipped]
+
+
+class CountyModel(PensionModel):
+    """PensionModel built from a scenario file and the page's levers (keyword arguments only,
+    so that SolaraViz's Reset can rebuild it from the controls)."""
+
+    def __init__(self, *, scenario_file: str = str(DEFAULT_SCENARIO), reform_year: int = REFORM_YEAR,
+                 publicity: float | None = None, service_quality: float | None = None,
+                 subsidy_schedule: str = "as in scenario", subsidy_level: int | None = None,
+                 minimum_grade: int | None = None, basic_pension: int | None = None,
+                 basic_pension_growth: float | None = None, interest_rate: float | None = None,
+                 pension_age: int | None = None, residents: int | None = None, seed: str | int | None = None):
+        spec = load_scenario(scenario_path(scenario_file))
+        own = asdict(scenario_levers(spec, int(reform_year)))
+        given = {"publicity": publicity, "service_quality": service_quality, "subsidy_schedule": subsidy_schedule,
+                 "subsidy_level": subsidy_level, "minimum_grade": minimum_grade, "basic_pension": basic_pension,
+                 "basic_pension_growth": basic_pension_growth, "interest_rate": interest_rate,
+                 "pension_age": pension_age, "residents": residents}
+        self.levers = Levers(**own | {k: v for k, v in given.items() if v is not None})
+        changes = overrides(spec, self.levers)
+        if seed not in (None, ""):
+            changes.append(("run.seed", _seed(seed)))
+        super().__init__(scenario=load_scenario(spec.source_file, changes) if changes else spec)
+
+
+def scenario_path(scenario_file: str) -> Path:
+    """A scenario file as given, or relative to the project folder (the page lists them so)."""
+    path = Path(scenario_file)
+    return path if path.is_absolute() or path.exists() else SCENARIOS.parent / path
+
+
+def _seed(seed: str | int) -> int:
+    try:
+        value = int(seed)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise UserError(f"the seed must be a whole number >= 0, got {seed!r}", field="seed")
+    return value

@@ -1,0 +1,47 @@
+"""Serving the page: solara on a local address, offline front-end files, no telemetry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from abm.scenario import load_scenario
+from abm.viz.app import SCENARIO_VARIABLE
+from abm.viz.levers import scenario_path
+
+PROJECT = Path(__file__).resolve().parents[2]
+# Front-end packages solara would fetch from a CDN (npm specs as its pages request them),
+# unpacked from the npm registry by `make assets`.
+ASSETS = Path(os.environ.get("PENSION_ABM_ASSETS", PROJECT / ".cache" / "solara-cdn"))
+FRONT_END = tuple((Path(__file__).with_name("front_end.txt")).read_text().split())
+
+
+def missing_assets(folder: Path = ASSETS) -> list[str]:
+    return [spec for spec in FRONT_END if not (folder / spec / "package.json").is_file()]
+
+
+def environment(scenario: Path, assets: Path = ASSETS) -> dict[str, str]:
+    """The server's environment: the scenario, the local front-end cache, telemetry off."""
+    return {**os.environ, SCENARIO_VARIABLE: str(scenario),
+            "SOLARA_ASSETS_PROXY_CACHE_DIR": str(assets),
+            "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+            "MPLBACKEND": "Agg"}
+
+
+def command(host: str, port: int) -> list[str]:
+    return [sys.executable, "-m", "solara", "run", "abm.viz.app", "--host", host, "--port", str(port),
+            "--production", "--no-open", "--log-level", "warning"]
+
+
+def serve(scenario: str, host: str, port: int) -> int:
+    """Validate the scenario, then run the server until interrupted; returns its exit code."""
+    path = scenario_path(scenario)
+    load_scenario(path)                       # a bad file fails here with one clear message
+    shown = path.resolve()
+    shown = shown.relative_to(PROJECT) if shown.is_relative_to(PROJECT) else shown   # as the page lists it
+    try:
+        return subprocess.call(command(host, port), env=environment(shown))
+    except KeyboardInterrupt:
+        return 0
