@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import numpy as np
 import yaml
@@ -365,6 +365,10 @@ def _depth_and_line(node: yaml.Node | None, loc: tuple) -> tuple[int, int | None
     """How many parts of ``loc`` the tree holds, and the line of the deepest key found."""
     line = None if node is None else node.start_mark.line + 1
     for depth, part in enumerate(loc):
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]                # a list item: its own line
+            line = node.start_mark.line + 1
+            continue
         if not isinstance(node, yaml.MappingNode):
             return depth, line
         match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
@@ -385,9 +389,13 @@ def _field(err: ValidationError) -> str:
 
 
 def _siblings(loc: tuple, model: type[BaseModel]) -> list[str]:
-    """Field names allowed next to the unknown one at ``loc``."""
-    for part in loc[:-1]:
+    """Field names allowed next to the unknown one at ``loc`` (through lists of models too)."""
+    parts = list(loc[:-1])
+    while parts:
+        part = parts.pop(0)
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if get_origin(annotation) is list and parts and isinstance(parts[0], int):
+            annotation, _ = get_args(annotation)[0], parts.pop(0)   # an item of a list
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation

@@ -48,6 +48,8 @@ def indices(sweep: Sweep, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
             keys = ("S1", "S1_conf")
         else:
             res = delta.analyze(problem, x, y, seed=ANALYSIS_SEED)
+            if "delta" not in res:   # SALib >= 1.5 names Borgonovo's delta (plain bootstrap) delta_raw
+                res["delta"], res["delta_conf"] = res["delta_raw"], res["delta_raw_conf"]
             keys = ("delta", "delta_conf", "S1", "S1_conf")
     return pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in keys}, index=problem["names"])
 

@@ -26,12 +26,14 @@ import yaml
 from pydantic import Field, model_validator
 from SALib.sample import fast_sampler, latin, morris, sobol
 
+from abm import atomic
 from abm.errors import UserError
 from abm.scenario import Frozen, Scenario, load_scenario, read_layer, replication_seeds, validate
 
 PARTS = "parts"
 DESIGN = "design.parquet"
 SWEEP_COPY = "sweep.yaml"
+BASE_COPY = "base_scenario.yaml"
 # SALib distributions and what their two or three numbers mean
 DISTRIBUTIONS = {"uniform": "unif", "triangular": "triang", "normal": "norm", "lognormal": "lognorm"}
 
@@ -95,6 +97,10 @@ class Output(Frozen):
     def _one_kind(self) -> Output:
         if sum(x is not None for x in (self.year, self.mean_over, self.years)) > 1:
             raise ValueError("give one of year, mean_over or years")
+        if self.mean_over is not None and self.mean_over[0] > self.mean_over[1]:
+            raise ValueError(f"mean_over is [first, last] year, got {list(self.mean_over)}")
+        if self.years is not None and not self.years:
+            raise ValueError("years: give at least one year")
         return self
 
     def columns(self) -> list[str]:
@@ -143,6 +149,8 @@ class Sweep(Frozen):
         names = [p.name for p in self.parameters]
         if len(set(names)) < len(names):
             raise ValueError(f"parameter names repeat: {names}")
+        if self.function is not None and any(o.columns() != [o.indicator] for o in self.outputs):
+            raise ValueError("a test function gives one value per point: its outputs take no year, years or mean_over")
         if self.base is not None and any(p.path is None for p in self.parameters):
             raise ValueError("every parameter of a scenario sweep needs a path (the scenario field it sets)")
         if self.method == "fast" and self.samples <= 64:
@@ -173,6 +181,9 @@ def load_sweep(path: str | Path) -> Sweep:
     return sweep
 
 
+FROM_OVERRIDES = " (set on the command line)"   # abm.scenario.validate's mark on errors in overrides
+
+
 def _check_against_base(sweep: Sweep, path: Path) -> None:
     from abm.indicators import names
 
@@ -180,7 +191,13 @@ def _check_against_base(sweep: Sweep, path: Path) -> None:
     if not base.is_file():
         raise UserError(f"base scenario {sweep.base!r} not found (relative to the sweep file)", file=path,
                         field="base")
-    scenario = load_scenario(base, list(sweep.set.items()))
+    try:
+        scenario = load_scenario(base, list(sweep.set.items()))
+    except UserError as err:
+        if not err.message.endswith(FROM_OVERRIDES):
+            raise   # a problem of the base scenario itself: its own file and line
+        raise UserError(f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}", file=path,
+                        field=f"set ({err.field})") from None
     known = set(names(sorted({g for gs in scenario.policy.grades.values() for g in gs})))
     for i, output in enumerate(sweep.outputs):
         if output.indicator not in known:
@@ -197,7 +214,8 @@ def _check_against_base(sweep: Sweep, path: Path) -> None:
             try:
                 load_scenario(base, [*sweep.set.items(), (parameter.path, value)])
             except UserError as err:
-                raise UserError(f"the value {value!r} does not fit the scenario: {err.message}", file=path,
+                raise UserError(f"the value {value!r} does not fit the scenario: "
+                                f"{err.message.removesuffix(FROM_OVERRIDES)}", file=path,
                                 field=f"parameters[{i}] ({parameter.name}: {parameter.path})") from None
 
 
@@ -293,7 +311,7 @@ FUNCTIONS: dict[str, Callable[[dict], float]] = {"ishigami": ishigami}
 def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataFrame:
     """Create or check the sweep folder; return the design."""
     out.mkdir(parents=True, exist_ok=True)
-    copy = out / SWEEP_COPY
+    copy, base = out / SWEEP_COPY, out / BASE_COPY
     if copy.exists():
         if not resume:
             raise UserError("a sweep folder already exists here: add --resume to continue it, or choose "
@@ -301,14 +319,24 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
         if file_hash(copy) != file_hash(sweep_file):
             raise UserError(f"the sweep file changed since this folder was started ({SWEEP_COPY} differs); "
                             "use another --out", file=sweep_file)
+        if base.exists() and base.read_text(encoding="utf-8") != _resolved_base(sweep):
+            raise UserError(f"the base scenario changed since this folder was started ({BASE_COPY} differs); "
+                            "use another --out", file=sweep.base_path(), field="base")
         return pd.read_parquet(out / DESIGN)
     frame = design(sweep)
     _write_atomic(frame, out / DESIGN)
     (out / PARTS).mkdir(exist_ok=True)
+    if sweep.base is not None:
+        atomic.write_text(base, _resolved_base(sweep))
     tmp = copy.with_name(f".{copy.name}.partial")
     tmp.write_bytes(Path(sweep_file).read_bytes())
     tmp.replace(copy)   # last: a folder with sweep.yaml has its design
     return frame
+
+
+def _resolved_base(sweep: Sweep) -> str:
+    """The base scenario with the sweep's fixed overrides, as every point starts from it."""
+    return load_scenario(sweep.base_path(), list(sweep.set.items())).to_yaml()
 
 
 def done_points(out: Path) -> set[int]:
@@ -339,14 +367,14 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
 def run_sweep(sweep: Sweep, sweep_file: Path, out: Path, workers: int = 1, scheduler: str | None = None,
               resume: bool = False, on_progress: Callable[[int, int], None] = lambda done, total: None) -> dict:
     """Run every missing point; return counts and timing."""
-    frame = prepare(sweep, Path(sweep_file), out, resume)
-    finished = done_points(out)
-    todo = frame[~frame["point"].isin(finished)]
-    chunks = [todo.iloc[i:i + sweep.chunk] for i in range(0, len(todo), sweep.chunk)]
-    total, done = len(frame), len(finished)
-    on_progress(done, total)
-    started = time.perf_counter()
-    with _executor(workers, scheduler) as submit_all:
+    with _executor(workers, scheduler) as submit_all:   # first: an unreachable scheduler writes nothing
+        frame = prepare(sweep, Path(sweep_file), out, resume)
+        finished = done_points(out)
+        todo = frame[~frame["point"].isin(finished)]
+        chunks = [todo.iloc[i:i + sweep.chunk] for i in range(0, len(todo), sweep.chunk)]
+        total, done = len(frame), len(finished)
+        on_progress(done, total)
+        started = time.perf_counter()
         for chunk_result in submit_all(sweep, chunks):
             first = int(chunk_result["point"].min())
             _write_atomic(chunk_result, out / PARTS / f"part-{first:08d}.parquet")
@@ -382,9 +410,13 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[Callable]:
     import multiprocessing
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["abm.sweep", "abm.runner"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        def submit_all(sweep, chunks):
-            futures = [pool.submit(evaluate_chunk, sweep, c) for c in chunks]
-            for future in as_completed(futures):
-                yield future.result()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+
+    def submit_all(sweep, chunks):
+        futures = [pool.submit(evaluate_chunk, sweep, c) for c in chunks]
+        for future in as_completed(futures):
+            yield future.result()
+    try:
         yield submit_all
+    finally:   # interrupted: drop the chunks not started yet instead of running (and discarding) them all
+        pool.shutdown(wait=True, cancel_futures=True)
