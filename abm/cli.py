@@ -302,9 +302,10 @@ def viz(
     """Watch and steer a county in the browser (SolaraViz): map, charts, policy levers."""
     from abm.viz import server
 
+    checked = server.checked_scenario(scenario)
     missing = server.missing_assets()
     if missing:
         err_console.print(f"[yellow]warning:[/] front-end files missing from {server.ASSETS} ({', '.join(missing)}): "
                           "the page will try the internet; `make assets` stores them for offline use")
     out_console.print(f"pension-abm page on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
-    raise typer.Exit(server.serve(scenario, host, port))
+    raise typer.Exit(server.serve(checked, host, port))

@@ -31,12 +31,12 @@ def controls(selected: str) -> dict:
     """SolaraViz model_params: one control per lever, starting at the selected scenario's values."""
     spec = load_scenario(scenario_path(selected))
     own = scenario_levers(spec)
-    residents = min(own.residents, RESIDENTS_SHOWN)
+    residents = max(1_000, round(min(own.residents, RESIDENTS_SHOWN), -3))   # on the slider's steps
 
     def slider(kind, label, value, low, high, step):
         return {"type": kind, "label": label, "value": value, "min": low, "max": high, "step": step}
 
-    return {
+    params = {
         "scenario_file": {"type": "Select", "label": "Scenario", "value": selected,
                           "values": scenario_choices(selected)},
         "reform_year": slider("SliderInt", "Levers apply from (year)", own.reform_year, spec.start_year + 1,
@@ -48,19 +48,23 @@ def controls(selected: str) -> dict:
         "subsidy_level": slider("SliderInt", "Subsidy on the lowest grade (yuan/year)", own.subsidy_level, 0, 200, 5),
         "minimum_grade": {"type": "Select", "label": "Minimum grade (yuan/year)", "value": own.minimum_grade,
                           "values": sorted({own.minimum_grade, *MINIMUM_GRADES})},
-        "basic_pension": slider("SliderInt", "Basic pension (yuan/month)", own.basic_pension, 50, 600, 5),
+        "basic_pension": slider("SliderInt", "Basic pension (yuan/month)", own.basic_pension, 50, 600, 1),
         "basic_pension_growth": slider("SliderFloat", "Basic pension extra growth (per year)",
                                        own.basic_pension_growth, 0.0, 0.08, 0.005),
         "interest_rate": slider("SliderFloat", "Account interest rate (per year)", own.interest_rate, 0.0, 0.08,
                                 0.0025),
         "pension_age": slider("SliderInt", "Pension age (years)", own.pension_age, 55, 70, 1),
         "residents": slider("SliderInt", "Residents shown", residents, 1_000, 50_000, 1_000),
-        "seed": {"type": "InputText", "label": "Seed (empty: the scenario's)", "value": ""},
+        "seed": slider("SliderInt", "Seed (0: the scenario's)", 0, 0, 1000, 1),
     }
+    # where the controls start: a lever left there keeps the scenario's own value (CountyModel)
+    return params | {"untouched": {name: control["value"] for name, control in params.items()}}
 
 
 def build(params: dict) -> CountyModel:
-    return CountyModel(**{name: spec["value"] if isinstance(spec, dict) else spec for name, spec in params.items()})
+    """The model the controls describe (fixed parameters, without a "type", pass as they are)."""
+    return CountyModel(**{name: spec["value"] if isinstance(spec, dict) and "type" in spec else spec
+                          for name, spec in params.items()})
 
 
 @solara.component

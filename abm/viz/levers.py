@@ -110,31 +110,40 @@ def scenario_choices(selected: str | Path) -> list[str]:
 
 class CountyModel(PensionModel):
     """PensionModel built from a scenario file and the page's levers (keyword arguments only,
-    so that SolaraViz's Reset can rebuild it from the controls)."""
+    so that SolaraViz's Reset can rebuild it from the controls).
+
+    A policy lever that is None, or equal to its value in ``untouched`` (where the page's
+    controls started), takes the scenario's own value in the reform year: choosing another
+    scenario or reform year then runs that scenario as it is, except for the levers the user
+    moved. The number of residents always applies when given.
+    """
 
     def __init__(self, *, scenario_file: str = str(DEFAULT_SCENARIO), reform_year: int = REFORM_YEAR,
                  publicity: float | None = None, service_quality: float | None = None,
                  subsidy_schedule: str = "as in scenario", subsidy_level: int | None = None,
                  minimum_grade: int | None = None, basic_pension: int | None = None,
                  basic_pension_growth: float | None = None, interest_rate: float | None = None,
-                 pension_age: int | None = None, residents: int | None = None, seed: str | int | None = None):
+                 pension_age: int | None = None, residents: int | None = None, seed: str | int | None = None,
+                 untouched: dict | None = None):
         spec = load_scenario(scenario_path(scenario_file))
         own = asdict(scenario_levers(spec, int(reform_year)))
         given = {"publicity": publicity, "service_quality": service_quality, "subsidy_schedule": subsidy_schedule,
                  "subsidy_level": subsidy_level, "minimum_grade": minimum_grade, "basic_pension": basic_pension,
                  "basic_pension_growth": basic_pension_growth, "interest_rate": interest_rate,
-                 "pension_age": pension_age, "residents": residents}
-        self.levers = Levers(**own | {k: v for k, v in given.items() if v is not None})
+                 "pension_age": pension_age, "residents": residents, "seed": seed}
+        moved = {k: v for k, v in given.items()
+                 if v not in (None, "") and (k == "residents" or not (untouched and untouched.get(k) == v))}
+        self.levers = Levers(**own | {k: v for k, v in moved.items() if k != "seed"})
         changes = overrides(spec, self.levers)
-        if seed not in (None, ""):
-            changes.append(("run.seed", _seed(seed)))
+        if "seed" in moved:
+            changes.append(("run.seed", _seed(moved["seed"])))
         super().__init__(scenario=load_scenario(spec.source_file, changes) if changes else spec)
 
 
 def scenario_path(scenario_file: str) -> Path:
-    """A scenario file as given, or relative to the project folder (the page lists them so)."""
-    path = Path(scenario_file)
-    return path if path.is_absolute() or path.exists() else SCENARIOS.parent / path
+    """A scenario file as given, or one the page lists relative to the project folder."""
+    path, listed = Path(scenario_file), SCENARIOS.parent / scenario_file
+    return listed if not path.is_absolute() and not path.exists() and listed.exists() else path
 
 
 def _seed(seed: str | int) -> int:

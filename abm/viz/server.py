@@ -35,13 +35,17 @@ def command(host: str, port: int) -> list[str]:
             "--production", "--no-open", "--log-level", "warning"]
 
 
-def serve(scenario: str, host: str, port: int) -> int:
-    """Validate the scenario, then run the server until interrupted; returns its exit code."""
+def checked_scenario(scenario: str) -> Path:
+    """The scenario file as the page lists it; a bad file fails here with one clear message."""
     path = scenario_path(scenario)
-    load_scenario(path)                       # a bad file fails here with one clear message
-    shown = path.resolve()
-    shown = shown.relative_to(PROJECT) if shown.is_relative_to(PROJECT) else shown   # as the page lists it
+    load_scenario(path)
+    path = path.resolve()
+    return path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path
+
+
+def serve(scenario: Path, host: str, port: int) -> int:
+    """Run the server until interrupted; returns its exit code."""
     try:
-        return subprocess.call(command(host, port), env=environment(shown))
+        return subprocess.call(command(host, port), env=environment(scenario))
     except KeyboardInterrupt:
         return 0
