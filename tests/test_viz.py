@@ -33,6 +33,7 @@ from abm.viz.levers import (
     Levers,
     overrides,
     scenario_levers,
+    subsidy_rules,
 )
 from helpers import BASELINE, PNG_MAGIC, REPO_ROOT, invoke, squash, with_population
 
@@ -588,3 +589,10 @@ def test_viz_serves_the_scenario_it_is_given(monkeypatch, small_scenario_file):
     assert Path(env[app.SCENARIO_VARIABLE]) == small_scenario_file
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
     assert Path(env["SOLARA_ASSETS_PROXY_CACHE_DIR"]).name == "solara-cdn"
+
+
+def test_a_scenario_without_subsidy_on_the_lowest_grade_can_still_be_given_one(baseline_spec):
+    levers = scenario_levers(baseline_spec)
+    moved = Levers(**{**levers.__dict__, "subsidy_level": 20})
+    assert subsidy_rules(moved, [[100, 0], [500, 30]]) == [[100, 20], [500, 50]]
+    assert subsidy_rules(moved, [[100, 30], [500, 60]]) == [[100, 20], [500, 40]]

@@ -90,8 +90,10 @@ def subsidy_rules(levers: Levers, current: list) -> list[list[int]]:
     if levers.subsidy_schedule == "flat":
         return [[1, levers.subsidy_level]]
     shape = tiered_shape() if levers.subsidy_schedule == "tiered" else [list(rule) for rule in current]
-    scale = levers.subsidy_level / shape[0][1]
-    return [[grade, round(amount * scale)] for grade, amount in shape]
+    lowest = shape[0][1]
+    if lowest == 0:                      # nothing to scale: shift every rule by the new amount instead
+        return [[grade, amount + levers.subsidy_level] for grade, amount in shape]
+    return [[grade, round(amount * levers.subsidy_level / lowest)] for grade, amount in shape]
 
 
 @lru_cache(maxsize=1)
