@@ -67,9 +67,9 @@ def CountyMap(model):
     with solara.Column(gap="4px") as main:
         solara.Text(f"The county in {shown_year(model)}: {codes.size:,} residents in "
                     f"{model.county['villages']} villages, one cell each")
-        solara.Text(levers_in_force(model.levers), style="font-size:12px;color:#555")
-        solara.Image(png, format="png", width="100%")
         solara.HTML(unsafe_innerHTML=legend(shares), style="display:flex;flex-wrap:wrap;gap:2px 12px;font-size:12px")
+        solara.Image(png, format="png", width="100%")
+        solara.Text(levers_in_force(model.levers), style="font-size:12px;color:#555")
     return main
 
 
@@ -106,8 +106,9 @@ def records(frame: pd.DataFrame, labels: dict[str, str], scale: float = 1.0) -> 
 
 
 def chart(model, source: str, title: str, y: str, mark: str = "line", fmt: str = "",
-          width: int | str = "container") -> alt.Chart:
-    """A chart of the (year, series, value) rows of the named data source, over the scenario's years."""
+          width: int | str = "container", ordered: list[str] | None = None) -> alt.Chart:
+    """A chart of the (year, series, value) rows of the named data source, over the scenario's years;
+    ``ordered`` series (e.g. grades) are stacked and coloured in that order, low values dark."""
     years = alt.Scale(domain=[model.spec.start_year, model.spec.end_year])
     base = alt.Chart(alt.NamedData(source), title=title).properties(width=width, height=CHART_HEIGHT)
     marked = base.mark_area() if mark == "area" else base.mark_line(point=True)
@@ -115,7 +116,8 @@ def chart(model, source: str, title: str, y: str, mark: str = "line", fmt: str =
     return marked.encode(
         x=alt.X("year:Q", scale=years, axis=alt.Axis(format="d"), title=None),
         y=alt.Y("value:Q", title=y, stack=mark == "area" or None, axis=alt.Axis(format=fmt) if fmt else alt.Axis()),
-        color=alt.Color("series:N", title=None, legend=legend),
+        color=alt.Color("series:N", title=None, legend=legend, sort=ordered,
+                        scale=alt.Scale(domain=ordered, scheme="viridis") if ordered else alt.Undefined),
         tooltip=["year:Q", "series:N", alt.Tooltip("value:Q", format=fmt or ",.1f")])
 
 
@@ -139,10 +141,15 @@ def Enrolment(model):
 
 def Grades(model):
     ts = timeseries(model)
-    shares = plots.grade_shares(ts).assign(year=ts.year) if len(ts) else ts
-    labels = {grade: f"{grade} yuan" for grade in shares.columns if grade != "year"}
-    return _show(model, lambda m: [chart(m, "grades", "Grades chosen (share of payers)", "share", "area", ".0%")],
+    shares = plots.grade_shares(ts).assign(year=ts.year) if len(ts) else pd.DataFrame()
+    labels = {grade: grade_label(grade) for grade in shares.columns if grade != "year"}
+    return _show(model, lambda m: [chart(m, "grades", "Grades chosen (share of payers)", "share", "area", ".0%",
+                                         ordered=[grade_label(g) for g in m.all_grades])],
                  grades=records(shares, labels))
+
+
+def grade_label(grade) -> str:
+    return f"{int(grade)} yuan"
 
 
 def Pensions(model):
