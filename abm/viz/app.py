@@ -11,7 +11,9 @@ from abm.model import DEFAULT_SCENARIO
 from abm.scenario import load_scenario
 from abm.viz.levers import (
     MINIMUM_GRADES,
+    PROJECT,
     RESIDENTS_SHOWN,
+    SCENARIO_VARIABLE,
     SUBSIDY_SCHEDULES,
     CountyModel,
     scenario_choices,
@@ -20,11 +22,9 @@ from abm.viz.levers import (
 )
 from abm.viz.panels import COMPONENTS
 
-SCENARIO_VARIABLE = "PENSION_ABM_VIZ_SCENARIO"   # the scenario `pension-abm viz` was started with
-
 
 def scenario_file() -> str:
-    return os.environ.get(SCENARIO_VARIABLE, str(DEFAULT_SCENARIO.relative_to(DEFAULT_SCENARIO.parent.parent)))
+    return os.environ.get(SCENARIO_VARIABLE, str(DEFAULT_SCENARIO.relative_to(PROJECT)))
 
 
 def controls(selected: str) -> dict:

@@ -20,6 +20,8 @@ from abm.population import load_county
 from abm.scenario import Scenario, load_scenario, value_at
 
 SCENARIOS = DEFAULT_SCENARIO.parent
+PROJECT = SCENARIOS.parent                           # scenario files are listed relative to it
+SCENARIO_VARIABLE = "PENSION_ABM_VIZ_SCENARIO"       # the scenario `pension-abm viz` was started with
 TIERED_SHAPE = SCENARIOS / "tiered_subsidies.yaml"   # the "pay more, get more" schedule's shape
 REFORM_YEAR = 2026                                   # first year after the data the scenarios start from
 SUBSIDY_SCHEDULES = ("as in scenario", "flat", "tiered")
@@ -105,7 +107,7 @@ def tiered_shape() -> tuple[tuple[int, int], ...]:
 
 def scenario_choices(selected: str | Path) -> list[str]:
     """The shipped scenario files, and the selected one wherever it lives."""
-    shipped = sorted(str(p.relative_to(SCENARIOS.parent)) for p in SCENARIOS.glob("*.yaml"))
+    shipped = sorted(str(p.relative_to(PROJECT)) for p in SCENARIOS.glob("*.yaml"))
     selected = str(selected)
     return shipped if selected in shipped else [selected, *shipped]
 
@@ -144,7 +146,7 @@ class CountyModel(PensionModel):
 
 def scenario_path(scenario_file: str) -> Path:
     """A scenario file as given, or one the page lists relative to the project folder."""
-    path, listed = Path(scenario_file), SCENARIOS.parent / scenario_file
+    path, listed = Path(scenario_file), PROJECT / scenario_file
     return listed if not path.is_absolute() and not path.exists() and listed.exists() else path
 
 

@@ -8,10 +8,8 @@ import sys
 from pathlib import Path
 
 from abm.scenario import load_scenario
-from abm.viz.app import SCENARIO_VARIABLE
-from abm.viz.levers import scenario_path
+from abm.viz.levers import PROJECT, SCENARIO_VARIABLE, scenario_path
 
-PROJECT = Path(__file__).resolve().parents[2]
 # Front-end packages solara would fetch from a CDN (npm specs as its pages request them),
 # unpacked from the npm registry by `make assets`.
 ASSETS = Path(os.environ.get("PENSION_ABM_ASSETS", PROJECT / ".cache" / "solara-cdn"))
