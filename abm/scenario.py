@@ -16,7 +16,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abm.choice import DYNAMICS, TERMS
-from abm.datafiles import absolute_ref, read_yaml
+from abm.datafiles import LOADER, absolute_ref, read_yaml
 from abm.errors import UserError
 
 Year = Annotated[int, Field(ge=1900, le=2200)]
@@ -275,7 +275,7 @@ def read_layer(path: Path, expected: str) -> Layer:
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise UserError(f"expected a mapping with {expected}", file=path)
-    layer = Layer(path, data, yaml.compose(path.read_text(encoding="utf-8")))
+    layer = Layer(path, data, yaml.compose(path.read_text(encoding="utf-8"), Loader=LOADER))
     _check_dated_order(layer, data, ())
     return layer
 

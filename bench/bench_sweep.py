@@ -19,7 +19,7 @@ import yaml
 from abm.sweep import load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
-SWEEPS = {"policy_levers": 16, "behaviour": 8}   # samples: a fraction of the shipped size
+SWEEPS = {"policy_levers": 32, "behaviour": 16}   # samples: about half the shipped size (pool start-up amortised)
 
 
 def measure(name: str, samples: int, workers: int, folder: Path) -> dict:
