@@ -290,9 +290,9 @@ def test_unknown_indicator_names_the_target(tmp_path, known, targets_data):
     assert "happiness_rate" in str(caught.value)
 
 
-@pytest.mark.parametrize("tolerance", [0, -0.01])
-def test_non_positive_tolerance_names_the_target(tmp_path, known, targets_data, tolerance):
-    """A tolerance of zero or below: UserError naming the file and targets[i].tolerance."""
+@pytest.mark.parametrize("tolerance", [0, -0.01, "0.05"], ids=["zero", "negative", "text"])
+def test_a_bad_tolerance_names_the_target(tmp_path, known, targets_data, tolerance):
+    """A tolerance of zero or below, or given as text: UserError naming the file and targets[i].tolerance."""
     entries = [dict(t) for t in targets_data]
     entries[3]["tolerance"] = tolerance
     path = _targets_file(tmp_path, entries)
@@ -311,11 +311,3 @@ def test_target_with_a_missing_field_names_it(tmp_path, known, targets_data):
     assert caught.value.field == "targets[4]" and "value" in str(caught.value)
 
 
-def test_text_tolerance_names_the_target(tmp_path, known, targets_data):
-    """A tolerance given as text ('0.05' quoted): UserError naming targets[i].tolerance."""
-    entries = [dict(t) for t in targets_data]
-    entries[1]["tolerance"] = "0.05"
-    path = _targets_file(tmp_path, entries)
-    with pytest.raises(UserError) as caught:
-        aggregates.load_targets(path, known=known)
-    assert caught.value.field == "targets[1].tolerance"
