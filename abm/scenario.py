@@ -238,6 +238,9 @@ def load_scenario(path: str | Path, overrides: Sequence[Override] = ()) -> Scena
     return validate(Scenario, {**merged, "source_file": Path(path).resolve()}, layers, set_paths)
 
 
+FROM_OVERRIDES = " (set on the command line)"   # ends the message of an error in an override
+
+
 def validate[M: BaseModel](model: type[M], data: dict, layers: list[Layer], set_paths: Sequence[tuple] = ()) -> M:
     """``model`` from ``data``, or one :class:`UserError` at the file and line that wrote the problem."""
     try:
@@ -245,7 +248,7 @@ def validate[M: BaseModel](model: type[M], data: dict, layers: list[Layer], set_
     except ValidationError as err:
         culprits = _culprits(err)
         if any(loc[:len(p)] == p[:len(loc)] for loc in culprits for p in set_paths):   # one is a prefix of the other
-            raise UserError(_first_error(err, model) + " (set on the command line)", file=layers[0].path,
+            raise UserError(_first_error(err, model) + FROM_OVERRIDES, file=layers[0].path,
                             field=_field(err)) from None
         layer, line = _locate(layers, culprits[0])
         raise UserError(_first_error(err, model), file=layer.path, field=_field(err), line=line) from None

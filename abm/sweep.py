@@ -28,7 +28,15 @@ from SALib.sample import fast_sampler, latin, morris, sobol
 
 from abm import atomic
 from abm.errors import UserError
-from abm.scenario import Frozen, Scenario, load_scenario, read_layer, replication_seeds, validate
+from abm.scenario import (
+    FROM_OVERRIDES,
+    Frozen,
+    Scenario,
+    load_scenario,
+    read_layer,
+    replication_seeds,
+    validate,
+)
 
 PARTS = "parts"
 DESIGN = "design.parquet"
@@ -179,9 +187,6 @@ def load_sweep(path: str | Path) -> Sweep:
     if sweep.base is not None:
         _check_against_base(sweep, path)
     return sweep
-
-
-FROM_OVERRIDES = " (set on the command line)"   # abm.scenario.validate's mark on errors in overrides
 
 
 def _check_against_base(sweep: Sweep, path: Path) -> None:

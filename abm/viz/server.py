@@ -13,7 +13,7 @@ from abm.viz.levers import PROJECT, SCENARIO_VARIABLE, scenario_path
 # Front-end packages solara would fetch from a CDN (npm specs as its pages request them),
 # unpacked from the npm registry by `make assets`.
 ASSETS = Path(os.environ.get("PENSION_ABM_ASSETS", PROJECT / ".cache" / "solara-cdn"))
-FRONT_END = tuple((Path(__file__).with_name("front_end.txt")).read_text().split())
+FRONT_END = tuple(Path(__file__).with_name("front_end.txt").read_text().split())
 
 
 def missing_assets(folder: Path = ASSETS) -> list[str]:
@@ -24,8 +24,7 @@ def environment(scenario: Path, assets: Path = ASSETS) -> dict[str, str]:
     """The server's environment: the scenario, the local front-end cache, telemetry off."""
     return {**os.environ, SCENARIO_VARIABLE: str(scenario),
             "SOLARA_ASSETS_PROXY_CACHE_DIR": str(assets),
-            "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
-            "MPLBACKEND": "Agg"}
+            "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
 
 
 def command(host: str, port: int) -> list[str]:
