@@ -267,23 +267,30 @@ def irr(
     years: Annotated[int | None, typer.Option(min=1, max=60, help="contribution years "
                                              "(default: to pension age, at least the minimum)")] = None,
     scenario: Annotated[Path, typer.Option(help="scenario whose policy applies")] = DEFAULT_SCENARIO,
-    year: Annotated[int | None, typer.Option(help="first contribution year (default: latest policy year)")] = None,
+    year: Annotated[int | None, typer.Option(help="first contribution year (default: latest policy year; "
+                                             "with --backpay, the launch year)")] = None,
     sex: Annotated[Literal["female", "male"] | None, typer.Option(help="survival of one sex "
                                                                  "(default: both averaged)")] = None,
+    backpay: Annotated[bool, typer.Option(help="the launch cohort's route: fewer than the minimum years to the "
+                                               "pension age at launch; pay yearly until it, then back-pay the "
+                                               "gap at the lowest grade without subsidy")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Money's worth of a grade: pension, internal rate of return and replacement rate."""
     from abm.irr import money_worth
     from abm.scenario import load_scenario
 
-    result = money_worth(load_scenario(scenario), grade, entry_age, years, year, sex)
+    result = money_worth(load_scenario(scenario), grade, entry_age, years, year, sex, backpay)
     if as_json:
         print(json.dumps(result.as_dict()))
         return
-    table = Table(title=f"Grade {grade} yuan/year from age {entry_age} ({result.years} years from {result.start_year})")
+    paid = f"{result.years} year{'s' if result.years != 1 else ''}"
+    table = Table(title=f"Grade {grade} yuan/year from age {entry_age} ({paid} from {result.start_year})")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("retirement age", str(result.retirement_age))
+    if result.backpaid_years:
+        table.add_row("years back-paid at the pension age", str(result.backpaid_years))
     table.add_row("monthly account pension", f"{result.monthly_account_pension:,.1f} yuan")
     table.add_row("monthly pension (basic + account)", f"{result.monthly_pension:,.1f} yuan")
     table.add_row("internal rate of return", f"{result.irr:.2%}")

@@ -3,7 +3,10 @@
 Assets are the individual accounts. Every year they change by exactly the inflows minus the
 outflows recorded in the ledger; :meth:`Fund.close_year` checks it. Public money (basic
 pensions, subsidies, government-paid contributions, payments after an account is exhausted)
-is spending from the budget, recorded item by item.
+is spending from the budget, recorded item by item. Each account's subsidy part (entry
+subsidies and government-paid contributions, with their interest, less their share of the
+pensions paid) is followed too: where the rules of the year make it not inheritable, it goes
+back to public money at death instead of to the heirs.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 from abm.policy import YearPolicy, may_backpay
 
 INFLOWS = ("contributions", "entry_subsidies", "government_contributions", "backpayments", "interest")
-OUTFLOWS = ("account_pensions", "inheritance", "transfers_out")
+OUTFLOWS = ("account_pensions", "inheritance", "returned_subsidies", "transfers_out")
 PUBLIC = ("public_basic_pension_central", "public_basic_pension_local", "public_bonus",
           "public_entry_subsidies", "public_government_contributions", "public_after_exhaustion")
 MONTHS = 12
@@ -27,14 +30,22 @@ class FundImbalance(RuntimeError):
 
 
 def monthly_basic_pension(policy: YearPolicy, years: np.ndarray) -> np.ndarray:
-    """Basic pension incl. local top-up and long-contribution bonus, yuan/month."""
+    """Basic pension incl. local top-up and long-contribution bonus in force at the end of the
+    year, yuan/month."""
     extra_years = np.maximum(np.asarray(years) - policy.min_years, 0)
     return policy.basic_pension + policy.local_top_up + policy.bonus_per_year * extra_years
 
 
-def monthly_account_pension(balance: np.ndarray, policy: YearPolicy, age: np.ndarray) -> np.ndarray:
-    """Account pension fixed at retirement: balance / divisor for the age, yuan/month."""
-    return np.asarray(balance) / policy.annuity_divisor(age)
+def yearly_basic_pension(policy: YearPolicy, years: np.ndarray) -> np.ndarray:
+    """Basic pension incl. top-up and bonus paid over the year's months, yuan/year: each month at
+    the amount then in force (a mid-year rise or launch pays part of the year)."""
+    extra_years = np.maximum(np.asarray(years) - policy.min_years, 0)
+    return policy.basic_pension_paid + policy.local_top_up_paid + policy.bonus_paid * extra_years
+
+
+def monthly_account_pension(balance: np.ndarray, policy: YearPolicy) -> np.ndarray:
+    """Account pension fixed when it starts: balance / the divisor of the pension age in force, yuan/month."""
+    return np.asarray(balance) / policy.divisor
 
 
 def credit(balance: np.ndarray, rate: float, inflow: np.ndarray) -> np.ndarray:
@@ -63,6 +74,7 @@ class Fund:
         interest = pop.account * policy.interest_rate
         self._add("interest", interest)
         pop.account += interest
+        pop.account_subsidy *= 1 + policy.interest_rate
         paying = grade > 0
         subsidy = np.zeros(rows.size)
         subsidy[paying] = policy.subsidies[np.searchsorted(policy.grades, grade[paying])]
@@ -73,6 +85,7 @@ class Fund:
         self._add("public_entry_subsidies", subsidy)
         self._add("public_government_contributions", grade[gov_paid])
         pop.account[rows] += grade + subsidy
+        pop.account_subsidy[rows] += subsidy + np.where(gov_paid, grade, 0.0)
         pop.years[rows] += paying
 
     def retire(self, pop, policy: YearPolicy) -> np.ndarray:
@@ -86,28 +99,41 @@ class Fund:
         pop.years += gap.astype(pop.years.dtype)
         retiring = candidates & (pop.years >= policy.min_years)
         pop.pensioner[retiring] = True
-        pop.account_pension[retiring] = monthly_account_pension(pop.account[retiring], policy, pop.age[retiring])
+        pop.account_pension[retiring] = monthly_account_pension(pop.account[retiring], policy)
         return retiring
 
     def pay(self, pop, policy: YearPolicy) -> None:
-        """A year of pensions: basic pension from the budget, account pension from the account."""
+        """A year of pensions (the months the scheme ran): basic pension from the budget, account
+        pension from the account, and from the budget once the account is exhausted."""
         pensioners = pop.pensioner
         count = int(pensioners.sum())
-        national = MONTHS * policy.basic_pension * count
+        national = policy.basic_pension_paid * count
         self._add("public_basic_pension_central", national * policy.central_share)
         self._add("public_basic_pension_local", national * (1 - policy.central_share)
-                  + MONTHS * policy.local_top_up * count)
+                  + policy.local_top_up_paid * count)
         extra_years = np.maximum(pop.years[pensioners] - policy.min_years, 0)
-        self._add("public_bonus", MONTHS * policy.bonus_per_year * extra_years)
-        due = MONTHS * pop.account_pension[pensioners]
-        from_account = np.minimum(due, pop.account[pensioners])
-        pop.account[pensioners] -= from_account
+        self._add("public_bonus", policy.bonus_paid * extra_years)
+        due = policy.months * pop.account_pension[pensioners]
+        held = pop.account[pensioners]
+        from_account = np.minimum(due, held)
+        left = held - from_account
+        # the subsidy part shrinks in proportion with the account
+        pop.account_subsidy[pensioners] *= np.divide(left, held, out=np.zeros_like(held), where=held > 0)
+        pop.account[pensioners] = left
         self._add("account_pensions", from_account)
         self._add("public_after_exhaustion", due - from_account)
 
     def remove(self, pop, mask: np.ndarray, item: str) -> None:
-        """Accounts leaving the fund with residents: inherited at death, or transferred out."""
+        """Accounts leaving the fund with residents who move away (transferred out)."""
         self._add(item, pop.account[mask])
+
+    def bequeath(self, pop, dead: np.ndarray, policy: YearPolicy) -> None:
+        """Accounts of the dead: inherited; where the year's rules say so, less the subsidy part,
+        which returns to public money."""
+        returned = np.zeros(int(dead.sum())) if policy.subsidy_inheritable else \
+            np.minimum(pop.account_subsidy[dead], pop.account[dead])
+        self._add("returned_subsidies", returned)
+        self._add("inheritance", pop.account[dead] - returned)
 
     def close_year(self, pop) -> dict[str, float]:
         """Check conservation and return the year's ledger row (yuan)."""

@@ -68,11 +68,12 @@ def money(ledger_row: dict[str, float]) -> dict[str, float]:
     """The fund's year in yuan: balance, flows by item, public spending by item."""
     row = ledger_row
     basic = row["public_basic_pension_central"] + row["public_basic_pension_local"] + row["public_bonus"]
-    revenue = row["contributions"] + row["public_spending"] + row["interest"]
+    own = row["contributions"] + row["backpayments"]   # residents' own money, yearly and back-paid
+    revenue = own + row["public_spending"] + row["interest"]
     spending = basic + row["account_pensions"] + row["public_after_exhaustion"]
     derived = {
         # the shares provincial fund statistics report (revenue: contributions, fiscal money, interest)
-        "contribution_share_of_revenue": row["contributions"] / revenue if revenue else 0.0,
+        "contribution_share_of_revenue": own / revenue if revenue else 0.0,
         "basic_pension_share_of_spending": basic / spending if spending else 0.0,
     }
     renamed = {"fund_balance": "closing_balance", "fund_inflow": "inflow", "fund_outflow": "outflow"}

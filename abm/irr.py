@@ -1,9 +1,13 @@
 """Money's worth of a grade for one resident: pension, internal rate of return, replacement rate.
 
-The resident pays grade G every year from entry age A, retires at pension age (or later, once
-the minimum years are reached), and draws basic + account pension for life. Flows are weighted
-by the chance of being alive; at death the remaining account goes to the heirs. The same policy,
-account and pension rules as the simulation are used.
+The resident pays grade G every year from entry age A for N years and draws basic + account
+pension for life from the pension age in force (later only while short of the minimum years,
+which they keep paying). The account pension divides the balance by the divisor of the pension
+age in force when it starts. The launch cohort's route (``backpay``): a resident with fewer than
+the minimum years to go to the pension age at launch pays yearly until the pension age, then
+back-pays the gap at the lowest grade without subsidy. Flows are weighted by the chance of being
+alive; at death the remaining account goes to the heirs. The same policy, account and pension
+rules as the simulation are used; combinations the rules forbid are refused.
 """
 
 from __future__ import annotations
@@ -16,10 +20,10 @@ from scipy.optimize import brentq
 from abm.demography import SEXES, LifeTable
 from abm.economy import Economy
 from abm.errors import UserError
-from abm.fund import MONTHS, credit, monthly_account_pension, monthly_basic_pension
-from abm.policy import basic_pension_path, policy_for_year, subsidy_schedule
+from abm.fund import MONTHS, credit, monthly_account_pension, monthly_basic_pension, yearly_basic_pension
+from abm.policy import YearPolicy, basic_pension_path, policy_for_year, subsidy_schedule
 from abm.population import load_county
-from abm.scenario import Scenario
+from abm.scenario import Scenario, last_year
 
 LAST_AGE = 105
 
@@ -28,9 +32,10 @@ LAST_AGE = 105
 class MoneyWorth:
     grade: int
     entry_age: int
-    years: int
+    years: int                       # years paid at the grade
     start_year: int
     retirement_age: int
+    backpaid_years: int              # years back-paid at the lowest grade when the pension starts
     monthly_account_pension: float   # yuan/month at retirement
     monthly_pension: float           # basic + account, yuan/month at retirement
     irr: float                       # per year, on the resident's own contributions
@@ -45,56 +50,113 @@ def latest_policy_year(scenario: Scenario) -> int:
     policy = scenario.policy
     dated = [policy.grades, policy.subsidy, policy.basic_pension, policy.interest_rate,
              policy.pension_age, policy.local_top_up]
-    return max(max(values) for values in dated)
+    return max(last_year(values) for values in dated)
 
 
 def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | None = None,
-                start_year: int | None = None, sex: str | None = None) -> MoneyWorth:
-    """Pension and rate of return of paying ``grade`` yuan/year from ``entry_age``."""
-    start = latest_policy_year(scenario) if start_year is None else start_year
+                start_year: int | None = None, sex: str | None = None, backpay: bool = False) -> MoneyWorth:
+    """Pension and rate of return of paying ``grade`` yuan/year from ``entry_age`` in ``start_year``.
+
+    Args:
+        grade: yuan/year, a grade offered in the start year.
+        entry_age: age at the first contribution, years.
+        years: contribution years (default: until the pension age, at least the minimum years; with
+            ``backpay``, until the pension age).
+        start_year: year of the first contribution (default: the latest dated policy year; with
+            ``backpay``, the launch year).
+        sex: survival of one sex ("female", "male"); default both averaged.
+        backpay: the launch cohort's route (pay yearly, back-pay the gap at the pension age).
+    """
+    policy_spec = scenario.policy
+    default_start = policy_spec.launch_year if backpay else latest_policy_year(scenario)
+    start = default_start if start_year is None else start_year
+    if not policy_spec.launch_year <= start <= scenario.end_year:
+        raise UserError(f"the first contribution year must lie within the scenario's policy years "
+                        f"{policy_spec.launch_year}-{scenario.end_year} (got {start})", field="--year")
     county = load_county(scenario)
     life = LifeTable.from_csv()
     horizon = range(start, start + LAST_AGE - entry_age + 1)
     economy = Economy(county["rural_income"], scenario.economy, start - 1, horizon[-1])
-    basic = basic_pension_path(scenario.policy, economy, horizon)
-    policies = [policy_for_year(scenario.policy, year, basic[year]) for year in horizon]
+    basic = basic_pension_path(policy_spec, economy, horizon)
+    policies = [policy_for_year(policy_spec, year, basic[year]) for year in horizon]
+    ages = np.arange(entry_age, LAST_AGE + 1)
 
-    pension_age = policies[0].pension_age
-    if years is None:
-        years = max(pension_age - entry_age, policies[0].min_years)
-    if entry_age + years > LAST_AGE - 1:
-        raise UserError(f"entry age {entry_age} + {years} years passes age {LAST_AGE}", field="--years")
     if grade not in policies[0].grades:
         raise UserError(f"grade {grade} is not offered in {start}; allowed: "
                         f"{', '.join(str(int(g)) for g in policies[0].grades)}", field="--grade")
+    years, retirement, gap = _schedule(policies, ages, years, backpay, entry_age, start)
 
     qx = life.qx.mean(axis=0) if sex is None else life.qx[SEXES.index(sex)]
-    ages = np.arange(entry_age, LAST_AGE + 1)
     alive = np.concatenate([[1.0], np.cumprod(1 - qx[ages])[:-1]])   # at the start of each year
     dying = alive * qx[ages]                                            # during each year
 
     own = np.zeros(ages.size)           # the resident's contributions
     pension = np.zeros(ages.size)       # pension received while alive
     bequest = np.zeros(ages.size)       # account left to heirs if dying that year
-    balance, monthly_account, retirement = 0.0, 0.0, entry_age + years
-    for t, (age, policy) in enumerate(zip(ages, policies)):
-        if age < retirement:
+    balance, monthly_account, total_years = 0.0, 0.0, years + gap
+    for t, policy in enumerate(policies):
+        if t < years:
             subsidy = subsidy_schedule(zip(policy.grades, policy.subsidies), np.array([grade]))[0]
             own[t] = grade
             balance = credit(balance, policy.interest_rate, grade + subsidy)
-        else:  # as in the simulation: the year's interest, then the pension is fixed and paid
+        elif t < retirement:
             balance = credit(balance, policy.interest_rate, 0.0)
-            if age == retirement:
-                monthly_account = float(monthly_account_pension(balance, policy, age))
-            balance -= min(balance, MONTHS * monthly_account)
-            pension[t] = MONTHS * (monthly_basic_pension(policy, years) + monthly_account)
+        else:  # as in the simulation: the year's interest (and any back-payment), then the pension is fixed and paid
+            balance = credit(balance, policy.interest_rate, 0.0)
+            if t == retirement:
+                backpaid = gap * policy.lowest_grade          # no subsidy on back-payments
+                own[t] += backpaid
+                balance += backpaid
+                monthly_account = float(monthly_account_pension(balance, policy))
+            balance -= min(balance, policy.months * monthly_account)
+            pension[t] = float(yearly_basic_pension(policy, total_years)) + policy.months * monthly_account
         bequest[t] = balance
 
     flows = alive * (pension - own) + dying * bequest
-    at_retirement = policies[years]
-    monthly_pension = float(monthly_basic_pension(at_retirement, years)) + monthly_account
-    return MoneyWorth(grade, entry_age, years, start, retirement, monthly_account, monthly_pension,
+    at_retirement = policies[retirement]
+    monthly_pension = float(monthly_basic_pension(at_retirement, total_years)) + monthly_account
+    return MoneyWorth(grade, entry_age, years, start, entry_age + retirement, gap, monthly_account, monthly_pension,
                       _irr(flows), MONTHS * monthly_pension / economy.mean_income(at_retirement.year))
+
+
+def _schedule(policies: list[YearPolicy], ages: np.ndarray, years: int | None, backpay: bool,
+              entry_age: int, start: int) -> tuple[int, int, int]:
+    """Years paid, the year index the pension starts and the years back-paid then; a UserError
+    naming the option for a combination the rules forbid."""
+    first = policies[0]
+    reached = [int(t) for t in np.flatnonzero(ages[:len(policies)] >= [p.pension_age for p in policies])]
+    if not reached:
+        raise UserError(f"entry age {entry_age} never reaches the pension age before {LAST_AGE}", field="--entry-age")
+    if entry_age >= first.pension_age:
+        raise UserError(f"residents join before the pension age ({first.pension_age} in {start}); "
+                        f"got entry age {entry_age}", field="--entry-age")
+    to_pension_age = reached[0]      # years from entry until the pension age in force
+    if backpay:
+        age_at_launch = entry_age - (start - first.launch_year)
+        if not first.backpay:
+            raise UserError("the scenario gives no right to back-pay (policy.backpay is false)", field="--backpay")
+        if age_at_launch <= first.launch_pension_age - first.min_years:
+            raise UserError(f"back-paying is for residents with fewer than {first.min_years} years to the pension "
+                            f"age at launch (older than {first.launch_pension_age - first.min_years} in "
+                            f"{first.launch_year}); this resident was {age_at_launch}", field="--backpay")
+        years = to_pension_age if years is None else years
+        if not 1 <= years <= to_pension_age:
+            raise UserError(f"with --backpay the resident pays 1 to {to_pension_age} years (until the pension "
+                            f"age), then back-pays the gap; got {years}", field="--years")
+        return years, to_pension_age, max(first.min_years - years, 0)
+    # the usual route: pay until the pension age, and beyond it only while short of the minimum years
+    longest = max(to_pension_age, first.min_years)
+    years = longest if years is None else years
+    if years < first.min_years:
+        raise UserError(f"a pension needs at least {first.min_years} contribution years (got {years}); "
+                        "--backpay gives the launch cohort's route", field="--years")
+    if years > longest:
+        raise UserError(f"at most {longest} years from age {entry_age}: contributions stop at the pension age "
+                        f"once {first.min_years} years are paid (got {years})", field="--years")
+    if entry_age + years > LAST_AGE - 1:
+        raise UserError(f"entry age {entry_age} + {years} years passes age {LAST_AGE}", field="--years")
+    retirement = next(t for t in reached if t >= years)
+    return years, retirement, 0
 
 
 def _irr(flows: np.ndarray) -> float:
@@ -104,7 +166,7 @@ def _irr(flows: np.ndarray) -> float:
     def npv(rate: float) -> float:
         return float(np.sum(flows / (1 + rate) ** t))
 
-    low, high = -0.5, 2.0
+    low, high = -0.5, 5.0
     if np.sign(npv(low)) == np.sign(npv(high)):
         return float("nan")
     return float(brentq(npv, low, high, xtol=1e-10))

@@ -98,7 +98,7 @@ class PensionModel(mesa.Model):
         pop, rng = self.population, self.rng
         dead = demography.deaths(pop.age, pop.sex, self.life, rng)
         leaving = ~dead & demography.out_migrants(pop.age, self.county["out_migration_rate"], rng)
-        self.fund.remove(pop, dead, "inheritance")
+        self.fund.bequeath(pop, dead, self.policy)
         self.fund.remove(pop, leaving, "transfers_out")
         self._remove_households(pop.id[dead | leaving])
         pop.keep(~(dead | leaving))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from abm.economy import Economy
-from abm.scenario import PolicySpec, value_at
+from abm.scenario import PolicySpec, last_year, monthly_values, value_at
 
 # Codes of the resident groups the government may pay the minimum grade for.
 GROUP_CODES = {"none": 0, "disabled": 1, "poor": 2}
@@ -23,27 +23,40 @@ class YearPolicy:
     government_paid_grade: float  # yuan/year
     government_paid_subsidy: float  # entry subsidy on that grade, yuan/year
     government_paid_groups: tuple[int, ...]
-    basic_pension: float          # national minimum, yuan/month
-    local_top_up: float           # yuan/month
+    basic_pension: float          # national minimum in force at the end of the year, yuan/month
+    local_top_up: float           # in force at the end of the year, yuan/month
     central_share: float          # share of the national minimum paid by the centre
-    bonus_per_year: float         # yuan/month per contribution year beyond min_years
+    bonus_per_year: float         # yuan/month per contribution year beyond min_years, at the end of the year
     interest_rate: float          # per year
     pension_age: int              # years
     min_years: int
     launch_year: int
+    launch_pension_age: int       # the pension age in force at launch: decides the right to back-pay
     backpay: bool
     publicity: float              # 0-1
     service_quality: float        # 0-1
     divisor_table: tuple[tuple[int, float], ...]
+    months: int                   # months of pensions paid in the year (fewer in a mid-year launch year)
+    basic_pension_paid: float     # national minimum paid over those months, yuan/year per pensioner
+    local_top_up_paid: float      # yuan/year per pensioner
+    bonus_paid: float             # yuan/year per pensioner and contribution year beyond min_years
+    subsidy_inheritable: bool     # the subsidy part of an account is inherited at death
 
     @property
     def lowest_grade(self) -> float:
         return float(self.grades[0])
 
-    def annuity_divisor(self, age_at_retirement: np.ndarray | int) -> np.ndarray:
-        """Months the account is divided by, interpolated in the table and clamped to its ends."""
+    def annuity_divisor(self, pension_age: np.ndarray | int) -> np.ndarray:
+        """Months the account is divided by for a pension age, interpolated in the table and clamped
+        to its ends."""
         ages, months = zip(*self.divisor_table)
-        return np.interp(age_at_retirement, ages, months)
+        return np.interp(pension_age, ages, months)
+
+    @property
+    def divisor(self) -> float:
+        """The divisor of the pension age in force: every pension starting this year uses it,
+        whatever the age of the resident (those short of years retire later on the same divisor)."""
+        return float(self.annuity_divisor(self.pension_age))
 
 
 def subsidy_schedule(rules, grades: np.ndarray) -> np.ndarray:
@@ -58,8 +71,9 @@ def subsidy_schedule(rules, grades: np.ndarray) -> np.ndarray:
 
 
 def basic_pension_path(spec: PolicySpec, economy: Economy, years: range) -> dict[int, float]:
-    """National minimum basic pension by year, yuan/month: dated values, then the indexation rule."""
-    last_dated = max(spec.basic_pension)
+    """National minimum basic pension in force at the end of each year, yuan/month: dated values,
+    then the indexation rule."""
+    last_dated = last_year(spec.basic_pension)
     rule = spec.basic_pension_indexation
     path: dict[int, float] = {}
     for year in range(min(years[0], last_dated), years[-1] + 1):  # index from the last dated value
@@ -72,11 +86,27 @@ def basic_pension_path(spec: PolicySpec, economy: Economy, years: range) -> dict
     return {year: path[year] for year in years}
 
 
+def months_paid(spec: PolicySpec, year: int) -> np.ndarray:
+    """Which months of ``year`` the scheme pays pensions in (all but those before a mid-year launch)."""
+    months = np.arange(1, 13)
+    return (year > spec.launch_year) | ((year == spec.launch_year) & (months >= spec.launch_month))
+
+
+def paid_over_year(dated, year: int, paid: np.ndarray, in_force: float | None = None) -> float:
+    """Yuan per year of a monthly amount over the paid months: the dated value of each month, or
+    ``in_force`` for every month of a year past the last dated value (an indexed amount)."""
+    if in_force is not None and year > last_year(dated):
+        return float(in_force * paid.sum())
+    return float(np.dot(monthly_values(dated, year), paid))
+
+
 def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPolicy:
-    """Resolve every dated policy value for ``year``."""
+    """Resolve every dated policy value for ``year``; ``basic_pension`` is the national minimum in
+    force at the end of the year (yuan/month, indexed after its last dated value)."""
     grades = np.asarray(value_at(spec.grades, year), dtype=float)
     rules = value_at(spec.subsidy, year)
     paid_grade = float(value_at(spec.government_paid_grade, year))
+    paid = months_paid(spec, year)
     return YearPolicy(
         year=year,
         grades=grades,
@@ -92,17 +122,25 @@ def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPo
         pension_age=value_at(spec.pension_age, year),
         min_years=spec.min_years,
         launch_year=spec.launch_year,
+        launch_pension_age=value_at(spec.pension_age, spec.launch_year),
         backpay=spec.backpay,
         publicity=value_at(spec.publicity, year),
         service_quality=value_at(spec.service_quality, year),
         divisor_table=tuple(sorted(spec.annuity_divisor.items())),
+        months=int(paid.sum()),
+        basic_pension_paid=paid_over_year(spec.basic_pension, year, paid, basic_pension),
+        local_top_up_paid=paid_over_year(spec.local_top_up, year, paid),
+        bonus_paid=paid_over_year(spec.long_contribution_bonus, year, paid),
+        subsidy_inheritable=bool(value_at(spec.subsidy_inheritable, year)),
     )
 
 
 def may_backpay(age: np.ndarray, years: np.ndarray, policy: YearPolicy) -> np.ndarray:
-    """Residents with under ``min_years`` to go at launch who have paid: may back-pay the gap."""
+    """Residents who had fewer than ``min_years`` to go to the pension age at launch (the pension
+    age then in force: a later change of the pension age creates no new right) and have paid:
+    may back-pay the gap."""
     age_at_launch = age - (policy.year - policy.launch_year)
-    return policy.backpay & (age_at_launch > policy.pension_age - policy.min_years) & (years > 0)
+    return policy.backpay & (age_at_launch > policy.launch_pension_age - policy.min_years) & (years > 0)
 
 
 def eligible_to_contribute(pop, policy: YearPolicy) -> np.ndarray:

@@ -33,6 +33,7 @@ COLUMNS: dict[str, type] = {
     "gov_paid": np.bool_,        # this year's grade paid by the government
     "years": np.int16,           # contribution years
     "account": np.float64,       # individual account balance, yuan
+    "account_subsidy": np.float64,  # the part of the balance from subsidies and government-paid grades, yuan
     "account_pension": np.float64,  # monthly account pension fixed at retirement, yuan/month
 }
 EDUCATION_LEVELS = ("primary_or_less", "junior_secondary", "senior_secondary_or_more")
@@ -167,6 +168,7 @@ def draw_residents(county: dict, ages: np.ndarray, mean_income: float,
         "gov_paid": np.zeros(n, bool),
         "years": np.zeros(n),
         "account": np.zeros(n),
+        "account_subsidy": np.zeros(n),
         "account_pension": np.zeros(n),
     }
 

@@ -6,6 +6,7 @@ the packaged data files they reference.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,42 @@ class CrossFieldError(ValueError):
         self.fields = fields
 
 
+YEAR_MONTH = re.compile(r"^(\d{4})(?:-(\d{1,2}))?$")
+
+
+def period(key: int | str) -> tuple[int, int]:
+    """(year, month) of a dated key: a year (from January) or 'YYYY-MM'."""
+    if isinstance(key, int):
+        return key, 1
+    match = YEAR_MONTH.match(str(key))
+    if not match:
+        raise ValueError(f"dates are a year or 'YYYY-MM', got {key!r}")
+    return int(match[1]), int(match[2] or 1)
+
+
+def _month_dated[T](values: dict[int | str, T]) -> dict[int | str, T]:
+    """Keys as years (from January) or 'YYYY-MM' (from that month), in time order; a value dated
+    in January is keyed by its year alone."""
+    if not values:
+        raise ValueError("needs at least one dated value, e.g. {2011: ...}")
+    normal: dict[int | str, T] = {}
+    for key, value in values.items():
+        year, month = period(key)
+        if not 1900 <= year <= 2200 or not 1 <= month <= 12:
+            raise ValueError(f"date {key!r} outside 1900-2200 or month outside 1-12")
+        canonical = year if month == 1 else f"{year}-{month:02d}"
+        if canonical in normal:
+            raise ValueError(f"date {key!r} given twice")
+        normal[canonical] = value
+    keys = list(normal)
+    if keys != sorted(keys, key=period):
+        raise ValueError(f"dates must be in increasing order, got {keys}")
+    return normal
+
+
 type Dated[T] = Annotated[dict[Year, T], AfterValidator(_ascending_years)]
+# monthly amounts that may change within a year: {2009: 55, 2014-07: 70} (from July 2014)
+type MonthDated[T] = Annotated[dict[int | str, T], AfterValidator(_month_dated)]
 GradeList = Annotated[list[Annotated[int, Field(gt=0)]], AfterValidator(_ascending_grades)]
 
 
@@ -81,6 +117,9 @@ class Indexation(Frozen):
 
 class PolicySpec(Frozen):
     launch_year: Year = Field(description="year the scheme starts in the county")
+    launch_month: Annotated[int, Field(ge=1, le=12)] = Field(
+        1, description="month the scheme starts; pensions are paid from it, so the launch year pays "
+                       "13 - launch_month months (contributions are yearly)")
     grades: Dated[GradeList] = Field(description="contribution grades, yuan/year")
     subsidy: Dated[list[tuple[Annotated[int, Field(gt=0)], Yuan]]] = Field(
         description="entry subsidy rules [from grade, yuan/year]: a grade gets the amount of the "
@@ -88,18 +127,27 @@ class PolicySpec(Frozen):
     government_paid_grade: Dated[Annotated[int, Field(gt=0)]] = Field(
         description="grade the government pays for the groups below, yuan/year")
     government_paid_groups: Dated[list[Literal["disabled", "poor"]]]
-    basic_pension: Dated[Yuan] = Field(description="national minimum basic pension, yuan/month")
+    basic_pension: MonthDated[Yuan] = Field(
+        description="national minimum basic pension, yuan/month; dated by year or 'YYYY-MM' (from that month)")
     basic_pension_indexation: Indexation = Indexation()
-    local_top_up: Dated[Yuan] = Field(description="local addition to the basic pension, yuan/month")
+    local_top_up: MonthDated[Yuan] = Field(
+        description="local addition to the basic pension, yuan/month; dated by year or 'YYYY-MM'")
     central_share: Share = Field(1.0, description="share of the national minimum paid by the centre")
-    long_contribution_bonus: Dated[Yuan] = Field(
-        description="basic pension added per contribution year beyond min_years, yuan/month")
+    long_contribution_bonus: MonthDated[Yuan] = Field(
+        description="basic pension added per contribution year beyond min_years, yuan/month; "
+                    "dated by year or 'YYYY-MM'")
     interest_rate: Dated[Rate] = Field(description="interest credited to accounts, per year")
     pension_age: Dated[Annotated[int, Field(ge=40, le=75)]] = Field(description="years of age")
     annuity_divisor: dict[Annotated[int, Field(ge=40, le=75)], Annotated[float, Field(gt=0)]] = Field(
-        description="months the account is divided by, by age at retirement (interpolated)")
+        description="months the account is divided by, by the pension age in force when the pension "
+                    "starts (interpolated between the table's ages)")
     min_years: Annotated[int, Field(ge=1, le=45)] = Field(15, description="contribution years")
-    backpay: bool = Field(True, description="those near pension age at launch may back-pay the gap")
+    backpay: bool = Field(True, description="those with fewer than min_years to go to the pension age at "
+                                            "launch may back-pay the gap at the lowest grade, without subsidy")
+    subsidy_inheritable: Dated[bool] = Field(
+        {1900: True}, description="whether the subsidy part of an account (entry subsidies and government-paid "
+                                  "contributions, with their interest) is inherited at death; if not, it "
+                                  "returns to public money")
     publicity: Dated[Share] = Field(description="intensity of publicity, 0-1")
     service_quality: Dated[Share] = Field(description="staffing and service of the agency, 0-1")
 
@@ -108,7 +156,7 @@ class PolicySpec(Frozen):
         for name in ("grades", "subsidy", "government_paid_grade", "government_paid_groups",
                      "basic_pension", "local_top_up", "long_contribution_bonus", "interest_rate",
                      "pension_age", "publicity", "service_quality"):
-            first = next(iter(getattr(self, name)))
+            first = period(next(iter(getattr(self, name))))[0]
             if first > self.launch_year:
                 raise CrossFieldError(f"{name}: first dated value {first} is after launch_year "
                                       f"{self.launch_year}", name, "launch_year")
@@ -208,16 +256,27 @@ def replication_seeds(seed: int, runs: int) -> list[int]:
     return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(runs)]
 
 
-def value_at[T](dated: dict[int, T], year: int) -> T:
-    """The value in force in ``year``: the latest dated value at or before it."""
-    current = None
+def value_at[T](dated: dict[int | str, T], year: int, month: int = 12) -> T:
+    """The value in force in ``year`` (at the end of it, or in ``month``): the latest dated value
+    at or before it. Keys are years or 'YYYY-MM'."""
+    current, found = None, False
     for start, value in dated.items():
-        if start > year:
+        if period(start) > (year, month):
             break
-        current = value
-    if current is None:
+        current, found = value, True
+    if not found:
         raise KeyError(f"no value dated at or before {year}")
     return current
+
+
+def monthly_values(dated: dict[int | str, float], year: int) -> list[float]:
+    """The value in force in each month of ``year`` (12 values)."""
+    return [value_at(dated, year, month) for month in range(1, 13)]
+
+
+def last_year(dated: dict[int | str, object]) -> int:
+    """The year of the latest dated value."""
+    return max(period(key)[0] for key in dated)
 
 
 Override = str | tuple[str, Any]   # "path=value" (value in YAML syntax), or (path, value)
@@ -308,9 +367,14 @@ def merge(base: dict, override: dict) -> dict:
             merged[key] = merge(merged[key], value)
         else:
             merged[key] = value
-    if merged and all(isinstance(k, int) for k in merged):
-        merged = dict(sorted(merged.items()))
+    if _dated(merged):
+        merged = dict(sorted(merged.items(), key=lambda item: period(item[0])))
     return merged
+
+
+def _dated(node: dict) -> bool:
+    """A mapping keyed by dates (years, or 'YYYY-MM')."""
+    return bool(node) and all(isinstance(k, int) or (isinstance(k, str) and YEAR_MONTH.match(k)) for k in node)
 
 
 def _check_dated_order(layer: Layer, node: Any, at: tuple) -> None:
@@ -318,7 +382,7 @@ def _check_dated_order(layer: Layer, node: Any, at: tuple) -> None:
     if not isinstance(node, dict):
         return
     keys = list(node)
-    if keys and all(isinstance(k, int) for k in keys) and keys != sorted(keys):
+    if _dated(node) and keys != sorted(keys, key=period):
         field = ".".join(map(str, at))
         raise UserError(f"years must be in increasing order, got {keys}", file=layer.path, field=field,
                         line=_line(layer.node, at))
@@ -347,8 +411,8 @@ def set_path(data: dict, dotted: str, value: Any) -> tuple:
             child = node[part] = {}
         node = child
     node[parts[-1]] = value
-    if all(isinstance(k, int) for k in node):
-        ordered = dict(sorted(node.items()))
+    if _dated(node):
+        ordered = dict(sorted(node.items(), key=lambda item: period(item[0])))
         node.clear()
         node.update(ordered)
     return parts

@@ -17,9 +17,16 @@ COUNTY_FILE = DATA_DIR / "counties" / "qi_county.yaml"
 LIFE_TABLE_FILE = DATA_DIR / "life_table_rural.csv"
 
 
-def latest(dated: dict, year: int):
-    """The latest dated value at or before ``year`` (an independent re-statement of the rule)."""
-    return dated[max(y for y in dated if y <= year)]
+def when(key) -> tuple[int, int]:
+    """(year, month) of a dated key: a year (from January) or 'YYYY-MM'."""
+    text = str(key)
+    return int(text[:4]), int(text[5:]) if "-" in text else 1
+
+
+def latest(dated: dict, year: int, month: int = 12):
+    """The latest dated value at or before ``month`` of ``year`` (an independent re-statement of the
+    rule); keys are years (from January) or 'YYYY-MM'."""
+    return dated[max((k for k in dated if when(k) <= (year, month)), key=when)]
 
 
 def with_policy(scenario: Scenario, **fields) -> Scenario:

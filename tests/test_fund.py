@@ -31,18 +31,28 @@ def _collect(pop, policy, grade, gov_paid=None):
 
 
 def test_contributions_subsidies_and_interest_go_into_accounts_and_ledger(baseline):
-    """Account += opening*rate + grade + subsidy (30 below 500, 60 from 500); the ledger records each."""
-    policy = year_policy(baseline, 2011)                   # interest 3.5% in 2011
+    """Account += opening*rate + grade + subsidy (from 2014: 30 below 500, 60 from 500); the ledger records each."""
+    policy = year_policy(baseline, 2014)                   # interest 2.75% in 2014
     pop = make_population(3, weight=W, account=[1000.0, 0.0, 0.0])
     fund, row = _collect(pop, policy, grade=[100, 500, 0])
-    np.testing.assert_allclose(pop.account, [1000 * 1.035 + 130, 560, 0], rtol=1e-12)
+    np.testing.assert_allclose(pop.account, [1000 * 1.0275 + 130, 560, 0], rtol=1e-12)
     np.testing.assert_array_equal(pop.years, [1, 1, 0])
-    assert row["interest"] == pytest.approx(35 * W)
+    assert row["interest"] == pytest.approx(27.5 * W)
     assert row["contributions"] == pytest.approx(600 * W)
     assert row["entry_subsidies"] == pytest.approx(90 * W)
     assert row["public_entry_subsidies"] == pytest.approx(90 * W)
     assert row["government_contributions"] == 0
-    assert row["closing_balance"] == pytest.approx((1035 + 130 + 560) * W)
+    assert row["closing_balance"] == pytest.approx((1027.5 + 130 + 560) * W)
+
+
+@pytest.mark.parametrize("year", [2011, 2012, 2013])
+def test_2009_rules_subsidise_every_grade_30_yuan_until_2014(baseline, year):
+    """Guofa [2009] No. 32: a flat 30 yuan on every grade; the 60 for grades of 500 and more is the 2014 rule."""
+    policy = year_policy(baseline, year)
+    pop = make_population(3, weight=W)
+    _, row = _collect(pop, policy, grade=[100, 500, 400])
+    np.testing.assert_allclose(pop.account, [130, 530, 430], rtol=1e-12)
+    assert row["entry_subsidies"] == pytest.approx(90 * W)
 
 
 def test_government_paid_residents_get_the_paid_grade_and_its_subsidy_as_public_spending(baseline):
@@ -109,16 +119,27 @@ def test_pension_is_basic_plus_balance_over_139_at_60(baseline):
     pop = make_population(2, weight=W, age=60, years=[15, 20], account=[13_900.0, 27_800.0])
     Fund(W).retire(pop, policy)
     np.testing.assert_allclose(pop.account_pension, [100.0, 200.0])
-    np.testing.assert_allclose(monthly_account_pension(pop.account, policy, pop.age), [100.0, 200.0])
+    np.testing.assert_allclose(monthly_account_pension(pop.account, policy), [100.0, 200.0])
     np.testing.assert_allclose(monthly_basic_pension(policy, pop.years), [150 + 10, 150 + 10 + 2 * 5])
 
 
-def test_later_retirement_uses_the_interpolated_divisor(baseline):
-    """Retiring at 62 divides the balance by 139 + 2/5 * (101 - 139) months."""
+def test_retiring_late_for_want_of_years_keeps_the_divisor_of_the_pension_age(baseline):
+    """A resident who reaches 15 years only at 61 (pension age 60) divides by 139, the divisor of
+    the pension age in force, not by the table's value for 61 (131.4)."""
     policy = year_policy(baseline, 2040)
-    pop = make_population(1, age=62, years=15, account=12_380.0)
+    pop = make_population(2, age=[61, 62], years=15, account=[13_900.0, 12_380.0])
     Fund(1.0).retire(pop, policy)
-    assert pop.account_pension[0] == pytest.approx(12_380.0 / (139 - 38 * 2 / 5))
+    np.testing.assert_allclose(pop.account_pension, [13_900.0 / 139, 12_380.0 / 139], rtol=1e-12)
+
+
+def test_a_later_pension_age_uses_its_own_divisor(baseline):
+    """With pension age 62 in force the divisor is 139 + 2/5 * (101 - 139) months (the table
+    interpolated between 60 and 65), for everyone whose pension starts that year."""
+    scenario = with_policy(baseline, pension_age={2011: 60, 2040: 62})
+    policy = year_policy(scenario, 2040)
+    pop = make_population(2, age=[62, 64], years=[15, 20], account=12_380.0)
+    Fund(1.0).retire(pop, policy)
+    np.testing.assert_allclose(pop.account_pension, 12_380.0 / (139 - 38 * 2 / 5), rtol=1e-12)
 
 
 def test_pay_splits_public_basic_pension_and_account_pension(baseline):
@@ -153,15 +174,74 @@ def test_exhausted_account_is_paid_from_public_money(baseline):
 
 
 def test_dead_residents_balances_leave_the_fund_as_inheritance(baseline):
-    """Removing the dead records their remaining balance as inheritance, and the books still balance."""
-    pop = make_population(4, weight=W, account=[100.0, 200.0, 300.0, 400.0])
+    """From 2014 the whole remaining balance, subsidies included, is inherited; the books still balance."""
+    pop = make_population(4, weight=W, account=[100.0, 200.0, 300.0, 400.0], account_subsidy=[30.0, 60.0, 0, 90.0])
     fund = _open(pop, 2020)
     dead = np.array([False, True, False, True])
-    fund.remove(pop, dead, "inheritance")
+    fund.bequeath(pop, dead, year_policy(baseline, 2020))
     pop.keep(~dead)
     row = fund.close_year(pop)
     assert row["inheritance"] == pytest.approx(600 * W)
+    assert row["returned_subsidies"] == 0
     assert row["closing_balance"] == pytest.approx(400 * W)
+
+
+def test_2013_death_returns_the_subsidy_part_to_public_money(baseline):
+    """Guofa [2009] No. 32: until 2014 heirs get the balance less the government's subsidies. A
+    resident paid 100 with the 30 subsidy in 2011 and 2012 and dies in 2013: the subsidy part is
+    30 x 1.03 (2012 interest) x 1.03 (2013 interest) + 30 x 1.03, the rest is inherited."""
+    pop = make_population(1, weight=W)
+    policies = {year: year_policy(baseline, year) for year in (2011, 2012, 2013)}
+    for year in (2011, 2012):
+        fund = _open(pop, year)
+        fund.collect(pop, np.array([0]), np.array([100.0]), np.array([False]), policies[year])
+        fund.close_year(pop)
+    fund = _open(pop, 2013)
+    fund.collect(pop, np.array([], dtype=int), np.array([]), np.array([], dtype=bool), policies[2013])  # interest
+    subsidy_part = 30 * 1.03 * 1.03 + 30 * 1.03
+    balance = 130 * 1.03 * 1.03 + 130 * 1.03
+    assert pop.account[0] == pytest.approx(balance, rel=1e-12)
+    fund.bequeath(pop, np.array([True]), policies[2013])
+    pop.keep(np.array([False]))
+    row = fund.close_year(pop)
+    assert row["returned_subsidies"] == pytest.approx(subsidy_part * W, rel=1e-12)
+    assert row["inheritance"] == pytest.approx((balance - subsidy_part) * W, rel=1e-12)
+    assert row["closing_balance"] == 0
+
+
+def test_the_subsidy_part_shrinks_with_the_account_as_the_pension_is_paid(baseline):
+    """A pensioner whose account pays a year's pension keeps the subsidy share of what is left."""
+    policy = year_policy(baseline, 2040)
+    pop = make_population(1, age=70, pensioner=True, years=15, account=1000.0, account_subsidy=250.0,
+                          account_pension=50.0)
+    fund = _open(pop, 2040)
+    fund.pay(pop, policy)
+    fund.close_year(pop)
+    assert pop.account[0] == pytest.approx(400.0)
+    assert pop.account_subsidy[0] == pytest.approx(100.0)
+
+
+def test_launch_year_pays_six_months_of_pensions(baseline):
+    """Qi County launched in July 2011: 2011 pays the 55-yuan basic pension and the account pension
+    for six months, 2012 for twelve."""
+    pop = make_population(1, weight=W, age=70, pensioner=True, years=0, account=600.0, account_pension=10.0)
+    fund = _open(pop, 2011)
+    fund.pay(pop, year_policy(baseline, 2011))
+    row = fund.close_year(pop)
+    assert row["public_basic_pension_central"] == pytest.approx(6 * 55 * W)
+    assert row["account_pensions"] == pytest.approx(6 * 10 * W)
+    fund = _open(pop, 2012)
+    fund.pay(pop, year_policy(baseline, 2012))
+    assert fund.close_year(pop)["public_basic_pension_central"] == pytest.approx(12 * 55 * W)
+
+
+def test_mid_year_rise_pays_each_month_at_its_amount(baseline):
+    """The 2014 rise to 70 yuan applied from 1 July: 6 x 55 + 6 x 70 in 2014, 12 x 70 in 2015."""
+    pop = make_population(1, weight=W, age=70, pensioner=True)
+    for year, expected in ((2014, 6 * 55 + 6 * 70), (2015, 12 * 70)):
+        fund = _open(pop, year)
+        fund.pay(pop, year_policy(baseline, year))
+        assert fund.close_year(pop)["public_basic_pension_central"] == pytest.approx(expected * W)
 
 
 def test_close_year_detects_accounts_changed_behind_the_ledger(baseline):
@@ -184,7 +264,7 @@ def test_fund_is_conserved_every_year_of_a_model_run(small_scenario):
     for row in ledger:
         inflow = sum(row[k] for k in ("contributions", "entry_subsidies", "government_contributions",
                                        "backpayments", "interest"))
-        outflow = sum(row[k] for k in ("account_pensions", "inheritance", "transfers_out"))
+        outflow = sum(row[k] for k in ("account_pensions", "inheritance", "returned_subsidies", "transfers_out"))
         assert row["opening_balance"] + inflow - outflow == pytest.approx(row["closing_balance"], rel=1e-9)
     for before, after in zip(ledger, ledger[1:]):
         assert after["opening_balance"] == before["closing_balance"]

@@ -12,12 +12,12 @@ from abm.cli import app
 from abm.errors import UserError
 from abm.fund import Fund
 from abm.irr import money_worth
-from helpers import latest, make_population, year_policy
+from helpers import latest, make_population, with_policy, year_policy
 
 
-def national_subsidy(grade: int) -> float:
-    """DOMAIN.md section 1: 30 yuan/year, 60 for grades of 500 and above."""
-    return 60.0 if grade >= 500 else 30.0
+def national_subsidy(grade: int, year: int = 2014) -> float:
+    """DOMAIN.md section 1: 30 yuan/year; from 2014, 60 for grades of 500 and above."""
+    return 60.0 if grade >= 500 and year >= 2014 else 30.0
 
 
 def test_irr_falls_as_the_grade_rises(baseline):
@@ -39,11 +39,12 @@ def test_account_pension_with_constant_rate_by_hand(baseline):
 
 def test_account_pension_with_dated_rates_by_hand(baseline):
     """Grade 500 from 45 in 2011: yearly interest at the rate in force (3.5%, 3%, 2.75%, 1.5%), then
-    the contribution and its 60 subsidy; the pension is the balance after the 2026 interest / 139 at 60."""
+    the contribution and its subsidy (30 until 2013, 60 from 2014); the pension is the balance after
+    the 2026 interest / 139 at 60."""
     rates = baseline.policy.interest_rate
     balance = 0.0
     for year in range(2011, 2026):
-        balance = balance * (1 + latest(rates, year)) + 500 + national_subsidy(500)
+        balance = balance * (1 + latest(rates, year)) + 500 + national_subsidy(500, year)
     balance *= 1 + latest(rates, 2026)       # the retirement year's interest comes first
     result = money_worth(baseline, 500, entry_age=45, start_year=2011)
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
@@ -106,3 +107,64 @@ def test_later_start_year_keeps_the_basic_pension_indexed(baseline):
     """Starting in 2030, retirement is in 2045: basic pension = 143 x 1.02^20, as from a 2025 start."""
     result = money_worth(baseline, 300, entry_age=45, start_year=2030)
     assert result.monthly_pension - result.monthly_account_pension == pytest.approx(143 * 1.02**20, rel=1e-9)
+
+
+def test_fifteen_years_from_30_draw_the_pension_at_the_pension_age(baseline):
+    """Paying 15 years from 30 and stopping: the account earns interest until 60, the pension starts
+    at 60 (not at 45), divided by 139."""
+    result = money_worth(baseline, 1000, entry_age=30, years=15)
+    assert result.retirement_age == 60
+    balance = 1060 * ((1.015**15 - 1) / 0.015) * 1.015**16    # 15 payments, then interest to 60 inclusive
+    assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
+
+
+def test_short_of_years_at_the_pension_age_pays_on_and_keeps_the_divisor(baseline):
+    """From 50, 15 years run to 65: the pension starts at 65 on the divisor of the pension age (139)."""
+    result = money_worth(baseline, 300, entry_age=50)
+    assert (result.years, result.retirement_age) == (15, 65)
+    balance = 330 * ((1.015**15 - 1) / 0.015) * 1.015
+    assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
+
+
+def test_a_later_pension_age_in_force_sets_retirement_and_divisor(baseline):
+    """With pension age 65 from 2035, a resident of 45 in 2025 pays until 65 and divides by 101."""
+    scenario = with_policy(baseline, pension_age={2011: 60, 2035: 65})
+    result = money_worth(scenario, 500, entry_age=45)
+    assert (result.years, result.retirement_age) == (20, 65)
+    balance = 560 * ((1.015**20 - 1) / 0.015) * 1.015
+    assert result.monthly_account_pension == pytest.approx(balance / 101, rel=1e-12)
+
+
+def test_launch_cohort_backpays_the_gap_at_the_lowest_grade(baseline):
+    """59 at launch (2011): pays 100 + 30 subsidy in 2011, at 60 in 2012 the 2012 interest (3%) and 14
+    back-paid years at 100 without subsidy; the basic pension then is 55, the IRR very high."""
+    result = money_worth(baseline, 100, entry_age=59, backpay=True)
+    assert (result.start_year, result.years, result.retirement_age, result.backpaid_years) == (2011, 1, 60, 14)
+    balance = 130 * 1.03 + 14 * 100
+    assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
+    assert result.monthly_pension == pytest.approx(55 + balance / 139, rel=1e-12)
+    assert result.irr > money_worth(baseline, 100, entry_age=45).irr and result.irr > 0.5
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    (dict(entry_age=59, years=1), "--years"),                       # under 15 years without the launch route
+    (dict(entry_age=30, years=14), "--years"),
+    (dict(entry_age=45, years=20), "--years"),                      # paying past 60 with 15 years done
+    (dict(entry_age=60), "--entry-age"),                            # joining at the pension age
+    (dict(entry_age=45, backpay=True), "--backpay"),                # 31 at launch: not the launch cohort
+    (dict(entry_age=30, start_year=2011, backpay=True), "--backpay"),
+    (dict(entry_age=50, years=11, backpay=True), "--years"),         # pays until 60 at most (10 years)
+    (dict(entry_age=45, start_year=2005), "--year"),                # before launch
+    (dict(entry_age=45, start_year=2051), "--year"),                # after the scenario's years
+])
+def test_combinations_the_rules_forbid_are_refused(baseline, kwargs, field):
+    with pytest.raises(UserError) as err:
+        money_worth(baseline, 100, **kwargs)
+    assert err.value.field == field
+
+
+def test_irr_command_refuses_a_forbidden_combination_with_exit_2():
+    """`--entry-age 59 --years 1` used to exit 0 with an IRR of NaN."""
+    result = CliRunner().invoke(app, ["irr", "--grade", "100", "--entry-age", "59", "--years", "1"])
+    assert result.exit_code == 2
+    assert "--years" in result.output and "15" in result.output

@@ -102,7 +102,7 @@ def test_basic_pension_after_the_last_date_does_not_depend_on_the_first_year_ask
                                          (62, 139 + (101 - 139) * 2 / 5),   # interpolated
                                          (30, 233), (80, 56)])              # clamped to the table
 def test_annuity_divisor_interpolates_in_the_table_and_clamps_outside(baseline, age, months):
-    """Divisor by age at retirement: table values, linear in between, the end values outside."""
+    """Divisor by pension age: table values, linear in between, the end values outside."""
     policy = year_policy(baseline, 2020)
     assert float(policy.annuity_divisor(age)) == pytest.approx(months, rel=1e-12)
 
@@ -149,6 +149,35 @@ def test_may_backpay_is_off_when_the_scenario_disables_it(baseline):
     """backpay: false removes the right for everyone."""
     policy = year_policy(with_policy(baseline, backpay=False), 2016)
     assert not may_backpay(np.array([60]), np.array([3]), policy).any()
+
+
+def test_a_later_pension_age_change_creates_no_back_payment_right(baseline):
+    """The right to back-pay is decided by age at launch against the pension age at launch (60):
+    cutting the pension age to 55 in 2030 gives nobody who was 41-45 in 2011 the right, while
+    those 46+ at launch keep it."""
+    scenario = with_policy(baseline, pension_age={2011: 60, 2030: 55})
+    policy = year_policy(scenario, 2030)
+    assert policy.pension_age == 55 and policy.launch_pension_age == 60
+    ages_at_launch = np.arange(41, 50)
+    right = may_backpay(ages_at_launch + 2030 - 2011, np.ones(ages_at_launch.size), policy)
+    np.testing.assert_array_equal(right, ages_at_launch >= 46)
+
+
+def test_no_back_payments_in_a_run_after_the_pension_age_is_cut(baseline):
+    """`--set policy.pension_age.2030=55` in a run: the 2030 back-payments are no larger than
+    without the change (today's rule once created back-payments for the cohort 41-45 at launch)."""
+    from abm.model import PensionModel
+    from helpers import small
+
+    def backpayments(scenario):
+        model = PensionModel(scenario=small(scenario, residents=3000, end_year=2030), rng=5)
+        while model.running:
+            model.step()
+        return model.fund.ledger[-1]["backpayments"]
+
+    cut = with_policy(baseline, pension_age={2011: 60, 2030: 55})
+    assert backpayments(baseline) == 0        # the launch cohort with the right (46-59 in 2011) is 65+ by 2030
+    assert backpayments(cut) == 0
 
 
 def test_year_policy_resolves_dated_values(baseline):

@@ -13,7 +13,7 @@ import yaml
 from abm.errors import UserError
 from abm.population import load_county
 from abm.scenario import load_scenario
-from helpers import BASELINE, invoke, latest, squash
+from helpers import BASELINE, invoke, latest, squash, when
 
 SCENARIO_DIR = BASELINE.parent
 SCENARIO_FILES = sorted(SCENARIO_DIR.glob("*.yaml"))
@@ -105,9 +105,10 @@ def test_child_changes_one_dated_value_and_inherits_everything_else(tmp_path, ba
 
 def test_new_year_is_inserted_between_the_parents_years(tmp_path, baseline_data):
     parent = baseline_data["policy"]["basic_pension"]
-    between = next(y for y in range(min(parent), max(parent)) if y not in parent and y > min(parent))
+    years = [when(k)[0] for k in parent]
+    between = next(y for y in range(min(years), max(years)) if y not in years and y > min(years))
     spec = load_scenario(child(tmp_path, f"policy:\n  basic_pension: {{{between}: 60}}\n"))
-    assert list(spec.policy.basic_pension) == sorted([*parent, between])
+    assert list(spec.policy.basic_pension) == sorted([*parent, between], key=when)
     assert spec.policy.basic_pension == {**parent, between: 60}
     assert latest(spec.policy.basic_pension, between) == 60
 
@@ -159,7 +160,7 @@ def test_set_overrides_fields_and_years_become_ints(baseline):
                                     "policy.basic_pension.2016=75"])
     assert spec.policy.publicity == {**baseline.policy.publicity, 2030: 0.7}
     assert all(type(year) is int for year in spec.policy.publicity)
-    assert list(spec.policy.basic_pension) == sorted({*baseline.policy.basic_pension, 2016})
+    assert list(spec.policy.basic_pension) == sorted({*baseline.policy.basic_pension, 2016}, key=when)
     assert spec.policy.basic_pension[2016] == 75
     assert spec.population.residents == 1234
     assert spec.run.replications == 3
@@ -323,6 +324,33 @@ def test_years_out_of_order_in_a_child_are_an_error_even_if_the_merge_could_sort
         load_scenario(path)
     assert info.value.field == "policy.service_quality"
     assert info.value.line == line_of(path, "service_quality:")
+
+
+# --- amounts dated from a month ------------------------------------------------------------------
+
+def test_a_monthly_amount_may_be_dated_from_a_month_in_a_file_and_with_set(tmp_path, baseline):
+    """`2027-07: 200` holds from July 2027; `--set policy.local_top_up.2028-03=20` likewise; both sort
+    among the years, and a January date is kept as the year alone."""
+    path = child(tmp_path, "policy:\n  basic_pension: {2026-01: 150, 2027-07: 200}\n")
+    spec = load_scenario(path, ["policy.local_top_up.2028-03=20"])
+    assert list(spec.policy.basic_pension)[-3:] == [2025, 2026, "2027-07"]
+    assert latest(spec.policy.basic_pension, 2027, 6) == 150 and latest(spec.policy.basic_pension, 2027) == 200
+    assert spec.policy.local_top_up == {2011: 0, "2028-03": 20}
+
+
+@pytest.mark.parametrize("value", ["2014-13", "2014-00", "14-07", "July"])
+def test_a_bad_month_date_names_the_field(tmp_path, value):
+    path = child(tmp_path, f"policy:\n  basic_pension: {{{value}: 70}}\n")
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    assert info.value.field.startswith("policy.basic_pension")
+
+
+def test_month_dates_are_only_for_monthly_amounts(tmp_path):
+    """Grades, subsidies and other yearly rules take years only."""
+    with pytest.raises(UserError) as info:
+        load_scenario(child(tmp_path, "policy:\n  publicity: {2027-07: 0.9}\n"))
+    assert info.value.field.startswith("policy.publicity")
 
 
 # --- where errors point: the key, the offending field, the file (not an unrelated --set) ----------
