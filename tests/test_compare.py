@@ -38,7 +38,8 @@ def sources(tmp_path_factory, baseline_data) -> dict[str, Path]:
     b = copy.deepcopy(a)
     b["name"] = "B"
     b["policy"]["publicity"] = {**a["policy"]["publicity"], CHANGE_YEAR: 0.95}
-    b["policy"]["subsidy"] = {**a["policy"]["subsidy"], CHANGE_YEAR: [[100, 30], [200, 60], [300, 90], [500, 150]]}
+    b["policy"]["subsidy"] = {**{y: v for y, v in a["policy"]["subsidy"].items() if y < CHANGE_YEAR},
+                              CHANGE_YEAR: [[100, 30], [200, 60], [300, 90], [500, 150]]}
     return {"folder": folder, "A": write_yaml(folder / "A.yaml", a), "B": write_yaml(folder / "B.yaml", b)}
 
 

@@ -35,7 +35,7 @@ from abm.viz.levers import (
     scenario_levers,
     subsidy_rules,
 )
-from helpers import BASELINE, PNG_MAGIC, REPO_ROOT, invoke, squash, with_population
+from helpers import BASELINE, PNG_MAGIC, REPO_ROOT, invoke, squash, when, with_population
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
@@ -259,7 +259,7 @@ def expected_policy(spec, lever: str, value):
     policy, year = spec.policy, REFORM_YEAR
 
     def from_reform(dated):
-        return {**{y: x for y, x in dated.items() if y < year}, year: value}
+        return {**{y: x for y, x in dated.items() if when(y) < (year, 1)}, year: value}
 
     if lever in ("publicity", "service_quality", "pension_age", "interest_rate", "basic_pension"):
         return policy.model_copy(update={lever: from_reform(getattr(policy, lever))})

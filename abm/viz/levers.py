@@ -17,7 +17,7 @@ from abm.errors import UserError
 from abm.model import DEFAULT_SCENARIO, PensionModel
 from abm.policy import basic_pension_path
 from abm.population import load_county
-from abm.scenario import Scenario, load_scenario, value_at
+from abm.scenario import Scenario, load_scenario, period, value_at
 
 SCENARIOS = DEFAULT_SCENARIO.parent
 PROJECT = SCENARIOS.parent                           # scenario files are listed relative to it
@@ -69,7 +69,8 @@ def overrides(spec: Scenario, levers: Levers) -> list[tuple[str, Any]]:
 
     def from_reform(field: str, value: Any) -> None:
         dated = getattr(policy, field)
-        result.append((f"policy.{field}", {**{y: v for y, v in dated.items() if y < year}, year: value}))
+        result.append((f"policy.{field}", {**{y: v for y, v in dated.items() if period(y) < (year, 1)},
+                                           year: value}))
 
     for name in {"publicity", "service_quality", "interest_rate", "pension_age"} & changed:
         from_reform(name, getattr(levers, name))
