@@ -113,9 +113,10 @@ def population_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None
         band_line(ax, ts, column, label, THOUSAND)
     if observed and "population" in observed:
         years, values = zip(*sorted(observed["population"].items()))
-        ax.plot(years, [v / THOUSAND for v in values], "ko", label="census / communique")
-    ax.set(ylabel="thousand persons", title="Population")
-    ax.legend(loc="lower left", fontsize=8)
+        ax.plot(years, [v / THOUSAND for v in values], "ko", label="census (2010), communique (end-2019)")
+    ax.set(ylabel="thousand persons", title="Population (end of year)")
+    ax.margins(y=0.15)
+    ax.legend(loc="lower center", fontsize=8)
 
 
 def old_age_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None:
