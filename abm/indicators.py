@@ -1,4 +1,4 @@
-"""Yearly indicators: enrolment, grades, pensions, adequacy and money. County totals (weighted)."""
+"""Yearly indicators: enrolment, grades, pensions, adequacy, population and money. County totals (weighted)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ CONTRIBUTIONS = ("eligible", "paying", "participation_rate", "government_paid", 
                  "top_grade_share", "mean_contribution")
 PENSIONS = ("pensioners", "beneficiary_share", "mean_basic_pension", "mean_account_pension", "mean_pension",
             "replacement_rate", "basic_needs_coverage")
+DEMOGRAPHY = ("population", "share_60_plus", "births", "deaths", "in_migrants", "out_migrants")
 MONEY = ("fund_balance", "fund_inflow", "fund_outflow", "public_spending", "contribution_share_of_revenue",
          "basic_pension_share_of_spending") + INFLOWS + OUTFLOWS + PUBLIC
 
@@ -18,7 +19,7 @@ MONEY = ("fund_balance", "fund_inflow", "fund_outflow", "public_spending", "cont
 def names(all_grades: list[int]) -> list[str]:
     """Every indicator column, in order: one value each per year."""
     return ["year", "residents", "mean_income", *CONTRIBUTIONS, *map(grade_column, all_grades),
-            *PENSIONS, *MONEY]
+            *PENSIONS, *DEMOGRAPHY, *MONEY]
 
 
 def grade_column(grade: float) -> str:
@@ -62,6 +63,19 @@ def pensions(pop, policy: YearPolicy, mean_income: float, basic_needs_line: floa
         "replacement_rate": MONTHS * total / mean_income,
         "basic_needs_coverage": MONTHS * total / basic_needs_line,
     }
+
+
+def demography(pop, births: float, deaths: float, in_migrants: float, out_migrants: float) -> dict[str, float]:
+    """Population of all ages at the end of the year, its share aged 60+, and the year's flows.
+
+    Args:
+        pop: the residents after the year's demography (16+ rows, under-16s counted).
+        births, deaths, in_migrants, out_migrants: the year's flows, persons (deaths incl. children).
+    """
+    population = len(pop) * pop.weight + float(pop.under_16.sum())
+    old = np.count_nonzero(pop.age >= 60) * pop.weight
+    return {"population": population, "share_60_plus": old / population if population else 0.0,
+            "births": births, "deaths": deaths, "in_migrants": in_migrants, "out_migrants": out_migrants}
 
 
 def money(ledger_row: dict[str, float]) -> dict[str, float]:

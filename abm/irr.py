@@ -74,7 +74,7 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
         raise UserError(f"the first contribution year must lie within the scenario's policy years "
                         f"{policy_spec.launch_year}-{scenario.end_year} (got {start})", field="--year")
     county = load_county(scenario)
-    life = LifeTable.from_csv()
+    life = LifeTable.for_county(county)
     horizon = range(start, start + LAST_AGE - entry_age + 1)
     economy = Economy(county["rural_income"], scenario.economy, start - 1, horizon[-1])
     basic = basic_pension_path(policy_spec, economy, horizon)

@@ -36,7 +36,7 @@ class PensionModel(mesa.Model):
         self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
         self.year = scenario.start_year
         self.county = load_county(scenario)
-        self.life = LifeTable.from_csv()
+        self.life = LifeTable.for_county(self.county)
         behaviour = scenario.behaviour
         self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)
                              ).replace(behaviour.choice, behaviour.dynamics)
@@ -47,6 +47,7 @@ class PensionModel(mesa.Model):
         self.population = synthesise(self.county, self.life, scenario.population.residents,
                                      self.economy.mean_income(self.year), self.policy.pension_age, self.rng)
         self.fund = Fund(self.population.weight)
+        self.away = np.zeros(self.life.last_age + 1)   # out-migrants since the start, by age (persons)
         self.households: dict[int, Household] = {}
         self._add_households(self.population.id)
         self.all_grades = sorted({g for grades in scenario.policy.grades.values() for g in grades})
@@ -70,7 +71,7 @@ class PensionModel(mesa.Model):
         self.indicators |= indicators.pensions(pop, policy, mean_income,
                                                self.economy.basic_needs_line(self.year),
                                                self.indicators["paying"])
-        self._demography()
+        self.indicators |= indicators.demography(self.population, **self._demography())
         self._grow_incomes()
         self.indicators |= indicators.money(self.fund.close_year(pop))
         self.datacollector.collect(self)
@@ -93,24 +94,37 @@ class PensionModel(mesa.Model):
         self.fund.collect(pop, rows, grade[rows], gov_paid[rows], policy)
         return eligible
 
-    def _demography(self) -> None:
-        """Deaths (accounts inherited), out-migration, ageing, births and new 16-year-olds."""
-        pop, rng = self.population, self.rng
+    def _demography(self) -> dict[str, float]:
+        """Deaths (accounts inherited), out-migration (accounts transferred out), ageing, births,
+        new 16-year-olds, return and in-migration (arriving with empty accounts).
+
+        Returns the year's county totals in persons (indicators.DEMOGRAPHY's flows).
+        """
+        pop, rng, county, w = self.population, self.rng, self.county, self.population.weight
+        population = len(pop) * w + pop.under_16.sum()
         dead = demography.deaths(pop.age, pop.sex, self.life, rng)
-        leaving = ~dead & demography.out_migrants(pop.age, self.county["out_migration_rate"], rng)
+        leaving = ~dead & demography.out_migrants(pop.age, county["out_migration_rate"], rng)
         self.fund.bequeath(pop, dead, self.policy)
         self.fund.remove(pop, leaving, "transfers_out")
         self._remove_households(pop.id[dead | leaving])
+        self.away += np.bincount(pop.age[leaving], minlength=self.away.size)[: self.away.size] * w
         pop.keep(~(dead | leaving))
         pop.age += 1
-        births = self.county["birth_rate"] * (len(pop) * pop.weight + pop.under_16.sum())
-        pop.under_16, turning_16 = demography.age_children(pop.under_16, self.life, births)
-        count = demography.stochastic_round(turning_16 / pop.weight, rng)
-        if count:
-            ages = np.full(count, demography.ENTRY_AGE)
-            pop.append(draw_residents(self.county, ages, self.economy.mean_income(self.year + 1), rng,
+        births = county["birth_rate"] * population   # the communique's rate, on the population at the start
+        pop.under_16, turning_16, child_deaths = demography.age_children(pop.under_16, self.life, births)
+        self.away, returning = demography.age_away(self.away, self.life, county["return_migration_rate"])
+        n_return = demography.stochastic_round(returning.sum() / w, rng)
+        n_in = demography.stochastic_round(county["in_migration_rate"] * population / w, rng)
+        ages = np.concatenate([
+            np.full(demography.stochastic_round(turning_16 / w, rng), demography.ENTRY_AGE),
+            demography.draw_ages(returning, n_return, rng),
+            demography.in_migrant_ages(county["in_migration_ages"], n_in, rng)])
+        if ages.size:
+            pop.append(draw_residents(county, ages, self.economy.mean_income(self.year + 1), rng,
                                       first_id=pop.next_id))
-            self._add_households(pop.id[-count:])
+            self._add_households(pop.id[-ages.size:])
+        return {"births": births, "deaths": dead.sum() * w + child_deaths,
+                "in_migrants": (n_return + n_in) * w, "out_migrants": leaving.sum() * w}
 
     def _grow_incomes(self) -> None:
         """Incomes follow the county mean, with a yearly idiosyncratic shock (mean one)."""

@@ -1,12 +1,15 @@
-"""Figures of a run: enrolment and grades, pensions and adequacy, the fund and public money.
+"""Figures of a run: enrolment and grades, pensions and adequacy, the fund and public money, population.
 
 Every panel draws the time series of one or more replications (column ``run``) on an Axes;
 lines show the mean over replications and, when there are several, a shaded 90% band. The
-result files and the browser page draw the same panels.
+result files and the browser page draw the same panels. Panels taking ``observed`` also mark
+the county's census observations (abm.demography.load_observations) when given.
 """
 
 from __future__ import annotations
 
+from functools import partial
+from inspect import signature
 from pathlib import Path
 
 import matplotlib
@@ -43,6 +46,9 @@ ENROLMENT = {"participation_rate": "participation rate (paying / eligible)",
 PENSION = {"mean_basic_pension": "basic pension", "mean_account_pension": "account pension"}
 ADEQUACY = {"replacement_rate": "replacement rate (pension / rural income)",
             "basic_needs_coverage": "basic-needs coverage"}
+THOUSAND = 1e3
+POPULATION = {"population": "simulated, all ages"}
+OLD_AGE = {"share_60_plus": "simulated share aged 60+"}
 FUND = {"fund_balance": "balance (individual accounts)", "fund_inflow": "inflow", "fund_outflow": "outflow"}
 
 
@@ -102,6 +108,27 @@ def public_spending_panel(ax, ts: pd.DataFrame) -> None:
     ax.legend(loc="upper left", fontsize=8)
 
 
+def population_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None:
+    for column, label in POPULATION.items():
+        band_line(ax, ts, column, label, THOUSAND)
+    if observed and "population" in observed:
+        years, values = zip(*sorted(observed["population"].items()))
+        ax.plot(years, [v / THOUSAND for v in values], "ko", label="census (2010), communique (end-2019)")
+    ax.set(ylabel="thousand persons", title="Population (end of year)")
+    ax.margins(y=0.15)
+    ax.legend(loc="lower center", fontsize=8)
+
+
+def old_age_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None:
+    for column, label in OLD_AGE.items():
+        band_line(ax, ts, column, label)
+    if observed and "share_60_plus" in observed:
+        years, values = zip(*sorted(observed["share_60_plus"].items()))
+        ax.plot(years, values, "ks", mfc="none", label="national rural, 2020 census (comparison)")
+    ax.set(ylim=(0, None), ylabel="share of the population", title="Aged 60+")
+    ax.legend(loc="lower right", fontsize=8)
+
+
 def figure(ts: pd.DataFrame, panels, title: str = "", size: tuple[float, float] = (12, 4.5),
            years: tuple[int, int] | None = None) -> Figure:
     """One figure with the given panels side by side (a pyplot-free Figure: safe across threads).
@@ -119,7 +146,7 @@ def figure(ts: pd.DataFrame, panels, title: str = "", size: tuple[float, float] 
 
 
 FIGURES = {"enrolment.png": (enrolment_panel, grades_panel), "pensions.png": (pension_panel, adequacy_panel),
-           "fund.png": (fund_panel, public_spending_panel)}
+           "fund.png": (fund_panel, public_spending_panel), "population.png": (population_panel, old_age_panel)}
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -128,5 +155,11 @@ def save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def save_all(ts: pd.DataFrame, title: str, folder: Path) -> list[Path]:
-    return [save(figure(ts, panels, title), folder / name) for name, panels in FIGURES.items()]
+def with_observed(panels, observed: dict | None) -> list:
+    """The panels, those that mark observations given ``observed``."""
+    return [partial(p, observed=observed) if "observed" in signature(p).parameters else p for p in panels]
+
+
+def save_all(ts: pd.DataFrame, title: str, folder: Path, observed: dict | None = None) -> list[Path]:
+    return [save(figure(ts, with_observed(panels, observed), title), folder / name)
+            for name, panels in FIGURES.items()]

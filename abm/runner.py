@@ -20,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from abm import atomic, plots
 from abm.choice import Coefficients
+from abm.datafiles import DATA_DIR, find
+from abm.demography import load_observations
 from abm.model import PensionModel
 from abm.scenario import Scenario, replication_seeds
 
@@ -136,8 +138,15 @@ def write(result: RunResult, out: Path) -> Path:
         (staging / "scenario.yaml").write_text(result.scenario.to_yaml())
         (staging / "metadata.json").write_text(json.dumps(metadata(result), indent=2))
         runs = f"{result.runs} runs" if result.runs > 1 else "1 run"
-        plots.save_all(result.timeseries, f"{result.scenario.name} (seed {result.seed}, {runs})", staging)
+        plots.save_all(result.timeseries, f"{result.scenario.name} (seed {result.seed}, {runs})", staging,
+                       observed=county_observations(result.scenario))
     return Path(out)
+
+
+def county_observations(scenario: Scenario) -> dict | None:
+    """Census observations stored for the scenario's county file, if any."""
+    return load_observations(find(scenario.population.county, DATA_DIR / "counties", scenario.source_dir,
+                                  "population.county"))
 
 
 def read(folder: Path) -> pd.DataFrame:

@@ -18,7 +18,7 @@ from abm.cli import app
 from abm.scenario import load_scenario
 
 FILES = ("timeseries.csv", "timeseries.parquet", "bands.csv", "bands.parquet", "summary.json", "scenario.yaml",
-         "metadata.json", "enrolment.png", "pensions.png", "fund.png")
+         "metadata.json", "enrolment.png", "pensions.png", "fund.png", "population.png")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"
 
@@ -43,13 +43,13 @@ def write_yaml(path: Path, data) -> Path:
 
 
 def test_run_writes_the_complete_results_folder(tmp_path, small_scenario_file, monkeypatch):
-    """run --out DIR --quiet writes the tables, summary, scenario, metadata and three figures."""
+    """run --out DIR --quiet writes the tables, summary, scenario, metadata and four figures."""
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out"
     result = invoke("run", small_scenario_file, "--out", out, "--quiet")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
-    for name in ("enrolment.png", "pensions.png", "fund.png"):
+    for name in ("enrolment.png", "pensions.png", "fund.png", "population.png"):
         assert (out / name).read_bytes()[:8] == PNG_MAGIC
     assert leftovers(tmp_path) == [] and not (tmp_path / "results").exists()
 
