@@ -1,0 +1,98 @@
+"""The README's generated sections (docs/build.py): equal to fresh runs, and markers parsed strictly."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+
+from abm.errors import UserError
+from helpers import REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+
+
+def _load_build():
+    spec = importlib.util.spec_from_file_location("docs_build", REPO_ROOT / "docs" / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+build = _load_build()
+
+
+@pytest.fixture(scope="module")
+def fresh() -> dict[str, str]:
+    """The quick sections (baseline table, IRR table) from fresh runs at the README's seeds."""
+    return build.quick_sections()
+
+
+def test_readme_quick_sections_equal_fresh_runs(fresh):
+    """A changed model fails here until `make docs` rewrites the README."""
+    sections = build.parse(README.read_text(encoding="utf-8"))
+    assert set(build.QUICK) <= set(sections)
+    for name, text in fresh.items():
+        assert sections[name] == text, f"README section {name!r} differs from a fresh run: run `make docs`"
+
+
+def test_readme_has_markers_for_every_job_section():
+    """Every section a job writes has its markers in the README (the slow ones too)."""
+    names = set(build.parse(README.read_text(encoding="utf-8")))
+    assert {"baseline", "irr", "sweeps", "sweep-findings", "bench-sweep", "bench-sobol-1024", "bench-viz",
+            "bench-model"} <= names
+
+
+def test_a_changed_figure_is_stale_and_replace_restores_it(fresh):
+    text = README.read_text(encoding="utf-8")
+    body = build.parse(text)["baseline"]
+    row = next(line for line in body.splitlines() if line.startswith("| participation"))
+    changed = text.replace(row, row.replace("%", "1%", 1))
+    assert changed != text
+    assert build.stale(changed, fresh) == ["baseline"]
+    assert build.replace(changed, fresh) == text
+
+
+TEMPLATE = """# Title
+
+prose before
+<!-- generated: one -->
+
+old one
+
+<!-- /generated -->
+prose between
+<!-- generated: two -->
+old two
+<!-- /generated -->
+prose after
+"""
+
+
+def test_replace_rewrites_only_the_named_sections():
+    out = build.replace(TEMPLATE, {"one": "new one\n\n| a |\n|---|"})
+    assert build.parse(out) == {"one": "new one\n\n| a |\n|---|", "two": "old two"}
+    kept = [line for line in TEMPLATE.splitlines() if "old one" not in line and line]
+    assert [line for line in out.splitlines() if line and line not in ("new one", "| a |", "|---|")] == kept
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("a\n<!-- generated: one -->\nb\n", 2, "never closed"),
+    ("a\n<!-- /generated -->\n", 2, "closes no section"),
+    ("<!-- generated: one -->\n<!-- generated: two -->\n<!-- /generated -->\n", 2, "opens inside section 'one'"),
+    ("<!-- generated: one -->\n<!-- /generated -->\n<!-- generated: one -->\n<!-- /generated -->\n", 3,
+     "appears twice"),
+    ("<!-- generated: One Two -->\n<!-- /generated -->\n", 1, "malformed marker"),
+    ("x <!-- /generated -->\n", 1, "malformed marker"),
+])
+def test_unbalanced_or_malformed_markers_are_refused(text, line, message):
+    with pytest.raises(UserError, match=message) as caught:
+        build.parse(text, "README.md")
+    assert caught.value.line == line and caught.value.file == "README.md"
+
+
+def test_a_section_without_markers_is_refused():
+    with pytest.raises(UserError, match="no markers for section"):
+        build.replace(TEMPLATE, {"three": "x"})
