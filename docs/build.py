@@ -130,6 +130,8 @@ def number(value: float) -> str:
         return f"{value / 1e6:,.1f} M"
     if abs(value) >= 100:
         return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
     return f"{value:.2f}"
 
 
@@ -220,10 +222,7 @@ def sweeps(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
             spec = load_sweep(path)
             stats = run_sweep(spec, path, folder / name, workers=workers)
             analysis = analyze_folder(folder / name)
-            method = (f"Sobol, N={spec.samples}" if spec.method == "sobol" else
-                      f"Morris, {spec.samples} trajectories" if spec.method == "morris" else
-                      f"{spec.method}, N={spec.samples}")
-            rows.append([f"`{name}.yaml`", method, ", ".join(p.name.replace("_", " ") for p in spec.parameters),
+            rows.append([f"`{name}.yaml`", _method(spec), ", ".join(p.name.replace("_", " ") for p in spec.parameters),
                          count(stats["points"]), count(stats["runs"]),
                          f"{stats['seconds']:.0f} s ({stats['runs_per_second']:.1f} runs/s)"])
             findings.append(_leading(spec, analysis))
@@ -238,17 +237,30 @@ def sweeps(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     return out
 
 
+def _method(spec) -> str:
+    if spec.method == "sobol":
+        return f"Sobol, N={spec.samples}"
+    if spec.method == "morris":
+        return f"Morris, {spec.samples} trajectories"
+    return f"{spec.method}, N={spec.samples}"
+
+
 def _leading(spec, analysis: dict) -> str:
     """The leading parameters of every output of one analysed sweep, with 95% half-widths."""
     frame = analysis["indices"]
-    key = "mu_star" if spec.method == "morris" else ("ST" if "ST" in frame else "S1")
+    key = "mu_star" if spec.method == "morris" else next(k for k in ("ST", "delta", "S1") if k in frame)
     conf = f"{key}_conf"
-    label = {"mu_star": "mu*, the mean absolute elementary effect in the output's unit",
-             "ST": "ST, the total-order index", "S1": "S1, the first-order index"}[key]
-    widest = float(frame[conf].max()) if len(frame) else 0.0
+    if key == "mu_star":   # effects are in each output's unit: the widest half-width relative to the leading mu*
+        ratios = [part[conf].max() / part[key].max() for _, part in frame.groupby("output") if part[key].max() > 0]
+        widest = f"widest {100 * max(ratios, default=0.0):.0f}% of its output's leading mu*"
+        label = "mu*, the mean absolute elementary effect in the output's unit"
+    else:
+        widest = f"widest {number(float(frame[conf].max()) if len(frame) else 0.0)}"
+        label = {"ST": "ST, the total-order index", "S1": "S1, the first-order index",
+                 "delta": "delta, the moment-independent index"}[key]
     general = [w for w in analysis["warnings"] if w.startswith("samples")]
-    lead = (f"`{spec.name}` ({spec.method}, samples = {spec.samples}): {label}, ± its 95% confidence half-width "
-            f"(widest {number(widest)})" + (f"; the analysis warns: {general[0]}" if general else "") + ":")
+    lead = (f"`{spec.name}` ({_method(spec)}): {label}, ± its 95% confidence half-width ({widest})"
+            + (f"; the analysis warns: {general[0]}" if general else "") + ":")
     rows = []
     for column in spec.columns:
         part = frame[frame["output"] == column].sort_values(key, ascending=False) if len(frame) else frame

@@ -96,3 +96,23 @@ def test_unbalanced_or_malformed_markers_are_refused(text, line, message):
 def test_a_section_without_markers_is_refused():
     with pytest.raises(UserError, match="no markers for section"):
         build.replace(TEMPLATE, {"three": "x"})
+
+
+def test_sweep_findings_list_the_leading_indices_of_a_fresh_analysis(tmp_path):
+    """The sweep-findings formatter on a fresh small Sobol sweep of the Ishigami function."""
+    import yaml
+
+    from abm.sensitivity import analyze_folder
+    from abm.sweep import load_sweep, run_sweep
+
+    data = yaml.safe_load((REPO_ROOT / "tests" / "data" / "ishigami.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "ishigami.yaml"
+    path.write_text(yaml.safe_dump(dict(data, samples=64)), encoding="utf-8")
+    spec = load_sweep(path)
+    run_sweep(spec, path, tmp_path / "out")
+    analysis = analyze_folder(tmp_path / "out")
+    text = build._leading(spec, analysis)
+    leading = analysis["indices"].sort_values("ST", ascending=False).head(build.LEADING)
+    cells = [f"{row.parameter} {row.ST:.2f} ± {row.ST_conf:.2f}" for row in leading.itertuples()]
+    assert f"| `y` | {' | '.join(cells)} |" in text.splitlines()
+    assert "Sobol, N=64" in text and "samples = 64 is below" in text
