@@ -139,6 +139,12 @@ def count(value: int) -> str:
     return f"{value:,}"
 
 
+def machine() -> str:
+    """Where timings were taken: cores and the load already on them (the machine may be shared)."""
+    return (f"Measured on {os.cpu_count()} cores with a load average of {os.getloadavg()[0]:.1f} "
+            "when the runs started.")
+
+
 # --- jobs ----------------------------------------------------------------------------------------
 
 @dataclass
@@ -213,7 +219,7 @@ def sweeps(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     from abm.sensitivity import analyze_folder
     from abm.sweep import load_sweep, run_sweep
 
-    rows, findings = [], []
+    rows, findings, where = [], [], machine()
     folder = Path(tempfile.mkdtemp(prefix="docs-sweeps-"))
     out = Result()
     try:
@@ -232,7 +238,7 @@ def sweeps(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     header = ["sweep", "method", "parameters", "points", "runs", f"{workers} workers"]
-    out.sections["sweeps"] = table(header, rows)
+    out.sections["sweeps"] = table(header, rows) + "\n\n" + where
     out.sections["sweep-findings"] = "\n\n".join(findings)
     return out
 
@@ -283,17 +289,18 @@ def _bench(script: str, *args: str) -> list[dict]:
 
 def bench_model(figures: Path | None = DOCS) -> Result:
     """bench/bench_model.py: residents x 40 years at three sizes."""
-    rows = []
+    rows, where = [], machine()
     for line in _bench("bench_model.py"):
         rows.append([count(line["residents"]), "yes" if line["agents"] == "all" else "no", f"{line['seconds']:.2f}",
                      f"{line['agent_years_per_s'] / 1e6:.1f} M", f"{line['peak_mib']:.0f} MiB",
                      count(line["bytes_per_resident"])])
     header = ["residents", "Household objects", "seconds", "agent-years/s", "peak memory growth", "bytes/resident"]
-    return Result({"bench-model": table(header, rows)})
+    return Result({"bench-model": table(header, rows) + "\n\n" + where})
 
 
 def bench_sweep(figures: Path | None = DOCS, sobol_1024: bool = False) -> Result:
     """bench/bench_sweep.py: throughput of the shipped sweeps (smaller samples) on 1 and 2 workers."""
+    where = machine()
     lines = _bench("bench_sweep.py", *(["--sobol-1024"] if sobol_1024 else []))
     by_sweep: dict[str, dict[int, dict]] = {}
     for line in lines:
@@ -306,7 +313,7 @@ def bench_sweep(figures: Path | None = DOCS, sobol_1024: bool = False) -> Result
         rows.append([f"`{name}`", str(one["samples"]), count(one["runs"]), f"{one['runs_per_s']:.1f}",
                      f"{two['runs_per_s']:.1f}", f"{two['speedup_vs_1_worker']:.2f}x"])
     header = ["sweep", "samples", "runs", "runs/s, 1 worker", "runs/s, 2 workers", "speed-up"]
-    out = Result({"bench-sweep": table(header, rows)})
+    out = Result({"bench-sweep": table(header, rows) + "\n\n" + where})
     if "sobol_1024" in by_sweep:
         from abm.sweep import load_sweep
 
@@ -317,13 +324,13 @@ def bench_sweep(figures: Path | None = DOCS, sobol_1024: bool = False) -> Result
             f"A Sobol sweep of N={spec.samples} over {len(spec.parameters)} parameters ({count(line['points'])} "
             f"points, {spec.replications} run{'s' if spec.replications > 1 else ''} each, `bench/sobol_1024.yaml`) "
             f"took {line['seconds']:.0f} s ({minutes} min {seconds} s, {line['runs_per_s']:.1f} runs/s) on "
-            f"{line['workers']} workers (`python bench/bench_sweep.py --sobol-1024`).")
+            f"{line['workers']} workers (`python bench/bench_sweep.py --sobol-1024`). {where}")
     return out
 
 
 def bench_viz(figures: Path | None = DOCS) -> Result:
     """bench/bench_viz.py: the page's server cost per simulated year, and Step clicks in Chromium."""
-    rows, browser = [], None
+    rows, browser, where = [], None, machine()
     for line in _bench("bench_viz.py"):
         if "browser_step" in line:
             browser = line
@@ -337,7 +344,7 @@ def bench_viz(figures: Path | None = DOCS) -> Result:
                  f"{browser['worst_ms']:.0f} ms).")
     else:
         text += "\n\nThe Step click in Chromium was not timed (chromium or Playwright missing)."
-    return Result({"bench-viz": text})
+    return Result({"bench-viz": text + " " + where})
 
 
 SCREENSHOT_STEPS = 15
@@ -368,7 +375,7 @@ def screenshot(figures: Path | None = DOCS) -> Result:
         bench_viz._wait_for(url)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=str(bench_viz.CHROMIUM), args=bench_viz.CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page = browser.new_page(viewport={"width": 1500, "height": 1150})
             page.goto(url)
             step = page.get_by_role("button", name="Step")
             step.wait_for(timeout=60_000)
@@ -389,6 +396,7 @@ QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "irr": irr}
 SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "bench-model": bench_model, "bench-sweep": bench_sweep,
                                           "bench-viz": bench_viz, "screenshot": screenshot}
 JOBS = QUICK | SLOW
+TIMED = ("sweeps", "bench-model", "bench-sweep", "bench-viz")   # jobs whose sections quote wall times
 
 
 def quick_sections() -> dict[str, str]:
@@ -421,6 +429,9 @@ def main(argv: list[str] | None = None) -> int:
             names.append("bench-sweep")
         fresh: dict[str, str] = {}
         for name in names:
+            if name in TIMED and os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+                print(f"note: {name}: the machine is busy (load average {os.getloadavg()[0]:.1f}); its times will "
+                      "be longer than on a quiet machine", file=sys.stderr)
             started = time.perf_counter()
             job = JOBS[name]
             result = job(sobol_1024=True) if name == "bench-sweep" and args.sobol_1024 else job()
