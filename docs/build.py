@@ -75,7 +75,7 @@ def parse(text: str, source: str | Path = README) -> dict[str, str]:
                 raise UserError(f"{CLOSE} closes no section", file=source, line=number)
             sections[name] = "\n".join(body).strip("\n")
             name = None
-        elif "<!-- generated" in line or "<!-- /generated" in line:
+        elif line.lstrip().startswith(("<!-- generated", "<!-- /generated")):
             raise UserError(f"malformed marker {line.strip()!r}: a marker is alone on its line, "
                             f"'<!-- generated: NAME -->' (NAME: a-z, 0-9, -) or {CLOSE!r}", file=source, line=number)
         elif name is not None:
@@ -418,9 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         text = README.read_text(encoding="utf-8")
-        parse(text)                                        # refuse a broken README before any run
+        parse(text, README)                                # refuse a broken README before any run
         if args.check:
-            names = stale(text, quick_sections())
+            names = stale(text, quick_sections(), README)
             for name in names:
                 print(f"README.md: section {name!r} differs from a fresh run: run `make docs`", file=sys.stderr)
             return 1 if names else 0
@@ -441,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"files {', '.join(written) or '-'}", flush=True)
             for note in result.notes:
                 print(f"note: {note}", file=sys.stderr)
-        atomic.write_text(README, replace(text, fresh))
+        atomic.write_text(README, replace(text, fresh, README))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

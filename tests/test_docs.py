@@ -85,7 +85,7 @@ def test_replace_rewrites_only_the_named_sections():
     ("<!-- generated: one -->\n<!-- /generated -->\n<!-- generated: one -->\n<!-- /generated -->\n", 3,
      "appears twice"),
     ("<!-- generated: One Two -->\n<!-- /generated -->\n", 1, "malformed marker"),
-    ("x <!-- /generated -->\n", 1, "malformed marker"),
+    ("  <!-- /generated --> x\n", 1, "malformed marker"),
 ])
 def test_unbalanced_or_malformed_markers_are_refused(text, line, message):
     with pytest.raises(UserError, match=message) as caught:
@@ -116,3 +116,15 @@ def test_sweep_findings_list_the_leading_indices_of_a_fresh_analysis(tmp_path):
     cells = [f"{row.parameter} {row.ST:.2f} ± {row.ST_conf:.2f}" for row in leading.itertuples()]
     assert f"| `y` | {' | '.join(cells)} |" in text.splitlines()
     assert "Sobol, N=64" in text and "samples = 64 is below" in text
+
+
+def test_a_broken_readme_stops_the_build_before_any_run(tmp_path, monkeypatch, capsys):
+    broken = tmp_path / "README.md"
+    broken.write_text(TEMPLATE.replace("<!-- /generated -->\nprose after", "prose after"), encoding="utf-8")
+    before = broken.read_text(encoding="utf-8")
+    monkeypatch.setattr(build, "README", broken)
+    monkeypatch.setattr(build, "JOBS", {})             # any job run would fail with a KeyError
+    assert build.main(["--check"]) == 2
+    assert build.main([]) == 2
+    assert f"{broken}, line 10: section 'two' is never closed" in capsys.readouterr().err
+    assert broken.read_text(encoding="utf-8") == before
