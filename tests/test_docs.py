@@ -128,3 +128,30 @@ def test_a_broken_readme_stops_the_build_before_any_run(tmp_path, monkeypatch, c
     assert build.main([]) == 2
     assert f"{broken}, line 10: section 'two' is never closed" in capsys.readouterr().err
     assert broken.read_text(encoding="utf-8") == before
+
+
+def test_benchmark_sections_read_the_json_lines_of_the_bench_scripts(monkeypatch):
+    """The tables of the slow sections, from lines shaped as bench/bench_*.py print them (not run here)."""
+    printed = {
+        "bench_model.py": [{"residents": 100_000, "years": 40, "agents": "all", "seconds": 1.7,
+                            "agent_years_per_s": 2_352_941, "peak_mib": 57.4, "bytes_per_resident": 603}],
+        "bench_sweep.py": [{"sweep": "behaviour", "samples": 16, "workers": 1, "runs": 320, "seconds": 17.5,
+                            "runs_per_s": 18.3},
+                           {"sweep": "behaviour", "samples": 16, "workers": 2, "runs": 320, "seconds": 9.0,
+                            "runs_per_s": 35.7, "speedup_vs_1_worker": 1.95},
+                           {"sweep": "sobol_1024", "points": 10240, "runs": 10240, "workers": 2, "seconds": 313.0,
+                            "runs_per_s": 32.7}],
+        "bench_viz.py": [{"residents": 5000, "years": 40, "mean_ms": 21.2, "worst_ms": 27.4},
+                         {"browser_step": "chromium", "residents": 5000, "clicks": 20, "mean_ms": 186.0,
+                          "worst_ms": 355.0}],
+    }
+    monkeypatch.setattr(build, "_bench", lambda script, *args: printed[script])
+    model = build.bench_model().sections["bench-model"].splitlines()
+    assert model[2] == "| 100,000 | yes | 1.70 | 2.4 M | 57 MiB | 603 |"
+    assert model[-1].startswith("Measured on ") and "load average" in model[-1]
+    sweep = build.bench_sweep(sobol_1024=True).sections
+    assert sweep["bench-sweep"].splitlines()[2] == "| `behaviour` | 16 | 320 | 18.3 | 35.7 | 1.95x |"
+    assert "took 313 s (5 min 13 s, 32.7 runs/s) on 2 workers" in sweep["bench-sobol-1024"]
+    viz = build.bench_viz().sections["bench-viz"]
+    assert "| 5,000 | 40 | 21 | 27 |" in viz.splitlines()
+    assert "after 186 ms on average at 5,000 residents (worst of 20 clicks 355 ms)" in viz
