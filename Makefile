@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 ASSETS := .cache/solara-cdn
 FRONT_END := $(shell cat abm/viz/front_end.txt)
 
-.PHONY: setup run test lint bench viz assets browser clean
+.PHONY: setup run test lint bench docs docs-bench viz assets browser clean
 
 setup: $(STAMP)
 
@@ -45,12 +45,22 @@ browser:
 	  echo "warning: chromium not installed (needs root); browser tests will be skipped"
 
 lint: setup
-	$(BIN)/ruff check abm tests bench
+	$(BIN)/ruff check abm tests bench docs
 
 bench: setup
 	$(BIN)/python bench/bench_model.py
 	$(BIN)/python bench/bench_sweep.py
 	$(BIN)/python bench/bench_viz.py
+
+# The README's run-derived tables and docs/ figures, regenerated between their markers (docs/build.py).
+# docs: the baseline and IRR tables and the baseline figure (seconds); docs-bench: also the shipped
+# sweeps, the benchmarks and the page's screenshot (minutes). DOCS_FLAGS=--sobol-1024 adds the
+# N=1024 Sobol timing (several minutes more).
+docs: setup
+	$(BIN)/python docs/build.py $(DOCS_FLAGS)
+
+docs-bench: setup assets browser
+	$(BIN)/python docs/build.py --bench $(DOCS_FLAGS)
 
 clean:
 	rm -rf $(VENV) results/*/ .pytest_cache .cache

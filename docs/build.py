@@ -1,0 +1,452 @@
+"""The README's run-derived figures: every such table and figure regenerated from fresh runs.
+
+README.md holds each generated section between two marker lines,
+``<!-- generated: NAME -->`` and ``<!-- /generated -->``; this script rewrites what lies between
+them and leaves every other line as it is. Jobs compute one or more sections (and figures in
+docs/) each:
+
+- quick (seconds, the default; ``make docs``): ``baseline`` (the baseline run's table and
+  docs/baseline-enrolment.png) and ``irr`` (the money's-worth table);
+- slow (minutes; ``make docs-bench``): ``sweeps`` (the shipped sweeps run and analysed: their
+  table, their leading indices, docs/sweep-*.png), ``bench-model``, ``bench-sweep`` and
+  ``bench-viz`` (the JSON lines of bench/bench_*.py turned into tables) and ``screenshot``
+  (docs/viz.png, the browser page after 15 simulated years).
+
+Usage:
+  python docs/build.py                      # the quick jobs
+  python docs/build.py --bench              # the quick and the slow jobs
+  python docs/build.py --only sweeps irr    # the jobs named
+  python docs/build.py --sobol-1024         # bench-sweep also times bench/sobol_1024.yaml (several minutes)
+  python docs/build.py --check              # exit 1 if a quick section differs from a fresh run; writes nothing
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from abm import atomic
+from abm.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+BASELINE = ROOT / "scenarios" / "baseline.yaml"
+SWEEPS = ROOT / "scenarios" / "sweeps"
+
+OPEN = re.compile(r"^<!-- generated: ([a-z0-9-]+) -->$")
+CLOSE = "<!-- /generated -->"
+
+
+# --- markers -------------------------------------------------------------------------------------
+
+def parse(text: str, source: str | Path = README) -> dict[str, str]:
+    """The generated sections of ``text``, name -> the lines between its markers.
+
+    Refuses (UserError naming the line) an opening marker inside an open section, a closing
+    marker without an opening one, a section left open at the end, and a name used twice.
+    """
+    sections: dict[str, str] = {}
+    name, start, body = None, 0, []
+    for number, line in enumerate(text.splitlines(), start=1):
+        opening = OPEN.match(line)
+        if opening:
+            if name is not None:
+                raise UserError(f"section {opening[1]!r} opens inside section {name!r} (opened on line {start}); "
+                                f"close it first with {CLOSE}", file=source, line=number)
+            if opening[1] in sections:
+                raise UserError(f"section {opening[1]!r} appears twice", file=source, line=number)
+            name, start, body = opening[1], number, []
+        elif line == CLOSE:
+            if name is None:
+                raise UserError(f"{CLOSE} closes no section", file=source, line=number)
+            sections[name] = "\n".join(body).strip("\n")
+            name = None
+        elif line.lstrip().startswith(("<!-- generated", "<!-- /generated")):
+            raise UserError(f"malformed marker {line.strip()!r}: a marker is alone on its line, "
+                            f"'<!-- generated: NAME -->' (NAME: a-z, 0-9, -) or {CLOSE!r}", file=source, line=number)
+        elif name is not None:
+            body.append(line)
+    if name is not None:
+        raise UserError(f"section {name!r} is never closed with {CLOSE}", file=source, line=start)
+    return sections
+
+
+def replace(text: str, fresh: dict[str, str], source: str | Path = README) -> str:
+    """``text`` with the named sections' contents replaced; every other line is kept as it is."""
+    missing = sorted(set(fresh) - set(parse(text, source)))
+    if missing:
+        raise UserError(f"no markers for section(s) {', '.join(missing)}: add "
+                        f"'<!-- generated: NAME -->' and {CLOSE!r} lines where they belong", file=source)
+    out, name = [], None
+    for line in text.splitlines(keepends=True):
+        opening = OPEN.match(line.rstrip("\n"))
+        if opening:
+            name = opening[1]
+            out.append(line)
+            if name in fresh:
+                out.append(f"\n{fresh[name]}\n\n")
+        elif line.rstrip("\n") == CLOSE:
+            name = None
+            out.append(line)
+        elif name is None or name not in fresh:
+            out.append(line)
+    return "".join(out)
+
+
+def stale(text: str, fresh: dict[str, str], source: str | Path = README) -> list[str]:
+    """Names of the sections whose text in ``text`` differs from ``fresh`` (or has no markers)."""
+    current = parse(text, source)
+    return [name for name, body in fresh.items() if current.get(name) != body]
+
+
+# --- formatting ----------------------------------------------------------------------------------
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def number(value: float) -> str:
+    """An index or effect in its output's unit, readable at any scale."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:,.1f} M"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def count(value: int) -> str:
+    return f"{value:,}"
+
+
+def machine() -> str:
+    """Where timings were taken: cores and the load already on them (the machine may be shared)."""
+    return (f"Measured on {os.cpu_count()} cores with a load average of {os.getloadavg()[0]:.1f} "
+            "when the runs started.")
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    sections: dict[str, str] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)     # written under docs/
+    notes: list[str] = field(default_factory=list)
+
+
+BASELINE_YEARS = (2011, 2018, 2020, 2030, 2050)
+BASELINE_ROWS = {"participation_rate": ("participation (paying / eligible)", percent),
+                 "lowest_grade_share": ("payers at the lowest grade", percent),
+                 "top_grade_share": ("payers at the top grade", percent),
+                 "replacement_rate": ("replacement rate (mean pension / rural income)", percent)}
+
+
+def baseline(figures: Path | None = DOCS) -> Result:
+    """The baseline as ``pension-abm run scenarios/baseline.yaml`` runs it: table and enrolment figure."""
+    from abm import plots, runner
+    from abm.scenario import load_scenario
+
+    scenario = load_scenario(BASELINE)
+    result = runner.run(scenario)
+    means = result.timeseries.groupby("year").mean(numeric_only=True)
+    coefficients = scenario.behaviour.coefficients
+    lead = (f"`make run` (`pension-abm run scenarios/baseline.yaml`): seed {result.seed}, "
+            f"{count(scenario.population.residents)} simulated residents, {coefficients} coefficients, "
+            f"{result.runs} run{'s' if result.runs > 1 else ''}:")
+    rows = [[label, *(fmt(means.loc[year, column]) for year in BASELINE_YEARS)]
+            for column, (label, fmt) in BASELINE_ROWS.items()]
+    out = Result({"baseline": lead + "\n\n" + table(["indicator", *map(str, BASELINE_YEARS)], rows)})
+    if figures is not None:
+        runs = f"{result.runs} runs" if result.runs > 1 else "1 run"
+        fig = plots.figure(result.timeseries, plots.FIGURES["enrolment.png"],
+                           f"{scenario.name} (seed {result.seed}, {runs})")
+        out.files.append(plots.save(fig, figures / "baseline-enrolment.png"))
+    return out
+
+
+IRR_GRADES = (100, 300, 500, 1000, 2000)
+IRR_ENTRY_AGE = 45
+
+
+def irr(figures: Path | None = DOCS) -> Result:
+    """Money's worth of the README's grades for a resident entering at 45, under the baseline."""
+    from abm.irr import money_worth
+    from abm.scenario import load_scenario
+
+    scenario = load_scenario(BASELINE)
+    worth = [money_worth(scenario, grade, IRR_ENTRY_AGE) for grade in IRR_GRADES]
+    first = worth[0]
+    if any((w.years, w.start_year, w.retirement_age) != (first.years, first.start_year, first.retirement_age)
+           for w in worth):
+        raise RuntimeError("the grades retire at different ages: the table's header would be wrong")
+    lead = (f"`pension-abm irr --grade G --entry-age {IRR_ENTRY_AGE}` on the baseline: {first.years} years "
+            f"of contributions from {first.start_year}, pension from age {first.retirement_age}:")
+    rows = [["internal rate of return", *(percent(w.irr) for w in worth)],
+            [f"monthly pension at {first.retirement_age} (yuan)", *(f"{w.monthly_pension:.0f}" for w in worth)],
+            ["replacement rate", *(percent(w.replacement_rate) for w in worth)]]
+    return Result({"irr": lead + "\n\n" + table(["grade (yuan/year)", *map(str, IRR_GRADES)], rows)})
+
+
+# The shipped sweeps in the README's order, and the output whose index figure the README shows.
+SHIPPED = {"policy_levers": ("participation_rate@mean2026-2040", "sweep-policy-levers.png"),
+           "behaviour": ("lowest_grade_share@2040", "sweep-behaviour.png")}
+LEADING = 3       # parameters shown per output
+WORKERS = 2
+
+
+def sweeps(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
+    """The shipped sweeps run and analysed as ``pension-abm sweep`` does: their table and leading indices."""
+    from abm.sensitivity import analyze_folder
+    from abm.sweep import load_sweep, run_sweep
+
+    rows, findings, where = [], [], machine()
+    folder = Path(tempfile.mkdtemp(prefix="docs-sweeps-"))
+    out = Result()
+    try:
+        for name, (figure_output, figure_name) in SHIPPED.items():
+            path = SWEEPS / f"{name}.yaml"
+            spec = load_sweep(path)
+            stats = run_sweep(spec, path, folder / name, workers=workers)
+            analysis = analyze_folder(folder / name)
+            rows.append([f"`{name}.yaml`", _method(spec), ", ".join(p.name.replace("_", " ") for p in spec.parameters),
+                         count(stats["points"]), count(stats["runs"]),
+                         f"{stats['seconds']:.0f} s ({stats['runs_per_second']:.1f} runs/s)"])
+            findings.append(_leading(spec, analysis))
+            if figures is not None:
+                slug = re.sub(r"[^A-Za-z0-9_-]+", "_", figure_output).strip("_")
+                out.files.append(Path(shutil.copyfile(folder / name / f"indices_{slug}.png", figures / figure_name)))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    header = ["sweep", "method", "parameters", "points", "runs", f"{workers} workers"]
+    out.sections["sweeps"] = table(header, rows) + "\n\n" + where
+    out.sections["sweep-findings"] = "\n\n".join(findings)
+    return out
+
+
+def _method(spec) -> str:
+    if spec.method == "sobol":
+        return f"Sobol, N={spec.samples}"
+    if spec.method == "morris":
+        return f"Morris, {spec.samples} trajectories"
+    return f"{spec.method}, N={spec.samples}"
+
+
+def _leading(spec, analysis: dict) -> str:
+    """The leading parameters of every output of one analysed sweep, with 95% half-widths."""
+    frame = analysis["indices"]
+    key = "mu_star" if spec.method == "morris" else next(k for k in ("ST", "delta", "S1") if k in frame)
+    conf = f"{key}_conf"
+    if key == "mu_star":   # effects are in each output's unit: the widest half-width relative to the leading mu*
+        ratios = [part[conf].max() / part[key].max() for _, part in frame.groupby("output") if part[key].max() > 0]
+        widest = f"widest {100 * max(ratios, default=0.0):.0f}% of its output's leading mu*"
+        label = "mu*, the mean absolute elementary effect in the output's unit"
+    else:
+        widest = f"widest {number(float(frame[conf].max()) if len(frame) else 0.0)}"
+        label = {"ST": "ST, the total-order index", "S1": "S1, the first-order index",
+                 "delta": "delta, the moment-independent index"}[key]
+    general = [w for w in analysis["warnings"] if w.startswith("samples")]
+    lead = (f"`{spec.name}` ({_method(spec)}): {label}, ± its 95% confidence half-width ({widest})"
+            + (f"; the analysis warns: {general[0]}" if general else "") + ":")
+    rows = []
+    for column in spec.columns:
+        part = frame[frame["output"] == column].sort_values(key, ascending=False) if len(frame) else frame
+        if not len(part):
+            rows.append([f"`{column}`", *["does not vary over the sample"] + [""] * (LEADING - 1)])
+            continue
+        cells = [f"{row.parameter} {number(getattr(row, key))} ± {number(getattr(row, conf))}"
+                 for row in part.head(LEADING).itertuples()]
+        rows.append([f"`{column}`", *cells, *[""] * (LEADING - len(cells))])
+    header = ["output", *("first", "second", "third", "fourth", "fifth")[:LEADING]]
+    return lead + "\n\n" + table(header, rows)
+
+
+def _bench(script: str, *args: str) -> list[dict]:
+    """The JSON lines a benchmark script prints (run in its own process, from the project root)."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, check=True,
+                          stdout=subprocess.PIPE, text=True)
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def bench_model(figures: Path | None = DOCS) -> Result:
+    """bench/bench_model.py: residents x 40 years at three sizes."""
+    rows, where = [], machine()
+    for line in _bench("bench_model.py"):
+        rows.append([count(line["residents"]), "yes" if line["agents"] == "all" else "no", f"{line['seconds']:.2f}",
+                     f"{line['agent_years_per_s'] / 1e6:.1f} M", f"{line['peak_mib']:.0f} MiB",
+                     count(line["bytes_per_resident"])])
+    header = ["residents", "Household objects", "seconds", "agent-years/s", "peak memory growth", "bytes/resident"]
+    return Result({"bench-model": table(header, rows) + "\n\n" + where})
+
+
+def bench_sweep(figures: Path | None = DOCS, sobol_1024: bool = False) -> Result:
+    """bench/bench_sweep.py: throughput of the shipped sweeps (smaller samples) on 1 and 2 workers."""
+    where = machine()
+    lines = _bench("bench_sweep.py", *(["--sobol-1024"] if sobol_1024 else []))
+    by_sweep: dict[str, dict[int, dict]] = {}
+    for line in lines:
+        by_sweep.setdefault(line["sweep"], {})[line["workers"]] = line
+    rows = []
+    for name, runs in by_sweep.items():
+        if name == "sobol_1024":
+            continue
+        one, two = runs[1], runs[2]
+        rows.append([f"`{name}`", str(one["samples"]), count(one["runs"]), f"{one['runs_per_s']:.1f}",
+                     f"{two['runs_per_s']:.1f}", f"{two['speedup_vs_1_worker']:.2f}x"])
+    header = ["sweep", "samples", "runs", "runs/s, 1 worker", "runs/s, 2 workers", "speed-up"]
+    out = Result({"bench-sweep": table(header, rows) + "\n\n" + where})
+    if "sobol_1024" in by_sweep:
+        from abm.sweep import load_sweep
+
+        line = by_sweep["sobol_1024"][2]
+        spec = load_sweep(ROOT / "bench" / "sobol_1024.yaml")
+        minutes, seconds = divmod(round(line["seconds"]), 60)
+        out.sections["bench-sobol-1024"] = (
+            f"A Sobol sweep of N={spec.samples} over {len(spec.parameters)} parameters ({count(line['points'])} "
+            f"points, {spec.replications} run{'s' if spec.replications > 1 else ''} each, `bench/sobol_1024.yaml`) "
+            f"took {line['seconds']:.0f} s ({minutes} min {seconds} s, {line['runs_per_s']:.1f} runs/s) on "
+            f"{line['workers']} workers (`python bench/bench_sweep.py --sobol-1024`). {where}")
+    return out
+
+
+def bench_viz(figures: Path | None = DOCS) -> Result:
+    """bench/bench_viz.py: the page's server cost per simulated year, and Step clicks in Chromium."""
+    rows, browser, where = [], None, machine()
+    for line in _bench("bench_viz.py"):
+        if "browser_step" in line:
+            browser = line
+        else:
+            rows.append([count(line["residents"]), str(line["years"]), f"{line['mean_ms']:.0f}",
+                         f"{line['worst_ms']:.0f}"])
+    text = table(["residents", "years", "mean ms per year", "worst year, ms"], rows)
+    if browser and "mean_ms" in browser:
+        text += (f"\n\nIn Chromium a Step click shows the new year after {browser['mean_ms']:.0f} ms on average at "
+                 f"{count(browser['residents'])} residents (worst of {browser['clicks']} clicks "
+                 f"{browser['worst_ms']:.0f} ms).")
+    else:
+        text += "\n\nThe Step click in Chromium was not timed (chromium or Playwright missing)."
+    return Result({"bench-viz": text + " " + where})
+
+
+SCREENSHOT_STEPS = 15
+
+
+def screenshot(figures: Path | None = DOCS) -> Result:
+    """docs/viz.png: the browser page (served as ``make viz`` serves it) after 15 Step clicks."""
+    if figures is None:
+        return Result()
+    spec = importlib.util.spec_from_file_location("bench_viz", ROOT / "bench" / "bench_viz.py")
+    bench_viz = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, bench_viz)
+    spec.loader.exec_module(bench_viz)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return Result(notes=["screenshot: Playwright missing; docs/viz.png kept"])
+    if not bench_viz.CHROMIUM.exists():
+        return Result(notes=[f"screenshot: {bench_viz.CHROMIUM} missing; docs/viz.png kept"])
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/"
+    command = [str(Path(sys.executable).parent / "pension-abm"), "viz", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        bench_viz._wait_for(url)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(bench_viz.CHROMIUM), args=bench_viz.CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1500, "height": 1150})
+            page.goto(url)
+            step = page.get_by_role("button", name="Step")
+            step.wait_for(timeout=60_000)
+            for number_ in range(1, SCREENSHOT_STEPS + 1):
+                step.click()
+                page.get_by_text(re.compile(rf"^Time: {number_}(\.0)?$")).wait_for()
+            page.wait_for_timeout(1000)        # the charts redraw after a short debounce
+            path = figures / "viz.png"
+            page.screenshot(path=str(path), full_page=True)
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait()
+    return Result(files=[path])
+
+
+QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "irr": irr}
+SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "bench-model": bench_model, "bench-sweep": bench_sweep,
+                                          "bench-viz": bench_viz, "screenshot": screenshot}
+JOBS = QUICK | SLOW
+TIMED = ("sweeps", "bench-model", "bench-sweep", "bench-viz")   # jobs whose sections quote wall times
+
+
+def quick_sections() -> dict[str, str]:
+    """The quick sections from fresh runs, computed in memory (no figure written)."""
+    sections: dict[str, str] = {}
+    for job in QUICK.values():
+        sections |= job(figures=None).sections
+    return sections
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bench", action="store_true", help="also the slow jobs: " + ", ".join(SLOW))
+    parser.add_argument("--only", nargs="+", choices=list(JOBS), metavar="JOB",
+                        help="run only these jobs: " + ", ".join(JOBS))
+    parser.add_argument("--sobol-1024", action="store_true", help="bench-sweep also times bench/sobol_1024.yaml")
+    parser.add_argument("--check", action="store_true",
+                        help="compare the README's quick sections with fresh runs; exit 1 if any differs")
+    args = parser.parse_args(argv)
+    try:
+        text = README.read_text(encoding="utf-8")
+        parse(text, README)                                # refuse a broken README before any run
+        if args.check:
+            names = stale(text, quick_sections(), README)
+            for name in names:
+                print(f"README.md: section {name!r} differs from a fresh run: run `make docs`", file=sys.stderr)
+            return 1 if names else 0
+        names = args.only or [*QUICK, *(SLOW if args.bench else [])]
+        if args.sobol_1024 and "bench-sweep" not in names:
+            names.append("bench-sweep")
+        fresh: dict[str, str] = {}
+        for name in names:
+            if name in TIMED and os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
+                print(f"note: {name}: the machine is busy (load average {os.getloadavg()[0]:.1f}); its times will "
+                      "be longer than on a quiet machine", file=sys.stderr)
+            started = time.perf_counter()
+            job = JOBS[name]
+            result = job(sobol_1024=True) if name == "bench-sweep" and args.sobol_1024 else job()
+            fresh |= result.sections
+            written = [str(p.relative_to(ROOT)) for p in result.files]
+            print(f"{name}: {time.perf_counter() - started:.1f} s; sections {', '.join(result.sections) or '-'}; "
+                  f"files {', '.join(written) or '-'}", flush=True)
+            for note in result.notes:
+                print(f"note: {note}", file=sys.stderr)
+        atomic.write_text(README, replace(text, fresh, README))
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
