@@ -6,7 +6,8 @@ them and leaves every other line as it is. Jobs compute one or more sections (an
 docs/) each:
 
 - quick (seconds, the default; ``make docs``): ``baseline`` (the baseline run's table and
-  docs/baseline-enrolment.png) and ``irr`` (the money's-worth table);
+  docs/baseline-enrolment.png), ``population`` (the baseline's population against the census and
+  docs/population.png) and ``irr`` (the money's-worth table);
 - slow (minutes; ``make docs-bench``): ``sweeps`` (the shipped sweeps run and analysed: their
   table, their leading indices, docs/sweep-*.png), ``bench-model``, ``bench-sweep`` and
   ``bench-viz`` (the JSON lines of bench/bench_*.py turned into tables) and ``screenshot``
@@ -181,6 +182,43 @@ def baseline(figures: Path | None = DOCS) -> Result:
         fig = plots.figure(result.timeseries, plots.FIGURES["enrolment.png"],
                            f"{scenario.name} (seed {result.seed}, {runs})")
         out.files.append(plots.save(fig, figures / "baseline-enrolment.png"))
+    return out
+
+
+POPULATION_YEARS = (2011, 2019, 2020, 2030, 2040, 2050)
+
+
+def population(figures: Path | None = DOCS) -> Result:
+    """The baseline's population against the census: table and docs/population.png."""
+    from abm import plots, runner
+    from abm.scenario import load_scenario
+
+    scenario = load_scenario(BASELINE)
+    result = runner.run(scenario)
+    observed = runner.county_observations(scenario) or {}
+    means = result.timeseries.groupby("year").mean(numeric_only=True)
+    census = observed.get("population", {})
+    deaths = observed.get("crude_death_rate", {})
+    old = observed.get("share_60_plus", {})
+    rows = [[str(year), "", "", "", f"{count(census[year])} (census)"]
+            for year in sorted(census) if year < scenario.start_year]
+    for year in POPULATION_YEARS:
+        row = means.loc[year]
+        mid_year = row["population"] - (row["births"] - row["deaths"] + row["in_migrants"] - row["out_migrants"]) / 2
+        notes = ([f"{count(census[year])}"] if year in census else []) + \
+            ([f"death rate {1000 * deaths[year]:.2f}"] if year in deaths else []) + \
+            ([f"60+: {percent(old[year])} (national rural)"] if year in old else [])
+        rows.append([str(year), count(round(row["population"])), percent(row["share_60_plus"]),
+                     f"{1000 * row['deaths'] / mid_year:.2f}", "; ".join(notes)])
+    lead = (f"Baseline, seed {result.seed}, {result.runs} run{'s' if result.runs > 1 else ''}: population at the "
+            "end of each year, crude death rate per mid-year population; observations from "
+            "`abm/data/observations/qi_county.yaml`:")
+    header = ["year", "population", "aged 60+", "deaths per mille", "census / communique"]
+    out = Result({"population": lead + "\n\n" + table(header, rows)})
+    if figures is not None:
+        fig = plots.figure(result.timeseries, plots.with_observed(plots.FIGURES["population.png"], observed),
+                           f"{scenario.name} (seed {result.seed})")
+        out.files.append(plots.save(fig, figures / "population.png"))
     return out
 
 
@@ -392,7 +430,7 @@ def screenshot(figures: Path | None = DOCS) -> Result:
     return Result(files=[path])
 
 
-QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "irr": irr}
+QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "population": population, "irr": irr}
 SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "bench-model": bench_model, "bench-sweep": bench_sweep,
                                           "bench-viz": bench_viz, "screenshot": screenshot}
 JOBS = QUICK | SLOW
