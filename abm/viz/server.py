@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from abm.datafiles import shipped_file
 from abm.scenario import load_scenario
 from abm.viz.levers import PROJECT, SCENARIO_VARIABLE, scenario_path
 
@@ -34,7 +35,7 @@ def command(host: str, port: int) -> list[str]:
 
 def checked_scenario(scenario: str) -> Path:
     """The scenario file as the page lists it; a bad file fails here with one clear message."""
-    path = scenario_path(scenario)
+    path = shipped_file(scenario_path(scenario))
     load_scenario(path)
     path = path.resolve()
     return path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path
