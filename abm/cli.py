@@ -323,7 +323,8 @@ def viz(
     checked = server.checked_scenario(scenario)
     missing = server.missing_assets()
     if missing:
-        err_console.print(f"[yellow]warning:[/] front-end files missing from {server.ASSETS} ({', '.join(missing)}): "
-                          "the page will try the internet; `make assets` stores them for offline use")
+        err_console.print(f"[yellow]warning:[/] front-end files missing ({', '.join(missing)}): the page will try "
+                          f"the internet; `pip install {server.ASSETS_PACKAGE}` (the version pyproject.toml pins) "
+                          "serves them offline")
     out_console.print(f"pension-abm page on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
     raise typer.Exit(server.serve(checked, host, port))
