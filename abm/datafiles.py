@@ -32,14 +32,14 @@ def checkout_calibration() -> Path | None:
 
 
 def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "scenario") -> Path:
-    """A scenario (or sweep) file named by path, or by the name of a shipped one (``baseline``);
-    a :class:`UserError` listing the shipped names if it is neither."""
+    """A scenario (or sweep) file named by path, or by the name of a shipped one (``baseline``).
+    A bare name that is neither is a :class:`UserError` listing the shipped names; a path that
+    does not exist is returned as it is (reading it says so)."""
     path = Path(ref)
-    if path.exists():
+    if path.exists() or path.name != str(ref) or path.suffix:
         return path
-    shipped = folder / f"{ref}.yaml"
-    if path.name == str(ref) and shipped.is_file():
-        return shipped
+    if (folder / f"{ref}.yaml").is_file():
+        return folder / f"{ref}.yaml"
     names = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
     raise UserError(f"file not found, and no shipped {kind} has this name (shipped: {names})", file=path)
 

@@ -23,14 +23,21 @@ def test_a_file_of_that_name_comes_first(tmp_path, monkeypatch):
     assert shipped_file("baseline") == tmp_path.joinpath("baseline").relative_to(tmp_path)
 
 
-@pytest.mark.parametrize("ref", ["nowhere", "elsewhere/baseline", "baseline.yml"])
-def test_neither_a_file_nor_a_shipped_name_lists_the_shipped_names(tmp_path, monkeypatch, ref):
+def test_a_name_neither_a_file_nor_shipped_lists_the_shipped_names(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as caught:
+        load_scenario("nowhere")
+    message = str(caught.value)
+    assert caught.value.file == "nowhere" and "not found" in message
+    assert all(p.stem in message for p in SCENARIOS_DIR.glob("*.yaml")), message
+
+
+@pytest.mark.parametrize("ref", ["elsewhere/baseline", "baseline.yml"])
+def test_a_missing_path_is_not_taken_for_a_name(tmp_path, monkeypatch, ref):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError) as caught:
         load_scenario(ref)
-    message = str(caught.value)
-    assert caught.value.file == ref and "not found" in message
-    assert all(p.stem in message for p in SCENARIOS_DIR.glob("*.yaml")), message
+    assert str(caught.value) == f"{ref}: file not found"
 
 
 def test_the_shipped_files_live_in_the_package_and_the_checkout_links_to_them():
