@@ -4,10 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-ASSETS := .cache/solara-cdn
-FRONT_END := $(shell cat abm/viz/front_end.txt)
-
-.PHONY: setup run test lint bench docs docs-bench viz assets browser clean
+.PHONY: setup run test lint bench docs docs-bench viz browser clean
 
 setup: $(STAMP)
 
@@ -18,25 +15,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: setup
-	$(BIN)/pension-abm run scenarios/baseline.yaml
+	$(BIN)/pension-abm run baseline
 
-test: setup lint assets browser
+test: setup lint browser
 	$(BIN)/python -m pytest
 
-viz: setup assets
+viz: setup
 	$(BIN)/pension-abm viz
-
-# The page's front-end files, from the npm registry, so that the page works offline.
-assets: $(ASSETS)/.complete
-
-$(ASSETS)/.complete: abm/viz/front_end.txt
-	@command -v npm >/dev/null || { test "$$(id -u)" = 0 && apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
-	@set -e; tmp=$$(mktemp -d); for spec in $(FRONT_END); do \
-	  dest="$(ASSETS)/$$spec"; rm -rf "$$dest"; mkdir -p "$$dest"; \
-	  tgz=$$(cd "$$tmp" && npm pack --silent "$$spec" | tail -n 1); \
-	  tar -xzf "$$tmp/$$tgz" -C "$$dest" --strip-components=1; echo "front-end: $$spec"; \
-	done; rm -rf "$$tmp"; touch $@
 
 # Chromium for the browser tests (Debian package; Playwright drives it, never downloads one).
 browser:
@@ -59,8 +44,8 @@ bench: setup
 docs: setup
 	$(BIN)/python docs/build.py $(DOCS_FLAGS)
 
-docs-bench: setup assets browser
+docs-bench: setup browser
 	$(BIN)/python docs/build.py --bench $(DOCS_FLAGS)
 
 clean:
-	rm -rf $(VENV) results/*/ .pytest_cache .cache
+	rm -rf $(VENV) results/*/ .pytest_cache

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from abm.datafiles import CALIBRATION_DIR
+from abm.datafiles import CALIBRATION_DIR, checkout_calibration
 from abm.errors import UserError
 from abm.model import DEFAULT_SCENARIO
 
@@ -42,7 +42,7 @@ WORKERS_HELP = "parallel processes (default: all cores); results do not depend o
 @app.command()
 @user_errors
 def run(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, or a shipped scenario's name (baseline)")],
     seed: Annotated[int | None, typer.Option(min=0, help="base seed (default: the scenario's run.seed)")] = None,
     runs: Annotated[int | None, typer.Option(min=1, max=10_000, help="replications "
                                              "(default: the scenario's run.replications)")] = None,
@@ -185,7 +185,7 @@ def calibrate_survey(
     survey: Annotated[Path | None, typer.Argument(help="survey CSV following calibration/survey/codebook.yaml "
                                                        "(default: the synthetic stand-in)")] = None,
     scenario: Annotated[Path, typer.Option(help="scenario whose policy and incomes apply")] = DEFAULT_SCENARIO,
-    out: Annotated[Path, typer.Option(help="calibration folder (fitted/, report.md)")] = CALIBRATION_DIR,
+    out: Annotated[Path | None, typer.Option(help=OUT_HELP)] = None,
     targets: Annotated[Path, typer.Option(help="aggregate targets")] = CALIBRATION_DIR / "targets.yaml",
 ) -> None:
     """Estimate the choice model from a survey; write fitted/coefficients.yaml and report.md."""
@@ -193,6 +193,7 @@ def calibrate_survey(
     from abm.calibrate.survey import STANDIN
     from abm.scenario import load_scenario
 
+    out = _calibration_out(out)
     with err_console.status("estimating the conditional logit ..."):
         context = pipeline.calibrate_survey(load_scenario(scenario), survey or STANDIN, out, targets)
     out_console.print(_frame_table(context["estimate"].table(), "Conditional logit"))
@@ -206,7 +207,7 @@ def calibrate_aggregates(
     seeds: Annotated[int, typer.Option(min=1, help="common-random-number runs per evaluation")] = 4,
     residents: Annotated[int, typer.Option(min=100, help="simulated residents per run")] = 4000,
     scenario: Annotated[Path, typer.Option(help="scenario to fit")] = DEFAULT_SCENARIO,
-    out: Annotated[Path, typer.Option(help="calibration folder (fitted/, report.md)")] = CALIBRATION_DIR,
+    out: Annotated[Path | None, typer.Option(help=OUT_HELP)] = None,
     targets: Annotated[Path, typer.Option(help="aggregate targets")] = CALIBRATION_DIR / "targets.yaml",
 ) -> None:
     """Fit habit, herding and attitude dynamics to calibration/targets.yaml by simulated moments."""
@@ -215,7 +216,7 @@ def calibrate_aggregates(
     from abm.calibrate import pipeline
     from abm.scenario import load_scenario
 
-    spec = load_scenario(scenario)
+    spec, out = load_scenario(scenario), _calibration_out(out)
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TextColumn("best loss {task.fields[best]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=err_console) as bar:
@@ -229,7 +230,8 @@ def calibrate_aggregates(
 @calibrate_app.command("standin")
 @user_errors
 def calibrate_standin(
-    out: Annotated[Path | None, typer.Option(help="CSV to write (default: the packaged stand-in)")] = None,
+    out: Annotated[Path | None, typer.Option(help="CSV to write (default: the shipped stand-in, in a "
+                                             "checkout; required where the package is installed)")] = None,
     respondents: Annotated[int, typer.Option(min=50, max=1_000_000)] = 600,
     seed: Annotated[int, typer.Option(min=0)] = 20180601,
     scenario: Annotated[Path, typer.Option(help="scenario whose county and policy apply")] = DEFAULT_SCENARIO,
@@ -239,8 +241,23 @@ def calibrate_standin(
     from abm.calibrate.survey import STANDIN
     from abm.scenario import load_scenario
 
+    if out is None and checkout_calibration() is None:
+        raise UserError("give --out FILE: an installed package's stand-in is not rewritten", field="--out")
     path = write_standin(load_scenario(scenario), out or STANDIN, respondents, seed)
     out_console.print(f"wrote {path}")
+
+
+OUT_HELP = ("calibration folder to write (fitted/, report.md); default: the repository's calibration/ "
+            "in a checkout; required where the package is installed")
+
+
+def _calibration_out(out: Path | None) -> Path:
+    """The folder a calibration writes: as given, else the checkout's; never the installed package."""
+    folder = out or checkout_calibration()
+    if folder is None:
+        raise UserError("give --out DIR: the package is installed, and its own calibration is not rewritten",
+                        field="--out")
+    return folder
 
 
 def _calibration_footer(context: dict, folder: Path) -> None:
@@ -301,7 +318,8 @@ def irr(
 @app.command()
 @user_errors
 def viz(
-    scenario: Annotated[str, typer.Argument(help="scenario file the page starts from")] = "scenarios/baseline.yaml",
+    scenario: Annotated[str, typer.Argument(help="scenario file the page starts from, or a shipped "
+                                            "scenario's name")] = "baseline",
     host: Annotated[str, typer.Option(help="address to listen on; 0.0.0.0 exposes the page to the network")]
     = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
@@ -312,7 +330,8 @@ def viz(
     checked = server.checked_scenario(scenario)
     missing = server.missing_assets()
     if missing:
-        err_console.print(f"[yellow]warning:[/] front-end files missing from {server.ASSETS} ({', '.join(missing)}): "
-                          "the page will try the internet; `make assets` stores them for offline use")
+        err_console.print(f"[yellow]warning:[/] front-end files missing ({', '.join(missing)}): the page will try "
+                          f"the internet; `pip install {server.ASSETS_PACKAGE}` (the version pyproject.toml pins) "
+                          "serves them offline")
     out_console.print(f"pension-abm page on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
     raise typer.Exit(server.serve(checked, host, port))

@@ -1,4 +1,5 @@
-"""Packaged data files: YAML parameters with unit and source, and the life table CSV.
+"""Packaged data files: YAML parameters with unit and source, the life table CSV, the shipped
+scenarios and the calibration the model runs on, all found inside the installed package.
 
 A data leaf is a mapping with ``value`` (or ``values`` by year), ``unit`` and ``source``;
 :func:`load_parameters` returns the values alone, keeping the file the only place where
@@ -7,6 +8,7 @@ units and sources are written.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,31 @@ import yaml
 from abm.errors import UserError
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml where PyYAML has it: parsing is 10x faster
-DATA_DIR = Path(__file__).parent / "data"
-CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "calibration"   # survey, targets, fitted, report
+PACKAGE = Path(str(resources.files("abm")))   # the installed package (a checkout's abm/ in development)
+DATA_DIR = PACKAGE / "data"
+SCENARIOS_DIR = PACKAGE / "scenarios"          # shipped scenarios, and sweeps/
+CALIBRATION_DIR = PACKAGE / "calibration"      # fitted coefficients, targets, survey codebook and stand-in
+
+
+def checkout_calibration() -> Path | None:
+    """The repository's calibration folder (report, and links to the shipped files) when the package
+    runs from a checkout; None when it is installed, where nothing may be written beside it."""
+    root = PACKAGE.parent
+    folder = root / "calibration"
+    return folder if (root / "pyproject.toml").is_file() and folder.is_dir() else None
+
+
+def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "scenario") -> Path:
+    """A scenario (or sweep) file named by path, or by the name of a shipped one (``baseline``).
+    A bare name that is neither is a :class:`UserError` listing the shipped names; a path that
+    does not exist is returned as it is (reading it says so)."""
+    path = Path(ref)
+    if path.exists() or path.name != str(ref) or path.suffix:
+        return path
+    if (folder / f"{ref}.yaml").is_file():
+        return folder / f"{ref}.yaml"
+    names = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+    raise UserError(f"file not found, and no shipped {kind} has this name (shipped: {names})", file=path)
 
 
 def read_yaml(path: str | Path) -> Any:

@@ -10,6 +10,7 @@ import numpy as np
 from abm import attitudes, demography, indicators
 from abm.agents import Government, Household
 from abm.choice import Coefficients, choose, load_coefficients
+from abm.datafiles import SCENARIOS_DIR
 from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.fund import Fund
@@ -17,7 +18,7 @@ from abm.policy import eligible_to_contribute
 from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
+DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
 
 
 class PensionModel(mesa.Model):

@@ -17,7 +17,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abm.choice import DYNAMICS, TERMS
-from abm.datafiles import LOADER, absolute_ref, read_yaml
+from abm.datafiles import LOADER, absolute_ref, read_yaml, shipped_file
 from abm.errors import UserError
 
 Year = Annotated[int, Field(ge=1900, le=2200)]
@@ -288,7 +288,8 @@ def load_scenario(path: str | Path, overrides: Sequence[Override] = ()) -> Scena
     Every problem is one :class:`UserError` naming the file, the line where possible, the field
     path and what is allowed.
     """
-    layers = _layers(Path(path), seen=())
+    path = shipped_file(path)
+    layers = _layers(path, seen=())
     merged: dict = {}
     for layer in reversed(layers):            # the base first, each file over it
         merged = merge(merged, {k: v for k, v in layer.data.items() if k != "extends"})

@@ -27,6 +27,7 @@ from pydantic import Field, model_validator
 from SALib.sample import fast_sampler, latin, morris, sobol
 
 from abm import atomic
+from abm.datafiles import SCENARIOS_DIR, shipped_file
 from abm.errors import UserError
 from abm.scenario import (
     FROM_OVERRIDES,
@@ -181,7 +182,7 @@ class Sweep(Frozen):
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read and check a sweep file; every parameter is tried at its extremes on the base scenario."""
-    path = Path(path)
+    path = shipped_file(path, SCENARIOS_DIR / "sweeps", "sweep")
     layer = read_layer(path, "name, base or function, method, samples, parameters, outputs")
     sweep = validate(Sweep, {**layer.data, "source_file": path.resolve()}, [layer])
     if sweep.base is not None:

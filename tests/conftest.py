@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from abm.scenario import Scenario, load_scenario
-from helpers import BASELINE, CALIBRATION, STANDIN_FILE, folder_digest, small
+from helpers import BASELINE, CALIBRATION, SHIPPED_CALIBRATION, STANDIN_FILE, folder_digest, small
 
 
 @pytest.fixture(scope="session")
@@ -41,10 +41,11 @@ def small_scenario_file(tmp_path, baseline_data) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def calibration_folder_untouched():
-    """No test may write into the repository's calibration/ folder (tests use --out / folder=tmp_path)."""
-    before = folder_digest(CALIBRATION)
+    """No test may write into the repository's calibration/ folder or the shipped calibration files
+    it links to (tests use --out / folder=tmp_path)."""
+    before = folder_digest(CALIBRATION) | folder_digest(SHIPPED_CALIBRATION)
     yield
-    assert folder_digest(CALIBRATION) == before, "a test changed files under calibration/"
+    assert folder_digest(CALIBRATION) | folder_digest(SHIPPED_CALIBRATION) == before, "a test changed calibration files"
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from PIL import Image
 from abm.agents import STATUSES
 from abm.errors import UserError
 from abm.scenario import load_scenario
-from abm.viz import app, panels
+from abm.viz import app, panels, server
 from abm.viz.levers import (
     REFORM_YEAR,
     RESIDENTS_SHOWN,
@@ -228,7 +228,7 @@ def test_controls_start_at_the_scenarios_own_values(baseline_spec):
     assert params["seed"]["value"] == 0
     assert params["untouched"] == {name: control["value"] for name, control in controls.items()}
     assert "scenarios/baseline.yaml" in params["scenario_file"]["values"]
-    assert [str(p.relative_to(REPO_ROOT)) for p in SHIPPED] == params["scenario_file"]["values"]
+    assert [f"scenarios/{p.name}" for p in SHIPPED] == params["scenario_file"]["values"]
 
 
 @pytest.mark.parametrize("scenario", SHIPPED, ids=lambda p: p.stem)
@@ -578,8 +578,15 @@ def test_viz_with_a_bad_scenario_does_not_announce_the_page(tmp_path, no_server)
 def test_viz_serves_the_scenario_it_is_given(monkeypatch, small_scenario_file):
     """A good scenario: solara is started on the address asked for, with the scenario, the offline
     front-end cache and no telemetry in its environment."""
-    calls = []
-    monkeypatch.setattr("abm.viz.server.subprocess.call", lambda cmd, env: calls.append((cmd, env)) or 0)
+    calls, served = [], {}
+
+    def call(cmd, env):   # the front-end folder is temporary: look into it while the server "runs"
+        cache = Path(env["SOLARA_ASSETS_PROXY_CACHE_DIR"])
+        served.update({spec: (cache / spec / "package.json").is_file() for spec in server.FRONT_END})
+        calls.append((cmd, env))
+        return 0
+
+    monkeypatch.setattr("abm.viz.server.subprocess.call", call)
     result = invoke("viz", small_scenario_file, "--host", "127.0.0.1", "--port", "8799")
     assert result.exit_code == 0, result.output
     (cmd, env), = calls
@@ -588,7 +595,9 @@ def test_viz_serves_the_scenario_it_is_given(monkeypatch, small_scenario_file):
     assert "--production" in cmd
     assert Path(env[app.SCENARIO_VARIABLE]) == small_scenario_file
     assert env["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] == "False"
-    assert Path(env["SOLARA_ASSETS_PROXY_CACHE_DIR"]).name == "solara-cdn"
+    assert served and all(served.values()), served
+    assert "vega@5" in served and "requirejs@2.3.6" in served
+    assert not Path(env["SOLARA_ASSETS_PROXY_CACHE_DIR"]).exists(), "the temporary front-end folder was left behind"
 
 
 def test_a_scenario_without_subsidy_on_the_lowest_grade_can_still_be_given_one(baseline_spec):
@@ -596,3 +605,9 @@ def test_a_scenario_without_subsidy_on_the_lowest_grade_can_still_be_given_one(b
     moved = Levers(**{**levers.__dict__, "subsidy_level": 20})
     assert subsidy_rules(moved, [[100, 0], [500, 30]]) == [[100, 20], [500, 50]]
     assert subsidy_rules(moved, [[100, 30], [500, 60]]) == [[100, 20], [500, 40]]
+
+
+def test_front_end_files_missing_from_a_folder_are_named(tmp_path):
+    """Every front-end request the installed solara-assets cannot answer is named (here: all of them)."""
+    assert server.missing_assets(tmp_path) == list(server.FRONT_END)
+    assert server.missing_assets() == [], "solara-assets (pinned in pyproject.toml) lacks files the page loads"

@@ -20,7 +20,7 @@ from abm.population import load_county
 from abm.scenario import Scenario, load_scenario, period, value_at
 
 SCENARIOS = DEFAULT_SCENARIO.parent
-PROJECT = SCENARIOS.parent                           # scenario files are listed relative to it
+PROJECT = SCENARIOS.parent                           # the package: scenario files are listed relative to it
 SCENARIO_VARIABLE = "PENSION_ABM_VIZ_SCENARIO"       # the scenario `pension-abm viz` was started with
 TIERED_SHAPE = SCENARIOS / "tiered_subsidies.yaml"   # the "pay more, get more" schedule's shape
 REFORM_YEAR = 2026                                   # first year after the data the scenarios start from

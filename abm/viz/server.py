@@ -3,27 +3,62 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+from importlib import metadata
 from pathlib import Path
 
+from abm.datafiles import shipped_file
 from abm.scenario import load_scenario
 from abm.viz.levers import PROJECT, SCENARIO_VARIABLE, scenario_path
 
-# Front-end packages solara would fetch from a CDN (npm specs as its pages request them),
-# unpacked from the npm registry by `make assets`.
-ASSETS = Path(os.environ.get("PENSION_ABM_ASSETS", PROJECT / ".cache" / "solara-cdn"))
-FRONT_END = tuple(Path(__file__).with_name("front_end.txt").read_text().split())
+ASSETS_PACKAGE = "solara-assets"   # solara's CDN files at exact versions, installed under <prefix>/share/solara/cdn
 
 
-def missing_assets(folder: Path = ASSETS) -> list[str]:
-    return [spec for spec in FRONT_END if not (folder / spec / "package.json").is_file()]
+def _front_end() -> dict[str, str]:
+    lines = Path(__file__).with_name("front_end.txt").read_text(encoding="utf-8").splitlines()
+    return dict(line.split() for line in lines if line.strip() and not line.startswith("#"))
 
 
-def environment(scenario: Path, assets: Path = ASSETS) -> dict[str, str]:
-    """The server's environment: the scenario, the local front-end cache, telemetry off."""
+FRONT_END = _front_end()   # what the page requests -> the folder of solara-assets that holds it
+
+
+def assets_folder() -> Path | None:
+    """The CDN folder the installed solara-assets package carries, or None if it is not installed."""
+    try:
+        files = metadata.distribution(ASSETS_PACKAGE).files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == "package.json" and file.parent.parent.name == "cdn":   # cdn/<package>@<version>/
+            return Path(file.locate()).resolve().parent.parent
+    return None
+
+
+def missing_assets(folder: Path | None = None) -> list[str]:
+    """The front-end files the page would have to fetch from the internet."""
+    folder = folder or assets_folder()
+    return [spec for spec, held in FRONT_END.items()
+            if folder is None or not (folder / held / "package.json").is_file()]
+
+
+def link_assets(cache: Path, folder: Path | None = None) -> Path:
+    """Make ``cache`` answer every request of :data:`FRONT_END` from solara-assets, by symbolic links."""
+    folder = folder or assets_folder()
+    if folder is not None:
+        for spec, held in FRONT_END.items():
+            if (folder / held).is_dir():
+                (cache / spec).parent.mkdir(parents=True, exist_ok=True)
+                (cache / spec).symlink_to(folder / held, target_is_directory=True)
+    return cache
+
+
+def environment(scenario: Path, cache: Path) -> dict[str, str]:
+    """The server's environment: the scenario, the front-end files' folder, telemetry off."""
     return {**os.environ, SCENARIO_VARIABLE: str(scenario),
-            "SOLARA_ASSETS_PROXY_CACHE_DIR": str(assets),
+            "SOLARA_ASSETS_PROXY_CACHE_DIR": str(cache),
             "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
 
 
@@ -34,15 +69,23 @@ def command(host: str, port: int) -> list[str]:
 
 def checked_scenario(scenario: str) -> Path:
     """The scenario file as the page lists it; a bad file fails here with one clear message."""
-    path = scenario_path(scenario)
+    path = shipped_file(scenario_path(scenario))
     load_scenario(path)
     path = path.resolve()
     return path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path
 
 
 def serve(scenario: Path, host: str, port: int) -> int:
-    """Run the server until interrupted; returns its exit code."""
+    """Run the server until interrupted (Ctrl-C or SIGTERM); returns its exit code. The folder of
+    links solara serves the front end from is temporary and removed when the server stops."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
-        return subprocess.call(command(host, port), env=environment(scenario))
+        with tempfile.TemporaryDirectory(prefix="pension-abm-cdn-") as cache:
+            return subprocess.call(command(host, port), env=environment(scenario, link_assets(Path(cache))))
     except KeyboardInterrupt:
         return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,108 @@
+"""The package as a user installs it: a wheel built from the repository, installed into a fresh
+virtual environment, run from an empty folder with shipped scenarios named, not pathed.
+
+The new environment reaches the third-party packages of the project's own (a path line in a
+.pth file), so nothing is downloaded; that path line does not activate the project's editable
+install, so `abm` can only come from the wheel, which the test checks.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from helpers import REPO_ROOT
+
+SOURCES = shutil.ignore_patterns(".venv", ".git", "results", ".cache", "build", "*.egg-info", "__pycache__",
+                                 ".pytest_cache", "docs", "bench")
+SHIPPED = ["abm/scenarios/baseline.yaml", "abm/scenarios/troika.yaml", "abm/scenarios/sweeps/policy_levers.yaml",
+           "abm/calibration/fitted/coefficients.yaml", "abm/calibration/targets.yaml",
+           "abm/calibration/survey/codebook.yaml", "abm/calibration/survey/qi_county_standin.csv",
+           "abm/data/counties/qi_county.yaml", "abm/data/life_table_rural.csv",
+           "abm/data/coefficients/default.yaml", "abm/viz/front_end.txt"]
+TIMES: dict[str, float] = {}
+
+
+def timed(name: str, args: list, **kwargs) -> subprocess.CompletedProcess:
+    started = time.perf_counter()
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=300, **kwargs)
+    TIMES[name] = time.perf_counter() - started
+    return done
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> dict[str, Path]:
+    """The wheel, a venv with it installed, and an empty working folder."""
+    root = tmp_path_factory.mktemp("package")
+    source, dist, venv, empty = root / "source", root / "dist", root / "venv", root / "empty"
+    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=SOURCES)   # no build/ or egg-info in the checkout
+    built = timed("build", [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                            "-w", dist, source])
+    assert built.returncode == 0, built.stderr
+    wheel, = dist.glob("pension_abm-*.whl")
+    made = timed("venv", [sys.executable, "-m", "venv", "--without-pip", venv])
+    assert made.returncode == 0, made.stderr
+    python = venv / "bin" / "python"
+    site = Path(subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                        text=True).strip())
+    (site / "project_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
+    done = timed("install", [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
+                             "--no-index", "-q", wheel])
+    assert done.returncode == 0, done.stderr
+    empty.mkdir()
+    return {"wheel": wheel, "venv": venv, "bin": venv / "bin", "site": site, "empty": empty}
+
+
+def test_the_wheel_carries_the_shipped_files_once(installed):
+    names = zipfile.ZipFile(installed["wheel"]).namelist()
+    assert set(SHIPPED) <= set(names), sorted(set(SHIPPED) - set(names))
+    shipped = sorted(n.removeprefix("abm/scenarios/") for n in names if n.startswith("abm/scenarios/"))
+    checkout = REPO_ROOT / "scenarios"
+    assert shipped == sorted(str(p.relative_to(checkout)) for p in checkout.rglob("*.yaml"))
+    assert not any(n.startswith(("scenarios/", "calibration/", "tests/")) for n in names)
+
+
+def test_abm_comes_from_the_new_environment(installed):
+    where = subprocess.run([installed["bin"] / "python", "-c", "import abm; print(abm.__file__)"],
+                           cwd=installed["empty"], capture_output=True, text=True)
+    assert where.returncode == 0, where.stderr
+    assert Path(where.stdout.strip()).is_relative_to(installed["site"]), where.stdout
+
+
+def test_a_shipped_scenario_runs_by_name_from_an_empty_folder(installed):
+    out = installed["empty"] / "baseline-short"
+    done = timed("run", [installed["bin"] / "pension-abm", "run", "baseline", "--set", "end_year=2013",
+                         "--set", "population.residents=500", "--runs", "1", "--workers", "1", "--quiet",
+                         "--out", out], cwd=installed["empty"])
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary, "empty summary"
+    metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
+    assert metadata["git_commit"] is None, "the run used the checkout's abm, not the installed one"
+    years = (out / "timeseries.csv").read_text(encoding="utf-8").splitlines()
+    assert len(years) == 1 + 3      # header, 2011-2013
+    print(f"\nwheel {installed['wheel'].stat().st_size / 1024:.0f} KiB; "
+          + ", ".join(f"{k} {v:.1f} s" for k, v in TIMES.items()))
+
+
+def test_irr_and_the_calibration_guard_work_installed(installed):
+    irr = timed("irr", [installed["bin"] / "pension-abm", "irr", "--grade", "500", "--entry-age", "45",
+                        "--scenario", "troika", "--json"], cwd=installed["empty"])
+    assert irr.returncode == 0, irr.stderr
+    result = json.loads(irr.stdout)
+    assert result["grade"] == 500 and 0 < result["irr"] < 1 and result["monthly_pension"] > 0
+    refused = subprocess.run([installed["bin"] / "pension-abm", "calibrate", "survey"], cwd=installed["empty"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "--out" in refused.stderr, refused.stderr
+    unknown = subprocess.run([installed["bin"] / "pension-abm", "run", "nowhere"], cwd=installed["empty"],
+                             capture_output=True, text=True)
+    assert unknown.returncode == 2 and "troika" in unknown.stderr, unknown.stderr
+    assert not any(installed["empty"].glob("results*")), "nothing written for bad input"
