@@ -7,8 +7,10 @@ import numpy as np
 from abm.fund import INFLOWS, MONTHS, OUTFLOWS, PUBLIC, monthly_basic_pension
 from abm.policy import YearPolicy
 
-CONTRIBUTIONS = ("eligible", "paying", "participation_rate", "government_paid", "lowest_grade_share",
-                 "top_grade_share", "mean_contribution")
+CONTRIBUTIONS = ("eligible", "paying", "participation_rate", "participants", "enrolment_rate",
+                 "participation_16_29", "participation_30_44", "participation_45_59", "government_paid",
+                 "lowest_grade_share", "top_grade_share", "mean_contribution")
+AGE_BANDS = {"participation_16_29": (16, 29), "participation_30_44": (30, 44), "participation_45_59": (45, 59)}
 PENSIONS = ("pensioners", "beneficiary_share", "mean_basic_pension", "mean_account_pension", "mean_pension",
             "replacement_rate", "basic_needs_coverage")
 DEMOGRAPHY = ("population", "share_60_plus", "births", "deaths", "in_migrants", "out_migrants")
@@ -34,10 +36,19 @@ def contributions(pop, eligible: np.ndarray, policy: YearPolicy, all_grades: lis
     chosen = pop.choice[own]
     n_own = max(chosen.size, 1)
     shares = {grade_column(g): float(np.count_nonzero(chosen == g)) / n_own for g in all_grades}
+    # enrolled: paying this year, or paid before and not yet drawing a pension (as statistics count participants)
+    enrolled = paying | (~pop.pensioner & (pop.years > 0))
+    bands = {}
+    for name, (first, last) in AGE_BANDS.items():
+        band = eligible & (pop.age >= first) & (pop.age <= last)
+        bands[name] = float(np.count_nonzero(band & paying)) / max(np.count_nonzero(band), 1)
     return {
         "eligible": eligible.sum() * w,
         "paying": paying.sum() * w,
         "participation_rate": paying.sum() / max(eligible.sum(), 1),
+        "participants": (np.count_nonzero(enrolled) + np.count_nonzero(pop.pensioner)) * w,
+        "enrolment_rate": np.count_nonzero(enrolled & eligible) / max(eligible.sum(), 1),
+        **bands,
         "government_paid": (paying & pop.gov_paid).sum() * w,
         "lowest_grade_share": float(np.count_nonzero(chosen == policy.grades[0])) / n_own,
         "top_grade_share": float(np.count_nonzero(chosen == policy.grades[-1])) / n_own,

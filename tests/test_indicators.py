@@ -1,0 +1,38 @@
+"""Yearly indicators counted by hand on small populations: participation as statistics count it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from abm import indicators
+from abm.model import PensionModel
+from helpers import make_population, year_policy
+
+
+def test_participants_enrolment_and_participation_by_age_band(baseline):
+    """Six residents (weight 10): paying at 20 and at 50; paid before but not this year at 35; never
+    paid at 25; a pensioner; a student, not eligible."""
+    pop = make_population(6, weight=10.0, age=[20, 50, 35, 25, 70, 17],
+                          years=[2, 8, 4, 0, 15, 0], pensioner=[False, False, False, False, True, False],
+                          school_until=[16, 16, 16, 16, 16, 18], choice=[100, 300, 0, 0, -1, -1])
+    eligible = np.array([True, True, True, True, False, False])
+    row = indicators.contributions(pop, eligible, year_policy(baseline, 2020), [100, 300])
+    assert row["paying"] == pytest.approx(20)
+    assert row["participation_rate"] == pytest.approx(2 / 4)
+    assert row["participants"] == pytest.approx((3 + 1) * 10)       # two paying, one paid before, one pensioner
+    assert row["enrolment_rate"] == pytest.approx(3 / 4)
+    assert row["participation_16_29"] == pytest.approx(1 / 2)       # 20 pays, 25 does not
+    assert row["participation_30_44"] == pytest.approx(0)           # 35 paid before, not this year
+    assert row["participation_45_59"] == pytest.approx(1)
+
+
+def test_enrolment_and_age_bands_stay_within_their_ranges_in_a_run(small_scenario):
+    model = PensionModel(scenario=small_scenario)
+    while model.running:
+        model.step()
+    table = model.datacollector.get_model_vars_dataframe()
+    for column in ("enrolment_rate", *indicators.AGE_BANDS):
+        assert table[column].between(0, 1).all(), column
+    assert (table["enrolment_rate"] >= table["participation_rate"]).all()
+    assert (table["participants"] >= table["paying"]).all()
