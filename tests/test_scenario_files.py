@@ -198,8 +198,8 @@ def test_set_to_a_bad_value_says_it_came_from_the_command_line():
 
 # --- one error per kind of mistake ---------------------------------------------------------------
 # Each case writes its files and returns (file to load, field path, fragments saying what is wrong
-# or allowed, marker of the offending key's line or None). Checks across fields (subsidy rules,
-# behaviour names) are raised for their section: its key's line or the offending key's will do.
+# or allowed, marker of the offending key's line or None). Checks across fields name the field the
+# user should change (subsidy rules of a year, the end year), at its line.
 
 def _unknown_key(tmp):
     return child(tmp, "bogus: 1\n"), "bogus", ["unknown field", "allowed", "policy", "economy"], "bogus:"
@@ -232,8 +232,8 @@ def _years_out_of_order(tmp):
 
 def _grade_without_subsidy(tmp):
     # the lowest grade (100 in 2011) is below the first subsidy rule (200)
-    return (child(tmp, "policy:\n  subsidy:\n    2011: [[200, 30]]\n"), "policy",
-            ["subsidy", "no rule covers grade 100", "2011", "[200]"], ("policy:", "subsidy:"))
+    return (child(tmp, "policy:\n  subsidy:\n    2011: [[200, 30]]\n"), "policy.subsidy.2011",
+            ["subsidy", "no subsidy rule covers grade 100", "2011", "[200]", "from 100 or lower"], "2011: [[200")
 
 
 def _missing_extends_target(tmp):
@@ -253,12 +253,12 @@ def _yaml_syntax(tmp):
 
 
 def _unknown_behaviour_coefficient(tmp):
-    return (child(tmp, "behaviour:\n  dynamics: {awarness_decay: 0.1}\n"), "behaviour",
+    return (child(tmp, "behaviour:\n  dynamics: {awarness_decay: 0.1}\n"), "behaviour.dynamics",
             ["dynamics", "awarness_decay", "allowed", "awareness_decay", "trust_decay"], ("behaviour:", "dynamics:"))
 
 
 def _end_before_start(tmp):
-    return child(tmp, "end_year: 2010\n"), None, ["end_year 2010", "before start_year 2011"], None
+    return child(tmp, "end_year: 2010\n"), "end_year", ["end_year 2010", "before start_year 2011"], "end_year:"
 
 
 ERRORS = {"unknown key": _unknown_key, "unknown nested key": _unknown_nested_key, "wrong type": _wrong_type,
@@ -331,7 +331,7 @@ def test_years_out_of_order_in_a_child_are_an_error_even_if_the_merge_could_sort
     ("policy:\n  publicty:\n    2011: 0.9\n", "publicty:"),                 # unknown key, block mapping value
     ("policy:\n  grades:\n    - 100\n    - 200\n", "grades:"),              # wrong type (list, not dated), block
     ("end_year: 2010\n", "end_year:"),                                       # cross-field: the offending key
-    ("policy:\n  publicity: {2011: 0.5}\n  subsidy:\n    2011: [[200, 30]]\n", "subsidy:"),
+    ("policy:\n  publicity: {2011: 0.5}\n  subsidy:\n    2011: [[200, 30]]\n", "2011: [[200"),   # its year
 ], ids=["unknown key", "wrong type", "end before start", "subsidy after another key"])
 def test_an_error_points_at_the_offending_keys_line(tmp_path, body, marker):
     path = child(tmp_path, body)
