@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abm.datafiles import DATA_DIR, depth_and_line, find, merge, read_yaml_node, strip_metadata
-from abm.errors import UserError
+from abm.errors import CrossFieldError, UserError
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Year = Annotated[int, Field(ge=1900, le=2200)]
@@ -107,7 +107,7 @@ class County(Strict):
     @model_validator(mode="after")
     def _groups(self) -> County:
         if self.disabled_share + self.poor_share > 1.0:
-            raise ValueError("disabled_share + poor_share must not exceed 1")
+            raise CrossFieldError("disabled_share + poor_share must not exceed 1", "disabled_share", "poor_share")
         return self
 
 
@@ -146,11 +146,9 @@ def load_county_values(ref: str, relative_to: Path | None, overrides: dict[str, 
     try:
         return County.model_validate(merged).model_dump()
     except ValidationError as err:
-        loc, message = _first(err)
+        loc, message = _first(err, prefer=overrides)
         culprit = next((loc[:i] for i in range(len(loc), 0, -1) if _holds(overrides, loc[:i])), None)
-        if culprit is None:   # an override made a check across values fail: name the first override
-            culprit = (next(iter(overrides)),)
-        raise OverrideError(message, loc if _holds(overrides, loc) else culprit) from None
+        raise OverrideError(message, culprit or (next(iter(overrides)),)) from None
 
 
 def _validate(values: dict, path: Path, node) -> None:
@@ -163,10 +161,15 @@ def _validate(values: dict, path: Path, node) -> None:
         raise UserError(message, file=path, field=".".join(map(str, loc)) or None, line=line) from None
 
 
-def _first(err: ValidationError) -> tuple[tuple, str]:
-    """The first error's location and message (with the value given)."""
+def _first(err: ValidationError, prefer: dict | None = None) -> tuple[tuple, str]:
+    """The first error's location and message (with the value given). A check across values is
+    located at the value it names first, or at the first of them found in ``prefer``."""
     first = err.errors()[0]
     loc = tuple(part for part in first["loc"] if part != "[key]")
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, CrossFieldError):
+        named = [(*loc, *field.split(".")) for field in cause.fields]
+        loc = next((f for f in named if prefer and _holds(prefer, f)), named[0])
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = f"unknown field; allowed here: {', '.join(_allowed(loc[:-1]))}"

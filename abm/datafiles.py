@@ -20,6 +20,7 @@ CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "calibration"   # sur
 MAX_DEPTH = 50            # nesting levels of a YAML document
 MAX_NODES = 100_000       # values of a YAML document, counting every expansion of an alias
 MERGE_TAG = "tag:yaml.org,2002:merge"
+SCAN_ABOVE = 5_000        # structural characters beyond which nesting is checked before the tree is built
 
 
 class StrictLoader(LOADER):
@@ -64,6 +65,8 @@ def parse_yaml(text: str, file: str | Path | None = None, field: str | None = No
     """Data and node tree (for line numbers) of one YAML document. Syntax errors, repeated keys,
     nesting deeper than :data:`MAX_DEPTH` and more than :data:`MAX_NODES` values (aliases
     expanded) are each one :class:`UserError` naming ``file`` (or ``field``) and the line."""
+    if sum(text.count(c) for c in "[{-:\n") > SCAN_ABOVE:
+        _check_nesting(text, file, field)
     loader = StrictLoader(text)
     try:
         node = loader.get_single_node()
@@ -80,6 +83,23 @@ def parse_yaml(text: str, file: str | Path | None = None, field: str | None = No
         raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field) from None
     finally:
         loader.dispose()
+
+
+def _check_nesting(text: str, file: str | Path | None, field: str | None) -> None:
+    """Refuse nesting beyond MAX_DEPTH from the event stream, before libyaml builds the node tree
+    (which recurses once per level and would overflow the C stack on a hostile file)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=LOADER):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field,
+                                    line=event.start_mark.line + 1 if file is not None else None)
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return      # reported with its line when the document is composed
 
 
 def _check_size(root: yaml.Node, file: str | Path | None, field: str | None) -> None:

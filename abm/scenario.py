@@ -19,7 +19,7 @@ from abm.choice import DYNAMICS, FITTED, TERMS, Coefficient, DynamicsRate, load_
 from abm.county import OverrideError, load_county_values
 from abm.datafiles import DATA_DIR, absolute_ref, find, merge, parse_yaml, read_yaml_node
 from abm.datafiles import depth_and_line as _depth_and_line
-from abm.errors import UserError
+from abm.errors import CrossFieldError, UserError
 
 Year = Annotated[int, Field(ge=1900, le=2200)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -43,15 +43,6 @@ def _ascending_grades(grades: list[int]) -> list[int]:
     if grades != sorted(set(grades)):
         raise ValueError(f"grades must be distinct and increasing, got {grades}")
     return grades
-
-
-class CrossFieldError(ValueError):
-    """A check across fields that names the fields at fault (dotted paths below the model that
-    checks them), so the error points at their line, not at the model's first key."""
-
-    def __init__(self, message: str, *fields: str):
-        super().__init__(message)
-        self.fields = fields
 
 
 type Dated[T] = Annotated[dict[Year, T], AfterValidator(_ascending_years)]
@@ -133,8 +124,11 @@ class PolicySpec(Frozen):
             paid = value_at(self.government_paid_grade, year)
             offered = {g for start, gs in self.grades.items() if start <= year for g in gs}
             if paid not in offered or not any(start <= paid for start, _ in rules):
-                changed = ("government_paid_grade" if year in self.government_paid_grade or year not in self.grades
-                           else "grades")
+                if paid in offered:     # the rules changed, or the paid grade moved below them
+                    changed = "subsidy" if year in self.subsidy else "government_paid_grade"
+                else:
+                    changed = ("government_paid_grade" if year in self.government_paid_grade
+                               or year not in self.grades else "grades")
                 at = max(y for y in getattr(self, changed) if y <= year)
                 problem = ("has no subsidy rule" if paid in offered else
                            f"is not a grade of {year} or earlier; allowed: {', '.join(map(str, sorted(offered)))}")

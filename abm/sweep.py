@@ -263,17 +263,21 @@ def _check_design(sweep: Sweep, path: Path, layer: Layer) -> np.ndarray:
 
 
 def check_scheduler(address: str) -> str:
-    """A Dask scheduler address ``[tcp://]host:port``; anything else is one :class:`UserError`."""
+    """A Dask scheduler address ``[scheme://]host:port`` (or ``inproc://...``); anything else is one
+    :class:`UserError`, before any folder is made or connection tried."""
     from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.registry import backends
 
-    allowed = "allowed: tcp://host:port or tls://host:port, port 1-65535"
+    allowed = "allowed: tcp://host:port (or tls://, ws://, wss://), port 1-65535"
     try:
-        scheme, _ = parse_address(address)
-        host, port = get_address_host_port(address)
+        scheme, location = parse_address(address)
+        if scheme not in backends:
+            raise ValueError(f"unknown scheme {scheme!r}")
+        host, port = get_address_host_port(address) if scheme != "inproc" else (location, 1)
     except (ValueError, TypeError) as err:
-        raise UserError(f"not a scheduler address ({err}); {allowed}", field="--scheduler") from None
-    if scheme not in ("tcp", "tls") or not host or not 1 <= port <= 65535:
-        raise UserError(f"not a scheduler address: {address!r}; {allowed}", field="--scheduler")
+        raise UserError(f"{address!r} is not a scheduler address ({err}); {allowed}", field="--scheduler") from None
+    if not host or not 1 <= port <= 65535:
+        raise UserError(f"{address!r} is not a scheduler address; {allowed}", field="--scheduler")
     return address
 
 

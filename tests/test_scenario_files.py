@@ -394,3 +394,68 @@ def test_saved_scenario_with_a_relative_county_path_still_finds_the_county(tmp_p
     assert invoke("run", path, "--out", out, "--quiet", "--workers", "1").exit_code == 0
     original = load_county(load_scenario(path))
     assert load_county(load_scenario(out / "scenario.yaml")) == original
+
+
+# --- finite numbers, ranges and checks across fields ----------------------------------------------
+# Each case: (child body, field the message names, fragments). Infinity and NaN are refused
+# everywhere; a check across fields names the field to change, at its line.
+
+CHECKED = {
+    "infinite yuan": ("policy:\n  basic_pension: {2026: .inf}\n", "policy.basic_pension.2026", ["finite number"]),
+    "NaN share": ("policy:\n  publicity: {2011: .nan}\n", "policy.publicity.2011", ["finite number"]),
+    "infinite divisor": ("policy:\n  annuity_divisor: {60: .inf}\n", "policy.annuity_divisor.60", ["finite number"]),
+    "zero divisor": ("policy:\n  annuity_divisor: {60: 0.000001}\n", "policy.annuity_divisor.60",
+                     ["greater than or equal to 1"]),
+    "huge yuan": ("economy:\n  basic_needs_line: 1.0e+300\n", "economy.basic_needs_line",
+                  ["less than or equal to 1000000"]),
+    "infinite coefficient": ("behaviour:\n  choice: {pay: -.inf}\n", "behaviour.choice.pay", ["finite number"]),
+    "coefficient out of range": ("behaviour:\n  choice: {inertia: 500}\n", "behaviour.choice.inertia",
+                                 ["less than or equal to 100"]),
+    "dynamics above 1": ("behaviour:\n  dynamics: {trust_decay: 1.5}\n", "behaviour.dynamics.trust_decay",
+                         ["less than or equal to 1"]),
+    "grade above the limit": ("policy:\n  grades: {2014: [100, 40000, 400000]}\n", "policy.grades.2014.2",
+                              ["less than or equal to 100000"]),
+    "subsidy misses a later year's grade": (
+        "policy:\n  grades: {2020: [50, 100]}\n", "policy.grades.2020",
+        ["no subsidy rule covers grade 50 in 2020", "rules start at [100, 500]"]),
+    "subsidy rules changed to miss the lowest grade": (
+        "policy:\n  subsidy: {2018: [[200, 30]]}\n", "policy.subsidy.2018",
+        ["no subsidy rule covers grade 100 in 2018"]),
+    "government-paid grade not offered": (
+        "policy:\n  government_paid_grade: {2016: 250}\n", "policy.government_paid_grade.2016",
+        ["government-paid grade 250 is not a grade of 2016", "allowed: 100, 200"]),
+    "government-paid grade without a rule": (
+        "policy:\n  subsidy: {2014: [[200, 30]]}\n  grades: {2014: [200, 300]}\n",
+        "policy.subsidy.2014", ["government-paid grade 100 has no subsidy rule"]),
+    "report year after the end": ("run:\n  report_years: [2011, 2060]\n", "run.report_years.1",
+                                  ["report years [2060] are outside the run's 2011-2050"]),
+    "end before start": ("end_year: 2010\n", "end_year", ["end_year 2010 is before start_year 2011"]),
+    "start is not the launch": ("start_year: 2012\n", "start_year", ["must equal policy.launch_year"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CHECKED))
+def test_a_bad_value_is_one_error_naming_the_field_to_change(tmp_path, case):
+    body, field, fragments = CHECKED[case]
+    path = child(tmp_path, body)
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    err, text = info.value, str(info.value)
+    assert err.file == str(path) and err.field == field, text
+    assert "(top level)" not in text and text.count("(got") <= 1, text
+    for fragment in fragments:
+        assert fragment in text, (fragment, text)
+    assert err.line is not None and err.line > 3, text    # the offending key's line in the child
+
+
+def test_a_grade_kept_for_the_government_paid_groups_is_allowed(tmp_path):
+    """grade_redesign drops 100 from 2026 but the government keeps paying it for its groups."""
+    spec = load_scenario(SCENARIO_DIR / "grade_redesign.yaml")
+    assert 100 not in spec.policy.grades[2026] and spec.policy.government_paid_grade[2026] == 100
+
+
+def test_a_message_says_what_was_given_once(tmp_path):
+    path = child(tmp_path, "policy:\n  publicity: {2020: 1, 2015: 0.2}\n")
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    assert str(info.value).count("got") == 1, str(info.value)
