@@ -116,31 +116,34 @@ class PolicySpec(Frozen):
             grades = value_at(self.grades, year)
             rules = value_at(self.subsidy, year)
             if not any(start <= grades[0] for start, _ in rules):
-                changed = "subsidy" if year in self.subsidy or year not in self.grades else "grades"
-                at = max(y for y in getattr(self, changed) if y <= year)
                 raise CrossFieldError(f"no subsidy rule covers grade {grades[0]} in {year} "
                                       f"(rules start at {sorted(s for s, _ in rules)}); add a rule from "
-                                      f"{grades[0]} or lower", f"{changed}.{at}")
+                                      f"{grades[0]} or lower", *self._changed(year, "subsidy", "grades"))
             paid = value_at(self.government_paid_grade, year)
             offered = {g for start, gs in self.grades.items() if start <= year for g in gs}
-            if paid not in offered or not any(start <= paid for start, _ in rules):
-                if paid in offered:     # the rules changed, or the paid grade moved below them
-                    changed = "subsidy" if year in self.subsidy else "government_paid_grade"
-                else:
-                    changed = ("government_paid_grade" if year in self.government_paid_grade
-                               or year not in self.grades else "grades")
-                at = max(y for y in getattr(self, changed) if y <= year)
-                problem = ("has no subsidy rule" if paid in offered else
-                           f"is not a grade of {year} or earlier; allowed: {', '.join(map(str, sorted(offered)))}")
-                raise CrossFieldError(f"the government-paid grade {paid} {problem}", f"{changed}.{at}")
+            if paid not in offered:
+                raise CrossFieldError(f"the government-paid grade {paid} is not a grade of {year} or earlier; "
+                                      f"allowed: {', '.join(map(str, sorted(offered)))}",
+                                      *self._changed(year, "government_paid_grade", "grades"))
+            if not any(start <= paid for start, _ in rules):
+                raise CrossFieldError(f"the government-paid grade {paid} has no subsidy rule in {year}",
+                                      *self._changed(year, "subsidy", "government_paid_grade"))
         return self
+
+
+    def _changed(self, year: int, *names: str) -> list[str]:
+        """Dated fields in force in ``year`` (``name.year``), those that change in ``year`` first:
+        of two fields that disagree, the one written for that year is the likelier to change."""
+        fields = [f"{name}.{max(y for y in getattr(self, name) if y <= year)}" for name in names]
+        return sorted(fields, key=lambda field: not field.endswith(f".{year}"))
 
 
 class EconomySpec(Frozen):
     income_growth: Dated[Rate] = Field(
         description="growth of mean rural income per year after the county's last observed year")
     inflation: Dated[Rate] = Field(description="consumer price growth per year")
-    basic_needs_line: Yuan = Field(description="basic consumption per person, yuan/year")
+    basic_needs_line: Annotated[float, Field(gt=0.0, le=1_000_000.0)] = Field(
+        description="basic consumption per person, yuan/year (more than 0: pensions are measured against it)")
     basic_needs_year: Year = Field(description="year of basic_needs_line; other years move with income")
 
 
@@ -309,11 +312,19 @@ def validate[M: BaseModel](model: type[M], data: dict, layers: list[Layer], set_
         return model.model_validate(data)
     except ValidationError as err:
         culprits = _culprits(err)
-        field = ".".join(str(part) for part in culprits[0]) or "(top level)"
-        if any(loc[:len(p)] == p[:len(loc)] for loc in culprits for p in set_paths):   # one is a prefix of the other
-            raise UserError(_first_error(err, model) + FROM_OVERRIDES, file=layers[0].path, field=field) from None
-        layer, line = _locate(layers, culprits[0])
-        raise UserError(_first_error(err, model), file=layer.path, field=field, line=line) from None
+        overridden = [loc for loc in culprits for p in set_paths if loc[:len(p)] == p[:len(loc)]]  # prefix either way
+        if overridden:
+            raise UserError(_first_error(err, model) + FROM_OVERRIDES, file=layers[0].path,
+                            field=_dotted(overridden[0])) from None
+        # of several fields at fault, name one the user's own file writes, if any
+        written = [loc for loc in culprits if _depth_and_line(layers[0].node, loc)[0] == len(loc)]
+        loc = (written or culprits)[0]
+        layer, line = _locate(layers, loc)
+        raise UserError(_first_error(err, model), file=layer.path, field=_dotted(loc), line=line) from None
+
+
+def _dotted(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
 
 
 def _culprits(err: ValidationError) -> list[tuple]:
