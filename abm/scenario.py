@@ -262,7 +262,7 @@ def load_scenario(path: str | Path, overrides: Sequence[Override] = ()) -> Scena
                  for item in overrides]
     scenario = validate(Scenario, {**merged, "source_file": Path(path).resolve()}, layers, set_paths)
     _check_county(scenario, layers, set_paths)
-    _check_coefficients(scenario, layers)
+    _check_coefficients(scenario, layers, set_paths)
     return scenario
 
 
@@ -275,15 +275,22 @@ def data_files(scenario: Scenario) -> list[Path]:
     return [county.resolve(), coefficients.resolve()]
 
 
-def _check_coefficients(scenario: Scenario, layers: list[Layer]) -> None:
+def _check_coefficients(scenario: Scenario, layers: list[Layer], set_paths: Sequence[tuple]) -> None:
     """The coefficients file, checked now rather than when a run starts."""
     try:
         load_coefficients(scenario.behaviour.coefficients, scenario.source_dir)
     except UserError as err:
         if err.file is None:    # not found: the scenario's field is at fault
-            layer, line = _locate(layers, ("behaviour", "coefficients"))
-            raise UserError(err.message, file=layer.path, field=err.field, line=line) from None
+            _refuse_field(err.message, ("behaviour", "coefficients"), layers, set_paths)
         raise
+
+
+def _refuse_field(message: str, loc: tuple, layers: list[Layer], set_paths: Sequence[tuple]) -> None:
+    """Raise one :class:`UserError` for the scenario field ``loc``: at its line, or as set on the command line."""
+    if any(loc[:len(p)] == p[:len(loc)] for p in set_paths):
+        raise UserError(message + FROM_OVERRIDES, file=layers[0].path, field=_dotted(loc)) from None
+    layer, line = _locate(layers, loc)
+    raise UserError(message, file=layer.path, field=_dotted(loc), line=line) from None
 
 
 def _check_county(scenario: Scenario, layers: list[Layer], set_paths: Sequence[tuple]) -> None:
@@ -291,15 +298,10 @@ def _check_county(scenario: Scenario, layers: list[Layer], set_paths: Sequence[t
     try:
         load_county_values(scenario.population.county, scenario.source_dir, scenario.population.county_overrides)
     except OverrideError as err:
-        loc = ("population", "county_overrides", *err.loc)
-        if any(loc[:len(p)] == p[:len(loc)] for p in set_paths):
-            raise UserError(err.message + FROM_OVERRIDES, file=layers[0].path, field=err.field) from None
-        layer, line = _locate(layers, loc)
-        raise UserError(err.message, file=layer.path, field=err.field, line=line) from None
+        _refuse_field(err.message, ("population", "county_overrides", *err.loc), layers, set_paths)
     except UserError as err:
         if err.file is None:    # the county file was not found: the scenario's field is at fault
-            layer, line = _locate(layers, ("population", "county"))
-            raise UserError(err.message, file=layer.path, field=err.field, line=line) from None
+            _refuse_field(err.message, ("population", "county"), layers, set_paths)
         raise
 
 
