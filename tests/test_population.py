@@ -199,10 +199,11 @@ def test_the_choice_column_holds_every_grade_the_schema_allows():
 
 def test_a_run_with_a_high_grade_records_it_unchanged(small_scenario):
     from abm.model import PensionModel
+    from abm.scenario import MAX_GRADE
 
-    spec = with_policy(small_scenario, grades={2011: [100, 40_000]})
+    spec = with_policy(small_scenario, grades={2011: [100, MAX_GRADE]})
     model = PensionModel(scenario=spec.model_copy(update={"behaviour": spec.behaviour.model_copy(
         update={"choice": {"highest": 30.0, "affordability": 0.0}})}))
     model.step()
-    assert set(np.unique(model.population.choice)) <= {-1, 0, 100, 40_000}
-    assert (model.population.choice == 40_000).any()
+    assert set(np.unique(model.population.choice)) <= {-1, 0, 100, MAX_GRADE}
+    assert (model.population.choice == MAX_GRADE).any()

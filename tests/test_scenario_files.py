@@ -413,8 +413,8 @@ CHECKED = {
                                  ["less than or equal to 100"]),
     "dynamics above 1": ("behaviour:\n  dynamics: {trust_decay: 1.5}\n", "behaviour.dynamics.trust_decay",
                          ["less than or equal to 1"]),
-    "grade above the limit": ("policy:\n  grades: {2014: [100, 40000, 400000]}\n", "policy.grades.2014.2",
-                              ["less than or equal to 100000"]),
+    "grade above the limit": ("policy:\n  grades: {2014: [100, 20000, 40000]}\n", "policy.grades.2014.2",
+                              ["less than or equal to 20000"]),
     "subsidy misses a later year's grade": (
         "policy:\n  grades: {2020: [50, 100]}\n", "policy.grades.2020",
         ["no subsidy rule covers grade 50 in 2020", "rules start at [100, 500]"]),
