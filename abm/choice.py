@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field, TypeAdapter, ValidationError
 
 from abm.datafiles import CALIBRATION_DIR, DATA_DIR, find, load_parameters
 from abm.errors import UserError
@@ -39,6 +41,11 @@ TERMS: dict[str, tuple[str, str | None]] = {
 }
 DYNAMICS = ("awareness_publicity", "awareness_peers", "awareness_pensioners", "awareness_decay",
             "trust_service", "trust_pensioners", "trust_decay")
+# every coefficient is a finite number in a range: utilities beyond +-100 only overflow the logit
+Coefficient = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
+DynamicsRate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]   # share of a gap per year
+SECTIONS = {"choice": (tuple(TERMS), TypeAdapter(dict[str, Coefficient])),
+            "dynamics": (DYNAMICS, TypeAdapter(dict[str, DynamicsRate]))}
 FITTED = CALIBRATION_DIR / "fitted" / "coefficients.yaml"
 AGE_CENTRE, AGE_SCALE = 45.0, 10.0   # age enters per 10 years around 45
 CHUNK = 1 << 12                      # residents per block: small enough to stay in cache
@@ -70,7 +77,7 @@ def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coeff
     path = FITTED if str(ref) == "fitted" else find(ref, DATA_DIR / "coefficients", relative_to,
                                                    "behaviour.coefficients")
     data = load_parameters(path)
-    for section, names in (("choice", tuple(TERMS)), ("dynamics", DYNAMICS)):
+    for section, (names, adapter) in SECTIONS.items():
         values = data.get(section)
         if not isinstance(values, dict):
             raise UserError(f"missing section with {', '.join(names)}", file=path, field=section)
@@ -78,8 +85,12 @@ def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coeff
         if unknown or missing:
             raise UserError(f"unknown {sorted(unknown)} / missing {sorted(missing)}; allowed: "
                             f"{', '.join(names)}", file=path, field=section)
-        if not all(isinstance(v, (int, float)) for v in values.values()):
-            raise UserError("every coefficient must be a number", file=path, field=section)
+        try:
+            adapter.validate_python(values, strict=True)   # numbers only, not "1.5" or true
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise UserError(f"{first['msg']} (got {first['input']!r})", file=path,
+                            field=".".join(map(str, (section, *first["loc"])))) from None
     return Coefficients(choice={k: float(data["choice"][k]) for k in TERMS},
                         dynamics={k: float(data["dynamics"][k]) for k in DYNAMICS},
                         status=str(data.get("status", "")), source=str(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -137,6 +138,8 @@ def sweep(
 
     from abm import sweep as sweeps
 
+    if scheduler is not None:
+        sweeps.check_scheduler(scheduler)
     spec = sweeps.load_sweep(sweep_file)
     folder = out or Path("results") / "sweeps" / spec.name
     columns = (TextColumn(f"[bold]{spec.name}[/] points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -315,6 +318,26 @@ def irr(
     out_console.print(table)
 
 
+def _check_port(host: str, port: int) -> None:
+    """The page's address must be free: a port in use (or a host not of this machine) is one message."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as err:
+        raise UserError(f"unknown host {host!r} ({err})", field="--host") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as the server binds: a closing socket is free
+        try:
+            probe.bind(address)
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise UserError(f"port {port} is already in use on {host}; stop what uses it or choose another "
+                                "--port", field="--port") from None
+            raise UserError(f"cannot listen on {host}:{port} ({err.strerror})", field="--host") from None
+
+
 @app.command()
 @user_errors
 def viz(
@@ -328,6 +351,7 @@ def viz(
     from abm.viz import server
 
     checked = server.checked_scenario(scenario)
+    _check_port(host, port)
     missing = server.missing_assets()
     if missing:
         err_console.print(f"[yellow]warning:[/] front-end files missing ({', '.join(missing)}): the page will try "

@@ -8,6 +8,7 @@ units and sources are written.
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,10 @@ PACKAGE = Path(str(resources.files("abm")))   # the installed package (a checkou
 DATA_DIR = PACKAGE / "data"
 SCENARIOS_DIR = PACKAGE / "scenarios"          # shipped scenarios, and sweeps/
 CALIBRATION_DIR = PACKAGE / "calibration"      # fitted coefficients, targets, survey codebook and stand-in
+MAX_DEPTH = 50            # nesting levels of a YAML document
+MAX_NODES = 100_000       # values of a YAML document, counting every expansion of an alias
+MERGE_TAG = "tag:yaml.org,2002:merge"
+SCAN_ABOVE = 5_000        # structural characters beyond which nesting is checked before the tree is built
 
 
 def checkout_calibration() -> Path | None:
@@ -44,18 +49,113 @@ def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "sce
     raise UserError(f"file not found, and no shipped {kind} has this name (shipped: {names})", file=path)
 
 
-def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file; a missing file or a syntax error is a :class:`UserError`."""
+class StrictLoader(LOADER):
+    """The safe loader (libyaml's where available) refusing a key repeated in one mapping, which
+    YAML forbids and PyYAML would silently resolve as "the last one wins"."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, yaml.Mark] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == MERGE_TAG:
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    earlier = first.setdefault(key, key_node.start_mark)
+                except TypeError:       # an unhashable key: the base class reports it
+                    continue
+                if earlier is not key_node.start_mark:
+                    raise yaml.constructor.ConstructorError(
+                        problem=f"key {key!r} given twice (first on line {earlier.line + 1})",
+                        problem_mark=key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_text(path: str | Path) -> str:
+    """A user's text file as UTF-8; a missing, binary or otherwise encoded file is a :class:`UserError`."""
     path = Path(path)
     if not path.is_file():
         raise UserError("file not found", file=path)
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise UserError("a binary file, not text; expected UTF-8 text", file=path)
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=LOADER)
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise UserError(f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file as UTF-8", file=path,
+                        line=line) from None
+
+
+def parse_yaml(text: str, file: str | Path | None = None, field: str | None = None) -> tuple[Any, yaml.Node | None]:
+    """Data and node tree (for line numbers) of one YAML document. Syntax errors, repeated keys,
+    nesting deeper than :data:`MAX_DEPTH` and more than :data:`MAX_NODES` values (aliases
+    expanded) are each one :class:`UserError` naming ``file`` (or ``field``) and the line."""
+    if sum(text.count(c) for c in "[{-:\n") > SCAN_ABOVE:
+        _check_nesting(text, file, field)
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _check_size(node, file, field)
+        return loader.construct_document(node), node
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
-        raise UserError(f"invalid YAML ({problem})", file=path,
-                        line=mark.line + 1 if mark is not None else None) from None
+        raise UserError(f"invalid YAML ({problem})", file=file, field=field,
+                        line=mark.line + 1 if mark is not None and file is not None else None) from None
+    except RecursionError:
+        raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field) from None
+    finally:
+        loader.dispose()
+
+
+def _check_nesting(text: str, file: str | Path | None, field: str | None) -> None:
+    """Refuse nesting beyond MAX_DEPTH from the event stream, before libyaml builds the node tree
+    (which recurses once per level and would overflow the C stack on a hostile file)."""
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=LOADER):
+            if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field,
+                                    line=event.start_mark.line + 1 if file is not None else None)
+            elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                depth -= 1
+    except yaml.YAMLError:
+        return      # reported with its line when the document is composed
+
+
+def _check_size(root: yaml.Node, file: str | Path | None, field: str | None) -> None:
+    """Walk the node graph as the data would be expanded (an alias is visited at each use),
+    stopping at the first level beyond MAX_DEPTH or value beyond MAX_NODES."""
+    stack, count = [(root, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if depth > MAX_DEPTH:
+            raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field,
+                            line=node.start_mark.line + 1 if file is not None else None)
+        if count > MAX_NODES:
+            raise UserError(f"too large once its aliases (*name) are expanded; at most {MAX_NODES:,} values",
+                            file=file, field=field)
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((child, depth + 1) for pair in node.value for child in pair)
+
+
+def read_yaml_node(path: str | Path) -> tuple[Any, yaml.Node | None]:
+    """Data and node tree of a YAML file, each problem one :class:`UserError` (see :func:`parse_yaml`)."""
+    return parse_yaml(read_text(path), file=Path(path))
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Parse a YAML file; a missing, binary or non-UTF-8 file, a syntax error, a repeated key, or
+    a document too deep or too large is a :class:`UserError`."""
+    return read_yaml_node(path)[0]
 
 
 def strip_metadata(node: Any) -> Any:
@@ -101,3 +201,52 @@ def absolute_ref(ref: str, relative_to: Path | None) -> str:
 def _paths(ref: str | Path, relative_to: Path | None) -> tuple[Path, Path]:
     """Where a data file named by path may be: as given, or relative to the scenario file (or the working folder)."""
     return Path(ref), (relative_to or Path.cwd()) / ref
+
+
+YEAR_MONTH = re.compile(r"^(\d{4})(?:-(\d{1,2}))?$")
+
+
+def period(key: int | str) -> tuple[int, int]:
+    """(year, month) of a dated key: a year (from January) or 'YYYY-MM'."""
+    if isinstance(key, int):
+        return key, 1
+    match = YEAR_MONTH.match(str(key))
+    if not match:
+        raise ValueError(f"dates are a year or 'YYYY-MM', got {key!r}")
+    return int(match[1]), int(match[2] or 1)
+
+
+def is_dated(node: dict) -> bool:
+    """A mapping keyed by dates (years, or 'YYYY-MM')."""
+    return bool(node) and all(isinstance(k, int) or (isinstance(k, str) and YEAR_MONTH.match(k)) for k in node)
+
+
+def merge(base: dict, override: dict) -> dict:
+    """``override`` over ``base``: mappings merge key by key (dated values by date), the rest replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    if is_dated(merged):
+        merged = dict(sorted(merged.items(), key=lambda item: period(item[0])))
+    return merged
+
+
+def depth_and_line(node: yaml.Node | None, loc: tuple) -> tuple[int, int | None]:
+    """How many parts of ``loc`` the node tree holds, and the line of the deepest key found."""
+    line = None if node is None else node.start_mark.line + 1
+    for depth, part in enumerate(loc):
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]                # a list item: its own line
+            line = node.start_mark.line + 1
+            continue
+        if not isinstance(node, yaml.MappingNode):
+            return depth, line
+        match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
+        if match is None:
+            return depth, line
+        key, node = match
+        line = key.start_mark.line + 1   # the key's: a block value starts on the line after it
+    return len(loc), line

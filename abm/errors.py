@@ -17,3 +17,13 @@ class UserError(Exception):
         place = f"{self.file}, line {line}" if self.file and line else self.file
         where = ": ".join(p for p in (place, field) if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class CrossFieldError(ValueError):
+    """A check across fields (inside a pydantic validator) that names the fields at fault, dotted
+    paths below the model that checks them, the one to change first: the error then points at its
+    line, not at the model's first key."""
+
+    def __init__(self, message: str, *fields: str):
+        super().__init__(message)
+        self.fields = fields

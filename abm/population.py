@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from abm.datafiles import DATA_DIR, find, load_parameters
+from abm.county import OverrideError, load_county_values
 from abm.demography import ENTRY_AGE, LifeTable
 from abm.errors import UserError
-from abm.scenario import Scenario, merge
+from abm.scenario import Scenario
 
 # One column per resident attribute; a row is one simulated resident standing for `weight` people.
 COLUMNS: dict[str, type] = {
@@ -29,7 +29,7 @@ COLUMNS: dict[str, type] = {
     "employee": np.bool_,        # covered by the employee scheme instead
     "group": np.int8,            # 0 none, 1 severely disabled, 2 poor (policy.GROUP_CODES)
     "pensioner": np.bool_,
-    "choice": np.int16,          # this year's grade in yuan; 0 not paying, -1 not eligible
+    "choice": np.int32,          # this year's grade in yuan (up to scenario.MAX_GRADE); 0 not paying, -1 not eligible
     "gov_paid": np.bool_,        # this year's grade paid by the government
     "years": np.int16,           # contribution years
     "account": np.float64,       # individual account balance, yuan
@@ -91,15 +91,13 @@ class Population:
 
 
 def load_county(scenario: Scenario) -> dict:
-    """The scenario's county data (values only), with the scenario's overrides."""
-    ref = scenario.population.county
-    county = load_parameters(find(ref, DATA_DIR / "counties", scenario.source_dir, "population.county"))
-    for name, value in scenario.population.county_overrides.items():
-        if name not in county or name == "name":
-            raise UserError(f"unknown county value; allowed: {', '.join(k for k in county if k != 'name')}",
-                            file=scenario.source_file, field=f"population.county_overrides.{name}")
-        county[name] = merge(county[name], value) if isinstance(county[name], dict) else value
-    return county
+    """The scenario's county data (values only), with the scenario's overrides, checked
+    against the county schema (abm/county.py)."""
+    try:
+        return load_county_values(scenario.population.county, scenario.source_dir,
+                                  scenario.population.county_overrides)
+    except OverrideError as err:
+        raise UserError(err.message, file=scenario.source_file, field=err.field) from None
 
 
 def age_distribution(county: dict, life: LifeTable) -> np.ndarray:

@@ -6,7 +6,6 @@ the packaged data files they reference.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +15,28 @@ import numpy as np
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from abm.choice import DYNAMICS, TERMS
-from abm.datafiles import LOADER, absolute_ref, read_yaml, shipped_file
-from abm.errors import UserError
+from abm.choice import DYNAMICS, FITTED, TERMS, Coefficient, DynamicsRate, load_coefficients
+from abm.county import OverrideError, load_county_values
+from abm.datafiles import (
+    DATA_DIR,
+    absolute_ref,
+    find,
+    is_dated,
+    merge,
+    parse_yaml,
+    period,
+    read_yaml_node,
+    shipped_file,
+)
+from abm.datafiles import depth_and_line as _depth_and_line
+from abm.errors import CrossFieldError, UserError
 
 Year = Annotated[int, Field(ge=1900, le=2200)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=-0.5, le=0.5)]
-Yuan = Annotated[float, Field(ge=0.0)]
+Yuan = Annotated[float, Field(ge=0.0, le=1_000_000.0)]
+MAX_GRADE = 20_000    # yuan/year: ten times the national top grade of 2,000 (DOMAIN.md 1); the choice column holds it
+Grade = Annotated[int, Field(gt=0, le=MAX_GRADE)]
 
 
 def _ascending_years[T](values: dict[int, T]) -> dict[int, T]:
@@ -40,28 +53,6 @@ def _ascending_grades(grades: list[int]) -> list[int]:
     if grades != sorted(set(grades)):
         raise ValueError(f"grades must be distinct and increasing, got {grades}")
     return grades
-
-
-class CrossFieldError(ValueError):
-    """A check across fields that names the fields at fault (dotted paths below the model that
-    checks them), so the error points at their line, not at the model's first key."""
-
-    def __init__(self, message: str, *fields: str):
-        super().__init__(message)
-        self.fields = fields
-
-
-YEAR_MONTH = re.compile(r"^(\d{4})(?:-(\d{1,2}))?$")
-
-
-def period(key: int | str) -> tuple[int, int]:
-    """(year, month) of a dated key: a year (from January) or 'YYYY-MM'."""
-    if isinstance(key, int):
-        return key, 1
-    match = YEAR_MONTH.match(str(key))
-    if not match:
-        raise ValueError(f"dates are a year or 'YYYY-MM', got {key!r}")
-    return int(match[1]), int(match[2] or 1)
 
 
 def _month_dated[T](values: dict[int | str, T]) -> dict[int | str, T]:
@@ -87,11 +78,13 @@ def _month_dated[T](values: dict[int | str, T]) -> dict[int | str, T]:
 type Dated[T] = Annotated[dict[Year, T], AfterValidator(_ascending_years)]
 # monthly amounts that may change within a year: {2009: 55, 2014-07: 70} (from July 2014)
 type MonthDated[T] = Annotated[dict[int | str, T], AfterValidator(_month_dated)]
-GradeList = Annotated[list[Annotated[int, Field(gt=0)]], AfterValidator(_ascending_grades)]
+GradeList = Annotated[list[Grade], AfterValidator(_ascending_grades)]
 
 
 class Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A checked, immutable part of an input file: unknown keys, infinities and NaN are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PopulationSpec(Frozen):
@@ -120,12 +113,13 @@ class PolicySpec(Frozen):
     launch_month: Annotated[int, Field(ge=1, le=12)] = Field(
         1, description="month the scheme starts; pensions are paid from it, so the launch year pays "
                        "13 - launch_month months (contributions are yearly)")
-    grades: Dated[GradeList] = Field(description="contribution grades, yuan/year")
-    subsidy: Dated[list[tuple[Annotated[int, Field(gt=0)], Yuan]]] = Field(
+    grades: Dated[GradeList] = Field(description=f"contribution grades, yuan/year (1 to {MAX_GRADE:,})")
+    subsidy: Dated[list[tuple[Grade, Yuan]]] = Field(
         description="entry subsidy rules [from grade, yuan/year]: a grade gets the amount of the "
-                    "highest rule at or below it")
-    government_paid_grade: Dated[Annotated[int, Field(gt=0)]] = Field(
-        description="grade the government pays for the groups below, yuan/year")
+                    "highest rule at or below it; every grade of every year needs a rule")
+    government_paid_grade: Dated[Grade] = Field(
+        description="grade the government pays for the groups below, yuan/year: a grade of that year, or "
+                    "of an earlier year kept for these groups; a subsidy rule must cover it")
     government_paid_groups: Dated[list[Literal["disabled", "poor"]]]
     basic_pension: MonthDated[Yuan] = Field(
         description="national minimum basic pension, yuan/month; dated by year or 'YYYY-MM' (from that month)")
@@ -138,7 +132,7 @@ class PolicySpec(Frozen):
                     "dated by year or 'YYYY-MM'")
     interest_rate: Dated[Rate] = Field(description="interest credited to accounts, per year")
     pension_age: Dated[Annotated[int, Field(ge=40, le=75)]] = Field(description="years of age")
-    annuity_divisor: dict[Annotated[int, Field(ge=40, le=75)], Annotated[float, Field(gt=0)]] = Field(
+    annuity_divisor: dict[Annotated[int, Field(ge=40, le=75)], Annotated[float, Field(ge=1.0, le=1000.0)]] = Field(
         description="months the account is divided by, by the pension age in force when the pension "
                     "starts (interpolated between the table's ages)")
     min_years: Annotated[int, Field(ge=1, le=45)] = Field(15, description="contribution years")
@@ -158,37 +152,59 @@ class PolicySpec(Frozen):
                      "pension_age", "publicity", "service_quality"):
             first = period(next(iter(getattr(self, name))))[0]
             if first > self.launch_year:
-                raise CrossFieldError(f"{name}: first dated value {first} is after launch_year "
+                raise CrossFieldError(f"first dated value {first} is after launch_year "
                                       f"{self.launch_year}", name, "launch_year")
-        for year in sorted(set(self.grades) | set(self.subsidy)):
-            lowest = value_at(self.grades, year)[0] if min(self.grades) <= year else None
-            rules = value_at(self.subsidy, year) if min(self.subsidy) <= year else []
-            if lowest is not None and not any(start <= lowest for start, _ in rules):
-                raise CrossFieldError(f"subsidy: no rule covers grade {lowest} in {year} "
-                                      f"(rules start at {sorted(s for s, _ in rules)})", "subsidy", "grades")
+        for year in sorted(set(self.grades) | set(self.subsidy) | set(self.government_paid_grade)):
+            if year < self.launch_year:
+                continue
+            grades = value_at(self.grades, year)
+            rules = value_at(self.subsidy, year)
+            if not any(start <= grades[0] for start, _ in rules):
+                raise CrossFieldError(f"no subsidy rule covers grade {grades[0]} in {year} "
+                                      f"(rules start at {sorted(s for s, _ in rules)}); add a rule from "
+                                      f"{grades[0]} or lower", *self._changed(year, "subsidy", "grades"))
+            paid = value_at(self.government_paid_grade, year)
+            offered = {g for start, gs in self.grades.items() if start <= year for g in gs}
+            if paid not in offered:
+                raise CrossFieldError(f"the government-paid grade {paid} is not a grade of {year} or earlier; "
+                                      f"allowed: {', '.join(map(str, sorted(offered)))}",
+                                      *self._changed(year, "government_paid_grade", "grades"))
+            if not any(start <= paid for start, _ in rules):
+                raise CrossFieldError(f"the government-paid grade {paid} has no subsidy rule in {year}",
+                                      *self._changed(year, "subsidy", "government_paid_grade"))
         return self
+
+
+    def _changed(self, year: int, *names: str) -> list[str]:
+        """Dated fields in force in ``year`` (``name.year``), those that change in ``year`` first:
+        of two fields that disagree, the one written for that year is the likelier to change."""
+        fields = [f"{name}.{max(y for y in getattr(self, name) if y <= year)}" for name in names]
+        return sorted(fields, key=lambda field: not field.endswith(f".{year}"))
 
 
 class EconomySpec(Frozen):
     income_growth: Dated[Rate] = Field(
         description="growth of mean rural income per year after the county's last observed year")
     inflation: Dated[Rate] = Field(description="consumer price growth per year")
-    basic_needs_line: Yuan = Field(description="basic consumption per person, yuan/year")
+    basic_needs_line: Annotated[float, Field(gt=0.0, le=1_000_000.0)] = Field(
+        description="basic consumption per person, yuan/year (more than 0: pensions are measured against it)")
     basic_needs_year: Year = Field(description="year of basic_needs_line; other years move with income")
 
 
 class BehaviourSpec(Frozen):
     coefficients: str = Field("fitted", description="coefficients file: 'fitted' (the calibration), "
                                                     "'default' (the priors) or a path")
-    choice: dict[str, float] = Field({}, description="choice coefficients replacing the file's (abm/choice.py)")
-    dynamics: dict[str, float] = Field({}, description="attitude dynamics replacing the file's, per year")
+    choice: dict[str, Coefficient] = Field(
+        {}, description="choice coefficients replacing the file's (abm/choice.py), utility per unit of the term")
+    dynamics: dict[str, DynamicsRate] = Field(
+        {}, description="attitude dynamics replacing the file's, share per year (0-1)")
 
     @model_validator(mode="after")
     def _known(self) -> BehaviourSpec:
         for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS)):
             unknown = set(getattr(self, section)) - set(allowed)
             if unknown:
-                raise CrossFieldError(f"{section}: unknown {sorted(unknown)}; allowed: {', '.join(allowed)}",
+                raise CrossFieldError(f"unknown {section} {sorted(unknown)}; allowed: {', '.join(allowed)}",
                                       section)
         return self
 
@@ -197,7 +213,8 @@ class RunSpec(Frozen):
     seed: Annotated[int, Field(ge=0)] = Field(0, description="seed of the first replication's stream")
     replications: Annotated[int, Field(ge=1, le=10_000)] = Field(1, description="runs with spawned seeds")
     report_years: list[Year] | None = Field(
-        None, description="years of the summary table; default: start, every tenth year, end")
+        None, description="years of the summary table, within start_year-end_year; default: start, every "
+                          "tenth year, end")
 
 
 class Scenario(Frozen):
@@ -226,6 +243,10 @@ class Scenario(Frozen):
             raise CrossFieldError(f"start_year {self.start_year} must equal policy.launch_year "
                                   f"{self.policy.launch_year}: runs start when the scheme starts",
                                   "start_year", "policy.launch_year")
+        outside = [y for y in self.run.report_years or [] if y not in self.years]
+        if outside:
+            raise CrossFieldError(f"report years {outside} are outside the run's {self.start_year}-{self.end_year}",
+                                  f"run.report_years.{self.run.report_years.index(outside[0])}")
         return self
 
     @property
@@ -295,7 +316,49 @@ def load_scenario(path: str | Path, overrides: Sequence[Override] = ()) -> Scena
         merged = merge(merged, {k: v for k, v in layer.data.items() if k != "extends"})
     set_paths = [set_path(merged, *(parse_override(item) if isinstance(item, str) else item))
                  for item in overrides]
-    return validate(Scenario, {**merged, "source_file": Path(path).resolve()}, layers, set_paths)
+    scenario = validate(Scenario, {**merged, "source_file": Path(path).resolve()}, layers, set_paths)
+    _check_county(scenario, layers, set_paths)
+    _check_coefficients(scenario, layers, set_paths)
+    return scenario
+
+
+def data_files(scenario: Scenario) -> list[Path]:
+    """The data files a run of ``scenario`` reads besides the scenario files: county and coefficients."""
+    county = find(scenario.population.county, DATA_DIR / "counties", scenario.source_dir, "population.county")
+    ref = scenario.behaviour.coefficients
+    coefficients = FITTED if ref == "fitted" else find(ref, DATA_DIR / "coefficients", scenario.source_dir,
+                                                       "behaviour.coefficients")
+    return [county.resolve(), coefficients.resolve()]
+
+
+def _check_coefficients(scenario: Scenario, layers: list[Layer], set_paths: Sequence[tuple]) -> None:
+    """The coefficients file, checked now rather than when a run starts."""
+    try:
+        load_coefficients(scenario.behaviour.coefficients, scenario.source_dir)
+    except UserError as err:
+        if err.file is None:    # not found: the scenario's field is at fault
+            _refuse_field(err.message, ("behaviour", "coefficients"), layers, set_paths)
+        raise
+
+
+def _refuse_field(message: str, loc: tuple, layers: list[Layer], set_paths: Sequence[tuple]) -> None:
+    """Raise one :class:`UserError` for the scenario field ``loc``: at its line, or as set on the command line."""
+    if any(loc[:len(p)] == p[:len(loc)] for p in set_paths):
+        raise UserError(message + FROM_OVERRIDES, file=layers[0].path, field=_dotted(loc)) from None
+    layer, line = _locate(layers, loc)
+    raise UserError(message, file=layer.path, field=_dotted(loc), line=line) from None
+
+
+def _check_county(scenario: Scenario, layers: list[Layer], set_paths: Sequence[tuple]) -> None:
+    """The county file and the scenario's overrides of it, checked now rather than when a run starts."""
+    try:
+        load_county_values(scenario.population.county, scenario.source_dir, scenario.population.county_overrides)
+    except OverrideError as err:
+        _refuse_field(err.message, ("population", "county_overrides", *err.loc), layers, set_paths)
+    except UserError as err:
+        if err.file is None:    # the county file was not found: the scenario's field is at fault
+            _refuse_field(err.message, ("population", "county"), layers, set_paths)
+        raise
 
 
 FROM_OVERRIDES = " (set on the command line)"   # ends the message of an error in an override
@@ -307,20 +370,29 @@ def validate[M: BaseModel](model: type[M], data: dict, layers: list[Layer], set_
         return model.model_validate(data)
     except ValidationError as err:
         culprits = _culprits(err)
-        if any(loc[:len(p)] == p[:len(loc)] for loc in culprits for p in set_paths):   # one is a prefix of the other
+        overridden = [loc for loc in culprits for p in set_paths if loc[:len(p)] == p[:len(loc)]]  # prefix either way
+        if overridden:
             raise UserError(_first_error(err, model) + FROM_OVERRIDES, file=layers[0].path,
-                            field=_field(err)) from None
-        layer, line = _locate(layers, culprits[0])
-        raise UserError(_first_error(err, model), file=layer.path, field=_field(err), line=line) from None
+                            field=_dotted(overridden[0])) from None
+        # of several fields at fault, name one the user's own file writes, if any
+        written = [loc for loc in culprits if _depth_and_line(layers[0].node, loc)[0] == len(loc)]
+        loc = (written or culprits)[0]
+        layer, line = _locate(layers, loc)
+        raise UserError(_first_error(err, model), file=layer.path, field=_dotted(loc), line=line) from None
+
+
+def _dotted(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
 
 
 def _culprits(err: ValidationError) -> list[tuple]:
     """Paths of the fields at fault in the first error: its location, or below it the fields a
-    :class:`CrossFieldError` names (a model's location alone would match every key in it)."""
+    :class:`CrossFieldError` names, the one to change first (a model's location alone would match
+    every key in it). Numbers in a named field are years or list positions."""
     first = err.errors()[0]
     loc, cause = tuple(first["loc"]), first.get("ctx", {}).get("error")
     if isinstance(cause, CrossFieldError):
-        return [(*loc, *field.split(".")) for field in cause.fields]
+        return [(*loc, *(int(p) if p.isdigit() else p for p in field.split("."))) for field in cause.fields]
     return [loc]
 
 
@@ -335,10 +407,10 @@ class Layer:
 
 def read_layer(path: Path, expected: str) -> Layer:
     """Read a YAML mapping with its line numbers; dated values must list years in order."""
-    data = read_yaml(path)
+    data, node = read_yaml_node(path)
     if not isinstance(data, dict):
         raise UserError(f"expected a mapping with {expected}", file=path)
-    layer = Layer(path, data, yaml.compose(path.read_text(encoding="utf-8"), Loader=LOADER))
+    layer = Layer(path, data, node)
     _check_dated_order(layer, data, ())
     return layer
 
@@ -360,30 +432,12 @@ def _layers(path: Path, seen: tuple[Path, ...]) -> list[Layer]:
     return [layer, *_layers(target, (*seen, path.resolve()))]
 
 
-def merge(base: dict, override: dict) -> dict:
-    """``override`` over ``base``: mappings merge key by key (dated values by year), the rest replaces."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    if _dated(merged):
-        merged = dict(sorted(merged.items(), key=lambda item: period(item[0])))
-    return merged
-
-
-def _dated(node: dict) -> bool:
-    """A mapping keyed by dates (years, or 'YYYY-MM')."""
-    return bool(node) and all(isinstance(k, int) or (isinstance(k, str) and YEAR_MONTH.match(k)) for k in node)
-
-
 def _check_dated_order(layer: Layer, node: Any, at: tuple) -> None:
     """Dated values (mappings keyed by year) must list their years in increasing order."""
     if not isinstance(node, dict):
         return
     keys = list(node)
-    if _dated(node) and keys != sorted(keys, key=period):
+    if is_dated(node) and keys != sorted(keys, key=period):
         field = ".".join(map(str, at))
         raise UserError(f"years must be in increasing order, got {keys}", file=layer.path, field=field,
                         line=_line(layer.node, at))
@@ -396,10 +450,7 @@ def parse_override(item: str) -> tuple[str, Any]:
     if "=" not in item:
         raise UserError(f"expected path=value, e.g. policy.publicity.2026=0.8 (got {item!r})", field="--set")
     dotted, raw = item.split("=", 1)
-    try:
-        return dotted.strip(), yaml.safe_load(raw)
-    except yaml.YAMLError:
-        raise UserError(f"value {raw!r} is not valid YAML", field=f"--set {dotted}") from None
+    return dotted.strip(), parse_yaml(raw, field=f"--set {dotted}")[0]
 
 
 def set_path(data: dict, dotted: str, value: Any) -> tuple:
@@ -412,7 +463,7 @@ def set_path(data: dict, dotted: str, value: Any) -> tuple:
             child = node[part] = {}
         node = child
     node[parts[-1]] = value
-    if _dated(node):
+    if is_dated(node):
         ordered = dict(sorted(node.items(), key=lambda item: period(item[0])))
         node.clear()
         node.update(ordered)
@@ -429,31 +480,8 @@ def _locate(layers: list[Layer], loc: tuple) -> tuple[Layer, int | None]:
     return best, best_line
 
 
-def _depth_and_line(node: yaml.Node | None, loc: tuple) -> tuple[int, int | None]:
-    """How many parts of ``loc`` the tree holds, and the line of the deepest key found."""
-    line = None if node is None else node.start_mark.line + 1
-    for depth, part in enumerate(loc):
-        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]                # a list item: its own line
-            line = node.start_mark.line + 1
-            continue
-        if not isinstance(node, yaml.MappingNode):
-            return depth, line
-        match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
-        if match is None:
-            return depth, line
-        key, node = match
-        line = key.start_mark.line + 1   # the key's: a block value starts on the line after it
-    return len(loc), line
-
-
 def _line(node: yaml.Node | None, loc: tuple) -> int | None:
     return _depth_and_line(node, loc)[1]
-
-
-def _field(err: ValidationError) -> str:
-    loc = err.errors()[0]["loc"]
-    return ".".join(str(part) for part in loc) or "(top level)"
 
 
 def _siblings(loc: tuple, model: type[BaseModel]) -> list[str]:
@@ -477,7 +505,7 @@ def _first_error(err: ValidationError, model: type[BaseModel]) -> str:
         message = f"unknown field; allowed here: {', '.join(_siblings(first['loc'], model))}"
     elif first["type"] == "missing":
         message = "required field is missing"
-    elif "input" in first and not isinstance(first["input"], dict):
+    elif "input" in first and not isinstance(first["input"], dict) and "got " not in message:
         message = f"{message} (got {first['input']!r})"
     more = len(err.errors()) - 1
     return message + (f" [and {more} more problem{'s' if more > 1 else ''}]" if more else "")

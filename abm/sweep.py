@@ -27,12 +27,15 @@ from pydantic import Field, model_validator
 from SALib.sample import fast_sampler, latin, morris, sobol
 
 from abm import atomic
-from abm.datafiles import SCENARIOS_DIR, shipped_file
+from abm.datafiles import SCENARIOS_DIR, depth_and_line, shipped_file
 from abm.errors import UserError
 from abm.scenario import (
     FROM_OVERRIDES,
+    CrossFieldError,
     Frozen,
+    Layer,
     Scenario,
+    data_files,
     load_scenario,
     read_layer,
     replication_seeds,
@@ -61,19 +64,19 @@ class Parameter(Frozen):
     def _consistent(self) -> Parameter:
         if self.type == "categorical":
             if not self.levels or len(self.levels) < 2:
-                raise ValueError("a categorical parameter needs levels: [at least two values]")
+                raise CrossFieldError("a categorical parameter needs levels: [at least two values]", "levels")
             return self
         expected = {"uniform": 2, "normal": 2, "lognormal": 2, "triangular": 3}[self.distribution]
         if not self.bounds or len(self.bounds) != expected:
-            raise ValueError(f"a {self.distribution} parameter needs bounds of {expected} numbers")
+            raise CrossFieldError(f"a {self.distribution} parameter needs bounds of {expected} numbers", "bounds")
         if self.distribution in ("uniform", "triangular") and not self.bounds[0] < self.bounds[1]:
-            raise ValueError(f"bounds must be increasing, got {self.bounds}")
+            raise CrossFieldError(f"bounds must be increasing, got {self.bounds}", "bounds")
         if self.distribution == "triangular" and not self.bounds[0] <= self.bounds[2] <= self.bounds[1]:
-            raise ValueError("the mode must lie within the bounds")
+            raise CrossFieldError("the mode must lie within the bounds", "bounds")
         if self.distribution in ("normal", "lognormal") and self.bounds[1] <= 0:
-            raise ValueError("the standard deviation must be positive")
+            raise CrossFieldError("the standard deviation must be positive", "bounds")
         if self.type == "integer" and self.distribution != "uniform":
-            raise ValueError("integer parameters are uniform over [low, high]")
+            raise CrossFieldError("integer parameters are uniform over [low, high]", "distribution")
         return self
 
     def salib(self) -> tuple[list[float], str]:
@@ -104,12 +107,13 @@ class Output(Frozen):
 
     @model_validator(mode="after")
     def _one_kind(self) -> Output:
-        if sum(x is not None for x in (self.year, self.mean_over, self.years)) > 1:
-            raise ValueError("give one of year, mean_over or years")
+        given = [name for name in ("year", "mean_over", "years") if getattr(self, name) is not None]
+        if len(given) > 1:
+            raise CrossFieldError("give one of year, mean_over or years", given[-1])
         if self.mean_over is not None and self.mean_over[0] > self.mean_over[1]:
-            raise ValueError(f"mean_over is [first, last] year, got {list(self.mean_over)}")
+            raise CrossFieldError(f"mean_over is [first, last] year, got {list(self.mean_over)}", "mean_over")
         if self.years is not None and not self.years:
-            raise ValueError("years: give at least one year")
+            raise CrossFieldError("years: give at least one year", "years")
         return self
 
     def columns(self) -> list[str]:
@@ -154,16 +158,23 @@ class Sweep(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Sweep:
         if (self.base is None) == (self.function is None):
-            raise ValueError("give either base (a scenario file) or function (a test function)")
+            raise CrossFieldError("give either base (a scenario file) or function (a test function)",
+                                  "function" if self.function is not None else "base")
         names = [p.name for p in self.parameters]
         if len(set(names)) < len(names):
-            raise ValueError(f"parameter names repeat: {names}")
-        if self.function is not None and any(o.columns() != [o.indicator] for o in self.outputs):
-            raise ValueError("a test function gives one value per point: its outputs take no year, years or mean_over")
+            repeated = next(i for i, n in enumerate(names) if n in names[:i])
+            raise CrossFieldError(f"parameter names repeat: {names}", f"parameters.{repeated}.name")
+        if self.function is not None:
+            bad = next((i for i, o in enumerate(self.outputs) if o.columns() != [o.indicator]), None)
+            if bad is not None:
+                raise CrossFieldError("a test function gives one value per point: its outputs take no year, "
+                                      "years or mean_over", f"outputs.{bad}")
         if self.base is not None and any(p.path is None for p in self.parameters):
-            raise ValueError("every parameter of a scenario sweep needs a path (the scenario field it sets)")
+            first = next(i for i, p in enumerate(self.parameters) if p.path is None)
+            raise CrossFieldError("every parameter of a scenario sweep needs a path (the scenario field it sets)",
+                                  f"parameters.{first}")
         if self.method == "fast" and self.samples <= 64:
-            raise ValueError("fast needs samples > 64 (4 M^2 with M = 4)")
+            raise CrossFieldError("fast needs samples > 64 (4 M^2 with M = 4)", "samples")
         return self
 
     @property
@@ -185,44 +196,89 @@ def load_sweep(path: str | Path) -> Sweep:
     path = shipped_file(path, SCENARIOS_DIR / "sweeps", "sweep")
     layer = read_layer(path, "name, base or function, method, samples, parameters, outputs")
     sweep = validate(Sweep, {**layer.data, "source_file": path.resolve()}, [layer])
+    x = _check_design(sweep, path, layer)
     if sweep.base is not None:
-        _check_against_base(sweep, path)
+        _check_against_base(sweep, path, layer, x)
     return sweep
 
 
-def _check_against_base(sweep: Sweep, path: Path) -> None:
+def _check_against_base(sweep: Sweep, path: Path, layer: Layer | None = None, x: np.ndarray | None = None) -> None:
+    """The fixed overrides, outputs and every parameter's extreme values (of its distribution and of
+    the sampled design ``x``) tried on the base scenario."""
     from abm.indicators import names
+
+    def line(*loc) -> int | None:
+        return depth_and_line(layer.node, loc)[1] if layer is not None else None
 
     base = sweep.base_path()
     if not base.is_file():
         raise UserError(f"base scenario {sweep.base!r} not found (relative to the sweep file)", file=path,
-                        field="base")
+                        field="base", line=line("base"))
     try:
         scenario = load_scenario(base, list(sweep.set.items()))
     except UserError as err:
         if not err.message.endswith(FROM_OVERRIDES):
             raise   # a problem of the base scenario itself: its own file and line
+        key = next((k for k in sweep.set if err.field and (err.field == k or err.field.startswith(f"{k}."))), None)
         raise UserError(f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}", file=path,
-                        field=f"set ({err.field})") from None
+                        field=f"set ({err.field})", line=line("set", key) if key else line("set")) from None
     known = set(names(sorted({g for gs in scenario.policy.grades.values() for g in gs})))
     for i, output in enumerate(sweep.outputs):
         if output.indicator not in known:
             raise UserError(f"unknown indicator {output.indicator!r}; see results/README.md", file=path,
-                            field=f"outputs[{i}].indicator")
+                            field=f"outputs[{i}].indicator", line=line("outputs", i, "indicator"))
         years = [output.year] if output.year else list(output.mean_over or output.years or [scenario.end_year])
         if not all(scenario.start_year <= y <= scenario.end_year for y in years):
             raise UserError(f"years {years} outside the scenario's {scenario.start_year}-{scenario.end_year}",
-                            file=path, field=f"outputs[{i}]")
+                            file=path, field=f"outputs[{i}]", line=line("outputs", i))
     for i, parameter in enumerate(sweep.parameters):
         extremes = parameter.levels if parameter.type == "categorical" else [
             parameter.value(b) for b in _finite_extremes(parameter)]
+        if x is not None and parameter.type != "categorical" and len(x):
+            extremes += [v for v in (parameter.value(x[:, i].min()), parameter.value(x[:, i].max()))
+                         if v not in extremes]
         for value in extremes:
             try:
                 load_scenario(base, [*sweep.set.items(), (parameter.path, value)])
             except UserError as err:
                 raise UserError(f"the value {value!r} does not fit the scenario: "
                                 f"{err.message.removesuffix(FROM_OVERRIDES)}", file=path,
-                                field=f"parameters[{i}] ({parameter.name}: {parameter.path})") from None
+                                field=f"parameters[{i}] ({parameter.name}: {parameter.path})",
+                                line=line("parameters", i)) from None
+
+
+def _check_design(sweep: Sweep, path: Path, layer: Layer) -> np.ndarray:
+    """SALib's sample of the design, drawn once before any folder exists: a method that cannot
+    sample these parameters is one message (the draw costs milliseconds)."""
+    try:
+        with np.errstate(all="ignore"):
+            x = sample(sweep)
+    except (ValueError, ZeroDivisionError, IndexError) as err:
+        raise UserError(f"{sweep.method} cannot sample this design ({err})", file=path, field="samples",
+                        line=depth_and_line(layer.node, ("samples",))[1]) from None
+    if not np.isfinite(x).all():
+        raise UserError(f"{sweep.method} drew values that are not finite numbers; narrow the parameters' bounds",
+                        file=path, field="parameters", line=depth_and_line(layer.node, ("parameters",))[1])
+    return x
+
+
+def check_scheduler(address: str) -> str:
+    """A Dask scheduler address ``[scheme://]host:port`` (or ``inproc://...``); anything else is one
+    :class:`UserError`, before any folder is made or connection tried."""
+    from distributed.comm.addressing import get_address_host_port, parse_address
+    from distributed.comm.registry import backends
+
+    allowed = "allowed: tcp://host:port (or tls://, ws://, wss://), port 1-65535"
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in backends:
+            raise ValueError(f"unknown scheme {scheme!r}")
+        host, port = get_address_host_port(address) if scheme != "inproc" else (location, 1)
+    except (ValueError, TypeError) as err:
+        raise UserError(f"{address!r} is not a scheduler address ({err}); {allowed}", field="--scheduler") from None
+    if not host or not 1 <= port <= 65535:
+        raise UserError(f"{address!r} is not a scheduler address; {allowed}", field="--scheduler")
+    return address
 
 
 def _finite_extremes(parameter: Parameter) -> list[float]:
@@ -326,8 +382,7 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
             raise UserError(f"the sweep file changed since this folder was started ({SWEEP_COPY} differs); "
                             "use another --out", file=sweep_file)
         if base.exists() and base.read_text(encoding="utf-8") != _resolved_base(sweep):
-            raise UserError(f"the base scenario changed since this folder was started ({BASE_COPY} differs); "
-                            "use another --out", file=sweep.base_path(), field="base")
+            _refuse_changed_base(base.read_text(encoding="utf-8"), _resolved_base(sweep), sweep)
         return pd.read_parquet(out / DESIGN)
     frame = design(sweep)
     _write_atomic(frame, out / DESIGN)
@@ -340,9 +395,26 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
     return frame
 
 
+DATA_HASH = ": sha256 "   # marks a data file's line at the end of the resolved base scenario
+
+
 def _resolved_base(sweep: Sweep) -> str:
-    """The base scenario with the sweep's fixed overrides, as every point starts from it."""
-    return load_scenario(sweep.base_path(), list(sweep.set.items())).to_yaml()
+    """The base scenario with the sweep's fixed overrides, as every point starts from it, and the
+    digests of the data files it reads (a resumed sweep must read the same county and coefficients)."""
+    scenario = load_scenario(sweep.base_path(), list(sweep.set.items()))
+    digests = "".join(f"# {path}{DATA_HASH}{file_hash(path)}\n" for path in data_files(scenario))
+    return scenario.to_yaml() + "# data files it reads:\n" + digests
+
+
+def _refuse_changed_base(old: str, new: str, sweep: Sweep) -> None:
+    """One :class:`UserError` naming what changed since the folder was started: a data file or the scenario."""
+    data = [line for line in set(new.splitlines()) ^ set(old.splitlines()) if DATA_HASH in line]
+    changed = sorted({line.removeprefix("# ").split(DATA_HASH)[0] for line in data})
+    if changed and all(DATA_HASH in line or not line.strip() for line in set(new.splitlines()) ^ set(old.splitlines())):
+        raise UserError(f"a data file the base scenario reads changed since this folder was started ({BASE_COPY} "
+                        "records its digest); restore it or use another --out", file=changed[0])
+    raise UserError(f"the base scenario changed since this folder was started ({BASE_COPY} differs); "
+                    "use another --out", file=sweep.base_path(), field="base")
 
 
 def done_points(out: Path) -> set[int]:

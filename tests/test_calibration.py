@@ -290,7 +290,8 @@ def test_unknown_indicator_names_the_target(tmp_path, known, targets_data):
     assert "happiness_rate" in str(caught.value)
 
 
-@pytest.mark.parametrize("tolerance", [0, -0.01, "0.05"], ids=["zero", "negative", "text"])
+@pytest.mark.parametrize("tolerance", [0, -0.01, "0.05", float("inf"), float("nan")],
+                         ids=["zero", "negative", "text", "infinite", "NaN"])
 def test_a_bad_tolerance_names_the_target(tmp_path, known, targets_data, tolerance):
     """A tolerance of zero or below, or given as text: UserError naming the file and targets[i].tolerance."""
     entries = [dict(t) for t in targets_data]
@@ -299,6 +300,14 @@ def test_a_bad_tolerance_names_the_target(tmp_path, known, targets_data, toleran
     with pytest.raises(UserError) as caught:
         aggregates.load_targets(path, known=known)
     assert caught.value.file == str(path) and caught.value.field == "targets[3].tolerance"
+
+
+def test_an_infinite_target_value_names_the_target(tmp_path, known, targets_data):
+    entries = [dict(t) for t in targets_data]
+    entries[1]["value"] = float("inf")
+    with pytest.raises(UserError) as caught:
+        aggregates.load_targets(_targets_file(tmp_path, entries), known=known)
+    assert caught.value.field == "targets[1].value" and "finite" in caught.value.message
 
 
 def test_target_with_a_missing_field_names_it(tmp_path, known, targets_data):

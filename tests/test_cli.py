@@ -21,6 +21,7 @@ FILES = ("timeseries.csv", "timeseries.parquet", "bands.csv", "bands.parquet", "
          "metadata.json", "enrolment.png", "pensions.png", "fund.png", "population.png")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"
+BASELINE_FILE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
 
 
 def invoke(*args: str):
@@ -182,3 +183,25 @@ def test_irr_default_scenario_works_from_any_folder(tmp_path, monkeypatch):
     result = invoke("irr", "--grade", "500", "--entry-age", "45", "--json")
     assert result.exit_code == 0, result.output
     assert "irr" in json.loads(result.stdout)
+
+
+def test_viz_on_a_port_in_use_is_one_message_and_starts_nothing(monkeypatch):
+    import socket
+
+    started = []
+    monkeypatch.setattr("abm.viz.server.subprocess.call", lambda *args, **kwargs: started.append(args) or 0)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke("viz", BASELINE_FILE, "--host", "127.0.0.1", "--port", str(port))
+    assert result.exit_code == 2, result.output
+    assert squash(result.output) == squash(f"error: --port: port {port} is already in use on 127.0.0.1; stop what "
+                                           "uses it or choose another --port")
+    assert not started
+
+
+def test_viz_on_an_unknown_host_is_one_message(monkeypatch):
+    monkeypatch.setattr("abm.viz.server.subprocess.call", lambda *args, **kwargs: pytest.fail("server started"))
+    result = invoke("viz", BASELINE_FILE, "--host", "no-such-host.invalid", "--port", "8799")
+    assert result.exit_code == 2 and squash(result.output).startswith("error:--host:unknownhost"), result.output

@@ -1,14 +1,138 @@
-"""Packaged data files: shipped scenarios found by name, the calibration folder of a checkout."""
+"""Data files: reading the files a user names (a repeated key, a binary or non-UTF-8 file, nesting
+too deep or aliases expanding too far is one message naming the file and line, for every kind of
+file); shipped scenarios found by name; the calibration folder of a checkout."""
 
 from __future__ import annotations
 
-import pytest
+import subprocess
+import sys
+from pathlib import Path
 
-from abm.datafiles import PACKAGE, SCENARIOS_DIR, checkout_calibration, shipped_file
+import pytest
+import yaml
+
+from abm.datafiles import MAX_DEPTH, MAX_NODES, PACKAGE, SCENARIOS_DIR, checkout_calibration, read_yaml, shipped_file
 from abm.errors import UserError
 from abm.scenario import load_scenario
-from helpers import BASELINE, CALIBRATION, REPO_ROOT
+from helpers import BASELINE, CALIBRATION, COUNTY_FILE, REPO_ROOT, STANDIN_FILE, invoke, squash
 
+PENSION_ABM = Path(sys.executable).parent / "pension-abm"
+
+
+def alias_bomb(levels: int = 8) -> str:
+    """Each level lists the previous one ten times: 10**levels values once expanded, a few lines written."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+BAD_TEXT = {   # case: (file bytes, fragment of the message, line named or None)
+    "repeated key": (b"name: a\nend_year: 2012\nend_year: 2013\n", "key 'end_year' given twice (first on line 2)", 3),
+    "repeated year": (b"grades:\n  2011: [100]\n  2011: [200]\n", "key 2011 given twice (first on line 2)", 3),
+    "binary": (b"name: a\n\x00\x01\x02\xff", "a binary file, not text", None),
+    "not UTF-8": ("name: a\ndescription: caf\u00e9\n".encode("latin-1"), "not UTF-8 text (byte 0xe9)", 2),
+    "deep flow nesting": (b"d: " + b"[" * 60 + b"]" * 60 + b"\n", f"nested too deeply; at most {MAX_DEPTH}", 1),
+    "hostile nesting": (b"d: " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "nested too deeply", 1),
+    "alias bomb": (alias_bomb().encode(), f"at most {MAX_NODES:,} values", None),
+    "recursive alias": (b"a: &a [*a]\n", "nested too deeply", None),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TEXT))
+def test_a_bad_yaml_file_is_one_user_error_naming_file_and_line(tmp_path, case):
+    content, fragment, line = BAD_TEXT[case]
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    with pytest.raises(UserError) as info:
+        read_yaml(path)
+    assert info.value.file == str(path) and fragment in info.value.message, str(info.value)
+    if line is not None:
+        assert info.value.line == line, str(info.value)
+
+
+def test_merge_keys_are_not_repeated_keys(tmp_path):
+    """YAML's merge key overrides values on purpose: that stays allowed."""
+    path = tmp_path / "merge.yaml"
+    path.write_text("base: &b {x: 1, y: 2}\nchild:\n  <<: *b\n  y: 3\n", encoding="utf-8")
+    assert read_yaml(path)["child"] == {"x": 1, "y": 3}
+
+
+def test_a_shared_alias_within_the_limits_reads_as_before(tmp_path):
+    path = tmp_path / "alias.yaml"
+    path.write_text(alias_bomb(levels=3), encoding="utf-8")
+    assert read_yaml(path) == yaml.safe_load(alias_bomb(levels=3))
+
+
+def _scenario(tmp, body: bytes) -> tuple[list, Path]:
+    path = tmp / "bad.yaml"
+    path.write_bytes(f"extends: {BASELINE}\nname: bad\n".encode() + body)
+    return ["run", path, "--out", tmp / "out", "--quiet"], path
+
+
+def _sweep(tmp, body: bytes) -> tuple[list, Path]:
+    path = tmp / "bad.yaml"
+    path.write_bytes(b"name: s\nfunction: ishigami\nmethod: sobol\nsamples: 4\n" + body)
+    return ["sweep", path, "--out", tmp / "out", "--workers", 1], path
+
+
+def _county(tmp, body: bytes) -> tuple[list, Path]:
+    path = tmp / "county.yaml"
+    path.write_bytes(COUNTY_FILE.read_bytes() + body)
+    scenario = tmp / "scenario.yaml"
+    scenario.write_text(f"extends: {BASELINE}\nname: c\npopulation: {{county: {path}}}\n", encoding="utf-8")
+    return ["run", scenario, "--out", tmp / "out", "--quiet"], path
+
+
+def _coefficients(tmp, body: bytes) -> tuple[list, Path]:
+    path = tmp / "coefficients.yaml"
+    default = BASELINE.parent.parent / "abm" / "data" / "coefficients" / "default.yaml"
+    path.write_bytes(b"name: priors\n" + default.read_bytes() + body)
+    scenario = tmp / "scenario.yaml"
+    scenario.write_text(f"extends: {BASELINE}\nname: c\nbehaviour: {{coefficients: {path}}}\n", encoding="utf-8")
+    return ["run", scenario, "--out", tmp / "out", "--quiet"], path
+
+
+def _survey(tmp, body: bytes) -> tuple[list, Path]:
+    path = tmp / "survey.csv"
+    path.write_bytes(STANDIN_FILE.read_bytes() + body)
+    return ["calibrate", "survey", path, "--out", tmp / "out"], path
+
+
+FILE_KINDS = {"scenario": _scenario, "sweep": _sweep, "county": _county, "coefficients": _coefficients,
+              "survey": _survey}
+BODIES = {"binary": (b"\x00\x01\xff\n", "abinaryfile"), "not UTF-8": (b"# caf\xe9\n", "notUTF-8text"),
+          "repeated key": (b"name: again\n", "giventwice"), "alias bomb": (alias_bomb().encode(), "values"),
+          "deep": (b"deep: " + b"[" * 100_000 + b"]" * 100_000 + b"\n", "nestedtoodeeply")}
+CASES = [(kind, body) for kind in FILE_KINDS for body in BODIES
+         if kind != "survey" or body in ("binary", "not UTF-8")]   # a CSV has no keys or aliases
+
+
+@pytest.mark.parametrize(("kind", "body"), CASES)
+def test_every_file_a_user_names_gets_one_message_and_nothing_is_written(tmp_path, kind, body):
+    args, path = FILE_KINDS[kind](tmp_path, BODIES[body][0])
+    result = invoke(*args)
+    text = squash(result.output)
+    assert result.exit_code == 2, result.output
+    assert text.startswith(f"error:{path}") and BODIES[body][1] in text, result.output
+    assert result.output.count("error:") == 1 and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_hostile_file_in_a_real_process_is_one_message_not_a_crash(tmp_path):
+    """libyaml builds its tree recursively: nesting is refused before, so the process cannot crash."""
+    args, _ = _scenario(tmp_path, b"deep: " + b"[" * 200_000 + b"]" * 200_000 + b"\n")
+    done = subprocess.run([PENSION_ABM, *map(str, args)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "nested too deeply" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_set_value_is_read_with_the_same_limits(tmp_path):
+    result = invoke("run", BASELINE, "--out", tmp_path / "out", "--set", "description=" + "[" * 80 + "]" * 80)
+    assert result.exit_code == 2 and "--setdescription:nestedtoodeeply" in squash(result.output), result.output
+    assert not (tmp_path / "out").exists()
+
+
+# --- shipped files ------------------------------------------------------------------------------
 
 def test_a_shipped_scenario_is_found_by_name_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -9,7 +9,7 @@ import pytest
 from abm.datafiles import load_parameters
 from abm.demography import LifeTable, gompertz_makeham_qx
 from abm.population import COLUMNS, synthesise
-from helpers import COUNTY_FILE, LIFE_TABLE_FILE, make_population
+from helpers import COUNTY_FILE, LIFE_TABLE_FILE, make_population, with_policy
 
 # DOMAIN.md section 5: Gompertz-Makeham mu(x) = A + B exp(c x), rural approximation.
 GOMPERTZ = {"male": (0.0008, 2.682e-5, 0.1006), "female": (0.0004, 6.243e-6, 0.1146)}
@@ -186,3 +186,24 @@ def test_life_table_loader_orders_sexes_as_coded(life, qx_table):
     """LifeTable.qx[0] is female and qx[1] is male (population.sex codes)."""
     np.testing.assert_array_equal(life.qx[0], qx_table["female"])
     np.testing.assert_array_equal(life.qx[1], qx_table["male"])
+
+
+def test_the_choice_column_holds_every_grade_the_schema_allows():
+    """Grades go up to MAX_GRADE yuan: the column must not wrap them (int16 turned 40000 into -25536)."""
+    from abm.scenario import MAX_GRADE
+
+    pop = make_population(3, choice=[-1, 40_000, MAX_GRADE])
+    assert pop.choice.tolist() == [-1, 40_000, MAX_GRADE]
+    assert np.iinfo(COLUMNS["choice"]).max >= MAX_GRADE
+
+
+def test_a_run_with_a_high_grade_records_it_unchanged(small_scenario):
+    from abm.model import PensionModel
+    from abm.scenario import MAX_GRADE
+
+    spec = with_policy(small_scenario, grades={2011: [100, MAX_GRADE]})
+    model = PensionModel(scenario=spec.model_copy(update={"behaviour": spec.behaviour.model_copy(
+        update={"choice": {"highest": 30.0, "affordability": 0.0}})}))
+    model.step()
+    assert set(np.unique(model.population.choice)) <= {-1, 0, 100, MAX_GRADE}
+    assert (model.population.choice == MAX_GRADE).any()

@@ -199,8 +199,8 @@ def test_set_to_a_bad_value_says_it_came_from_the_command_line():
 
 # --- one error per kind of mistake ---------------------------------------------------------------
 # Each case writes its files and returns (file to load, field path, fragments saying what is wrong
-# or allowed, marker of the offending key's line or None). Checks across fields (subsidy rules,
-# behaviour names) are raised for their section: its key's line or the offending key's will do.
+# or allowed, marker of the offending key's line or None). Checks across fields name the field the
+# user should change (subsidy rules of a year, the end year), at its line.
 
 def _unknown_key(tmp):
     return child(tmp, "bogus: 1\n"), "bogus", ["unknown field", "allowed", "policy", "economy"], "bogus:"
@@ -233,8 +233,8 @@ def _years_out_of_order(tmp):
 
 def _grade_without_subsidy(tmp):
     # the lowest grade (100 in 2011) is below the first subsidy rule (200)
-    return (child(tmp, "policy:\n  subsidy:\n    2011: [[200, 30]]\n"), "policy",
-            ["subsidy", "no rule covers grade 100", "2011", "[200]"], ("policy:", "subsidy:"))
+    return (child(tmp, "policy:\n  subsidy:\n    2011: [[200, 30]]\n"), "policy.subsidy.2011",
+            ["subsidy", "no subsidy rule covers grade 100", "2011", "[200]", "from 100 or lower"], "2011: [[200")
 
 
 def _missing_extends_target(tmp):
@@ -254,12 +254,12 @@ def _yaml_syntax(tmp):
 
 
 def _unknown_behaviour_coefficient(tmp):
-    return (child(tmp, "behaviour:\n  dynamics: {awarness_decay: 0.1}\n"), "behaviour",
+    return (child(tmp, "behaviour:\n  dynamics: {awarness_decay: 0.1}\n"), "behaviour.dynamics",
             ["dynamics", "awarness_decay", "allowed", "awareness_decay", "trust_decay"], ("behaviour:", "dynamics:"))
 
 
 def _end_before_start(tmp):
-    return child(tmp, "end_year: 2010\n"), None, ["end_year 2010", "before start_year 2011"], None
+    return child(tmp, "end_year: 2010\n"), "end_year", ["end_year 2010", "before start_year 2011"], "end_year:"
 
 
 ERRORS = {"unknown key": _unknown_key, "unknown nested key": _unknown_nested_key, "wrong type": _wrong_type,
@@ -359,7 +359,7 @@ def test_month_dates_are_only_for_monthly_amounts(tmp_path):
     ("policy:\n  publicty:\n    2011: 0.9\n", "publicty:"),                 # unknown key, block mapping value
     ("policy:\n  grades:\n    - 100\n    - 200\n", "grades:"),              # wrong type (list, not dated), block
     ("end_year: 2010\n", "end_year:"),                                       # cross-field: the offending key
-    ("policy:\n  publicity: {2011: 0.5}\n  subsidy:\n    2011: [[200, 30]]\n", "subsidy:"),
+    ("policy:\n  publicity: {2011: 0.5}\n  subsidy:\n    2011: [[200, 30]]\n", "2011: [[200"),   # its year
 ], ids=["unknown key", "wrong type", "end before start", "subsidy after another key"])
 def test_an_error_points_at_the_offending_keys_line(tmp_path, body, marker):
     path = child(tmp_path, body)
@@ -422,3 +422,68 @@ def test_saved_scenario_with_a_relative_county_path_still_finds_the_county(tmp_p
     assert invoke("run", path, "--out", out, "--quiet", "--workers", "1").exit_code == 0
     original = load_county(load_scenario(path))
     assert load_county(load_scenario(out / "scenario.yaml")) == original
+
+
+# --- finite numbers, ranges and checks across fields ----------------------------------------------
+# Each case: (child body, field the message names, fragments). Infinity and NaN are refused
+# everywhere; a check across fields names the field to change, at its line.
+
+CHECKED = {
+    "infinite yuan": ("policy:\n  basic_pension: {2026: .inf}\n", "policy.basic_pension.2026", ["finite number"]),
+    "NaN share": ("policy:\n  publicity: {2011: .nan}\n", "policy.publicity.2011", ["finite number"]),
+    "infinite divisor": ("policy:\n  annuity_divisor: {60: .inf}\n", "policy.annuity_divisor.60", ["finite number"]),
+    "zero divisor": ("policy:\n  annuity_divisor: {60: 0.000001}\n", "policy.annuity_divisor.60",
+                     ["greater than or equal to 1"]),
+    "huge yuan": ("economy:\n  basic_needs_line: 1.0e+300\n", "economy.basic_needs_line",
+                  ["less than or equal to 1000000"]),
+    "infinite coefficient": ("behaviour:\n  choice: {pay: -.inf}\n", "behaviour.choice.pay", ["finite number"]),
+    "coefficient out of range": ("behaviour:\n  choice: {inertia: 500}\n", "behaviour.choice.inertia",
+                                 ["less than or equal to 100"]),
+    "dynamics above 1": ("behaviour:\n  dynamics: {trust_decay: 1.5}\n", "behaviour.dynamics.trust_decay",
+                         ["less than or equal to 1"]),
+    "grade above the limit": ("policy:\n  grades: {2014: [100, 20000, 40000]}\n", "policy.grades.2014.2",
+                              ["less than or equal to 20000"]),
+    "subsidy misses a later year's grade": (
+        "policy:\n  grades: {2020: [50, 100]}\n", "policy.grades.2020",
+        ["no subsidy rule covers grade 50 in 2020", "rules start at [100, 500]"]),
+    "subsidy rules changed to miss the lowest grade": (
+        "policy:\n  subsidy: {2018: [[200, 30]]}\n", "policy.subsidy.2018",
+        ["no subsidy rule covers grade 100 in 2018"]),
+    "government-paid grade not offered": (
+        "policy:\n  government_paid_grade: {2016: 250}\n", "policy.government_paid_grade.2016",
+        ["government-paid grade 250 is not a grade of 2016", "allowed: 100, 200"]),
+    "government-paid grade without a rule": (
+        "policy:\n  subsidy: {2014: [[200, 30]]}\n  grades: {2014: [200, 300]}\n",
+        "policy.subsidy.2014", ["government-paid grade 100 has no subsidy rule"]),
+    "report year after the end": ("run:\n  report_years: [2011, 2060]\n", "run.report_years.1",
+                                  ["report years [2060] are outside the run's 2011-2050"]),
+    "end before start": ("end_year: 2010\n", "end_year", ["end_year 2010 is before start_year 2011"]),
+    "start is not the launch": ("start_year: 2012\n", "start_year", ["must equal policy.launch_year"]),
+}
+
+
+@pytest.mark.parametrize("case", list(CHECKED))
+def test_a_bad_value_is_one_error_naming_the_field_to_change(tmp_path, case):
+    body, field, fragments = CHECKED[case]
+    path = child(tmp_path, body)
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    err, text = info.value, str(info.value)
+    assert err.file == str(path) and err.field == field, text
+    assert "(top level)" not in text and text.count("(got") <= 1, text
+    for fragment in fragments:
+        assert fragment in text, (fragment, text)
+    assert err.line is not None and err.line > 3, text    # the offending key's line in the child
+
+
+def test_a_grade_kept_for_the_government_paid_groups_is_allowed(tmp_path):
+    """grade_redesign drops 100 from 2026 but the government keeps paying it for its groups."""
+    spec = load_scenario(SCENARIO_DIR / "grade_redesign.yaml")
+    assert 100 not in spec.policy.grades[2026] and spec.policy.government_paid_grade[2026] == 100
+
+
+def test_a_message_says_what_was_given_once(tmp_path):
+    path = child(tmp_path, "policy:\n  publicity: {2020: 1, 2015: 0.2}\n")
+    with pytest.raises(UserError) as info:
+        load_scenario(path)
+    assert str(info.value).count("got") == 1, str(info.value)

@@ -257,3 +257,35 @@ def test_shipped_standin_columns_are_typed(standin_survey, codebook):
     enrolled = standin_survey["enrolled"] == "yes"
     assert standin_survey.loc[enrolled, "grade"].notna().all()
     assert standin_survey.loc[~enrolled, "grade"].isna().all()
+
+
+# --- surveys the estimation cannot learn from -----------------------------------------------------
+
+def _all_at(frame: pd.DataFrame, grade: str) -> pd.DataFrame:
+    return frame.assign(enrolled="yes", grade=grade)
+
+
+UNESTIMABLE = {   # case: (change to the stand-in, field named or None, message fragment)
+    "one respondent": (lambda f: f.head(1), None, "only one respondent"),
+    "fewer respondents than terms": (lambda f: f.head(10), None, "10 respondents for 15 estimated terms"),
+    "nobody enrolled": (lambda f: f.assign(enrolled="no", grade=""), "enrolled", "nobody is enrolled"),
+    "everyone at one grade": (lambda f: _all_at(f, "300"), "grade",
+                              "every respondent chose the same option (grade 300)"),
+    "every payer at the lowest grade": (
+        lambda f: f.assign(grade=f["grade"].where(f["enrolled"] != "yes", "100")), "grade",
+        "every enrolled respondent paid at the lowest grade (100)"),
+}
+
+
+@pytest.mark.parametrize("case", list(UNESTIMABLE))
+def test_a_survey_the_estimation_cannot_learn_from_is_one_message(tmp_path, case):
+    """Before: a crash inside statsmodels, or unidentified estimates marked converged and written."""
+    change, field, fragment = UNESTIMABLE[case]
+    full = pd.read_csv(STANDIN_FILE, dtype=str, keep_default_na=False, comment="#")
+    path = write_csv(tmp_path, change(full))
+    result = invoke("calibrate", "survey", path, "--out", tmp_path / "cal")
+    text = squash(result.output)
+    assert result.exit_code == 2, (result.output, repr(result.exception))
+    assert text.startswith(f"error:{path}" + (f":{field}:" if field else ":")), result.output
+    assert squash(fragment) in text and result.output.count("error:") == 1
+    assert not (tmp_path / "cal").exists()

@@ -382,6 +382,16 @@ BAD = {   # case: (sweep file data, what the message must name: the field and th
     "fixed override unknown": (variant(lambda d: d["set"].update({"population.residnts": 3})),
                                ["set(population.residnts)", "unknownfield"]),
     "fast too small": (variant(lambda d: d.update(method="fast", samples=64)), ["fastneedssamples>64"]),
+    "infinite bound": (variant(lambda d: d["parameters"][1].update(bounds=[0, float("inf")])),
+                       ["parameters.1.bounds.1", "finitenumber"]),
+    "NaN bound": (variant(lambda d: d["parameters"][1].update(bounds=[float("nan"), 1])),
+                  ["parameters.1.bounds.0", "finitenumber"]),
+    "repeated parameter name": (variant(lambda d: d["parameters"][1].update(name="publicity")),
+                                ["parameters.1.name", "parameternamesrepeat"]),
+    "missing coefficients file": (variant(lambda d: d["set"].update({"behaviour.coefficients": "nowhere.yaml"})),
+                                  ["set(behaviour.coefficients)", "'nowhere.yaml'notfound"]),
+    "bad county override": (variant(lambda d: d["set"].update({"population.county_overrides.villages": 0})),
+                            ["set(population.county_overrides.villages)", "greaterthanorequalto1"]),
 }
 
 
@@ -397,7 +407,55 @@ def test_a_bad_sweep_file_is_one_message_naming_the_file_and_field(tmp_path, cas
         assert name in text, result.output
     assert result.output.count("error:") == 1 and "Traceback" not in result.output
     assert "commandline" not in text   # nothing was set on the command line
+    assert text.count("(got") <= 1 and "(toplevel)" not in text
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("case", "key"), [("unknown indicator", "indicator:"), ("missing base", "base:"),
+                                           ("upper bound out of range", "name: publicity"),
+                                           ("repeated parameter name", "name: publicity"),
+                                           ("fixed override unknown", "population.residnts:")])
+def test_a_sweep_error_names_the_line_of_the_key(tmp_path, case, key):
+    """As the README promises: the sweep file's line, also for checks against the base scenario."""
+    data, _ = BAD[case]
+    file = tmp_path / "bad.yaml"
+    file.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=False), encoding="utf-8")
+    lines = [i for i, text in enumerate(file.read_text().splitlines(), 1) if key in text]
+    result = invoke("sweep", file, "--workers", 1, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and any(f"line {line}:" in result.output for line in lines), (lines, result.output)
+
+
+@pytest.mark.parametrize("address", ["garbage", "tcp://127.0.0.1", "tcp://127.0.0.1:notaport", "foo://host:1",
+                                     "tcp://host:0", "tcp://host:70000", ""])
+def test_a_malformed_scheduler_address_is_one_message_before_anything_runs(tmp_path, address):
+    result = invoke("sweep", ishigami_copy(tmp_path, samples=4), "--scheduler", address, "--out", tmp_path / "out")
+    assert result.exit_code == 2, result.output
+    assert squash(result.output).startswith("error:--scheduler:") and "allowed:tcp://host:port" in squash(result.output)
+    assert result.output.count("error:") == 1 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("changed", ["county", "coefficients"])
+def test_resume_refuses_a_changed_data_file_of_the_base_scenario(tmp_path, changed):
+    """Not only the scenario: the county and coefficients files it reads must be those the folder began with."""
+    county, coefficients = tmp_path / "county.yaml", tmp_path / "coefficients.yaml"
+    county.write_text((REPO_ROOT / "abm" / "data" / "counties" / "qi_county.yaml").read_text(encoding="utf-8"))
+    coefficients.write_text((REPO_ROOT / "abm" / "data" / "coefficients" / "default.yaml").read_text(encoding="utf-8"))
+    base = write_yaml(tmp_path / "base.yaml", {"extends": str(BASELINE), "name": "base",
+                                               "population": {"county": str(county)},
+                                               "behaviour": {"coefficients": str(coefficients)}})
+    data = variant(lambda d: d.update(base=str(base), samples=2, chunk=64))
+    data["set"] |= {"population.residents": 100, "end_year": 2013}
+    data["outputs"] = [{"indicator": "participation_rate", "year": 2013}]
+    sweep_file = write_yaml(tmp_path / "sweep.yaml", data)
+    out = tmp_path / "out"
+    assert invoke("sweep", sweep_file, "--out", out, "--workers", 1).exit_code == 0
+    before = folder_digest(out)
+    edited = county if changed == "county" else coefficients
+    edited.write_text(edited.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    result = invoke("sweep", sweep_file, "--out", out, "--workers", 1, "--resume")
+    text = squash(result.output)
+    assert result.exit_code == 2 and f"error:{edited.resolve()}:" in text, result.output
+    assert "adatafilethebasescenarioreadschanged" in text and folder_digest(out) == before
 
 
 def test_a_yaml_syntax_error_names_the_file_and_line(tmp_path):

@@ -8,6 +8,7 @@ each parameter's bounds.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,8 @@ def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Ta
             given = getattr(target, name)
             if isinstance(given, bool) or not isinstance(given, kind):   # YAML true/false are bools, not numbers
                 raise UserError(f"expected {expected}, got {given!r}", file=path, field=f"targets[{i}].{name}")
+            if not math.isfinite(given):
+                raise UserError(f"expected a finite number, got {given!r}", file=path, field=f"targets[{i}].{name}")
         if known is not None and target.indicator not in known:
             raise UserError(f"unknown indicator {target.indicator!r}", file=path, field=f"targets[{i}].indicator")
         if not target.tolerance > 0:

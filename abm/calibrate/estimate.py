@@ -87,7 +87,8 @@ def conditional_logit(situations: list[dict], terms=SURVEY_TERMS, start: dict | 
     return ChoiceEstimate(tuple(terms), np.asarray(result.params) / scale, np.asarray(result.bse) / scale,
                           np.asarray(result.cov_params()) / np.outer(scale, scale), float(result.llf),
                           float(-np.log(alternatives).sum()), int(alternatives.size),
-                          bool(gradient < GRADIENT_TOLERANCE))
+                          bool(gradient < GRADIENT_TOLERANCE and np.isfinite(result.bse).all()
+                               and np.isfinite(result.params).all()))
 
 
 BINARY_TERMS = {

@@ -29,10 +29,40 @@ def estimate_survey(survey_file: Path, scenario: Scenario):
     year = int(survey["survey_year"].min())
     lowest = policy_for_year(scenario.policy, year, value_at(scenario.policy.basic_pension, year)).lowest_grade
     terms = estimate.identified_terms(situations)
+    _check_estimable(survey, survey_file, len(terms), lowest)
     priors = load_coefficients("default").choice
     held = {t: priors[t] for t in estimate.SURVEY_TERMS if t not in terms}
-    choice = estimate.conditional_logit(situations, terms, fixed=held)
-    return survey, situations, choice, estimate.study_logit(survey, lowest)
+    try:
+        choice = estimate.conditional_logit(situations, terms, fixed=held)
+        study = estimate.study_logit(survey, lowest)
+    except (ValueError, np.linalg.LinAlgError) as err:
+        raise UserError(f"the answers do not identify the choice coefficients ({err}); the survey needs "
+                        "respondents who differ in what they chose and in their circumstances",
+                        file=survey_file) from None
+    return survey, situations, choice, study
+
+
+def _check_estimable(survey, survey_file: Path, terms: int, lowest: float) -> None:
+    """A survey the estimation can learn from: enough respondents, and differing choices."""
+    n, payers = len(survey), survey[survey["enrolled"] == "yes"]
+    if n == 1:
+        raise UserError(f"only one respondent; the estimation needs more than {terms} (one per estimated term)",
+                        file=survey_file)
+    if n <= terms:
+        raise UserError(f"{n} respondents for {terms} estimated terms; the estimation needs more than {terms}",
+                        file=survey_file)
+    if payers.empty:
+        raise UserError("nobody is enrolled: choices of a grade cannot be estimated without payers",
+                        file=survey_file, field="enrolled")
+    options = survey["grade"].fillna(0).unique()
+    if len(options) == 1:
+        chosen = "not enrolling" if options[0] == 0 else f"grade {int(options[0])}"
+        raise UserError(f"every respondent chose the same option ({chosen}): the choice cannot be estimated",
+                        file=survey_file, field="grade")
+    if (payers["grade"] > lowest).all() or (payers["grade"] <= lowest).all():
+        side = "above" if (payers["grade"] > lowest).all() else "at"
+        raise UserError(f"every enrolled respondent paid {side} the lowest grade ({lowest:.0f}); the study's logit "
+                        "of paying above it needs both", file=survey_file, field="grade")
 
 
 def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Path = CALIBRATION_DIR,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import re
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from abm.choice import alternative_factors, resident_factors
-from abm.datafiles import CALIBRATION_DIR, read_yaml
+from abm.datafiles import CALIBRATION_DIR, read_text, read_yaml
 from abm.economy import Economy
 from abm.errors import UserError
 from abm.policy import policy_for_year
@@ -33,10 +34,9 @@ def load_codebook(path: Path = CODEBOOK) -> dict[str, dict]:
 def read_survey(path: str | Path, codebook: Path = CODEBOOK) -> pd.DataFrame:
     """Read a survey CSV and check every value against the codebook; typed columns out."""
     path, spec = Path(path), load_codebook(codebook)
-    if not path.is_file():
-        raise UserError("file not found", file=path)
+    text = read_text(path)    # a missing, binary or non-UTF-8 file is one message
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, comment="#", skipinitialspace=True)
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, comment="#", skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise UserError(f"not a readable CSV file ({str(err).strip()})", file=path) from None
     missing = [name for name in spec if name not in raw.columns]
