@@ -3,7 +3,9 @@ with their uncertainty, and one figure per indicator with every scenario's band.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from abm import atomic, runner  # noqa: E402
+from abm import atomic, destinations, runner  # noqa: E402
 from abm.errors import UserError  # noqa: E402
 from abm.plots import BAND, band_line, save  # noqa: E402
 from abm.scenario import load_scenario  # noqa: E402
@@ -133,9 +135,14 @@ def overview(entries: list[Entry], names=runner.KEY_INDICATORS) -> plt.Figure:
 
 
 def write(entries: list[Entry], out: Path) -> Path:
-    """comparison.csv, comparison.md, overview.png and one PNG per key indicator, atomically."""
+    """comparison.csv, comparison.md, overview.png and one PNG per key indicator, atomically. An
+    existing folder is replaced only if it is an earlier comparison (:func:`abm.destinations.check`)."""
+    destinations.check(out, "compare")
     frame = table(entries)
     with atomic.folder(out) as staging:
+        metadata = {**destinations.marker("compare"), "scenarios": [e.name for e in entries],
+                    "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        (staging / destinations.MARKER).write_text(json.dumps(metadata, indent=2))
         frame.to_csv(staging / "comparison.csv", index=False)
         base = entries[0].name
         header = (f"# Comparison against {base}\n\nMean over runs; in brackets the difference from {base} "

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from abm.processes import die_with_parent
 from abm.scenario import load_scenario
 from abm.viz.levers import PROJECT, SCENARIO_VARIABLE, scenario_path
 
@@ -40,9 +41,17 @@ def checked_scenario(scenario: str) -> Path:
     return path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path
 
 
-def serve(scenario: Path, host: str, port: int) -> int:
-    """Run the server until interrupted; returns its exit code."""
+def serve(scenario: Path, host: str, port: int, stop_seconds: float = 10.0) -> int:
+    """Run the server until it exits (its exit code) or this process is interrupted: then the
+    server is stopped before the interrupt goes on. The server dies with this process, even killed."""
+    server = subprocess.Popen(command(host, port), env=environment(scenario), preexec_fn=die_with_parent)
     try:
-        return subprocess.call(command(host, port), env=environment(scenario))
-    except KeyboardInterrupt:
-        return 0
+        return server.wait()
+    except BaseException:
+        server.terminate()
+        try:
+            server.wait(timeout=stop_seconds)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        raise
