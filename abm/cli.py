@@ -281,9 +281,11 @@ def calibrate_standin(
     """Regenerate the synthetic stand-in survey (same options: the same file)."""
     from abm.calibrate.standin import write_standin
     from abm.calibrate.survey import STANDIN
+    from abm.destinations import check_file
     from abm.scenario import load_scenario
 
-    path = write_standin(load_scenario(scenario), out or STANDIN, respondents, seed)
+    target = check_file(out or STANDIN, "# SYNTHETIC stand-in survey")
+    path = write_standin(load_scenario(scenario), target, respondents, seed)
     out_console.print(f"wrote {path}")
 
 

@@ -95,3 +95,25 @@ def _check_writable(path: Path, kind: str, given: Path, option: str) -> None:
             pass
     except OSError as err:
         raise UserError(f"cannot be written ({target}: {err.strerror or err})", file=given, field=option) from None
+
+
+def check_file(out: Path, mark: str, option: str = "--out") -> Path:
+    """Refuse ``out`` unless it is a new file or one the tool wrote before (its first line starts
+    with ``mark``), in a place that can be written; returns it unchanged."""
+    given = Path(out)
+    if given.name in ("", ".", ".."):
+        raise UserError("'.' and '..' are folders; name a file", file=given, field=option)
+    path = given.resolve()
+    if path.is_dir():
+        raise UserError("is a folder; name a file", file=given, field=option)
+    if path.exists():
+        try:
+            with path.open(encoding="utf-8") as file:
+                ours = file.readline().startswith(mark)
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise UserError(f"exists and was not written by this command (its first line does not start with "
+                            f"{mark!r}); it is left as it is: choose another file", file=given, field=option)
+    _check_writable(path, "run", given, option)
+    return out
