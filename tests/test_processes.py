@@ -121,7 +121,7 @@ def test_sigkill_of_the_main_process_leaves_no_worker_running(scenario, tmp_path
 def test_sigkill_of_a_parallel_sweep_leaves_no_worker_running(tmp_path):
     data = yaml.safe_load((REPO_ROOT / "tests" / "data" / "ishigami.yaml").read_text(encoding="utf-8"))
     file = tmp_path / "sweep.yaml"
-    file.write_text(yaml.safe_dump({**data, "samples": 4096, "chunk": 1}), encoding="utf-8")
+    file.write_text(yaml.safe_dump({**data, "samples": 1024, "chunk": 1}), encoding="utf-8")
     process = start("sweep", file, "--workers", 2, "--out", tmp_path / "out", cwd=tmp_path)
     wait_for(lambda: len(group(process.pid)) >= 5 or process.poll() is not None, 60, "two workers")
     assert process.poll() is None, process.communicate()
