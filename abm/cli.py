@@ -95,7 +95,8 @@ def run(
     from abm.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
-    folder = destinations.check(out or destinations.default(Path("results"), spec.name), "run")   # before running
+    folder = out or destinations.default(Path("results"), spec.name, scenario)
+    destinations.check(folder, "run")   # before running: nothing is simulated for a folder that is refused
     result = runner.run(spec, seed=seed, runs=runs, workers=workers or os.cpu_count() or 1, progress=not quiet)
     folder = runner.write(result, folder)
     if not quiet:
@@ -147,10 +148,10 @@ def compare(
 
     if len(sources) < 2:
         raise UserError("give at least two scenarios or results folders", field="SOURCES")
-    if out is not None:
-        destinations.check(out, "compare")   # before running; the default folder is named after the scenarios
+    folder = out or comparison.default_folder(comparison.names(sources, set_ or ()))
+    destinations.check(folder, "compare")   # before running
     entries = comparison.gather(sources, runs, workers or os.cpu_count() or 1, set_ or (), progress=True)
-    folder = comparison.write(entries, out or Path("results") / "-".join(["compare", *(e.name for e in entries)])[:120])
+    folder = comparison.write(entries, folder)
     frame = comparison.table(entries)
     last = frame[frame["year"] == frame["year"].max()]
     pivot = last.pivot(index="indicator", columns="scenario", values="mean").loc[
@@ -182,7 +183,7 @@ def sweep(
     from abm import sweep as sweeps
 
     spec = sweeps.load_sweep(sweep_file)
-    folder = destinations.check(out or destinations.default(Path("results") / "sweeps", spec.name), "sweep")
+    folder = destinations.check(out or destinations.default(Path("results") / "sweeps", spec.name, sweep_file), "sweep")
     columns = (TextColumn(f"[bold]{spec.name}[/] points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     try:

@@ -48,6 +48,24 @@ def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), pr
     return entries
 
 
+def names(sources: list[Path], overrides=()) -> list[str]:
+    """The scenario names of the sources, read without running anything (for the default folder)."""
+    found = []
+    for source in map(Path, sources):
+        if source.is_dir():
+            if not (source / "timeseries.parquet").is_file():
+                raise UserError("not a results folder (no timeseries.parquet)", file=source)
+            found.append(load_scenario(source / "scenario.yaml").name)
+        else:
+            found.append(load_scenario(source, overrides).name)
+    return found
+
+
+def default_folder(names: list[str]) -> Path:
+    """results/compare-<first>-<second>-... (at most 120 characters)."""
+    return Path("results") / "-".join(["compare", *names])[:120]
+
+
 def table(entries: list[Entry], indicators=runner.KEY_INDICATORS) -> pd.DataFrame:
     """Mean and 90% band of each indicator per scenario and report year, and the difference from
     the first scenario: paired by run (the same seeds) where both have the same runs."""

@@ -48,11 +48,11 @@ def kind_of(folder: Path) -> str | None:
     return None
 
 
-def default(parent: Path, name: str) -> Path:
-    """``parent/name`` for a folder named after a scenario or sweep; '.' and '..' are refused."""
+def default(parent: Path, name: str, file: Path | None = None) -> Path:
+    """``parent/name`` for a folder named after a scenario or sweep (its ``file``); '.' and '..' are refused."""
     if name in ("", ".", "..") or "/" in name or "\\" in name:
-        raise UserError(f"{name!r} cannot name a results folder; give the scenario another name or use --out",
-                        field="name")
+        raise UserError(f"{name!r} cannot name a results folder; give it another name or use --out",
+                        file=file, field="name")
     return Path(parent) / name
 
 
@@ -94,7 +94,8 @@ def _check_writable(path: Path, kind: str, given: Path, option: str) -> None:
         with tempfile.TemporaryFile(dir=target):
             pass
     except OSError as err:
-        raise UserError(f"cannot be written ({target}: {err.strerror or err})", file=given, field=option) from None
+        raise UserError(f"cannot be written: no file can be created in {target} ({err.strerror or err})",
+                        file=given, field=option) from None
 
 
 def check_file(out: Path, mark: str, option: str = "--out") -> Path:

@@ -79,7 +79,7 @@ def test_a_scenario_named_dot_is_refused_as_a_folder_name(tmp_path, monkeypatch,
     before = tree(tmp_path)
     result = invoke("run", dot, "--quiet")
     assert result.exit_code == 2, result.output
-    assert "'.'cannotnamearesultsfolder" in squash(result.output)
+    assert "dot.yaml:name:'.'cannotnamearesultsfolder" in squash(result.output)
     assert tree(tmp_path) == before
 
 
