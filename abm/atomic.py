@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from abm.processes import alive
+
 TAGS = ("partial", "old")
 
 
@@ -26,16 +28,6 @@ def staging_name(name: str, tag: str = "partial") -> str:
     return f".{name}.{tag}-{_suffix()}"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_stale(folder: Path) -> list[Path]:
     """Remove temporary files and folders in ``folder`` left by processes of this host that are gone."""
     removed = []
@@ -43,7 +35,7 @@ def clean_stale(folder: Path) -> list[Path]:
     for tag in TAGS:
         for path in Path(folder).glob(f".*.{tag}-{host}-*"):
             pid = path.name.rsplit("-", 1)[-1]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not alive(int(pid)):
                 if path.is_dir() and not path.is_symlink():
                     shutil.rmtree(path, ignore_errors=True)
                 else:

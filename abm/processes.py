@@ -51,13 +51,14 @@ def watch(pid: int) -> None:
         if handle is not None:
             select.select([handle], [], [])   # readable once the process has exited
         else:
-            while _alive(pid):
+            while alive(pid):
                 time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGKILL)
     threading.Thread(target=wait, name=f"watch-{pid}", daemon=True).start()
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this host (a zombie counts as existing)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -544,7 +544,7 @@ def no_server(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError(f"the server was started: {args}")
 
-    monkeypatch.setattr("abm.viz.server.subprocess.call", refuse)
+    monkeypatch.setattr("abm.viz.server.subprocess.Popen", refuse)
 
 
 BAD_SCENARIOS = {
@@ -579,7 +579,14 @@ def test_viz_serves_the_scenario_it_is_given(monkeypatch, small_scenario_file):
     """A good scenario: solara is started on the address asked for, with the scenario, the offline
     front-end cache and no telemetry in its environment."""
     calls = []
-    monkeypatch.setattr("abm.viz.server.subprocess.call", lambda cmd, env: calls.append((cmd, env)) or 0)
+
+    class Server:   # stands for the solara process: records how it was started, exits at once
+        def __init__(self, cmd, env, preexec_fn):
+            calls.append((cmd, env))
+
+        def wait(self, timeout=None):
+            return 0
+    monkeypatch.setattr("abm.viz.server.subprocess.Popen", Server)
     result = invoke("viz", small_scenario_file, "--host", "127.0.0.1", "--port", "8799")
     assert result.exit_code == 0, result.output
     (cmd, env), = calls
