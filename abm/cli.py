@@ -6,6 +6,8 @@ import errno
 import functools
 import json
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,16 +25,53 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 out_console, err_console = Console(), Console(stderr=True, soft_wrap=True)   # messages never wrapped
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what job schedulers and ``kill`` send), handled like Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+def interrupt_code(err: KeyboardInterrupt) -> int:
+    """The exit code of an interrupted command: 128 + the signal, as a shell reports it."""
+    return 128 + (signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT)
+
+
 def user_errors(command):
-    """Bad input ends with one message and exit code 2, never a traceback."""
+    """Bad input ends with one message and exit code 2, never a traceback; Ctrl-C and SIGTERM end
+    the command (its workers too) with a one-line message and exit code 130 or 143."""
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        main = threading.current_thread() is threading.main_thread()
+        handlers = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminate)} if main else {}
         try:
             return command(*args, **kwargs)
         except UserError as err:
             err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
             raise typer.Exit(2) from None
+        except KeyboardInterrupt as err:
+            if main:   # the workers are stopped already: another Ctrl-C must not cut the exit short
+                handlers.setdefault(signal.SIGINT, signal.signal(signal.SIGINT, signal.SIG_IGN))
+                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            atomic = command.__name__ in ("run", "compare", "calibrate_survey", "calibrate_aggregates")
+            err_console.print("interrupted; nothing was written" if atomic else "interrupted", highlight=False)
+            raise typer.Exit(interrupt_code(err)) from None
+        finally:
+            if not _PROGRAM:   # in-process callers (tests) get their handlers back; the program is ending
+                for number, handler in handlers.items():
+                    signal.signal(number, handler)
     return wrapper
+
+
+_PROGRAM = False   # True in the pension-abm program (main), False when the app is called in-process
+
+
+def main() -> None:
+    """The pension-abm program."""
+    global _PROGRAM
+    _PROGRAM = True
+    app()
 
 
 SetOption = Annotated[list[str] | None, typer.Option(
@@ -53,12 +92,14 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary table")] = False,
 ) -> None:
     """Run a scenario's replications and write its results folder."""
-    from abm import runner
+    from abm import destinations, runner
     from abm.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
+    folder = out or destinations.default(Path("results"), spec.name, scenario)
+    destinations.check(folder, "run")   # before running: nothing is simulated for a folder that is refused
     result = runner.run(spec, seed=seed, runs=runs, workers=workers or os.cpu_count() or 1, progress=not quiet)
-    folder = runner.write(result, out or Path("results") / spec.name)
+    folder = runner.write(result, folder)
     if not quiet:
         out_console.print(_summary_table(result.summary()))
         out_console.print(f"{result.runs} run(s) of {len(spec.years)} years in {result.seconds:.1f} s; "
@@ -104,11 +145,14 @@ def compare(
 ) -> None:
     """Compare scenarios: key indicators, differences from the first, and figures with bands."""
     from abm import compare as comparison
+    from abm import destinations
 
     if len(sources) < 2:
         raise UserError("give at least two scenarios or results folders", field="SOURCES")
+    folder = out or comparison.default_folder(comparison.names(sources, set_ or ()))
+    destinations.check(folder, "compare")   # before running
     entries = comparison.gather(sources, runs, workers or os.cpu_count() or 1, set_ or (), progress=True)
-    folder = comparison.write(entries, out or Path("results") / "-".join(["compare", *(e.name for e in entries)])[:120])
+    folder = comparison.write(entries, folder)
     frame = comparison.table(entries)
     last = frame[frame["year"] == frame["year"].max()]
     pivot = last.pivot(index="indicator", columns="scenario", values="mean").loc[
@@ -136,12 +180,13 @@ def sweep(
         TimeRemainingColumn,
     )
 
+    from abm import destinations
     from abm import sweep as sweeps
 
     if scheduler is not None:
         sweeps.check_scheduler(scheduler)
     spec = sweeps.load_sweep(sweep_file)
-    folder = out or Path("results") / "sweeps" / spec.name
+    folder = destinations.check(out or destinations.default(Path("results") / "sweeps", spec.name, sweep_file), "sweep")
     columns = (TextColumn(f"[bold]{spec.name}[/] points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     try:
@@ -149,10 +194,10 @@ def sweep(
             task = bar.add_task("points", total=None)
             stats = sweeps.run_sweep(spec, sweep_file, folder, workers or os.cpu_count() or 1, scheduler, resume,
                                      on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         saved = len(sweeps.done_points(folder)) if (folder / sweeps.PARTS).is_dir() else 0
         err_console.print(f"interrupted: {saved} points are saved in {folder}; continue with --resume")
-        raise typer.Exit(130) from None
+        raise typer.Exit(interrupt_code(err)) from None
     out_console.print(f"{stats['runs']} runs ({stats['ran_points']} of {stats['points']} points) in "
                       f"{stats['seconds']:.1f} s: {stats['runs_per_second']:.1f} runs/s")
     _report_indices(folder)
@@ -242,11 +287,13 @@ def calibrate_standin(
     """Regenerate the synthetic stand-in survey (same options: the same file)."""
     from abm.calibrate.standin import write_standin
     from abm.calibrate.survey import STANDIN
+    from abm.destinations import check_file
     from abm.scenario import load_scenario
 
     if out is None and checkout_calibration() is None:
         raise UserError("give --out FILE: an installed package's stand-in is not rewritten", field="--out")
-    path = write_standin(load_scenario(scenario), out or STANDIN, respondents, seed)
+    target = check_file(out or STANDIN, "# SYNTHETIC stand-in survey")
+    path = write_standin(load_scenario(scenario), target, respondents, seed)
     out_console.print(f"wrote {path}")
 
 
@@ -358,4 +405,8 @@ def viz(
                           f"the internet; `pip install {server.ASSETS_PACKAGE}` (the version pyproject.toml pins) "
                           "serves them offline")
     out_console.print(f"pension-abm page on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
-    raise typer.Exit(server.serve(checked, host, port))
+    try:
+        code = server.serve(checked, host, port)
+    except KeyboardInterrupt as err:   # the server is stopped; Ctrl-C is the page's normal end
+        code = 0 if not isinstance(err, Terminated) else interrupt_code(err)
+    raise typer.Exit(code)

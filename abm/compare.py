@@ -3,7 +3,9 @@ with their uncertainty, and one figure per indicator with every scenario's band.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import matplotlib
@@ -13,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from abm import atomic, runner  # noqa: E402
+from abm import atomic, destinations, runner  # noqa: E402
 from abm.errors import UserError  # noqa: E402
 from abm.plots import BAND, band_line, save  # noqa: E402
 from abm.scenario import load_scenario  # noqa: E402
@@ -44,6 +46,24 @@ def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), pr
         raise UserError(f"scenario names repeat ({', '.join(names)}); give each scenario its own name",
                         field="name")
     return entries
+
+
+def names(sources: list[Path], overrides=()) -> list[str]:
+    """The scenario names of the sources, read without running anything (for the default folder)."""
+    found = []
+    for source in map(Path, sources):
+        if source.is_dir():
+            if not (source / "timeseries.parquet").is_file():
+                raise UserError("not a results folder (no timeseries.parquet)", file=source)
+            found.append(load_scenario(source / "scenario.yaml").name)
+        else:
+            found.append(load_scenario(source, overrides).name)
+    return found
+
+
+def default_folder(names: list[str]) -> Path:
+    """results/compare-<first>-<second>-... (at most 120 characters)."""
+    return Path("results") / "-".join(["compare", *names])[:120]
 
 
 def table(entries: list[Entry], indicators=runner.KEY_INDICATORS) -> pd.DataFrame:
@@ -133,9 +153,14 @@ def overview(entries: list[Entry], names=runner.KEY_INDICATORS) -> plt.Figure:
 
 
 def write(entries: list[Entry], out: Path) -> Path:
-    """comparison.csv, comparison.md, overview.png and one PNG per key indicator, atomically."""
+    """comparison.csv, comparison.md, overview.png and one PNG per key indicator, atomically. An
+    existing folder is replaced only if it is an earlier comparison (:func:`abm.destinations.check`)."""
+    destinations.check(out, "compare")
     frame = table(entries)
     with atomic.folder(out) as staging:
+        metadata = {**destinations.marker("compare"), "scenarios": [e.name for e in entries],
+                    "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        (staging / destinations.MARKER).write_text(json.dumps(metadata, indent=2))
         frame.to_csv(staging / "comparison.csv", index=False)
         base = entries[0].name
         header = (f"# Comparison against {base}\n\nMean over runs; in brackets the difference from {base} "

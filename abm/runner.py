@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import platform
 import subprocess
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from abm import atomic, plots
+from abm import atomic, destinations, plots, processes
 from abm.choice import Coefficients
 from abm.datafiles import DATA_DIR, find
 from abm.demography import load_observations
@@ -108,9 +106,7 @@ def _pool(workers: int, jobs: int) -> Iterator:
     if workers <= 1 or jobs <= 1:
         yield map
         return
-    context = multiprocessing.get_context("forkserver")   # safe with threads, unlike fork
-    context.set_forkserver_preload(["abm.runner"])          # workers start with the model imported
-    with ProcessPoolExecutor(max_workers=min(workers, jobs), mp_context=context) as executor:
+    with processes.pool(min(workers, jobs), ["abm.runner"]) as executor:   # workers start with the model imported
         yield executor.map
 
 
@@ -127,7 +123,9 @@ def _progress(show: bool, scenario: Scenario, runs: int) -> Iterator:
 
 
 def write(result: RunResult, out: Path) -> Path:
-    """Write the results folder atomically: a temporary sibling, renamed when complete."""
+    """Write the results folder atomically: a temporary sibling, renamed when complete. An existing
+    folder is replaced only if it is an earlier run folder (:func:`abm.destinations.check`)."""
+    destinations.check(out, "run")
     with atomic.folder(out) as staging:
         result.timeseries.to_csv(staging / "timeseries.csv", index=False)
         result.timeseries.to_parquet(staging / "timeseries.parquet", index=False)
@@ -156,6 +154,7 @@ def read(folder: Path) -> pd.DataFrame:
 
 def metadata(result: RunResult) -> dict:
     return {
+        **destinations.marker("run"),
         "scenario": result.scenario.name,
         "seed": result.seed,
         "replication_seeds": result.seeds,

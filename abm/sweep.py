@@ -10,11 +10,12 @@ depend on the executor or the number of workers.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +27,7 @@ import yaml
 from pydantic import Field, model_validator
 from SALib.sample import fast_sampler, latin, morris, sobol
 
-from abm import atomic
+from abm import atomic, destinations, processes
 from abm.datafiles import SCENARIOS_DIR, depth_and_line, shipped_file
 from abm.errors import UserError
 from abm.scenario import (
@@ -384,6 +385,9 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
         if base.exists() and base.read_text(encoding="utf-8") != _resolved_base(sweep):
             _refuse_changed_base(base.read_text(encoding="utf-8"), _resolved_base(sweep), sweep)
         return pd.read_parquet(out / DESIGN)
+    marker = out / destinations.MARKER   # first: whatever else is written here, the folder is a sweep's
+    if not marker.exists():
+        atomic.write_text(marker, json.dumps(destinations.marker("sweep"), indent=2))
     frame = design(sweep)
     _write_atomic(frame, out / DESIGN)
     (out / PARTS).mkdir(exist_ok=True)
@@ -444,7 +448,9 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
 
 def run_sweep(sweep: Sweep, sweep_file: Path, out: Path, workers: int = 1, scheduler: str | None = None,
               resume: bool = False, on_progress: Callable[[int, int], None] = lambda done, total: None) -> dict:
-    """Run every missing point; return counts and timing."""
+    """Run every missing point; return counts and timing. ``out`` must be new, empty or an earlier
+    sweep folder (:func:`abm.destinations.check`)."""
+    destinations.check(out, "sweep")
     with _executor(workers, scheduler) as submit_all:   # first: an unreachable scheduler writes nothing
         frame = prepare(sweep, Path(sweep_file), out, resume)
         finished = done_points(out)
@@ -485,16 +491,10 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[Callable]:
     if workers <= 1:
         yield lambda sweep, chunks: (evaluate_chunk(sweep, c) for c in chunks)
         return
-    import multiprocessing
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["abm.sweep", "abm.runner"])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-
-    def submit_all(sweep, chunks):
-        futures = [pool.submit(evaluate_chunk, sweep, c) for c in chunks]
-        for future in as_completed(futures):
-            yield future.result()
-    try:
+    # interrupted: the chunks not started yet are dropped and the workers stopped, not drained
+    with processes.pool(workers, ["abm.sweep", "abm.runner"]) as pool:
+        def submit_all(sweep, chunks):
+            futures = [pool.submit(evaluate_chunk, sweep, c) for c in chunks]
+            for future in as_completed(futures):
+                yield future.result()
         yield submit_all
-    finally:   # interrupted: drop the chunks not started yet instead of running (and discarding) them all
-        pool.shutdown(wait=True, cancel_futures=True)

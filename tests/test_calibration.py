@@ -5,17 +5,28 @@ uses the repository's fitted file; the targets file is validated."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from abm.calibrate import aggregates, estimate, pipeline
+from abm.calibrate import aggregates, estimate, pipeline, report
 from abm.choice import DYNAMICS, TERMS, load_coefficients
 from abm.errors import UserError
 from abm.indicators import names
 from abm.model import PensionModel
-from helpers import FITTED_FILE, PNG_MAGIC, STANDIN_FILE, TARGETS_FILE, invoke, sha256, small, squash
+from helpers import (
+    FITTED_FILE,
+    PNG_MAGIC,
+    STANDIN_FILE,
+    TARGETS_FILE,
+    folder_digest,
+    invoke,
+    sha256,
+    small,
+    squash,
+)
 
 FIGURES = ("baseline_targets.png", "survey_shares.png")
 TOL = 1e-6   # the estimation section rounds to 6 decimals
@@ -320,3 +331,23 @@ def test_target_with_a_missing_field_names_it(tmp_path, known, targets_data):
     assert caught.value.field == "targets[4]" and "value" in str(caught.value)
 
 
+
+
+# --- a failure leaves the folder as it was -------------------------------------------------------
+
+def test_a_failing_report_leaves_the_calibration_folder_as_it_was(runs, tmp_path, monkeypatch):
+    """Both commands compute the fitted file, then fail in the report after its first figure: every
+    file of the folder (names and bytes, hidden ones too) is as before, and no staging folder is left."""
+    folder = tmp_path / "cal"
+    shutil.copytree(runs["folder"], folder)
+    before = folder_digest(folder)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the report failed")
+    monkeypatch.setattr(report, "baseline_figure", broken)
+    monkeypatch.setattr(pipeline, "REPORT_REPLICATIONS", 2)
+    for command in (["survey"], ["aggregates", "--budget", 1, "--seeds", 1, "--residents", 500]):
+        result = invoke("calibrate", *command, "--out", folder)
+        assert isinstance(result.exception, RuntimeError), result.output
+        assert folder_digest(folder) == before
+        assert sorted(p.name for p in folder.iterdir()) == ["fitted", "report.md", "report_figures"]

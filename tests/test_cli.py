@@ -78,9 +78,10 @@ def test_saved_scenario_and_summary_describe_the_run(tmp_path, small_scenario_fi
 
 
 def test_rerun_replaces_an_existing_results_folder(tmp_path, small_scenario_file):
-    """A second run into the same folder replaces it entirely (no stale files, no backups left)."""
+    """A second run into an earlier run's folder replaces it entirely (no stale files, no backups left);
+    a folder that is not a run's is refused (tests/test_destinations.py)."""
     out = tmp_path / "out"
-    out.mkdir()
+    assert invoke("run", small_scenario_file, "--out", out, "--quiet").exit_code == 0
     (out / "stale.txt").write_text("old")
     assert invoke("run", small_scenario_file, "--out", out, "--quiet").exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
@@ -148,6 +149,7 @@ def test_failure_while_writing_leaves_the_existing_results_untouched(tmp_path, s
     out = tmp_path / "out"
     out.mkdir()
     (out / "timeseries.csv").write_text("previous results")
+    (out / "metadata.json").write_text('{"format": "pension-abm/run/1"}')   # an earlier run's folder
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -156,7 +158,7 @@ def test_failure_while_writing_leaves_the_existing_results_untouched(tmp_path, s
     result = invoke("run", small_scenario_file, "--out", out, "--quiet")
     assert result.exit_code != 0
     assert isinstance(result.exception, OSError)
-    assert [p.name for p in out.iterdir()] == ["timeseries.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["metadata.json", "timeseries.csv"]
     assert (out / "timeseries.csv").read_text() == "previous results"
     assert leftovers(tmp_path) == []
 

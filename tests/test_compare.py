@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +63,11 @@ def values(ts: pd.DataFrame, name: str, year: int) -> pd.Series:
 
 
 def test_compare_writes_table_page_and_figures(compared):
-    expected = {"comparison.csv", "comparison.md", "overview.png", *(f"{name}.png" for name in KEY_INDICATORS)}
+    expected = {"comparison.csv", "comparison.md", "overview.png", "metadata.json",
+                *(f"{name}.png" for name in KEY_INDICATORS)}
     assert {p.name for p in compared.iterdir()} == expected
+    metadata = json.loads((compared / "metadata.json").read_text())
+    assert metadata["format"] == "pension-abm/compare/1" and metadata["scenarios"] == ["A", "B"]
     for png in compared.glob("*.png"):
         assert png.read_bytes()[:8] == PNG_MAGIC, png.name
     assert [p for p in compared.parent.iterdir() if ".partial" in p.name or ".old" in p.name] == []

@@ -544,7 +544,7 @@ def no_server(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError(f"the server was started: {args}")
 
-    monkeypatch.setattr("abm.viz.server.subprocess.call", refuse)
+    monkeypatch.setattr("abm.viz.server.subprocess.Popen", refuse)
 
 
 BAD_SCENARIOS = {
@@ -580,13 +580,15 @@ def test_viz_serves_the_scenario_it_is_given(monkeypatch, small_scenario_file):
     front-end cache and no telemetry in its environment."""
     calls, served = [], {}
 
-    def call(cmd, env):   # the front-end folder is temporary: look into it while the server "runs"
-        cache = Path(env["SOLARA_ASSETS_PROXY_CACHE_DIR"])
-        served.update({spec: (cache / spec / "package.json").is_file() for spec in server.FRONT_END})
-        calls.append((cmd, env))
-        return 0
+    class Server:   # stands for the solara process: records how it was started, exits at once
+        def __init__(self, cmd, env, preexec_fn):
+            cache = Path(env["SOLARA_ASSETS_PROXY_CACHE_DIR"])   # temporary: look into it while it "runs"
+            served.update({spec: (cache / spec / "package.json").is_file() for spec in server.FRONT_END})
+            calls.append((cmd, env))
 
-    monkeypatch.setattr("abm.viz.server.subprocess.call", call)
+        def wait(self, timeout=None):
+            return 0
+    monkeypatch.setattr("abm.viz.server.subprocess.Popen", Server)
     result = invoke("viz", small_scenario_file, "--host", "127.0.0.1", "--port", "8799")
     assert result.exit_code == 0, result.output
     (cmd, env), = calls

@@ -1,14 +1,20 @@
 """The two calibration commands: estimate from the survey; fit to the aggregates. Both
-rewrite the fitted coefficients of a calibration folder and regenerate its report."""
+rewrite the fitted coefficients of a calibration folder and regenerate its report, as one unit:
+everything is computed into a staging folder first and put in place together, so a failure
+leaves the calibration folder as it was."""
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
+from abm import atomic, destinations
 from abm.calibrate import aggregates, estimate, fitted, report
 from abm.calibrate.survey import CALIBRATION_DIR, STANDIN, choice_situations, file_hash, read_survey
 from abm.choice import load_coefficients
@@ -68,6 +74,7 @@ def _check_estimable(survey, survey_file: Path, terms: int, lowest: float) -> No
 def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Path = CALIBRATION_DIR,
                      targets_file: Path = aggregates.TARGETS) -> dict:
     """Estimate the choice terms a survey identifies; keep the rest; rewrite file and report."""
+    destinations.check(folder, "calibration")
     # the report needs valid targets: check them before the fitted file is rewritten
     aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
     survey_fit = estimate_survey(survey_file, scenario)
@@ -90,14 +97,16 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
     # a new survey fit makes any earlier aggregate fit stale: the rest goes back to the priors
     priors = load_coefficients("default")
     choice = priors.choice | dict(zip(est.terms, est.params.tolist()))
-    fitted.write(folder, choice, priors.dynamics, {"estimation": section, "aggregates": None})
-    return regenerate_report(scenario, survey_file, folder, targets_file, survey_fit)
+    with _staged(folder) as staging:
+        fitted.write(staging, choice, priors.dynamics, {"estimation": section, "aggregates": None})
+        return regenerate_report(scenario, survey_file, folder, targets_file, survey_fit, into=staging)
 
 
 def calibrate_aggregates(scenario: Scenario, budget: int = 150, seeds: int = 4, residents: int = 4000,
                          folder: Path = CALIBRATION_DIR, targets_file: Path = aggregates.TARGETS,
                          on_evaluation=lambda n, best: None) -> dict:
     """Fit the parameters the survey cannot identify to the targets, by simulated moments."""
+    destinations.check(folder, "calibration")
     estimation = fitted.section(folder, "estimation")
     if not estimation:
         raise UserError("no survey estimates yet: run `pension-abm calibrate survey` first",
@@ -127,8 +136,20 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 150, seeds: int = 4, 
         "lower": {k: aggregates.PARAMETERS[k][1] for k in result.values},
         "upper": {k: aggregates.PARAMETERS[k][2] for k in result.values},
     }
-    fitted.write(folder, best.choice, best.dynamics, {"aggregates": section})
-    return regenerate_report(scenario, survey_file, folder, targets_file)
+    with _staged(folder) as staging:
+        fitted.write(staging, best.choice, best.dynamics, {"aggregates": section})
+        return regenerate_report(scenario, survey_file, folder, targets_file, into=staging)
+
+
+@contextmanager
+def _staged(folder: Path) -> Iterator[Path]:
+    """A staging folder holding a copy of the folder's fitted file (whose other sections are kept);
+    its files replace the folder's when the block completes (:func:`abm.atomic.files`)."""
+    with atomic.files(folder) as staging:
+        if fitted.path_in(folder).is_file():
+            fitted.path_in(staging).parent.mkdir(parents=True)
+            shutil.copy2(fitted.path_in(folder), fitted.path_in(staging))
+        yield staging
 
 
 def _fresh_start(folder: Path, estimation: dict):
@@ -141,11 +162,17 @@ def _fresh_start(folder: Path, estimation: dict):
 
 
 def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targets_file: Path,
-                      survey_fit=None) -> dict:
-    """Rebuild the folder's report.md from its fitted file, the survey and fresh replications."""
+                      survey_fit=None, into: Path | None = None) -> dict:
+    """Rebuild the folder's report.md from its fitted file, the survey and fresh replications.
+
+    Args:
+        into: where the fitted file is read and the report written (a staging folder), if not
+            ``folder``; paths in the report stay relative to ``folder``'s parent.
+    """
+    into = folder if into is None else into
     survey, situations, est, study = survey_fit or estimate_survey(survey_file, scenario)
     targets = aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
-    series = aggregates.simulate(scenario, fitted.current(folder), _seeds(REPORT_REPLICATIONS, stream=1),
+    series = aggregates.simulate(scenario, fitted.current(into), _seeds(REPORT_REPLICATIONS, stream=1),
                                  REPORT_END_YEAR)
     context = {
         "survey_file": _portable(survey_file, folder), "survey_hash": file_hash(survey_file),
@@ -153,10 +180,10 @@ def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targe
         "survey_years": ", ".join(str(y) for y in sorted(survey["survey_year"].unique())),
         "estimate": est, "study": study, "shares": report.outcome_shares(survey, situations, est),
         "series": series, "targets": aggregates.target_table(series, targets),
-        "replications": REPORT_REPLICATIONS, "aggregates": fitted.section(folder, "aggregates"),
+        "replications": REPORT_REPLICATIONS, "aggregates": fitted.section(into, "aggregates"),
         "held": [t for t in estimate.SURVEY_TERMS if t not in est.terms],
     }
-    report.write(context, folder)
+    report.write(context, into)
     return context
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -11,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from abm.datafiles import shipped_file
+from abm.processes import die_with_parent
 from abm.scenario import load_scenario
 from abm.viz.levers import PROJECT, SCENARIO_VARIABLE, scenario_path
 
@@ -75,17 +75,21 @@ def checked_scenario(scenario: str) -> Path:
     return path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path
 
 
-def serve(scenario: Path, host: str, port: int) -> int:
-    """Run the server until interrupted (Ctrl-C or SIGTERM); returns its exit code. The folder of
-    links solara serves the front end from is temporary and removed when the server stops."""
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        with tempfile.TemporaryDirectory(prefix="pension-abm-cdn-") as cache:
-            return subprocess.call(command(host, port), env=environment(scenario, link_assets(Path(cache))))
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+def serve(scenario: Path, host: str, port: int, stop_seconds: float = 10.0) -> int:
+    """Run the server until it exits (its exit code) or this process is interrupted (Ctrl-C, or
+    SIGTERM as the command line turns it into an interrupt): then the server is stopped before the
+    interrupt goes on. The server dies with this process, even killed. The folder of links solara
+    serves the front end from is temporary and removed when the server stops."""
+    with tempfile.TemporaryDirectory(prefix="pension-abm-cdn-") as cache:
+        server = subprocess.Popen(command(host, port), env=environment(scenario, link_assets(Path(cache))),
+                                  preexec_fn=die_with_parent)
+        try:
+            return server.wait()
+        except BaseException:
+            server.terminate()
+            try:
+                server.wait(timeout=stop_seconds)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+            raise

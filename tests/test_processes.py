@@ -1,0 +1,148 @@
+"""Interruption with real signals: Ctrl-C once or twice, SIGTERM and a SIGKILL of the main process end
+a parallel run, a sweep and the page with no process of theirs left running and nothing half-written.
+
+Each command runs in its own process group (as a terminal or a job scheduler starts it); every process
+it starts (forkserver, resource tracker, workers, the page's server) stays in that group, so the group
+read from /proc is the command's whole process tree.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from helpers import BASELINE, REPO_ROOT
+
+PENSION_ABM = Path(sys.executable).parent / "pension-abm"
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+def group(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, from /proc."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} not within {seconds} s"
+        time.sleep(0.05)
+
+
+def start(*args, cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(PENSION_ABM), *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def finish(process: subprocess.Popen, seconds: float = 30) -> str:
+    """The command's stderr once it has exited, and its group gone; a leftover fails the test (then killed)."""
+    try:
+        _, stderr = process.communicate(timeout=seconds)
+        wait_for(lambda: not group(process.pid), 10, "the command's processes gone")
+    finally:
+        if group(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return stderr
+
+
+@pytest.fixture
+def scenario(tmp_path) -> Path:
+    """2,000 residents to 2050: eight runs on two workers are still running when stopped."""
+    data = yaml.safe_load(BASELINE.read_text(encoding="utf-8"))
+    data.update(name="small", end_year=2050)
+    data["population"] = dict(data["population"], residents=2000)
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def running_run(scenario: Path, tmp_path: Path) -> subprocess.Popen:
+    """`pension-abm run --runs 8 --workers 2` with both workers simulating (main, forkserver, tracker, 2 workers)."""
+    process = start("run", scenario, "--runs", 8, "--workers", 2, "--quiet", "--out", tmp_path / "out", cwd=tmp_path)
+    wait_for(lambda: len(group(process.pid)) >= 5 or process.poll() is not None, 60, "two workers")
+    assert process.poll() is None, process.communicate()
+    return process
+
+
+def assert_nothing_written(tmp_path: Path) -> None:
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".*partial*")), list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("presses", [1, 2], ids=["once", "twice"])
+def test_ctrl_c_ends_a_parallel_run_and_its_workers(scenario, tmp_path, presses):
+    process = running_run(scenario, tmp_path)
+    for _ in range(presses):
+        os.killpg(process.pid, signal.SIGINT)   # the terminal sends Ctrl-C to the whole group
+        time.sleep(0.2)
+    stderr = finish(process)
+    assert process.returncode == 130, stderr
+    assert "interrupted; nothing was written" in stderr
+    assert "Traceback" not in stderr
+    assert_nothing_written(tmp_path)
+
+
+def test_sigterm_to_the_main_process_ends_a_parallel_run_like_ctrl_c(scenario, tmp_path):
+    process = running_run(scenario, tmp_path)
+    process.send_signal(signal.SIGTERM)   # a job scheduler's stop, to the main process alone
+    stderr = finish(process)
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "Traceback" not in stderr
+    assert_nothing_written(tmp_path)
+
+
+def test_sigkill_of_the_main_process_leaves_no_worker_running(scenario, tmp_path):
+    process = running_run(scenario, tmp_path)
+    process.kill()
+    finish(process)
+    assert process.returncode == -signal.SIGKILL
+    assert not (tmp_path / "out").exists()
+
+
+def test_sigkill_of_a_parallel_sweep_leaves_no_worker_running(tmp_path):
+    data = yaml.safe_load((REPO_ROOT / "tests" / "data" / "ishigami.yaml").read_text(encoding="utf-8"))
+    file = tmp_path / "sweep.yaml"
+    file.write_text(yaml.safe_dump({**data, "samples": 1024, "chunk": 1}), encoding="utf-8")
+    process = start("sweep", file, "--workers", 2, "--out", tmp_path / "out", cwd=tmp_path)
+    wait_for(lambda: len(group(process.pid)) >= 5 or process.poll() is not None, 60, "two workers")
+    assert process.poll() is None, process.communicate()
+    process.kill()
+    finish(process)
+    assert process.returncode == -signal.SIGKILL
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_the_page_server_ends_with_the_command(tmp_path, sig):
+    """`pension-abm viz` stopped by SIGTERM or SIGKILL to its main process: the page's server is gone too."""
+    port = free_port()
+    process = start("viz", REPO_ROOT / "scenarios" / "baseline.yaml", "--port", port, cwd=REPO_ROOT)
+    wait_for(lambda: len(group(process.pid)) >= 2 or process.poll() is not None, 60, "the server started")
+    assert process.poll() is None, process.communicate()
+    process.send_signal(sig)
+    stderr = finish(process)
+    assert process.returncode == (128 + signal.SIGTERM if sig == signal.SIGTERM else -signal.SIGKILL), stderr
