@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abm.datafiles import DATA_DIR, depth_and_line, find, merge, read_yaml_node, strip_metadata
-from abm.errors import CrossFieldError, UserError
+from abm.errors import CrossFieldError, UserError, validation_message
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Year = Annotated[int, Field(ge=1900, le=2200)]
@@ -185,14 +185,7 @@ def _first(err: ValidationError, prefer: dict | None = None) -> tuple[tuple, str
     if isinstance(cause, CrossFieldError):
         named = [(*loc, *field.split(".")) for field in cause.fields]
         loc = next((f for f in named if prefer and _holds(prefer, f)), named[0])
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = f"unknown field; allowed here: {', '.join(_allowed(loc[:-1]))}"
-    elif first["type"] == "missing":
-        message = "required value is missing"
-    elif "input" in first and not isinstance(first["input"], dict) and "got " not in message:
-        message = f"{message} (got {first['input']!r})"
-    return loc, message
+    return loc, validation_message(first, lambda: _allowed(loc[:-1]), missing="required value is missing")
 
 
 def _allowed(loc: tuple = ()) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -27,3 +28,23 @@ class CrossFieldError(ValueError):
     def __init__(self, message: str, *fields: str):
         super().__init__(message)
         self.fields = fields
+
+
+def validation_message(error: dict, allowed: Callable[[], list[str]],
+                       missing: str = "required field is missing") -> str:
+    """One pydantic error (an item of ``ValidationError.errors()``) as a message: an unknown field
+    lists ``allowed()``, a missing one says so, and the value given is quoted once.
+
+    Args:
+        error: the error's mapping (``type``, ``msg``, ``input``).
+        allowed: the field names allowed where an unknown one was given.
+        missing: the message for a missing field.
+    """
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"unknown field; allowed here: {', '.join(allowed())}"
+    if error["type"] == "missing":
+        return missing
+    if "input" in error and not isinstance(error["input"], dict) and "got " not in message:
+        return f"{message} (got {error['input']!r})"
+    return message

@@ -29,7 +29,7 @@ from abm.datafiles import (
     shipped_file,
 )
 from abm.datafiles import depth_and_line as _depth_and_line
-from abm.errors import CrossFieldError, UserError
+from abm.errors import CrossFieldError, UserError, validation_message
 
 Year = Annotated[int, Field(ge=1900, le=2200)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -500,12 +500,6 @@ def _siblings(loc: tuple, model: type[BaseModel]) -> list[str]:
 
 def _first_error(err: ValidationError, model: type[BaseModel]) -> str:
     first = err.errors()[0]
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = f"unknown field; allowed here: {', '.join(_siblings(first['loc'], model))}"
-    elif first["type"] == "missing":
-        message = "required field is missing"
-    elif "input" in first and not isinstance(first["input"], dict) and "got " not in message:
-        message = f"{message} (got {first['input']!r})"
+    message = validation_message(first, lambda: _siblings(first["loc"], model))
     more = len(err.errors()) - 1
     return message + (f" [and {more} more problem{'s' if more > 1 else ''}]" if more else "")
