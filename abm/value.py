@@ -2,11 +2,11 @@
 
 Under one year's policy: residents value the rights as if this year's rules (pension age, its
 divisor, interest rate) stayed in force, discount at their own rate and weight every flow by the
-chance of being alive (the county's life table). The accounting is that of :mod:`abm.irr` for one yuan: the year's
-payment goes into the account after the year's interest; each later year credits interest; in
-the year the pension starts the interest comes first, then the account pension is fixed at
-balance / divisor and paid 12 months a year for life (from public money once the account is
-exhausted); whoever dies leaves the balance at the end of that year to the heirs. A resident
+chance of being alive (the county's life table). The accounting is that of :mod:`abm.irr` for
+one yuan: the year's payment goes into the account after the year's interest; each later year
+credits interest; in the year the pension starts the interest comes first, then the account
+pension is fixed at balance / divisor and paid 12 months a year for life (from public money once
+the account is exhausted); whoever dies leaves the balance at the end of that year to the heirs. A resident
 choosing below the pension age draws the pension from the pension age; one choosing at or past
 it (still short of years) from the next year, as in :mod:`abm.irr`.
 
