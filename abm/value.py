@@ -1,0 +1,198 @@
+"""What a year's payment buys: present values of basic- and account-pension rights by age, sex and years paid.
+
+Under one year's policy: residents value the rights as if this year's rules (pension age, its
+divisor, interest rate) stayed in force, discount at their own rate and weight every flow by the
+chance of being alive (the county's life table). The accounting is that of :mod:`abm.irr` for
+one yuan: the year's payment goes into the account after the year's interest; each later year
+credits interest; in the year the pension starts the interest comes first, then the account
+pension is fixed at balance / divisor and paid 12 months a year for life (from public money once
+the account is exhausted); whoever dies leaves the balance at the end of that year to the heirs. A resident
+choosing below the pension age draws the pension from the pension age; one choosing at or past
+it (still short of years) from the next year, as in :mod:`abm.irr`.
+
+Left out on purpose: the long-contribution bonus, the subsidy part that some years' rules do not
+let heirs inherit (counted at full value), and a mid-year launch's shorter first year.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from abm.demography import ENTRY_AGE, LifeTable
+from abm.fund import MONTHS
+from abm.policy import YearPolicy, may_backpay
+from abm.scenario import Indexation
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """How residents look ahead: their own discount rate and the growth they expect of the basic pension.
+
+    Args:
+        discount_rate: the residents' own rate of time preference, per year (> -1).
+        basic_growth: expected yearly growth of the basic pension (and local top-up), per year (> -1).
+    """
+
+    discount_rate: float
+    basic_growth: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("discount_rate", "basic_growth"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > -1):
+                raise ValueError(f"{name} must be a finite rate above -1 per year, got {value}")
+
+    @classmethod
+    def from_indexation(cls, discount_rate: float, rule: Indexation, income_growth: float,
+                        inflation: float) -> Expectations:
+        """Expectations with the basic pension growing by the scenario's indexation rule.
+
+        Args:
+            discount_rate: the residents' own, per year.
+            rule: the scenario's indexation of the basic pension (rate, income_share, price_share).
+            income_growth: expected growth of mean rural income, per year.
+            inflation: expected consumer-price inflation, per year.
+        """
+        return cls(discount_rate, expected_basic_growth(rule, income_growth, inflation))
+
+
+def expected_basic_growth(rule: Indexation, income_growth: float, inflation: float) -> float:
+    """Yearly growth of the basic pension the indexation rule gives: rate + income_share * g + price_share * pi.
+
+    Args:
+        rule: the scenario's indexation (rate per year, weights on income growth and inflation).
+        income_growth: expected growth of mean rural income, per year.
+        inflation: expected consumer-price inflation, per year.
+    """
+    return float(rule.rate + rule.income_share * income_growth + rule.price_share * inflation)
+
+
+@dataclass(frozen=True, eq=False)
+class ValueTables:
+    """Present values at the start of a year at age ``a`` (alive then), per ``[sex, age]`` for ages
+    0..last age of the life table (NaN below 16, where nobody chooses).
+
+    Attributes:
+        basic_annuity: yuan per (yuan/month) of basic pension now, growing at the expected rate,
+            received every year from the pension age (or next year, at or past it) for life.
+        account_factor: yuan per yuan paid into the account this year.
+    """
+
+    basic_annuity: np.ndarray
+    account_factor: np.ndarray
+    pension_age: int
+    divisor: float          # months
+    interest_rate: float    # per year
+    expectations: Expectations
+
+
+def value_tables(life: LifeTable, policy: YearPolicy, expectations: Expectations) -> ValueTables:
+    """The year's value tables; the same object again while life table, pension age, divisor,
+    interest rate and expectations are unchanged (a lookup of microseconds).
+
+    Args:
+        life: death probabilities qx[sex, age] (the county's life table).
+        policy: the year's policy (its pension_age in years, divisor in months, interest_rate per year).
+        expectations: the residents' discount rate and expected growth of the basic pension, per year.
+    """
+    qx = np.ascontiguousarray(life.qx, dtype=float)
+    return _tables(qx.tobytes(), qx.shape, int(policy.pension_age), float(policy.divisor),
+                   float(policy.interest_rate), expectations)
+
+
+@lru_cache(maxsize=64)
+def _tables(qx_bytes: bytes, shape: tuple[int, int], pension_age: int, divisor: float, rate: float,
+            expectations: Expectations) -> ValueTables:
+    qx = np.frombuffer(qx_bytes).reshape(shape)
+    last_age = shape[1] - 1
+    ages = np.arange(ENTRY_AGE, last_age + 1)                   # age now
+    k = np.arange(last_age - ENTRY_AGE + 1)                     # years from now
+    at = ages[:, None] + k[None, :]                             # age in year k
+    exists = at <= last_age
+    q = np.where(exists, qx[:, np.minimum(at, last_age)], 0.0)  # [sex, age now, k]
+    alive = np.cumprod(np.concatenate([np.ones_like(q[..., :1]), 1 - q[..., :-1]], axis=-1), axis=-1) * exists
+    dying = alive * q
+    discount = (1 + expectations.discount_rate) ** -k.astype(float)
+
+    start = np.maximum(pension_age - ages, 1)[:, None]           # years until the first pension
+    drawing = k[None, :] >= start
+    growth = (1 + expectations.basic_growth) ** k.astype(float)
+    basic = (alive * drawing * MONTHS * growth * discount).sum(axis=-1)
+
+    # one yuan at the end of this year: (1 + r)^k until the pension is fixed at (1 + r)^start / divisor
+    # a month; after that the balance per yuan at the fix, at the end of year j of drawing, is
+    # (1 + r)^j (1 - 12 / divisor * sum_{i<=j} (1 + r)^-i), floored at 0 (exhausted: public money pays)
+    compound = (1 + rate) ** k.astype(float)
+    after_fix = np.maximum(compound * (1 - MONTHS / divisor * np.cumsum(1 / compound)), 0.0)
+    at_fix = (1 + rate) ** start.astype(float)                  # [age now, 1]
+    balance = np.where(drawing, at_fix * after_fix[np.maximum(k[None, :] - start, 0)], compound[None, :])
+    pension = drawing * at_fix * MONTHS / divisor
+    account = ((alive * pension + dying * balance) * discount).sum(axis=-1)
+
+    def by_age(values: np.ndarray) -> np.ndarray:
+        table = np.full(shape, np.nan)
+        table[:, ENTRY_AGE:] = values
+        table.flags.writeable = False
+        return table
+
+    return ValueTables(by_age(basic), by_age(account), pension_age, divisor, rate, expectations)
+
+
+def pivotal_weight(age: np.ndarray, years_paid: np.ndarray, policy: YearPolicy, horizon: float) -> np.ndarray:
+    """How much of the basic pension this year's payment keeps within reach, 0-1.
+
+    Slack = years paid + years to the pension age - minimum years: the years that could still be
+    skipped. No slack (every remaining year needed, or past the pension age and short): 1; else
+    exp(-slack / horizon). With the right to back-pay (policy.backpay, fewer than the minimum years
+    to go at launch): 0 once paid (the back-payment replaces this year's), 1 before (paying once
+    opens the right).
+
+    Args:
+        age: years, per resident.
+        years_paid: contribution years so far, per resident.
+        policy: the year's policy (pension_age, min_years, the back-payment right).
+        horizon: years over which slack fades the weight, > 0 (behavioural).
+    """
+    if not horizon > 0:
+        raise ValueError(f"horizon must be positive (years), got {horizon}")
+    age, years_paid = np.asarray(age), np.asarray(years_paid)
+    slack = years_paid + np.maximum(policy.pension_age - age, 0) - policy.min_years
+    weight = np.exp(-np.maximum(slack, 0) / horizon)
+    has_right = may_backpay(age, np.ones_like(years_paid), policy)   # the right, as it stands once paid
+    return np.where(has_right, (years_paid == 0).astype(float), weight)
+
+
+@dataclass(frozen=True)
+class PaymentValues:
+    """Per resident (rows) and alternative (column 0 not paying, then the year's grades), yuan."""
+
+    basic: np.ndarray     # pivotal weight x basic annuity x (basic pension + local top-up)
+    account: np.ndarray   # account factor x (grade + subsidy)
+
+
+def payment_values(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray,
+                   years_paid: np.ndarray, horizon: float) -> PaymentValues:
+    """What each alternative of the year buys each resident, in yuan (not per income, not trust-weighted).
+
+    Args:
+        tables: the year's value tables (:func:`value_tables` for this policy).
+        policy: the year's policy (grades and subsidies in yuan/year, basic pension and local
+            top-up in yuan/month).
+        age: years, per resident (16 or older).
+        sex: code 0 female, 1 male, per resident.
+        years_paid: contribution years so far, per resident.
+        horizon: years over which slack fades the pivotal weight, > 0.
+    """
+    age = np.minimum(np.asarray(age), tables.basic_annuity.shape[1] - 1)
+    sex = np.asarray(sex)
+    weight = pivotal_weight(age, years_paid, policy, horizon)
+    basic_now = weight * tables.basic_annuity[sex, age] * (policy.basic_pension + policy.local_top_up)
+    paid_in = np.concatenate([[0.0], policy.grades + policy.subsidies])
+    alternatives = paid_in.size
+    basic = np.repeat(basic_now[:, None], alternatives, axis=1)
+    basic[:, 0] = 0.0
+    account = tables.account_factor[sex, age][:, None] * paid_in[None, :]
+    return PaymentValues(basic, account)

@@ -1,0 +1,194 @@
+"""What a year's payment buys: annuities and account factors by hand, against money_worth, pivotal weights, caching."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from abm.demography import LifeTable
+from abm.irr import money_worth
+from abm.population import load_county
+from abm.scenario import Indexation
+from abm.value import Expectations, payment_values, pivotal_weight, value_tables
+from helpers import year_policy
+
+FEMALE = 0
+
+
+def constant_table(q: float, last_age: int = 105) -> LifeTable:
+    """qx = q at every age below ``last_age``, 1 at it."""
+    qx = np.full((2, last_age + 1), q)
+    qx[:, -1] = 1.0
+    return LifeTable(qx=qx)
+
+
+@pytest.fixture(scope="module")
+def county_life(baseline) -> LifeTable:
+    return LifeTable.for_county(load_county(baseline))
+
+
+@pytest.fixture(scope="module")
+def policy(baseline):
+    """2025: pension age 60, divisor 139, 1.5% interest, basic pension 143 yuan/month."""
+    return year_policy(baseline, 2025)
+
+
+def test_basic_annuity_at_the_pension_age_is_a_geometric_sum(policy):
+    """At 60 (short of years, so drawing from 61) with q = 2% and no growth: 12 sum_{k=1}^{45} (0.98 / 1.03)^k."""
+    tables = value_tables(constant_table(0.02), policy, Expectations(discount_rate=0.03))
+    x = 0.98 / 1.03
+    by_hand = 12 * x * (1 - x**45) / (1 - x)
+    assert tables.basic_annuity[:, 60] == pytest.approx([by_hand, by_hand], rel=1e-12)
+    # at 50 the same stream starts in 10 years: survived and discounted 10 years
+    assert tables.basic_annuity[FEMALE, 50] == pytest.approx(x**10 * 12 * (1 - x**46) / (1 - x), rel=1e-12)
+    assert np.isnan(tables.basic_annuity[FEMALE, 15])
+
+
+def test_basic_annuity_rises_with_growth_falls_with_discounting_and_with_youth(county_life, policy):
+    """Higher expected growth: more; higher discount rate: less; at 30 less than at 55."""
+    base = value_tables(county_life, policy, Expectations(0.04, 0.02)).basic_annuity
+    growing = value_tables(county_life, policy, Expectations(0.04, 0.03)).basic_annuity
+    impatient = value_tables(county_life, policy, Expectations(0.05, 0.02)).basic_annuity
+    working = np.s_[:, 16:60]
+    assert np.all(growing[working] > base[working])
+    assert np.all(impatient[working] < base[working])
+    assert np.all(base[:, 30] < base[:, 55])
+    assert np.all(np.diff(base[:, 16:60], axis=1) > 0)      # nearer the pension (drawing from 60), worth more
+
+
+def test_tables_reproduce_money_worth_at_its_irr(baseline, county_life, policy):
+    """At the discount rate money_worth finds as the IRR of grade 1000 from 45 in 2025 (women), the
+    basic pension (143 yuan/month growing with 2% prices) and the account bought by each year's
+    1000 + 60 yuan, valued with the tables, are worth exactly the contributions."""
+    result = money_worth(baseline, 1000, entry_age=45, sex="female")
+    assert (result.start_year, result.years, result.retirement_age) == (2025, 15, 60)
+    tables = value_tables(county_life, policy, Expectations(discount_rate=result.irr, basic_growth=0.02))
+    ages = np.arange(45, 60)
+    t = ages - 45
+    alive = np.cumprod(np.concatenate([[1.0], 1 - county_life.qx[FEMALE, 45:59]]))
+    discount = (1 + result.irr) ** -t
+    paid = 1000.0 + policy.subsidies[list(policy.grades).index(1000)]
+    assert paid == 1060
+    contributions = np.sum(alive * discount * 1000.0)
+    account = np.sum(alive * discount * paid * tables.account_factor[FEMALE, ages])
+    basic = tables.basic_annuity[FEMALE, 45] * 143
+    assert account + basic == pytest.approx(contributions, rel=1e-7)
+    assert account < contributions < account + basic
+
+
+def account_by_hand(q: float, age: int, pension_age: int, divisor: float, rate: float, discount: float,
+                    last_age: int = 105) -> float:
+    """One yuan paid at ``age``, followed year by year with a constant q (restating the rules)."""
+    value, alive, balance, monthly = 0.0, 1.0, 1.0, 0.0
+    for k in range(last_age - age + 1):
+        dies = 1.0 if age + k == last_age else q
+        if k > 0:
+            balance *= 1 + rate
+        if age + k >= pension_age and k > 0:
+            if monthly == 0.0:
+                monthly = balance / divisor
+            balance -= min(balance, 12 * monthly)
+            value += alive * 12 * monthly / (1 + discount) ** k
+        value += alive * dies * balance / (1 + discount) ** k
+        alive *= 1 - dies
+    return value
+
+
+def test_account_factor_by_hand_and_a_later_pension_age(policy):
+    """At 50 with q = 1%: pension at 60 on 139 months, or at 65 on 101 months (the divisor of 65), as by hand."""
+    life, expectations = constant_table(0.01), Expectations(discount_rate=0.03)
+    at_60 = value_tables(life, policy, expectations).account_factor[FEMALE, 50]
+    later = replace(policy, pension_age=65)
+    assert later.divisor == 101
+    at_65 = value_tables(life, later, expectations).account_factor[FEMALE, 50]
+    assert at_60 == pytest.approx(account_by_hand(0.01, 50, 60, 139, 0.015, 0.03), rel=1e-12)
+    assert at_65 == pytest.approx(account_by_hand(0.01, 50, 65, 101, 0.015, 0.03), rel=1e-12)
+    assert at_65 != pytest.approx(at_60, rel=1e-3)
+    # past the pension age (short of years): the pension starts next year
+    assert value_tables(life, policy, expectations).account_factor[FEMALE, 62] == pytest.approx(
+        account_by_hand(0.01, 62, 60, 139, 0.015, 0.03), rel=1e-12)
+
+
+def test_account_factor_at_the_interest_rate_is_one_yuan_unless_the_account_runs_out(county_life, policy):
+    """Discounted at the interest rate the account is worth what was paid in, pension plus
+    inheritance, when everyone dies before it is exhausted (table closing at 64); living on after
+    exhaustion (paid from public money) adds to it."""
+    at_rate = Expectations(discount_rate=policy.interest_rate)
+    short_lived = value_tables(constant_table(0.05, last_age=64), policy, at_rate).account_factor
+    assert short_lived[:, 16:] == pytest.approx(np.ones((2, 64 - 15)), rel=1e-12)
+    insured = value_tables(county_life, policy, at_rate).account_factor
+    assert np.all(insured[:, 16:60] > 1)
+
+
+def test_account_factor_rises_with_the_interest_rate(county_life, policy):
+    expectations = Expectations(discount_rate=0.04)
+    low = value_tables(county_life, policy, expectations).account_factor
+    high = value_tables(county_life, replace(policy, interest_rate=0.025), expectations).account_factor
+    assert np.all(high[:, 16:100] > low[:, 16:100])
+
+
+def test_pivotal_weight_by_slack(policy):
+    """No back-payment right: 1 without slack, exp(-slack / h) with it; vectorised."""
+    no_right = replace(policy, backpay=False)
+    age = np.array([30, 30, 50, 58, 62, 45])
+    years = np.array([0, 5, 2, 14, 10, 20])
+    slack = np.array([30 - 15, 30 + 5 - 15, 10 + 2 - 15, 2 + 14 - 15, 10 - 15, 15 + 20 - 15])
+    expected = np.where(slack <= 0, 1.0, np.exp(-slack / 4.0))
+    assert pivotal_weight(age, years, no_right, horizon=4.0) == pytest.approx(expected, rel=1e-12)
+    assert list(expected[[2, 4]]) == [1.0, 1.0]
+    with pytest.raises(ValueError, match="horizon"):
+        pivotal_weight(age, years, no_right, horizon=0.0)
+
+
+def test_pivotal_weight_with_the_right_to_back_pay(baseline):
+    """2011 (launch, pension age 60, 15 years): residents over 45 may back-pay. Paid once: 0; never
+    paid: 1, even when a later pension age leaves them slack; residents under the rule: by slack."""
+    launch = year_policy(baseline, 2011)
+    age = np.array([50, 50, 46, 45, 40])
+    years = np.array([0, 2, 1, 0, 0])
+    assert list(pivotal_weight(age, years, launch, horizon=5.0)) == [1.0, 0.0, 0.0, 1.0, np.exp(-5 / 5.0)]
+    raised = replace(year_policy(baseline, 2020), pension_age=75)   # 59 in 2020 was 50 at launch
+    weight = pivotal_weight(np.array([59, 59]), np.array([0, 3]), raised, horizon=5.0)
+    assert list(weight) == [1.0, 0.0]
+
+
+def test_values_by_alternative(county_life, policy):
+    """Not paying buys nothing; the basic value is the same for every grade; the account value
+    rises with the grade and with the subsidy."""
+    tables = value_tables(county_life, policy, Expectations(0.04, 0.02))
+    age, sex, years = np.array([30, 50, 62]), np.array([0, 1, 0]), np.array([3, 4, 10])
+    values = payment_values(tables, policy, age, sex, years, horizon=5.0)
+    alternatives = 1 + policy.grades.size
+    assert values.basic.shape == values.account.shape == (3, alternatives)
+    assert np.all(values.basic[:, 0] == 0) and np.all(values.account[:, 0] == 0)
+    weight = pivotal_weight(age, years, policy, 5.0)
+    expected = weight * tables.basic_annuity[sex, age] * (policy.basic_pension + policy.local_top_up)
+    assert values.basic[:, 1:] == pytest.approx(np.repeat(expected[:, None], alternatives - 1, axis=1), rel=1e-12)
+    assert np.all(np.diff(values.account[:, 1:], axis=1) > 0)
+    grade_3 = policy.grades[2] + policy.subsidies[2]
+    assert values.account[1, 3] == pytest.approx(tables.account_factor[1, 50] * grade_3, rel=1e-12)
+    richer = payment_values(tables, replace(policy, subsidies=policy.subsidies + 10), age, sex, years, 5.0)
+    assert np.all(richer.account[:, 1:] > values.account[:, 1:])
+    assert np.array_equal(richer.basic, values.basic)
+
+
+def test_tables_are_cached_until_an_input_changes(county_life, policy):
+    expectations = Expectations(0.04, 0.02)
+    tables = value_tables(county_life, policy, expectations)
+    assert value_tables(LifeTable(qx=county_life.qx.copy()), replace(policy, year=2026), expectations) is tables
+    changed = value_tables(county_life, replace(policy, interest_rate=0.02), expectations)
+    assert changed is not tables
+    assert not np.allclose(changed.account_factor[:, 16:], tables.account_factor[:, 16:])
+    assert value_tables(county_life.scaled(1.1), policy, expectations) is not tables
+    assert value_tables(county_life, policy, Expectations(0.05, 0.02)) is not tables
+
+
+def test_expectations_from_the_indexation_rule():
+    """Growth = rate + income_share x income growth + price_share x inflation."""
+    rule = Indexation(rate=0.01, income_share=0.5, price_share=1.0)
+    expectations = Expectations.from_indexation(0.04, rule, income_growth=0.05, inflation=0.02)
+    assert expectations == Expectations(0.04, 0.01 + 0.025 + 0.02)
+    with pytest.raises(ValueError, match="discount_rate"):
+        Expectations(discount_rate=-1.0)
