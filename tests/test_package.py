@@ -106,3 +106,61 @@ def test_irr_and_the_calibration_guard_work_installed(installed):
                              capture_output=True, text=True)
     assert unknown.returncode == 2 and "troika" in unknown.stderr, unknown.stderr
     assert not any(installed["empty"].glob("results*")), "nothing written for bad input"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_page_serves_from_an_empty_folder_with_its_front_end_files(installed):
+    """`pension-abm viz` from the installed package: the page and the front-end files it loads
+    (requirejs, vega, vega-lite, from solara-assets, not npm) are served from this machine. The
+    environment reaches the dependencies' Jupyter configuration as it reaches their code (a full
+    install has it under its own prefix)."""
+    import os
+    import signal
+    import urllib.request
+
+    port, before = free_port(), sorted(installed["empty"].iterdir())
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(Path(sys.prefix) / "etc" / "jupyter")}
+    page = subprocess.Popen([installed["bin"] / "pension-abm", "viz", "--port", str(port)], cwd=installed["empty"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, status = time.monotonic() + 120, None
+        while time.monotonic() < deadline and status is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                    status, html = answer.status, answer.read().decode()
+            except OSError:
+                assert page.poll() is None, page.stdout.read().decode()[-2000:]
+                time.sleep(0.5)
+        assert status == 200
+        for asset in ("requirejs@2.3.6/require.js", "vega@5/build/vega.min.js", "vega-lite@5/build/vega-lite.min.js"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_solara/cdn/{asset}", timeout=30) as answer:
+                assert answer.status == 200 and len(answer.read()) > 10_000, asset
+        assert "_solara/cdn/requirejs@2.3.6/require.js" in html
+    finally:
+        os.killpg(page.pid, signal.SIGTERM)
+        page.wait(timeout=30)
+    assert sorted(installed["empty"].iterdir()) == before, "the page wrote into the working folder"
+
+
+def test_calibrate_survey_writes_its_folder_from_the_installed_package(installed):
+    """`pension-abm calibrate survey --out DIR` from an empty folder: the shipped stand-in survey and
+    codebook are found in the package; the fitted coefficients and the report go to DIR only."""
+    def package_files() -> dict[str, float]:
+        return {str(p): p.stat().st_mtime for p in installed["site"].joinpath("abm").rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts}
+
+    out, before = installed["empty"] / "my-calibration", package_files()
+    done = timed("calibrate", [installed["bin"] / "pension-abm", "calibrate", "survey", "--out", out],
+                 cwd=installed["empty"])
+    assert done.returncode == 0, done.stderr
+    fitted = (out / "fitted" / "coefficients.yaml").read_text(encoding="utf-8")
+    assert "status: fitted" in fitted and "estimation:" in fitted
+    assert (out / "report.md").is_file() and any((out / "report_figures").glob("*.png"))
+    assert package_files() == before, "the installed package was written to"
