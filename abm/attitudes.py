@@ -6,6 +6,8 @@ import numpy as np
 
 from abm.policy import YearPolicy
 
+EDUCATION_AGES = (16, 59)   # whom financial education reaches (policy.financial_education)
+
 
 def village_share(village: np.ndarray, mask: np.ndarray, among: np.ndarray, n_villages: int) -> np.ndarray:
     """Share of residents ``among`` each village for whom ``mask`` holds."""
@@ -14,13 +16,20 @@ def village_share(village: np.ndarray, mask: np.ndarray, among: np.ndarray, n_vi
     return np.divide(hits, totals, out=np.zeros(n_villages), where=totals > 0)
 
 
-def update(pop, policy: YearPolicy, dynamics: dict[str, float], n_villages: int) -> None:
+def update(pop, policy: YearPolicy, dynamics: dict[str, float], n_villages: int,
+           rng: np.random.Generator | None = None) -> None:
     """One year of learning and forgetting.
 
     Awareness rises with publicity, with the village share paying last year and with the village
     share already drawing a pension; trust rises with service quality and visible pensions. Both
-    close a share of the gap to 1 and decay by a share of their level.
+    close a share of the gap to 1 and decay by a share of their level. Residents aged 16-59 reached
+    by financial education (the year's share) learn compound interest, and publicity teaches it to
+    a share of the others; it is not forgotten.
     """
+    learn = np.clip(dynamics["literacy_publicity"] * policy.publicity, 0, 1)
+    if rng is not None and (policy.financial_education > 0 or learn > 0):
+        reached = (pop.age < EDUCATION_AGES[1] + 1) & (rng.random(len(pop)) < policy.financial_education)
+        pop.literate = pop.literate | reached | (rng.random(len(pop)) < learn)
     everyone = np.ones(len(pop), bool)
     paying = village_share(pop.village, pop.choice > 0, pop.choice >= 0, n_villages)[pop.village]
     pensioners = village_share(pop.village, pop.pensioner, everyone, n_villages)[pop.village]

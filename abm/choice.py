@@ -7,9 +7,10 @@ matrix the calibration estimates the coefficients from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 import numpy as np
 from pydantic import Field, TypeAdapter, ValidationError
@@ -38,14 +39,31 @@ TERMS: dict[str, tuple[str, str | None]] = {
     "highest": ("one", "highest"),
     "peer_share": ("peer_share", None),
     "inertia": ("inertia", None),
+    # what paying buys (abm/value.py), per yuan of income: the basic pension kept within reach, and
+    # the account pension the grade plus its subsidy buys
+    "basic_value": ("basic_worth", "pay"),
+    "account_value": ("account_worth", "funded"),
 }
+VALUATION = ("discount_rate", "pivot_horizon", "compounding_gap")   # how residents value it (abm/value.py)
+# terms a survey cannot show yet (the codebook has no years paid or understanding of compound
+# interest): held at their values in the coefficients file when a survey is estimated
+BENEFIT_TERMS = ("basic_value", "account_value")
 DYNAMICS = ("awareness_publicity", "awareness_peers", "awareness_pensioners", "awareness_decay",
-            "trust_service", "trust_pensioners", "trust_decay")
+            "trust_service", "trust_pensioners", "trust_decay", "literacy_publicity")
 # every coefficient is a finite number in a range: utilities beyond +-100 only overflow the logit
 Coefficient = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
 DynamicsRate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]   # share of a gap per year
+
+
+class Valuation(TypedDict):
+    """How residents value what paying buys (abm/value.py)."""
+
+    discount_rate: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)]     # per year
+    pivot_horizon: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)]    # years
+    compounding_gap: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]   # share of the account's value
 SECTIONS = {"choice": (tuple(TERMS), TypeAdapter(dict[str, Coefficient])),
-            "dynamics": (DYNAMICS, TypeAdapter(dict[str, DynamicsRate]))}
+            "dynamics": (DYNAMICS, TypeAdapter(dict[str, DynamicsRate])),
+            "valuation": (VALUATION, TypeAdapter(Valuation))}
 FITTED = CALIBRATION_DIR / "fitted" / "coefficients.yaml"
 AGE_CENTRE, AGE_SCALE = 45.0, 10.0   # age enters per 10 years around 45
 CHUNK = 1 << 12                      # residents per block: small enough to stay in cache
@@ -57,6 +75,7 @@ class Coefficients:
 
     choice: dict[str, float]
     dynamics: dict[str, float]
+    valuation: dict[str, float]
     status: str = "prior"
     source: str = ""
 
@@ -65,10 +84,10 @@ class Coefficients:
         return np.array([self.choice[name] for name in TERMS])
 
     def replace(self, choice: dict[str, float] | None = None, dynamics: dict[str, float] | None = None,
-                ) -> Coefficients:
+                valuation: dict[str, float] | None = None) -> Coefficients:
         """These coefficients with some values replaced."""
-        return Coefficients(self.choice | (choice or {}), self.dynamics | (dynamics or {}), self.status,
-                            self.source)
+        return Coefficients(self.choice | (choice or {}), self.dynamics | (dynamics or {}),
+                            self.valuation | (valuation or {}), self.status, self.source)
 
 
 def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coefficients:
@@ -93,6 +112,7 @@ def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coeff
                             field=".".join(map(str, (section, *first["loc"])))) from None
     return Coefficients(choice={k: float(data["choice"][k]) for k in TERMS},
                         dynamics={k: float(data["dynamics"][k]) for k in DYNAMICS},
+                        valuation={k: float(data["valuation"][k]) for k in VALUATION},
                         status=str(data.get("status", "")), source=str(path))
 
 
@@ -104,6 +124,7 @@ def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, 
         "pay": np.concatenate([zero, np.ones(grades.size)]),
         "level": np.concatenate([zero, np.log(grades / grades[0])]),
         "grade": np.concatenate([zero, grades]),
+        "funded": np.concatenate([zero, grades + subsidies]),     # yuan paid into the account
         "subsidy": np.concatenate([zero, subsidies / 100.0]),
         "lowest": np.concatenate([zero, [1.0], np.zeros(grades.size - 1)]),
         # the top grade's pull grows with its distance from the lowest (a focal point of the list)
@@ -111,10 +132,14 @@ def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, 
     }
 
 
-def resident_factors(age, income, awareness, trust, reliance, good_health, mean_income: float,
-                     last_choice, peer_share, alt_values) -> dict[str, np.ndarray]:
-    """Factors of each resident: vectors, and the two resident x alternative matrices."""
+def resident_factors(age, income, awareness, trust, reliance, good_health, mean_income: float, last_choice,
+                     peer_share, alt_values, basic_worth=None, account_worth=None) -> dict[str, np.ndarray]:
+    """Factors of each resident: vectors, and the two resident x alternative matrices. The benefit
+    factors (abm/value.py: perceived_worth, per yuan of income) are 0 where not given."""
+    zero = np.zeros(np.shape(age))
     return {
+        "basic_worth": zero if basic_worth is None else np.asarray(basic_worth, dtype=float),
+        "account_worth": zero if account_worth is None else np.asarray(account_worth, dtype=float),
         "one": np.ones(age.size),
         "awareness": np.asarray(awareness, dtype=float),
         "trust": np.asarray(trust, dtype=float),
@@ -187,17 +212,20 @@ def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.nda
 
 
 def choose(beta: dict[str, float], pop, rows: np.ndarray, grades: np.ndarray, subsidies: np.ndarray,
-           mean_income: float, n_villages: int, rng: np.random.Generator) -> np.ndarray:
-    """Draw this year's grade (yuan; 0 = not paying) for the residents in ``rows``."""
+           mean_income: float, n_villages: int, rng: np.random.Generator,
+           worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+    """Draw this year's grade (yuan; 0 = not paying) for the residents in ``rows``; ``worth`` gives
+    the benefit factors of a block of rows (abm/value.py: perceived_worth)."""
     alternatives = alternative_factors(grades, subsidies)
     values = alternatives["value"]
     peers = peer_shares(pop.village, pop.choice, values, n_villages)
     chosen = np.empty(rows.size, dtype=float)
     for start in range(0, rows.size, CHUNK):
         block = rows[start:start + CHUNK]
+        basic, account = worth(block) if worth is not None else (None, None)
         residents = resident_factors(
             pop.age[block], pop.income[block], pop.awareness[block], pop.trust[block],
             pop.reliance[block], pop.good_health[block], mean_income,
-            pop.choice[block], peers[pop.village[block]], values)
+            pop.choice[block], peers[pop.village[block]], values, basic, account)
         chosen[start:start + CHUNK] = values[sample(utilities(beta, residents, alternatives), rng)]
     return chosen

@@ -118,6 +118,7 @@ class County(Strict):
     poor_share: Share
     awareness: Beta
     trust: Beta
+    financial_literacy: Share = Field(description="share of residents 16+ who understand compound interest")
 
     @model_validator(mode="after")
     def _groups(self) -> County:

@@ -17,6 +17,7 @@ from abm.fund import Fund
 from abm.policy import eligible_to_contribute
 from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
+from abm.value import Expectations, perceived_worth, value_tables
 
 DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
 
@@ -40,7 +41,7 @@ class PensionModel(mesa.Model):
         self.life = LifeTable.for_county(self.county)
         behaviour = scenario.behaviour
         self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)
-                             ).replace(behaviour.choice, behaviour.dynamics)
+                             ).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation)
         self.economy = Economy(self.county["rural_income"], scenario.economy,
                                scenario.start_year - 1, scenario.end_year + 1)
         self.government = Government(self)
@@ -61,7 +62,7 @@ class PensionModel(mesa.Model):
         if self.year > self.spec.end_year:
             raise RuntimeError(f"the scenario ends in {self.spec.end_year}; build a new model to run again")
         pop, policy = self.population, self.government.step()
-        attitudes.update(pop, policy, self.coefficients.dynamics, self.county["villages"])
+        attitudes.update(pop, policy, self.coefficients.dynamics, self.county["villages"], self.rng)
         self.fund.open_year(self.year)
         eligible = self._choose(policy)
         mean_income = self.economy.mean_income(self.year)
@@ -87,13 +88,28 @@ class PensionModel(mesa.Model):
         grade = np.zeros(len(pop))
         choosers = np.flatnonzero(eligible & ~gov_paid)
         grade[choosers] = choose(self.coefficients.choice, pop, choosers, policy.grades, policy.subsidies,
-                                 self.economy.mean_income(self.year), self.county["villages"], self.rng)
+                                 self.economy.mean_income(self.year), self.county["villages"], self.rng,
+                                 self._worth(policy))
         grade[gov_paid] = policy.government_paid_grade
         pop.choice = np.where(eligible, grade, -1)
         pop.gov_paid = gov_paid
         rows = np.flatnonzero(eligible)
         self.fund.collect(pop, rows, grade[rows], gov_paid[rows], policy)
         return eligible
+
+    def _worth(self, policy):
+        """What paying buys each resident, as perceived (abm/value.py), for a block of rows."""
+        pop, valuation = self.population, self.coefficients.valuation
+        expectations = Expectations.from_indexation(
+            valuation["discount_rate"], self.spec.policy.basic_pension_indexation,
+            self.economy.income_growth(self.year), self.economy.inflation(self.year))
+        tables = value_tables(self.life, policy, expectations)
+
+        def worth(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return perceived_worth(tables, policy, pop.age[rows], pop.sex[rows], pop.years[rows], pop.income[rows],
+                                   pop.trust[rows], pop.literate[rows], valuation["pivot_horizon"],
+                                   valuation["compounding_gap"])
+        return worth
 
     def _demography(self) -> dict[str, float]:
         """Deaths (accounts inherited), out-migration (accounts transferred out), ageing, births,

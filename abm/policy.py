@@ -35,6 +35,7 @@ class YearPolicy:
     backpay: bool
     publicity: float              # 0-1
     service_quality: float        # 0-1
+    financial_education: float    # share of residents 16-59 taught compound interest this year, 0-1
     divisor_table: tuple[tuple[int, float], ...]
     months: int                   # months of pensions paid in the year (fewer in a mid-year launch year)
     basic_pension_paid: float     # national minimum paid over those months, yuan/year per pensioner
@@ -126,6 +127,7 @@ def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPo
         backpay=spec.backpay,
         publicity=value_at(spec.publicity, year),
         service_quality=value_at(spec.service_quality, year),
+        financial_education=value_at(spec.financial_education, year),
         divisor_table=tuple(sorted(spec.annuity_divisor.items())),
         months=int(paid.sum()),
         basic_pension_paid=paid_over_year(spec.basic_pension, year, paid, basic_pension),

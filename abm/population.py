@@ -25,6 +25,7 @@ COLUMNS: dict[str, type] = {
     "reliance": np.bool_,        # relies on children for old age
     "awareness": np.float32,     # policy knowledge, 0-1
     "trust": np.float32,         # trust in government, 0-1
+    "literate": np.bool_,        # understands compound interest (financial literacy)
     "school_until": np.int8,     # age leaving school; students cannot enrol
     "employee": np.bool_,        # covered by the employee scheme instead
     "group": np.int8,            # 0 none, 1 severely disabled, 2 poor (policy.GROUP_CODES)
@@ -158,6 +159,8 @@ def draw_residents(county: dict, ages: np.ndarray, mean_income: float,
         "reliance": rng.random(n) < np.where(children > 0, reliance["with_children"], reliance["without_children"]),
         "awareness": _beta(county["awareness"], n, rng),
         "trust": _beta(county["trust"], n, rng),
+        # a later attribute draws from a spawned child stream: adding it leaves every other draw as it was
+        "literate": rng.spawn(1)[0].random(n) < county["financial_literacy"],
         "school_until": rng.choice([int(a) for a in schooling], size=n, p=list(schooling.values())),
         "employee": rng.random(n) < county["employee_scheme_share"],
         "group": group,

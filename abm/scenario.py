@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from abm.choice import DYNAMICS, FITTED, TERMS, Coefficient, DynamicsRate, load_coefficients
+from abm.choice import DYNAMICS, FITTED, TERMS, VALUATION, Coefficient, DynamicsRate, load_coefficients
 from abm.county import OverrideError, load_county_values
 from abm.datafiles import (
     DATA_DIR,
@@ -143,6 +143,8 @@ class PolicySpec(Frozen):
                                   "contributions, with their interest) is inherited at death; if not, it "
                                   "returns to public money")
     publicity: Dated[Share] = Field(description="intensity of publicity, 0-1")
+    financial_education: Dated[Share] = Field(
+        {1900: 0.0}, description="share of residents aged 16-59 taught compound interest in the year, 0-1")
     service_quality: Dated[Share] = Field(description="staffing and service of the agency, 0-1")
 
     @model_validator(mode="after")
@@ -191,6 +193,9 @@ class EconomySpec(Frozen):
     basic_needs_year: Year = Field(description="year of basic_needs_line; other years move with income")
 
 
+VALUATION_RANGES = {"discount_rate": (0.0, 0.5), "pivot_horizon": (0.0, 60.0), "compounding_gap": (0.0, 1.0)}
+
+
 class BehaviourSpec(Frozen):
     coefficients: str = Field("fitted", description="coefficients file: 'fitted' (the calibration), "
                                                     "'default' (the priors) or a path")
@@ -198,14 +203,21 @@ class BehaviourSpec(Frozen):
         {}, description="choice coefficients replacing the file's (abm/choice.py), utility per unit of the term")
     dynamics: dict[str, DynamicsRate] = Field(
         {}, description="attitude dynamics replacing the file's, share per year (0-1)")
+    valuation: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+        {}, description="how residents value what paying buys, replacing the file's: discount_rate (per year, "
+                        "0-0.5), pivot_horizon (years, above 0), compounding_gap (share, 0-1)")
 
     @model_validator(mode="after")
     def _known(self) -> BehaviourSpec:
-        for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS)):
+        for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS), ("valuation", VALUATION)):
             unknown = set(getattr(self, section)) - set(allowed)
             if unknown:
                 raise CrossFieldError(f"unknown {section} {sorted(unknown)}; allowed: {', '.join(allowed)}",
                                       section)
+        for name, (low, high) in VALUATION_RANGES.items():
+            value = self.valuation.get(name)
+            if value is not None and not (low < value <= high if name == "pivot_horizon" else low <= value <= high):
+                raise CrossFieldError(f"{name} must lie within {low}-{high} (got {value})", f"valuation.{name}")
         return self
 
 

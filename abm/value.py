@@ -196,3 +196,34 @@ def payment_values(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex
     basic[:, 0] = 0.0
     account = tables.account_factor[sex, age][:, None] * paid_in[None, :]
     return PaymentValues(basic, account)
+
+
+def perceived_worth(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray,
+                    years_paid: np.ndarray, income: np.ndarray, trust: np.ndarray, literate: np.ndarray,
+                    pivot_horizon: float, compounding_gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """The two benefit factors of the choice model per resident, as the resident perceives them, per
+    yuan of income: the basic pension this year's payment keeps within reach (multiplies "pays
+    some grade"), and what one yuan paid into the account is worth (multiplies grade + subsidy).
+    Both are weighted by trust (the chance the promise is kept); residents who do not understand
+    compound interest see the account part ``compounding_gap`` smaller.
+
+    Args:
+        tables: the year's value tables.
+        policy: the year's policy (basic pension and local top-up in yuan/month).
+        age, sex, years_paid: per resident (years; 0 female, 1 male; contribution years).
+        income: per-capita household income, yuan/year.
+        trust: trust in government, 0-1.
+        literate: understands compound interest.
+        pivot_horizon: years over which slack fades the pivotal weight, > 0.
+        compounding_gap: share of the account's value missed without financial literacy, 0-1.
+    Returns:
+        (basic, account): yuan of value per yuan of income; yuan of value per yuan paid in and per
+        yuan of income.
+    """
+    age = np.minimum(np.asarray(age), tables.basic_annuity.shape[1] - 1)
+    sex = np.asarray(sex)
+    weight = pivotal_weight(age, years_paid, policy, pivot_horizon)
+    basic = trust * weight * tables.basic_annuity[sex, age] * (policy.basic_pension + policy.local_top_up) / income
+    seen = np.where(literate, 1.0, 1.0 - compounding_gap)
+    account = trust * seen * tables.account_factor[sex, age] / income
+    return basic, account

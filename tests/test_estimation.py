@@ -46,9 +46,10 @@ def _by_term(est: estimate.ChoiceEstimate) -> dict[str, tuple[float, float]]:
     return {t: (p, s) for t, p, s in zip(est.terms, est.params, est.bse)}
 
 
-def test_survey_terms_are_all_but_habit_and_herding():
-    """A cross-section identifies every choice term except peer_share and inertia."""
-    assert set(estimate.SURVEY_TERMS) == set(TERMS) - {"peer_share", "inertia"}
+def test_survey_terms_are_all_but_habit_herding_and_the_benefit_terms():
+    """A cross-section identifies every choice term except peer_share and inertia; the benefit terms
+    need survey columns the codebook does not have yet (years paid, understanding of compound interest)."""
+    assert set(estimate.SURVEY_TERMS) == set(TERMS) - {"peer_share", "inertia", "basic_value", "account_value"}
     assert set(estimate.SURVEY_TERMS) <= set(standin.GENERATING)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +12,7 @@ from abm.demography import LifeTable
 from abm.irr import money_worth
 from abm.population import load_county
 from abm.scenario import Indexation
-from abm.value import Expectations, payment_values, pivotal_weight, value_tables
+from abm.value import Expectations, payment_values, perceived_worth, pivotal_weight, value_tables
 from helpers import year_policy
 
 FEMALE = 0
@@ -192,3 +193,70 @@ def test_expectations_from_the_indexation_rule():
     assert expectations == Expectations(0.04, 0.01 + 0.025 + 0.02)
     with pytest.raises(ValueError, match="discount_rate"):
         Expectations(discount_rate=-1.0)
+
+
+# --- what residents perceive: the choice model's benefit factors --------------------------------
+
+def _worth(tables, policy, age=40, years=10, income=10_000.0, trust=0.8, literate=True, horizon=5.0, gap=0.5):
+    one = np.ones(1)
+    return perceived_worth(tables, policy, one.astype(int) * age, one.astype(int) * FEMALE, one * years,
+                           one * income, one * trust, one.astype(bool) & literate, horizon, gap)
+
+
+def test_perceived_worth_by_hand(county_life, policy):
+    """basic = trust x pivotal weight x annuity x (basic pension + top-up) / income; account = trust x
+    (1, or 1 - gap without literacy) x account factor / income; both in yuan per yuan of income."""
+    tables = value_tables(county_life, policy, Expectations(0.04))
+    basic, account = _worth(tables, policy, age=40, years=10, income=12_000.0, trust=0.7, literate=False, gap=0.4)
+    weight = math.exp(-(10 + 20 - 15) / 5.0)
+    assert basic[0] == pytest.approx(0.7 * weight * tables.basic_annuity[FEMALE, 40] * 143 / 12_000, rel=1e-12)
+    assert account[0] == pytest.approx(0.7 * 0.6 * tables.account_factor[FEMALE, 40] / 12_000, rel=1e-12)
+
+
+def test_the_value_of_paying_rises_with_the_basic_pension_interest_and_years_near_the_pension_age(
+        baseline, county_life, policy):
+    expect = Expectations(0.04)
+    tables = value_tables(county_life, policy, expect)
+    richer = replace(policy, basic_pension=policy.basic_pension + 20)
+    assert _worth(tables, richer)[0] > _worth(tables, policy)[0]
+    topped = replace(policy, local_top_up=30.0)
+    assert _worth(tables, topped)[0] > _worth(tables, policy)[0]
+    higher_rate = replace(policy, interest_rate=0.03)
+    assert _worth(value_tables(county_life, higher_rate, expect), higher_rate)[1] > _worth(tables, policy)[1]
+    # near the pension age, short of years: every year is needed; young with slack: it can wait
+    assert _worth(tables, policy, age=55, years=8)[0] > _worth(tables, policy, age=25, years=2)[0]
+    assert _worth(tables, policy, age=55, years=10)[0] > _worth(tables, policy, age=50, years=14)[0]  # slack 0 vs 9
+
+
+def test_misunderstanding_compounding_lowers_the_account_part_only(county_life, policy):
+    tables = value_tables(county_life, policy, Expectations(0.04))
+    knows, misses = _worth(tables, policy, literate=True), _worth(tables, policy, literate=False, gap=0.5)
+    assert misses[1] == pytest.approx(0.5 * knows[1]) and misses[0] == knows[0]
+
+
+def test_the_account_value_of_a_grade_rises_with_the_grade_and_its_subsidy():
+    """The account term multiplies grade + subsidy (yuan paid in): more for a higher grade or subsidy."""
+    from abm.choice import alternative_factors
+
+    flat = alternative_factors(np.array([100.0, 500.0]), np.array([30.0, 30.0]))["funded"]
+    tiered = alternative_factors(np.array([100.0, 500.0]), np.array([30.0, 90.0]))["funded"]
+    assert list(flat) == [0, 130, 530] and tiered[2] > flat[2] and tiered[1] == flat[1]
+
+
+def test_probabilities_sum_to_one_with_the_benefit_terms(baseline, county_life, policy):
+    from abm.choice import alternative_factors, load_coefficients, probabilities, resident_factors, utilities
+
+    rng = np.random.default_rng(3)
+    n = 500
+    tables = value_tables(county_life, policy, Expectations(0.04))
+    age, years = rng.integers(16, 60, n), rng.integers(0, 20, n)
+    income = rng.lognormal(9.5, 0.6, n)
+    basic, account = perceived_worth(tables, policy, age, np.zeros(n, int), years, income, rng.random(n),
+                                     rng.random(n) < 0.3, 5.0, 0.5)
+    alternatives = alternative_factors(policy.grades, policy.subsidies)
+    residents = resident_factors(age, income, rng.random(n), rng.random(n), rng.random(n) < 0.5, rng.random(n) < 0.8,
+                                 float(income.mean()), np.zeros(n), np.zeros((n, policy.grades.size + 1)),
+                                 alternatives["value"], basic, account)
+    beta = load_coefficients("default").choice | {"basic_value": 0.5, "account_value": 0.8}
+    p = probabilities(utilities(beta, residents, alternatives))
+    assert np.allclose(p.sum(axis=1), 1.0) and (p >= 0).all()

@@ -35,9 +35,11 @@ def section(folder: Path, name: str) -> dict:
     return ((read_yaml(path) or {}).get(name) or {}) if path.is_file() else {}
 
 
-def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], sections: dict) -> Path:
+def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], sections: dict,
+          valuation: dict[str, float] | None = None) -> Path:
     """Write the file with new values; ``sections`` (estimation, aggregates) replace their namesakes,
-    the others are kept."""
+    the others are kept; ``valuation`` (how residents value what paying buys) defaults to the priors."""
+    valuation = load_coefficients("default").valuation if valuation is None else valuation
     path = path_in(folder)
     existing = read_yaml(path) if path.is_file() else {}
     document = {
@@ -49,6 +51,11 @@ def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], se
         "dynamics": {"unit": "share of the gap to 1 closed per year (gains), share lost per year (decay)",
                      "source": "fitted to aggregates (aggregates section), priors until then",
                      "value": {k: float(v) for k, v in dynamics.items()}},
+        "valuation": {"unit": "discount_rate per year; pivot_horizon years; compounding_gap share of the "
+                              "account's value",
+                      "source": "priors (abm/data/coefficients/default.yaml) until the behaviour calibration "
+                                "fits them",
+                      "value": {k: float(v) for k, v in valuation.items()}},
     }
     for name in ("estimation", "aggregates"):   # a section given as None is dropped
         value = sections[name] if name in sections else existing.get(name)

@@ -98,7 +98,8 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
     priors = load_coefficients("default")
     choice = priors.choice | dict(zip(est.terms, est.params.tolist()))
     with _staged(folder) as staging:
-        fitted.write(staging, choice, priors.dynamics, {"estimation": section, "aggregates": None})
+        fitted.write(staging, choice, priors.dynamics, {"estimation": section, "aggregates": None},
+                     priors.valuation)
         return regenerate_report(scenario, survey_file, folder, targets_file, survey_fit, into=staging)
 
 
@@ -137,7 +138,7 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 150, seeds: int = 4, 
         "upper": {k: aggregates.PARAMETERS[k][2] for k in result.values},
     }
     with _staged(folder) as staging:
-        fitted.write(staging, best.choice, best.dynamics, {"aggregates": section})
+        fitted.write(staging, best.choice, best.dynamics, {"aggregates": section}, best.valuation)
         return regenerate_report(scenario, survey_file, folder, targets_file, into=staging)
 
 

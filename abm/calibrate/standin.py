@@ -35,7 +35,7 @@ GENERATING = {
     "pay_x_reliance": -0.5, "pay_x_good_health": 0.2,
     "level": -2.4, "level_x_awareness": 0.8, "level_x_trust": 0.4, "level_x_age": 0.15,
     "level_x_log_income": 0.6, "affordability": -4.0, "subsidy": 0.5, "lowest": 1.4, "highest": 1.4,
-    "peer_share": 0.0, "inertia": 0.0,
+    "peer_share": 0.0, "inertia": 0.0, "basic_value": 0.0, "account_value": 0.0,
 }
 
 
