@@ -221,11 +221,36 @@ def choose(beta: dict[str, float], pop, rows: np.ndarray, grades: np.ndarray, su
     peers = peer_shares(pop.village, pop.choice, values, n_villages)
     chosen = np.empty(rows.size, dtype=float)
     for start in range(0, rows.size, CHUNK):
-        block = rows[start:start + CHUNK]
-        basic, account = worth(block) if worth is not None else (None, None)
-        residents = resident_factors(
-            pop.age[block], pop.income[block], pop.awareness[block], pop.trust[block],
-            pop.reliance[block], pop.good_health[block], mean_income,
-            pop.choice[block], peers[pop.village[block]], values, basic, account)
+        residents = block_factors(pop, rows[start:start + CHUNK], values, peers, mean_income, worth)
         chosen[start:start + CHUNK] = values[sample(utilities(beta, residents, alternatives), rng)]
     return chosen
+
+
+def block_factors(pop, block: np.ndarray, values: np.ndarray, peers: np.ndarray, mean_income: float,
+                  worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None) -> dict[str, np.ndarray]:
+    """The resident factors of the rows ``block`` (peers: the village shares of last year's choices)."""
+    basic, account = worth(block) if worth is not None else (None, None)
+    return resident_factors(pop.age[block], pop.income[block], pop.awareness[block], pop.trust[block],
+                            pop.reliance[block], pop.good_health[block], mean_income, pop.choice[block],
+                            peers[pop.village[block]], values, basic, account)
+
+
+# How the terms are shown when a choice is explained: the mechanism each stands for.
+MECHANISMS = {"cost": ("affordability",), "basic": ("basic_value",), "account": ("account_value",),
+              "subsidy": ("subsidy",), "habit": ("inertia",), "peers": ("peer_share",),
+              "default": ("lowest", "highest"),
+              "paying": tuple(t for t in TERMS if t.startswith("pay")),     # attitudes, age, income, health
+              "level": tuple(t for t in TERMS if t.startswith("level"))}    # the grade's rank, by the same
+
+
+def explain(beta: dict[str, float], residents: dict[str, np.ndarray],
+            alternatives: dict[str, np.ndarray]) -> list[dict]:
+    """One resident's choice (the first row of ``residents``) alternative by alternative: the
+    grade (0 = not paying), its probability, its utility and the utility of each term."""
+    terms = design({k: v[:1] for k, v in residents.items()}, alternatives)[0] * np.array([beta[t] for t in TERMS])
+    utility = terms.sum(axis=1)
+    probability = probabilities(utility[None, :])[0]
+    return [{"grade": int(grade), "probability": float(p), "utility": float(u),
+             "terms": {name: float(v) for name, v in zip(TERMS, row)},
+             "mechanisms": {m: float(sum(row[list(TERMS).index(t)] for t in ts)) for m, ts in MECHANISMS.items()}}
+            for grade, p, u, row in zip(alternatives["value"], probability, utility, terms)]

@@ -387,6 +387,56 @@ def _check_port(host: str, port: int) -> None:
 
 @app.command()
 @user_errors
+def explain(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, or a shipped scenario's name (baseline)")],
+    year: Annotated[int, typer.Option(help="the year of the choice")],
+    resident: Annotated[int, typer.Option(help="the resident's id (the `id` column, as on the page's map)")],
+    seed: Annotated[int | None, typer.Option(min=0, help="seed of the run (default: the scenario's first "
+                                                         "replication, as `run` uses)")] = None,
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Why a resident pays what they pay: each alternative's utility split into its terms, and its probability."""
+    from abm.model import PensionModel
+    from abm.scenario import load_scenario, replication_seeds
+
+    spec = load_scenario(scenario, set_ or ())
+    if not spec.start_year <= year <= spec.end_year:
+        raise UserError(f"the scenario runs {spec.start_year}-{spec.end_year} (got {year})", field="--year")
+    rng = replication_seeds(spec.run.seed if seed is None else seed, 1)[0]
+    model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=rng)
+    while model.year < year:
+        model.step()
+    try:
+        result = {"scenario": spec.name, "seed": rng} | model.explain(resident)
+    except LookupError as err:
+        raise UserError(str(err), field="--resident") from None
+    if as_json:
+        print(json.dumps(result))
+        return
+    who = result["resident"]
+    table = Table(title=f"{spec.name}, {year}: resident {resident} (age {who['age']}, income {who['income']:,.0f} "
+                        f"yuan/year, {who['years_paid']} years paid, trust {who['trust']:.2f}, "
+                        f"{'understands' if who['literate'] else 'does not understand'} compound interest)")
+    table.add_column("grade")
+    table.add_column("prob.", justify="right")
+    table.add_column("utility", justify="right")
+    mechanisms = list(result["alternatives"][0]["mechanisms"])
+    for name in mechanisms:
+        table.add_column(name, justify="right")
+    for alternative in result["alternatives"]:
+        table.add_row("not paying" if alternative["grade"] == 0 else str(alternative["grade"]),
+                      f"{alternative['probability']:.1%}", f"{alternative['utility']:.2f}",
+                      *(f"{alternative['mechanisms'][m]:.2f}" for m in mechanisms))
+    out_console.print(table)
+    out_console.print("utility by mechanism: cost (grade / income), basic (the basic pension kept within reach), "
+                      "account (what grade + subsidy buy), subsidy, habit (last year's choice), peers (the village), "
+                      "default (lowest and top grade), paying and level (attitudes, age, income); --json gives "
+                      "every term", highlight=False)
+
+
+@app.command()
+@user_errors
 def viz(
     scenario: Annotated[str, typer.Argument(help="scenario file the page starts from, or a shipped "
                                             "scenario's name")] = "baseline",

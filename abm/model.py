@@ -9,7 +9,8 @@ import numpy as np
 
 from abm import attitudes, demography, indicators
 from abm.agents import Government, Household
-from abm.choice import Coefficients, choose, load_coefficients
+from abm.choice import Coefficients, alternative_factors, block_factors, choose, load_coefficients, peer_shares
+from abm.choice import explain as choice_explain
 from abm.datafiles import SCENARIOS_DIR
 from abm.demography import LifeTable
 from abm.economy import Economy
@@ -61,8 +62,7 @@ class PensionModel(mesa.Model):
         """One simulated year, in the order of DESIGN.md."""
         if self.year > self.spec.end_year:
             raise RuntimeError(f"the scenario ends in {self.spec.end_year}; build a new model to run again")
-        pop, policy = self.population, self.government.step()
-        attitudes.update(pop, policy, self.coefficients.dynamics, self.county["villages"], self.rng)
+        pop, policy = self.population, self._open_year()
         self.fund.open_year(self.year)
         eligible = self._choose(policy)
         mean_income = self.economy.mean_income(self.year)
@@ -79,6 +79,38 @@ class PensionModel(mesa.Model):
         self.datacollector.collect(self)
         self.year += 1
         self.running = self.year <= self.spec.end_year
+
+    def _open_year(self):
+        """The start of a year: the Government sets its policy, then awareness, trust and literacy move."""
+        policy = self.government.step()
+        attitudes.update(self.population, policy, self.coefficients.dynamics, self.county["villages"], self.rng)
+        return policy
+
+    def explain(self, resident_id: int) -> dict:
+        """This year's choice of one resident, before it is drawn: each alternative's probability and
+        utility, term by term. It opens the year, so the model is left for the explanation only.
+
+        Raises:
+            LookupError: the resident is not in the county, or may not choose this year.
+        """
+        policy = self._open_year()
+        pop = self.population
+        row = int(pop.rows(np.array([resident_id]))[0])
+        if row < 0:
+            raise LookupError(f"resident {resident_id} is not in the county in {self.year}")
+        if not eligible_to_contribute(pop, policy)[row] or pop.group[row] in policy.government_paid_groups:
+            raise LookupError(f"resident {resident_id} does not choose a grade in {self.year} (age {pop.age[row]}, "
+                              f"{'pensioner' if pop.pensioner[row] else 'not eligible or paid for by the government'})")
+        alternatives = alternative_factors(policy.grades, policy.subsidies)
+        peers = peer_shares(pop.village, pop.choice, alternatives["value"], self.county["villages"])
+        residents = block_factors(pop, np.array([row]), alternatives["value"], peers,
+                                  self.economy.mean_income(self.year), self._worth(policy))
+        return {"year": self.year, "resident": {
+                    "id": int(resident_id), "age": int(pop.age[row]), "sex": int(pop.sex[row]),
+                    "income": float(pop.income[row]), "years_paid": int(pop.years[row]),
+                    "awareness": float(pop.awareness[row]), "trust": float(pop.trust[row]),
+                    "literate": bool(pop.literate[row]), "last_choice": int(pop.choice[row])},
+                "alternatives": choice_explain(self.coefficients.choice, residents, alternatives)}
 
     def _choose(self, policy) -> np.ndarray:
         """Eligible residents pick a grade; the government pays for its groups. Money is collected."""
