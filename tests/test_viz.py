@@ -251,6 +251,7 @@ MOVES = {   # control label, value, the model's lever, and the scenario field it
     "subsidy level": ("Subsidy on the lowest grade (yuan/year)", 60, "subsidy_level"),
     "schedule": ("Subsidy schedule", "flat", "subsidy_schedule"),
     "growth": ("Basic pension extra growth (per year)", 0.02, "basic_pension_growth"),
+    "financial education": ("Financial education (share of 16-59 a year)", 0.5, "financial_education"),
 }
 
 
@@ -261,7 +262,8 @@ def expected_policy(spec, lever: str, value):
     def from_reform(dated):
         return {**{y: x for y, x in dated.items() if when(y) < (year, 1)}, year: value}
 
-    if lever in ("publicity", "service_quality", "pension_age", "interest_rate", "basic_pension"):
+    if lever in ("publicity", "service_quality", "pension_age", "interest_rate", "basic_pension",
+                 "financial_education"):
         return policy.model_copy(update={lever: from_reform(getattr(policy, lever))})
     if lever == "minimum_grade":
         current = policy.grades[max(y for y in policy.grades if y <= year)]

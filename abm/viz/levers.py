@@ -44,6 +44,7 @@ class Levers:
     basic_pension_growth: float   # extra yearly growth on top of the scenario's indexation rule
     interest_rate: float
     pension_age: int
+    financial_education: float    # share of residents 16-59 taught compound interest each year
     residents: int
 
 
@@ -58,6 +59,7 @@ def scenario_levers(spec: Scenario, reform_year: int = REFORM_YEAR) -> Levers:
         subsidy_level=int(value_at(policy.subsidy, year)[0][1]), minimum_grade=value_at(policy.grades, year)[0],
         basic_pension=round(path[year]), basic_pension_growth=policy.basic_pension_indexation.rate,
         interest_rate=value_at(policy.interest_rate, year), pension_age=value_at(policy.pension_age, year),
+        financial_education=value_at(policy.financial_education, year),
         residents=spec.population.residents or RESIDENTS_SHOWN)
 
 
@@ -72,7 +74,7 @@ def overrides(spec: Scenario, levers: Levers) -> list[tuple[str, Any]]:
         result.append((f"policy.{field}", {**{y: v for y, v in dated.items() if period(y) < (year, 1)},
                                            year: value}))
 
-    for name in {"publicity", "service_quality", "interest_rate", "pension_age"} & changed:
+    for name in {"publicity", "service_quality", "interest_rate", "pension_age", "financial_education"} & changed:
         from_reform(name, getattr(levers, name))
     if "minimum_grade" in changed:
         grades = {levers.minimum_grade, *(g for g in value_at(policy.grades, year) if g > levers.minimum_grade)}
@@ -128,14 +130,16 @@ class CountyModel(PensionModel):
                  subsidy_schedule: str = "as in scenario", subsidy_level: int | None = None,
                  minimum_grade: int | None = None, basic_pension: int | None = None,
                  basic_pension_growth: float | None = None, interest_rate: float | None = None,
-                 pension_age: int | None = None, residents: int | None = None, seed: str | int | None = None,
+                 pension_age: int | None = None, financial_education: float | None = None,
+                 residents: int | None = None, seed: str | int | None = None,
                  untouched: dict | None = None):
         spec = load_scenario(scenario_path(scenario_file))
         own = asdict(scenario_levers(spec, int(reform_year)))
         given = {"publicity": publicity, "service_quality": service_quality, "subsidy_schedule": subsidy_schedule,
                  "subsidy_level": subsidy_level, "minimum_grade": minimum_grade, "basic_pension": basic_pension,
                  "basic_pension_growth": basic_pension_growth, "interest_rate": interest_rate,
-                 "pension_age": pension_age, "residents": residents, "seed": seed}
+                 "pension_age": pension_age, "financial_education": financial_education, "residents": residents,
+                 "seed": seed}
         moved = {k: v for k, v in given.items()
                  if v not in (None, "") and (k == "residents" or not (untouched and untouched.get(k) == v))}
         self.levers = Levers(**own | {k: v for k, v in moved.items() if k != "seed"})

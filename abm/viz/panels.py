@@ -85,7 +85,8 @@ def levers_in_force(levers) -> str:
     return (f"From {levers.reform_year}: publicity {levers.publicity:.2f}, service {levers.service_quality:.2f}, "
             f"{subsidy} ({levers.subsidy_level} yuan on the lowest grade), minimum grade {levers.minimum_grade}, "
             f"basic pension {levers.basic_pension} yuan/month (+{levers.basic_pension_growth:.1%}/year), "
-            f"interest {levers.interest_rate:.2%}, pension age {levers.pension_age}")
+            f"interest {levers.interest_rate:.2%}, pension age {levers.pension_age}, "
+            f"financial education {levers.financial_education:.0%} a year")
 
 
 def shown_year(model) -> int:
