@@ -365,6 +365,47 @@ def irr(
     out_console.print(table)
 
 
+@app.command()
+@user_errors
+def experiments(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, or a shipped scenario's name")]
+    = Path("baseline"),
+    year: Annotated[int, typer.Option(help="the year of the treatments (the scenario must run two years past it)")]
+    = 2026,
+    runs: Annotated[int, typer.Option(min=1, max=10_000, help="replications")] = 10,
+    residents: Annotated[int, typer.Option(min=100, max=20_000_000, help="simulated residents per run")] = 5000,
+    set_: SetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Published field experiments replayed through the model, beside their targets (calibration/evidence.yaml)."""
+    import time
+
+    from abm import experiments as virtual
+    from abm.scenario import load_scenario
+
+    spec = load_scenario(scenario, set_ or ())
+    virtual.check_year(spec, year, field="--year")
+    started = time.perf_counter()
+    table = virtual.run_all(spec, year, runs, residents)
+    seconds = time.perf_counter() - started
+    if as_json:
+        print(json.dumps({"scenario": spec.name, "year": year, "runs": runs, "residents": residents,
+                          "seed": spec.run.seed, "seconds": round(seconds, 3),
+                          "measures": json.loads(table.to_json(orient="records"))}))
+        return
+    out = Table(title=f"{spec.name}: virtual experiments in {year} ({runs} run(s) of {residents:,} residents: "
+                      "mean [90% band])")
+    for column in ("experiment", "measure", "simulated", "target", "met"):
+        out.add_column(column, justify="right" if column in ("simulated", "target") else "left")
+    for row in table.itertuples():
+        target = row.target + (f" ± {row.tolerance:g}" if row.tolerance == row.tolerance and row.tolerance else "")
+        met = {True: "[green]yes[/]", False: "[red]no[/]"}.get(row.met, "")
+        out.add_row(row.experiment, row.measure, f"{row.mean:.3f} [{row.band_low:.3f}, {row.band_high:.3f}]",
+                    escape(target), met)
+    out_console.print(out)
+    out_console.print(f"units and sources: --json, or {virtual.EVIDENCE.name}; {seconds:.1f} s", highlight=False)
+
+
 def _check_port(host: str, port: int) -> None:
     """The page's address must be free: a port in use (or a host not of this machine) is one message."""
     import socket

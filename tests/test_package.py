@@ -24,7 +24,7 @@ from helpers import REPO_ROOT
 SOURCES = shutil.ignore_patterns(".venv", ".git", "results", ".cache", "build", "*.egg-info", "__pycache__",
                                  ".pytest_cache", "docs", "bench")
 SHIPPED = ["abm/scenarios/baseline.yaml", "abm/scenarios/troika.yaml", "abm/scenarios/sweeps/policy_levers.yaml",
-           "abm/calibration/fitted/coefficients.yaml", "abm/calibration/targets.yaml",
+           "abm/calibration/fitted/coefficients.yaml", "abm/calibration/targets.yaml", "abm/calibration/evidence.yaml",
            "abm/calibration/survey/codebook.yaml", "abm/calibration/survey/qi_county_standin.csv",
            "abm/data/counties/qi_county.yaml", "abm/data/life_table_rural.csv",
            "abm/data/coefficients/default.yaml", "abm/viz/front_end.txt"]
