@@ -222,6 +222,25 @@ def population(figures: Path | None = DOCS) -> Result:
     return out
 
 
+EXPERIMENTS = {"year": 2026, "replications": 10, "residents": 5_000}   # the command's defaults
+
+
+def experiments(figures: Path | None = DOCS) -> Result:
+    """`pension-abm experiments` with its defaults: the field evidence against the baseline."""
+    from abm.experiments import run_all
+    from abm.scenario import load_scenario
+
+    frame = run_all(load_scenario(BASELINE), **EXPERIMENTS)
+    rows = []
+    for row in frame.itertuples():
+        target = row.target + (f" ± {row.tolerance:g}" if row.tolerance == row.tolerance and row.tolerance else "")
+        rows.append([row.experiment, row.measure, f"{row.mean:.3f} [{row.band_low:.3f}, {row.band_high:.3f}]",
+                     target.replace("|", "\\|"), {True: "yes", False: "no"}.get(row.met, "")])
+    lead = (f"`pension-abm experiments` (baseline, {EXPERIMENTS['year']}, {EXPERIMENTS['replications']} runs of "
+            f"{count(EXPERIMENTS['residents'])} residents), mean [90% band]:")
+    return Result({"experiments": lead + "\n\n" + table(["experiment", "measure", "simulated", "target", "met"], rows)})
+
+
 IRR_GRADES = (100, 300, 500, 1000, 2000)
 IRR_ENTRY_AGE = 45
 
@@ -430,7 +449,8 @@ def screenshot(figures: Path | None = DOCS) -> Result:
     return Result(files=[path])
 
 
-QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "population": population, "irr": irr}
+QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "population": population, "irr": irr,
+                                           "experiments": experiments}
 SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "bench-model": bench_model, "bench-sweep": bench_sweep,
                                           "bench-viz": bench_viz, "screenshot": screenshot}
 JOBS = QUICK | SLOW
