@@ -251,7 +251,7 @@ MOVES = {   # control label, value, the model's lever, and the scenario field it
     "subsidy level": ("Subsidy on the lowest grade (yuan/year)", 60, "subsidy_level"),
     "schedule": ("Subsidy schedule", "flat", "subsidy_schedule"),
     "growth": ("Basic pension extra growth (per year)", 0.02, "basic_pension_growth"),
-    "financial education": ("Financial education (share of 16-59 a year)", 0.5, "financial_education"),
+    "financial education": ("Financial education (0-1)", 0.5, "financial_education"),
 }
 
 

@@ -54,7 +54,7 @@ def controls(selected: str) -> dict:
         "interest_rate": slider("SliderFloat", "Account interest rate (per year)", own.interest_rate, 0.0, 0.08,
                                 0.0025),
         "pension_age": slider("SliderInt", "Pension age (years)", own.pension_age, 55, 70, 1),
-        "financial_education": slider("SliderFloat", "Financial education (share of 16-59 a year)",
+        "financial_education": slider("SliderFloat", "Financial education (0-1)",
                                       own.financial_education, 0.0, 1.0, 0.05),
         "residents": slider("SliderInt", "Residents shown", residents, 1_000, 50_000, 1_000),
         "seed": slider("SliderInt", "Seed (0: the scenario's)", 0, 0, 1000, 1),
