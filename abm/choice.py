@@ -90,11 +90,17 @@ class Coefficients:
                             self.valuation | (valuation or {}), self.status, self.source)
 
 
+def coefficients_path(ref: str | Path, relative_to: Path | None = None) -> Path:
+    """The coefficients file a scenario names: a path, 'fitted' (the calibration's result) or a
+    packaged name ('default': the priors)."""
+    return FITTED if str(ref) == "fitted" else find(ref, DATA_DIR / "coefficients", relative_to,
+                                                   "behaviour.coefficients")
+
+
 def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coefficients:
     """Load a coefficients file: a path, 'fitted' (the calibration's result) or a packaged name
     ('default': the priors)."""
-    path = FITTED if str(ref) == "fitted" else find(ref, DATA_DIR / "coefficients", relative_to,
-                                                   "behaviour.coefficients")
+    path = coefficients_path(ref, relative_to)
     data = load_parameters(path)
     for section, (names, adapter) in SECTIONS.items():
         values = data.get(section)

@@ -135,6 +135,12 @@ class OverrideError(UserError):
         self.loc = loc
 
 
+def county_path(ref: str, relative_to: Path | None) -> Path:
+    """The county file a scenario names: a packaged name or a path (relative to ``relative_to``,
+    the scenario's folder)."""
+    return find(ref, DATA_DIR / "counties", relative_to, "population.county")
+
+
 def load_county_values(ref: str, relative_to: Path | None, overrides: dict[str, Any]) -> dict:
     """The county's values (without units and sources) with ``overrides`` merged in, checked
     against :class:`County`.
@@ -147,7 +153,7 @@ def load_county_values(ref: str, relative_to: Path | None, overrides: dict[str, 
         UserError: a problem of the county file, naming its line; :class:`OverrideError` for one
             of the overrides.
     """
-    path = find(ref, DATA_DIR / "counties", relative_to, "population.county")
+    path = county_path(ref, relative_to)
     raw, node = read_yaml_node(path)
     if not isinstance(raw, dict):
         raise UserError("expected a mapping of county values (name, population, age_bands, ...)", file=path)

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from abm import atomic, destinations, plots, processes
 from abm.choice import Coefficients
-from abm.datafiles import DATA_DIR, find
+from abm.county import county_path
 from abm.demography import load_observations
 from abm.model import PensionModel
 from abm.scenario import Scenario, replication_seeds
@@ -143,8 +143,7 @@ def write(result: RunResult, out: Path) -> Path:
 
 def county_observations(scenario: Scenario) -> dict | None:
     """Census observations stored for the scenario's county file, if any."""
-    return load_observations(find(scenario.population.county, DATA_DIR / "counties", scenario.source_dir,
-                                  "population.county"))
+    return load_observations(county_path(scenario.population.county, scenario.source_dir))
 
 
 def read(folder: Path) -> pd.DataFrame:

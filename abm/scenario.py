@@ -15,12 +15,10 @@ import numpy as np
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from abm.choice import DYNAMICS, FITTED, TERMS, VALUATION, Coefficient, DynamicsRate, load_coefficients
-from abm.county import OverrideError, load_county_values
+from abm.choice import DYNAMICS, TERMS, VALUATION, Coefficient, DynamicsRate, coefficients_path, load_coefficients
+from abm.county import OverrideError, county_path, load_county_values
 from abm.datafiles import (
-    DATA_DIR,
     absolute_ref,
-    find,
     is_dated,
     merge,
     parse_yaml,
@@ -336,11 +334,8 @@ def load_scenario(path: str | Path, overrides: Sequence[Override] = ()) -> Scena
 
 def data_files(scenario: Scenario) -> list[Path]:
     """The data files a run of ``scenario`` reads besides the scenario files: county and coefficients."""
-    county = find(scenario.population.county, DATA_DIR / "counties", scenario.source_dir, "population.county")
-    ref = scenario.behaviour.coefficients
-    coefficients = FITTED if ref == "fitted" else find(ref, DATA_DIR / "coefficients", scenario.source_dir,
-                                                       "behaviour.coefficients")
-    return [county.resolve(), coefficients.resolve()]
+    return [county_path(scenario.population.county, scenario.source_dir).resolve(),
+            coefficients_path(scenario.behaviour.coefficients, scenario.source_dir).resolve()]
 
 
 def _check_coefficients(scenario: Scenario, layers: list[Layer], set_paths: Sequence[tuple]) -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from abm import runner
-from abm.datafiles import DATA_DIR, find
-from abm.demography import load_observations
+from abm.county import county_path
+from abm.datafiles import DATA_DIR
 from abm.errors import UserError
 from abm.model import DEFAULT_SCENARIO
 from abm.population import load_county
@@ -55,11 +55,10 @@ def crude_death_rate(ts: pd.DataFrame, year: int, start_population: float) -> fl
 
 def observations(scenario: Scenario) -> dict:
     """The census observations stored for the scenario's county file."""
-    county_file = find(scenario.population.county, DATA_DIR / "counties", scenario.source_dir, "population.county")
-    observed = load_observations(county_file)
+    observed = runner.county_observations(scenario)
     if observed is None:
         raise UserError(f"no observations for this county under {DATA_DIR / 'observations'}",
-                        file=county_file)
+                        file=county_path(scenario.population.county, scenario.source_dir))
     return observed
 
 
