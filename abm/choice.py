@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, TypedDict
 
 import numpy as np
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from abm.datafiles import CALIBRATION_DIR, DATA_DIR, find, load_parameters
 from abm.errors import UserError
@@ -55,8 +55,11 @@ Coefficient = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
 DynamicsRate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]   # share of a gap per year
 
 
-class Valuation(TypedDict):
-    """How residents value what paying buys (abm/value.py)."""
+class Valuation(TypedDict, total=False):
+    """How residents value what paying buys (abm/value.py); a file gives all three (checked by
+    name), a scenario any of them."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")   # type: ignore[misc]
 
     discount_rate: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)]     # per year
     pivot_horizon: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)]    # years

@@ -9,13 +9,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin, is_typeddict
 
 import numpy as np
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from abm.choice import DYNAMICS, TERMS, VALUATION, Coefficient, DynamicsRate, coefficients_path, load_coefficients
+from abm.choice import (
+    DYNAMICS,
+    TERMS,
+    Coefficient,
+    DynamicsRate,
+    Valuation,
+    coefficients_path,
+    load_coefficients,
+)
 from abm.county import OverrideError, county_path, load_county_values
 from abm.datafiles import (
     absolute_ref,
@@ -191,9 +199,6 @@ class EconomySpec(Frozen):
     basic_needs_year: Year = Field(description="year of basic_needs_line; other years move with income")
 
 
-VALUATION_RANGES = {"discount_rate": (0.0, 0.5), "pivot_horizon": (0.0, 60.0), "compounding_gap": (0.0, 1.0)}
-
-
 class BehaviourSpec(Frozen):
     coefficients: str = Field("fitted", description="coefficients file: 'fitted' (the calibration), "
                                                     "'default' (the priors) or a path")
@@ -201,21 +206,17 @@ class BehaviourSpec(Frozen):
         {}, description="choice coefficients replacing the file's (abm/choice.py), utility per unit of the term")
     dynamics: dict[str, DynamicsRate] = Field(
         {}, description="attitude dynamics replacing the file's, share per year (0-1)")
-    valuation: dict[str, Annotated[float, Field(allow_inf_nan=False)]] = Field(
+    valuation: Valuation = Field(
         {}, description="how residents value what paying buys, replacing the file's: discount_rate (per year, "
                         "0-0.5), pivot_horizon (years, above 0), compounding_gap (share, 0-1)")
 
     @model_validator(mode="after")
     def _known(self) -> BehaviourSpec:
-        for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS), ("valuation", VALUATION)):
+        for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS)):   # valuation: a typed mapping
             unknown = set(getattr(self, section)) - set(allowed)
             if unknown:
                 raise CrossFieldError(f"unknown {section} {sorted(unknown)}; allowed: {', '.join(allowed)}",
                                       section)
-        for name, (low, high) in VALUATION_RANGES.items():
-            value = self.valuation.get(name)
-            if value is not None and not (low < value <= high if name == "pivot_horizon" else low <= value <= high):
-                raise CrossFieldError(f"{name} must lie within {low}-{high} (got {value})", f"valuation.{name}")
         return self
 
 
@@ -492,13 +493,16 @@ def _line(node: yaml.Node | None, loc: tuple) -> int | None:
 
 
 def _siblings(loc: tuple, model: type[BaseModel]) -> list[str]:
-    """Field names allowed next to the unknown one at ``loc`` (through lists of models too)."""
+    """Field names allowed next to the unknown one at ``loc`` (through lists of models too, and in
+    a typed mapping such as behaviour.valuation)."""
     parts = list(loc[:-1])
     while parts:
         part = parts.pop(0)
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
         if get_origin(annotation) is list and parts and isinstance(parts[0], int):
             annotation, _ = get_args(annotation)[0], parts.pop(0)   # an item of a list
+        if is_typeddict(annotation) and not parts:
+            return list(annotation.__annotations__)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return []
         model = annotation

@@ -487,3 +487,22 @@ def test_a_message_says_what_was_given_once(tmp_path):
     with pytest.raises(UserError) as info:
         load_scenario(path)
     assert str(info.value).count("got") == 1, str(info.value)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("behaviour.valuation.discount_rate=0.9", "less than or equal to 0.5"),
+    ("behaviour.valuation.pivot_horizon=0", "greater than 0"),
+    ("behaviour.valuation.compounding_gap=.nan", "finite"),
+    ("behaviour.valuation.bogus=1", "discount_rate, pivot_horizon, compounding_gap"),
+])
+def test_valuation_overrides_are_checked_against_the_coefficient_files_ranges(override, message):
+    with pytest.raises(UserError) as info:
+        load_scenario(BASELINE, [override])
+    assert info.value.field == override.split("=")[0] and message in info.value.message
+
+
+def test_a_valuation_override_reaches_the_model(baseline):
+    from abm.model import PensionModel
+
+    spec = load_scenario(BASELINE, ["behaviour.valuation.discount_rate=0.08", "population.residents=200"])
+    assert PensionModel(scenario=spec).coefficients.valuation["discount_rate"] == 0.08
