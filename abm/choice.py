@@ -228,6 +228,8 @@ def choose(beta: dict[str, float], pop, rows: np.ndarray, grades: np.ndarray, su
     alternatives = alternative_factors(grades, subsidies)
     values = alternatives["value"]
     peers = peer_shares(pop.village, pop.choice, values, n_villages)
+    if not any(beta[term] for term in BENEFIT_TERMS):
+        worth = None   # weighed at 0: their factors would add nothing
     chosen = np.empty(rows.size, dtype=float)
     for start in range(0, rows.size, CHUNK):
         residents = block_factors(pop, rows[start:start + CHUNK], values, peers, mean_income, worth)
