@@ -28,7 +28,8 @@ def update(pop, policy: YearPolicy, dynamics: dict[str, float], n_villages: int,
     """
     learn = np.clip(dynamics["literacy_publicity"] * policy.publicity, 0, 1)
     if rng is not None and (policy.financial_education > 0 or learn > 0):
-        reached = (pop.age < EDUCATION_AGES[1] + 1) & (rng.random(len(pop)) < policy.financial_education)
+        ages = (pop.age >= EDUCATION_AGES[0]) & (pop.age <= EDUCATION_AGES[1])
+        reached = ages & (rng.random(len(pop)) < policy.financial_education)
         pop.literate = pop.literate | reached | (rng.random(len(pop)) < learn)
     everyone = np.ones(len(pop), bool)
     paying = village_share(pop.village, pop.choice > 0, pop.choice >= 0, n_villages)[pop.village]

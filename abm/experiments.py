@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from abm.attitudes import EDUCATION_AGES as TAUGHT_AGES  # whom the treatment reaches, as the policy lever
 from abm.choice import Coefficients
 from abm.datafiles import CALIBRATION_DIR, period, read_yaml
 from abm.errors import UserError
@@ -24,7 +25,6 @@ from abm.scenario import Scenario, replication_seeds, value_at
 
 EVIDENCE = CALIBRATION_DIR / "evidence.yaml"
 BAND = (0.05, 0.95)        # the 90% band over replications, as abm.runner
-TAUGHT_AGES = (16, 59)     # whom the information treatment reaches, years of age (Song 2020: working-age members)
 WINDOW = 3                 # years of outcome after a policy change: year .. year + 2
 YEARS_AFTER = WINDOW - 1   # years the scenario must run past the experiment's year
 
