@@ -186,16 +186,22 @@ def payment_values(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex
         years_paid: contribution years so far, per resident.
         horizon: years over which slack fades the pivotal weight, > 0.
     """
+    basic_now, per_yuan = _rights(tables, policy, age, sex, years_paid, horizon)
+    paid_in = np.concatenate([[0.0], policy.grades + policy.subsidies])
+    basic = np.repeat(basic_now[:, None], paid_in.size, axis=1)
+    basic[:, 0] = 0.0
+    return PaymentValues(basic, per_yuan[:, None] * paid_in[None, :])
+
+
+def _rights(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray, years_paid: np.ndarray,
+            horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per resident, in yuan: the basic pension this year's payment keeps within reach (pivotal
+    weight x annuity x basic pension and top-up), and the account value of one yuan paid in."""
     age = np.minimum(np.asarray(age), tables.basic_annuity.shape[1] - 1)
     sex = np.asarray(sex)
     weight = pivotal_weight(age, years_paid, policy, horizon)
-    basic_now = weight * tables.basic_annuity[sex, age] * (policy.basic_pension + policy.local_top_up)
-    paid_in = np.concatenate([[0.0], policy.grades + policy.subsidies])
-    alternatives = paid_in.size
-    basic = np.repeat(basic_now[:, None], alternatives, axis=1)
-    basic[:, 0] = 0.0
-    account = tables.account_factor[sex, age][:, None] * paid_in[None, :]
-    return PaymentValues(basic, account)
+    basic = weight * tables.basic_annuity[sex, age] * (policy.basic_pension + policy.local_top_up)
+    return basic, tables.account_factor[sex, age]
 
 
 def perceived_worth(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray,
@@ -220,10 +226,6 @@ def perceived_worth(tables: ValueTables, policy: YearPolicy, age: np.ndarray, se
         (basic, account): yuan of value per yuan of income; yuan of value per yuan paid in and per
         yuan of income.
     """
-    age = np.minimum(np.asarray(age), tables.basic_annuity.shape[1] - 1)
-    sex = np.asarray(sex)
-    weight = pivotal_weight(age, years_paid, policy, pivot_horizon)
-    basic = trust * weight * tables.basic_annuity[sex, age] * (policy.basic_pension + policy.local_top_up) / income
+    basic, per_yuan = _rights(tables, policy, age, sex, years_paid, pivot_horizon)
     seen = np.where(literate, 1.0, 1.0 - compounding_gap)
-    account = trust * seen * tables.account_factor[sex, age] / income
-    return basic, account
+    return trust * basic / income, trust * seen * per_yuan / income
