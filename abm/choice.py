@@ -28,11 +28,7 @@ TERMS: dict[str, tuple[str, str | None]] = {
     "pay_x_log_income": ("log_income", "pay"),
     "pay_x_reliance": ("reliance", "pay"),
     "pay_x_good_health": ("good_health", "pay"),
-    "level": ("one", "level"),
-    "level_x_awareness": ("awareness", "level"),
-    "level_x_trust": ("trust", "level"),
-    "level_x_age": ("age", "level"),
-    "level_x_log_income": ("log_income", "level"),
+    # the grade's cost, in yuan per yuan of income (liquidity)
     "affordability": ("inverse_income", "grade"),
     "subsidy": ("one", "subsidy"),
     "lowest": ("one", "lowest"),
@@ -43,11 +39,12 @@ TERMS: dict[str, tuple[str, str | None]] = {
     # the account pension the grade plus its subsidy buys
     "basic_value": ("basic_worth", "pay"),
     "account_value": ("account_worth", "funded"),
+    # knowing the scheme's rules (awareness) makes the account's value count more
+    "account_value_x_awareness": ("account_worth_x_awareness", "funded"),
 }
 VALUATION = ("discount_rate", "pivot_horizon", "compounding_gap")   # how residents value it (abm/value.py)
-# terms a survey cannot show yet (the codebook has no years paid or understanding of compound
-# interest): held at their values in the coefficients file when a survey is estimated
-BENEFIT_TERMS = ("basic_value", "account_value")
+# what paying buys: computed only when weighed (abm/value.py: perceived_worth)
+BENEFIT_TERMS = ("basic_value", "account_value", "account_value_x_awareness")
 DYNAMICS = ("awareness_publicity", "awareness_peers", "awareness_pensioners", "awareness_decay",
             "trust_service", "trust_pensioners", "trust_decay", "literacy_publicity")
 # every coefficient is a finite number in a range: utilities beyond +-100 only overflow the logit
@@ -131,7 +128,6 @@ def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, 
     return {
         "value": np.concatenate([zero, grades]),
         "pay": np.concatenate([zero, np.ones(grades.size)]),
-        "level": np.concatenate([zero, np.log(grades / grades[0])]),
         "grade": np.concatenate([zero, grades]),
         "funded": np.concatenate([zero, grades + subsidies]),     # yuan paid into the account
         "subsidy": np.concatenate([zero, subsidies / 100.0]),
@@ -146,9 +142,11 @@ def resident_factors(age, income, awareness, trust, reliance, good_health, mean_
     """Factors of each resident: vectors, and the two resident x alternative matrices. The benefit
     factors (abm/value.py: perceived_worth, per yuan of income) are 0 where not given."""
     zero = np.zeros(np.shape(age))
+    account_worth = zero if account_worth is None else np.asarray(account_worth, dtype=float)
     return {
         "basic_worth": zero if basic_worth is None else np.asarray(basic_worth, dtype=float),
-        "account_worth": zero if account_worth is None else np.asarray(account_worth, dtype=float),
+        "account_worth": account_worth,
+        "account_worth_x_awareness": account_worth * awareness,
         "one": np.ones(age.size),
         "awareness": np.asarray(awareness, dtype=float),
         "trust": np.asarray(trust, dtype=float),
@@ -247,11 +245,11 @@ def block_factors(pop, block: np.ndarray, values: np.ndarray, peers: np.ndarray,
 
 
 # How the terms are shown when a choice is explained: the mechanism each stands for.
-MECHANISMS = {"cost": ("affordability",), "basic": ("basic_value",), "account": ("account_value",),
+MECHANISMS = {"cost": ("affordability",), "basic": ("basic_value",),
+              "account": ("account_value", "account_value_x_awareness"),
               "subsidy": ("subsidy",), "habit": ("inertia",), "peers": ("peer_share",),
               "default": ("lowest", "highest"),
-              "paying": tuple(t for t in TERMS if t.startswith("pay")),     # attitudes, age, income, health
-              "level": tuple(t for t in TERMS if t.startswith("level"))}    # the grade's rank, by the same
+              "paying": tuple(t for t in TERMS if t.startswith("pay"))}     # attitudes, age, income, health
 
 
 def explain(beta: dict[str, float], residents: dict[str, np.ndarray],

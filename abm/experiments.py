@@ -46,39 +46,45 @@ def information(scenario: Scenario, year: int, replications: int, residents: int
                 coefficients: Coefficients | None = None) -> np.ndarray:
     """Song (2020): compound interest explained to a random half of the residents aged 16-59.
 
-    The run goes to the end of ``year - 1``; before the choices of ``year`` a fixed, seeded half of
-    the residents then aged 16-59 learn compound interest (``literate``). The outcome is the mean
-    own contribution in ``year + 1`` of those still aged 16-59 and eligible to pay (a non-payer
-    counts 0; residents the government pays for are left out), treated against control.
+    Each replication runs the scenario twice with the same seed to the end of ``year - 1``; before
+    the choices of ``year`` a seeded random half of the residents then aged 16-59 learn compound
+    interest (``literate``) in one of the two runs only. The outcome is the mean own contribution in
+    ``year + 1`` of the treated half, those still aged 16-59 and eligible to pay (a non-payer counts
+    0; residents the government pays for are left out), in the run that taught them against the
+    run that did not: the same residents with the same random draws, so the difference is the
+    treatment's effect alone (the randomised comparison of the study, without the noise of
+    comparing two different halves).
 
     Args:
         scenario: the scenario (its policy, behaviour and run.seed).
         year: the year of the treatment.
-        replications: runs with spawned seeds.
+        replications: runs with spawned seeds (two simulations each).
         residents: simulated residents aged 16+ at the start.
         coefficients: behaviour replacing the scenario's coefficients file.
     Returns:
-        treated mean / control mean - 1, per replication.
+        treated mean / the same residents' mean untaught - 1, per replication.
     """
     check_year(scenario, year)
     spec = _shortened(scenario, year + 1, residents)
     effects = []
     for seed in _seeds(scenario, replications):
-        model = PensionModel(scenario=spec, rng=seed, coefficients=coefficients)
-        _run_to(model, year)
-        pop = model.population
-        candidates = pop.id[(pop.age >= TAUGHT_AGES[0]) & (pop.age <= TAUGHT_AGES[1])]
-        drawn = np.random.default_rng([seed, year]).permutation(candidates)   # apart from the model's stream
-        treated_ids, control_ids = drawn[: candidates.size // 2], drawn[candidates.size // 2:]
-        pop.literate = pop.literate | np.isin(pop.id, treated_ids)
-        _run_to(model, year + 2)
-        # after the step of year + 1: choices stand, ages have moved on by one
-        pop = model.population
-        age = pop.age - 1
-        sample = (pop.choice >= 0) & ~pop.gov_paid & (age >= TAUGHT_AGES[0]) & (age <= TAUGHT_AGES[1])
-        contribution = np.maximum(pop.choice, 0.0)
-        treated, control = (contribution[sample & np.isin(pop.id, ids)].mean() for ids in (treated_ids, control_ids))
-        effects.append(treated / control - 1)
+        means = []
+        for teach in (True, False):
+            model = PensionModel(scenario=spec, rng=seed, coefficients=coefficients)
+            _run_to(model, year)
+            pop = model.population
+            candidates = pop.id[(pop.age >= TAUGHT_AGES[0]) & (pop.age <= TAUGHT_AGES[1])]
+            drawn = np.random.default_rng([seed, year]).permutation(candidates)   # apart from the model's stream
+            treated_ids = drawn[: candidates.size // 2]
+            if teach:
+                pop.literate = pop.literate | np.isin(pop.id, treated_ids)
+            _run_to(model, year + 2)
+            # after the step of year + 1: choices stand, ages have moved on by one
+            pop = model.population
+            age = pop.age - 1
+            sample = (pop.choice >= 0) & ~pop.gov_paid & (age >= TAUGHT_AGES[0]) & (age <= TAUGHT_AGES[1])
+            means.append(np.maximum(pop.choice, 0.0)[sample & np.isin(pop.id, treated_ids)].mean())
+        effects.append(means[0] / means[1] - 1)
     return np.array(effects)
 
 
@@ -179,8 +185,24 @@ def run_all(scenario: Scenario, year: int, replications: int, residents: int,
                      "band_low": float(np.quantile(values, BAND[0])), "band_high": float(np.quantile(values, BAND[1])),
                      "unit": target.get("unit", ""), "target": _target_text(target),
                      "tolerance": target.get("tolerance"), "met": _met(target, means[(experiment, measure)], means),
+                     "miss": miss(target, means[(experiment, measure)], means), "fit": bool(target.get("fit", True)),
                      "source": target.get("source", "")})
     return pd.DataFrame(rows)
+
+
+def miss(target: dict, mean: float, means: dict[tuple[str, str], float]) -> float:
+    """How far the simulated mean is from meeting the target, in tolerances (0 when a bound holds,
+    or without a target or tolerance): |mean - value| / tolerance, or the bound's violation / tolerance."""
+    tolerance = target.get("tolerance")
+    if not tolerance:
+        return 0.0
+    if "value" in target:
+        return abs(mean - target["value"]) / tolerance
+    operator, limit, absolute = _parse_bound(target["bound"])
+    if isinstance(limit, str):
+        limit = means[tuple(limit.split("."))]
+    value = abs(mean) if absolute else mean
+    return max(0.0, (value - limit) if operator == "<" else (limit - value)) / tolerance
 
 
 def load_evidence(path: Path = EVIDENCE) -> dict[str, dict]:
@@ -202,6 +224,12 @@ def load_evidence(path: Path = EVIDENCE) -> dict[str, dict]:
             raise UserError("give either value (with tolerance) or bound", file=path, field=field)
         if "value" in target and not isinstance(target.get("tolerance"), int | float):
             raise UserError("a value needs a numeric tolerance", file=path, field=f"{field}.tolerance")
+        if "tolerance" in target and not (isinstance(target["tolerance"], int | float)
+                                          and not isinstance(target["tolerance"], bool) and target["tolerance"] > 0):
+            raise UserError(f"tolerance must be a positive number (got {target['tolerance']!r})", file=path,
+                            field=f"{field}.tolerance")
+        if not isinstance(target.get("fit", True), bool):
+            raise UserError(f"fit must be true or false (got {target['fit']!r})", file=path, field=f"{field}.fit")
         if "bound" in target:
             _parse_bound(target["bound"], path, f"{field}.bound")
         found[target["measure"]] = target

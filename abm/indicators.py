@@ -58,7 +58,7 @@ def contributions(pop, eligible: np.ndarray, policy: YearPolicy, all_grades: lis
 
 
 def pensions(pop, policy: YearPolicy, mean_income: float, basic_needs_line: float,
-             paying: float) -> dict[str, float]:
+             participants: float) -> dict[str, float]:
     """Pensioners, their mean monthly pension and what it is worth against income and needs."""
     pensioners = pop.pensioner
     count = pensioners.sum()
@@ -67,7 +67,7 @@ def pensions(pop, policy: YearPolicy, mean_income: float, basic_needs_line: floa
     total = basic + account
     return {
         "pensioners": count * pop.weight,
-        "beneficiary_share": count * pop.weight / max(count * pop.weight + paying, 1.0),
+        "beneficiary_share": count * pop.weight / max(participants, 1.0),
         "mean_basic_pension": basic,
         "mean_account_pension": account,
         "mean_pension": total,

@@ -72,7 +72,7 @@ class PensionModel(mesa.Model):
         self.fund.pay(pop, policy)
         self.indicators |= indicators.pensions(pop, policy, mean_income,
                                                self.economy.basic_needs_line(self.year),
-                                               self.indicators["paying"])
+                                               self.indicators["participants"])
         self.indicators |= indicators.demography(self.population, **self._demography())
         self._grow_incomes()
         self.indicators |= indicators.money(self.fund.close_year(pop))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from abm import experiments
 from abm.calibrate import aggregates, estimate, pipeline, report
 from abm.choice import DYNAMICS, TERMS, load_coefficients
 from abm.errors import UserError
@@ -166,7 +167,7 @@ def test_aggregates_adds_a_section_with_every_fitted_parameter_in_bounds(runs):
 
 
 def test_aggregates_values_are_written_to_their_sections(runs):
-    """Each fitted parameter's value is in the file's choice or dynamics section, as PARAMETERS says."""
+    """Each fitted parameter's value is in the file's choice, dynamics or valuation section, as PARAMETERS says."""
     fitted = runs["aggregates"]["fitted"]
     for name, (where, _, _) in aggregates.PARAMETERS.items():
         assert fitted[where]["value"][name] == pytest.approx(fitted["aggregates"]["values"][name], abs=TOL), name
@@ -181,13 +182,26 @@ def test_aggregates_keeps_the_survey_estimates(runs):
 
 
 def test_aggregates_report_lists_the_fit_and_every_target(runs, targets_data):
-    """report.md after the fit: a row per fitted parameter and per target of targets.yaml."""
+    """report.md after the fit: a row per fitted parameter and per target of targets.yaml; the field
+    experiments with their targets, the sensitivity of every fitted target to every parameter, and
+    the lowest-grade share by mechanism."""
     report = runs["aggregates"]["report"]
     for name in aggregates.PARAMETERS:
         assert re.search(rf"^\|\s*{name}\s*\|", report, flags=re.MULTILINE), name
+        assert re.search(rf"^\|\s*{name} ±[0-9.e-]+\s*\|", report, flags=re.MULTILINE), name   # sensitivity row
     for target in targets_data:
         assert _target_row(report, target), target["indicator"]
+    for measure in experiments.MEASURES:
+        experiment, name = measure.split(".")
+        assert re.search(rf"^\|\s*{experiment}\s*\|\s*{name}\s*\|", report, flags=re.MULTILINE), measure
+    assert "## The lowest-grade share by mechanism" in report
+    assert re.search(r"^\|\s*all \(fitted model\)\s*\|", report, flags=re.MULTILINE)
     assert runs["aggregates"]["png_heads"] == dict.fromkeys(FIGURES, PNG_MAGIC)
+
+
+def test_the_survey_report_leaves_the_fitted_checks_to_the_aggregate_fit(runs):
+    assert "Computed for the fitted model: run `pension-abm calibrate aggregates`" in runs["survey"]["report"]
+    assert "## Field experiments\n" not in runs["survey"]["report"]
 
 
 def test_new_survey_fit_drops_the_stale_aggregate_fit(runs, priors):
@@ -259,7 +273,8 @@ def test_repository_fitted_file_matches_the_shipped_survey():
     """The committed fit was estimated from the committed stand-in (same sha256), and its values are the
     estimates, or the aggregate fit for the parameters that fit sets, within their bounds."""
     data = yaml.safe_load(FITTED_FILE.read_text(encoding="utf-8"))
-    est, values = data["estimation"], data["choice"]["value"] | data["dynamics"]["value"]
+    est = data["estimation"]
+    values = data["choice"]["value"] | data["dynamics"]["value"] | data["valuation"]["value"]
     assert est["survey_sha256"] == sha256(STANDIN_FILE)
     refit = data.get("aggregates", {}).get("values", {})
     for term in est["terms"]:

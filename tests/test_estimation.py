@@ -34,8 +34,8 @@ def recovered(baseline) -> estimate.ChoiceEstimate:
 
 @pytest.fixture(scope="module")
 def shifted(baseline) -> estimate.ChoiceEstimate:
-    """Estimates from a survey drawn with GENERATING's 'level' shifted up by SHIFT."""
-    generating = dict(standin.GENERATING, level=standin.GENERATING["level"] + SHIFT)
+    """Estimates from a survey drawn with GENERATING's 'lowest' shifted up by SHIFT."""
+    generating = dict(standin.GENERATING, lowest=standin.GENERATING["lowest"] + SHIFT)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(standin, "GENERATING", generating)
         survey = standin.make_standin(baseline, respondents=SHIFTED_RESPONDENTS, seed=SHIFTED_SEED)
@@ -46,10 +46,10 @@ def _by_term(est: estimate.ChoiceEstimate) -> dict[str, tuple[float, float]]:
     return {t: (p, s) for t, p, s in zip(est.terms, est.params, est.bse)}
 
 
-def test_survey_terms_are_all_but_habit_herding_and_the_benefit_terms():
-    """A cross-section identifies every choice term except peer_share and inertia; the benefit terms
-    need survey columns the codebook does not have yet (years paid, understanding of compound interest)."""
-    assert set(estimate.SURVEY_TERMS) == set(TERMS) - {"peer_share", "inertia", "basic_value", "account_value"}
+def test_survey_terms_are_all_but_habit_and_herding():
+    """A cross-section identifies every choice term except peer_share and inertia, the benefit terms
+    included (years contributed and the compound-interest answer give what paying buys)."""
+    assert set(estimate.SURVEY_TERMS) == set(TERMS) - {"peer_share", "inertia"}
     assert set(estimate.SURVEY_TERMS) <= set(standin.GENERATING)
 
 
@@ -94,12 +94,12 @@ def test_generating_vector_is_inside_the_joint_99_percent_region(recovered):
 
 
 def test_a_survey_drawn_with_another_coefficient_is_told_apart(shifted):
-    """With 'level' shifted by 1.5 in the drawing, its estimate is more than 3 SE from the original
+    """With 'lowest' shifted by 1.5 in the drawing, its estimate is more than 3 SE from the original
     GENERATING value (and within 3 SE of the value actually used)."""
     assert shifted.converged
-    value, se = _by_term(shifted)["level"]
-    assert abs(value - standin.GENERATING["level"]) > 3 * se, (value, se)
-    assert abs(value - (standin.GENERATING["level"] + SHIFT)) < 3 * se, (value, se)
+    value, se = _by_term(shifted)["lowest"]
+    assert abs(value - standin.GENERATING["lowest"]) > 3 * se, (value, se)
+    assert abs(value - (standin.GENERATING["lowest"] + SHIFT)) < 3 * se, (value, se)
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,7 @@ def test_study_logit_odds_ratios_are_exponentiated_coefficients(study):
 
 
 def test_study_logit_finds_the_income_effect(study):
-    """Higher grades come with income (level_x_log_income > 0 in GENERATING): a positive income coefficient."""
-    assert standin.GENERATING["level_x_log_income"] > 0
+    """Higher grades come with income (a grade costs less of a larger income: affordability < 0 in
+    GENERATING): a positive income coefficient."""
+    assert standin.GENERATING["affordability"] < 0
     assert study.params["log income"] > 0

@@ -48,12 +48,38 @@ def test_size_option_sets_the_number_of_respondents(tmp_path, baseline):
 
 
 def test_respondents_may_enrol(standin_survey, baseline):
-    """Respondents are 18-59 (working age, may pay), and years contributed fit the scheme's age."""
+    """Respondents are 18-59 (working age, may pay); years contributed before the survey year fit the
+    scheme's age and the respondent's."""
     assert standin_survey["age"].between(18, 59).all()
     years = standin_survey["years_contributed"]
-    payers = standin_survey["enrolled"] == "yes"
-    assert (years[~payers] == 0).all() and (years[payers] >= 1).all()
-    assert (years <= standin.SURVEY_YEAR - baseline.policy.launch_year + 1).all()
+    assert (years >= 0).all() and (years <= standin.SURVEY_YEAR - baseline.policy.launch_year).all()
+    assert (years <= standin_survey["age"] - 16).all()
+    assert years.nunique() > 3
+
+
+def test_the_compound_interest_answer_follows_the_county_literacy(standin_survey):
+    """About the county's financial-literacy share (0.3) answer the compound-interest question right."""
+    share = (standin_survey["compound_interest"] == "yes").mean()
+    assert 0.2 < share < 0.4, share
+
+
+def test_understanding_compound_interest_goes_with_higher_grades():
+    """Drawn with account_value > 0 and a compounding gap, payers who understand compound interest pay
+    above the lowest grade more often (a large survey, so the difference is not noise)."""
+    from abm.scenario import load_scenario
+    survey = standin.make_standin(load_scenario("baseline"), respondents=3000, seed=11)
+    payers = survey[survey["enrolled"] == "yes"]
+    above = payers["grade"].astype(float) > 100
+    literate = payers["compound_interest"] == "yes"
+    assert standin.GENERATING["account_value"] > 0
+    assert above[literate].mean() > above[~literate].mean() + 0.03, (above[literate].mean(), above[~literate].mean())
+
+
+def test_expected_pensions_are_monthly_yuan_near_the_basic_pension(standin_survey):
+    """The expected pension is yuan/month: most answers between a tenth and ten times the 2018 basic
+    pension (88 yuan/month)."""
+    expected = standin_survey["expected_pension"]
+    assert expected.between(8.8, 880).mean() > 0.9
 
 
 def test_payers_grades_follow_the_published_marginals(standin_survey, offered):

@@ -1,9 +1,10 @@
-"""Fitting what a survey cannot identify to published aggregates, by simulated moments.
+"""Fitting what a survey cannot identify to published aggregates and field experiments, by simulated moments.
 
-The loss is the sum over fitted targets of ((simulated mean - target) / tolerance)^2, the mean
-taken over a fixed set of seeds (common random numbers, so the loss is a smooth-enough,
-deterministic function of the parameters). Nelder-Mead searches in a logistic transform of
-each parameter's bounds.
+The loss is the sum over fitted targets of ((simulated mean - target) / tolerance)^2, plus for
+each fitted field experiment (calibration/evidence.yaml, replayed by abm/experiments.py) its miss
+in tolerances squared (0 while a bound holds); every mean is taken over a fixed set of seeds
+(common random numbers, so the loss is a smooth-enough, deterministic function of the
+parameters). Nelder-Mead searches in a logistic transform of each parameter's bounds.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, logit
 
-from abm import runner
+from abm import experiments, runner
 from abm.choice import Coefficients
 from abm.datafiles import CALIBRATION_DIR, read_yaml
 from abm.errors import UserError
@@ -32,10 +33,16 @@ PARAMETERS: dict[str, tuple[str, float, float]] = {
     # when a survey-estimated choice model is applied to a population with habit and herding
     "pay": ("choice", -4.0, 4.0),
     "lowest": ("choice", -2.0, 4.0),
+    # the pull of a subsidy beyond the yuan it adds to the account: one survey year has one subsidy
+    # schedule and cannot show it (held at its prior there); the subsidy experiments can
+    "subsidy": ("choice", -2.0, 2.0),
     "awareness_publicity": ("dynamics", 0.0, 0.5),
     "awareness_decay": ("dynamics", 0.0, 0.3),
     "trust_service": ("dynamics", 0.0, 0.3),
+    # how much of the account's value residents who do not understand compound interest miss (Song 2020)
+    "compounding_gap": ("valuation", 0.0, 0.95),
 }
+EXPERIMENT_YEAR = 2018     # the field experiments are replayed in the survey year
 
 
 INITIAL_STEP = 0.7   # first simplex edge, in logistic units of each parameter's range
@@ -81,7 +88,7 @@ def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Ta
 
 def with_coefficients(coefficients: Coefficients, values: dict[str, float]) -> Coefficients:
     """``coefficients`` with fitted PARAMETERS replaced, each in its section."""
-    sections = {"choice": {}, "dynamics": {}}
+    sections = {"choice": {}, "dynamics": {}, "valuation": {}}
     for name, value in values.items():
         sections[PARAMETERS[name][0]][name] = float(value)
     return coefficients.replace(**sections)
@@ -112,9 +119,21 @@ def target_table(series: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def loss(table: pd.DataFrame) -> float:
+def evidence_table(scenario: Scenario, coefficients: Coefficients, seed: int, replications: int,
+                   evidence: Path = experiments.EVIDENCE) -> pd.DataFrame:
+    """The field experiments replayed in EXPERIMENT_YEAR with the scenario's residents (one row per
+    measure, as :func:`abm.experiments.run_all`), the replications spawned from ``seed``."""
+    spec = scenario.model_copy(update={"run": scenario.run.model_copy(update={"seed": seed})})
+    return experiments.run_all(spec, EXPERIMENT_YEAR, replications, scenario.population.residents, coefficients,
+                               evidence)
+
+
+def loss(table: pd.DataFrame, evidence: pd.DataFrame | None = None) -> float:
     fitted = table[table["fitted"]]
-    return float((((fitted["simulated"] - fitted["target"]) / fitted["tolerance"]) ** 2).sum())
+    total = float((((fitted["simulated"] - fitted["target"]) / fitted["tolerance"]) ** 2).sum())
+    if evidence is not None:
+        total += float((evidence.loc[evidence["fit"], "miss"] ** 2).sum())
+    return total
 
 
 @dataclass
@@ -126,8 +145,11 @@ class Fit:
 
 
 def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: list[int],
-        budget: int, on_evaluation=lambda n, best: None) -> Fit:
-    """Nelder-Mead over PARAMETERS within their bounds, from the current values."""
+        budget: int, on_evaluation=lambda n, best: None, evidence_seed: int | None = None,
+        evidence: Path = experiments.EVIDENCE) -> Fit:
+    """Nelder-Mead over PARAMETERS within their bounds, from the current values; with an
+    ``evidence_seed`` the field experiments of ``evidence`` count in the loss (as many
+    replications as ``seeds``)."""
     names = list(PARAMETERS)
     low = np.array([PARAMETERS[n][1] for n in names])
     high = np.array([PARAMETERS[n][2] for n in names])
@@ -139,8 +161,11 @@ def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: l
         return dict(zip(names, low + (high - low) * expit(z)))
 
     def objective(z: np.ndarray) -> float:
-        series = simulate(scenario, with_coefficients(start, to_values(z)), seeds, end_year)
-        history.append(loss(target_table(series, targets)))
+        coefficients = with_coefficients(start, to_values(z))
+        series = simulate(scenario, coefficients, seeds, end_year)
+        replayed = (None if evidence_seed is None
+                    else evidence_table(scenario, coefficients, evidence_seed, len(seeds), evidence))
+        history.append(loss(target_table(series, targets), replayed))
         on_evaluation(len(history), min(history))
         return history[-1]
 

@@ -16,11 +16,11 @@ import statsmodels.api as sm
 from statsmodels.discrete.conditional_models import ConditionalLogit
 
 from abm.calibrate.survey import likert_share
-from abm.choice import BENEFIT_TERMS, TERMS, design
+from abm.choice import TERMS, design
 
 # Habit and herding need last year's choices and the village's: a cross-section cannot show them.
 DYNAMIC_TERMS = ("peer_share", "inertia")
-SURVEY_TERMS = tuple(name for name in TERMS if name not in DYNAMIC_TERMS + BENEFIT_TERMS)
+SURVEY_TERMS = tuple(name for name in TERMS if name not in DYNAMIC_TERMS)
 GRADIENT_TOLERANCE = 1e-3  # largest score component per respondent at the optimum
 
 

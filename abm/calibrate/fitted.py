@@ -12,8 +12,9 @@ from abm.datafiles import read_yaml
 
 HEADER = """\
 # Fitted behavioural coefficients, written by `pension-abm calibrate survey` (choice terms a
-# survey identifies) and `pension-abm calibrate aggregates` (habit, herding and the attitude
-# dynamics, fitted to calibration/targets.yaml). Scenarios reference this file in
+# survey identifies) and `pension-abm calibrate aggregates` (habit, herding, the constants of
+# paying and of the lowest grade, the attitude dynamics and the compounding gap, fitted to
+# calibration/targets.yaml and the field experiments of calibration/evidence.yaml). Scenarios reference this file in
 # behaviour.coefficients. Do not edit by hand: rerun the commands.
 """
 
@@ -53,8 +54,9 @@ def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], se
                      "value": {k: float(v) for k, v in dynamics.items()}},
         "valuation": {"unit": "discount_rate per year; pivot_horizon years; compounding_gap share of the "
                               "account's value",
-                      "source": "priors (abm/data/coefficients/default.yaml) until the behaviour calibration "
-                                "fits them",
+                      "source": "compounding_gap: fitted with the aggregates to the field experiments "
+                                "(aggregates section; the prior until then); discount_rate, pivot_horizon: "
+                                "priors (abm/data/coefficients/default.yaml)",
                       "value": {k: float(v) for k, v in valuation.items()}},
     }
     for name in ("estimation", "aggregates"):   # a section given as None is dropped

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from abm import atomic, destinations
-from abm.calibrate import aggregates, estimate, fitted, report
+from abm.calibrate import aggregates, estimate, fitted, identification, report
 from abm.calibrate.survey import CALIBRATION_DIR, STANDIN, choice_situations, file_hash, read_survey
 from abm.choice import load_coefficients
 from abm.errors import UserError
@@ -26,6 +26,7 @@ from abm.scenario import Scenario, value_at
 CALIBRATION_SEED = 20240101
 REPORT_REPLICATIONS = 20
 REPORT_END_YEAR = 2024
+DECOMPOSITION_YEAR = 2018   # the Shanxi survey's year
 
 
 def estimate_survey(survey_file: Path, scenario: Scenario):
@@ -122,7 +123,7 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 150, seeds: int = 4, 
     started = time.perf_counter()
     crn = _seeds(seeds, stream=0)
     start = _fresh_start(folder, estimation)
-    result = aggregates.fit(small, start, targets, crn, budget, on_evaluation)
+    result = aggregates.fit(small, start, targets, crn, budget, on_evaluation, evidence_seed=_seeds(1, stream=2)[0])
     best = aggregates.with_coefficients(start, result.values)
     section = {
         "method": "simulated moments, Nelder-Mead on common random numbers",
@@ -173,19 +174,42 @@ def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targe
     into = folder if into is None else into
     survey, situations, est, study = survey_fit or estimate_survey(survey_file, scenario)
     targets = aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
-    series = aggregates.simulate(scenario, fitted.current(into), _seeds(REPORT_REPLICATIONS, stream=1),
-                                 REPORT_END_YEAR)
+    coefficients = fitted.current(into)
+    series = aggregates.simulate(scenario, coefficients, _seeds(REPORT_REPLICATIONS, stream=1), REPORT_END_YEAR)
+    aggregate_fit = fitted.section(into, "aggregates")
+    checks = _fitted_checks(scenario, coefficients, targets, aggregate_fit) if aggregate_fit else {}
     context = {
         "survey_file": _portable(survey_file, folder), "survey_hash": file_hash(survey_file),
         "respondents": len(survey), "synthetic": Path(survey_file).resolve() == STANDIN.resolve(),
         "survey_years": ", ".join(str(y) for y in sorted(survey["survey_year"].unique())),
         "estimate": est, "study": study, "shares": report.outcome_shares(survey, situations, est),
         "series": series, "targets": aggregates.target_table(series, targets),
-        "replications": REPORT_REPLICATIONS, "aggregates": fitted.section(into, "aggregates"),
+        "replications": REPORT_REPLICATIONS, "aggregates": aggregate_fit,
+        "valuation": coefficients.valuation, **checks,
         "held": [t for t in estimate.SURVEY_TERMS if t not in est.terms],
     }
     report.write(context, into)
     return context
+
+
+def _fitted_checks(scenario: Scenario, coefficients, targets: list, aggregate_fit: dict) -> dict:
+    """The fitted model's field experiments (REPORT_REPLICATIONS runs), the targets' sensitivities
+    to the parameters (on the fit's own random numbers) and the lowest-grade share by mechanism,
+    all with the fit's residents."""
+    residents = int(aggregate_fit["residents"])
+    small = scenario.model_copy(update={"population": scenario.population.model_copy(
+        update={"residents": residents, "agents": "none"})})
+    evidence = aggregates.evidence_table(small, coefficients, _seeds(1, stream=3)[0], REPORT_REPLICATIONS)
+    evaluate = identification.moments(small, targets, _seeds(int(aggregate_fit["seeds"]), stream=0),
+                                      _seeds(1, stream=2)[0])
+    return {
+        "evidence": evidence, "evidence_year": aggregates.EXPERIMENT_YEAR, "report_residents": residents,
+        "sensitivity": identification.sensitivities(evaluate, coefficients,
+                                                    identification.tolerances(targets, evidence)),
+        "decomposition": identification.lowest_grade_decomposition(
+            small, coefficients, _seeds(REPORT_REPLICATIONS, stream=1), DECOMPOSITION_YEAR),
+        "decomposition_year": DECOMPOSITION_YEAR,
+    }
 
 
 def _portable(path: Path, folder: Path) -> str:

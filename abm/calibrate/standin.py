@@ -21,8 +21,9 @@ from abm import atomic
 from abm.choice import sample, utilities
 from abm.demography import LifeTable
 from abm.economy import Economy
+from abm.policy import policy_for_year
 from abm.population import EDUCATION_LEVELS, load_county, synthesise
-from abm.scenario import Scenario
+from abm.scenario import Scenario, value_at
 
 SURVEY_YEAR = 2018
 RESPONDENTS = 600
@@ -31,11 +32,10 @@ SCHEME_START = 2011
 # Utility per unit of each term (abm/choice.py); habit and herding cannot be seen in one
 # cross-section, so they are absent here.
 GENERATING = {
-    "pay": -0.2, "pay_x_awareness": 2.0, "pay_x_trust": 1.5, "pay_x_age": 0.35, "pay_x_log_income": 0.4,
+    "pay": -1.8, "pay_x_awareness": 2.0, "pay_x_trust": 1.5, "pay_x_age": 0.35, "pay_x_log_income": 0.4,
     "pay_x_reliance": -0.5, "pay_x_good_health": 0.2,
-    "level": -2.4, "level_x_awareness": 0.8, "level_x_trust": 0.4, "level_x_age": 0.15,
-    "level_x_log_income": 0.6, "affordability": -4.0, "subsidy": 0.5, "lowest": 1.4, "highest": 1.4,
-    "peer_share": 0.0, "inertia": 0.0, "basic_value": 0.0, "account_value": 0.0,
+    "affordability": -55.0, "subsidy": 0.5, "lowest": 2.7, "highest": 1.4,
+    "peer_share": 0.0, "inertia": 0.0, "basic_value": 1.5, "account_value": 10.0, "account_value_x_awareness": 60.0,
 }
 
 
@@ -68,15 +68,33 @@ def make_standin(scenario: Scenario, respondents: int = RESPONDENTS, year: int =
         "publicity": np.where(rng.random(respondents) < 0.2 + 0.6 * awareness, "yes", "no"),
     })
     survey["enrolled"], survey["grade"] = "no", pd.array([pd.NA] * respondents, dtype="Int64")
+    # years paid before the survey year: each year since the launch (or since 16) with a chance
+    # that rises with knowledge of the scheme; the compound-interest answer is the resident's literacy
+    possible_years = np.minimum(year - SCHEME_START, survey["age"] - 16)
+    survey["years_contributed"] = rng.binomial(possible_years, 0.4 + 0.5 * awareness)
+    survey["compound_interest"] = np.where(pop.literate[rows], "yes", "no")
     (situation,) = choice_situations(survey, scenario)
     chosen = situation["alternatives"]["value"][
         sample(utilities(GENERATING, situation["residents"], situation["alternatives"]), rng)]
     paying = chosen > 0
     survey.loc[paying, "enrolled"] = "yes"
     survey.loc[paying, "grade"] = chosen[paying].astype(int)
-    possible_years = np.minimum(year - SCHEME_START + 1, survey["age"] - 16)
-    survey["years_contributed"] = np.where(paying, rng.integers(1, possible_years + 1), 0)
+    survey["expected_pension"] = expected_pension(survey, scenario, year, rng)
     return survey
+
+
+def expected_pension(survey: pd.DataFrame, scenario: Scenario, year: int, rng: np.random.Generator) -> np.ndarray:
+    """A synthetic answer to "what monthly pension do you expect?", yuan/month: the basic pension in
+    force weighted by trust, plus the account pension of the grade paid kept up to the pension age
+    (without interest for those who do not understand compounding), with 20% lognormal noise."""
+    policy = policy_for_year(scenario.policy, year, value_at(scenario.policy.basic_pension, year))
+    trust = (survey["trust"].to_numpy(dtype=float) - 1) / 4
+    years_left = np.maximum(policy.pension_age - survey["age"].to_numpy(dtype=float), 1)
+    grade = survey["grade"].fillna(0).to_numpy(dtype=float)
+    growth = np.where(survey["compound_interest"] == "yes", (1 + policy.interest_rate) ** years_left, 1.0)
+    account = grade * years_left * growth / policy.divisor
+    noise = rng.lognormal(0.0, 0.2, len(survey))
+    return np.round((trust * (policy.basic_pension + policy.local_top_up) + account) * noise).astype(int)
 
 
 def write_standin(scenario: Scenario, path: Path, respondents: int = RESPONDENTS, seed: int = SEED) -> Path:

@@ -11,13 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from abm.choice import alternative_factors, resident_factors
+from abm.choice import alternative_factors, load_coefficients, resident_factors
 from abm.datafiles import CALIBRATION_DIR, read_text, read_yaml
+from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.errors import UserError
 from abm.policy import policy_for_year
 from abm.population import load_county
 from abm.scenario import Scenario, value_at
+from abm.value import Expectations, perceived_worth, value_tables
 
 CODEBOOK = CALIBRATION_DIR / "survey" / "codebook.yaml"
 STANDIN = CALIBRATION_DIR / "survey" / "qi_county_standin.csv"
@@ -105,6 +107,8 @@ def _check_consistency(survey: pd.DataFrame, path: Path) -> None:
         (enrolled & ~graded, "enrolled respondents need the grade they paid", "grade"),
         (~enrolled & graded, "a grade is given but enrolled is 'no'", "grade"),
         (survey["respondent"].duplicated(), "respondent number repeated", "respondent"),
+        (survey["years_contributed"] > survey["age"] - 16, "more years contributed than years since 16",
+         "years_contributed"),
     ):
         if bad.any():
             raise UserError(message, **_where(path, int(np.argmax(bad)), column))
@@ -114,12 +118,16 @@ def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path | None = None) -> list[dict]:
+def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path | None = None,
+                      valuation: dict[str, float] | None = None) -> list[dict]:
     """Per survey year: the resident and alternative factors and the chosen alternative index.
 
-    The policy (grades, subsidies) and the county's mean income of the survey year come from
-    the scenario, as in the simulation. Years before the scheme and grades not offered that year
-    are errors, naming the row of the survey file ``path`` if given.
+    The policy (grades, subsidies, basic pension), the county's life table and mean income of the
+    survey year come from the scenario, as in the simulation; what paying buys each respondent
+    (abm/value.py) from their age, sex, years contributed before the survey year, income, trust and
+    answer to the compound-interest question, valued with ``valuation`` (discount_rate,
+    pivot_horizon, compounding_gap; default: the priors). Years before the scheme and grades not
+    offered that year are errors, naming the row of the survey file ``path`` if given.
     """
     path = Path(path) if path is not None else None
     launch = scenario.policy.launch_year
@@ -128,7 +136,9 @@ def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path
         row = int(np.argmax(early))
         raise UserError(f"survey year {survey['survey_year'].iloc[row]} is before the scheme starts; "
                         f"allowed: {launch} or later", **_where(path, row, "survey_year"))
+    valuation = load_coefficients("default").valuation if valuation is None else valuation
     county = load_county(scenario)
+    life = LifeTable.for_county(county)
     years = sorted(int(y) for y in survey["survey_year"].unique())
     economy = Economy(county["rural_income"], scenario.economy, min(years) - 1, max(years) + 1)
     situations = []
@@ -146,13 +156,22 @@ def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path
                             **_where(path, int(positions[first]), "grade"))
         chosen = np.searchsorted(alternatives["value"], paid)
         n = len(rows)
+        expectations = Expectations.from_indexation(
+            valuation["discount_rate"], scenario.policy.basic_pension_indexation, economy.income_growth(year),
+            economy.inflation(year))
+        trust = likert_share(rows["trust"])
+        basic_worth, account_worth = perceived_worth(
+            value_tables(life, policy, expectations), policy, rows["age"].to_numpy(dtype=int),
+            (rows["sex"] == "male").to_numpy(dtype=int), rows["years_contributed"].to_numpy(dtype=int),
+            rows["income"].to_numpy(dtype=float), trust, (rows["compound_interest"] == "yes").to_numpy(),
+            valuation["pivot_horizon"], valuation["compounding_gap"])
         residents = resident_factors(
             age=rows["age"].to_numpy(dtype=float), income=rows["income"].to_numpy(dtype=float),
-            awareness=likert_share(rows["knowledge"]), trust=likert_share(rows["trust"]),
+            awareness=likert_share(rows["knowledge"]), trust=trust,
             reliance=(rows["reliance_on_children"] == "yes").to_numpy(),
             good_health=(rows["health"] == "good").to_numpy(), mean_income=economy.mean_income(year),
             last_choice=np.full(n, -1.0), peer_share=np.zeros((n, alternatives["value"].size)),
-            alt_values=alternatives["value"])
+            alt_values=alternatives["value"], basic_worth=basic_worth, account_worth=account_worth)
         situations.append({"year": year, "residents": residents, "alternatives": alternatives, "chosen": chosen})
     return situations
 

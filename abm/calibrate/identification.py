@@ -1,0 +1,101 @@
+"""What the calibration's targets identify: local sensitivities, and the lowest-grade share by mechanism.
+
+Both work on the fitted model with the fit's own common random numbers, so a difference is the
+parameter's or the mechanism's effect alone, not sampling noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from abm.calibrate import aggregates
+from abm.choice import MECHANISMS, TERMS, Coefficients
+from abm.scenario import Scenario
+
+STEP = 0.05          # a fitted parameter moves by this share of its range (each way)
+RELATIVE_STEP = 0.1  # a survey estimate moves by this share of its value (each way)
+SURVEY_PARAMETERS = ("basic_value", "account_value", "affordability", "subsidy")  # survey terms the evidence speaks to
+
+
+Evaluate = Callable[[Coefficients], pd.Series]
+
+
+def moments(scenario: Scenario, targets: list[aggregates.Target], seeds: list[int], evidence_seed: int) -> Evaluate:
+    """A function of the coefficients giving every fitted target's simulated mean (time-series
+    targets as ``indicator year``, experiments as ``experiment.measure``)."""
+    end_year = max(t.year for t in targets)
+    fitted = [t for t in targets if t.fit]
+
+    def evaluate(coefficients: Coefficients) -> pd.Series:
+        series = aggregates.simulate(scenario, coefficients, seeds, end_year)
+        table = aggregates.target_table(series, fitted)
+        values = {f"{row.indicator} {row.year}": row.simulated for row in table.itertuples()}
+        evidence = aggregates.evidence_table(scenario, coefficients, evidence_seed, len(seeds))
+        values |= {f"{row.experiment}.{row.measure}": row.mean for row in evidence[evidence["fit"]].itertuples()}
+        return pd.Series(values)
+    return evaluate
+
+
+def tolerances(targets: list[aggregates.Target], evidence: pd.DataFrame) -> pd.Series:
+    """Each fitted target's tolerance, named as :func:`moments` names its values."""
+    found = {f"{t.indicator} {t.year}": t.tolerance for t in targets if t.fit}
+    found |= {f"{row.experiment}.{row.measure}": row.tolerance for row in evidence[evidence["fit"]].itertuples()}
+    return pd.Series(found, dtype=float)
+
+
+def sensitivities(evaluate: Evaluate, coefficients: Coefficients, scale: pd.Series) -> pd.DataFrame:
+    """Central differences of every target with respect to every parameter, in the target's
+    tolerances per step: a fitted parameter steps by STEP of its range, a survey estimate by
+    RELATIVE_STEP of its value. Rows: parameters (with their step); columns: targets.
+
+    Args:
+        evaluate: the targets' simulated means as a function of the coefficients (:func:`moments`).
+        coefficients: where the derivatives are taken (the fitted ones).
+        scale: each target's tolerance (a miss that costs one unit of the loss).
+    """
+    rows = {}
+    for name, section, step in _parameters(coefficients):
+        value = getattr(coefficients, section)[name]
+        up, down = (_with(coefficients, section, name, value + sign * step) for sign in (1, -1))
+        rows[f"{name} ±{step:.3g}"] = (evaluate(up) - evaluate(down)) / 2 / scale
+    return pd.DataFrame(rows).T
+
+
+def _parameters(coefficients: Coefficients) -> list[tuple[str, str, float]]:
+    """(name, section, step) of every parameter the sensitivities cover."""
+    found = [(name, section, STEP * (high - low)) for name, (section, low, high) in aggregates.PARAMETERS.items()]
+    found += [(name, "choice", RELATIVE_STEP * abs(coefficients.choice[name]) or RELATIVE_STEP)
+              for name in SURVEY_PARAMETERS if name not in aggregates.PARAMETERS]
+    return found
+
+
+def _with(coefficients: Coefficients, section: str, name: str, value: float) -> Coefficients:
+    return coefficients.replace(**{section: {name: value}})
+
+
+def lowest_grade_decomposition(scenario: Scenario, coefficients: Coefficients, seeds: list[int],
+                               year: int) -> pd.DataFrame:
+    """The lowest-grade share of payers in ``year`` with every mechanism, and without each one
+    that tells grades apart (its terms' coefficients set to 0, everything else and the random
+    numbers the same; the mechanisms of paying at all, "paying" and "basic", are left out).
+
+    Returns:
+        one row per mechanism with a nonzero term: the share without it and what it accounts for
+        (share with all - share without). Knock-outs interact, so the parts need not add up.
+    """
+    def share(c: Coefficients) -> float:
+        series = aggregates.simulate(scenario, c, seeds, year)
+        return float(series.loc[series["year"] == year, "lowest_grade_share"].mean())
+
+    full = share(coefficients)
+    rows = [{"mechanism": "all (fitted model)", "terms": "", "lowest_grade_share": full, "accounts_for": 0.0}]
+    for mechanism, terms in MECHANISMS.items():
+        active = [t for t in terms if coefficients.choice[t] != 0 and TERMS[t][1] != "pay"]
+        if not active:
+            continue
+        without = share(coefficients.replace(choice=dict.fromkeys(active, 0.0)))
+        rows.append({"mechanism": mechanism, "terms": ", ".join(active), "lowest_grade_share": without,
+                     "accounts_for": full - without})
+    return pd.DataFrame(rows)

@@ -1,0 +1,69 @@
+"""What the targets identify: sensitivities in tolerances, and the lowest-grade share by mechanism."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from abm import experiments
+from abm.calibrate import aggregates, identification
+from abm.choice import load_coefficients
+from helpers import small
+
+
+@pytest.fixture(scope="module")
+def coefficients():
+    return load_coefficients("default")
+
+
+def test_sensitivities_are_central_differences_in_tolerances(coefficients):
+    """A hand-checkable evaluation: a = 2 inertia + gap^2, b = 3 peer_share; tolerances 1 and 0.5."""
+    def evaluate(c):
+        return pd.Series({"a": 2 * c.choice["inertia"] + c.valuation["compounding_gap"] ** 2,
+                          "b": 3 * c.choice["peer_share"]})
+
+    table = identification.sensitivities(evaluate, coefficients, pd.Series({"a": 1.0, "b": 0.5}))
+    rows = {name.split(" ")[0]: row for name, row in table.iterrows()}
+    inertia_step = identification.STEP * (aggregates.PARAMETERS["inertia"][2] - aggregates.PARAMETERS["inertia"][1])
+    assert rows["inertia"]["a"] == pytest.approx(2 * inertia_step)
+    assert rows["inertia"]["b"] == 0
+    peer_step = identification.STEP * (aggregates.PARAMETERS["peer_share"][2] - aggregates.PARAMETERS["peer_share"][1])
+    assert rows["peer_share"]["b"] == pytest.approx(3 * peer_step / 0.5)
+    gap, gap_step = coefficients.valuation["compounding_gap"], identification.STEP * 0.95
+    assert rows["compounding_gap"]["a"] == pytest.approx(((gap + gap_step) ** 2 - (gap - gap_step) ** 2) / 2)
+    # survey estimates step by a share of their value; every parameter has its row
+    assert set(rows) == set(aggregates.PARAMETERS) | set(identification.SURVEY_PARAMETERS)
+    assert rows["affordability"]["a"] == 0
+
+
+def test_lowest_grade_decomposition_switches_off_one_mechanism_at_a_time(baseline, coefficients):
+    scenario = small(baseline, residents=1000, end_year=2014)
+    table = identification.lowest_grade_decomposition(scenario, coefficients, [1, 2], 2014).set_index("mechanism")
+    full = table.loc["all (fitted model)", "lowest_grade_share"]
+    # the default pull of the lowest grade (lowest > 0 in the priors) holds payers there
+    assert coefficients.choice["lowest"] > 0
+    assert table.loc["default", "accounts_for"] > 0
+    assert table.loc["default", "lowest_grade_share"] == pytest.approx(full - table.loc["default", "accounts_for"])
+    # only mechanisms that tell grades apart, each with its active terms
+    assert "paying" not in table.index and "basic" not in table.index
+    assert "lowest" in table.loc["default", "terms"]
+
+
+def test_the_loss_adds_the_fitted_experiments_misses_squared():
+    table = pd.DataFrame({"simulated": [0.9], "target": [0.8], "tolerance": [0.05], "fitted": [True]})
+    evidence = pd.DataFrame({"miss": [1.5, 3.0, 0.0], "fit": [True, False, True]})
+    assert aggregates.loss(table, evidence) == pytest.approx(4.0 + 2.25)
+    assert aggregates.loss(table) == pytest.approx(4.0)
+
+
+@pytest.mark.parametrize(("target", "mean", "expected"), [
+    ({"value": 0.4, "tolerance": 0.15}, 0.1, 2.0),
+    ({"bound": "> 0.05", "tolerance": 0.05}, 0.0, 1.0),
+    ({"bound": "> 0.05", "tolerance": 0.05}, 0.2, 0.0),
+    ({"bound": "|x| < 0.10", "tolerance": 0.05}, -0.2, 2.0),
+    ({"bound": "< basic_pension.participation_points", "tolerance": 0.5}, 1.5, 1.0),
+    ({"bound": "> 0"}, -1.0, 0.0),      # no tolerance: reported, never fitted
+])
+def test_a_miss_is_counted_in_tolerances(target, mean, expected):
+    means = {("basic_pension", "participation_points"): 1.0}
+    assert experiments.miss(target, mean, means) == pytest.approx(expected)
