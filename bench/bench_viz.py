@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import solara
+from mesa.visualization.utils import force_update
 
 from abm.viz.levers import CountyModel
 from abm.viz.panels import COMPONENTS
@@ -31,11 +32,8 @@ SIZES = (5_000, 20_000, 50_000)
 def measure(residents: int) -> dict:
     model = CountyModel(residents=residents)
 
-    year = solara.reactive(model.year)
-
     @solara.component
-    def Components():
-        year.get()                                # redrawn when the year changes, as on the page
+    def Components():                             # each redrawn after a step, as on the page (force_update)
         with solara.Column() as main:
             for component in COMPONENTS:
                 component(model)
@@ -46,7 +44,7 @@ def measure(residents: int) -> dict:
     while model.running:
         start = time.perf_counter()
         model.step()
-        year.set(model.year)
+        force_update()
         times.append(time.perf_counter() - start)
     context.close()
     return {"residents": residents, "years": len(times), "mean_ms": round(1000 * sum(times) / len(times), 1),

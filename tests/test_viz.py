@@ -6,6 +6,7 @@ look at the model a click built. Populations stay small (1,000-5,000 residents) 
 
 from __future__ import annotations
 
+import base64
 import functools
 import inspect
 import io
@@ -14,11 +15,11 @@ import time
 from pathlib import Path
 
 import ipyvuetify as v
-import ipywidgets
 import numpy as np
 import pytest
 import solara
 import solara.widgets
+from mesa.visualization.utils import force_update
 from PIL import Image
 
 from abm.agents import STATUSES
@@ -435,13 +436,14 @@ def chart_titles(spec: dict) -> list[str]:
     return titles
 
 
-CHARTS = {panels.Enrolment: ["Enrolment"], panels.Grades: ["Grades chosen (share of payers)"],
-          panels.Pensions: ["Mean pension (yuan/month)", "Adequacy"],
-          panels.Fund: ["Fund (million yuan)", "Public spending (million yuan/year)"]}
+# each chart component and the titles it shows (components are not hashable: listed in pairs)
+CHARTS = [(panels.Enrolment, ["Enrolment"]), (panels.Grades, ["Grades chosen (share of payers)"]),
+          (panels.Pensions, ["Mean pension (yuan/month)", "Adequacy"]),
+          (panels.Fund, ["Fund (million yuan)", "Public spending (million yuan/year)"])]
 
 
-def test_the_components_are_the_five_panels():
-    assert panels.COMPONENTS == (panels.CountyMap, *CHARTS)
+def test_the_components_are_the_six_panels():
+    assert panels.COMPONENTS == (panels.CountyMap, panels.Explanation, *(c for c, _ in CHARTS))
 
 
 @pytest.mark.parametrize("component", panels.COMPONENTS, ids=lambda c: c.__name__)
@@ -451,15 +453,15 @@ def test_each_component_renders_before_any_step(component):
     rc.close()
 
 
-@pytest.mark.parametrize("component", list(CHARTS), ids=lambda c: c.__name__)
-def test_each_chart_draws_the_years_simulated(component):
+@pytest.mark.parametrize("component, titles", CHARTS, ids=[c.__name__ for c, _ in CHARTS])
+def test_each_chart_draws_the_years_simulated(component, titles):
     model = CountyModel(residents=1000)
     for years in (1, 3):
         while model.year < 2011 + years:
             model.step()
         rc = render_component(component, model)
         widget = rc.find(solara.widgets.VegaLite).widget
-        assert chart_titles(widget.spec) == CHARTS[component]
+        assert chart_titles(widget.spec) == titles
         datasets = widget.spec["datasets"]
         assert datasets and all(datasets.values()), datasets
         for rows in datasets.values():
@@ -473,11 +475,12 @@ def test_the_map_shows_every_resident_and_the_status_shares():
     rc = render_component(panels.CountyMap, model)
     texts = [c for w in rc.find(v.Html, tag="span").widgets for c in w.children if isinstance(c, str)]
     assert texts[0] == (f"The county in 2011: {len(model.population):,} residents in "
-                        f"{model.county['villages']} villages, one cell each")
+                        f"{model.county['villages']} villages, one cell each; click a village to see why one "
+                        "of its residents pays what they pay")
     assert texts[1] == panels.levers_in_force(model.levers)
-    png = rc.find(ipywidgets.Image).widget.value
-    assert png == panels.map_png(panels.county_grid(model.population.village, panels.statuses(model),
-                                                    model.county["villages"]))
+    spec = rc.find(solara.widgets.VegaLite).widget.spec
+    assert map_image(spec) == panels.map_png(panels.county_grid(model.population.village, panels.statuses(model),
+                                                                model.county["villages"]))
     legend = rc.find(solara.widgets.HTML).widget.unsafe_innerHTML
     shares = np.bincount(panels.statuses(model), minlength=len(STATUSES)) / len(model.population)
     assert legend == panels.legend(shares)
@@ -530,12 +533,269 @@ def test_map_png_is_a_png_of_the_grid():
     assert colours == {tuple(c) for c in panels.PALETTE}  # every status once, and empty cells
 
 
+def map_image(spec: dict) -> bytes:
+    url = spec["layer"][0]["data"]["values"][0]["url"]
+    assert url.startswith("data:image/png;base64,")
+    return base64.b64decode(url.removeprefix("data:image/png;base64,"))
+
+
+def test_each_village_block_holds_exactly_its_residents_cells():
+    """A click on a village's block on the map is a click on that village's residents' cells."""
+    rng = np.random.default_rng(2)
+    villages = 23
+    village = rng.integers(0, villages, 700)
+    village[village == 5] = 6                             # an empty village
+    grid = panels.county_grid(village, np.zeros(village.size, dtype=np.int8), villages)
+    blocks = panels.village_blocks(village, villages)
+    assert [b["village"] for b in blocks] == list(range(villages))
+    counts = np.bincount(village, minlength=villages)
+    for b in blocks:
+        cells = grid[b["y"]:b["y2"], b["x"]:b["x2"]]
+        assert (cells == 0).sum() == counts[b["village"]] == b["residents"]
+    assert sum((grid[b["y"]:b["y2"], b["x"]:b["x2"]] == 0).sum() for b in blocks) == village.size
+
+
+def test_the_map_spec_lays_the_blocks_over_the_image_and_outlines_the_selected_village():
+    village = np.array([0, 0, 1, 2, 2, 2])
+    png = panels.map_png(panels.county_grid(village, np.zeros(6, dtype=np.int8), 3))
+    spec = panels.map_spec(png, village, 3, selected=2)
+    assert map_image(spec) == png
+    image, blocks = spec["layer"]
+    grid = panels.county_grid(village, np.zeros(6, dtype=np.int8), 3)
+    # the image and the blocks share one cell scale, the grid's whole width and height
+    assert image["encoding"]["x"]["scale"]["domain"] == [0, grid.shape[1]]
+    assert image["encoding"]["y"]["scale"]["domain"] == [0, grid.shape[0]]
+    assert blocks["encoding"]["x"] == image["encoding"]["x"] and blocks["encoding"]["y"] == image["encoding"]["y"]
+    assert [b["selected"] for b in blocks["data"]["values"]] == [False, False, True]
+    assert spec["height"] == round(panels.MAP_WIDTH * grid.shape[0] / grid.shape[1])
+
+
 def test_legend_names_every_status_with_its_share():
     html = panels.legend(np.array([0.5, 0.1, 0.2, 0.15, 0.05]))
     for status, share in zip(STATUSES, ["50%", "10%", "20%", "15%", "5%"]):
         assert f"{status} {share}" in html
     for colour in panels.STATUS_COLOURS:
         assert colour in html
+
+
+# --- why a resident pays what they pay ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def stepped_model() -> CountyModel:
+    """A county after three simulated years (the map shows 2013)."""
+    model = CountyModel(residents=1000)
+    for _ in range(3):
+        model.step()
+    return model
+
+
+def a_chooser(model, index: int = 0) -> int:
+    pop = model.population
+    return int(pop.id[panels.choosers(model)][index])
+
+
+def test_explain_shown_is_the_command_lines_explanation_of_the_year_shown(stepped_model):
+    """What `pension-abm explain --year 2013` works out: the scenario run up to 2013, then explained."""
+    resident = a_chooser(stepped_model, 7)
+    shown = stepped_model.explain_shown(resident)
+    assert shown["year"] == panels.shown_year(stepped_model) == 2013
+    fresh = CountyModel(residents=1000)
+    while fresh.year < 2013:
+        fresh.step()
+    expected = fresh.explain(resident)
+    assert shown["alternatives"] == expected["alternatives"]
+    village = int(stepped_model.population.village[stepped_model.population.rows(np.array([resident]))[0]])
+    assert shown["resident"] == expected["resident"] | {"village": village}
+
+
+def test_explaining_leaves_the_run_as_it_is():
+    """Explaining (it opens a year on a copy) neither moves the model's random numbers nor its residents
+    (financial education on: opening a year draws who is taught)."""
+    explained, untouched = (CountyModel(residents=1000, reform_year=2012, financial_education=0.5) for _ in "ab")
+    for model in (explained, untouched):
+        model.step()
+        model.step()                                                   # the map shows 2012
+    explained.explain_shown(a_chooser(explained))
+    explained.explain_shown(a_chooser(explained, 3))
+    for model in (explained, untouched):
+        model.step()
+    assert explained.indicators == untouched.indicators
+    assert np.array_equal(explained.population.literate, untouched.population.literate)
+    assert np.array_equal(explained.population.awareness, untouched.population.awareness)
+
+
+def test_before_any_step_the_choice_to_come_is_explained():
+    model = CountyModel(residents=1000)
+    resident = a_chooser(model)
+    shown = model.explain_shown(resident)
+    assert shown["year"] == model.year == 2011
+    assert shown["alternatives"] == model.explain(resident)["alternatives"]
+    assert panels.explanation_title(shown, None, stepped=False).endswith("2011: the choice to come")
+
+
+def test_the_explanation_chart_splits_each_utility_into_its_mechanisms(stepped_model):
+    from abm.choice import MECHANISMS
+
+    explained = stepped_model.explain_shown(a_chooser(stepped_model))
+    parts, totals = panels.explanation_records(explained)
+    grades = [a["grade"] for a in explained["alternatives"]]
+    assert grades[0] == 0 and len(grades) > 2
+    labels = ["not paying", *(str(g) for g in grades[1:])]
+    assert [t["alternative"] for t in totals] == labels
+    assert sum(t["probability"] for t in totals) == pytest.approx(1)
+    for alternative, total in zip(explained["alternatives"], totals):
+        mine = [p for p in parts if p["alternative"] == total["alternative"]]
+        assert [p["mechanism"] for p in mine] == list(MECHANISMS)
+        assert [p["rank"] for p in mine] == list(range(len(MECHANISMS)))        # stacked in that order
+        assert sum(p["utility"] for p in mine) == pytest.approx(alternative["utility"])   # the bars add up
+        assert total["top"] == pytest.approx(sum(max(p["utility"], 0) for p in mine))
+    spec = panels.explanation_spec(explained)
+    bars, net, probability = spec["layer"]
+    assert bars["data"]["values"] == parts and net["data"]["values"] == totals == probability["data"]["values"]
+    assert bars["encoding"]["x"]["sort"] == labels
+    assert bars["encoding"]["color"]["scale"]["domain"] == list(MECHANISMS)
+    assert probability["encoding"]["text"]["field"] == "probability"
+
+
+@pytest.mark.parametrize("paid, stepped, ending", [(100, True, "2013: why they pay 100"),
+                                                   (0, True, "2013: why they do not pay"),
+                                                   (None, True, "2013: their choice (died or left since)"),
+                                                   (None, False, "2013: the choice to come")])
+def test_the_explanation_title_says_who_where_when_and_what_they_pay(paid, stepped, ending):
+    explained = {"year": 2013, "resident": {"id": 1234, "age": 47, "village": 12}}
+    assert panels.explanation_title(explained, paid, stepped) == f"Resident 1234 (age 47, village 12), {ending}"
+
+
+def test_a_click_picks_a_resident_of_the_clicked_village_and_clicks_again_go_through_them(stepped_model):
+    pop = stepped_model.population
+    chooses = panels.choosers(stepped_model)
+    village = int(np.bincount(pop.village[chooses]).argmax())
+    residents = pop.id[(pop.village == village) & chooses].tolist()
+    assert len(residents) > 2
+    picked = [panels.clicked(stepped_model, {"village": village}, None)]
+    for _ in range(len(residents)):
+        picked.append(panels.clicked(stepped_model, {"village": village}, picked[-1]))
+    assert picked == [*residents, residents[0]]                   # in id order, then around again
+    other = int(pop.village[chooses][pop.village[chooses] != village][0])
+    assert panels.clicked(stepped_model, {"village": other}, residents[1]) == panels.pick_resident(stepped_model,
+                                                                                                   other)
+    assert panels.clicked(stepped_model, None, residents[1]) == residents[1]      # a click beside the blocks
+    assert panels.clicked(stepped_model, {"x": 3}, residents[1]) == residents[1]
+
+
+def test_a_village_where_nobody_chose_gives_nobody(stepped_model):
+    pop = stepped_model.population
+    empty = sorted(set(range(stepped_model.county["villages"])) - set(pop.village[panels.choosers(stepped_model)]))
+    village = empty[0] if empty else stepped_model.county["villages"]    # one past the last if all chose
+    assert panels.pick_resident(stepped_model, village) is None
+
+
+def test_choosers_are_who_chose_in_the_year_shown(stepped_model):
+    pop = stepped_model.population
+    chooses = panels.choosers(stepped_model)
+    assert chooses.any() and np.all(pop.choice[chooses] >= 0) and not pop.gov_paid[chooses].any()
+    for resident in pop.id[chooses][:20]:
+        stepped_model.explain_shown(int(resident))                     # each has an explanation
+
+
+def render_explanation(model):
+    @solara.component
+    def Shown():
+        with solara.Column() as main:
+            panels.CountyMap(model)
+            panels.Explanation(model)
+        return main
+
+    box, rc = solara.render(Shown(), handle_error=False)
+    return rc
+
+
+def card_texts(rc) -> list[str]:
+    return [str(c) for w in rc.find(v.Html, tag="span").widgets for c in w.children if isinstance(c, str)]
+
+
+def the_map(rc) -> solara.widgets.VegaLite:
+    maps = [w for w in rc.find(solara.widgets.VegaLite).widgets if w.listen_to_click]
+    assert len(maps) == 1
+    return maps[0]
+
+
+def explanation_chart(rc) -> dict | None:
+    charts = [w for w in rc.find(solara.widgets.VegaLite).widgets if not w.listen_to_click]
+    assert len(charts) <= 1
+    return charts[0].spec if charts else None
+
+
+def test_the_explanation_card_follows_a_click_on_the_map_and_each_step():
+    model = CountyModel(residents=1000)
+    model.step()
+    rc = render_explanation(model)
+    assert explanation_chart(rc) is None
+    assert any(t.startswith("Click a village on the map") for t in card_texts(rc))
+    clickable = the_map(rc)
+    village = int(model.population.village[panels.choosers(model)][0])
+    clickable.vue_altair_click({"village": village, "residents": 3})      # the datum vega sends
+    resident = panels.selection(model).value
+    assert resident == panels.pick_resident(model, village)
+    row = model.population.rows(np.array([resident]))[0]
+    title = panels.explanation_title(model.explain_shown(resident), int(model.population.choice[row]), True)
+    assert title in card_texts(rc) and title.startswith(f"Resident {resident} (")
+    assert f"village {village}), 2011: why they" in title
+    assert explanation_chart(rc) == panels.explanation_spec(model.explain_shown(resident))
+    assert [b["selected"] for b in clickable.spec["layer"][1]["data"]["values"]].index(True) == village
+    model.step()                                                        # the next year, redrawn as the page does
+    force_update()
+    assert model.year == 2013 and explanation_chart(rc) == panels.explanation_spec(model.explain_shown(resident))
+    assert any(t.startswith(f"Resident {resident} (") and ", 2012: " in t for t in card_texts(rc))
+    rc.close()
+
+
+@pytest.mark.parametrize("who", ["unknown", "pensioner", "child of the future"])
+def test_the_explanation_card_says_why_there_is_no_chart(who, stepped_model):
+    pop = stepped_model.population
+    resident = {"unknown": 10**9, "pensioner": int(pop.id[pop.pensioner][0]),
+                "child of the future": int(pop.next_id)}[who]
+    message = panels.explained_resident(stepped_model, resident)
+    assert isinstance(message, str) and message.startswith(f"Resident {resident} ")
+    assert ("does not choose a grade in 2013" in message) == (who == "pensioner")
+    panels.selection(stepped_model).set(resident)
+    try:
+        rc = render_explanation(stepped_model)
+        assert message in card_texts(rc)
+        assert explanation_chart(rc) is None
+        rc.close()
+    finally:
+        panels.selection(stepped_model).set(None)
+
+
+def test_a_resident_who_died_since_is_still_explained(stepped_model):
+    """The explanation is of the year shown: a resident who chose then and died at its end still has one."""
+    twin = stepped_model.before._twin()
+    gone = np.setdiff1d(twin.population.id, stepped_model.population.id)
+    chose = [int(r) for r in gone if not isinstance(panels.explained_resident(stepped_model, int(r)), str)]
+    assert chose, "nobody who could choose died or left in 2013"
+    panels.selection(stepped_model).set(chose[0])
+    try:
+        rc = render_explanation(stepped_model)
+        assert any(t.endswith("2013: their choice (died or left since)") for t in card_texts(rc))
+        assert explanation_chart(rc) is not None
+        rc.close()
+    finally:
+        panels.selection(stepped_model).set(None)
+
+
+def test_typing_a_resident_id_selects_that_resident(stepped_model):
+    resident = a_chooser(stepped_model, 4)
+    rc = render_explanation(stepped_model)
+    field = rc.find(v.TextField, label="Resident id").widget
+    field.v_model = str(resident)
+    field.fire_event("keyup.enter")
+    try:
+        assert panels.selection(stepped_model).value == resident
+        assert explanation_chart(rc) == panels.explanation_spec(stepped_model.explain_shown(resident))
+    finally:
+        rc.close()
+        panels.selection(stepped_model).set(None)
 
 
 # --- the command line --------------------------------------------------------------------------------------

@@ -174,8 +174,10 @@ def step(page: Page, times: int = 1) -> None:
         expect_time(page, before + 1)
 
 
-MAP = "img.solara-image"
-CHARTS = ".vega-embed canvas.marks, .vega-embed svg.marks"   # vega draws on a canvas (or in an svg)
+MAP = ".county-map .vega-embed .marks"
+EXPLANATION = ".explanation .vega-embed .marks"
+# the run's charts: vega draws on a canvas (or in an svg); not the map nor the explanation
+CHARTS = ", ".join(f".vega-embed {m}.marks:not(.county-map *):not(.explanation *)" for m in ("canvas", "svg"))
 INK = """charts => charts.map(c => {
     if (c.tagName.toLowerCase() === 'svg') return c.querySelectorAll('.mark-line path, .mark-area path').length;
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
@@ -288,3 +290,31 @@ def test_two_tabs_run_independent_models(offline):
     first.get_by_role("button", name="Reset").click()
     expect_time(first, 0)
     expect_time(second, 1)
+
+
+def test_a_click_on_a_village_explains_one_of_its_residents(offline, capsys):
+    page = offline.open()
+    expect(page.get_by_text(re.compile(r"^Click a village on the map"))).to_be_visible(timeout=WAIT_MS)
+    step(page, 3)
+    expect_map_year(page, 2013)
+    page.wait_for_timeout(600)           # the map redraws after a short debounce
+    page.locator(MAP).click(position={"x": 8, "y": 8})   # the first village's block, top left
+    title = page.get_by_text(re.compile(r"^Resident \d+ \(age \d+, village 0\), 2013: why they (pay \d+|do not pay)$"))
+    expect(title).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(EXPLANATION)).to_have_count(1)
+    page.wait_for_timeout(600)           # the chart draws after a short debounce
+    assert page.locator(EXPLANATION).evaluate_all(INK)[0] > 1000
+    resident = int(re.match(r"Resident (\d+)", title.inner_text()).group(1))
+    expect(page.get_by_label("Resident id")).to_have_value(str(resident))
+    step(page)                           # redrawn for the next year
+    expect(page.get_by_text(re.compile(rf"^Resident {resident} .*, 2014: "))).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_timeout(600)
+    shot = OUT / "explain.png"
+    page.screenshot(path=str(shot), full_page=True)
+    with capsys.disabled():
+        print(f"\nscreenshot of the page explaining a resident: {shot}")
+    resident_id = page.get_by_label("Resident id")
+    resident_id.fill("999999")
+    resident_id.press("Enter")
+    expect(page.get_by_text("Resident 999999 is not in the county in 2014.")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator(EXPLANATION)).to_have_count(0)

@@ -7,16 +7,19 @@ series from the reform year on.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from abm.economy import Economy
 from abm.errors import UserError
 from abm.model import DEFAULT_SCENARIO, PensionModel
 from abm.policy import basic_pension_path
-from abm.population import load_county
+from abm.population import COLUMNS, Population, load_county
 from abm.scenario import Scenario, load_scenario, period, value_at
 
 SCENARIOS = DEFAULT_SCENARIO.parent
@@ -147,6 +150,38 @@ class CountyModel(PensionModel):
         if "seed" in moved:
             changes.append(("run.seed", _seed(moved["seed"])))
         super().__init__(scenario=load_scenario(spec.source_file, changes) if changes else spec)
+        self.before: CountyModel | None = None   # the county as the last step found it (explain_shown)
+
+    def step(self) -> None:
+        self.before = self._twin()
+        super().step()
+
+    def explain_shown(self, resident_id: int) -> dict:
+        """PensionModel.explain of the year the map shows (the last simulated, or the first before any
+        step), worked out on a copy: this model is left as it is. The resident's village is added.
+
+        Raises:
+            LookupError: the resident was not in the county then, or did not choose a grade.
+        """
+        twin = (self.before or self)._twin()
+        result = twin.explain(resident_id)
+        row = int(twin.population.rows(np.array([resident_id]))[0])
+        result["resident"]["village"] = int(twin.population.village[row])
+        return result
+
+    def _twin(self) -> CountyModel:
+        """A copy sharing all but what a year's opening changes: the residents' columns, the random
+        generator, the Government (whose step sets its model's policy) and the year."""
+        twin = copy.copy(self)
+        pop = self.population
+        twin.population = Population({name: getattr(pop, name).copy() for name in COLUMNS}, pop.weight,
+                                     pop.under_16.copy())
+        twin.population.next_id = pop.next_id
+        twin.rng = copy.deepcopy(self.rng)
+        twin.government = copy.copy(self.government)
+        twin.government.model = twin
+        twin.before = None
+        return twin
 
 
 def scenario_path(scenario_file: str) -> Path:
