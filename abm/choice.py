@@ -263,3 +263,37 @@ def explain(beta: dict[str, float], residents: dict[str, np.ndarray],
              "terms": {name: float(v) for name, v in zip(TERMS, row)},
              "mechanisms": {m: float(sum(row[list(TERMS).index(t)] for t in ts)) for m, ts in MECHANISMS.items()}}
             for grade, p, u, row in zip(alternatives["value"], probability, utility, terms)]
+
+
+def mechanism_utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
+                        alternatives: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What each mechanism (MECHANISMS) adds to paying over not paying, per resident (utility).
+
+    A mechanism's utility of paying is its utility of each grade weighted by the grade's probability
+    given that the resident pays; less its utility of not paying. Over the mechanisms these add up to
+    the same gap in the systematic utility, so each says how much of a resident's pull towards paying
+    (or away from it, if negative) it carries.
+
+    Args:
+        beta: choice coefficients (utility per unit of each term).
+        residents: resident factors of n residents (:func:`resident_factors`).
+        alternatives: factors of "not paying" and the K grades (:func:`alternative_factors`).
+    Returns:
+        mechanism name -> array of n utilities.
+    """
+    probability = probabilities(utilities(beta, residents, alternatives))
+    paying = probability[:, 1:]
+    total = paying.sum(axis=1, keepdims=True)
+    given_paying = np.divide(paying, total, out=np.full(paying.shape, 1.0 / paying.shape[1]), where=total > 0)
+    weights = np.concatenate([-np.ones((paying.shape[0], 1)), given_paying], axis=1)   # (n, K+1)
+    out = {}
+    for mechanism, terms in MECHANISMS.items():
+        value = np.zeros(paying.shape[0])
+        for term in terms:
+            res, alt = TERMS[term]
+            if alt is None:
+                value += beta[term] * (residents[res] * weights).sum(axis=1)
+            else:
+                value += beta[term] * residents[res] * (weights @ alternatives[alt])
+        out[mechanism] = value
+    return out

@@ -9,7 +9,18 @@ import numpy as np
 
 from abm import attitudes, demography, indicators
 from abm.agents import Government, Household
-from abm.choice import Coefficients, alternative_factors, block_factors, choose, load_coefficients, peer_shares
+from abm.choice import (
+    BENEFIT_TERMS,
+    CHUNK,
+    MECHANISMS,
+    Coefficients,
+    alternative_factors,
+    block_factors,
+    choose,
+    load_coefficients,
+    mechanism_utilities,
+    peer_shares,
+)
 from abm.choice import explain as choice_explain
 from abm.datafiles import SCENARIOS_DIR
 from abm.demography import LifeTable
@@ -112,11 +123,35 @@ class PensionModel(mesa.Model):
                     "literate": bool(pop.literate[row]), "last_choice": int(pop.choice[row])},
                 "alternatives": choice_explain(self.coefficients.choice, residents, alternatives)}
 
+    def mechanisms(self) -> dict[str, float]:
+        """This year's choices before they are drawn: the mean, over the residents who choose, of the
+        utility each mechanism (abm/choice.py MECHANISMS) adds to paying over not paying. It opens the
+        year, so the model is left for this only (as :meth:`explain`)."""
+        policy = self._open_year()
+        pop, beta = self.population, self.coefficients.choice
+        eligible, gov_paid = self._eligible(policy)
+        choosers = np.flatnonzero(eligible & ~gov_paid)
+        alternatives = alternative_factors(policy.grades, policy.subsidies)
+        values = alternatives["value"]
+        peers = peer_shares(pop.village, pop.choice, values, self.county["villages"])
+        worth = self._worth(policy) if any(beta[term] for term in BENEFIT_TERMS) else None
+        totals = dict.fromkeys(MECHANISMS, 0.0)
+        for start in range(0, choosers.size, CHUNK):
+            residents = block_factors(pop, choosers[start:start + CHUNK], values, peers,
+                                      self.economy.mean_income(self.year), worth)
+            for name, utility in mechanism_utilities(beta, residents, alternatives).items():
+                totals[name] += float(utility.sum())
+        return {name: total / max(choosers.size, 1) for name, total in totals.items()}
+
+    def _eligible(self, policy) -> tuple[np.ndarray, np.ndarray]:
+        """Who may pay this year, and those of them the government pays for."""
+        eligible = eligible_to_contribute(self.population, policy)
+        return eligible, eligible & np.isin(self.population.group, policy.government_paid_groups)
+
     def _choose(self, policy) -> np.ndarray:
         """Eligible residents pick a grade; the government pays for its groups. Money is collected."""
         pop = self.population
-        eligible = eligible_to_contribute(pop, policy)
-        gov_paid = eligible & np.isin(pop.group, policy.government_paid_groups)
+        eligible, gov_paid = self._eligible(policy)
         grade = np.zeros(len(pop))
         choosers = np.flatnonzero(eligible & ~gov_paid)
         grade[choosers] = choose(self.coefficients.choice, pop, choosers, policy.grades, policy.subsidies,

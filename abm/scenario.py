@@ -157,7 +157,7 @@ class PolicySpec(Frozen):
     def _consistent(self) -> PolicySpec:
         for name in ("grades", "subsidy", "government_paid_grade", "government_paid_groups",
                      "basic_pension", "local_top_up", "long_contribution_bonus", "interest_rate",
-                     "pension_age", "publicity", "service_quality"):
+                     "pension_age", "publicity", "service_quality", "financial_education"):
             first = period(next(iter(getattr(self, name))))[0]
             if first > self.launch_year:
                 raise CrossFieldError(f"first dated value {first} is after launch_year "

@@ -9,9 +9,11 @@ docs/) each:
   docs/baseline-enrolment.png), ``population`` (the baseline's population against the census and
   docs/population.png) and ``irr`` (the money's-worth table);
 - slow (minutes; ``make docs-bench``): ``sweeps`` (the shipped sweeps run and analysed: their
-  table, their leading indices, docs/sweep-*.png), ``bench-model``, ``bench-sweep`` and
-  ``bench-viz`` (the JSON lines of bench/bench_*.py turned into tables) and ``screenshot``
-  (docs/viz.png, the browser page after 15 simulated years).
+  table, their leading indices, docs/sweep-*.png), ``scenario-effects`` (the scenario table: each
+  shipped scenario's effects in 2040 against the baseline over paired runs, and the mechanisms
+  behind them), ``bench-model``, ``bench-sweep`` and ``bench-viz`` (the JSON lines of
+  bench/bench_*.py turned into tables) and ``screenshot`` (docs/viz.png, the browser page after 15
+  simulated years).
 
 Usage:
   python docs/build.py                      # the quick jobs
@@ -47,6 +49,7 @@ README = ROOT / "README.md"
 DOCS = ROOT / "docs"
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 SWEEPS = ROOT / "scenarios" / "sweeps"
+SCENARIOS = ROOT / "scenarios"
 
 OPEN = re.compile(r"^<!-- generated: ([a-z0-9-]+) -->$")
 CLOSE = "<!-- /generated -->"
@@ -337,6 +340,58 @@ def _leading(spec, analysis: dict) -> str:
     return lead + "\n\n" + table(header, rows)
 
 
+# The scenarios' effects: the year compared, and runs x residents giving bands narrow enough to read
+# in a few minutes on 2 cores (docs/build.py --only scenario-effects).
+EFFECTS = {"year": 2040, "runs": 30, "residents": 10_000}
+EFFECT_COLUMNS = {"participation_rate": ("participation, pts", "points"),
+                  "lowest_grade_share": ("at the lowest grade, pts", "points"),
+                  "mean_pension": ("mean pension, yuan/month", "yuan"),
+                  "public_spending": ("public spending, M yuan/year", "millions")}
+
+
+def scenario_effects(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
+    """Every shipped scenario against the baseline in 2040, over paired runs: the scenario table."""
+    from abm.effects import measure
+
+    others = sorted(p for p in SCENARIOS.glob("*.yaml") if p.resolve() != BASELINE.resolve())
+    where = machine()
+    effects = measure([BASELINE, *others], workers=workers, **EFFECTS)
+    return Result({"scenario-effects": effects_table(effects, workers) + "\n\n" + where})
+
+
+def effects_table(effects, workers: int = WORKERS) -> str:
+    """The scenario table of measured :class:`abm.effects.Effects`: the baseline's levels, each other
+    scenario's paired difference [90% band], and the mechanism behind it."""
+    from abm.effects import mechanism_sentence
+
+    base = effects.scenarios[0].name
+    rows = [[f"`{base}`", effects.scenarios[0].description,
+             *(_effect(effects.level(base, name), unit, level=True) for name, (_, unit) in EFFECT_COLUMNS.items()),
+             "the reference: levels in the year"]]
+    for scenario in effects.scenarios[1:]:
+        cells = [_effect(effects.difference(scenario.name, name), unit) for name, (_, unit) in EFFECT_COLUMNS.items()]
+        rows.append([f"`{scenario.name}`", scenario.description, *cells, mechanism_sentence(effects, scenario.name)])
+    header = ["scenario", "question (its description)", *(label for label, _ in EFFECT_COLUMNS.values()),
+              f"why: what it changes, and what moved the utility of paying in {effects.year}"]
+    lead = (f"Effects in {effects.year} against `{base}`: the mean difference over {effects.runs} paired runs (the "
+            f"same seeds) of {count(effects.residents)} simulated residents, [90% band]; the `{base}` row gives its "
+            f"levels. Public spending is the `public_spending` indicator: the year's public money for the scheme "
+            f"(basic pensions, bonuses, entry subsidies, government-paid contributions, payments after an "
+            f"account is exhausted; abm/fund.py `PUBLIC`). The runs took {effects.seconds:.0f} s on {workers} "
+            f"workers (`python docs/build.py --only scenario-effects`).")
+    return lead + "\n\n" + table(header, rows)
+
+
+def _effect(value, unit: str, level: bool = False) -> str:
+    """A level, or a (difference, low, high) triple, in the column's unit."""
+    scale, digits = {"points": (100.0, 1), "yuan": (1.0, 1), "millions": (1e-6, 1)}[unit]
+    if level:
+        text = f"{scale * value:,.{digits}f}"
+        return text + "%" if unit == "points" else text
+    mean, low, high = (scale * v for v in value)
+    return f"{mean:+,.{digits}f} [{low:+,.{digits}f}, {high:+,.{digits}f}]"
+
+
 def _bench(script: str, *args: str) -> list[dict]:
     """The JSON lines a benchmark script prints (run in its own process, from the project root)."""
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, check=True,
@@ -451,10 +506,12 @@ def screenshot(figures: Path | None = DOCS) -> Result:
 
 QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "population": population, "irr": irr,
                                            "experiments": experiments}
-SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "bench-model": bench_model, "bench-sweep": bench_sweep,
+SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "scenario-effects": scenario_effects,
+                                          "bench-model": bench_model, "bench-sweep": bench_sweep,
                                           "bench-viz": bench_viz, "screenshot": screenshot}
 JOBS = QUICK | SLOW
-TIMED = ("sweeps", "bench-model", "bench-sweep", "bench-viz")   # jobs whose sections quote wall times
+# jobs whose sections quote wall times
+TIMED = ("sweeps", "scenario-effects", "bench-model", "bench-sweep", "bench-viz")
 
 
 def quick_sections() -> dict[str, str]:

@@ -1,14 +1,24 @@
 """Coefficients files: every choice coefficient and attitude rate is a finite number in its range,
-or one message naming the file and the coefficient."""
+or one message naming the file and the coefficient; and the utility each mechanism adds to paying."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import yaml
 
-from abm.choice import DYNAMICS, TERMS, load_coefficients
+from abm.choice import (
+    DYNAMICS,
+    MECHANISMS,
+    TERMS,
+    alternative_factors,
+    explain,
+    load_coefficients,
+    mechanism_utilities,
+    resident_factors,
+)
 from abm.errors import UserError
 from helpers import DATA_DIR
 
@@ -42,3 +52,49 @@ def test_a_coefficient_out_of_range_names_the_file_and_coefficient(tmp_path, sec
         load_coefficients(path)
     assert info.value.file == str(path) and info.value.field == f"{section}.{name}", str(info.value)
     assert fragment in info.value.message and str(info.value).count("(got") == 1, str(info.value)
+
+
+# --- mechanisms of paying ------------------------------------------------------------------------
+
+def _one_resident(last_choice: float = 0.0, peers=(0.5, 0.25, 0.25)) -> tuple[dict, dict]:
+    """One resident choosing among not paying and grades 100 and 200 (subsidies 30 and 60)."""
+    alternatives = alternative_factors(np.array([100.0, 200.0]), np.array([30.0, 60.0]))
+    residents = resident_factors(np.array([45]), np.array([10_000.0]), np.array([0.5]), np.array([0.5]),
+                                 np.array([0.0]), np.array([1.0]), 10_000.0, np.array([last_choice]),
+                                 np.array([peers]), alternatives["value"])
+    return residents, alternatives
+
+
+def test_mechanism_utilities_by_hand():
+    """pay 0.5, subsidy 1 (per 100 yuan), inertia 1 on not paying last year, peers 2 on shares .5/.25/.25:
+    utilities 2.0 (not paying), 1.3 and 1.6; given paying the grades' probabilities are the logit of
+    1.3 and 1.6."""
+    beta = dict.fromkeys(TERMS, 0.0) | {"pay": 0.5, "subsidy": 1.0, "inertia": 1.0, "peer_share": 2.0}
+    residents, alternatives = _one_resident()
+    got = mechanism_utilities(beta, residents, alternatives)
+    q200 = math.exp(0.3) / (1 + math.exp(0.3))
+    expected = dict.fromkeys(MECHANISMS, 0.0) | {"paying": 0.5, "subsidy": 0.3 * (1 - q200) + 0.6 * q200,
+                                                  "habit": -1.0, "peers": 2 * 0.25 - 2 * 0.5}
+    assert set(got) == set(MECHANISMS)
+    for name, value in expected.items():
+        assert got[name] == pytest.approx([value], abs=1e-12), name
+
+
+def test_mechanism_utilities_agree_with_explain_and_are_computed_row_by_row():
+    """Each resident's mechanisms are explain's, weighted by the grades' probabilities given paying,
+    less those of not paying; stacking residents changes no row."""
+    rng = np.random.default_rng(3)
+    beta = {name: float(rng.normal()) for name in TERMS}
+    rows = [_one_resident(last_choice, peers) for last_choice, peers in
+            ((0.0, (0.6, 0.3, 0.1)), (100.0, (0.2, 0.5, 0.3)), (200.0, (0.1, 0.1, 0.8)))]
+    alternatives = rows[0][1]
+    stacked = {name: np.concatenate([r[name] for r, _ in rows]) for name in rows[0][0]}
+    together = mechanism_utilities(beta, stacked, alternatives)
+    for index, (residents, _) in enumerate(rows):
+        explained = explain(beta, residents, alternatives)
+        p = np.array([a["probability"] for a in explained])
+        for name in MECHANISMS:
+            m = np.array([a["mechanisms"][name] for a in explained])
+            by_hand = (p[1:] @ m[1:]) / p[1:].sum() - m[0]
+            assert mechanism_utilities(beta, residents, alternatives)[name] == pytest.approx([by_hand], abs=1e-12)
+            assert together[name][index] == pytest.approx(by_hand, abs=1e-12)

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from abm.errors import UserError
-from helpers import REPO_ROOT
+from helpers import BASELINE, REPO_ROOT
 
 README = REPO_ROOT / "README.md"
 
@@ -41,8 +41,8 @@ def test_readme_quick_sections_equal_fresh_runs(fresh):
 def test_readme_has_markers_for_every_job_section():
     """Every section a job writes has its markers in the README (the slow ones too)."""
     names = set(build.parse(README.read_text(encoding="utf-8")))
-    assert {"baseline", "irr", "sweeps", "sweep-findings", "bench-sweep", "bench-sobol-1024", "bench-viz",
-            "bench-model"} <= names
+    assert {"baseline", "irr", "sweeps", "sweep-findings", "scenario-effects", "bench-sweep", "bench-sobol-1024",
+            "bench-viz", "bench-model"} <= names
 
 
 def test_a_changed_figure_is_stale_and_replace_restores_it(fresh):
@@ -155,3 +155,40 @@ def test_benchmark_sections_read_the_json_lines_of_the_bench_scripts(monkeypatch
     viz = build.bench_viz().sections["bench-viz"]
     assert "| 5,000 | 40 | 21 | 27 |" in viz.splitlines()
     assert "after 186 ms on average at 5,000 residents (worst of 20 clicks 355 ms)" in viz
+
+
+def test_scenario_effects_table_from_measured_effects():
+    """The scenario table's rows from hand-made effects: levels for the baseline, paired differences
+    [90% band] in each column's unit, and the mechanism sentence of the runs."""
+    import pandas as pd
+
+    from abm.choice import MECHANISMS
+    from abm.effects import Effects
+    from abm.scenario import load_scenario
+
+    base, taught = load_scenario(BASELINE), load_scenario(REPO_ROOT / "scenarios" / "financial_education.yaml")
+    rows = []
+    for indicator, level, diff in (("participation_rate", 0.6234, (0.021, 0.015, 0.028)),
+                                   ("lowest_grade_share", 0.4, (-0.0123, -0.02, -0.004)),
+                                   ("mean_pension", 312.34, (1.26, -0.5, 3.0)),
+                                   ("public_spending", 123_456_789.0, (2_000_000.0, 1_000_000.0, 3_500_000.0))):
+        rows.append({"indicator": indicator, "year": 2040, "scenario": "baseline", "mean": level,
+                     "difference": 0.0, "difference_low": 0.0, "difference_high": 0.0, "runs": 3})
+        rows.append({"indicator": indicator, "year": 2040, "scenario": "financial_education", "mean": level,
+                     "difference": diff[0], "difference_low": diff[1], "difference_high": diff[2], "runs": 3})
+    mechanisms = pd.DataFrame([{"scenario": name, "run": run, **dict.fromkeys(MECHANISMS, 0.0),
+                                "account": shift * (run + 1), "habit": -0.05 * (shift > 0)}
+                               for name, shift in (("baseline", 0.0), ("financial_education", 0.1))
+                               for run in range(3)])
+    effects = Effects(2040, 3, 1000, [base, taught], pd.DataFrame(rows), mechanisms, 12.3)
+    text = build.effects_table(effects, workers=2)
+    lines = text.splitlines()
+    assert "30 paired runs" not in text and "3 paired runs (the same seeds) of 1,000 simulated residents" in lines[0]
+    assert "took 12 s on 2 workers" in lines[0]
+    assert lines[4] == (f"| `baseline` | {base.description} | 62.3% | 40.0% | 312.3 | 123.5 | "
+                        "the reference: levels in the year |")
+    assert lines[5] == (f"| `financial_education` | {taught.description} | +2.1 [+1.5, +2.8] | -1.2 [-2.0, -0.4] | "
+                        "+1.3 [-0.5, +3.0] | +2.0 [+1.0, +3.5] | changes `policy.financial_education`; utility of "
+                        "paying over not paying in 2040 moved most through the account's value (+0.200 [+0.110, "
+                        "+0.290]) and habit (paying as last year) (-0.050 [-0.050, -0.050]) |")
+    assert len(lines) == 6

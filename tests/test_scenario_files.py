@@ -7,13 +7,16 @@ import copy
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
+from abm.effects import changes
 from abm.errors import UserError
+from abm.model import PensionModel
 from abm.population import load_county
 from abm.scenario import load_scenario
-from helpers import BASELINE, invoke, latest, squash, when
+from helpers import BASELINE, invoke, latest, small, squash, when, year_policy
 
 SCENARIO_DIR = BASELINE.parent
 SCENARIO_FILES = sorted(SCENARIO_DIR.glob("*.yaml"))
@@ -47,7 +50,7 @@ def raw(path: Path) -> dict:
 def test_scenario_folder_holds_the_scenarios_listed_in_the_readme():
     """The README's table of the studies' scenarios names exactly the shipped scenario files."""
     readme = (BASELINE.parent.parent / "README.md").read_text(encoding="utf-8")
-    table = readme.split("The scenarios from the studies", 1)[1].split("\n\n", 2)[1]
+    table = readme.split("The scenarios from the studies", 1)[1].split("`pension-abm compare", 1)[0]
     listed = re.findall(r"^\| `([A-Za-z0-9_.-]+)` \|", table, flags=re.MULTILINE)
     assert BASELINE in SCENARIO_FILES and POLICY_FILES
     assert sorted(listed) == sorted(load_scenario(p).name for p in SCENARIO_FILES)
@@ -88,6 +91,32 @@ def test_policy_scenario_differs_from_the_baseline_and_inherits_the_rest(path, b
     for field, value in spec.policy:
         if field not in raw(path).get("policy", {}):
             assert value == getattr(baseline.policy, field), field
+
+
+def test_financial_education_teaches_every_resident_aged_16_to_59_from_2026(baseline):
+    """The lever is off before 2026 and reaches everyone from then: after 2026 every resident who was
+    16-59 at its start has learnt compound interest, which the baseline leaves to a share."""
+    spec = load_scenario(SCENARIO_DIR / "financial_education.yaml")
+    assert [year_policy(spec, y).financial_education for y in (2025, 2026, 2040)] == [0.0, 1.0, 1.0]
+    assert changes(baseline, spec) == ["policy.financial_education"]
+    literate = []
+    for scenario in (spec, baseline):
+        model = PensionModel(scenario=small(scenario, residents=1000, end_year=2026), rng=5)
+        while model.year < 2026:
+            model.step()
+        before = model.population.id[(model.population.age >= 16) & (model.population.age <= 59)]
+        model.step()
+        pop = model.population
+        literate.append(pop.literate[np.isin(pop.id, before)])
+    assert literate[0].size > 100 and literate[0].all()
+    assert not literate[1].all()
+
+
+def test_a_dated_lever_must_start_by_the_launch(tmp_path):
+    path = child(tmp_path, "policy:\n  financial_education: {2026: 1.0}\n")
+    with pytest.raises(UserError, match="first dated value 2026 is after launch_year 2011") as info:
+        load_scenario(path)
+    assert info.value.field == "policy.financial_education"
 
 
 # --- extends -------------------------------------------------------------------------------------
