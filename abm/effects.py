@@ -28,8 +28,7 @@ MEANINGS = {"cost": "the grades' cost against income", "basic": "the basic pensi
             "account": "the account's value", "subsidy": "the entry subsidy",
             "habit": "habit (paying as last year)", "peers": "neighbours' choices",
             "default": "the pull of the lowest and top grades",
-            "paying": "attitudes to paying (awareness, trust, age, income, health)",
-            "level": "the pull of higher grades"}
+            "paying": "attitudes to paying (awareness, trust, age, income, health)"}
 SHOWN = 2          # mechanisms named per scenario
 STILL = 5e-4       # utility: a mean change below it is shown as none (+0.000)
 
