@@ -251,14 +251,15 @@ def calibrate_survey(
 @calibrate_app.command("aggregates")
 @user_errors
 def calibrate_aggregates(
-    budget: Annotated[int, typer.Option(min=1, help="model evaluations for the optimiser")] = 150,
+    budget: Annotated[int, typer.Option(min=1, help="model evaluations for the optimiser")] = 400,
     seeds: Annotated[int, typer.Option(min=1, help="common-random-number runs per evaluation")] = 4,
     residents: Annotated[int, typer.Option(min=100, help="simulated residents per run")] = 4000,
     scenario: Annotated[Path, typer.Option(help="scenario to fit")] = DEFAULT_SCENARIO,
     out: Annotated[Path | None, typer.Option(help=OUT_HELP)] = None,
     targets: Annotated[Path, typer.Option(help="aggregate targets")] = CALIBRATION_DIR / "targets.yaml",
 ) -> None:
-    """Fit habit, herding and attitude dynamics to calibration/targets.yaml by simulated moments."""
+    """Fit habit, herding, constants, attitude dynamics, the subsidy's pull and the compounding gap to
+    calibration/targets.yaml and the field experiments (calibration/evidence.yaml) by simulated moments."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from abm.calibrate import pipeline

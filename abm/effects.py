@@ -146,3 +146,40 @@ def _described(table: pd.DataFrame) -> str:
 
 def _signed(value: float) -> str:
     return f"{value:+.3f}" if np.isfinite(value) else "n/a"
+
+
+def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], years: tuple[int, int], runs: int,
+                  residents: int, indicators: Sequence[str], workers: int = 1) -> pd.DataFrame:
+    """Each lever (overrides of one scenario) against the scenario itself over a span of years,
+    paired by seed: the mean over the years of each indicator, its paired difference and 90% band.
+
+    Args:
+        source: the scenario file the levers change.
+        levers: label -> overrides (``path=value``).
+        years: first and last year of the span averaged (the runs end at the last).
+        runs: paired replications.
+        residents: simulated residents aged 16+ at the start.
+        indicators: time-series columns compared.
+        workers: processes running replications.
+    Returns:
+        rows of lever, indicator, reference (the scenario's mean level), difference, low, high.
+    """
+    size = [("end_year", years[1]), ("population.residents", residents), ("population.agents", "none")]
+    reference = load_scenario(source, size)
+    scenarios = [reference, *(load_scenario(source, [*size, *overrides]) for overrides in levers.values())]
+    seeds = replication_seeds(reference.run.seed, runs)
+    done = _map(workers, runner.simulate, [(scenario, seed, None) for scenario in scenarios for seed in seeds])
+    span = np.arange(years[0], years[1] + 1)
+
+    def means(number: int) -> pd.DataFrame:   # runs x indicators: the span's mean per run
+        return pd.DataFrame([frame.set_index("year").loc[span, list(indicators)].mean()
+                             for frame in done[number * runs:(number + 1) * runs]])
+
+    base, rows = means(0), []
+    for number, label in enumerate(levers, start=1):
+        diff = means(number) - base
+        for name in indicators:
+            rows.append({"lever": label, "indicator": name, "reference": float(base[name].mean()),
+                         "difference": float(diff[name].mean()), "low": float(diff[name].quantile(runner.BAND[0])),
+                         "high": float(diff[name].quantile(runner.BAND[1]))})
+    return pd.DataFrame(rows)

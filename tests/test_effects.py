@@ -68,3 +68,18 @@ def test_the_sentence_says_when_no_mechanism_moved_or_only_noise_did(baseline):
     assert mechanism_sentence(effects, "noisy") == (
         "changes `policy.publicity`; no mechanism's utility of paying moved beyond the runs' noise in 2040 "
         "(largest: neighbours' choices (+0.002 [-0.009, +0.013]))")
+
+
+def test_lever_effects_are_paired_window_means():
+    """A lever that changes nothing the runs use gives exactly 0 with the same seeds; a higher
+    local top-up with the basic pension's value weighed brings payers in."""
+    from abm.effects import lever_effects
+
+    levers = {"nothing": ["policy.financial_education.2026=0.0"],
+              "top-up": ["policy.local_top_up.2014=100", "behaviour.choice.basic_value=3.0"]}
+    frame = lever_effects(BASELINE, levers, (2014, 2016), runs=2, residents=600,
+                          indicators=["participation_rate", "mean_contribution"]).set_index(["lever", "indicator"])
+    assert frame.loc[("nothing", "participation_rate"), "difference"] == 0
+    assert frame.loc[("nothing", "mean_contribution"), ["low", "high"]].tolist() == [0, 0]
+    assert frame.loc[("top-up", "participation_rate"), "low"] > 0
+    assert 0 < frame.loc[("top-up", "participation_rate"), "reference"] < 1

@@ -104,7 +104,7 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
         return regenerate_report(scenario, survey_file, folder, targets_file, survey_fit, into=staging)
 
 
-def calibrate_aggregates(scenario: Scenario, budget: int = 150, seeds: int = 4, residents: int = 4000,
+def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, residents: int = 4000,
                          folder: Path = CALIBRATION_DIR, targets_file: Path = aggregates.TARGETS,
                          on_evaluation=lambda n, best: None) -> dict:
     """Fit the parameters the survey cannot identify to the targets, by simulated moments."""
