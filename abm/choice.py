@@ -1,4 +1,4 @@
-"""Grade choice: a multinomial logit over "not paying" and each grade of the year.
+"""Grade choice: a multinomial logit over "not paying" and each grade; back-paying: a binary logit, same terms.
 
 Every utility term is a resident factor times an alternative factor, so the same term list
 gives the simulation's utilities (computed without the full design array) and the design
@@ -14,6 +14,7 @@ from typing import Annotated, TypedDict
 
 import numpy as np
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from scipy.special import expit
 
 from abm.datafiles import CALIBRATION_DIR, DATA_DIR, find, load_parameters
 from abm.errors import UserError
@@ -242,6 +243,49 @@ def block_factors(pop, block: np.ndarray, values: np.ndarray, peers: np.ndarray,
     return resident_factors(pop.age[block], pop.income[block], pop.awareness[block], pop.trust[block],
                             pop.reliance[block], pop.good_health[block], mean_income, pop.choice[block],
                             peers[pop.village[block]], values, basic, account)
+
+
+# The back-payment decision (abm/policy.py: backpay_gap): a binary logit with the grade choice's own
+# coefficients, "back-pay the gap and draw the pension from now" against "not" (utility 0).
+BACKPAY_TERMS = ("pay", "affordability", "basic_value", "account_value", "account_value_x_awareness")
+
+
+def backpay_utility(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray,
+                    lump_sum: np.ndarray, income: np.ndarray, awareness: np.ndarray | float = 0.0) -> np.ndarray:
+    """Utility of back-paying against not back-paying (0), per resident: the ``pay`` constant, the
+    basic pension it unlocks (``basic_value`` x basic_worth), the account pension the lump sum buys
+    ((``account_value`` + ``account_value_x_awareness`` x awareness) x account_worth x lump sum) and
+    its cost (``affordability`` x lump sum / income, as for a grade).
+
+    Args:
+        beta: the choice coefficients (the names in BACKPAY_TERMS are used).
+        basic_worth: the basic pension from this year for life, yuan of value per yuan of income
+            (abm/value.py: backpay_worth).
+        account_worth: value of one yuan back-paid, per yuan of income (abm/value.py: backpay_worth).
+        lump_sum: the back-payment, gap x the lowest grade, yuan (no subsidy).
+        income: per-capita household income, yuan/year.
+        awareness: knowledge of the scheme's rules, 0-1.
+    """
+    lump_sum = np.asarray(lump_sum, dtype=float)
+    account = beta["account_value"] + beta["account_value_x_awareness"] * np.asarray(awareness, dtype=float)
+    return (beta["pay"] + beta["basic_value"] * np.asarray(basic_worth)
+            + (account * np.asarray(account_worth) + beta["affordability"] / np.asarray(income)) * lump_sum)
+
+
+def backpay_probability(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray,
+                        lump_sum: np.ndarray, income: np.ndarray, awareness: np.ndarray | float = 0.0) -> np.ndarray:
+    """Probability of back-paying per resident, 0-1 (the logistic of :func:`backpay_utility`; same args)."""
+    return expit(backpay_utility(beta, basic_worth, account_worth, lump_sum, income, awareness))
+
+
+def backpays(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray, lump_sum: np.ndarray,
+             income: np.ndarray, rng: np.random.Generator, awareness: np.ndarray | float = 0.0) -> np.ndarray:
+    """Draw who back-pays: one uniform draw per resident given (none for none), True below the
+    probability of :func:`backpay_probability` (same args, plus the model's generator)."""
+    probability = backpay_probability(beta, basic_worth, account_worth, lump_sum, income, awareness)
+    if probability.size == 0:
+        return np.zeros(0, dtype=bool)
+    return rng.random(probability.size) < probability
 
 
 # How the terms are shown when a choice is explained: the mechanism each stands for.

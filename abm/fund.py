@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from abm.policy import YearPolicy, may_backpay
+from abm.policy import YearPolicy, backpay_gap
 
 INFLOWS = ("contributions", "entry_subsidies", "government_contributions", "backpayments", "interest")
 OUTFLOWS = ("account_pensions", "inheritance", "returned_subsidies", "transfers_out")
@@ -88,11 +88,20 @@ class Fund:
         pop.account_subsidy[rows] += subsidy + np.where(gov_paid, grade, 0.0)
         pop.years[rows] += paying
 
-    def retire(self, pop, policy: YearPolicy) -> np.ndarray:
-        """Residents at pension age with enough years (or the right to back-pay) start their pension."""
+    def retire(self, pop, policy: YearPolicy, backpaying: np.ndarray | None = None) -> np.ndarray:
+        """Residents at pension age with enough years (or who back-pay the gap) start their pension.
+
+        Args:
+            pop: the residents.
+            policy: the year's policy.
+            backpaying: per resident, whether one with the right back-pays this year (the model's
+                decision, abm/choice.py: backpays); ``None``: everyone with the right does (the rules'
+                route, as in abm/irr.py). Ignored for residents without a gap to back-pay.
+        """
         candidates = ~pop.pensioner & ~pop.employee & (pop.age >= policy.pension_age)
-        backpaying = candidates & may_backpay(pop.age, pop.years, policy)
-        gap = np.where(backpaying, np.maximum(policy.min_years - pop.years, 0), 0)
+        gap = backpay_gap(pop, policy)
+        if backpaying is not None:
+            gap = np.where(backpaying, gap, 0)
         backpay = gap * policy.lowest_grade  # at the lowest grade, no subsidy on back-payments
         self._add("backpayments", backpay)
         pop.account += backpay

@@ -11,8 +11,8 @@ CONTRIBUTIONS = ("eligible", "paying", "participation_rate", "participants", "en
                  "participation_16_29", "participation_30_44", "participation_45_59", "government_paid",
                  "lowest_grade_share", "top_grade_share", "mean_contribution")
 AGE_BANDS = {"participation_16_29": (16, 29), "participation_30_44": (30, 44), "participation_45_59": (45, 59)}
-PENSIONS = ("pensioners", "beneficiary_share", "mean_basic_pension", "mean_account_pension", "mean_pension",
-            "replacement_rate", "basic_needs_coverage")
+PENSIONS = ("pensioners", "backpayers", "beneficiary_share", "mean_basic_pension", "mean_account_pension",
+            "mean_pension", "replacement_rate", "basic_needs_coverage")
 DEMOGRAPHY = ("population", "share_60_plus", "births", "deaths", "in_migrants", "out_migrants")
 MONEY = ("fund_balance", "fund_inflow", "fund_outflow", "public_spending", "contribution_share_of_revenue",
          "basic_pension_share_of_spending") + INFLOWS + OUTFLOWS + PUBLIC
@@ -58,8 +58,14 @@ def contributions(pop, eligible: np.ndarray, policy: YearPolicy, all_grades: lis
 
 
 def pensions(pop, policy: YearPolicy, mean_income: float, basic_needs_line: float,
-             participants: float) -> dict[str, float]:
-    """Pensioners, their mean monthly pension and what it is worth against income and needs."""
+             participants: float, backpaying: np.ndarray) -> dict[str, float]:
+    """Pensioners, those who back-paid to become one this year, their mean monthly pension and what
+    it is worth against income and needs.
+
+    Args:
+        participants: residents enrolled, as statistics count them, persons (:func:`contributions`).
+        backpaying: per resident, back-paid this year (abm/model.py's decision).
+    """
     pensioners = pop.pensioner
     count = pensioners.sum()
     basic = float(monthly_basic_pension(policy, pop.years[pensioners]).mean()) if count else 0.0
@@ -67,6 +73,7 @@ def pensions(pop, policy: YearPolicy, mean_income: float, basic_needs_line: floa
     total = basic + account
     return {
         "pensioners": count * pop.weight,
+        "backpayers": np.count_nonzero(backpaying) * pop.weight,
         "beneficiary_share": count * pop.weight / max(participants, 1.0),
         "mean_basic_pension": basic,
         "mean_account_pension": account,

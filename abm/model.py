@@ -15,6 +15,7 @@ from abm.choice import (
     MECHANISMS,
     Coefficients,
     alternative_factors,
+    backpays,
     block_factors,
     choose,
     load_coefficients,
@@ -26,10 +27,10 @@ from abm.datafiles import SCENARIOS_DIR
 from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.fund import Fund
-from abm.policy import eligible_to_contribute
+from abm.policy import backpay_gap, eligible_to_contribute
 from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
-from abm.value import Expectations, perceived_worth, value_tables
+from abm.value import Expectations, backpay_worth, perceived_worth, value_tables
 
 DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
 
@@ -79,11 +80,12 @@ class PensionModel(mesa.Model):
         mean_income = self.economy.mean_income(self.year)
         self.indicators = {"year": self.year, "residents": len(pop) * pop.weight, "mean_income": mean_income}
         self.indicators |= indicators.contributions(pop, eligible, policy, self.all_grades)
-        self.fund.retire(pop, policy)
+        backpaying = self._backpay(policy)
+        self.fund.retire(pop, policy, backpaying)
         self.fund.pay(pop, policy)
         self.indicators |= indicators.pensions(pop, policy, mean_income,
                                                self.economy.basic_needs_line(self.year),
-                                               self.indicators["participants"])
+                                               self.indicators["participants"], backpaying)
         self.indicators |= indicators.demography(self.population, **self._demography())
         self._grow_incomes()
         self.indicators |= indicators.money(self.fund.close_year(pop))
@@ -164,13 +166,33 @@ class PensionModel(mesa.Model):
         self.fund.collect(pop, rows, grade[rows], gov_paid[rows], policy)
         return eligible
 
+    def _backpay(self, policy) -> np.ndarray:
+        """Who of those with the right and a gap (abm/policy.py: backpay_gap) back-pays this year, per
+        resident: a binary logit (abm/choice.py: backpays) drawn for them only."""
+        pop, valuation = self.population, self.coefficients.valuation
+        gap = backpay_gap(pop, policy)
+        deciding = np.flatnonzero(gap > 0)
+        backpaying = np.zeros(len(pop), dtype=bool)
+        if deciding.size:
+            basic, account = backpay_worth(self._tables(policy), policy, pop.age[deciding], pop.sex[deciding],
+                                           pop.income[deciding], pop.trust[deciding], pop.literate[deciding],
+                                           valuation["compounding_gap"])
+            backpaying[deciding] = backpays(self.coefficients.choice, basic, account,
+                                            gap[deciding] * policy.lowest_grade, pop.income[deciding], self.rng,
+                                            pop.awareness[deciding])
+        return backpaying
+
+    def _tables(self, policy):
+        """The year's value tables (abm/value.py) at the residents' expectations."""
+        expectations = Expectations.from_indexation(
+            self.coefficients.valuation["discount_rate"], self.spec.policy.basic_pension_indexation,
+            self.economy.income_growth(self.year), self.economy.inflation(self.year))
+        return value_tables(self.life, policy, expectations)
+
     def _worth(self, policy):
         """What paying buys each resident, as perceived (abm/value.py), for a block of rows."""
         pop, valuation = self.population, self.coefficients.valuation
-        expectations = Expectations.from_indexation(
-            valuation["discount_rate"], self.spec.policy.basic_pension_indexation,
-            self.economy.income_growth(self.year), self.economy.inflation(self.year))
-        tables = value_tables(self.life, policy, expectations)
+        tables = self._tables(policy)
 
         def worth(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return perceived_worth(tables, policy, pop.age[rows], pop.sex[rows], pop.years[rows], pop.income[rows],

@@ -145,9 +145,23 @@ def may_backpay(age: np.ndarray, years: np.ndarray, policy: YearPolicy) -> np.nd
     return policy.backpay & (age_at_launch > policy.launch_pension_age - policy.min_years) & (years > 0)
 
 
+def backpay_gap(pop, policy: YearPolicy) -> np.ndarray:
+    """Years each resident may back-pay this year (0 for everyone else): those at or past the pension
+    age, not drawing a pension, not in the employee scheme, with the right (:func:`may_backpay`),
+    short of ``min_years``: the gap to ``min_years`` (back-payments are capped at it, Guofa [2014]
+    No. 8). The right has no deadline: whoever declines stays short of years, draws no pension and
+    may back-pay in any later year (and, having the right, does not pay yearly past the pension age:
+    :func:`eligible_to_contribute`)."""
+    holders = ~pop.pensioner & ~pop.employee & (pop.age >= policy.pension_age) \
+        & may_backpay(pop.age, pop.years, policy)
+    return np.where(holders, np.maximum(policy.min_years - pop.years, 0), 0)
+
+
 def eligible_to_contribute(pop, policy: YearPolicy) -> np.ndarray:
     """Who may pay this year: not students, not pensioners, not in the employee scheme, and
-    either below pension age or still short of the minimum years (they keep paying after it)."""
+    either below pension age or still short of the minimum years (they keep paying after it),
+    unless they have the right to back-pay: past the pension age, theirs is the back-payment of the
+    gap (:func:`backpay_gap`), which they may decide on again every year."""
     free = ~pop.pensioner & ~pop.employee & (pop.age >= pop.school_until)
     short = (pop.years > 0) & (pop.years < policy.min_years) & ~may_backpay(pop.age, pop.years, policy)
     return free & ((pop.age < policy.pension_age) | short)

@@ -8,7 +8,9 @@ credits interest; in the year the pension starts the interest comes first, then 
 pension is fixed at balance / divisor and paid 12 months a year for life (from public money once
 the account is exhausted); whoever dies leaves the balance at the end of that year to the heirs. A resident
 choosing below the pension age draws the pension from the pension age; one choosing at or past
-it (still short of years) from the next year, as in :mod:`abm.irr`.
+it (still short of years) from the next year, as in :mod:`abm.irr`. A back-payment (the launch
+cohort's, at or past the pension age) goes in after the year's interest and starts the pension at
+once: drawn from this year.
 
 Left out on purpose: the long-contribution bonus, the subsidy part that some years' rules do not
 let heirs inherit (counted at full value), and a mid-year launch's shorter first year.
@@ -79,10 +81,15 @@ class ValueTables:
         basic_annuity: yuan per (yuan/month) of basic pension now, growing at the expected rate,
             received every year from the pension age (or next year, at or past it) for life.
         account_factor: yuan per yuan paid into the account this year.
+        basic_annuity_now, account_factor_now: the same for a pension starting this year (a
+            back-payment's, :func:`backpay_worth`): the basic pension from this year's 12 months,
+            the yuan paid in after the year's interest and the account pension fixed on it at once.
     """
 
     basic_annuity: np.ndarray
     account_factor: np.ndarray
+    basic_annuity_now: np.ndarray
+    account_factor_now: np.ndarray
     pension_age: int
     divisor: float          # months
     interest_rate: float    # per year
@@ -116,21 +123,24 @@ def _tables(qx_bytes: bytes, shape: tuple[int, int], pension_age: int, divisor: 
     alive = np.cumprod(np.concatenate([np.ones_like(q[..., :1]), 1 - q[..., :-1]], axis=-1), axis=-1) * exists
     dying = alive * q
     discount = (1 + expectations.discount_rate) ** -k.astype(float)
-
-    start = np.maximum(pension_age - ages, 1)[:, None]           # years until the first pension
-    drawing = k[None, :] >= start
     growth = (1 + expectations.basic_growth) ** k.astype(float)
-    basic = (alive * drawing * MONTHS * growth * discount).sum(axis=-1)
-
     # one yuan at the end of this year: (1 + r)^k until the pension is fixed at (1 + r)^start / divisor
     # a month; after that the balance per yuan at the fix, at the end of year j of drawing, is
     # (1 + r)^j (1 - 12 / divisor * sum_{i<=j} (1 + r)^-i), floored at 0 (exhausted: public money pays)
     compound = (1 + rate) ** k.astype(float)
     after_fix = np.maximum(compound * (1 - MONTHS / divisor * np.cumsum(1 / compound)), 0.0)
-    at_fix = (1 + rate) ** start.astype(float)                  # [age now, 1]
-    balance = np.where(drawing, at_fix * after_fix[np.maximum(k[None, :] - start, 0)], compound[None, :])
-    pension = drawing * at_fix * MONTHS / divisor
-    account = ((alive * pension + dying * balance) * discount).sum(axis=-1)
+
+    def pension_values(start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Basic annuity and account factor with the first pension ``start`` years from now ([age now, 1])."""
+        drawing = k[None, :] >= start
+        basic = (alive * drawing * MONTHS * growth * discount).sum(axis=-1)
+        at_fix = (1 + rate) ** start.astype(float)                  # [age now, 1]
+        balance = np.where(drawing, at_fix * after_fix[np.maximum(k[None, :] - start, 0)], compound[None, :])
+        pension = drawing * at_fix * MONTHS / divisor
+        return basic, ((alive * pension + dying * balance) * discount).sum(axis=-1)
+
+    basic, account = pension_values(np.maximum(pension_age - ages, 1)[:, None])   # years until the first pension
+    basic_now, account_now = pension_values(np.zeros((ages.size, 1), dtype=int))
 
     def by_age(values: np.ndarray) -> np.ndarray:
         table = np.full(shape, np.nan)
@@ -138,7 +148,8 @@ def _tables(qx_bytes: bytes, shape: tuple[int, int], pension_age: int, divisor: 
         table.flags.writeable = False
         return table
 
-    return ValueTables(by_age(basic), by_age(account), pension_age, divisor, rate, expectations)
+    return ValueTables(by_age(basic), by_age(account), by_age(basic_now), by_age(account_now), pension_age,
+                       divisor, rate, expectations)
 
 
 def pivotal_weight(age: np.ndarray, years_paid: np.ndarray, policy: YearPolicy, horizon: float) -> np.ndarray:
@@ -229,3 +240,30 @@ def perceived_worth(tables: ValueTables, policy: YearPolicy, age: np.ndarray, se
     basic, per_yuan = _rights(tables, policy, age, sex, years_paid, pivot_horizon)
     seen = np.where(literate, 1.0, 1.0 - compounding_gap)
     return trust * basic / income, trust * seen * per_yuan / income
+
+
+def backpay_worth(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray,
+                  income: np.ndarray, trust: np.ndarray, literate: np.ndarray,
+                  compounding_gap: float) -> tuple[np.ndarray, np.ndarray]:
+    """The two benefit factors of the back-payment decision per resident, as perceived, per yuan of
+    income: the basic pension drawn from this year for life (what back-paying unlocks: fully
+    pivotal, no slack), and what one yuan of the lump sum is worth as account pension starting this
+    year. Trust and ``compounding_gap`` weigh them as in :func:`perceived_worth`.
+
+    Args:
+        tables: the year's value tables.
+        policy: the year's policy (basic pension and local top-up in yuan/month).
+        age, sex: per resident (years, at or past the pension age; 0 female, 1 male).
+        income: per-capita household income, yuan/year.
+        trust: trust in government, 0-1.
+        literate: understands compound interest.
+        compounding_gap: share of the account's value missed without financial literacy, 0-1.
+    Returns:
+        (basic, account): yuan of value per yuan of income; yuan of value per yuan back-paid and per
+        yuan of income.
+    """
+    age = np.minimum(np.asarray(age), tables.basic_annuity_now.shape[1] - 1)
+    sex = np.asarray(sex)
+    basic = tables.basic_annuity_now[sex, age] * (policy.basic_pension + policy.local_top_up)
+    seen = np.where(literate, 1.0, 1.0 - compounding_gap)
+    return trust * basic / income, trust * seen * tables.account_factor_now[sex, age] / income

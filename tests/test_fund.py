@@ -7,7 +7,7 @@ import pytest
 
 from abm.fund import Fund, FundImbalance, monthly_account_pension, monthly_basic_pension
 from abm.model import PensionModel
-from abm.policy import GROUP_CODES
+from abm.policy import GROUP_CODES, backpay_gap, eligible_to_contribute
 from helpers import make_population, with_policy, year_policy
 
 W = 10.0  # persons per simulated resident: every ledger amount is 10x the accounts' change
@@ -110,6 +110,26 @@ def test_transitional_cohort_backpays_at_the_lowest_grade_without_subsidy(baseli
     assert row["backpayments"] == pytest.approx(26 * lowest * W)
     assert row["entry_subsidies"] == 0 and row["public_entry_subsidies"] == 0
     np.testing.assert_allclose(pop.account_pension[:2], pop.account[:2] / 139)
+
+
+def test_declining_to_back_pay_leaves_the_resident_short_and_the_right_kept(baseline):
+    """Only those deciding to back-pay pay the gap and retire; the books balance. A year later the
+    resident who declined may back-pay the same gap and does not pay yearly."""
+    policy = year_policy(baseline, 2014)                   # 60 in 2014: 57 at launch
+    pop = make_population(3, weight=W, age=60, years=[3, 1, 0], account=[500.0, 200.0, 0.0])
+    fund = _open(pop, 2014)
+    retiring = fund.retire(pop, policy, backpaying=np.array([True, False, True]))
+    row = fund.close_year(pop)                             # conserved
+    lowest = policy.grades[0]
+    np.testing.assert_array_equal(retiring, [True, False, False])   # never paid: nothing to back-pay
+    np.testing.assert_array_equal(pop.pensioner, [True, False, False])
+    np.testing.assert_array_equal(pop.years, [15, 1, 0])
+    np.testing.assert_allclose(pop.account, [500 + 12 * lowest, 200, 0])
+    assert row["backpayments"] == pytest.approx(12 * lowest * W)
+    pop.age += 1
+    later = year_policy(baseline, 2015)
+    np.testing.assert_array_equal(backpay_gap(pop, later), [0, 14, 0])
+    assert not eligible_to_contribute(pop, later)[1]
 
 
 def test_pension_is_basic_plus_balance_over_139_at_60(baseline):
@@ -254,8 +274,15 @@ def test_close_year_detects_accounts_changed_behind_the_ledger(baseline):
 
 
 def test_fund_is_conserved_every_year_of_a_model_run(small_scenario):
-    """opening + inflow - outflow == closing for every ledger row; each year opens where the last closed."""
+    """opening + inflow - outflow == closing for every ledger row; each year opens where the last closed;
+    the accounts of the dead leave as inheritance or returned subsidies."""
     model = PensionModel(scenario=small_scenario.model_copy(update={"end_year": 2020}))
+    dead_accounts, bequeath = [], model.fund.bequeath
+
+    def recording(pop, dead, policy):
+        dead_accounts.append(float(pop.account[dead].sum()) * pop.weight)
+        bequeath(pop, dead, policy)
+    model.fund.bequeath = recording
     while model.running:
         model.step()
     ledger = model.fund.ledger
@@ -270,4 +297,7 @@ def test_fund_is_conserved_every_year_of_a_model_run(small_scenario):
         assert after["opening_balance"] == before["closing_balance"]
     assert ledger[-1]["closing_balance"] == pytest.approx(model.population.account.sum() * model.population.weight,
                                                           rel=1e-12)
-    assert all(row[k] > 0 for row in ledger[1:] for k in ("contributions", "inheritance", "interest"))
+    assert all(row[k] > 0 for row in ledger[1:] for k in ("contributions", "interest"))
+    # whether anyone dies with money in the account in a year of 2,000 residents is chance
+    assert [row["inheritance"] + row["returned_subsidies"] for row in ledger] == pytest.approx(dead_accounts)
+    assert sum(dead_accounts) > 0

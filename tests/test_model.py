@@ -9,6 +9,7 @@ import pytest
 from abm import indicators
 from abm.agents import Household
 from abm.model import PensionModel
+from abm.policy import may_backpay
 from abm.runner import run
 from helpers import small, with_population
 
@@ -166,3 +167,38 @@ def test_replacement_rate_is_mean_pension_over_mean_income(baseline_to_2025):
     np.testing.assert_allclose(ts["mean_pension"], ts["mean_basic_pension"] + ts["mean_account_pension"], rtol=1e-12)
     np.testing.assert_allclose(ts["replacement_rate"], 12 * ts["mean_pension"] / ts["mean_income"], rtol=1e-12)
     assert ts.at[2023, "mean_income"] == 17677    # Shanxi rural income, DOMAIN.md section 2
+
+
+
+def _launch_cohort_run(scenario, choice: dict[str, float]):
+    """2011-2014 with the choice coefficients ``choice`` replaced from 2012 (the launch cohort's first
+    back-payments; the first year's payments as shipped): per year 2012-2014, the back-payers
+    (indicator, persons), the residents at or past the pension age with the right who stayed short
+    (simulated residents) and the back-payments (yuan)."""
+    model = PensionModel(scenario=scenario.model_copy(update={"end_year": 2014}), rng=3)
+    model.step()
+    model.coefficients = model.coefficients.replace(choice)
+    declined = []
+    while model.running:
+        model.step()
+        pop, policy = model.population, model.policy
+        age = pop.age - 1                                   # this year's age (the year has aged them)
+        declined.append(int((~pop.pensioner & (age >= policy.pension_age) & (pop.years < policy.min_years)
+                             & may_backpay(age, pop.years, policy)).sum()))
+    table = model.datacollector.get_model_vars_dataframe().iloc[1:]
+    return table["backpayers"].to_numpy(), np.array(declined), table["backpayments"].to_numpy()
+
+
+def test_nobody_backpays_when_paying_is_worth_nothing(small_scenario):
+    """Benefit terms 0 and a very negative pay constant: those with the right stay short; no back-payments."""
+    backpayers, declined, backpayments = _launch_cohort_run(
+        small_scenario, {"pay": -100.0, "basic_value": 0.0, "account_value": 0.0})
+    assert np.all(backpayers == 0) and np.all(backpayments == 0)
+    assert np.all(declined > 0) and np.all(np.diff(declined) > 0)   # waiting, more every year
+
+
+def test_everybody_backpays_when_the_pension_dwarfs_the_cost(small_scenario):
+    """A basic pension valued far above the lump sum: everyone with the right back-pays at once."""
+    backpayers, declined, backpayments = _launch_cohort_run(small_scenario, {"basic_value": 100.0})
+    assert np.all(backpayers > 0) and np.all(backpayments > 0)
+    assert np.all(declined == 0)

@@ -12,7 +12,7 @@ from abm.demography import LifeTable
 from abm.irr import money_worth
 from abm.population import load_county
 from abm.scenario import Indexation
-from abm.value import Expectations, payment_values, perceived_worth, pivotal_weight, value_tables
+from abm.value import Expectations, backpay_worth, payment_values, perceived_worth, pivotal_weight, value_tables
 from helpers import year_policy
 
 FEMALE = 0
@@ -80,14 +80,15 @@ def test_tables_reproduce_money_worth_at_its_irr(baseline, county_life, policy):
 
 
 def account_by_hand(q: float, age: int, pension_age: int, divisor: float, rate: float, discount: float,
-                    last_age: int = 105) -> float:
-    """One yuan paid at ``age``, followed year by year with a constant q (restating the rules)."""
+                    last_age: int = 105, starts_now: bool = False) -> float:
+    """One yuan paid at ``age``, followed year by year with a constant q (restating the rules);
+    ``starts_now``: a back-payment, the pension fixed on it and paid from this year."""
     value, alive, balance, monthly = 0.0, 1.0, 1.0, 0.0
     for k in range(last_age - age + 1):
         dies = 1.0 if age + k == last_age else q
         if k > 0:
             balance *= 1 + rate
-        if age + k >= pension_age and k > 0:
+        if age + k >= pension_age and (k > 0 or starts_now):
             if monthly == 0.0:
                 monthly = balance / divisor
             balance -= min(balance, 12 * monthly)
@@ -260,3 +261,36 @@ def test_probabilities_sum_to_one_with_the_benefit_terms(baseline, county_life, 
     beta = load_coefficients("default").choice | {"basic_value": 0.5, "account_value": 0.8}
     p = probabilities(utilities(beta, residents, alternatives))
     assert np.allclose(p.sum(axis=1), 1.0) and (p >= 0).all()
+
+
+def test_tables_of_a_pension_starting_now_by_hand(policy):
+    """A back-payment's pension starts this year: the basic annuity gains this year's 12 months
+    (12 sum_{k=0}^{45} x^k at 60 with q = 2%, no growth); the account pension is fixed on the yuan
+    at once and paid from this year, as by hand."""
+    tables = value_tables(constant_table(0.02), policy, Expectations(discount_rate=0.03))
+    x = 0.98 / 1.03
+    assert tables.basic_annuity_now[:, 60] == pytest.approx([12 * (1 - x**46) / (1 - x)] * 2, rel=1e-12)
+    assert tables.basic_annuity_now[:, 60] == pytest.approx(12 + tables.basic_annuity[:, 60], rel=1e-12)
+    life, expectations = constant_table(0.01), Expectations(discount_rate=0.03)
+    now = value_tables(life, policy, expectations).account_factor_now
+    for age in (60, 64):
+        assert now[FEMALE, age] == pytest.approx(
+            account_by_hand(0.01, age, 60, 139, 0.015, 0.03, starts_now=True), rel=1e-12)
+    # discounted at the interest rate, everyone dying before exhaustion: worth the yuan paid in
+    at_rate = Expectations(discount_rate=policy.interest_rate)
+    short_lived = value_tables(constant_table(0.05, last_age=64), policy, at_rate).account_factor_now
+    assert short_lived[:, 60:] == pytest.approx(np.ones((2, 5)), rel=1e-12)
+
+
+def test_backpay_worth_by_hand(county_life, policy):
+    """basic = trust x annuity from now x (basic pension + top-up) / income; account = trust x (1, or
+    1 - gap without literacy) x account factor from now / income; no pivotal weight (back-paying is
+    what opens the pension)."""
+    topped = replace(policy, local_top_up=10.0)
+    tables = value_tables(county_life, topped, Expectations(0.04))
+    basic, account = backpay_worth(tables, topped, np.array([60, 63]), np.array([FEMALE, 1]),
+                                   np.array([8_000.0, 12_000.0]), np.array([0.5, 0.9]), np.array([True, False]), 0.4)
+    np.testing.assert_allclose(basic, [0.5 * tables.basic_annuity_now[FEMALE, 60] * 153 / 8_000,
+                                       0.9 * tables.basic_annuity_now[1, 63] * 153 / 12_000], rtol=1e-12)
+    np.testing.assert_allclose(account, [0.5 * tables.account_factor_now[FEMALE, 60] / 8_000,
+                                         0.9 * 0.6 * tables.account_factor_now[1, 63] / 12_000], rtol=1e-12)

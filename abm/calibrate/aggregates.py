@@ -39,6 +39,9 @@ PARAMETERS: dict[str, tuple[str, float, float]] = {
     "awareness_publicity": ("dynamics", 0.0, 0.5),
     "awareness_decay": ("dynamics", 0.0, 0.3),
     "trust_service": ("dynamics", 0.0, 0.3),
+    # the basic pension's pull near the pension age: the survey estimate is re-set to the experiments
+    # (Lin & Zhang's basic-pension rise, the age profile) and to enrolment, as the constants are
+    "basic_value": ("choice", 0.0, 40.0),
     # how much of the account's value residents who do not understand compound interest miss (Song 2020)
     "compounding_gap": ("valuation", 0.0, 0.95),
 }
