@@ -360,7 +360,8 @@ def scenario_effects(figures: Path | None = DOCS, workers: int = WORKERS) -> Res
 
 
 LEVERS = {"local top-up +100 yuan/month from 2026": ["policy.local_top_up.2026=100"],
-          "minimum grade 200 from 2026": ["policy.grades.2026=[200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000]"],
+          "minimum grade 200 from 2026":
+              ["policy.grades.2026=[200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000]"],
           "financial education reaching everyone 16-59 from 2026": ["policy.financial_education.2026=1.0"]}
 LEVER_SPAN = (2026, 2035)
 LEVER_SIZE = {"runs": 20, "residents": 10_000}

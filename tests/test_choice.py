@@ -104,7 +104,8 @@ def test_mechanism_utilities_agree_with_explain_and_are_computed_row_by_row():
 
 # --- back-paying ---------------------------------------------------------------------------------
 
-BACKPAY_BETA = {"pay": -1.0, "affordability": -3.0, "basic_value": 0.2, "account_value": 0.5}
+BACKPAY_BETA = {"pay": -1.0, "affordability": -3.0, "basic_value": 0.2, "account_value": 0.5,
+                "account_value_x_awareness": 0.0}
 
 
 def test_backpay_probability_by_hand():
@@ -148,3 +149,11 @@ def test_backpay_draws_are_reproducible_and_none_for_nobody():
     rng = np.random.default_rng(7)
     assert backpays(BACKPAY_BETA, *(a[:0] for a in args), rng).size == 0
     assert rng.random() == np.random.default_rng(7).random()
+
+
+def test_awareness_of_the_rules_adds_to_the_back_payment_account_value():
+    beta = BACKPAY_BETA | {"account_value_x_awareness": 2.0}
+    args = (np.array([2.0]), np.array([1e-4]), np.array([1400.0]), np.array([7000.0]))
+    aware = backpay_probability(beta, *args, awareness=np.array([1.0]))[0]
+    assert aware > backpay_probability(beta, *args, awareness=np.array([0.0]))[0]
+    assert backpay_probability(beta, *args, awareness=np.array([0.0]))[0] == backpay_probability(BACKPAY_BETA, *args)[0]

@@ -32,7 +32,8 @@ def test_sensitivities_are_central_differences_in_tolerances(coefficients):
     gap, gap_step = coefficients.valuation["compounding_gap"], identification.STEP * 0.95
     assert rows["compounding_gap"]["a"] == pytest.approx(((gap + gap_step) ** 2 - (gap - gap_step) ** 2) / 2)
     # survey estimates step by a share of their value; every parameter has its row
-    assert set(rows) == set(aggregates.PARAMETERS) | set(identification.SURVEY_PARAMETERS)
+    assert set(rows) == (set(aggregates.PARAMETERS) | set(identification.SURVEY_PARAMETERS)
+                         | set(identification.PRIOR_VALUATION))
     assert rows["affordability"]["a"] == 0
 
 
@@ -67,3 +68,21 @@ def test_the_loss_adds_the_fitted_experiments_misses_squared():
 def test_a_miss_is_counted_in_tolerances(target, mean, expected):
     means = {("basic_pension", "participation_points"): 1.0}
     assert experiments.miss(target, mean, means) == pytest.approx(expected)
+
+
+def test_the_fit_screens_the_bounds_before_the_simplex_so_it_leaves_a_shallow_valley(monkeypatch, coefficients):
+    """A loss with a shallow valley near the start (inertia 0.8) and the deepest one far away (3.5):
+    the Sobol screening finds the deep valley, which a simplex from the start alone does not."""
+    def simulate(scenario, c, seeds, end_year):
+        x = c.choice["inertia"]
+        return pd.DataFrame({"year": [2018], "x": [min((x - 0.8) ** 2 + 0.3, (x - 3.5) ** 2) ** 0.5]})
+
+    monkeypatch.setattr(aggregates, "simulate", simulate)
+    targets = [aggregates.Target(indicator="x", year=2018, value=0.0, tolerance=1.0, source="test")]
+    start = coefficients.replace({"inertia": 1.0})
+    screened = aggregates.fit(None, start, targets, [1], budget=120)
+    assert screened.values["inertia"] == pytest.approx(3.5, abs=0.05)
+    assert screened.loss < 0.01 and screened.evaluations <= 120
+    monkeypatch.setattr(aggregates, "SCREEN", 0)
+    alone = aggregates.fit(None, start, targets, [1], budget=120)
+    assert alone.values["inertia"] == pytest.approx(0.8, abs=0.05) and alone.loss > 0.29

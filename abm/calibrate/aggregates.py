@@ -4,7 +4,9 @@ The loss is the sum over fitted targets of ((simulated mean - target) / toleranc
 each fitted field experiment (calibration/evidence.yaml, replayed by abm/experiments.py) its miss
 in tolerances squared (0 while a bound holds); every mean is taken over a fixed set of seeds
 (common random numbers, so the loss is a smooth-enough, deterministic function of the
-parameters). Nelder-Mead searches in a logistic transform of each parameter's bounds.
+parameters). Nelder-Mead searches in a logistic transform of each parameter's bounds, from the
+best of the current values and a scrambled Sobol design over the bounds (the loss has several
+valleys: a single simplex stays in the first it finds).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, logit
+from scipy.stats import qmc
 
 from abm import experiments, runner
 from abm.choice import Coefficients
@@ -49,6 +52,8 @@ EXPERIMENT_YEAR = 2018     # the field experiments are replayed in the survey ye
 
 
 INITIAL_STEP = 0.7   # first simplex edge, in logistic units of each parameter's range
+SCREEN = 32          # Sobol points tried before the simplex starts (at most a quarter of the budget, a power of 2)
+SCREEN_SEED = 20240102
 
 
 @dataclass(frozen=True)
@@ -173,10 +178,20 @@ def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: l
         return history[-1]
 
     share = np.clip((current - low) / (high - low), 0.02, 0.98)
-    z0 = logit(share)
+    starts = [logit(share)]
+    screen = min(SCREEN, budget // 4)
+    if screen:   # a power of two keeps the Sobol points balanced
+        design = qmc.Sobol(len(names), scramble=True, seed=SCREEN_SEED).random_base2(int(math.log2(screen)))
+        starts += list(logit(np.clip(design, 0.02, 0.98)))
+    losses = [objective(z) for z in starts]
+    z0 = starts[int(np.argmin(losses))]
     # a simplex wide enough to step over the small plateaus that discrete choices make in the loss
     simplex = np.vstack([z0, z0 + INITIAL_STEP * np.eye(z0.size)])
-    result = minimize(objective, z0, method="Nelder-Mead",
-                      options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": simplex})
-    best = to_values(result.x)
-    return Fit(best, float(result.fun), len(history), history)
+    left = budget - len(history)
+    if left > 0:
+        result = minimize(objective, z0, method="Nelder-Mead",
+                          options={"maxfev": left, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": simplex})
+        z_best, loss_best = (result.x, float(result.fun)) if result.fun <= min(losses) else (z0, min(losses))
+    else:
+        z_best, loss_best = z0, min(losses)
+    return Fit(to_values(z_best), loss_best, len(history), history)

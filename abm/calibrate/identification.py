@@ -17,6 +17,7 @@ from abm.scenario import Scenario
 STEP = 0.05          # a fitted parameter moves by this share of its range (each way)
 RELATIVE_STEP = 0.1  # a survey estimate moves by this share of its value (each way)
 SURVEY_PARAMETERS = ("basic_value", "account_value", "affordability", "subsidy")  # survey terms the evidence speaks to
+PRIOR_VALUATION = ("discount_rate", "pivot_horizon")   # valuation priors no target fits
 
 
 Evaluate = Callable[[Coefficients], pd.Series]
@@ -47,8 +48,8 @@ def tolerances(targets: list[aggregates.Target], evidence: pd.DataFrame) -> pd.S
 
 def sensitivities(evaluate: Evaluate, coefficients: Coefficients, scale: pd.Series) -> pd.DataFrame:
     """Central differences of every target with respect to every parameter, in the target's
-    tolerances per step: a fitted parameter steps by STEP of its range, a survey estimate by
-    RELATIVE_STEP of its value. Rows: parameters (with their step); columns: targets.
+    tolerances per step: a fitted parameter steps by STEP of its range, a survey estimate or a
+    valuation prior by RELATIVE_STEP of its value. Rows: parameters (with their step); columns: targets.
 
     Args:
         evaluate: the targets' simulated means as a function of the coefficients (:func:`moments`).
@@ -68,6 +69,8 @@ def _parameters(coefficients: Coefficients) -> list[tuple[str, str, float]]:
     found = [(name, section, STEP * (high - low)) for name, (section, low, high) in aggregates.PARAMETERS.items()]
     found += [(name, "choice", RELATIVE_STEP * abs(coefficients.choice[name]) or RELATIVE_STEP)
               for name in SURVEY_PARAMETERS if name not in aggregates.PARAMETERS]
+    found += [(name, "valuation", RELATIVE_STEP * abs(coefficients.valuation[name]) or RELATIVE_STEP)
+              for name in PRIOR_VALUATION if name not in aggregates.PARAMETERS]
     return found
 
 

@@ -232,9 +232,9 @@ def identification_lines(context: dict) -> list[str]:
         "",
         "Local sensitivities at the fitted values: the change of each fitted target (columns), in its "
         "tolerances, when a parameter (rows) moves by the step shown (5% of its fitted range, or 10% of a "
-        "survey estimate), central differences on the fit's common random numbers. A column with one large "
-        "entry is a target that pins that parameter; a row of small entries is a parameter the targets "
-        "barely see.",
+        "survey estimate or of a valuation prior), central differences on the fit's common random numbers. "
+        "A column with one large entry is a target that pins that parameter; a row of small entries is a "
+        "parameter the targets barely see.",
         "",
         sensitivity.round(2).to_markdown(),
         "",
