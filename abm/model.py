@@ -29,6 +29,7 @@ from abm.fund import Fund
 from abm.policy import eligible_to_contribute
 from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
+from abm.valuation import valuation
 from abm.value import Expectations, perceived_worth, value_tables
 
 DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
@@ -86,7 +87,12 @@ class PensionModel(mesa.Model):
                                                self.indicators["participants"])
         self.indicators |= indicators.demography(self.population, **self._demography())
         self._grow_incomes()
-        self.indicators |= indicators.money(self.fund.close_year(pop))
+        ledger = self.fund.close_year(pop)
+        self.indicators |= indicators.money(ledger)
+        self.indicators |= valuation(pop, policy, self.life, ledger["closing_balance"], ledger["account_pensions"])
+        self.indicators |= indicators.fiscal(ledger, self.indicators["population"],
+                                             self.economy.with_income(self.county["gdp"], self.year),
+                                             self.economy.with_income(self.county["budget_revenue"], self.year))
         self.datacollector.collect(self)
         self.year += 1
         self.running = self.year <= self.spec.end_year
