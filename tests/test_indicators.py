@@ -64,3 +64,17 @@ def test_a_run_values_the_accounts_every_year(small_scenario):
     assert (df["basic_pension_obligation"] > 0).all()
     np.testing.assert_allclose(df["public_spending_share_gdp"], df["public_spending"] / df["gdp"])
     assert df["gdp"].is_monotonic_increasing
+
+
+def test_results_readme_documents_every_column():
+    """Each indicator has a row in results/README.md's column table (grade shares as grade_share_<G>)."""
+    import re
+
+    from helpers import REPO_ROOT
+
+    text = (REPO_ROOT / "results" / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`([A-Za-z0-9_<>]+)`", text))
+    missing = [name for name in indicators.names([100, 200])
+               if name not in documented and not name.startswith("grade_share_")]
+    assert not missing
+    assert "grade_share_<G>" in documented
