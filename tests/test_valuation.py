@@ -123,3 +123,13 @@ def test_tables_are_cached_per_life_table_and_rates():
     assert annuity_tables(TINY, 0.01, 0.02) is not annuity_tables(TINY, 0.01, 0.03)
     with pytest.raises(ValueError, match="valuation_rate"):
         annuity_tables(TINY, 0.01, -1.5)
+
+
+def test_a_valuation_rate_dated_after_launch_is_refused():
+    from abm.errors import UserError
+    from abm.scenario import load_scenario
+    from helpers import BASELINE
+
+    with pytest.raises(UserError, match="after launch_year") as err:
+        load_scenario(BASELINE, ["policy.valuation_rate.2020=0.03"])
+    assert "valuation_rate" in str(err.value)
