@@ -114,20 +114,19 @@ def pension_values(tables: AnnuityTables, age: np.ndarray, sex: np.ndarray, bala
         balance: account balance now, yuan.
         account_pension: the account pension fixed at retirement, yuan/month.
     """
-    age = np.minimum(np.asarray(age), tables.tail.shape[1] - 1)
-    sex = np.asarray(sex)
+    ages, width = tables.tail.shape[1], tables.tail.shape[2]
+    row = (np.asarray(sex) * ages + np.minimum(np.asarray(age), ages - 1)) * width   # flat [sex, age, 0]
     yearly = MONTHS * np.asarray(account_pension, dtype=float)
     held = np.divide(balance, yearly, out=np.zeros_like(yearly), where=yearly > 0)   # years of pension held
     full = np.searchsorted(tables.cover, held, side="right")   # years the account pays in full
-    last = full - 1
-    covered = np.where(last >= 0, tables.cover[np.maximum(last, 0)], 0.0)
+    covered = np.concatenate([[0.0], tables.cover])[full]      # the balance that pays them
     growth = (1 + tables.interest_rate) ** (full + 1.0)
     left = np.clip((held - covered) * growth, 0.0, 1.0)       # share of the exhaustion year's pension still paid by it
-    after = np.minimum(full + 1, tables.tail.shape[-1] - 1)
-    gap = yearly * ((1 - left) * tables.at[sex, age, full] + tables.tail[sex, age, after])
-    bequest = yearly * (held * tables.dying_before[sex, age, full] - tables.dying_cover[sex, age, full])
+    after = np.minimum(full + 1, width - 1)
+    gap = yearly * ((1 - left) * tables.at.ravel()[row + full] + tables.tail.ravel()[row + after])
+    bequest = yearly * (held * tables.dying_before.ravel()[row + full] - tables.dying_cover.ravel()[row + full])
     unpaid = np.where(yearly > 0, 0.0, balance)                # no pension fixed: the balance is owed as it stands
-    return PensionValues(yearly * tables.tail[sex, age, 0] + bequest + unpaid, gap)
+    return PensionValues(yearly * tables.tail.ravel()[row] + bequest + unpaid, gap)
 
 
 def accrued_share(years: np.ndarray, min_years: int) -> np.ndarray:
@@ -147,20 +146,20 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
         account_pensions: account pensions paid from the accounts in the year, yuan.
     """
     tables = annuity_tables(life, policy.interest_rate, policy.valuation_rate)
-    w, last = pop.weight, tables.tail.shape[1] - 1
-    pensioner = pop.pensioner
+    w, last, width = pop.weight, tables.tail.shape[1] - 1, tables.tail.shape[2]
+    rows = np.flatnonzero(pop.pensioner)
     age, sex = np.minimum(pop.age, last), pop.sex
-    values = pension_values(tables, age[pensioner], sex[pensioner], pop.account[pensioner],
-                            pop.account_pension[pensioner])
-    liability = (float(pop.account[~pensioner].sum()) + float(values.liability.sum())) * w
-    basic_now = MONTHS * monthly_basic_pension(policy, pop.years[pensioner])
-    accruing = ~pensioner & ~pop.employee & (pop.years > 0)
-    start = np.minimum(np.maximum(policy.pension_age - age[accruing], 0), tables.tail.shape[-1] - 1)
-    accrued = (accrued_share(pop.years[accruing], policy.min_years) * MONTHS
-               * (policy.basic_pension + policy.local_top_up) * tables.tail[sex[accruing], age[accruing], start])
-    obligation = (float((basic_now * tables.tail[sex[pensioner], age[pensioner], 0]).sum())
-                  + float(accrued.sum())) * w
-    mix = np.bincount(sex[pensioner] if pensioner.any() else sex, minlength=2)
+    values = pension_values(tables, age[rows], sex[rows], pop.account[rows], pop.account_pension[rows])
+    liability = (float(pop.account.sum()) - float(pop.account[rows].sum()) + float(values.liability.sum())) * w
+    annuity = tables.tail[..., 0]                                   # [sex, age]: for life from next year
+    basic_now = MONTHS * monthly_basic_pension(policy, pop.years[rows])
+    every_age = np.arange(last + 1)
+    deferred = tables.tail[:, every_age, np.minimum(np.maximum(policy.pension_age - every_age, 0), width - 1)]
+    accruing = ~pop.pensioner & ~pop.employee                       # accrued share 0 without years paid
+    accrued = np.dot(accrued_share(pop.years, policy.min_years) * deferred[sex, age], accruing)
+    obligation = (float(basic_now @ annuity[sex[rows], age[rows]])
+                  + MONTHS * (policy.basic_pension + policy.local_top_up) * float(accrued)) * w
+    mix = np.bincount(sex[rows] if rows.size else sex, minlength=2)
     pension_age = min(int(policy.pension_age), last)
     expectancy = float(tables.life_expectancy[:, pension_age] @ mix) / max(int(mix.sum()), 1)
     return {
