@@ -115,7 +115,7 @@ def pension_values(tables: AnnuityTables, age: np.ndarray, sex: np.ndarray, bala
         account_pension: the account pension fixed at retirement, yuan/month.
     """
     ages, width = tables.tail.shape[1], tables.tail.shape[2]
-    row = (np.asarray(sex) * ages + np.minimum(np.asarray(age), ages - 1)) * width   # flat [sex, age, 0]
+    row = (np.asarray(sex, np.intp) * ages + np.minimum(np.asarray(age, np.intp), ages - 1)) * width   # [sex, age, 0]
     yearly = MONTHS * np.asarray(account_pension, dtype=float)
     held = np.divide(balance, yearly, out=np.zeros_like(yearly), where=yearly > 0)   # years of pension held
     full = np.searchsorted(tables.cover, held, side="right")   # years the account pays in full
@@ -156,12 +156,12 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
     every_age = np.arange(last + 1)
     deferred = tables.tail[:, every_age, np.minimum(np.maximum(policy.pension_age - every_age, 0), width - 1)]
     accruing = ~pop.pensioner & ~pop.employee                       # accrued share 0 without years paid
-    accrued = np.dot(accrued_share(pop.years, policy.min_years) * deferred[sex, age], accruing)
-    obligation = (float(basic_now @ annuity[sex[rows], age[rows]])
+    accrued = (accrued_share(pop.years, policy.min_years) * deferred[sex, age])[accruing].sum()
+    obligation = (float((basic_now * annuity[sex[rows], age[rows]]).sum())   # (no BLAS: its threads cost more here)
                   + MONTHS * (policy.basic_pension + policy.local_top_up) * float(accrued)) * w
     mix = np.bincount(sex[rows] if rows.size else sex, minlength=2)
     pension_age = min(int(policy.pension_age), last)
-    expectancy = float(tables.life_expectancy[:, pension_age] @ mix) / max(int(mix.sum()), 1)
+    expectancy = float((tables.life_expectancy[:, pension_age] * mix).sum()) / max(int(mix.sum()), 1)
     return {
         "account_liability": liability,
         "funding_ratio": assets / liability if liability else 0.0,
