@@ -126,9 +126,11 @@ def _fmt_band(name: str, stats: dict, band: bool) -> str:
 
 
 def _fmt(name: str, value: float) -> str:
-    if name.endswith(("_rate", "_share", "_coverage")):
+    if name.startswith("public_spending_share"):   # fractions of a percent
+        return f"{value:.2%}"
+    if name.endswith(("_rate", "_share", "_coverage", "funding_ratio")):
         return f"{value:.1%}"
-    if name in ("fund_balance", "public_spending"):
+    if name in ("fund_balance", "public_spending", "longevity_gap"):
         return f"{value / 1e6:,.1f} M"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
 

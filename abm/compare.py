@@ -118,9 +118,11 @@ def markdown(frame: pd.DataFrame, base: str) -> str:
 
 def _number(name: str, value: float, signed: bool = False) -> str:
     sign = "+" if signed else ""
-    if name.endswith(("_rate", "_share", "_coverage")):
+    if name.startswith("public_spending_share"):   # fractions of a percent
+        return f"{value * 100:{sign}.2f}{' pp' if signed else '%'}"
+    if name.endswith(("_rate", "_share", "_coverage", "funding_ratio")):
         return f"{value * 100:{sign}.1f}{' pp' if signed else '%'}"
-    if name in ("fund_balance", "public_spending"):
+    if name in ("fund_balance", "public_spending", "longevity_gap"):
         return f"{value / 1e6:{sign},.1f} M"
     return f"{value:{sign},.1f}"
 

@@ -119,6 +119,12 @@ class County(Strict):
     awareness: Beta
     trust: Beta
     financial_literacy: Share = Field(description="share of residents 16+ who understand compound interest")
+    gdp: Annotated[dict[Year, Annotated[float, Field(gt=0.0, le=1e15)]], AfterValidator(_ascending)] = Field(
+        description="gross domestic product of the county, yuan per year, by year (moved with mean rural income "
+                    "outside the years given)")
+    budget_revenue: Annotated[dict[Year, Annotated[float, Field(gt=0.0, le=1e15)]], AfterValidator(_ascending)] = Field(
+        description="general public budget revenue collected in the county, yuan per year, by year (moved with "
+                    "mean rural income outside the years given)")
 
     @model_validator(mode="after")
     def _groups(self) -> County:

@@ -73,6 +73,24 @@ class LifeTable:
         return np.concatenate([[1.0], np.cumprod(1 - qx)[:-1]])
 
 
+def survival_paths(qx: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For those alive at each age now: the chance of being alive k years from now, and the death
+    probability of that year, per ``[sex, age now, k]`` for k = 0..last age - ``ages[0]`` (both 0 past
+    the table's last age).
+
+    Args:
+        qx: one-year death probabilities ``[sex, age]`` (a life table's ``qx``).
+        ages: ages now, years, increasing.
+    """
+    last_age = qx.shape[1] - 1
+    k = np.arange(last_age - ages[0] + 1)
+    at = ages[:, None] + k[None, :]                             # age in year k
+    exists = at <= last_age
+    q = np.where(exists, qx[:, np.minimum(at, last_age)], 0.0)
+    alive = np.cumprod(np.concatenate([np.ones_like(q[..., :1]), 1 - q[..., :-1]], axis=-1), axis=-1) * exists
+    return alive, q
+
+
 def systematic_draw(probability: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Mask with P(row drawn) = ``probability[row]`` and a total within one of its sum.
 

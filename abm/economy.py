@@ -46,6 +46,16 @@ class Economy:
         """Consumer price growth in ``year``, per year."""
         return value_at(self.spec.inflation, year)
 
+    def with_income(self, observed: dict[int, float], year: int) -> float:
+        """A county aggregate (GDP, budget revenue) in ``year``: its latest observed value at or before
+        ``year`` (the first one before the data) moved with mean rural income since that year.
+
+        Args:
+            observed: the aggregate by year (yuan/year), at least one year.
+        """
+        anchor = max((y for y in observed if y <= year), default=min(observed))
+        return float(observed[anchor]) * self._income[year] / self._income[anchor]
+
     def basic_needs_line(self, year: int) -> float:
         """Basic consumption per person, yuan/year, moving with mean income."""
         return self.spec.basic_needs_line * self._income[year] / self._income[self.spec.basic_needs_year]

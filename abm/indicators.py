@@ -6,6 +6,7 @@ import numpy as np
 
 from abm.fund import INFLOWS, MONTHS, OUTFLOWS, PUBLIC, monthly_basic_pension
 from abm.policy import YearPolicy
+from abm.valuation import COLUMNS as VALUATION
 
 CONTRIBUTIONS = ("eligible", "paying", "participation_rate", "participants", "enrolment_rate",
                  "participation_16_29", "participation_30_44", "participation_45_59", "government_paid",
@@ -16,12 +17,14 @@ PENSIONS = ("pensioners", "backpayers", "beneficiary_share", "mean_basic_pension
 DEMOGRAPHY = ("population", "share_60_plus", "births", "deaths", "in_migrants", "out_migrants")
 MONEY = ("fund_balance", "fund_inflow", "fund_outflow", "public_spending", "contribution_share_of_revenue",
          "basic_pension_share_of_spending") + INFLOWS + OUTFLOWS + PUBLIC
+FISCAL = ("gdp", "budget_revenue", "public_spending_per_person", "public_spending_share_gdp",
+          "public_spending_share_budget", "public_spending_central", "public_spending_local")
 
 
 def names(all_grades: list[int]) -> list[str]:
     """Every indicator column, in order: one value each per year."""
     return ["year", "residents", "mean_income", *CONTRIBUTIONS, *map(grade_column, all_grades),
-            *PENSIONS, *DEMOGRAPHY, *MONEY]
+            *PENSIONS, *DEMOGRAPHY, *MONEY, *VALUATION, *FISCAL]
 
 
 def grade_column(grade: float) -> str:
@@ -110,3 +113,26 @@ def money(ledger_row: dict[str, float]) -> dict[str, float]:
     }
     renamed = {"fund_balance": "closing_balance", "fund_inflow": "inflow", "fund_outflow": "outflow"}
     return {name: derived[name] if name in derived else row[renamed.get(name, name)] for name in MONEY}
+
+
+def fiscal(ledger_row: dict[str, float], population: float, gdp: float, budget_revenue: float) -> dict[str, float]:
+    """The scheme's public cost against the county: per person, as shares of GDP and of budget revenue,
+    and by payer.
+
+    Args:
+        ledger_row: the year's ledger (yuan; public_* items and public_spending).
+        population: persons of all ages at the end of the year.
+        gdp, budget_revenue: the county's GDP and general public budget revenue in the year, yuan/year.
+    """
+    row = ledger_row
+    spending = row["public_spending"]
+    central = row["public_basic_pension_central"]
+    return {
+        "gdp": gdp,
+        "budget_revenue": budget_revenue,
+        "public_spending_per_person": spending / population if population else 0.0,
+        "public_spending_share_gdp": spending / gdp,
+        "public_spending_share_budget": spending / budget_revenue,
+        "public_spending_central": central,
+        "public_spending_local": spending - central,
+    }

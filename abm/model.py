@@ -30,6 +30,7 @@ from abm.fund import Fund
 from abm.policy import backpay_gap, eligible_to_contribute
 from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
+from abm.valuation import valuation
 from abm.value import Expectations, backpay_worth, perceived_worth, value_tables
 
 DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
@@ -88,7 +89,12 @@ class PensionModel(mesa.Model):
                                                self.indicators["participants"], backpaying)
         self.indicators |= indicators.demography(self.population, **self._demography())
         self._grow_incomes()
-        self.indicators |= indicators.money(self.fund.close_year(pop))
+        ledger = self.fund.close_year(pop)
+        self.indicators |= indicators.money(ledger)
+        self.indicators |= valuation(pop, policy, self.life, ledger["closing_balance"], ledger["account_pensions"])
+        self.indicators |= indicators.fiscal(ledger, self.indicators["population"],
+                                             self.economy.with_income(self.county["gdp"], self.year),
+                                             self.economy.with_income(self.county["budget_revenue"], self.year))
         self.datacollector.collect(self)
         self.year += 1
         self.running = self.year <= self.spec.end_year

@@ -49,7 +49,11 @@ ADEQUACY = {"replacement_rate": "replacement rate (pension / rural income)",
 THOUSAND = 1e3
 POPULATION = {"population": "simulated, all ages"}
 OLD_AGE = {"share_60_plus": "simulated share aged 60+"}
-FUND = {"fund_balance": "balance (individual accounts)", "fund_inflow": "inflow", "fund_outflow": "outflow"}
+FUND = {"fund_balance": "balance (individual accounts)", "fund_inflow": "inflow", "fund_outflow": "outflow",
+        "longevity_gap": "longevity gap (present value)"}
+FUNDING = {"funding_ratio": "funding ratio (accounts / account liability)"}
+PUBLIC_COST = {"public_spending_share_gdp": "public spending / county GDP",
+               "public_spending_share_budget": "public spending / budget revenue"}
 
 
 def grade_shares(mean: pd.DataFrame) -> pd.DataFrame:

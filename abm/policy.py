@@ -28,6 +28,7 @@ class YearPolicy:
     central_share: float          # share of the national minimum paid by the centre
     bonus_per_year: float         # yuan/month per contribution year beyond min_years, at the end of the year
     interest_rate: float          # per year
+    valuation_rate: float         # discount rate of the actuarial valuation, per year
     pension_age: int              # years
     min_years: int
     launch_year: int
@@ -120,6 +121,7 @@ def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPo
         central_share=spec.central_share,
         bonus_per_year=value_at(spec.long_contribution_bonus, year),
         interest_rate=value_at(spec.interest_rate, year),
+        valuation_rate=value_at(spec.interest_rate if spec.valuation_rate is None else spec.valuation_rate, year),
         pension_age=value_at(spec.pension_age, year),
         min_years=spec.min_years,
         launch_year=spec.launch_year,

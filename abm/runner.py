@@ -26,7 +26,7 @@ from abm.scenario import Scenario, replication_seeds
 # Indicators in the printed and saved summary, and in comparisons.
 KEY_INDICATORS = ("participation_rate", "lowest_grade_share", "top_grade_share", "mean_contribution",
                   "pensioners", "mean_pension", "replacement_rate", "basic_needs_coverage",
-                  "fund_balance", "public_spending")
+                  "fund_balance", "public_spending", "funding_ratio", "longevity_gap", "public_spending_share_gdp")
 PACKAGES = ("mesa", "numpy", "pandas", "scipy", "pydantic", "pension-abm")
 BAND = (0.05, 0.95)   # the 90% band over replications
 

@@ -137,6 +137,9 @@ class PolicySpec(Frozen):
         description="basic pension added per contribution year beyond min_years, yuan/month; "
                     "dated by year or 'YYYY-MM'")
     interest_rate: Dated[Rate] = Field(description="interest credited to accounts, per year")
+    valuation_rate: Dated[Rate] | None = Field(
+        None, description="discount rate of the yearly actuarial valuation (abm/valuation.py), per year; "
+                          "null: the account interest rate in force")
     pension_age: Dated[Annotated[int, Field(ge=40, le=75)]] = Field(description="years of age")
     annuity_divisor: dict[Annotated[int, Field(ge=40, le=75)], Annotated[float, Field(ge=1.0, le=1000.0)]] = Field(
         description="months the account is divided by, by the pension age in force when the pension "
@@ -157,7 +160,9 @@ class PolicySpec(Frozen):
     def _consistent(self) -> PolicySpec:
         for name in ("grades", "subsidy", "government_paid_grade", "government_paid_groups",
                      "basic_pension", "local_top_up", "long_contribution_bonus", "interest_rate",
-                     "pension_age", "publicity", "service_quality", "financial_education"):
+                     "pension_age", "publicity", "service_quality", "financial_education", "valuation_rate"):
+            if getattr(self, name) is None:
+                continue
             first = period(next(iter(getattr(self, name))))[0]
             if first > self.launch_year:
                 raise CrossFieldError(f"first dated value {first} is after launch_year "

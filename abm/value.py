@@ -23,7 +23,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from abm.demography import ENTRY_AGE, LifeTable
+from abm.demography import ENTRY_AGE, LifeTable, survival_paths
 from abm.fund import MONTHS
 from abm.policy import YearPolicy, may_backpay
 from abm.scenario import Indexation
@@ -117,10 +117,7 @@ def _tables(qx_bytes: bytes, shape: tuple[int, int], pension_age: int, divisor: 
     last_age = shape[1] - 1
     ages = np.arange(ENTRY_AGE, last_age + 1)                   # age now
     k = np.arange(last_age - ENTRY_AGE + 1)                     # years from now
-    at = ages[:, None] + k[None, :]                             # age in year k
-    exists = at <= last_age
-    q = np.where(exists, qx[:, np.minimum(at, last_age)], 0.0)  # [sex, age now, k]
-    alive = np.cumprod(np.concatenate([np.ones_like(q[..., :1]), 1 - q[..., :-1]], axis=-1), axis=-1) * exists
+    alive, q = survival_paths(qx, ages)                         # [sex, age now, k]
     dying = alive * q
     discount = (1 + expectations.discount_rate) ** -k.astype(float)
     growth = (1 + expectations.basic_growth) ** k.astype(float)

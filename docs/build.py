@@ -7,7 +7,8 @@ docs/) each:
 
 - quick (seconds, the default; ``make docs``): ``baseline`` (the baseline run's table and
   docs/baseline-enrolment.png), ``population`` (the baseline's population against the census and
-  docs/population.png) and ``irr`` (the money's-worth table);
+  docs/population.png), ``irr`` (the money's-worth table), ``experiments`` and ``cost-path`` (the
+  baseline carried to 2100: its valuation and fiscal cost);
 - slow (minutes; ``make docs-bench``): ``sweeps`` (the shipped sweeps run and analysed: their
   table, their leading indices, docs/sweep-*.png), ``scenario-effects`` (the scenario table: each
   shipped scenario's effects in 2040 against the baseline over paired runs, and the mechanisms
@@ -223,6 +224,41 @@ def population(figures: Path | None = DOCS) -> Result:
                            f"{scenario.name} (seed {result.seed})")
         out.files.append(plots.save(fig, figures / "population.png"))
     return out
+
+
+COST_YEARS = (2020, 2030, 2050, 2070, 2100)
+COST_END = 2100
+COST_ROWS = {"funding_ratio": ("funding ratio (accounts / account liability)", percent),
+             "longevity_gap": ("longevity gap (present value, million yuan)", lambda v: f"{v / 1e6:,.0f}"),
+             "basic_pension_obligation": ("basic-pension obligation (present value, million yuan)",
+                                          lambda v: f"{v / 1e6:,.0f}"),
+             "public_spending": ("public spending (million yuan/year)", lambda v: f"{v / 1e6:,.0f}"),
+             "public_spending_per_person": ("public spending per person (yuan/year)", lambda v: f"{v:,.0f}"),
+             "public_spending_share_gdp": ("public spending / county GDP", lambda v: f"{100 * v:.2f}%"),
+             "public_spending_share_budget": ("public spending / budget revenue", percent),
+             "life_expectancy_at_pension_age": ("life expectancy at 60 (years; the divisor implies 11.6)",
+                                                lambda v: f"{v:.1f}")}
+
+
+def cost_path(figures: Path | None = DOCS) -> Result:
+    """The baseline carried to 2100 (``--set end_year=2100``): valuation and fiscal cost by year."""
+    from abm import runner
+    from abm.scenario import load_scenario
+
+    scenario = load_scenario(BASELINE, [("end_year", COST_END)])
+    result = runner.run(scenario)
+    means = result.timeseries.groupby("year").mean(numeric_only=True)
+    divisor = {float(means.loc[year, "divisor_life_expectancy"]) for year in COST_YEARS}
+    if divisor != {139 / 12}:
+        raise RuntimeError(f"the row label assumes the divisor 139 throughout, got {sorted(divisor)}")
+    lead = (f"`pension-abm run scenarios/baseline.yaml --set end_year={COST_END}`: seed {result.seed}, "
+            f"{count(scenario.population.residents)} simulated residents, {result.runs} "
+            f"run{'s' if result.runs > 1 else ''}; valued at the account interest rate in force "
+            f"({percent(list(scenario.policy.interest_rate.values())[-1])} from "
+            f"{list(scenario.policy.interest_rate)[-1]}):")
+    rows = [[label, *(fmt(means.loc[year, column]) for year in COST_YEARS)]
+            for column, (label, fmt) in COST_ROWS.items()]
+    return Result({"cost-path": lead + "\n\n" + table(["indicator", *map(str, COST_YEARS)], rows)})
 
 
 EXPERIMENTS = {"year": 2026, "replications": 10, "residents": 5_000}   # the command's defaults
@@ -552,7 +588,7 @@ def screenshot(figures: Path | None = DOCS) -> Result:
 
 
 QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "population": population, "irr": irr,
-                                           "experiments": experiments}
+                                           "experiments": experiments, "cost-path": cost_path}
 SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "scenario-effects": scenario_effects, "levers": levers,
                                           "bench-model": bench_model, "bench-sweep": bench_sweep,
                                           "bench-viz": bench_viz, "screenshot": screenshot}

@@ -185,3 +185,12 @@ def test_compare_reports_a_bad_scenario_file_with_exit_2(sources, tmp_path):
     assert "Traceback" not in result.output
     assert "policy.publicity.2013" in squash(result.output) and "bad.yaml" in squash(result.output)
     assert not out.exists()
+
+
+def test_numbers_of_the_sustainability_indicators():
+    from abm.compare import _number
+
+    assert _number("funding_ratio", 0.774) == "77.4%"
+    assert _number("public_spending_share_gdp", 0.00483) == "0.48%"
+    assert _number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12 pp"
+    assert _number("longevity_gap", 1.5e8) == "150.0 M"

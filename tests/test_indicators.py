@@ -36,3 +36,45 @@ def test_enrolment_and_age_bands_stay_within_their_ranges_in_a_run(small_scenari
         assert table[column].between(0, 1).all(), column
     assert (table["enrolment_rate"] >= table["participation_rate"]).all()
     assert (table["participants"] >= table["paying"]).all()
+
+
+def test_fiscal_cost_per_person_as_shares_and_by_payer():
+    from abm.fund import PUBLIC
+
+    row = dict.fromkeys(PUBLIC, 0.0) | {"public_basic_pension_central": 600.0, "public_basic_pension_local": 100.0,
+                                         "public_entry_subsidies": 300.0}
+    row["public_spending"] = sum(row[k] for k in PUBLIC)
+    fiscal = indicators.fiscal(row, population=50.0, gdp=100_000.0, budget_revenue=10_000.0)
+    assert fiscal["public_spending_per_person"] == pytest.approx(20.0)
+    assert fiscal["public_spending_share_gdp"] == pytest.approx(0.01)
+    assert fiscal["public_spending_share_budget"] == pytest.approx(0.1)
+    assert fiscal["public_spending_central"] == 600.0 and fiscal["public_spending_local"] == 400.0
+    assert set(fiscal) == set(indicators.FISCAL)
+
+
+def test_a_run_values_the_accounts_every_year(small_scenario):
+    """Liability covers the accounts (funding ratio at most 1, at valuation rate = interest rate the
+    shortfall is the longevity gap); the GDP share is spending over the county's GDP path."""
+    model = PensionModel(scenario=small_scenario)
+    while model.running:
+        model.step()
+    df = model.datacollector.get_model_vars_dataframe()
+    assert (df["funding_ratio"] > 0).all() and (df["funding_ratio"] <= 1 + 1e-12).all()
+    np.testing.assert_allclose(df["account_liability"], df["fund_balance"] + df["longevity_gap"], rtol=1e-9)
+    assert (df["basic_pension_obligation"] > 0).all()
+    np.testing.assert_allclose(df["public_spending_share_gdp"], df["public_spending"] / df["gdp"])
+    assert df["gdp"].is_monotonic_increasing
+
+
+def test_results_readme_documents_every_column():
+    """Each indicator has a row in results/README.md's column table (grade shares as grade_share_<G>)."""
+    import re
+
+    from helpers import REPO_ROOT
+
+    text = (REPO_ROOT / "results" / "README.md").read_text(encoding="utf-8")
+    documented = set(re.findall(r"`([A-Za-z0-9_<>]+)`", text))
+    missing = [name for name in indicators.names([100, 200])
+               if name not in documented and not name.startswith("grade_share_")]
+    assert not missing
+    assert "grade_share_<G>" in documented

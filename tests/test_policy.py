@@ -204,3 +204,16 @@ def test_year_policy_resolves_dated_values(baseline):
     assert p2013.interest_rate == 0.03 and p2014.interest_rate == 0.0275
     assert p2014.government_paid_subsidy == 30
     assert year_policy(baseline, 2016).government_paid_groups != year_policy(baseline, 2017).government_paid_groups
+
+
+def test_county_aggregates_move_with_mean_rural_income(baseline):
+    """GDP given for 2017 only: other years scale it by mean income relative to 2017, before and after."""
+    economy = _economy(baseline, last_year=2100)
+    observed = {2017: 1000.0}
+    assert economy.with_income(observed, 2017) == 1000.0
+    for year in (2011, 2030, 2100):
+        assert economy.with_income(observed, year) == pytest.approx(
+            1000.0 * economy.mean_income(year) / economy.mean_income(2017))
+    two = {2015: 10.0, 2020: 30.0}   # the latest year given at or before, else the first
+    assert economy.with_income(two, 2019) == pytest.approx(10.0 * economy.mean_income(2019) / economy.mean_income(2015))
+    assert economy.with_income(two, 2012) == pytest.approx(10.0 * economy.mean_income(2012) / economy.mean_income(2015))

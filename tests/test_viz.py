@@ -439,10 +439,11 @@ def chart_titles(spec: dict) -> list[str]:
 # each chart component and the titles it shows (components are not hashable: listed in pairs)
 CHARTS = [(panels.Enrolment, ["Enrolment"]), (panels.Grades, ["Grades chosen (share of payers)"]),
           (panels.Pensions, ["Mean pension (yuan/month)", "Adequacy"]),
-          (panels.Fund, ["Fund (million yuan)", "Public spending (million yuan/year)"])]
+          (panels.Fund, ["Fund (million yuan)", "Public spending (million yuan/year)"]),
+          (panels.Sustainability, ["Funding ratio", "Public cost (share)"])]
 
 
-def test_the_components_are_the_six_panels():
+def test_the_components_are_the_seven_panels():
     assert panels.COMPONENTS == (panels.CountyMap, panels.Explanation, *(c for c, _ in CHARTS))
 
 

@@ -203,8 +203,8 @@ def test_the_page_loads_offline_with_the_map_and_the_charts(offline):
     for status in ("not eligible", "not paying", "lowest grade", "higher grade", "pensioner"):
         expect(page.get_by_text(re.compile(rf"^{status} \d+%$"))).to_be_visible()
     step(page)
-    # the four chart widgets (Enrolment, Grades, Pensions and Fund; the titles are checked in test_viz.py)
-    expect(page.locator(CHARTS)).to_have_count(4, timeout=WAIT_MS)
+    # the five chart widgets (Enrolment, Grades, Pensions, Fund, Sustainability; titles checked in test_viz.py)
+    expect(page.locator(CHARTS)).to_have_count(5, timeout=WAIT_MS)
     page.wait_for_timeout(600)           # the charts redraw after a short debounce
     assert all(ink > 1000 for ink in chart_ink(page)), chart_ink(page)
     box = page.locator(MAP).bounding_box()
@@ -218,7 +218,7 @@ def test_step_advances_the_year(offline, capsys):
     step(page, 2)
     expect_time(page, 3)
     expect_map_year(page, 2013)
-    expect(page.locator(CHARTS)).to_have_count(4, timeout=WAIT_MS)
+    expect(page.locator(CHARTS)).to_have_count(5, timeout=WAIT_MS)
     page.wait_for_timeout(600)           # the charts redraw after a short debounce
     shot = OUT / "page.png"
     page.screenshot(path=str(shot), full_page=True)

@@ -286,6 +286,15 @@ def Fund(model):
                  public=records(ts, plots.public_items(ts) if len(ts) else {}, plots.MILLION))
 
 
+@solara.component
+def Sustainability(model):
+    update_counter.get()   # redrawn after every step
+    ts = timeseries(model)
+    return _show(model, lambda m: [chart(m, "funding", "Funding ratio", "ratio", fmt=".0%", width=PAIR_WIDTH),
+                                   chart(m, "cost", "Public cost (share)", "share", fmt=".2%", width=PAIR_WIDTH)],
+                 funding=records(ts, plots.FUNDING), cost=records(ts, plots.PUBLIC_COST))
+
+
 # --- why a resident pays what they pay ---------------------------------------------------------------------
 
 def alternative_label(grade: int) -> str:
@@ -380,4 +389,4 @@ def Explanation(model):
     return main
 
 
-COMPONENTS = (CountyMap, Explanation, Enrolment, Grades, Pensions, Fund)
+COMPONENTS = (CountyMap, Explanation, Enrolment, Grades, Pensions, Fund, Sustainability)
