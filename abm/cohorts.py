@@ -180,7 +180,10 @@ def figure(tables: dict[str, pd.DataFrame], title: str) -> plt.Figure:
     for ax in axes:
         ax.set_xlabel("birth cohort (first year of five)")
         ax.grid(alpha=0.3)
-    axes[0].set_yscale("log")
+    if any(np.nanmax(line.get_ydata(), initial=0) > 0 for line in axes[0].get_lines()):
+        axes[0].set_yscale("log")
+    else:
+        axes[0].text(0.5, 0.5, "no cohort valued enough yet", ha="center", transform=axes[0].transAxes)
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{title}: cohorts at least {COMPLETE:.0%} valued (dead, or pensioners valued to the end)",
                  fontsize=10)
