@@ -329,9 +329,11 @@ def _frame_table(frame, title: str) -> Table:
 @app.command()
 @user_errors
 def validate(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, or a shipped scenario's name")] = Path("baseline"),
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, or a shipped scenario's name")
+                        ] = Path("baseline"),
     runs: Annotated[int, typer.Option(min=1, max=10_000, help="replications")] = 20,
-    residents: Annotated[int, typer.Option(min=100, max=1_000_000, help="simulated residents per run")] = 10_000,
+    residents: Annotated[int, typer.Option(min=100, max=1_000_000,
+                                           help="simulated residents per run")] = 10_000,
     workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default: results/validate-<scenario name>)")] = None,
     facts: Annotated[Path | None, typer.Option(help="validation facts file (default: the shipped "

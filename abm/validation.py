@@ -170,7 +170,8 @@ WHY = {   # why the model may lie outside, by measure and side
     "money is the national minimum and the flat subsidy",
     ("subsidy_share_of_revenue", "above"): "residents pay mostly the lowest grade, so own money is small",
     ("basic_replacement_rate", "below"): "Shanxi's rural income is compared with the national minimum only (top-up 0)",
-    ("basic_replacement_rate", "above"): "the national minimum against a Shanxi county's income, below the national mean",
+    ("basic_replacement_rate", "above"): "the national minimum against a Shanxi county's income, below the "
+    "national mean",
     ("irr", "below"): "the model's life table, interest and basic-pension path differ from the study's",
     ("irr", "above"): "the model's life table, interest and basic-pension path differ from the study's",
 }
