@@ -5,9 +5,10 @@ year by year (abm/lifetime.py). A resident counts once their record is complete:
 in the county (the account their estate inherited counted as received), and pensioners alive at
 the end, valued on what was paid and received so far plus what they are expected to receive
 (survival-weighted with the county's life table, at the last year's basic pension, account
-pension and account interest rate, the remaining account inherited at death). Residents who
-moved away (their pension is paid elsewhere) and residents alive at the end who are not yet
-pensioners (their contributions are not over) are left out: ``valued_share`` says what share of
+pension and account interest rate, the remaining account inherited at death), and residents
+alive at the end who will neither pay nor draw (in the employee scheme, or past the pension age
+without a contribution year) as they stand. Residents who moved away (their pension is paid
+elsewhere) and residents alive at the end who may still pay are left out: ``valued_share`` says what share of
 a cohort's residents the row covers, and cohorts below ``COMPLETE`` are not drawn.
 """
 
@@ -39,15 +40,18 @@ BAND = (0.05, 0.95)
 
 def records(model) -> pd.DataFrame:
     """One row per resident whose lifetime is valued or open: birth year, grade mostly paid, present
-    values (yuan of the launch year), internal rate of return, and ``valued`` (False: alive at the
-    end and not a pensioner). Residents who moved away are left out."""
+    values (yuan of the launch year), internal rate of return, and ``valued``: False for residents
+    alive at the end who may still pay (not pensioners, not in the employee scheme, and not past the
+    pension age without a contribution year). Residents who moved away are left out."""
     parts = [exit_ for exit_ in model.fund.exits if exit_["how"].size]
     died = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else None
     frames = []
     if died is not None:
         keep = died["how"] == "died"
         frames.append(_frame({k: v[keep] for k, v in died.items()}, valued=np.ones(int(keep.sum()), bool)))
-    frames.append(_frame(_alive_valued(model), valued=model.population.pensioner.copy()))
+    pop = model.population
+    done = pop.pensioner | pop.employee | ((pop.age > model.policy.pension_age) & (pop.years == 0))
+    frames.append(_frame(_alive_valued(model), valued=done))
     return pd.concat(frames, ignore_index=True)
 
 
