@@ -44,7 +44,7 @@ COLUMNS: dict[str, type] = {
     "pv_account": np.float64,    # account pension received from the account
     "pv_after": np.float64,      # pension paid from public money after the account is exhausted
     "pv_estate": np.float64,     # account inherited by the estate at death
-    "npv": np.float64,           # net flows (received - own) valued at each rate of lifetime.RATES: one column per rate
+    "npv": np.float32,           # net flows (received - own) valued at each rate of lifetime.RATES: one column per rate
     "years_lowest": np.int16,    # contribution years at the lowest grade of the year (back-paid years included)
     "years_gov": np.int16,       # contribution years paid by the government
 }
