@@ -331,6 +331,36 @@ def _frame_table(frame, title: str) -> Table:
 
 @app.command()
 @user_errors
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, or a shipped scenario's name")
+                        ] = Path("baseline"),
+    runs: Annotated[int, typer.Option(min=1, max=10_000, help="replications")] = 20,
+    residents: Annotated[int, typer.Option(min=100, max=1_000_000,
+                                           help="simulated residents per run")] = 10_000,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder (default: results/validate-<scenario name>)")] = None,
+    facts: Annotated[Path | None, typer.Option(help="validation facts file (default: the shipped "
+                                               "calibration/validation.yaml)")] = None,
+    set_: SetOption = None,
+) -> None:
+    """The model with 90% bands against observed facts the calibration does not use: validation.md and figures."""
+    from abm import destinations
+    from abm import validation as checks
+    from abm.scenario import load_scenario
+
+    spec = load_scenario(scenario, [f"population.residents={residents}", *(set_ or ())])
+    folder = out or destinations.default(Path("results"), f"validate-{spec.name}", scenario)
+    destinations.check(folder, "validate")   # before running
+    checks.load_facts(facts or checks.FACTS)   # a bad facts file stops before running
+    folder, table, seconds = checks.validate(spec, runs, workers or os.cpu_count() or 1, folder,
+                                             facts or checks.FACTS, progress=True)
+    inside = int((table["verdict"] == "inside").sum())
+    out_console.print(f"{inside} of {len(table)} facts inside their observed range ({seconds:.0f} s); "
+                      f"report in [bold]{folder}[/] (validation.md, validation.png)")
+
+
+@app.command()
+@user_errors
 def irr(
     grade: Annotated[int, typer.Option(min=1, help="contribution grade, yuan/year")],
     entry_age: Annotated[int, typer.Option(min=16, max=70, help="age at the first contribution")],

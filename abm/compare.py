@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from abm import atomic, destinations, runner  # noqa: E402
+from abm import atomic, cohorts, destinations, runner  # noqa: E402
 from abm.errors import UserError  # noqa: E402
 from abm.plots import BAND, band_line, save  # noqa: E402
 from abm.scenario import load_scenario  # noqa: E402
@@ -26,6 +26,7 @@ class Entry:
     name: str
     timeseries: pd.DataFrame     # run, year, indicators
     report_years: list[int]
+    cohorts: pd.DataFrame | None = None   # cohorts.csv of the run (abm/cohorts.py), if it has one
 
 
 def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), progress=False) -> list[Entry]:
@@ -36,11 +37,11 @@ def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), pr
             if not (source / "timeseries.parquet").is_file():
                 raise UserError("not a results folder (no timeseries.parquet)", file=source)
             spec = load_scenario(source / "scenario.yaml")
-            entries.append(Entry(spec.name, runner.read(source), spec.report_years))
+            entries.append(Entry(spec.name, runner.read(source), spec.report_years, cohorts.read(source)))
         else:
             spec = load_scenario(source, overrides)
             result = runner.run(spec, runs=runs, workers=workers, progress=progress)
-            entries.append(Entry(spec.name, result.timeseries, spec.report_years))
+            entries.append(Entry(spec.name, result.timeseries, spec.report_years, cohorts.over_runs(result.cohorts)))
     names = [e.name for e in entries]
     if len(set(names)) < len(names):
         raise UserError(f"scenario names repeat ({', '.join(names)}); give each scenario its own name",
@@ -167,8 +168,33 @@ def write(entries: list[Entry], out: Path) -> Path:
         base = entries[0].name
         header = (f"# Comparison against {base}\n\nMean over runs; in brackets the difference from {base} "
                   f"and its 90% band over paired runs (same seeds).\n\n![overview](overview.png)\n\n")
-        (staging / "comparison.md").write_text(header + markdown(frame, base))
+        tables = {e.name: e.cohorts for e in entries if e.cohorts is not None}
+        cohort_text = cohort_markdown(tables) if tables else ""
+        (staging / "comparison.md").write_text(header + markdown(frame, base) + cohort_text)
+        if tables:
+            save(cohorts.figure(tables, "all residents by scenario"), staging / "cohorts.png")
         save(overview(entries), staging / "overview.png")
         for name in runner.KEY_INDICATORS:
             save(figure(entries, name), staging / f"{name}.png")
     return Path(out)
+
+
+def cohort_markdown(tables: dict[str, pd.DataFrame]) -> str:
+    """Money's worth (received / own money) and median internal rate of return of all residents by
+    birth cohort, a column per scenario; cohorts valued to at least cohorts.COMPLETE."""
+    lines = ["## Money's worth by birth cohort", "",
+             f"All residents of each cohort (`cohorts.csv` of each run); cohorts at least {cohorts.COMPLETE:.0%} "
+             "valued. Money's worth: present value received / own money paid, at the account interest rates; "
+             "in brackets the median internal rate of return.", "", "![cohorts](cohorts.png)", "",
+             "| cohort | " + " | ".join(tables) + " |", "|---|" + "---|" * len(tables)]
+    parts = {name: cohorts.complete(t)[lambda f: f["grade"] == cohorts.ALL].set_index("cohort")
+             for name, t in tables.items()}
+    for cohort in sorted(set().union(*(p.index for p in parts.values()))):
+        cells = []
+        for part in parts.values():
+            if cohort in part.index and not np.isnan(part.at[cohort, "money_worth"]):
+                cells.append(f"{part.at[cohort, 'money_worth']:.1f} ({part.at[cohort, 'irr_median']:.1%})")
+            else:
+                cells.append("-")
+        lines.append(f"| {cohort} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from pathlib import Path
 from abm.errors import UserError
 
 MARKER = "metadata.json"
-KINDS = ("run", "compare", "sweep", "calibration")
+KINDS = ("run", "compare", "sweep", "calibration", "validate")
 PACKAGE = Path(__file__).resolve().parent
 FITTED = Path("fitted") / "coefficients.yaml"   # the calibration folder's marker (status: fitted)
 

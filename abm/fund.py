@@ -15,7 +15,9 @@ from collections import defaultdict
 
 import numpy as np
 
+from abm.lifetime import INTO_ACCOUNT, OWN, RECEIVED, Discount, accrue
 from abm.policy import YearPolicy, backpay_gap
+from abm.population import PV_COLUMNS
 
 INFLOWS = ("contributions", "entry_subsidies", "government_contributions", "backpayments", "interest")
 OUTFLOWS = ("account_pensions", "inheritance", "returned_subsidies", "transfers_out")
@@ -61,6 +63,8 @@ class Fund:
         self.balance = 0.0
         self.ledger: list[dict[str, float]] = []
         self._row: dict[str, float] = defaultdict(float)
+        self.discount = Discount()        # residents' lifetime present values (abm/lifetime.py)
+        self.exits: list[dict[str, np.ndarray]] = []   # lifetime records of residents who died or moved away
 
     def _add(self, item: str, amounts: np.ndarray | float) -> None:
         self._row[item] += float(np.sum(amounts)) * self.weight
@@ -87,6 +91,7 @@ class Fund:
         pop.account[rows] += grade + subsidy
         pop.account_subsidy[rows] += subsidy + np.where(gov_paid, grade, 0.0)
         pop.years[rows] += paying
+        self._accrue_collected(pop, rows, grade, gov_paid, subsidy, policy)
 
     def retire(self, pop, policy: YearPolicy, backpaying: np.ndarray | None = None) -> np.ndarray:
         """Residents at pension age with enough years (or who back-pay the gap) start their pension.
@@ -104,6 +109,7 @@ class Fund:
             gap = np.where(backpaying, gap, 0)
         backpay = gap * policy.lowest_grade  # at the lowest grade, no subsidy on back-payments
         self._add("backpayments", backpay)
+        self._accrue_backpaid(pop, gap, backpay)
         pop.account += backpay
         pop.years += gap.astype(pop.years.dtype)
         retiring = candidates & (pop.years >= policy.min_years)
@@ -131,10 +137,12 @@ class Fund:
         pop.account[pensioners] = left
         self._add("account_pensions", from_account)
         self._add("public_after_exhaustion", due - from_account)
+        self._accrue_paid(pop, policy, from_account, due - from_account)
 
     def remove(self, pop, mask: np.ndarray, item: str) -> None:
         """Accounts leaving the fund with residents who move away (transferred out)."""
         self._add(item, pop.account[mask])
+        self._record_exits(pop, mask, "moved")
 
     def bequeath(self, pop, dead: np.ndarray, policy: YearPolicy) -> None:
         """Accounts of the dead: inherited; where the year's rules say so, less the subsidy part,
@@ -143,6 +151,8 @@ class Fund:
             np.minimum(pop.account_subsidy[dead], pop.account[dead])
         self._add("returned_subsidies", returned)
         self._add("inheritance", pop.account[dead] - returned)
+        accrue(pop, dead, "pv_estate", pop.account[dead] - returned, self.discount, RECEIVED)
+        self._record_exits(pop, dead, "died")
 
     def close_year(self, pop) -> dict[str, float]:
         """Check conservation and return the year's ledger row (yuan)."""
@@ -157,3 +167,36 @@ class Fund:
         self.balance = row["closing_balance"] = actual
         self.ledger.append(dict(row))
         return self.ledger[-1]
+
+    # residents' lifetime present values (abm/lifetime.py): additive, one call where the money moves
+
+    def _accrue_collected(self, pop, rows, grade, gov_paid, subsidy, policy: YearPolicy) -> None:
+        self.discount.advance(policy.year, policy.interest_rate)
+        own = (grade > 0) & ~gov_paid
+        accrue(pop, rows[own], "pv_own", grade[own], self.discount, OWN)
+        accrue(pop, rows, "pv_subsidy", subsidy + np.where(gov_paid, grade, 0.0), self.discount, INTO_ACCOUNT)
+        pop.years_lowest[rows[own & (grade == policy.lowest_grade)]] += 1
+        pop.years_gov[rows[gov_paid & (grade > 0)]] += 1
+
+    def _accrue_backpaid(self, pop, gap: np.ndarray, backpay: np.ndarray) -> None:
+        paid = backpay > 0
+        accrue(pop, paid, "pv_own", backpay[paid], self.discount, OWN)
+        pop.years_lowest[paid] += gap[paid].astype(pop.years_lowest.dtype)   # back-paid at the lowest grade
+
+    def _accrue_paid(self, pop, policy: YearPolicy, from_account: np.ndarray, after: np.ndarray) -> None:
+        pensioners = pop.pensioner
+        accrue(pop, pensioners, "pv_basic", yearly_basic_pension(policy, pop.years[pensioners]), self.discount,
+               RECEIVED)
+        accrue(pop, pensioners, "pv_account", from_account, self.discount, RECEIVED)
+        accrue(pop, pensioners, "pv_after", after, self.discount, RECEIVED)
+
+    def _record_exits(self, pop, mask: np.ndarray, how: str) -> None:
+        """Keep the lifetime record of residents leaving the county (abm/cohorts.py reads them)."""
+        if not np.any(mask):
+            return
+        record = {name: getattr(pop, name)[mask].copy() for name in
+                  ("id", "age", "sex", "years", "years_lowest", "years_gov", "pensioner", "npv", *PV_COLUMNS)}
+        year = self._row.get("year") or self.discount.year or 0
+        record["birth_year"] = year - record["age"].astype(np.int64)
+        record["how"] = np.full(int(np.count_nonzero(mask)), how)
+        self.exits.append(record)

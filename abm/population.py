@@ -9,6 +9,7 @@ import numpy as np
 from abm.county import OverrideError, load_county_values
 from abm.demography import ENTRY_AGE, LifeTable
 from abm.errors import UserError
+from abm.lifetime import RATES
 from abm.scenario import Scenario
 
 # One column per resident attribute; a row is one simulated resident standing for `weight` people.
@@ -36,7 +37,19 @@ COLUMNS: dict[str, type] = {
     "account": np.float64,       # individual account balance, yuan
     "account_subsidy": np.float64,  # the part of the balance from subsidies and government-paid grades, yuan
     "account_pension": np.float64,  # monthly account pension fixed at retirement, yuan/month
+    # lifetime money with the scheme (abm/lifetime.py), yuan discounted to the launch year at the account rates
+    "pv_own": np.float64,        # own contributions and back-payments
+    "pv_subsidy": np.float64,    # entry subsidies and government-paid grades put into the account
+    "pv_basic": np.float64,      # basic pension received, with top-up and bonus
+    "pv_account": np.float64,    # account pension received from the account
+    "pv_after": np.float64,      # pension paid from public money after the account is exhausted
+    "pv_estate": np.float64,     # account inherited by the estate at death
+    "npv": np.float32,           # net flows (received - own) valued at each rate of lifetime.RATES: one column per rate
+    "years_lowest": np.int16,    # contribution years at the lowest grade of the year (back-paid years included)
+    "years_gov": np.int16,       # contribution years paid by the government
 }
+WIDTHS = {"npv": RATES.size}   # columns with one value per resident and rate (2-D)
+PV_COLUMNS = ("pv_own", "pv_subsidy", "pv_basic", "pv_account", "pv_after", "pv_estate")
 EDUCATION_LEVELS = ("primary_or_less", "junior_secondary", "senior_secondary_or_more")
 
 
@@ -48,7 +61,7 @@ class Population:
     """
 
     def __init__(self, columns: dict[str, np.ndarray], weight: float, under_16: np.ndarray):
-        object.__setattr__(self, "_columns", {k: np.asarray(columns[k], dtype=t) for k, t in COLUMNS.items()})
+        object.__setattr__(self, "_columns", {k: _shaped(k, columns[k]) for k in COLUMNS})
         object.__setattr__(self, "weight", float(weight))      # persons per simulated resident
         object.__setattr__(self, "under_16", np.asarray(under_16, dtype=float))  # persons aged 0..15
         object.__setattr__(self, "next_id", int(self.id.max()) + 1 if self.id.size else 0)
@@ -79,7 +92,7 @@ class Population:
 
     def append(self, columns: dict[str, np.ndarray]) -> None:
         for name, col in self._columns.items():
-            self._columns[name] = np.concatenate([col, columns[name].astype(col.dtype)])
+            self._columns[name] = np.concatenate([col, _shaped(name, columns[name])])
         self.next_id = int(self.id[-1]) + 1 if self.id.size else self.next_id
 
     def rows(self, ids: np.ndarray | int) -> np.ndarray:
@@ -89,6 +102,15 @@ class Population:
         rows = np.searchsorted(self.id, ids)
         found = (rows < self.id.size) & (self.id[np.minimum(rows, self.id.size - 1)] == ids)
         return np.where(found, rows, -1)
+
+
+def _shaped(name: str, values) -> np.ndarray:
+    """A column as stored: its dtype, and for a 2-D column (WIDTHS) one row per resident (a 1-D value
+    given for it fills each resident's row)."""
+    col = np.asarray(values, dtype=COLUMNS[name])
+    if name in WIDTHS and col.ndim == 1:
+        col = np.repeat(col[:, None], WIDTHS[name], axis=1)
+    return col
 
 
 def load_county(scenario: Scenario) -> dict:
@@ -171,7 +193,14 @@ def draw_residents(county: dict, ages: np.ndarray, mean_income: float,
         "account": np.zeros(n),
         "account_subsidy": np.zeros(n),
         "account_pension": np.zeros(n),
+        **lifetime_columns(n),
     }
+
+
+def lifetime_columns(n: int) -> dict[str, np.ndarray]:
+    """Empty lifetime accumulators (abm/lifetime.py) for ``n`` new residents."""
+    return {**{name: np.zeros(n) for name in PV_COLUMNS}, "npv": np.zeros((n, RATES.size)),
+            "years_lowest": np.zeros(n), "years_gov": np.zeros(n)}
 
 
 def _beta(spec: dict, n: int, rng: np.random.Generator) -> np.ndarray:

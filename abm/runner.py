@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from abm import atomic, destinations, plots, processes
+from abm import atomic, cohorts, destinations, plots, processes
 from abm.choice import Coefficients
 from abm.county import county_path
 from abm.demography import load_observations
@@ -38,6 +38,7 @@ class RunResult:
     seeds: list[int]           # one per replication
     timeseries: pd.DataFrame   # one row per replication and year: run, year, indicators
     seconds: float
+    cohorts: pd.DataFrame | None = None   # money's worth by cohort and grade, per run (abm/cohorts.py), with ``run``
 
     @property
     def runs(self) -> int:
@@ -80,24 +81,37 @@ def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, wo
     seeds = replication_seeds(seed, runs or scenario.run.replications)
     started = time.perf_counter()
     frames: list[pd.DataFrame | None] = [None] * len(seeds)
+    tables: list[pd.DataFrame | None] = [None] * len(seeds)
     with _progress(progress, scenario, len(seeds)) as advance, _pool(workers, len(seeds)) as pool:
         jobs = [(scenario, s, coefficients) for s in seeds]
-        for index, frame in enumerate(pool(simulate, jobs)):
+        for index, (frame, table) in enumerate(pool(simulate_with_cohorts, jobs)):
             frames[index] = frame.assign(run=index)
+            tables[index] = table.assign(run=index)
             advance()
     timeseries = pd.concat(frames, ignore_index=True)
     timeseries = timeseries[["run", *[c for c in timeseries.columns if c != "run"]]]
-    return RunResult(scenario, seed, seeds, timeseries, time.perf_counter() - started)
+    return RunResult(scenario, seed, seeds, timeseries, time.perf_counter() - started,
+                     pd.concat(tables, ignore_index=True))
 
 
 def simulate(job: tuple[Scenario, int, Coefficients | None]) -> pd.DataFrame:
     """One replication: the DataCollector's table, a row per year."""
+    return _simulate(job)[0]
+
+
+def simulate_with_cohorts(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One replication: the DataCollector's table and the cohort table (abm/cohorts.py)."""
+    frame, model = _simulate(job)
+    return frame, cohorts.model_table(model)
+
+
+def _simulate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, PensionModel]:
     scenario, seed, coefficients = job
     model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients)
     while model.running:
         model.step()
     frame = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-    return frame.astype({"year": int})
+    return frame.astype({"year": int}), model
 
 
 @contextmanager
@@ -138,7 +152,17 @@ def write(result: RunResult, out: Path) -> Path:
         runs = f"{result.runs} runs" if result.runs > 1 else "1 run"
         plots.save_all(result.timeseries, f"{result.scenario.name} (seed {result.seed}, {runs})", staging,
                        observed=county_observations(result.scenario))
+        if result.cohorts is not None:
+            write_cohorts(result, staging)
     return Path(out)
+
+
+def write_cohorts(result: RunResult, folder: Path) -> None:
+    """cohorts.csv (mean over runs, bands of the main measures) and cohorts.png."""
+    table = cohorts.over_runs(result.cohorts)
+    table.to_csv(folder / "cohorts.csv", index=False)
+    plots.save(cohorts.figure({result.scenario.name: table}, f"{result.scenario.name}, {result.runs} run(s)"),
+               folder / "cohorts.png")
 
 
 def county_observations(scenario: Scenario) -> dict | None:

@@ -18,7 +18,7 @@ from abm.cli import app
 from abm.scenario import load_scenario
 
 FILES = ("timeseries.csv", "timeseries.parquet", "bands.csv", "bands.parquet", "summary.json", "scenario.yaml",
-         "metadata.json", "enrolment.png", "pensions.png", "fund.png", "population.png")
+         "metadata.json", "enrolment.png", "pensions.png", "fund.png", "population.png", "cohorts.csv", "cohorts.png")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"
 BASELINE_FILE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"

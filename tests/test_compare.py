@@ -63,7 +63,7 @@ def values(ts: pd.DataFrame, name: str, year: int) -> pd.Series:
 
 
 def test_compare_writes_table_page_and_figures(compared):
-    expected = {"comparison.csv", "comparison.md", "overview.png", "metadata.json",
+    expected = {"comparison.csv", "comparison.md", "overview.png", "cohorts.png", "metadata.json",
                 *(f"{name}.png" for name in KEY_INDICATORS)}
     assert {p.name for p in compared.iterdir()} == expected
     metadata = json.loads((compared / "metadata.json").read_text())

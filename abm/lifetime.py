@@ -1,0 +1,73 @@
+"""Each resident's lifetime money with the scheme: present values accrued as the fund moves money.
+
+Every flow the fund moves for a resident is added, discounted to the launch year at the account
+interest rates in force (the rate the account itself earned, year by year), to one of the
+resident's present-value columns (``PV_COLUMNS`` of abm/population.py): own money paid
+(contributions and back-payments), public money paid into the account (entry subsidies and
+government-paid grades), basic pension received (with top-up and bonus), account pension
+received, payments after the account is exhausted, and the account the estate inherits. Because
+the discount rate is the account's own rate, what leaves an account is worth, in present value,
+exactly what went in. The net flow (received minus own money) is also valued at each rate of
+``RATES``, so a resident's internal rate of return is found where that value changes sign.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# rates of return at which each resident's net flows are valued (the grid of the internal rate of return)
+RATES = np.array([-0.05, -0.02, 0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20,
+                  0.25, 0.30, 0.40, 0.50, 0.65, 0.80, 1.0, 1.5, 2.0])
+OWN, RECEIVED, INTO_ACCOUNT = -1.0, 1.0, 0.0   # the sign of a flow in the resident's net flows
+
+
+class Discount:
+    """Discount factors of the current year: to the first year at the account interest rates in
+    force, and to the first year at each rate of ``RATES``."""
+
+    def __init__(self) -> None:
+        self.first_year: int | None = None
+        self.year: int | None = None
+        self.factor = 1.0                  # product of 1 / (1 + account rate) over the years since the first
+        self.grid = np.ones(RATES.size)
+
+    def advance(self, year: int, interest_rate: float) -> None:
+        """Move to ``year`` (consecutive years; the same year again changes nothing)."""
+        if self.year == year:
+            return
+        if self.year is None:
+            self.first_year = year
+        else:
+            self.factor /= 1 + interest_rate
+        self.year = year
+        self.grid = (1 + RATES) ** -float(year - self.first_year)
+
+
+def accrue(pop, rows: np.ndarray, column: str, amounts: np.ndarray, discount: Discount, sign: float) -> None:
+    """Add a year's flow to residents' present values.
+
+    Args:
+        pop: the population; ``rows`` index or mask its residents.
+        column: the present-value column (abm/population.py PV_COLUMNS).
+        amounts: yuan this year, one per selected resident (or one for all).
+        sign: OWN (paid by the resident), RECEIVED, or INTO_ACCOUNT (not yet the resident's cash).
+    """
+    amounts = np.broadcast_to(np.asarray(amounts, dtype=float), np.shape(pop.id[rows]))
+    getattr(pop, column)[rows] += amounts * discount.factor
+    if sign:
+        pop.npv[rows] += sign * amounts[:, None] * discount.grid[None, :]
+
+
+def irr_from_grid(npv: np.ndarray) -> np.ndarray:
+    """Internal rate of return of each row of net present values at ``RATES``: the first rate where
+    the value turns from positive to not positive, interpolated linearly in the rate between the
+    two grid points; NaN where it does not change sign on the grid (no own money, or beyond it)."""
+    npv = np.atleast_2d(npv)
+    crossing = (npv[:, :-1] > 0) & (npv[:, 1:] <= 0)
+    found = crossing.any(axis=1)
+    k = np.argmax(crossing, axis=1)
+    rows = np.arange(npv.shape[0])
+    low, high = npv[rows, k], npv[rows, k + 1]
+    share = np.divide(low, low - high, out=np.zeros_like(low), where=low != high)
+    rate = RATES[k] + share * (RATES[k + 1] - RATES[k])
+    return np.where(found, rate, np.nan)

@@ -1,0 +1,75 @@
+"""pension-abm validate: the facts file is checked, the report covers every fact, foreign folders are refused."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from abm import validation
+from abm.cli import app
+from abm.errors import UserError
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def test_shipped_facts_load_and_none_is_a_calibration_target():
+    facts = validation.load_facts()
+    assert len(facts) >= 20
+    targets = yaml.safe_load(validation.CALIBRATION_DIR.joinpath("targets.yaml").read_text())["targets"]
+    assert not {(t["indicator"], t["year"]) for t in targets} & {(f.measure, f.year) for f in facts}
+    assert all(f.range[0] <= f.value <= f.range[1] for f in facts)
+
+
+@pytest.mark.parametrize("field, value, named", [
+    ("value", "many", "facts[0].value"),
+    ("range", [0.5, 0.6], "facts[0].range"),
+    ("measure", "happiness", "facts[0].measure"),
+    ("source", "", "facts[0].source"),
+])
+def test_bad_facts_file_names_the_field(tmp_path, field, value, named):
+    data = yaml.safe_load(validation.FACTS.read_text())
+    data["facts"][0][field] = value
+    path = tmp_path / "facts.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(UserError) as err:
+        validation.load_facts(path)
+    assert named in str(err.value) and str(path) in str(err.value)
+
+
+def test_missing_field_names_it(tmp_path):
+    data = yaml.safe_load(validation.FACTS.read_text())
+    del data["facts"][2]["checked"]
+    path = tmp_path / "facts.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(UserError, match=r"facts\[2\]\.checked"):
+        validation.load_facts(path)
+
+
+def test_validate_writes_every_fact_and_refuses_a_foreign_folder(tmp_path):
+    out = tmp_path / "v"
+    result = invoke("validate", "baseline", "--runs", "2", "--residents", "500", "--workers", "1", "--out", out)
+    assert result.exit_code == 0, result.output
+    page = (out / "validation.md").read_text()
+    for fact in validation.load_facts():
+        assert f"| {fact.name} | {fact.year} |" in page
+    assert (out / "validation.png").read_bytes()[:4] == b"\x89PNG"
+    # an earlier validate folder is replaced; a folder it did not create is refused and left as it is
+    assert invoke("validate", "--runs", "1", "--residents", "300", "--workers", "1", "--out", out).exit_code == 0
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    refused = invoke("validate", "--runs", "1", "--residents", "300", "--out", foreign)
+    assert refused.exit_code == 2 and "--out" in refused.output
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+
+
+def test_bad_facts_file_stops_before_running(tmp_path):
+    bad = tmp_path / "facts.yaml"
+    bad.write_text("facts: []\n")
+    out = tmp_path / "v"
+    result = invoke("validate", "--runs", "1", "--residents", "300", "--facts", bad, "--out", out)
+    assert result.exit_code == 2 and "facts" in result.output
+    assert not out.exists()
