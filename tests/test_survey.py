@@ -267,7 +267,7 @@ def _all_at(frame: pd.DataFrame, grade: str) -> pd.DataFrame:
 
 UNESTIMABLE = {   # case: (change to the stand-in, field named or None, message fragment)
     "one respondent": (lambda f: f.head(1), None, "only one respondent"),
-    "fewer respondents than terms": (lambda f: f.head(10), None, "10 respondents for 17 estimated terms"),
+    "fewer respondents than terms": (lambda f: f.head(10), None, "10 respondents for 13 estimated terms"),
     "nobody enrolled": (lambda f: f.assign(enrolled="no", grade=""), "enrolled", "nobody is enrolled"),
     "everyone at one grade": (lambda f: _all_at(f, "300"), "grade",
                               "every respondent chose the same option (grade 300)"),
