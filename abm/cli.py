@@ -431,7 +431,7 @@ def experiments(
     for column in ("experiment", "measure", "simulated", "target", "met"):
         out.add_column(column, justify="right" if column in ("simulated", "target") else "left")
     for row in table.itertuples():
-        target = row.target + (f" ± {row.tolerance:g}" if row.tolerance == row.tolerance and row.tolerance else "")
+        target = row.target
         met = {True: "[green]yes[/]", False: "[red]no[/]"}.get(row.met, "")
         out.add_row(row.experiment, row.measure, f"{row.mean:.3f} [{row.band_low:.3f}, {row.band_high:.3f}]",
                     escape(target), met)

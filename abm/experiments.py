@@ -262,8 +262,9 @@ def _parse_bound(bound, path: Path | None = None, field: str = "bound") -> tuple
 
 
 def _target_text(target: dict) -> str:
+    """A value with its tolerance ("0.4 ± 0.15"), or the bound ("> 0")."""
     if "value" in target:
-        return f"{target['value']:g}"
+        return f"{target['value']:g} ± {target['tolerance']:g}"
     return str(target.get("bound", ""))
 
 

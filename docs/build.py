@@ -272,7 +272,7 @@ def experiments(figures: Path | None = DOCS) -> Result:
     frame = run_all(load_scenario(BASELINE), **EXPERIMENTS)
     rows = []
     for row in frame.itertuples():
-        target = row.target + (f" ± {row.tolerance:g}" if row.tolerance == row.tolerance and row.tolerance else "")
+        target = row.target
         rows.append([row.experiment, row.measure, f"{row.mean:.3f} [{row.band_low:.3f}, {row.band_high:.3f}]",
                      target.replace("|", "\\|"), {True: "yes", False: "no"}.get(row.met, "")])
     lead = (f"`pension-abm experiments` (baseline, {EXPERIMENTS['year']}, {EXPERIMENTS['replications']} runs of "

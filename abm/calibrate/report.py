@@ -198,8 +198,7 @@ def evidence_lines(context: dict) -> list[str]:
         "experiment": evidence["experiment"], "measure": evidence["measure"],
         "simulated": [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in
                       zip(evidence["mean"], evidence["band_low"], evidence["band_high"])],
-        "target": [f"{t} ± {tol:g}" if t[:1] not in "<>|" and tol == tol and tol is not None else t
-                   for t, tol in zip(evidence["target"], evidence["tolerance"])],
+        "target": evidence["target"],
         "met": evidence["met"].map({True: "yes", False: "no", None: "-"}),
         "fitted": evidence["fit"].map({True: "yes", False: "no"})})
     fitted = evidence[evidence["fit"]]
