@@ -15,7 +15,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from abm.lifetime import INTO_ACCOUNT, OWN, RECEIVED, Discount, accrue
+from abm.lifetime import INTO_ACCOUNT, OWN, RECEIVED, Discount, accrue, settle
 from abm.policy import YearPolicy, backpay_gap
 from abm.population import PV_COLUMNS
 
@@ -156,6 +156,7 @@ class Fund:
 
     def close_year(self, pop) -> dict[str, float]:
         """Check conservation and return the year's ledger row (yuan)."""
+        settle(pop, self.discount)
         row = self._row
         row["inflow"] = sum(row[k] for k in INFLOWS)
         row["outflow"] = sum(row[k] for k in OUTFLOWS)
@@ -194,6 +195,7 @@ class Fund:
         """Keep the lifetime record of residents leaving the county (abm/cohorts.py reads them)."""
         if not np.any(mask):
             return
+        settle(pop, self.discount, mask)
         record = {name: getattr(pop, name)[mask].copy() for name in
                   ("id", "age", "sex", "years", "years_lowest", "years_gov", "pensioner", "npv", *PV_COLUMNS)}
         year = self._row.get("year") or self.discount.year or 0

@@ -55,7 +55,27 @@ def accrue(pop, rows: np.ndarray, column: str, amounts: np.ndarray, discount: Di
     amounts = np.broadcast_to(np.asarray(amounts, dtype=float), np.shape(pop.id[rows]))
     getattr(pop, column)[rows] += amounts * discount.factor
     if sign:
-        pop.npv[rows] += sign * amounts[:, None] * discount.grid[None, :]
+        pop.net_flow[rows] += sign * amounts   # valued at every rate once a year (settle)
+
+
+def settle(pop, discount: Discount, rows: np.ndarray | None = None) -> None:
+    """Value the year's net flows so far (``net_flow``) at each rate of ``RATES`` into ``npv`` and
+    clear them: once a year for everyone, and for residents leaving before their record is kept.
+    The year's flows share one discount factor per rate, so their sum is valued at once.
+
+    Args:
+        rows: index or mask of the residents to settle; all if None.
+    """
+    grid = discount.grid.astype(pop.npv.dtype)
+    if rows is None:   # everyone: one pass over the whole table, in its own precision
+        pop.npv += pop.net_flow.astype(pop.npv.dtype)[:, None] * grid[None, :]
+        pop.net_flow[:] = 0.0
+        return
+    index = np.asarray(rows)
+    if index.dtype == bool:
+        index = np.flatnonzero(index)
+    pop.npv[index] += pop.net_flow[index].astype(pop.npv.dtype)[:, None] * grid[None, :]
+    pop.net_flow[index] = 0.0
 
 
 def irr_from_grid(npv: np.ndarray) -> np.ndarray:

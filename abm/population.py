@@ -45,6 +45,7 @@ COLUMNS: dict[str, type] = {
     "pv_after": np.float64,      # pension paid from public money after the account is exhausted
     "pv_estate": np.float64,     # account inherited by the estate at death
     "npv": np.float32,           # net flows (received - own) valued at each rate of lifetime.RATES: one column per rate
+    "net_flow": np.float64,      # this year's net flow so far, yuan (valued into npv once a year: lifetime.settle)
     "years_lowest": np.int16,    # contribution years at the lowest grade of the year (back-paid years included)
     "years_gov": np.int16,       # contribution years paid by the government
 }
@@ -199,7 +200,7 @@ def draw_residents(county: dict, ages: np.ndarray, mean_income: float,
 
 def lifetime_columns(n: int) -> dict[str, np.ndarray]:
     """Empty lifetime accumulators (abm/lifetime.py) for ``n`` new residents."""
-    return {**{name: np.zeros(n) for name in PV_COLUMNS}, "npv": np.zeros((n, RATES.size)),
+    return {**{name: np.zeros(n) for name in PV_COLUMNS}, "npv": np.zeros((n, RATES.size)), "net_flow": np.zeros(n),
             "years_lowest": np.zeros(n), "years_gov": np.zeros(n)}
 
 

@@ -41,6 +41,7 @@ def expected_net_value(scenario, rates: np.ndarray) -> np.ndarray:
         dead = rows == t
         fund.bequeath(pop, dead, policy)
         at_death[t] = pop.npv[t]
+        lifetime.settle(pop, fund.discount)   # the year's flows valued, as Fund.close_year does
         pop.account[dead] = 0.0
         pop.account_pension[dead] = 0.0
         pop.age += 1
