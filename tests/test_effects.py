@@ -76,8 +76,8 @@ def test_lever_effects_are_paired_window_means():
     from abm.effects import lever_effects
 
     levers = {"nothing": ["policy.financial_education.2026=0.0"],
-              "top-up": ["policy.local_top_up.2014=100", "behaviour.choice.basic_value=3.0"]}
-    frame = lever_effects(BASELINE, levers, (2014, 2016), runs=2, residents=600,
+              "top-up": ["policy.local_top_up.2014=100", "behaviour.choice.basic_value=40.0"]}
+    frame = lever_effects(BASELINE, levers, (2014, 2016), runs=2, residents=2000,
                           indicators=["participation_rate", "mean_contribution"]).set_index(["lever", "indicator"])
     assert frame.loc[("nothing", "participation_rate"), "difference"] == 0
     assert frame.loc[("nothing", "mean_contribution"), ["low", "high"]].tolist() == [0, 0]

@@ -90,7 +90,8 @@ def test_run_all_has_every_measure_with_its_target(scenario):
     assert set(evidence) == set(experiments.MEASURES)
     for row in table.itertuples():
         target = evidence[f"{row.experiment}.{row.measure}"]
-        assert row.target == (f"{target['value']:g} ± {target['tolerance']:g}" if "value" in target else target["bound"])
+        expected = f"{target['value']:g} ± {target['tolerance']:g}" if "value" in target else target["bound"]
+        assert row.target == expected
         assert row.source == target["source"] and row.unit == target["unit"]
         assert row.band_low <= row.mean <= row.band_high
         assert isinstance(row.met, bool)

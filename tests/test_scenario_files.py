@@ -112,8 +112,13 @@ def test_financial_education_teaches_every_resident_aged_16_to_59_from_2026(base
     assert not literate[1].all()
 
 
-def test_a_dated_lever_must_start_by_the_launch(tmp_path):
-    path = child(tmp_path, "policy:\n  financial_education: {2026: 1.0}\n")
+def test_a_dated_lever_must_start_by_the_launch(tmp_path, baseline):
+    """A whole scenario (not extending the baseline, whose lever is dated from 2011) whose lever
+    starts after the launch is refused, naming the field."""
+    data = baseline.model_dump(mode="json", exclude={"source_dir"} & set(type(baseline).model_fields))
+    data["policy"]["financial_education"] = {2026: 1.0}
+    path = tmp_path / "whole.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     with pytest.raises(UserError, match="first dated value 2026 is after launch_year 2011") as info:
         load_scenario(path)
     assert info.value.field == "policy.financial_education"
