@@ -198,11 +198,17 @@ def miss(target: dict, mean: float, means: dict[tuple[str, str], float]) -> floa
         return 0.0
     if "value" in target:
         return abs(mean - target["value"]) / tolerance
-    operator, limit, absolute = _parse_bound(target["bound"])
+    return max(0.0, _beyond_bound(target["bound"], mean, means)) / tolerance
+
+
+def _beyond_bound(bound, mean: float, means: dict[tuple[str, str], float]) -> float:
+    """How far the mean lies on the wrong side of the bound (negative: inside it), in the mean's unit;
+    a bound on another measure reads that measure's mean from ``means``."""
+    operator, limit, absolute = _parse_bound(bound)
     if isinstance(limit, str):
         limit = means[tuple(limit.split("."))]
     value = abs(mean) if absolute else mean
-    return max(0.0, (value - limit) if operator == "<" else (limit - value)) / tolerance
+    return (value - limit) if operator == "<" else (limit - value)
 
 
 def load_evidence(path: Path = EVIDENCE) -> dict[str, dict]:
@@ -274,11 +280,7 @@ def _met(target: dict, mean: float, means: dict[tuple[str, str], float]) -> bool
         return bool(abs(mean - target["value"]) <= target["tolerance"])
     if "bound" not in target:
         return None
-    operator, limit, absolute = _parse_bound(target["bound"])
-    if isinstance(limit, str):
-        limit = means[tuple(limit.split("."))]
-    value = abs(mean) if absolute else mean
-    return bool(value < limit if operator == "<" else value > limit)
+    return bool(_beyond_bound(target["bound"], mean, means) < 0)
 
 
 def _policy_effect(control: Scenario, treated: Scenario, year: int, replications: int, residents: int,

@@ -136,6 +136,18 @@ def evidence_table(scenario: Scenario, coefficients: Coefficients, seed: int, re
                                evidence)
 
 
+def evaluate(scenario: Scenario, coefficients: Coefficients, targets: list[Target], seeds: list[int],
+             evidence_seed: int | None = None, evidence: Path = experiments.EVIDENCE
+             ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """One evaluation of the fit: the targets' table (:func:`target_table`) over the seeds' runs to
+    the last target's year and, with an ``evidence_seed``, the field experiments' table
+    (:func:`evidence_table`, as many replications as seeds)."""
+    series = simulate(scenario, coefficients, seeds, max(t.year for t in targets))
+    replayed = (None if evidence_seed is None
+                else evidence_table(scenario, coefficients, evidence_seed, len(seeds), evidence))
+    return target_table(series, targets), replayed
+
+
 def loss(table: pd.DataFrame, evidence: pd.DataFrame | None = None) -> float:
     fitted = table[table["fitted"]]
     total = float((((fitted["simulated"] - fitted["target"]) / fitted["tolerance"]) ** 2).sum())
@@ -162,18 +174,14 @@ def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: l
     low = np.array([PARAMETERS[n][1] for n in names])
     high = np.array([PARAMETERS[n][2] for n in names])
     current = np.array([getattr(start, PARAMETERS[n][0])[n] for n in names])
-    end_year = max(t.year for t in targets)
     history: list[float] = []
 
     def to_values(z: np.ndarray) -> dict[str, float]:
         return dict(zip(names, low + (high - low) * expit(z)))
 
     def objective(z: np.ndarray) -> float:
-        coefficients = with_coefficients(start, to_values(z))
-        series = simulate(scenario, coefficients, seeds, end_year)
-        replayed = (None if evidence_seed is None
-                    else evidence_table(scenario, coefficients, evidence_seed, len(seeds), evidence))
-        history.append(loss(target_table(series, targets), replayed))
+        history.append(loss(*evaluate(scenario, with_coefficients(start, to_values(z)), targets, seeds,
+                                      evidence_seed, evidence)))
         on_evaluation(len(history), min(history))
         return history[-1]
 
@@ -187,11 +195,10 @@ def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: l
     z0 = starts[int(np.argmin(losses))]
     # a simplex wide enough to step over the small plateaus that discrete choices make in the loss
     simplex = np.vstack([z0, z0 + INITIAL_STEP * np.eye(z0.size)])
+    z_best, loss_best = z0, min(losses)
     left = budget - len(history)
-    if left > 0:
+    if left > 0:   # the simplex starts at z0, so its best is never worse
         result = minimize(objective, z0, method="Nelder-Mead",
                           options={"maxfev": left, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": simplex})
-        z_best, loss_best = (result.x, float(result.fun)) if result.fun <= min(losses) else (z0, min(losses))
-    else:
-        z_best, loss_best = z0, min(losses)
+        z_best, loss_best = result.x, float(result.fun)
     return Fit(to_values(z_best), loss_best, len(history), history)

@@ -25,25 +25,29 @@ Evaluate = Callable[[Coefficients], pd.Series]
 
 def moments(scenario: Scenario, targets: list[aggregates.Target], seeds: list[int], evidence_seed: int) -> Evaluate:
     """A function of the coefficients giving every fitted target's simulated mean (time-series
-    targets as ``indicator year``, experiments as ``experiment.measure``)."""
-    end_year = max(t.year for t in targets)
+    targets as ``indicator year``, experiments as ``experiment.measure``), evaluated as the fit
+    evaluates (:func:`abm.calibrate.aggregates.evaluate`)."""
     fitted = [t for t in targets if t.fit]
 
     def evaluate(coefficients: Coefficients) -> pd.Series:
-        series = aggregates.simulate(scenario, coefficients, seeds, end_year)
-        table = aggregates.target_table(series, fitted)
-        values = {f"{row.indicator} {row.year}": row.simulated for row in table.itertuples()}
-        evidence = aggregates.evidence_table(scenario, coefficients, evidence_seed, len(seeds))
-        values |= {f"{row.experiment}.{row.measure}": row.mean for row in evidence[evidence["fit"]].itertuples()}
-        return pd.Series(values)
+        table, evidence = aggregates.evaluate(scenario, coefficients, fitted, seeds, evidence_seed)
+        return _by_target(table, "simulated", evidence, "mean")
     return evaluate
 
 
 def tolerances(targets: list[aggregates.Target], evidence: pd.DataFrame) -> pd.Series:
     """Each fitted target's tolerance, named as :func:`moments` names its values."""
-    found = {f"{t.indicator} {t.year}": t.tolerance for t in targets if t.fit}
-    found |= {f"{row.experiment}.{row.measure}": row.tolerance for row in evidence[evidence["fit"]].itertuples()}
-    return pd.Series(found, dtype=float)
+    table = pd.DataFrame([{"indicator": t.indicator, "year": t.year, "tolerance": t.tolerance}
+                          for t in targets if t.fit])
+    return _by_target(table, "tolerance", evidence, "tolerance").astype(float)
+
+
+def _by_target(table: pd.DataFrame, column: str, evidence: pd.DataFrame, evidence_column: str) -> pd.Series:
+    """One column of the targets' table and one of the fitted experiments', named by target."""
+    values = {f"{row.indicator} {row.year}": getattr(row, column) for row in table.itertuples()}
+    values |= {f"{row.experiment}.{row.measure}": getattr(row, evidence_column)
+               for row in evidence[evidence["fit"]].itertuples()}
+    return pd.Series(values)
 
 
 def sensitivities(evaluate: Evaluate, coefficients: Coefficients, scale: pd.Series) -> pd.DataFrame:

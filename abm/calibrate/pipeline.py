@@ -118,8 +118,7 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, 
         raise UserError("the survey is missing or changed since it was estimated: run "
                         "`pension-abm calibrate survey` first", file=survey_file)
     targets = aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
-    small = scenario.model_copy(update={"population": scenario.population.model_copy(
-        update={"residents": residents, "agents": "none"})})
+    small = _small(scenario, residents)
     started = time.perf_counter()
     crn = _seeds(seeds, stream=0)
     start = _fresh_start(folder, estimation)
@@ -197,8 +196,7 @@ def _fitted_checks(scenario: Scenario, coefficients, targets: list, aggregate_fi
     to the parameters (on the fit's own random numbers) and the lowest-grade share by mechanism,
     all with the fit's residents."""
     residents = int(aggregate_fit["residents"])
-    small = scenario.model_copy(update={"population": scenario.population.model_copy(
-        update={"residents": residents, "agents": "none"})})
+    small = _small(scenario, residents)
     evidence = aggregates.evidence_table(small, coefficients, _seeds(1, stream=3)[0], REPORT_REPLICATIONS)
     evaluate = identification.moments(small, targets, _seeds(int(aggregate_fit["seeds"]), stream=0),
                                       _seeds(1, stream=2)[0])
@@ -210,6 +208,12 @@ def _fitted_checks(scenario: Scenario, coefficients, targets: list, aggregate_fi
             small, coefficients, _seeds(REPORT_REPLICATIONS, stream=1), DECOMPOSITION_YEAR),
         "decomposition_year": DECOMPOSITION_YEAR,
     }
+
+
+def _small(scenario: Scenario, residents: int) -> Scenario:
+    """The scenario with ``residents`` simulated residents and no Household objects, as the fit runs it."""
+    return scenario.model_copy(update={"population": scenario.population.model_copy(
+        update={"residents": residents, "agents": "none"})})
 
 
 def _portable(path: Path, folder: Path) -> str:
