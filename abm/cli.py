@@ -433,7 +433,7 @@ def experiments(
     for row in table.itertuples():
         target = row.target
         met = {True: "[green]yes[/]", False: "[red]no[/]"}.get(row.met, "")
-        out.add_row(row.experiment, row.measure, f"{row.mean:.3f} [{row.band_low:.3f}, {row.band_high:.3f}]",
+        out.add_row(row.experiment, row.measure, virtual.simulated_text(row),
                     escape(target), met)
     out_console.print(out)
     out_console.print(f"units and sources: --json, or {virtual.EVIDENCE.name}; {seconds:.1f} s", highlight=False)

@@ -190,6 +190,11 @@ def run_all(scenario: Scenario, year: int, replications: int, residents: int,
     return pd.DataFrame(rows)
 
 
+def simulated_text(row) -> str:
+    """A measure's simulated mean and 90% band as printed: "0.381 [0.317, 0.426]" (a row of :func:`run_all`)."""
+    return f"{row.mean:.3f} [{row.band_low:.3f}, {row.band_high:.3f}]"
+
+
 def miss(target: dict, mean: float, means: dict[tuple[str, str], float]) -> float:
     """How far the simulated mean is from meeting the target, in tolerances (0 when a bound holds,
     or without a target or tolerance): |mean - value| / tolerance, or the bound's violation / tolerance."""

@@ -266,14 +266,14 @@ EXPERIMENTS = {"year": 2026, "replications": 10, "residents": 5_000}   # the com
 
 def experiments(figures: Path | None = DOCS) -> Result:
     """`pension-abm experiments` with its defaults: the field evidence against the baseline."""
-    from abm.experiments import run_all
+    from abm.experiments import run_all, simulated_text
     from abm.scenario import load_scenario
 
     frame = run_all(load_scenario(BASELINE), **EXPERIMENTS)
     rows = []
     for row in frame.itertuples():
         target = row.target
-        rows.append([row.experiment, row.measure, f"{row.mean:.3f} [{row.band_low:.3f}, {row.band_high:.3f}]",
+        rows.append([row.experiment, row.measure, simulated_text(row),
                      target.replace("|", "\\|"), {True: "yes", False: "no"}.get(row.met, "")])
     lead = (f"`pension-abm experiments` (baseline, {EXPERIMENTS['year']}, {EXPERIMENTS['replications']} runs of "
             f"{count(EXPERIMENTS['residents'])} residents), mean [90% band]:")

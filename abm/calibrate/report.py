@@ -15,6 +15,7 @@ import pandas as pd  # noqa: E402
 from abm import atomic  # noqa: E402
 from abm.calibrate.estimate import ChoiceEstimate, odds_ratio_table  # noqa: E402
 from abm.choice import TERMS, probabilities, utilities  # noqa: E402
+from abm.experiments import simulated_text  # noqa: E402
 
 GROUPS = {
     "age": lambda s: pd.cut(s["age"].astype(float), [15, 39, 49, 59, 100], labels=["16-39", "40-49", "50-59", "60+"]),
@@ -196,8 +197,7 @@ def evidence_lines(context: dict) -> list[str]:
     evidence: pd.DataFrame = context["evidence"]
     shown = pd.DataFrame({
         "experiment": evidence["experiment"], "measure": evidence["measure"],
-        "simulated": [f"{m:.3f} [{lo:.3f}, {hi:.3f}]" for m, lo, hi in
-                      zip(evidence["mean"], evidence["band_low"], evidence["band_high"])],
+        "simulated": [simulated_text(row) for row in evidence.itertuples()],
         "target": evidence["target"],
         "met": evidence["met"].map({True: "yes", False: "no", None: "-"}),
         "fitted": evidence["fit"].map({True: "yes", False: "no"})})
