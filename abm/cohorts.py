@@ -1,11 +1,12 @@
 """Money's worth by birth cohort: residents' lifetime present values summed by five-year cohort and grade.
 
-Present values are in yuan of the launch year, discounted at the account interest rates in force
-year by year (abm/lifetime.py). A resident counts once their record is complete: those who died
-in the county (the account their estate inherited counted as received), and pensioners alive at
-the end, valued on what was paid and received so far plus what they are expected to receive
-(survival-weighted with the county's life table, at the last year's basic pension, account
-pension and account interest rate, the remaining account inherited at death), and residents
+Present values are in yuan at the end of the launch year, discounted at the account interest rates
+in force year by year with the timing of abm/timing.py (abm/lifetime.py). A resident counts once
+their record is complete: those who died in the county (the account their estate inherited
+counted as received), and pensioners alive at the end, valued on what was paid and received so far
+plus what they are expected to receive (survival-weighted with the county's life table, at the last
+year's basic pension, account pension and account interest rate, paid monthly, the remaining
+account inherited at the end of the year of death), and residents
 alive at the end who will neither pay nor draw (in the employee scheme, or past the pension age
 without a contribution year) as they stand. Residents who moved away (their pension is paid
 elsewhere) and residents alive at the end who may still pay are left out: ``valued_share`` says what share of
@@ -23,6 +24,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from abm import timing  # noqa: E402
 from abm.fund import MONTHS, monthly_basic_pension  # noqa: E402
 from abm.lifetime import RATES, irr_from_grid  # noqa: E402
 from abm.population import PV_COLUMNS  # noqa: E402
@@ -56,14 +58,19 @@ def records(model) -> pd.DataFrame:
 
 
 def _alive_valued(model) -> dict[str, np.ndarray]:
-    """Residents alive at the end, pensioners with what they are expected to receive added."""
+    """Residents alive at the end, pensioners with what they are expected to receive added: each later
+    year twelve monthly pensions (from the account while its value at the year's end lasts, abm/timing.py),
+    and the account to the heirs at the end of the year of death."""
     pop, policy, life, discount = model.population, model.policy, model.life, model.fund.discount
     values = {name: getattr(pop, name).copy() for name in ("years", "years_lowest", "years_gov", "npv", *PV_COLUMNS)}
     values["birth_year"] = model.year - pop.age.astype(np.int64)    # the ages are those of the year after the end
     rows = np.flatnonzero(pop.pensioner)
     age, sex = pop.age[rows].astype(int), pop.sex[rows].astype(int)
     basic = MONTHS * monthly_basic_pension(policy, pop.years[rows])
-    due = MONTHS * pop.account_pension[rows]
+    monthly = pop.account_pension[rows]
+    due = MONTHS * monthly
+    months, timed = timing.stream(np.ones(MONTHS))             # a whole year of monthly pensions
+    left = timed / months                                      # their mean share of the year left
     balance = pop.account[rows].copy()
     rate, alive = policy.interest_rate, np.ones(rows.size)
     for t in range(1, life.last_age + 2 - int(age.min(initial=life.last_age))):
@@ -71,17 +78,21 @@ def _alive_valued(model) -> dict[str, np.ndarray]:
         if not living.any():
             break
         factor = discount.factor / (1 + rate) ** t
-        grid = (1 + RATES) ** -float(discount.year + t - discount.first_year)
-        balance *= 1 + rate
-        from_account = np.minimum(balance, due)
-        balance -= from_account
+        at_end = (1 + RATES) ** -float(discount.year + t - discount.first_year)
+        value = balance * (1 + rate)
+        share = timing.account_share(value, monthly, months, timed, rate)
+        from_account = share * due
+        balance = value - share * monthly * (months + rate * timed)
         q = np.where(age + t - 1 >= life.last_age, 1.0,
                      life.death_probability(np.minimum(age + t - 1, life.last_age), sex))
         flows = {"pv_basic": alive * basic, "pv_account": alive * from_account,
-                 "pv_after": alive * (due - from_account), "pv_estate": alive * q * balance}
+                 "pv_after": alive * (due - from_account)}
         for name, flow in flows.items():
-            values[name][rows] += flow * factor
-        values["npv"][rows] += sum(flows.values())[:, None] * grid[None, :]
+            values[name][rows] += flow * (1 + rate * left) * factor
+        values["pv_estate"][rows] += alive * q * balance * factor
+        received = alive * (basic + due)
+        net = received + alive * q * balance
+        values["npv"][rows] += net[:, None] * at_end[None, :] + (received * left)[:, None] * (RATES * at_end)[None, :]
         alive = alive * (1 - q)
     return values
 

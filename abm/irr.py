@@ -2,12 +2,16 @@
 
 The resident pays grade G every year from entry age A for N years and draws basic + account
 pension for life from the pension age in force (later only while short of the minimum years,
-which they keep paying). The account pension divides the balance by the divisor of the pension
-age in force when it starts. The launch cohort's route (``backpay``): a resident with fewer than
-the minimum years to go to the pension age at launch pays yearly until the pension age, then
-back-pays the gap at the lowest grade without subsidy. Flows are weighted by the chance of being
-alive; at death the remaining account goes to the heirs. The same policy, account and pension
-rules as the simulation are used; combinations the rules forbid are refused.
+which they keep paying: then from the year of the last payment). The account pension divides the
+balance by the divisor of the pension age in force when it starts. The launch cohort's route
+(``backpay``): a resident with fewer than the minimum years to go to the pension age at launch pays
+yearly until the pension age, then back-pays the gap at the lowest grade without subsidy. Money
+moves at the months of abm/timing.py (contributions in the collection month, the pension monthly
+from its first month, the back-payment at its start, interest credited at the end of the year),
+and the rate of return is the yearly rate under that convention. Flows are weighted by the chance
+of being alive at the start of the year; at death (at the end of the year) the remaining account
+goes to the heirs. The same policy, account and pension rules as the simulation are used;
+combinations the rules forbid are refused.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from abm import timing
 from abm.demography import SEXES, LifeTable
 from abm.economy import Economy
 from abm.errors import UserError
-from abm.fund import MONTHS, credit, monthly_account_pension, monthly_basic_pension, yearly_basic_pension
+from abm.fund import MONTHS, monthly_account_pension, monthly_basic_pension, yearly_basic_pension
 from abm.policy import YearPolicy, basic_pension_path, policy_for_year, subsidy_schedule
 from abm.population import load_county
 from abm.scenario import Scenario, last_year
@@ -38,7 +43,7 @@ class MoneyWorth:
     backpaid_years: int              # years back-paid at the lowest grade when the pension starts
     monthly_account_pension: float   # yuan/month at retirement
     monthly_pension: float           # basic + account, yuan/month at retirement
-    irr: float                       # per year, on the resident's own contributions
+    irr: float                       # per year, on the resident's own contributions (abm/timing.py)
     replacement_rate: float          # yearly pension / mean rural income in the retirement year
 
     def as_dict(self) -> dict:
@@ -90,33 +95,46 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
     alive = np.concatenate([[1.0], np.cumprod(1 - qx[ages])[:-1]])   # at the start of each year
     dying = alive * qx[ages]                                            # during each year
 
-    own = np.zeros(ages.size)           # the resident's contributions
-    pension = np.zeros(ages.size)       # pension received while alive
-    bequest = np.zeros(ages.size)       # account left to heirs if dying that year
-    balance, monthly_account, total_years = 0.0, 0.0, years + gap
+    # per year: the resident's own money, the pension received while alive, each with its timed part
+    # (times the share of the year left, abm/timing.py), and the account left to heirs if dying that year
+    own, own_timed, pension, pension_timed, bequest = (np.zeros(ages.size) for _ in range(5))
+    principal, monthly_account, total_years = 0.0, 0.0, years + gap
     for t, policy in enumerate(policies):
+        rate = policy.interest_rate
+        interest = principal * rate                     # on the opening balance, to the end of the year
         if t < years:
             subsidy = subsidy_schedule(zip(policy.grades, policy.subsidies), np.array([grade]))[0]
-            own[t] = grade
-            balance = credit(balance, policy.interest_rate, grade + subsidy)
-        elif t < retirement:
-            balance = credit(balance, policy.interest_rate, 0.0)
-        else:  # as in the simulation: the year's interest (and any back-payment), then the pension is fixed and paid
-            balance = credit(balance, policy.interest_rate, 0.0)
-            if t == retirement:
-                backpaid = gap * policy.lowest_grade          # no subsidy on back-payments
-                own[t] += backpaid
-                balance += backpaid
-                monthly_account = float(monthly_account_pension(balance, policy))
-            balance -= min(balance, policy.months * monthly_account)
-            pension[t] = float(yearly_basic_pension(policy, total_years)) + policy.months * monthly_account
-        bequest[t] = balance
+            left = timing.remaining(timing.collection_month(policy))
+            own[t], own_timed[t] = grade, grade * left
+            principal += grade + subsidy
+            interest += (grade + subsidy) * rate * left
+        if t == retirement:  # as in the simulation: the back-payment, then the pension is fixed on the balance
+            fixed_at = timing.backpay_month(policy)
+            left = timing.remaining(fixed_at)
+            backpaid = gap * policy.lowest_grade          # no subsidy on back-payments
+            own[t] += backpaid
+            own_timed[t] += backpaid * left
+            principal += backpaid
+            interest += backpaid * rate * left
+            monthly_account = float(monthly_account_pension(timing.balance_at(principal, interest, rate, fixed_at),
+                                                            policy))
+        value = principal + interest                    # at the end of the year, before its pensions
+        if t >= retirement:
+            first = timing.pension_start_month(policy) if t == retirement else timing.first_paid_month(policy)
+            months, timed = timing.stream(np.ones(MONTHS), first)
+            basic, basic_timed = yearly_basic_pension(policy, total_years, first)
+            pension[t] = float(basic) + months * monthly_account
+            pension_timed[t] = float(basic_timed) + timed * monthly_account
+            share = float(timing.account_share(value, monthly_account, months, timed, rate))
+            value -= share * monthly_account * (months + rate * timed)
+        principal = bequest[t] = max(value, 0.0)
 
     flows = alive * (pension - own) + dying * bequest
+    timed_flows = alive * (pension_timed - own_timed)
     at_retirement = policies[retirement]
     monthly_pension = float(monthly_basic_pension(at_retirement, total_years)) + monthly_account
     return MoneyWorth(grade, entry_age, years, start, entry_age + retirement, gap, monthly_account, monthly_pension,
-                      _irr(flows), MONTHS * monthly_pension / economy.mean_income(at_retirement.year))
+                      _irr(flows, timed_flows), MONTHS * monthly_pension / economy.mean_income(at_retirement.year))
 
 
 def _schedule(policies: list[YearPolicy], ages: np.ndarray, years: int | None, backpay: bool,
@@ -155,16 +173,18 @@ def _schedule(policies: list[YearPolicy], ages: np.ndarray, years: int | None, b
                         f"once {first.min_years} years are paid (got {years})", field="--years")
     if entry_age + years > LAST_AGE - 1:
         raise UserError(f"entry age {entry_age} + {years} years passes age {LAST_AGE}", field="--years")
-    retirement = next(t for t in reached if t >= years)
+    retirement = next(t for t in reached if t >= years - 1)   # in the year of the last payment at the earliest
     return years, retirement, 0
 
 
-def _irr(flows: np.ndarray) -> float:
-    """The rate that makes the flows' present value zero (NaN if there is none)."""
+def _irr(flows: np.ndarray, timed: np.ndarray) -> float:
+    """The yearly rate that makes the flows' present value zero (NaN if there is none): year t's
+    flows are worth flows[t] + rate x timed[t] at its end (simple interest within the year,
+    abm/timing.py), discounted (1 + rate)^-t."""
     t = np.arange(flows.size)
 
     def npv(rate: float) -> float:
-        return float(np.sum(flows / (1 + rate) ** t))
+        return float(np.sum((flows + rate * timed) / (1 + rate) ** t))
 
     low, high = -0.5, 5.0
     if np.sign(npv(low)) == np.sign(npv(high)):

@@ -43,6 +43,9 @@ class YearPolicy:
     local_top_up_paid: float      # yuan/year per pensioner
     bonus_paid: float             # yuan/year per pensioner and contribution year beyond min_years
     subsidy_inheritable: bool     # the subsidy part of an account is inherited at death
+    collection_month: int         # month contributions are paid, 1-12 (abm/timing.py: collection_month)
+    paid_by_month: np.ndarray     # yuan/month paid in months 1-12 (0 where not paid), rows: national minimum,
+    #                               local top-up, bonus per contribution year beyond min_years
 
     @property
     def lowest_grade(self) -> float:
@@ -94,12 +97,13 @@ def months_paid(spec: PolicySpec, year: int) -> np.ndarray:
     return (year > spec.launch_year) | ((year == spec.launch_year) & (months >= spec.launch_month))
 
 
-def paid_over_year(dated, year: int, paid: np.ndarray, in_force: float | None = None) -> float:
-    """Yuan per year of a monthly amount over the paid months: the dated value of each month, or
-    ``in_force`` for every month of a year past the last dated value (an indexed amount)."""
+def paid_by_month(dated, year: int, paid: np.ndarray, in_force: float | None = None) -> np.ndarray:
+    """A monthly amount in each month of ``year`` it is paid in (0 in the others), yuan/month: the
+    dated value of each month, or ``in_force`` for every month of a year past the last dated value
+    (an indexed amount)."""
     if in_force is not None and year > last_year(dated):
-        return float(in_force * paid.sum())
-    return float(np.dot(monthly_values(dated, year), paid))
+        return in_force * paid
+    return np.asarray(monthly_values(dated, year), dtype=float) * paid
 
 
 def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPolicy:
@@ -109,6 +113,10 @@ def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPo
     rules = value_at(spec.subsidy, year)
     paid_grade = float(value_at(spec.government_paid_grade, year))
     paid = months_paid(spec, year)
+    by_month = np.array([paid_by_month(spec.basic_pension, year, paid, basic_pension),
+                         paid_by_month(spec.local_top_up, year, paid),
+                         paid_by_month(spec.long_contribution_bonus, year, paid)])
+    by_month.flags.writeable = False
     return YearPolicy(
         year=year,
         grades=grades,
@@ -132,10 +140,12 @@ def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPo
         financial_education=value_at(spec.financial_education, year),
         divisor_table=tuple(sorted(spec.annuity_divisor.items())),
         months=int(paid.sum()),
-        basic_pension_paid=paid_over_year(spec.basic_pension, year, paid, basic_pension),
-        local_top_up_paid=paid_over_year(spec.local_top_up, year, paid),
-        bonus_paid=paid_over_year(spec.long_contribution_bonus, year, paid),
+        basic_pension_paid=float(by_month[0].sum()),
+        local_top_up_paid=float(by_month[1].sum()),
+        bonus_paid=float(by_month[2].sum()),
         subsidy_inheritable=bool(value_at(spec.subsidy_inheritable, year)),
+        collection_month=spec.collection_month,
+        paid_by_month=by_month,
     )
 
 

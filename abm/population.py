@@ -9,7 +9,7 @@ import numpy as np
 from abm.county import OverrideError, load_county_values
 from abm.demography import ENTRY_AGE, LifeTable
 from abm.errors import UserError
-from abm.lifetime import RATES
+from abm.lifetime import NET_WIDTH, RATES
 from abm.scenario import Scenario
 
 # One column per resident attribute; a row is one simulated resident standing for `weight` people.
@@ -37,7 +37,7 @@ COLUMNS: dict[str, type] = {
     "account": np.float64,       # individual account balance, yuan
     "account_subsidy": np.float64,  # the part of the balance from subsidies and government-paid grades, yuan
     "account_pension": np.float64,  # monthly account pension fixed at retirement, yuan/month
-    # lifetime money with the scheme (abm/lifetime.py), yuan discounted to the launch year at the account rates
+    # lifetime money with the scheme (abm/lifetime.py), yuan at the end of the launch year, at the account rates
     "pv_own": np.float64,        # own contributions and back-payments
     "pv_subsidy": np.float64,    # entry subsidies and government-paid grades put into the account
     "pv_basic": np.float64,      # basic pension received, with top-up and bonus
@@ -45,11 +45,11 @@ COLUMNS: dict[str, type] = {
     "pv_after": np.float64,      # pension paid from public money after the account is exhausted
     "pv_estate": np.float64,     # account inherited by the estate at death
     "npv": np.float32,           # net flows (received - own) valued at each rate of lifetime.RATES: one column per rate
-    "net_flow": np.float64,      # this year's net flow so far, yuan (valued into npv once a year: lifetime.settle)
+    "net_flow": np.float64,      # this year's net flow so far, yuan, and its timed part (valued into npv once a year)
     "years_lowest": np.int16,    # contribution years at the lowest grade of the year (back-paid years included)
     "years_gov": np.int16,       # contribution years paid by the government
 }
-WIDTHS = {"npv": RATES.size}   # columns with one value per resident and rate (2-D)
+WIDTHS = {"npv": RATES.size, "net_flow": NET_WIDTH}   # 2-D columns: one value per resident and rate or part
 PV_COLUMNS = ("pv_own", "pv_subsidy", "pv_basic", "pv_account", "pv_after", "pv_estate")
 EDUCATION_LEVELS = ("primary_or_less", "junior_secondary", "senior_secondary_or_more")
 
@@ -200,7 +200,8 @@ def draw_residents(county: dict, ages: np.ndarray, mean_income: float,
 
 def lifetime_columns(n: int) -> dict[str, np.ndarray]:
     """Empty lifetime accumulators (abm/lifetime.py) for ``n`` new residents."""
-    return {**{name: np.zeros(n) for name in PV_COLUMNS}, "npv": np.zeros((n, RATES.size)), "net_flow": np.zeros(n),
+    return {**{name: np.zeros(n) for name in PV_COLUMNS}, "npv": np.zeros((n, RATES.size)),
+            "net_flow": np.zeros((n, NET_WIDTH)),
             "years_lowest": np.zeros(n), "years_gov": np.zeros(n)}
 
 

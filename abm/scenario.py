@@ -119,6 +119,10 @@ class PolicySpec(Frozen):
     launch_month: Annotated[int, Field(ge=1, le=12)] = Field(
         1, description="month the scheme starts; pensions are paid from it, so the launch year pays "
                        "13 - launch_month months (contributions are yearly)")
+    collection_month: Annotated[int, Field(ge=1, le=12)] = Field(
+        6, description="month the year's contributions and entry subsidies are paid (in the launch year not "
+                       "before launch_month); a pension starting in a year starts in month 7, or in the month "
+                       "after this one if later (abm/timing.py)")
     grades: Dated[GradeList] = Field(description=f"contribution grades, yuan/year (1 to {MAX_GRADE:,})")
     subsidy: Dated[list[tuple[Grade, Yuan]]] = Field(
         description="entry subsidy rules [from grade, yuan/year]: a grade gets the amount of the "

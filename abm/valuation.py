@@ -3,9 +3,11 @@ whether the divisor matches the life table.
 
 Everything is a present value at the end of the year (after its pensions, deaths and ageing),
 discounted at the scenario's valuation rate and weighted by the chance of being alive (the
-county's life table), with the model's timing: in each later year interest is credited first, the
-pension is paid to those alive at its start, and a pensioner who dies leaves the balance after it
-to the heirs; a year's flows are discounted from its end (year k from now: (1 + v)^-(k + 1)).
+county's life table), with the model's timing (abm/timing.py): in each later year the pension is
+paid monthly to those alive at the year's start, interest is credited at the year's end (simple
+within the year), and a pensioner who dies leaves the balance at the year's end to the heirs; a
+year's flows are valued at its end with the same timing at the valuation rate, and discounted
+from there (year k from now: (1 + v)^-(k + 1)).
 The year's rules are assumed to stay in force (interest rate, basic pension,
 pension age): no indexation of the basic pension, no change of the rate.
 
@@ -17,7 +19,8 @@ pension age): no indexation of the basic pension, no change of the rate.
   account is exhausted.
 - Basic-pension obligation (the scheme's implicit public debt): pensioners' basic pension (with
   top-up and long-contribution bonus) for life; contributors' accrued right, min(years paid /
-  min_years, 1) of the basic pension and top-up in force, for life from the pension age.
+  min_years, 1) of the basic pension and top-up in force, for life from the pension's first month
+  in the year of the pension age.
 
 Left out: the subsidy part some years' rules did not let heirs inherit (counted as inherited).
 """
@@ -29,6 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from abm import timing
 from abm.demography import LifeTable, survival_paths
 from abm.fund import MONTHS, monthly_basic_pension
 from abm.policy import YearPolicy
@@ -42,13 +46,14 @@ class AnnuityTables:
     """Per ``[sex, age now, n]`` (ages 0..last age of the life table; n = 0..last age + 1):
 
     Attributes:
-        tail: present value of 1 yuan a year paid in years n, n+1, ... from now (n = 0: next year)
-            while alive at the year's start (tail[..., 0]: a life annuity).
-        at: present value of 1 yuan paid in year n if alive at its start.
+        tail: present value of 1 yuan a year paid at the end of years n, n+1, ... from now (n = 0:
+            next year) while alive at the year's start (tail[..., 0]: a life annuity).
+        at: present value of 1 yuan paid at the end of year n if alive at its start.
         dying_before: sum over years j < n of P(dying in year j) x ((1 + r) / (1 + v))^(j + 1).
         dying_cover: the same sum with each term times ``cover[j]``.
-        cover: per year j, the account balance (in years of pension, before the next interest) that
-            pays the pensions of years 0..j in full: sum over i <= j of (1 + r)^-(i + 1).
+        cover: per year j, the account balance (in years of pension, each year's pensions counted at
+            their value at its end at the interest rate) that pays the pensions of years 0..j in
+            full: sum over i <= j of (1 + r)^-(i + 1).
         life_expectancy: complete expectation of life per ``[sex, age]``, years (k_p_x summed, + 0.5).
     """
 
@@ -116,17 +121,20 @@ def pension_values(tables: AnnuityTables, age: np.ndarray, sex: np.ndarray, bala
     """
     ages, width = tables.tail.shape[1], tables.tail.shape[2]
     row = (np.asarray(sex, np.intp) * ages + np.minimum(np.asarray(age, np.intp), ages - 1)) * width   # [sex, age, 0]
-    yearly = MONTHS * np.asarray(account_pension, dtype=float)
+    account_pension = np.asarray(account_pension, dtype=float)
+    # a year's pensions valued at its end: at the interest rate (what the account pays) and at the valuation rate
+    yearly = account_pension * timing.months_factor(tables.interest_rate)
+    valued = account_pension * timing.months_factor(tables.valuation_rate)
     held = np.divide(balance, yearly, out=np.zeros_like(yearly), where=yearly > 0)   # years of pension held
     full = np.searchsorted(tables.cover, held, side="right")   # years the account pays in full
     covered = np.concatenate([[0.0], tables.cover])[full]      # the balance that pays them
     growth = (1 + tables.interest_rate) ** (full + 1.0)
     left = np.clip((held - covered) * growth, 0.0, 1.0)       # share of the exhaustion year's pension still paid by it
     after = np.minimum(full + 1, width - 1)
-    gap = yearly * ((1 - left) * tables.at.ravel()[row + full] + tables.tail.ravel()[row + after])
+    gap = valued * ((1 - left) * tables.at.ravel()[row + full] + tables.tail.ravel()[row + after])
     bequest = yearly * (held * tables.dying_before.ravel()[row + full] - tables.dying_cover.ravel()[row + full])
     unpaid = np.where(yearly > 0, 0.0, balance)                # no pension fixed: the balance is owed as it stands
-    return PensionValues(yearly * tables.tail.ravel()[row] + bequest + unpaid, gap)
+    return PensionValues(valued * tables.tail.ravel()[row] + bequest + unpaid, gap)
 
 
 def accrued_share(years: np.ndarray, min_years: int) -> np.ndarray:
@@ -152,13 +160,18 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
     values = pension_values(tables, age[rows], sex[rows], pop.account[rows], pop.account_pension[rows])
     liability = (float(pop.account.sum()) - float(pop.account[rows].sum()) + float(values.liability.sum())) * w
     annuity = tables.tail[..., 0]                                   # [sex, age]: for life from next year
-    basic_now = MONTHS * monthly_basic_pension(policy, pop.years[rows])
+    year_worth = timing.months_factor(tables.valuation_rate)        # a year of one yuan a month, at its end
+    basic_now = year_worth * monthly_basic_pension(policy, pop.years[rows])
     every_age = np.arange(last + 1)
-    deferred = tables.tail[:, every_age, np.minimum(np.maximum(policy.pension_age - every_age, 0), width - 1)]
+    # from the year of the pension age (year n from next), its first month on, then whole years
+    n = np.minimum(np.maximum(policy.pension_age - every_age, 0), width - 1)
+    first_year = timing.months_factor(tables.valuation_rate, timing.start_month(policy.collection_month))
+    deferred = (tables.at[:, every_age, n] * first_year
+                + tables.tail[:, every_age, np.minimum(n + 1, width - 1)] * year_worth)
     accruing = ~pop.pensioner & ~pop.employee                       # accrued share 0 without years paid
     accrued = (accrued_share(pop.years, policy.min_years) * deferred[sex, age])[accruing].sum()
     obligation = (float((basic_now * annuity[sex[rows], age[rows]]).sum())   # (no BLAS: its threads cost more here)
-                  + MONTHS * (policy.basic_pension + policy.local_top_up) * float(accrued)) * w
+                  + (policy.basic_pension + policy.local_top_up) * float(accrued)) * w
     mix = np.bincount(sex[rows] if rows.size else sex, minlength=2)
     pension_age = min(int(policy.pension_age), last)
     expectancy = float((tables.life_expectancy[:, pension_age] * mix).sum()) / max(int(mix.sum()), 1)

@@ -1,19 +1,23 @@
 """What a year's payment buys: present values of basic- and account-pension rights by age, sex and years paid.
 
 Under one year's policy: residents value the rights as if this year's rules (pension age, its
-divisor, interest rate) stayed in force, discount at their own rate and weight every flow by the
-chance of being alive (the county's life table). The accounting is that of :mod:`abm.irr` for
-one yuan: the year's payment goes into the account after the year's interest; each later year
-credits interest; in the year the pension starts the interest comes first, then the account
-pension is fixed at balance / divisor and paid 12 months a year for life (from public money once
-the account is exhausted); whoever dies leaves the balance at the end of that year to the heirs. A resident
-choosing below the pension age draws the pension from the pension age; one choosing at or past
-it (still short of years) from the next year, as in :mod:`abm.irr`. A back-payment (the launch
-cohort's, at or past the pension age) goes in after the year's interest and starts the pension at
-once: drawn from this year.
+divisor, interest rate, collection month) stayed in force, discount at their own rate and weight
+every flow by the chance of being alive (the county's life table). The accounting is that of
+:mod:`abm.irr` for one yuan, with the timing of :mod:`abm.timing`: the year's payment goes into
+the account in the collection month; interest is credited at the end of each year (simple within
+the year); the account pension is fixed in the month the pension starts, at the balance with the
+interest accrued so far / divisor, and paid monthly for life (from public money once the account
+is exhausted); whoever dies leaves the balance at the end of that year to the heirs. A resident
+choosing below the pension age draws the pension from the year of the pension age; one choosing
+at or past it (still short of years, so this payment may be the last one needed) from this year,
+as in :mod:`abm.irr` and the simulation; either way from the pension's first month
+(abm/timing.py: pension_start_month). A back-payment (the launch cohort's, at or past the pension
+age) is paid at the start of that month and starts the pension at once. Values are at the moment
+of the payment, discounted at the residents' rate with the same timing (simple within a year,
+compounded from year to year).
 
-Left out on purpose: the long-contribution bonus, the subsidy part that some years' rules do not
-let heirs inherit (counted at full value), and a mid-year launch's shorter first year.
+Left out on purpose: the long-contribution bonus, and the subsidy part that some years' rules do
+not let heirs inherit (counted at full value).
 """
 
 from __future__ import annotations
@@ -23,8 +27,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from abm import timing
 from abm.demography import ENTRY_AGE, LifeTable, survival_paths
-from abm.fund import MONTHS
 from abm.policy import YearPolicy, may_backpay
 from abm.scenario import Indexation
 
@@ -74,16 +78,17 @@ def expected_basic_growth(rule: Indexation, income_growth: float, inflation: flo
 
 @dataclass(frozen=True, eq=False)
 class ValueTables:
-    """Present values at the start of a year at age ``a`` (alive then), per ``[sex, age]`` for ages
-    0..last age of the life table (NaN below 16, where nobody chooses).
+    """Present values at the moment of a payment this year at age ``a`` (alive then), per
+    ``[sex, age]`` for ages 0..last age of the life table (NaN below 16, where nobody chooses).
 
     Attributes:
         basic_annuity: yuan per (yuan/month) of basic pension now, growing at the expected rate,
-            received every year from the pension age (or next year, at or past it) for life.
-        account_factor: yuan per yuan paid into the account this year.
-        basic_annuity_now, account_factor_now: the same for a pension starting this year (a
-            back-payment's, :func:`backpay_worth`): the basic pension from this year's 12 months,
-            the yuan paid in after the year's interest and the account pension fixed on it at once.
+            received every month from the pension's first month in the year of the pension age (or
+            this year, at or past it) for life; at the moment of a payment in the collection month.
+        account_factor: yuan per yuan paid into the account in this year's collection month.
+        basic_annuity_now, account_factor_now: the same for a pension starting this year, at the
+            start of its first month, the moment a back-payment (:func:`backpay_worth`) is paid
+            and the account pension is fixed on it.
     """
 
     basic_annuity: np.ndarray
@@ -98,46 +103,67 @@ class ValueTables:
 
 def value_tables(life: LifeTable, policy: YearPolicy, expectations: Expectations) -> ValueTables:
     """The year's value tables; the same object again while life table, pension age, divisor,
-    interest rate and expectations are unchanged (a lookup of microseconds).
+    interest rate, the year's months (abm/timing.py) and expectations are unchanged (a lookup of
+    microseconds).
 
     Args:
         life: death probabilities qx[sex, age] (the county's life table).
-        policy: the year's policy (its pension_age in years, divisor in months, interest_rate per year).
+        policy: the year's policy (its pension_age in years, divisor in months, interest_rate per
+            year, collection month and months paid).
         expectations: the residents' discount rate and expected growth of the basic pension, per year.
     """
     qx = np.ascontiguousarray(life.qx, dtype=float)
+    months = (timing.collection_month(policy), timing.pension_start_month(policy),
+              timing.start_month(policy.collection_month))
     return _tables(qx.tobytes(), qx.shape, int(policy.pension_age), float(policy.divisor),
-                   float(policy.interest_rate), expectations)
+                   float(policy.interest_rate), months, expectations)
 
 
 @lru_cache(maxsize=64)
 def _tables(qx_bytes: bytes, shape: tuple[int, int], pension_age: int, divisor: float, rate: float,
-            expectations: Expectations) -> ValueTables:
+            months: tuple[int, int, int], expectations: Expectations) -> ValueTables:
+    """``months``: this year's collection month, the pension's first month this year and in a later year."""
     qx = np.frombuffer(qx_bytes).reshape(shape)
     last_age = shape[1] - 1
+    collected, start_now, start_later = months
     ages = np.arange(ENTRY_AGE, last_age + 1)                   # age now
     k = np.arange(last_age - ENTRY_AGE + 1)                     # years from now
     alive, q = survival_paths(qx, ages)                         # [sex, age now, k]
     dying = alive * q
-    discount = (1 + expectations.discount_rate) ** -k.astype(float)
+    delta = expectations.discount_rate
+    discount = (1 + delta) ** -k.astype(float)                  # the end of year k to the end of this year
     growth = (1 + expectations.basic_growth) ** k.astype(float)
-    # one yuan at the end of this year: (1 + r)^k until the pension is fixed at (1 + r)^start / divisor
-    # a month; after that the balance per yuan at the fix, at the end of year j of drawing, is
-    # (1 + r)^j (1 - 12 / divisor * sum_{i<=j} (1 + r)^-i), floored at 0 (exhausted: public money pays)
     compound = (1 + rate) ** k.astype(float)
-    after_fix = np.maximum(compound * (1 - MONTHS / divisor * np.cumsum(1 / compound)), 0.0)
+    saved = np.concatenate([[0.0], np.cumsum(compound)[:-1]])   # sum_{i<j} (1 + r)^i
+    full_year = timing.months_factor(rate, 1) / divisor         # a full year's account pensions per yuan fixed
 
-    def pension_values(start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Basic annuity and account factor with the first pension ``start`` years from now ([age now, 1])."""
+    def pension_values(start: np.ndarray, first: np.ndarray, paid: int) -> tuple[np.ndarray, np.ndarray]:
+        """Basic annuity and account factor per yuan paid in month ``paid`` this year (0: at its start),
+        the first pension ``start`` years from now in month ``first`` ([age now, 1] each)."""
+        paid_left = timing.remaining(paid)
+        fixed_left = timing.remaining(first - 1)                # the pension is fixed at the start of its month
+        # the yuan with interest at the fix, and the account's value at the end of that year per yuan fixed
+        # (the year's interest runs on the opening balance: simple within the year)
+        opening = (1 + rate * paid_left) * (1 + rate) ** np.maximum(start - 1.0, 0.0)
+        at_fix = np.where(start == 0, 1 + rate * (paid_left - fixed_left), opening * (1 + rate * (1 - fixed_left)))
+        at_year_end = np.where(start == 0, 1 + rate * paid_left, opening * (1 + rate)) / at_fix
+        first_year = at_year_end - timing.months_factor(rate, first) / divisor
+        # balance per yuan fixed j years after the fix's year; from public money once exhausted (floored at 0)
+        j = np.maximum(k[None, :] - start, 0)
+        after_fix = np.maximum(first_year * compound[j] - full_year * saved[j], 0.0)
         drawing = k[None, :] >= start
-        basic = (alive * drawing * MONTHS * growth * discount).sum(axis=-1)
-        at_fix = (1 + rate) ** start.astype(float)                  # [age now, 1]
-        balance = np.where(drawing, at_fix * after_fix[np.maximum(k[None, :] - start, 0)], compound[None, :])
-        pension = drawing * at_fix * MONTHS / divisor
-        return basic, ((alive * pension + dying * balance) * discount).sum(axis=-1)
+        balance = np.where(drawing, at_fix * after_fix, (1 + rate * paid_left) * compound[None, :])
+        months_worth = np.where(k[None, :] == start, timing.months_factor(delta, first),
+                                np.where(drawing, timing.months_factor(delta, 1), 0.0))   # at delta, per yuan/month
+        at_payment = discount / (1 + delta * paid_left)
+        basic = (alive * months_worth * growth * at_payment).sum(axis=-1)
+        pension = months_worth * at_fix / divisor
+        return basic, ((alive * pension + dying * balance) * at_payment).sum(axis=-1)
 
-    basic, account = pension_values(np.maximum(pension_age - ages, 1)[:, None])   # years until the first pension
-    basic_now, account_now = pension_values(np.zeros((ages.size, 1), dtype=int))
+    start = np.maximum(pension_age - ages, 0)[:, None]          # years until the first pension
+    basic, account = pension_values(start, np.where(start == 0, start_now, start_later), collected)
+    now = np.zeros((ages.size, 1), dtype=int)
+    basic_now, account_now = pension_values(now, np.full((ages.size, 1), start_now), start_now - 1)
 
     def by_age(values: np.ndarray) -> np.ndarray:
         table = np.full(shape, np.nan)

@@ -57,7 +57,7 @@ def test_cohort_money_worth_equals_pension_abm_irr_for_one_resident(baseline, mo
     assert 0.0 < target < 0.5
     rates = np.array([target - 1e-4, target + 1e-4])
     monkeypatch.setattr(lifetime, "RATES", rates)
-    monkeypatch.setattr(population, "WIDTHS", {"npv": rates.size})
+    monkeypatch.setattr(population, "WIDTHS", {**population.WIDTHS, "npv": rates.size})
     value = expected_net_value(baseline, rates)
     assert value[0] > 0 > value[1]   # the accumulated net value changes sign within 0.01 pp of irr.py's rate
 

@@ -11,6 +11,9 @@ from abm.policy import GROUP_CODES, backpay_gap, eligible_to_contribute
 from helpers import make_population, with_policy, year_policy
 
 W = 10.0  # persons per simulated resident: every ledger amount is 10x the accounts' change
+JUNE_2014 = 1 + 0.0275 * 6 / 12   # paid at the end of June 2014: half a year's simple interest at 2.75%
+HALF_2040 = 1 + 0.015 * 6 / 12    # half a year's interest at 1.5% (2015 on)
+YEAR_2040 = 12 + 0.015 * 5.5      # twelve monthly yuan at the end of 2040: sum of 1 + 1.5% x (12 - m) / 12
 
 
 def _open(pop, year):
@@ -22,7 +25,7 @@ def _open(pop, year):
 
 
 def _collect(pop, policy, grade, gov_paid=None):
-    """Every resident is eligible; one year's interest and contributions."""
+    """Every resident is eligible; one year's contributions and interest."""
     fund = _open(pop, policy.year)
     rows = np.arange(len(pop))
     gov_paid = np.zeros(len(pop), bool) if gov_paid is None else np.asarray(gov_paid)
@@ -31,27 +34,32 @@ def _collect(pop, policy, grade, gov_paid=None):
 
 
 def test_contributions_subsidies_and_interest_go_into_accounts_and_ledger(baseline):
-    """Account += opening*rate + grade + subsidy (from 2014: 30 below 500, 60 from 500); the ledger records each."""
+    """Account = opening x (1 + rate) + (grade + subsidy) x (1 + rate x 6/12): paid at the end of June
+    (from 2014 the subsidy is 30 below 500, 60 from 500), interest credited at the end of the year,
+    simple within it; the ledger records each."""
     policy = year_policy(baseline, 2014)                   # interest 2.75% in 2014
+    assert policy.collection_month == 6
     pop = make_population(3, weight=W, account=[1000.0, 0.0, 0.0])
     fund, row = _collect(pop, policy, grade=[100, 500, 0])
-    np.testing.assert_allclose(pop.account, [1000 * 1.0275 + 130, 560, 0], rtol=1e-12)
+    np.testing.assert_allclose(pop.account, [1000 * 1.0275 + 130 * JUNE_2014, 560 * JUNE_2014, 0], rtol=1e-12)
     np.testing.assert_array_equal(pop.years, [1, 1, 0])
-    assert row["interest"] == pytest.approx(27.5 * W)
+    assert row["interest"] == pytest.approx((27.5 + (130 + 560) * 0.0275 / 2) * W)
     assert row["contributions"] == pytest.approx(600 * W)
     assert row["entry_subsidies"] == pytest.approx(90 * W)
     assert row["public_entry_subsidies"] == pytest.approx(90 * W)
     assert row["government_contributions"] == 0
-    assert row["closing_balance"] == pytest.approx((1027.5 + 130 + 560) * W)
+    assert row["closing_balance"] == pytest.approx((1027.5 + 690 * JUNE_2014) * W)
 
 
 @pytest.mark.parametrize("year", [2011, 2012, 2013])
 def test_2009_rules_subsidise_every_grade_30_yuan_until_2014(baseline, year):
-    """Guofa [2009] No. 32: a flat 30 yuan on every grade; the 60 for grades of 500 and more is the 2014 rule."""
+    """Guofa [2009] No. 32: a flat 30 yuan on every grade; the 60 for grades of 500 and more is the 2014 rule.
+    Paid in June (in the launch year 2011 in July, the launch month) and credited with the months' interest."""
     policy = year_policy(baseline, year)
     pop = make_population(3, weight=W)
     _, row = _collect(pop, policy, grade=[100, 500, 400])
-    np.testing.assert_allclose(pop.account, [130, 530, 430], rtol=1e-12)
+    growth = {2011: 1 + 0.035 * 5 / 12, 2012: 1 + 0.03 * 6 / 12, 2013: 1 + 0.03 * 6 / 12}[year]
+    np.testing.assert_allclose(pop.account, np.array([130, 530, 430]) * growth, rtol=1e-12)
     assert row["entry_subsidies"] == pytest.approx(90 * W)
 
 
@@ -63,7 +71,7 @@ def test_government_paid_residents_get_the_paid_grade_and_its_subsidy_as_public_
     assert policy.government_paid_subsidy == 40
     pop = make_population(2, weight=W)
     fund, row = _collect(pop, policy, grade=[policy.government_paid_grade, 100], gov_paid=[True, False])
-    np.testing.assert_allclose(pop.account, [240, 130])
+    np.testing.assert_allclose(pop.account, np.array([240, 130]) * (1 + 0.035 * 5 / 12))   # July 2011 to December
     assert row["government_contributions"] == pytest.approx(200 * W)
     assert row["public_government_contributions"] == pytest.approx(200 * W)
     assert row["contributions"] == pytest.approx(100 * W)
@@ -97,7 +105,8 @@ def test_fifteen_year_rule(baseline):
 
 
 def test_transitional_cohort_backpays_at_the_lowest_grade_without_subsidy(baseline):
-    """Under 15 years to go at launch: the gap is back-paid at the lowest grade, no subsidy, to 15 years."""
+    """Under 15 years to go at launch: the gap is back-paid at the lowest grade, no subsidy, to 15 years,
+    at the start of July; the account pension is fixed then on the balance with half a year's interest."""
     policy = year_policy(baseline, 2014)                   # 60 in 2014: 57 at launch
     pop = make_population(3, weight=W, age=60, years=[3, 1, 0], account=[500.0, 200.0, 0.0])
     fund = _open(pop, 2014)
@@ -106,10 +115,12 @@ def test_transitional_cohort_backpays_at_the_lowest_grade_without_subsidy(baseli
     lowest = policy.grades[0]
     np.testing.assert_array_equal(retiring, [True, True, False])   # never paid: no right to back-pay
     np.testing.assert_array_equal(pop.years, [15, 15, 0])          # capped at 15 in total
-    np.testing.assert_allclose(pop.account, [500 + 12 * lowest, 200 + 14 * lowest, 0])
+    np.testing.assert_allclose(pop.account, [500 * 1.0275 + 12 * lowest * JUNE_2014,
+                                             200 * 1.0275 + 14 * lowest * JUNE_2014, 0])
     assert row["backpayments"] == pytest.approx(26 * lowest * W)
     assert row["entry_subsidies"] == 0 and row["public_entry_subsidies"] == 0
-    np.testing.assert_allclose(pop.account_pension[:2], pop.account[:2] / 139)
+    np.testing.assert_allclose(pop.account_pension[:2], [(500 * JUNE_2014 + 12 * lowest) / 139,
+                                                         (200 * JUNE_2014 + 14 * lowest) / 139])
 
 
 def test_declining_to_back_pay_leaves_the_resident_short_and_the_right_kept(baseline):
@@ -124,7 +135,7 @@ def test_declining_to_back_pay_leaves_the_resident_short_and_the_right_kept(base
     np.testing.assert_array_equal(retiring, [True, False, False])   # never paid: nothing to back-pay
     np.testing.assert_array_equal(pop.pensioner, [True, False, False])
     np.testing.assert_array_equal(pop.years, [15, 1, 0])
-    np.testing.assert_allclose(pop.account, [500 + 12 * lowest, 200, 0])
+    np.testing.assert_allclose(pop.account, [500 * 1.0275 + 12 * lowest * JUNE_2014, 200 * 1.0275, 0])
     assert row["backpayments"] == pytest.approx(12 * lowest * W)
     pop.age += 1
     later = year_policy(baseline, 2015)
@@ -133,12 +144,13 @@ def test_declining_to_back_pay_leaves_the_resident_short_and_the_right_kept(base
 
 
 def test_pension_is_basic_plus_balance_over_139_at_60(baseline):
-    """Account pension = balance / 139; basic = national minimum + top-up + bonus per year beyond 15."""
+    """Account pension = balance at the start of July (half a year's interest accrued) / 139; basic =
+    national minimum + top-up + bonus per year beyond 15."""
     scenario = with_policy(baseline, local_top_up={2011: 10.0}, long_contribution_bonus={2011: 2.0})
     policy = year_policy(scenario, 2040, basic_pension=150.0)
     pop = make_population(2, weight=W, age=60, years=[15, 20], account=[13_900.0, 27_800.0])
     Fund(W).retire(pop, policy)
-    np.testing.assert_allclose(pop.account_pension, [100.0, 200.0])
+    np.testing.assert_allclose(pop.account_pension, [100.0 * HALF_2040, 200.0 * HALF_2040])
     np.testing.assert_allclose(monthly_account_pension(pop.account, policy), [100.0, 200.0])
     np.testing.assert_allclose(monthly_basic_pension(policy, pop.years), [150 + 10, 150 + 10 + 2 * 5])
 
@@ -149,7 +161,8 @@ def test_retiring_late_for_want_of_years_keeps_the_divisor_of_the_pension_age(ba
     policy = year_policy(baseline, 2040)
     pop = make_population(2, age=[61, 62], years=15, account=[13_900.0, 12_380.0])
     Fund(1.0).retire(pop, policy)
-    np.testing.assert_allclose(pop.account_pension, [13_900.0 / 139, 12_380.0 / 139], rtol=1e-12)
+    np.testing.assert_allclose(pop.account_pension, np.array([13_900.0 / 139, 12_380.0 / 139]) * HALF_2040,
+                               rtol=1e-12)
 
 
 def test_a_later_pension_age_uses_its_own_divisor(baseline):
@@ -159,11 +172,12 @@ def test_a_later_pension_age_uses_its_own_divisor(baseline):
     policy = year_policy(scenario, 2040)
     pop = make_population(2, age=[62, 64], years=[15, 20], account=12_380.0)
     Fund(1.0).retire(pop, policy)
-    np.testing.assert_allclose(pop.account_pension, 12_380.0 / (139 - 38 * 2 / 5), rtol=1e-12)
+    np.testing.assert_allclose(pop.account_pension, 12_380.0 * HALF_2040 / (139 - 38 * 2 / 5), rtol=1e-12)
 
 
 def test_pay_splits_public_basic_pension_and_account_pension(baseline):
-    """A year of pensions: 12 x basic from the budget (central/local), 12 x account pension from accounts."""
+    """A year of pensions: 12 x basic from the budget (central/local), 12 x account pension from accounts,
+    at the end of each month: each month's pension loses the interest to the end of the year."""
     scenario = with_policy(baseline, central_share=0.75, local_top_up={2011: 10.0},
                            long_contribution_bonus={2011: 2.0})
     policy = year_policy(scenario, 2040, basic_pension=100.0)
@@ -172,7 +186,8 @@ def test_pay_splits_public_basic_pension_and_account_pension(baseline):
     fund = _open(pop, 2040)
     fund.pay(pop, policy)
     row = fund.close_year(pop)
-    np.testing.assert_allclose(pop.account, [5000 - 240, 5000 - 360])
+    np.testing.assert_allclose(pop.account, [5000 * 1.015 - 20 * YEAR_2040, 5000 * 1.015 - 30 * YEAR_2040])
+    assert row["interest"] == pytest.approx((2 * 75 - 50 * 0.015 * 5.5) * W)
     assert row["account_pensions"] == pytest.approx(600 * W)
     assert row["public_basic_pension_central"] == pytest.approx(12 * 100 * 2 * 0.75 * W)
     assert row["public_basic_pension_local"] == pytest.approx((12 * 100 * 2 * 0.25 + 12 * 10 * 2) * W)
@@ -180,16 +195,19 @@ def test_pay_splits_public_basic_pension_and_account_pension(baseline):
 
 
 def test_exhausted_account_is_paid_from_public_money(baseline):
-    """When the account cannot pay a year's pension, the shortfall is public spending; never negative."""
+    """When the account cannot pay a year's pension, the shortfall is public spending; never negative.
+    The account worth 500 x 1.015 = 507.5 at the end of 2040 pays that share of each month's pension
+    that the year's pensions, 100 x 12.0825 at the year's end, exceed it by; public money the rest."""
     policy = year_policy(baseline, 2040)
     pop = make_population(2, weight=W, age=75, pensioner=True, years=15,
                           account=[500.0, 5000.0], account_pension=[100.0, 100.0])
     fund = _open(pop, 2040)
     fund.pay(pop, policy)
     row = fund.close_year(pop)
-    np.testing.assert_allclose(pop.account, [0.0, 5000 - 1200])
-    assert row["account_pensions"] == pytest.approx((500 + 1200) * W)
-    assert row["public_after_exhaustion"] == pytest.approx((1200 - 500) * W)
+    share = 507.5 / (100 * YEAR_2040)
+    np.testing.assert_allclose(pop.account, [0.0, 5000 * 1.015 - 100 * YEAR_2040], atol=1e-9)
+    assert row["account_pensions"] == pytest.approx((share * 1200 + 1200) * W)
+    assert row["public_after_exhaustion"] == pytest.approx((1 - share) * 1200 * W)
     assert (pop.account >= 0).all()
 
 
@@ -208,8 +226,9 @@ def test_dead_residents_balances_leave_the_fund_as_inheritance(baseline):
 
 def test_2013_death_returns_the_subsidy_part_to_public_money(baseline):
     """Guofa [2009] No. 32: until 2014 heirs get the balance less the government's subsidies. A
-    resident paid 100 with the 30 subsidy in 2011 and 2012 and dies in 2013: the subsidy part is
-    30 x 1.03 (2012 interest) x 1.03 (2013 interest) + 30 x 1.03, the rest is inherited."""
+    resident paid 100 with the 30 subsidy in July 2011 and June 2012 and dies in 2013: the subsidy
+    part is 30 x (1 + 3.5% x 5/12) x 1.03 (2012) x 1.03 (2013) + 30 x (1 + 3% x 6/12) x 1.03, the rest
+    is inherited."""
     pop = make_population(1, weight=W)
     policies = {year: year_policy(baseline, year) for year in (2011, 2012, 2013)}
     for year in (2011, 2012):
@@ -218,8 +237,9 @@ def test_2013_death_returns_the_subsidy_part_to_public_money(baseline):
         fund.close_year(pop)
     fund = _open(pop, 2013)
     fund.collect(pop, np.array([], dtype=int), np.array([]), np.array([], dtype=bool), policies[2013])  # interest
-    subsidy_part = 30 * 1.03 * 1.03 + 30 * 1.03
-    balance = 130 * 1.03 * 1.03 + 130 * 1.03
+    fund.credit_interest(pop)                                # at the end of 2013, before the death
+    paid = (1 + 0.035 * 5 / 12) * 1.03 * 1.03 + (1 + 0.03 * 6 / 12) * 1.03
+    subsidy_part, balance = 30 * paid, 130 * paid
     assert pop.account[0] == pytest.approx(balance, rel=1e-12)
     fund.bequeath(pop, np.array([True]), policies[2013])
     pop.keep(np.array([False]))
@@ -230,15 +250,16 @@ def test_2013_death_returns_the_subsidy_part_to_public_money(baseline):
 
 
 def test_the_subsidy_part_shrinks_with_the_account_as_the_pension_is_paid(baseline):
-    """A pensioner whose account pays a year's pension keeps the subsidy share of what is left."""
+    """A pensioner whose account pays a year's pension keeps the subsidy share of what is left:
+    1000 x 1.015 - 50 x 12.0825 remains, a quarter of it the subsidy part."""
     policy = year_policy(baseline, 2040)
     pop = make_population(1, age=70, pensioner=True, years=15, account=1000.0, account_subsidy=250.0,
                           account_pension=50.0)
     fund = _open(pop, 2040)
     fund.pay(pop, policy)
     fund.close_year(pop)
-    assert pop.account[0] == pytest.approx(400.0)
-    assert pop.account_subsidy[0] == pytest.approx(100.0)
+    assert pop.account[0] == pytest.approx(1015 - 50 * YEAR_2040)
+    assert pop.account_subsidy[0] == pytest.approx(0.25 * (1015 - 50 * YEAR_2040))
 
 
 def test_launch_year_pays_six_months_of_pensions(baseline):
@@ -280,6 +301,7 @@ def test_fund_is_conserved_every_year_of_a_model_run(small_scenario):
     dead_accounts, bequeath = [], model.fund.bequeath
 
     def recording(pop, dead, policy):
+        model.fund.credit_interest(pop)     # the estate inherits the balance at the end of the year
         dead_accounts.append(float(pop.account[dead].sum()) * pop.weight)
         bequeath(pop, dead, policy)
     model.fund.bequeath = recording
@@ -301,3 +323,49 @@ def test_fund_is_conserved_every_year_of_a_model_run(small_scenario):
     # whether anyone dies with money in the account in a year of 2,000 residents is chance
     assert [row["inheritance"] + row["returned_subsidies"] for row in ledger] == pytest.approx(dead_accounts)
     assert sum(dead_accounts) > 0
+
+
+def test_a_late_payers_year_by_hand(baseline):
+    """62 in 2040 with 14 years (no right to back-pay: 33 at launch) and 2,000 yuan: pays 300 + 30 at
+    the end of June, has 15 years and starts the pension in July, fixed on 2,000 x (1 + 1.5% x 6/12)
+    + 330 (no interest on the June payment yet); pensions are paid at the end of July-December and
+    the year's interest is credited at its end: 2,000 x 1.5% + 330 x 1.5% x 6/12 less the interest
+    the six pensions would have earned, 1.5% x (5 + 4 + 3 + 2 + 1 + 0) / 12 each."""
+    policy = year_policy(baseline, 2040)
+    pop = make_population(1, weight=W, age=62, years=14, account=2000.0)
+    fund = _open(pop, 2040)
+    fund.collect(pop, np.array([0]), np.array([300.0]), np.array([False]), policy)
+    assert fund.retire(pop, policy)[0]
+    pension = (2000 * HALF_2040 + 330) / 139
+    assert pop.account_pension[0] == pytest.approx(pension, rel=1e-12)
+    fund.pay(pop, policy)
+    row = fund.close_year(pop)
+    interest = 2000 * 0.015 + 330 * 0.015 * 6 / 12 - pension * 0.015 * 15 / 12
+    assert row["interest"] == pytest.approx(interest * W, rel=1e-12)
+    assert row["account_pensions"] == pytest.approx(6 * pension * W, rel=1e-12)
+    assert row["public_basic_pension_central"] == pytest.approx(6 * 143 * W)   # July-December
+    assert pop.account[0] == pytest.approx(2000 + 330 + interest - 6 * pension, rel=1e-12)
+    # the resident's lifetime: own money paid in June, the pensions received from July, in yuan at the year's end
+    assert pop.pv_own[0] == pytest.approx(300 * HALF_2040 * fund.discount.factor, rel=1e-12)
+    received = (143 + pension) * (6 + 0.015 * 15 / 12) * fund.discount.factor
+    assert pop.pv_basic[0] + pop.pv_account[0] == pytest.approx(received, rel=1e-12)
+
+
+def test_a_backpayers_year_by_hand(baseline):
+    """60 in 2014 with 3 years and 500 yuan: back-pays 12 x 100 at the start of July, the pension is
+    fixed then on 500 x (1 + 2.75% x 6/12) + 1,200 and paid at the end of July-December with the
+    basic pension of 70 (from July 2014); the account at the end of the year holds 500 x 1.0275 +
+    1,200 x (1 + 2.75% x 6/12) less the six pensions with the interest they would have earned."""
+    policy = year_policy(baseline, 2014)
+    pop = make_population(1, weight=W, age=60, years=3, account=500.0)
+    fund = _open(pop, 2014)
+    fund.collect(pop, np.array([], dtype=int), np.array([]), np.array([], dtype=bool), policy)   # not eligible
+    assert fund.retire(pop, policy)[0]
+    pension = (500 * JUNE_2014 + 1200) / 139
+    assert pop.account_pension[0] == pytest.approx(pension, rel=1e-12)
+    fund.pay(pop, policy)
+    row = fund.close_year(pop)
+    assert row["backpayments"] == pytest.approx(1200 * W)
+    assert row["public_basic_pension_central"] == pytest.approx(6 * 70 * W)
+    assert pop.account[0] == pytest.approx(500 * 1.0275 + 1200 * JUNE_2014 - pension * (6 + 0.0275 * 15 / 12),
+                                           rel=1e-12)

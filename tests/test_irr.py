@@ -28,24 +28,30 @@ def test_irr_falls_as_the_grade_rises(baseline):
     assert irrs[-1] > 0.015      # still above the deposit rate credited to accounts
 
 
+JUNE = 1 + 0.015 * 6 / 12     # half a year's simple interest at 1.5%: paid in June to December, or January to June
+
+
 def test_account_pension_with_constant_rate_by_hand(baseline):
-    """Grade 1000 from 45 in 2025: 15 x (1000 + 60) compounded at 1.5%, plus the retirement
-    year's interest (credited before the pension is fixed, as in the simulation), divided by 139."""
+    """Grade 1000 from 45 in 2025: 15 x (1000 + 60) paid at the end of June (half a year's interest
+    in its year), compounded at 1.5%; at 60 the pension is fixed at the start of July on the balance
+    with the half year's interest accrued, divided by 139."""
     result = money_worth(baseline, 1000, entry_age=45)
     assert (result.start_year, result.years, result.retirement_age) == (2025, 15, 60)
-    balance = 1060 * ((1.015**15 - 1) / 0.015) * 1.015
+    balance = 1060 * JUNE * ((1.015**15 - 1) / 0.015) * JUNE
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
 
 def test_account_pension_with_dated_rates_by_hand(baseline):
-    """Grade 500 from 45 in 2011: yearly interest at the rate in force (3.5%, 3%, 2.75%, 1.5%), then
-    the contribution and its subsidy (30 until 2013, 60 from 2014); the pension is the balance after
-    the 2026 interest / 139 at 60."""
+    """Grade 500 from 45 in 2011: the contribution and its subsidy (30 until 2013, 60 from 2014) paid
+    in June (in the launch year 2011 in July, the launch month), each year's interest at the rate in
+    force (3.5%, 3%, 2.75%, 1.5%) simple within the year; the pension is the balance at the start of
+    July 2026 (half the 2026 interest accrued) / 139 at 60."""
     rates = baseline.policy.interest_rate
     balance = 0.0
     for year in range(2011, 2026):
-        balance = balance * (1 + latest(rates, year)) + 500 + national_subsidy(500, year)
-    balance *= 1 + latest(rates, 2026)       # the retirement year's interest comes first
+        rate, month = latest(rates, year), 7 if year == 2011 else 6
+        balance = balance * (1 + rate) + (500 + national_subsidy(500, year)) * (1 + rate * (12 - month) / 12)
+    balance *= 1 + latest(rates, 2026) * 6 / 12
     result = money_worth(baseline, 500, entry_age=45, start_year=2011)
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
@@ -114,15 +120,16 @@ def test_fifteen_years_from_30_draw_the_pension_at_the_pension_age(baseline):
     at 60 (not at 45), divided by 139."""
     result = money_worth(baseline, 1000, entry_age=30, years=15)
     assert result.retirement_age == 60
-    balance = 1060 * ((1.015**15 - 1) / 0.015) * 1.015**16    # 15 payments, then interest to 60 inclusive
+    balance = 1060 * JUNE * ((1.015**15 - 1) / 0.015) * 1.015**15 * JUNE   # 15 payments, 15 years, half a year
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
 
 def test_short_of_years_at_the_pension_age_pays_on_and_keeps_the_divisor(baseline):
-    """From 50, 15 years run to 65: the pension starts at 65 on the divisor of the pension age (139)."""
+    """From 50, 15 years run to 64: the pension starts in the year of the 15th payment (64, in July,
+    after the June payment, as in the simulation) on the divisor of the pension age (139)."""
     result = money_worth(baseline, 300, entry_age=50)
-    assert (result.years, result.retirement_age) == (15, 65)
-    balance = 330 * ((1.015**15 - 1) / 0.015) * 1.015
+    assert (result.years, result.retirement_age) == (15, 64)
+    balance = 330 * JUNE * ((1.015**14 - 1) / 0.015) * JUNE + 330     # the 15th payment has no interest yet
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
 
@@ -131,16 +138,17 @@ def test_a_later_pension_age_in_force_sets_retirement_and_divisor(baseline):
     scenario = with_policy(baseline, pension_age={2011: 60, 2035: 65})
     result = money_worth(scenario, 500, entry_age=45)
     assert (result.years, result.retirement_age) == (20, 65)
-    balance = 560 * ((1.015**20 - 1) / 0.015) * 1.015
+    balance = 560 * JUNE * ((1.015**20 - 1) / 0.015) * JUNE
     assert result.monthly_account_pension == pytest.approx(balance / 101, rel=1e-12)
 
 
 def test_launch_cohort_backpays_the_gap_at_the_lowest_grade(baseline):
-    """59 at launch (2011): pays 100 + 30 subsidy in 2011, at 60 in 2012 the 2012 interest (3%) and 14
-    back-paid years at 100 without subsidy; the basic pension then is 55, the IRR very high."""
+    """59 at launch (July 2011): pays 100 + 30 subsidy in July 2011 (five months at 3.5%), at 60 in
+    2012 half a year at 3% and 14 back-paid years at 100 without subsidy at the start of July; the
+    basic pension then is 55, the IRR very high."""
     result = money_worth(baseline, 100, entry_age=59, backpay=True)
     assert (result.start_year, result.years, result.retirement_age, result.backpaid_years) == (2011, 1, 60, 14)
-    balance = 130 * 1.03 + 14 * 100
+    balance = 130 * (1 + 0.035 * 5 / 12) * (1 + 0.03 * 6 / 12) + 14 * 100
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
     assert result.monthly_pension == pytest.approx(55 + balance / 139, rel=1e-12)
     assert result.irr > money_worth(baseline, 100, entry_age=45).irr and result.irr > 0.5
@@ -168,3 +176,32 @@ def test_irr_command_refuses_a_forbidden_combination_with_exit_2():
     result = CliRunner().invoke(app, ["irr", "--grade", "100", "--entry-age", "59", "--years", "1"])
     assert result.exit_code == 2
     assert "--years" in result.output and "15" in result.output
+
+
+def test_rate_of_return_of_a_short_life_by_hand(baseline, monkeypatch):
+    """The launch cohort's route for a resident who dies at the end of the year they turn 61 (a life
+    table with q = 1 at 61). 2011: 100 paid in July (five months left). 2012: 1,400 back-paid at the
+    start of July, pension (55 + account pension P) at the end of July-December. 2013: twelve
+    months, then the heirs get the account at the end of the year. Year t's flows are worth
+    N_t + r T_t at its end (T: each amount times the share of the year left after it) and
+    discounted (1 + r)^-t: the rate is the root of a cubic, found here with numpy.roots."""
+    from abm import irr
+    from abm.demography import LifeTable
+
+    qx = np.zeros((2, 106))
+    qx[:, 61:] = 1.0
+    monkeypatch.setattr(irr.LifeTable, "for_county", classmethod(lambda cls, county: LifeTable(qx=qx)))
+    result = money_worth(baseline, 100, entry_age=59, backpay=True)
+    opening_2012 = 130 * (1 + 0.035 * 5 / 12)
+    account = (opening_2012 * (1 + 0.03 * 6 / 12) + 1400) / 139
+    assert result.monthly_account_pension == pytest.approx(account, rel=1e-12)
+    monthly = 55 + account
+    opening_2013 = opening_2012 * 1.03 + 1400 * (1 + 0.03 * 6 / 12) - account * (6 + 0.03 * 15 / 12)
+    heirs = opening_2013 * 1.03 - account * (12 + 0.03 * 5.5)
+    n = [-100, 6 * monthly - 1400, 12 * monthly + heirs]
+    t = [-100 * 5 / 12, monthly * 15 / 12 - 1400 * 6 / 12, monthly * 5.5]
+    # (n0 + r t0)(1 + r)^2 + (n1 + r t1)(1 + r) + n2 + r t2 = 0, in powers of r
+    cubic = [t[0], n[0] + 2 * t[0] + t[1], 2 * n[0] + t[0] + n[1] + t[1] + t[2], n[0] + n[1] + n[2]]
+    roots = [r.real for r in np.roots(cubic) if abs(r.imag) < 1e-12 and -0.5 < r.real < 5]
+    assert len(roots) == 1
+    assert result.irr == pytest.approx(roots[0], abs=1e-9)

@@ -32,21 +32,28 @@ def test_no_interest_no_discount_counts_the_payments():
     assert values.liability[0] == pytest.approx(1200 * (1 + 0.5 + 0.25) + 0.5 * 600)
 
 
+YEAR_10 = 100 * (12 + 0.10 * 5.5)   # twelve monthly pensions of 100 at the year's end at 10%: 1,255
+
+
 def test_interest_and_discount_at_ten_percent():
-    """r = v = 10%: next year the balance grows to 1,980, pays 1,200, leaves 780 (inherited by the
-    half who die); the year after it grows to 858 and pays it, public money adds 342; then public
-    money pays 1,200. Year k's flows are discounted 1.1^-(k + 1)."""
+    """r = v = 10%, pensions paid monthly (a year's worth 1,255 at its end): next year the balance
+    grows to 1,980, pays the year's pensions, leaves 725 (inherited by the half who die); the year
+    after it grows to 797.5 and pays that share of each month's pension, public money the rest
+    (457.5 at the year's end); then public money pays them all. Year k's flows are valued at its end
+    and discounted 1.1^-(k + 1)."""
+    assert YEAR_10 == pytest.approx(1255)
     values = _values(0.10, 0.10)
-    gap = 0.5 * 342 / 1.1**2 + 0.25 * 1200 / 1.1**3
+    gap = 0.5 * (1255 - 797.5) / 1.1**2 + 0.25 * 1255 / 1.1**3
     assert values.gap[0] == pytest.approx(gap)
-    pensions = 1200 / 1.1 + 0.5 * 1200 / 1.1**2 + 0.25 * 1200 / 1.1**3
-    assert values.liability[0] == pytest.approx(pensions + 0.5 * 780 / 1.1)
+    pensions = 1255 / 1.1 + 0.5 * 1255 / 1.1**2 + 0.25 * 1255 / 1.1**3
+    assert values.liability[0] == pytest.approx(pensions + 0.5 * 725 / 1.1)
     assert values.liability[0] == pytest.approx(1800 + gap)   # the balance pays exactly the account's part
 
 
 def test_a_higher_valuation_rate_lowers_both_present_values():
     low, high = _values(0.0, 0.0), _values(0.0, 0.10)
-    assert high.gap[0] == pytest.approx(0.5 * 600 / 1.1**2 + 0.25 * 1200 / 1.1**3)
+    # without interest the account pays half of the second year's pensions, public money the other half
+    assert high.gap[0] == pytest.approx(0.5 * 0.5 * YEAR_10 / 1.1**2 + 0.25 * YEAR_10 / 1.1**3)
     assert high.liability[0] < low.liability[0] and high.gap[0] < low.gap[0]
 
 
@@ -79,7 +86,7 @@ def _one_pensioner_county(baseline, **policy_fields):
 def test_funding_ratio_of_a_county_of_one_pensioner(baseline):
     pop, policy = _one_pensioner_county(baseline, interest_rate=0.10, valuation_rate=0.10)
     row = valuation(pop, policy, TINY, assets=1800.0 * 7, account_pensions=1200.0 * 7)
-    gap = 0.5 * 342 / 1.1**2 + 0.25 * 1200 / 1.1**3
+    gap = 0.5 * (1255 - 797.5) / 1.1**2 + 0.25 * 1255 / 1.1**3
     assert set(row) == set(COLUMNS)
     assert row["account_liability"] == pytest.approx(7 * (1800 + gap))
     assert row["funding_ratio"] == pytest.approx(1800 / (1800 + gap))
@@ -87,14 +94,14 @@ def test_funding_ratio_of_a_county_of_one_pensioner(baseline):
     assert row["reserve_ratio"] == pytest.approx(1.5)
     assert row["divisor_life_expectancy"] == pytest.approx(139 / 12)
     assert row["life_expectancy_at_pension_age"] == pytest.approx(0.5 + 0.25 + 0.5)
-    basic = 12 * (policy.basic_pension + policy.local_top_up)
+    basic = (12 + 0.10 * 5.5) * (policy.basic_pension + policy.local_top_up)
     assert row["basic_pension_obligation"] == pytest.approx(
         7 * basic * (1 / 1.1 + 0.5 / 1.1**2 + 0.25 / 1.1**3))
 
 
 def test_contributors_count_their_balance_and_their_accrued_basic_pension(baseline):
-    """A contributor aged 58 with 6 of 15 years has earned 40% of the basic pension, paid from 60
-    (two years on) to those alive: 1, 0.5, 0.25 at 60, 61, 62."""
+    """A contributor aged 58 with 6 of 15 years has earned 40% of the basic pension, paid from July of
+    the year of 60 (two years on: six months) to those alive: 1, 0.5, 0.25 at 60, 61, 62."""
     pop = make_population(1, age=58, account=900.0, years=6)
     policy = dataclasses.replace(year_policy(baseline, 2020), interest_rate=0.0, valuation_rate=0.0)
     row = valuation(pop, policy, TINY, assets=900.0, account_pensions=0.0)
@@ -102,8 +109,8 @@ def test_contributors_count_their_balance_and_their_accrued_basic_pension(baseli
     assert row["funding_ratio"] == pytest.approx(1.0)
     assert row["longevity_gap"] == 0.0
     assert row["reserve_ratio"] == 0.0     # no account pension paid: no ratio
-    basic = 12 * (policy.basic_pension + policy.local_top_up)
-    assert row["basic_pension_obligation"] == pytest.approx(0.4 * basic * 1.75)
+    basic = policy.basic_pension + policy.local_top_up
+    assert row["basic_pension_obligation"] == pytest.approx(0.4 * basic * (6 + 12 * 0.75))
 
 
 def test_accrued_share_is_years_over_the_minimum_capped_at_one():

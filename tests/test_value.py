@@ -36,14 +36,24 @@ def policy(baseline):
     return year_policy(baseline, 2025)
 
 
+def months_worth(delta: float, first: int = 1) -> float:
+    """One yuan a month from month ``first`` to December, each at the end of its month, worth at the
+    year's end at ``delta`` (simple within the year): sum over m of 1 + delta x (12 - m) / 12."""
+    return sum(1 + delta * (12 - m) / 12 for m in range(first, 13))
+
+
 def test_basic_annuity_at_the_pension_age_is_a_geometric_sum(policy):
-    """At 60 (short of years, so drawing from 61) with q = 2% and no growth: 12 sum_{k=1}^{45} (0.98 / 1.03)^k."""
+    """At 60 (short of years, so this payment may be the 15th: drawing from July this year) with q = 2%,
+    no growth, 3%: July-December, then 12 months a year to 105, valued at the payment in June."""
+    assert months_worth(0.03, 7) == pytest.approx(6 + 0.03 * 15 / 12)
+    assert months_worth(0.03) == pytest.approx(12 + 0.03 * 5.5)
     tables = value_tables(constant_table(0.02), policy, Expectations(discount_rate=0.03))
     x = 0.98 / 1.03
-    by_hand = 12 * x * (1 - x**45) / (1 - x)
+    at_june = 1 + 0.03 * 6 / 12
+    by_hand = (months_worth(0.03, 7) + months_worth(0.03) * x * (1 - x**45) / (1 - x)) / at_june
     assert tables.basic_annuity[:, 60] == pytest.approx([by_hand, by_hand], rel=1e-12)
-    # at 50 the same stream starts in 10 years: survived and discounted 10 years
-    assert tables.basic_annuity[FEMALE, 50] == pytest.approx(x**10 * 12 * (1 - x**46) / (1 - x), rel=1e-12)
+    # at 50 the same stream starts in July ten years on: survived and discounted 10 years
+    assert tables.basic_annuity[FEMALE, 50] == pytest.approx(x**10 * by_hand, rel=1e-12)
     assert np.isnan(tables.basic_annuity[FEMALE, 15])
 
 
@@ -80,22 +90,38 @@ def test_tables_reproduce_money_worth_at_its_irr(baseline, county_life, policy):
 
 
 def account_by_hand(q: float, age: int, pension_age: int, divisor: float, rate: float, discount: float,
-                    last_age: int = 105, starts_now: bool = False) -> float:
-    """One yuan paid at ``age``, followed year by year with a constant q (restating the rules);
-    ``starts_now``: a back-payment, the pension fixed on it and paid from this year."""
-    value, alive, balance, monthly = 0.0, 1.0, 1.0, 0.0
+                    last_age: int = 105, starts_now: bool = False, paid: int = 6, first: int = 7) -> float:
+    """One yuan paid at the end of month ``paid`` at ``age``, followed year by year and month by month
+    with a constant q (restating the rules): interest credited at the end of each year, simple within it;
+    the pension from month ``first`` of the year of the pension age (this year at or past it), fixed at
+    the start of that month on the balance with the interest accrued so far, paid at the end of each
+    month; an account that cannot pay a year's pensions pays what its year-end value covers (public
+    money the rest). ``starts_now``: a back-payment, paid at the start of month ``first`` with the
+    pension fixed on it. Valued at ``discount`` (simple within a year) at the moment of the payment."""
+    paid_at = first - 1 if starts_now else paid
+    start = max(pension_age - age, 0)
+    value, alive, opening, monthly = 0.0, 1.0, 0.0, 0.0
     for k in range(last_age - age + 1):
         dies = 1.0 if age + k == last_age else q
-        if k > 0:
-            balance *= 1 + rate
-        if age + k >= pension_age and (k > 0 or starts_now):
-            if monthly == 0.0:
-                monthly = balance / divisor
-            balance -= min(balance, 12 * monthly)
-            value += alive * 12 * monthly / (1 + discount) ** k
-        value += alive * dies * balance / (1 + discount) ** k
+        principal, interest = opening, opening * rate          # interest to the end of the year
+        if k == 0:
+            principal += 1.0
+            interest += rate * (12 - paid_at) / 12
+        received = 0.0
+        if k == start:
+            accrued = interest - principal * rate * (12 - (first - 1)) / 12   # to the start of month first
+            monthly = (principal + accrued) / divisor
+        if k >= start:
+            months = range(first if k == start else 1, 13)
+            received = sum(monthly * (1 + discount * (12 - m) / 12) for m in months)
+            due = sum(monthly * (1 + rate * (12 - m) / 12) for m in months)
+            balance = max(principal + interest - due, 0.0)
+        else:
+            balance = principal + interest
+        value += alive * (received + dies * balance) / (1 + discount) ** k
+        opening = balance
         alive *= 1 - dies
-    return value
+    return value / (1 + discount * (12 - paid_at) / 12)
 
 
 def test_account_factor_by_hand_and_a_later_pension_age(policy):
@@ -108,7 +134,7 @@ def test_account_factor_by_hand_and_a_later_pension_age(policy):
     assert at_60 == pytest.approx(account_by_hand(0.01, 50, 60, 139, 0.015, 0.03), rel=1e-12)
     assert at_65 == pytest.approx(account_by_hand(0.01, 50, 65, 101, 0.015, 0.03), rel=1e-12)
     assert at_65 != pytest.approx(at_60, rel=1e-3)
-    # past the pension age (short of years): the pension starts next year
+    # past the pension age (short of years): the pension starts this year, in July
     assert value_tables(life, policy, expectations).account_factor[FEMALE, 62] == pytest.approx(
         account_by_hand(0.01, 62, 60, 139, 0.015, 0.03), rel=1e-12)
 
@@ -264,13 +290,14 @@ def test_probabilities_sum_to_one_with_the_benefit_terms(baseline, county_life, 
 
 
 def test_tables_of_a_pension_starting_now_by_hand(policy):
-    """A back-payment's pension starts this year: the basic annuity gains this year's 12 months
-    (12 sum_{k=0}^{45} x^k at 60 with q = 2%, no growth); the account pension is fixed on the yuan
-    at once and paid from this year, as by hand."""
+    """A back-payment's pension starts this year: paid at the start of July, the basic pension from
+    July (at 60 with q = 2%, no growth: the same stream as a payment in June that starts it); the
+    account pension is fixed on the yuan at once and paid from July, as by hand."""
     tables = value_tables(constant_table(0.02), policy, Expectations(discount_rate=0.03))
     x = 0.98 / 1.03
-    assert tables.basic_annuity_now[:, 60] == pytest.approx([12 * (1 - x**46) / (1 - x)] * 2, rel=1e-12)
-    assert tables.basic_annuity_now[:, 60] == pytest.approx(12 + tables.basic_annuity[:, 60], rel=1e-12)
+    by_hand = (months_worth(0.03, 7) + months_worth(0.03) * x * (1 - x**45) / (1 - x)) / (1 + 0.03 * 6 / 12)
+    assert tables.basic_annuity_now[:, 60] == pytest.approx([by_hand] * 2, rel=1e-12)
+    assert tables.basic_annuity_now[:, 60] == pytest.approx(tables.basic_annuity[:, 60], rel=1e-12)
     life, expectations = constant_table(0.01), Expectations(discount_rate=0.03)
     now = value_tables(life, policy, expectations).account_factor_now
     for age in (60, 64):
@@ -280,6 +307,23 @@ def test_tables_of_a_pension_starting_now_by_hand(policy):
     at_rate = Expectations(discount_rate=policy.interest_rate)
     short_lived = value_tables(constant_table(0.05, last_age=64), policy, at_rate).account_factor_now
     assert short_lived[:, 60:] == pytest.approx(np.ones((2, 5)), rel=1e-12)
+
+
+def test_a_later_collection_month_moves_the_payment_and_the_pension_start(baseline, policy):
+    """Collected in September: the yuan is paid at the end of September and a pension starting this
+    year starts in October; the tables follow (as by hand), and are not those of a June collection."""
+    from helpers import with_policy, year_policy
+
+    september = year_policy(with_policy(baseline, collection_month=9), 2025)
+    life, expectations = constant_table(0.01), Expectations(discount_rate=0.03)
+    tables = value_tables(life, september, expectations)
+    for age in (50, 62):
+        assert tables.account_factor[FEMALE, age] == pytest.approx(
+            account_by_hand(0.01, age, 60, 139, 0.015, 0.03, paid=9, first=10), rel=1e-12)
+    assert tables.account_factor_now[FEMALE, 61] == pytest.approx(
+        account_by_hand(0.01, 61, 60, 139, 0.015, 0.03, starts_now=True, first=10), rel=1e-12)
+    assert tables.account_factor[FEMALE, 50] != pytest.approx(
+        value_tables(life, policy, expectations).account_factor[FEMALE, 50], rel=1e-6)
 
 
 def test_backpay_worth_by_hand(county_life, policy):
