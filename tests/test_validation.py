@@ -73,3 +73,26 @@ def test_bad_facts_file_stops_before_running(tmp_path):
     result = invoke("validate", "--runs", "1", "--residents", "300", "--facts", bad, "--out", out)
     assert result.exit_code == 2 and "facts" in result.output
     assert not out.exists()
+
+
+def test_the_communiques_death_rate_is_a_validation_fact_not_a_target(tmp_path):
+    """The county's recorded crude death rate is held against the model (the same figure as in the
+    county's observations) and no longer fitted; the model's side is deaths per mid-year population."""
+    import pandas as pd
+
+    from abm.calibrate.demography import crude_death_rate
+    from abm.datafiles import DATA_DIR, read_yaml
+
+    fact = next(f for f in validation.load_facts() if f.measure == "crude_death_rate")
+    observed = read_yaml(DATA_DIR / "observations" / "qi_county.yaml")["crude_death_rate"]["values"]
+    assert fact.value == observed[fact.year] and fact.range[0] <= fact.value < fact.range[1]
+    ts = pd.DataFrame({"run": [0, 0, 1, 1], "year": [2018, 2019] * 2, "deaths": [9.0, 12.0, 8.0, 10.0],
+                       "population": [1000.0, 1400.0, 900.0, 1100.0]})
+    for column in ("contributions", "backpayments", "public_spending", "interest", "fund_balance", "participants",
+                   "beneficiary_share", "mean_basic_pension", "mean_income", "public_basic_pension_central",
+                   "public_basic_pension_local", "public_bonus", "account_pensions", "public_after_exhaustion"):
+        ts[column] = 1.0    # the other measures' inputs
+    rates = validation.measures(ts).set_index(["run", "year"])["crude_death_rate"]
+    assert rates[(0, 2019)] == pytest.approx(12 / 1200) and rates[(1, 2019)] == pytest.approx(10 / 1000)
+    assert rates[(0, 2019)] == pytest.approx(crude_death_rate(ts[ts.run == 0], 2019, 0.0))
+    assert pd.isna(rates[(0, 2018)])     # the first year's start is not in the series
