@@ -176,7 +176,7 @@ WHY = {   # why the model may lie outside, by measure and side (from what the ba
     ("balance_to_spending", "above"): "a year's spending is small against the accounts: the national minimum "
     "basic pension only (top-up 0; Shanxi's provincial top-up is not in the baseline), paid to fewer pensioners "
     "per participant than the nation has (the county is younger and the rural life table thins its old: the "
-    "model's beneficiary share is 2-3 points below the national ratios), and new pensioners draw from July only",
+    "model's beneficiary share is 1.5-3.5 points below the national ratios), and new pensioners draw from July only",
     ("balance_per_participant", "below"): "Shanxi county incomes and grades are below the national mix; the "
     "national fund is two years older and carries provincial tiered subsidies",
     ("balance_per_participant", "above"): "the county has fewer pensioners drawing on accounts than the nation",
