@@ -30,8 +30,6 @@ OUTFLOWS = ("account_pensions", "inheritance", "returned_subsidies", "transfers_
 PUBLIC = ("public_basic_pension_central", "public_basic_pension_local", "public_bonus",
           "public_entry_subsidies", "public_government_contributions", "public_after_exhaustion")
 TOLERANCE = 1e-9  # relative; conservation holds to rounding
-__all__ = ["MONTHS", "Fund", "FundImbalance", "monthly_account_pension", "monthly_basic_pension",
-           "yearly_basic_pension"]
 
 
 class FundImbalance(RuntimeError):
