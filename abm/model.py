@@ -27,7 +27,7 @@ from abm.datafiles import SCENARIOS_DIR
 from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.fund import Fund
-from abm.policy import backpay_gap, eligible_to_contribute
+from abm.policy import backpay_gap, eligible_to_contribute, offered_grades
 from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
 from abm.valuation import valuation
@@ -66,7 +66,7 @@ class PensionModel(mesa.Model):
         self.away = np.zeros(self.life.last_age + 1)   # out-migrants since the start, by age (persons)
         self.households: dict[int, Household] = {}
         self._add_households(self.population.id)
-        self.all_grades = sorted({g for grades in scenario.policy.grades.values() for g in grades})
+        self.all_grades = offered_grades(scenario.policy, self.economy, scenario.years)
         self.indicators: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)})
