@@ -36,6 +36,17 @@ from abm.value import Expectations, backpay_worth, perceived_worth, value_tables
 DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
 
 
+def run_economy(scenario: Scenario, county: dict) -> Economy:
+    """The economy of a run of ``scenario`` in ``county`` (its values, abm/population.py load_county)."""
+    return Economy(county["rural_income"], scenario.economy, scenario.start_year - 1, scenario.end_year + 1)
+
+
+def run_grades(scenario: Scenario) -> list[int]:
+    """Every grade a run of ``scenario`` can offer, yuan/year (each names a grade-share column),
+    without building the model: revised lists need the county's incomes."""
+    return offered_grades(scenario.policy, run_economy(scenario, load_county(scenario)), scenario.years)
+
+
 class PensionModel(mesa.Model):
     """A county's residents, its government and the pension fund, one step per year.
 
@@ -56,8 +67,7 @@ class PensionModel(mesa.Model):
         behaviour = scenario.behaviour
         self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)
                              ).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation)
-        self.economy = Economy(self.county["rural_income"], scenario.economy,
-                               scenario.start_year - 1, scenario.end_year + 1)
+        self.economy = run_economy(scenario, self.county)
         self.government = Government(self)
         self.policy = self.government.step()
         self.population = synthesise(self.county, self.life, scenario.population.residents,

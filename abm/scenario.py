@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import UnionType
 from typing import Annotated, Any, Literal, get_args, get_origin, is_typeddict
 
 import numpy as np
@@ -570,6 +571,8 @@ def _siblings(loc: tuple, model: type[BaseModel]) -> list[str]:
     while parts:
         part = parts.pop(0)
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if get_origin(annotation) is UnionType:      # an optional part (X | None): X
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
         if get_origin(annotation) is list and parts and isinstance(parts[0], int):
             annotation, _ = get_args(annotation)[0], parts.pop(0)   # an item of a list
         if is_typeddict(annotation) and not parts:
