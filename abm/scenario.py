@@ -132,7 +132,7 @@ def _rounding_ladder(ladder: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 class GradeRevision(Frozen):
     """Revision of the grade list and subsidy steps with mean rural income after the last dated ones
-    (abm/policy.py ``menu_path``): an assumption, not law."""
+    (abm/policy.py ``menu_for_year``): an assumption, not law."""
 
     every: Annotated[int, Field(ge=0, le=50)] | None = Field(
         description="years between revisions; 0 or null: no revision (the dated lists hold)")
