@@ -57,7 +57,8 @@ for _name in VIEW:
 
 
 class Government(mesa.Agent):
-    """Sets the year's policy: dated values, and the basic pension's indexation after them."""
+    """Sets the year's policy: dated values, the basic pension's indexation after them, and the grade
+    lists and subsidy steps revised with the economy's mean rural income (policy.grade_revision)."""
 
     def __init__(self, model: mesa.Model):
         super().__init__(model)
@@ -66,5 +67,5 @@ class Government(mesa.Agent):
 
     def step(self) -> YearPolicy:
         year = self.model.year
-        self.model.policy = policy_for_year(self.model.spec.policy, year, self.basic_pension[year])
+        self.model.policy = policy_for_year(self.model.spec.policy, year, self.basic_pension[year], self.model.economy)
         return self.model.policy

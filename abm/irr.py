@@ -26,7 +26,7 @@ from abm.demography import SEXES, LifeTable
 from abm.economy import Economy
 from abm.errors import UserError
 from abm.fund import MONTHS, monthly_account_pension, monthly_basic_pension, yearly_basic_pension
-from abm.policy import YearPolicy, basic_pension_path, policy_for_year, subsidy_schedule
+from abm.policy import YearPolicy, basic_pension_path, policy_for_year
 from abm.population import load_county
 from abm.scenario import Scenario, last_year
 
@@ -81,15 +81,16 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
     county = load_county(scenario)
     life = LifeTable.for_county(county)
     horizon = range(start, start + LAST_AGE - entry_age + 1)
-    economy = Economy(county["rural_income"], scenario.economy, start - 1, horizon[-1])
+    economy = Economy(county["rural_income"], scenario.economy, policy_spec.launch_year - 1, horizon[-1])
     basic = basic_pension_path(policy_spec, economy, horizon)
-    policies = [policy_for_year(policy_spec, year, basic[year]) for year in horizon]
+    policies = [policy_for_year(policy_spec, year, basic[year], economy) for year in horizon]
     ages = np.arange(entry_age, LAST_AGE + 1)
 
     if grade not in policies[0].grades:
         raise UserError(f"grade {grade} is not offered in {start}; allowed: "
                         f"{', '.join(str(int(g)) for g in policies[0].grades)}", field="--grade")
     years, retirement, gap = _schedule(policies, ages, years, backpay, entry_age, start)
+    paid = grades_paid(policies[:years], grade, economy)
 
     qx = life.qx.mean(axis=0) if sex is None else life.qx[SEXES.index(sex)]
     alive = np.concatenate([[1.0], np.cumprod(1 - qx[ages])[:-1]])   # at the start of each year
@@ -103,11 +104,11 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
         rate = policy.interest_rate
         interest = principal * rate                     # on the opening balance, to the end of the year
         if t < years:
-            subsidy = subsidy_schedule(zip(policy.grades, policy.subsidies), np.array([grade]))[0]
+            subsidy = policy.subsidies[np.searchsorted(policy.grades, paid[t])]
             left = timing.remaining(timing.collection_month(policy))
-            own[t], own_timed[t] = grade, grade * left
-            principal += grade + subsidy
-            interest += (grade + subsidy) * rate * left
+            own[t], own_timed[t] = paid[t], paid[t] * left
+            principal += paid[t] + subsidy
+            interest += (paid[t] + subsidy) * rate * left
         if t == retirement:  # as in the simulation: the back-payment, then the pension is fixed on the balance
             fixed_at = timing.backpay_month(policy)
             left = timing.remaining(fixed_at)
@@ -135,6 +136,19 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
     monthly_pension = float(monthly_basic_pension(at_retirement, total_years)) + monthly_account
     return MoneyWorth(grade, entry_age, years, start, entry_age + retirement, gap, monthly_account, monthly_pension,
                       _irr(flows, timed_flows), MONTHS * monthly_pension / economy.mean_income(at_retirement.year))
+
+
+def grades_paid(policies: list[YearPolicy], grade: float, economy: Economy) -> np.ndarray:
+    """The grade paid in each year of ``policies``, yuan/year: ``grade`` while the year's list offers
+    it; once a list does not (a redesign, a revision with income), the offered grade nearest, as a
+    ratio, to last year's grade moved with mean rural income."""
+    paid, current = np.zeros(len(policies)), float(grade)
+    for t, policy in enumerate(policies):
+        if current not in policy.grades:
+            moved = current * (1 + economy.income_growth(policy.year))
+            current = float(policy.grades[np.argmin(np.abs(np.log(policy.grades / moved)))])
+        paid[t] = current
+    return paid
 
 
 def _schedule(policies: list[YearPolicy], ages: np.ndarray, years: int | None, backpay: bool,

@@ -27,13 +27,24 @@ from abm.datafiles import SCENARIOS_DIR
 from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.fund import Fund
-from abm.policy import backpay_gap, eligible_to_contribute
+from abm.policy import backpay_gap, eligible_to_contribute, offered_grades
 from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
 from abm.valuation import valuation
 from abm.value import Expectations, backpay_worth, perceived_worth, value_tables
 
 DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
+
+
+def run_economy(scenario: Scenario, county: dict) -> Economy:
+    """The economy of a run of ``scenario`` in ``county`` (its values, abm/population.py load_county)."""
+    return Economy(county["rural_income"], scenario.economy, scenario.start_year - 1, scenario.end_year + 1)
+
+
+def run_grades(scenario: Scenario) -> list[int]:
+    """Every grade a run of ``scenario`` can offer, yuan/year (each names a grade-share column),
+    without building the model: revised lists need the county's incomes."""
+    return offered_grades(scenario.policy, run_economy(scenario, load_county(scenario)), scenario.years)
 
 
 class PensionModel(mesa.Model):
@@ -56,8 +67,7 @@ class PensionModel(mesa.Model):
         behaviour = scenario.behaviour
         self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)
                              ).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation)
-        self.economy = Economy(self.county["rural_income"], scenario.economy,
-                               scenario.start_year - 1, scenario.end_year + 1)
+        self.economy = run_economy(scenario, self.county)
         self.government = Government(self)
         self.policy = self.government.step()
         self.population = synthesise(self.county, self.life, scenario.population.residents,
@@ -66,7 +76,7 @@ class PensionModel(mesa.Model):
         self.away = np.zeros(self.life.last_age + 1)   # out-migrants since the start, by age (persons)
         self.households: dict[int, Household] = {}
         self._add_households(self.population.id)
-        self.all_grades = sorted({g for grades in scenario.policy.grades.values() for g in grades})
+        self.all_grades = offered_grades(scenario.policy, self.economy, scenario.years)
         self.indicators: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from abm.economy import Economy
-from abm.scenario import PolicySpec, last_year, monthly_values, value_at
+from abm.scenario import MAX_GRADE, GradeRevision, PolicySpec, last_year, monthly_values, value_at
 
 # Codes of the resident groups the government may pay the minimum grade for.
 GROUP_CODES = {"none": 0, "disabled": 1, "poor": 2}
@@ -75,6 +75,81 @@ def subsidy_schedule(rules, grades: np.ndarray) -> np.ndarray:
     return amounts[index]
 
 
+def ladder_round(values, ladder) -> np.ndarray:
+    """Amounts rounded as provincial grade lists are: each to the nearest multiple (halves up, at least
+    one step) of the step of the highest rung ``[from, step]`` at or below it.
+
+    Args:
+        values: amounts, yuan/year.
+        ladder: rungs [from yuan/year, step yuan/year], the first from 0 (``GradeRevision.rounding``).
+    """
+    values = np.asarray(values, dtype=float)
+    starts, steps = (np.array(column, dtype=float) for column in zip(*ladder))
+    step = steps[np.searchsorted(starts, values, side="right") - 1]
+    return np.maximum(np.floor(values / step + 0.5), 1.0) * step
+
+
+def revise_grades(grades, factor: float, rule: GradeRevision) -> list[int]:
+    """A grade list moved by ``factor``: each grade scaled, rounded by the ladder, kept within
+    MAX_GRADE; grades that meet are one (yuan/year, strictly increasing)."""
+    rounded = np.minimum(ladder_round(np.asarray(grades, dtype=float) * factor, rule.rounding), MAX_GRADE)
+    return [int(g) for g in np.unique(rounded)]
+
+
+def revise_subsidy(rules, factor: float, rule: GradeRevision) -> list[tuple[int, float]]:
+    """Subsidy rules ``[from grade, yuan/year]`` moved by ``factor``: thresholds rounded like grades,
+    amounts to ``rule.subsidy_rounding``; of rules whose thresholds meet, the higher one's amount holds."""
+    starts, amounts = (np.array(column, dtype=float) for column in zip(*sorted(rules)))
+    starts = np.minimum(ladder_round(starts * factor, rule.rounding), MAX_GRADE)
+    step = rule.subsidy_rounding
+    amounts = np.floor(amounts * factor / step + 0.5) * step
+    return list({int(start): float(amount) for start, amount in zip(starts, amounts)}.items())
+
+
+def menu_for_year(spec: PolicySpec, year: int, economy: Economy | None) -> tuple[list[int], list[tuple[int, float]]]:
+    """The grades (yuan/year) and subsidy rules in force in ``year``: the dated ones, or, from a
+    revision year of ``spec.grade_revision`` after their date, the dated ones moved by mean rural
+    income in the revision year over that of the year they fit (their date, or the rule's base_year
+    if later); a dated value wins from its own year. The lowest subsidy rule then reaches down to
+    the lowest grade and the government-paid grade (which stays as dated).
+
+    Raises:
+        ValueError: a revised year asked for without ``economy``.
+    """
+    grades, rules = value_at(spec.grades, year), value_at(spec.subsidy, year)
+    rule = spec.grade_revision
+    revision = max(rule.years(spec.launch_year, year), default=None) if rule is not None else None
+    if revision is None:
+        return grades, rules
+    if economy is None:
+        raise ValueError(f"the grades of {year} are revised with income ({revision}): an economy is needed")
+
+    def factor(dated) -> float | None:
+        since = max(y for y in dated if y <= year)
+        if since >= revision:
+            return None       # dated in or after the revision year: the dated value holds
+        return economy.mean_income(revision) / economy.mean_income(max(since, rule.base_year))
+
+    grades_factor, rules_factor = factor(spec.grades), factor(spec.subsidy)
+    if grades_factor is None and rules_factor is None:
+        return grades, rules
+    if grades_factor is not None:
+        grades = revise_grades(grades, grades_factor, rule)
+    rules = sorted(revise_subsidy(rules, rules_factor, rule) if rules_factor is not None else rules)
+    floor = min(grades[0], value_at(spec.government_paid_grade, year))
+    if rules[0][0] > floor:
+        rules[0] = (floor, rules[0][1])
+    return grades, rules
+
+
+def offered_grades(spec: PolicySpec, economy: Economy | None, years: range) -> list[int]:
+    """Every grade (yuan/year) of a dated list, and of the revised lists of ``years``: the grades a run
+    can offer (each names an indicator column)."""
+    dated = {g for grades in spec.grades.values() for g in grades}
+    revised = {g for year in years for g in menu_for_year(spec, year, economy)[0]} if spec.grade_revision else set()
+    return sorted(dated | revised)
+
+
 def basic_pension_path(spec: PolicySpec, economy: Economy, years: range) -> dict[int, float]:
     """National minimum basic pension in force at the end of each year, yuan/month: dated values,
     then the indexation rule."""
@@ -106,11 +181,12 @@ def paid_by_month(dated, year: int, paid: np.ndarray, in_force: float | None = N
     return np.asarray(monthly_values(dated, year), dtype=float) * paid
 
 
-def policy_for_year(spec: PolicySpec, year: int, basic_pension: float) -> YearPolicy:
+def policy_for_year(spec: PolicySpec, year: int, basic_pension: float, economy: Economy | None = None) -> YearPolicy:
     """Resolve every dated policy value for ``year``; ``basic_pension`` is the national minimum in
-    force at the end of the year (yuan/month, indexed after its last dated value)."""
-    grades = np.asarray(value_at(spec.grades, year), dtype=float)
-    rules = value_at(spec.subsidy, year)
+    force at the end of the year (yuan/month, indexed after its last dated value); ``economy`` moves
+    the grades and subsidy rules of a revision year (:func:`menu_for_year`), and is needed for those."""
+    grades, rules = menu_for_year(spec, year, economy)
+    grades = np.asarray(grades, dtype=float)
     paid_grade = float(value_at(spec.government_paid_grade, year))
     paid = months_paid(spec, year)
     by_month = np.array([paid_by_month(spec.basic_pension, year, paid, basic_pension),

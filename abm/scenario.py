@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import UnionType
 from typing import Annotated, Any, Literal, get_args, get_origin, is_typeddict
 
 import numpy as np
@@ -114,6 +115,64 @@ class Indexation(Frozen):
         0.0, description="weight on inflation")
 
 
+def _rounding_ladder(ladder: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Rungs [from, step] from 0 up; each rung starts at a multiple of its step and of the step below,
+    so rounding never puts a higher value below a lower one."""
+    if not ladder or ladder[0][0] != 0:
+        raise ValueError(f"needs rungs [from yuan, step yuan] starting from 0, e.g. [[0, 100], [1000, 500]] "
+                         f"(got {ladder})")
+    for (start, step), (previous_start, previous_step) in zip(ladder[1:], ladder):
+        if start <= previous_start:
+            raise ValueError(f"rungs must start at increasing amounts (got {previous_start} then {start})")
+        if start % step or start % previous_step:
+            raise ValueError(f"the rung from {start} must start at a multiple of its step {step} and of the "
+                             f"step below, {previous_step}")
+    return ladder
+
+
+class GradeRevision(Frozen):
+    """Revision of the grade list and subsidy steps with mean rural income after the last dated ones
+    (abm/policy.py ``menu_for_year``): an assumption, not law."""
+
+    every: Annotated[int, Field(ge=0, le=50)] | None = Field(
+        description="years between revisions; 0 or null: no revision (the dated lists hold)")
+    first_year: Year | None = Field(None, description="year of the first revision (needed when every > 0)")
+    base_year: Year | None = Field(
+        None, description="year whose mean rural income the dated lists up to it are taken to fit (a list "
+                          "dated later fits its own year's); needed when every > 0, at most first_year")
+    rounding: Annotated[list[tuple[Annotated[int, Field(ge=0, le=MAX_GRADE)], Grade]],
+                        AfterValidator(_rounding_ladder)] = Field(
+        [(0, 100), (1000, 500), (5000, 1000)],
+        description="[from yuan/year, step yuan/year] from 0 up: a revised grade or subsidy threshold is "
+                    "rounded to the nearest multiple (halves up, at least one step) of the step of the "
+                    "highest rung at or below it")
+    subsidy_rounding: Annotated[int, Field(ge=1, le=1000)] = Field(
+        10, description="yuan/year: revised subsidy amounts are rounded to the nearest multiple of it")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.every)
+
+    @model_validator(mode="after")
+    def _years(self) -> GradeRevision:
+        if self.active:
+            for name in ("first_year", "base_year"):
+                if getattr(self, name) is None:
+                    raise CrossFieldError(f"{name} is needed when every is {self.every} (or set every to 0: "
+                                          "no revision)", name, "every")
+            if self.base_year > self.first_year:
+                raise CrossFieldError(f"base_year {self.base_year} is after first_year {self.first_year}: a "
+                                      "revision moves the lists with income since the base year",
+                                      "base_year", "first_year")
+        return self
+
+    def years(self, first: int, last: int) -> list[int]:
+        """The revision years within ``first``-``last`` (none if inactive)."""
+        if not self.active:
+            return []
+        return [y for y in range(self.first_year, last + 1, self.every) if y >= first]
+
+
 class PolicySpec(Frozen):
     launch_year: Year = Field(description="year the scheme starts in the county")
     launch_month: Annotated[int, Field(ge=1, le=12)] = Field(
@@ -159,6 +218,9 @@ class PolicySpec(Frozen):
     financial_education: Dated[Share] = Field(
         {1900: 0.0}, description="share of residents aged 16-59 taught compound interest in the year, 0-1")
     service_quality: Dated[Share] = Field(description="staffing and service of the agency, 0-1")
+    grade_revision: GradeRevision | None = Field(
+        None, description="after the dated grade lists and subsidy steps: their revision with mean rural "
+                          "income (an assumption, not law); null: the dated values hold")
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicySpec:
@@ -189,6 +251,11 @@ class PolicySpec(Frozen):
             if not any(start <= paid for start, _ in rules):
                 raise CrossFieldError(f"the government-paid grade {paid} has no subsidy rule in {year}",
                                       *self._changed(year, "subsidy", "government_paid_grade"))
+        revision = self.grade_revision
+        if revision is not None and revision.active and revision.base_year < self.launch_year:
+            raise CrossFieldError(f"base_year {revision.base_year} is before launch_year {self.launch_year}: "
+                                  "the lists move with the income of the scheme's years",
+                                  "grade_revision.base_year", "launch_year")
         return self
 
 
@@ -508,6 +575,8 @@ def _siblings(loc: tuple, model: type[BaseModel]) -> list[str]:
     while parts:
         part = parts.pop(0)
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
+        if get_origin(annotation) is UnionType:      # an optional part (X | None): X
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
         if get_origin(annotation) is list and parts and isinstance(parts[0], int):
             annotation, _ = get_args(annotation)[0], parts.pop(0)   # an item of a list
         if is_typeddict(annotation) and not parts:

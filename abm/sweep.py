@@ -207,6 +207,7 @@ def _check_against_base(sweep: Sweep, path: Path, layer: Layer | None = None, x:
     """The fixed overrides, outputs and every parameter's extreme values (of its distribution and of
     the sampled design ``x``) tried on the base scenario."""
     from abm.indicators import names
+    from abm.model import run_grades
 
     def line(*loc) -> int | None:
         return depth_and_line(layer.node, loc)[1] if layer is not None else None
@@ -223,7 +224,7 @@ def _check_against_base(sweep: Sweep, path: Path, layer: Layer | None = None, x:
         key = next((k for k in sweep.set if err.field and (err.field == k or err.field.startswith(f"{k}."))), None)
         raise UserError(f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}", file=path,
                         field=f"set ({err.field})", line=line("set", key) if key else line("set")) from None
-    known = set(names(sorted({g for gs in scenario.policy.grades.values() for g in gs})))
+    known = set(names(run_grades(scenario)))
     for i, output in enumerate(sweep.outputs):
         if output.indicator not in known:
             raise UserError(f"unknown indicator {output.indicator!r}; see results/README.md", file=path,

@@ -45,9 +45,13 @@ def small(scenario: Scenario, residents: int = 2000, end_year: int = 2016, **fie
 
 
 def year_policy(scenario: Scenario, year: int, basic_pension: float | None = None):
-    """The resolved policy of ``year`` with the dated (unindexed) basic pension."""
+    """The resolved policy of ``year`` with the dated (unindexed) basic pension, the grades of a
+    revision year moved with the run's economy."""
+    from abm.model import run_economy
+    from abm.population import load_county
+
     bp = latest(scenario.policy.basic_pension, year) if basic_pension is None else basic_pension
-    return policy_for_year(scenario.policy, year, bp)
+    return policy_for_year(scenario.policy, year, bp, run_economy(scenario, load_county(scenario)))
 
 
 def make_population(n: int, weight: float = 1.0, **columns) -> Population:

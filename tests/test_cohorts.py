@@ -26,7 +26,7 @@ def expected_net_value(scenario, rates: np.ndarray) -> np.ndarray:
     horizon = range(START, START + LAST_AGE - ENTRY_AGE + 1)
     economy = Economy(county["rural_income"], scenario.economy, START - 1, horizon[-1])
     basic = basic_pension_path(scenario.policy, economy, horizon)
-    policies = [policy_for_year(scenario.policy, year, basic[year]) for year in horizon]
+    policies = [policy_for_year(scenario.policy, year, basic[year], economy) for year in horizon]
     n = len(policies)
     pop = make_population(n, age=ENTRY_AGE, sex=SEXES.index("female"))
     fund = Fund(weight=1.0)

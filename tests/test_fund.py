@@ -8,6 +8,7 @@ import pytest
 from abm.fund import Fund, FundImbalance, monthly_account_pension, monthly_basic_pension
 from abm.model import PensionModel
 from abm.policy import GROUP_CODES, backpay_gap, eligible_to_contribute
+from abm.scenario import GradeRevision
 from helpers import make_population, with_policy, year_policy
 
 W = 10.0  # persons per simulated resident: every ledger amount is 10x the accounts' change
@@ -294,10 +295,16 @@ def test_close_year_detects_accounts_changed_behind_the_ledger(baseline):
         fund.close_year(pop)
 
 
-def test_fund_is_conserved_every_year_of_a_model_run(small_scenario):
+@pytest.mark.parametrize("revision", [None, GradeRevision(every=2, first_year=2014, base_year=2012)],
+                         ids=["dated grades", "grades revised with income"])
+def test_fund_is_conserved_every_year_of_a_model_run(small_scenario, revision):
     """opening + inflow - outflow == closing for every ledger row; each year opens where the last closed;
-    the accounts of the dead leave as inheritance or returned subsidies."""
-    model = PensionModel(scenario=small_scenario.model_copy(update={"end_year": 2020}))
+    the accounts of the dead leave as inheritance or returned subsidies. With grades and subsidies
+    revised every two years (a grade no dated list has is offered), too."""
+    model = PensionModel(scenario=with_policy(small_scenario, grade_revision=revision).model_copy(
+        update={"end_year": 2020}))
+    dated = {g for grades in small_scenario.policy.grades.values() for g in grades}
+    assert (set(model.all_grades) > dated) == (revision is not None)
     dead_accounts, bequeath = [], model.fund.bequeath
 
     def recording(pop, dead, policy):

@@ -12,7 +12,11 @@ from abm.cli import app
 from abm.errors import UserError
 from abm.fund import Fund
 from abm.irr import money_worth
-from helpers import latest, make_population, with_policy, year_policy
+from abm.model import run_economy
+from abm.policy import menu_for_year
+from abm.population import load_county
+from abm.scenario import load_scenario
+from helpers import BASELINE, latest, make_population, with_policy, year_policy
 
 
 def national_subsidy(grade: int, year: int = 2014) -> float:
@@ -31,11 +35,17 @@ def test_irr_falls_as_the_grade_rises(baseline):
 JUNE = 1 + 0.015 * 6 / 12     # half a year's simple interest at 1.5%: paid in June to December, or January to June
 
 
-def test_account_pension_with_constant_rate_by_hand(baseline):
-    """Grade 1000 from 45 in 2025: 15 x (1000 + 60) paid at the end of June (half a year's interest
-    in its year), compounded at 1.5%; at 60 the pension is fixed at the start of July on the balance
-    with the half year's interest accrued, divided by 139."""
-    result = money_worth(baseline, 1000, entry_age=45)
+@pytest.fixture(scope="module")
+def frozen(baseline):
+    """The baseline with the 2014 grades and subsidies kept (no revision with income)."""
+    return with_policy(baseline, grade_revision=None)
+
+
+def test_account_pension_with_constant_rate_by_hand(frozen):
+    """Grade 1000 from 45 in 2025 under the 2014 list kept: 15 x (1000 + 60) paid at the end of June
+    (half a year's interest in its year), compounded at 1.5%; at 60 the pension is fixed at the start
+    of July on the balance with the half year's interest accrued, divided by 139."""
+    result = money_worth(frozen, 1000, entry_age=45)
     assert (result.start_year, result.years, result.retirement_age) == (2025, 15, 60)
     balance = 1060 * JUNE * ((1.015**15 - 1) / 0.015) * JUNE
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
@@ -115,27 +125,27 @@ def test_later_start_year_keeps_the_basic_pension_indexed(baseline):
     assert result.monthly_pension - result.monthly_account_pension == pytest.approx(143 * 1.02**20, rel=1e-9)
 
 
-def test_fifteen_years_from_30_draw_the_pension_at_the_pension_age(baseline):
+def test_fifteen_years_from_30_draw_the_pension_at_the_pension_age(frozen):
     """Paying 15 years from 30 and stopping: the account earns interest until 60, the pension starts
     at 60 (not at 45), divided by 139."""
-    result = money_worth(baseline, 1000, entry_age=30, years=15)
+    result = money_worth(frozen, 1000, entry_age=30, years=15)
     assert result.retirement_age == 60
     balance = 1060 * JUNE * ((1.015**15 - 1) / 0.015) * 1.015**15 * JUNE   # 15 payments, 15 years, half a year
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
 
-def test_short_of_years_at_the_pension_age_pays_on_and_keeps_the_divisor(baseline):
+def test_short_of_years_at_the_pension_age_pays_on_and_keeps_the_divisor(frozen):
     """From 50, 15 years run to 64: the pension starts in the year of the 15th payment (64, in July,
     after the June payment, as in the simulation) on the divisor of the pension age (139)."""
-    result = money_worth(baseline, 300, entry_age=50)
+    result = money_worth(frozen, 300, entry_age=50)
     assert (result.years, result.retirement_age) == (15, 64)
     balance = 330 * JUNE * ((1.015**14 - 1) / 0.015) * JUNE + 330     # the 15th payment has no interest yet
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
 
-def test_a_later_pension_age_in_force_sets_retirement_and_divisor(baseline):
+def test_a_later_pension_age_in_force_sets_retirement_and_divisor(frozen):
     """With pension age 65 from 2035, a resident of 45 in 2025 pays until 65 and divides by 101."""
-    scenario = with_policy(baseline, pension_age={2011: 60, 2035: 65})
+    scenario = with_policy(frozen, pension_age={2011: 60, 2035: 65})
     result = money_worth(scenario, 500, entry_age=45)
     assert (result.years, result.retirement_age) == (20, 65)
     balance = 560 * JUNE * ((1.015**20 - 1) / 0.015) * JUNE
@@ -152,6 +162,41 @@ def test_launch_cohort_backpays_the_gap_at_the_lowest_grade(baseline):
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
     assert result.monthly_pension == pytest.approx(55 + balance / 139, rel=1e-12)
     assert result.irr > money_worth(baseline, 100, entry_age=45).irr and result.irr > 0.5
+
+
+def test_a_revised_list_moves_the_grade_to_the_nearest_offered_one(baseline):
+    """Under the baseline's revisions (every five years from 2030, incomes relative to 2025), grade 2000
+    from 30 in 2025: 2000 stays offered in 2030 (1,500 x 1.276 rounds to 2,000) with the revised
+    subsidy 80 (60 x 1.276 rounded to 10); the 2035 list drops it and the resident pays 2,500, the
+    grade nearest (as a ratio) to 2,000 moved with that year's income growth (4%); each year's
+    contribution and subsidy are the revised list's, by hand below."""
+    result = money_worth(baseline, 2000, entry_age=30, years=15)
+    economy = run_economy(baseline, load_county(baseline))
+    grades_2030, rules_2030 = menu_for_year(baseline.policy, 2030, economy)
+    grades_2035, rules_2035 = menu_for_year(baseline.policy, 2035, economy)
+    assert 2000 in grades_2030 and rules_2030[-1] == (600, 80.0)
+    assert 2000 not in grades_2035 and {1500, 2500} <= set(grades_2035) and rules_2035[-1] == (800, 90.0)
+    balance = 0.0
+    for year in range(2025, 2040):
+        grade, subsidy = (2000, 60) if year < 2030 else (2000, 80) if year < 2035 else (2500, 90)
+        balance = balance * 1.015 + grade + subsidy
+    balance *= 1.015 ** 16                      # interest to 60 (in 2055) inclusive, no more payments
+    assert result.retirement_age == 60
+    assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
+
+
+def test_a_grade_dropped_by_a_dated_list_is_followed_too(baseline):
+    """grade_redesign drops 100 from 2026 (lowest 200): a resident paying 100 from 2020 pays 200 from
+    2026 (the nearest offered grade) instead of stopping with an error."""
+    redesign = with_policy(load_scenario(BASELINE.parent / "grade_redesign.yaml"), grade_revision=None)
+    kept = money_worth(with_policy(baseline, grade_revision=None), 100, entry_age=40, start_year=2020)
+    moved = money_worth(redesign, 100, entry_age=40, start_year=2020)
+    balance = 0.0
+    for year in range(2020, 2040):
+        balance = balance * (1 + latest(baseline.policy.interest_rate, year)) + (100 if year < 2026 else 200) + 30
+    balance *= 1.015
+    assert moved.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
+    assert moved.monthly_account_pension > kept.monthly_account_pension
 
 
 @pytest.mark.parametrize("kwargs, field", [

@@ -11,7 +11,8 @@ from abm.agents import Household
 from abm.model import PensionModel
 from abm.policy import may_backpay
 from abm.runner import run
-from helpers import small, with_population
+from abm.scenario import GradeRevision
+from helpers import small, with_policy, with_population
 
 
 def _timeseries(scenario, seed=None) -> pd.DataFrame:
@@ -202,3 +203,43 @@ def test_everybody_backpays_when_the_pension_dwarfs_the_cost(small_scenario):
     backpayers, declined, backpayments = _launch_cohort_run(small_scenario, {"basic_value": 100.0})
     assert np.all(backpayers > 0) and np.all(backpayments > 0)
     assert np.all(declined == 0)
+
+
+# --- grade lists revised with income (policy.grade_revision) --------------------------------------
+
+def _revising(scenario, end_year=2018, **rule):
+    """``scenario`` to ``end_year`` with its grades revised every two years from 2015 (incomes relative to 2013)."""
+    fields = {"every": 2, "first_year": 2015, "base_year": 2013} | rule
+    return with_policy(scenario.model_copy(update={"end_year": end_year}), grade_revision=GradeRevision(**fields))
+
+
+def test_grade_columns_cover_the_revised_lists_and_shares_sum_to_one(small_scenario):
+    """The grade-share columns name every grade the run offers (the revised ones too); the self-payers'
+    shares add up to 1 each year; the lowest and top shares are those of the year's own list."""
+    model = PensionModel(scenario=_revising(small_scenario))
+    lists = {}
+    while model.running:
+        lists[model.year] = model.government.step().grades.tolist()
+        model.step()
+    df = model.datacollector.get_model_vars_dataframe().set_index("year", drop=False)
+    dated = {g for grades in small_scenario.policy.grades.values() for g in grades}
+    new = {g for grades in lists.values() for g in grades} - dated
+    assert new, lists                                    # a revision offered a grade no dated list has
+    assert list(df.columns) == indicators.names(model.all_grades)
+    assert all(indicators.grade_column(g) in df.columns for g in new)
+    np.testing.assert_allclose(df.filter(like="grade_share_").sum(axis=1), 1.0, rtol=1e-12)
+    for year, grades in lists.items():
+        assert df.loc[year, "lowest_grade_share"] == df.loc[year, indicators.grade_column(grades[0])]
+        assert df.loc[year, "top_grade_share"] == df.loc[year, indicators.grade_column(grades[-1])]
+
+
+def test_a_revision_changes_nothing_before_its_first_year_and_nothing_when_off(small_scenario):
+    """With the rule off (every 0) a run is the run without a rule, number for number; with it on,
+    the years before the first revision are too, and the revision years differ."""
+    without = _timeseries(with_policy(small_scenario.model_copy(update={"end_year": 2018}), grade_revision=None))
+    off = _timeseries(_revising(small_scenario, every=0))
+    pd.testing.assert_frame_equal(without, off, check_exact=True)
+    on = _timeseries(_revising(small_scenario))
+    before, after = on["year"] < 2015, on["year"] >= 2015
+    pd.testing.assert_frame_equal(on.loc[before, list(without.columns)], without.loc[before], check_exact=True)
+    assert not np.allclose(on.loc[after, "mean_contribution"], without.loc[after, "mean_contribution"])

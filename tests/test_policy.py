@@ -7,8 +7,19 @@ import pytest
 
 from abm.datafiles import load_parameters
 from abm.economy import Economy
-from abm.policy import basic_pension_path, eligible_to_contribute, may_backpay, subsidy_schedule
-from abm.scenario import Indexation, value_at
+from abm.policy import (
+    basic_pension_path,
+    eligible_to_contribute,
+    ladder_round,
+    may_backpay,
+    menu_for_year,
+    offered_grades,
+    policy_for_year,
+    revise_grades,
+    revise_subsidy,
+    subsidy_schedule,
+)
+from abm.scenario import MAX_GRADE, GradeRevision, Indexation, value_at
 from helpers import COUNTY_FILE, latest, make_population, with_policy, year_policy
 
 GRADES_2014 = np.array([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000])
@@ -217,3 +228,101 @@ def test_county_aggregates_move_with_mean_rural_income(baseline):
     two = {2015: 10.0, 2020: 30.0}   # the latest year given at or before, else the first
     assert economy.with_income(two, 2019) == pytest.approx(10.0 * economy.mean_income(2019) / economy.mean_income(2015))
     assert economy.with_income(two, 2012) == pytest.approx(10.0 * economy.mean_income(2012) / economy.mean_income(2015))
+
+
+# --- grade lists and subsidy steps revised with income (policy.grade_revision) ---------------------
+
+LADDER = [(0, 100), (1000, 500), (5000, 1000)]     # the baseline's: 100s to 1,000, 500s to 5,000, then 1,000s
+
+
+def _revision(**fields) -> GradeRevision:
+    return GradeRevision(**{"every": 5, "first_year": 2030, "base_year": 2025, "rounding": LADDER} | fields)
+
+
+def test_the_ladder_rounds_to_the_nearest_step_of_each_amounts_rung():
+    """Below 1,000 to 100s, from 1,000 to 500s, from 5,000 to 1,000s; halves up; at least one step."""
+    values = [40, 127.6, 149.9, 150, 980, 1020, 1240, 1250, 4800, 5600]
+    expected = [100, 100, 100, 200, 1000, 1000, 1000, 1500, 5000, 6000]
+    np.testing.assert_array_equal(ladder_round(values, LADDER), expected)
+
+
+def test_a_revised_list_is_scaled_rounded_and_without_duplicates():
+    """The 2014 list x 1.25: 125->100, 250->300, 375->400, 500, 625->600, 750->800, 875->900,
+    1,000, 1,125->1,000 (meets 1,000: one grade), 1,250->1,500, 1,875->2,000, 2,500."""
+    got = revise_grades(GRADES_2014, 1.25, _revision())
+    assert got == [100, 300, 400, 500, 600, 800, 900, 1000, 1500, 2000, 2500]
+
+
+def test_a_revised_list_stays_within_the_largest_grade():
+    """15,000 x 1.5 and 20,000 x 1.5 pass the 20,000 ceiling: both become 20,000, one grade."""
+    assert revise_grades([10_000, 15_000, 20_000], 1.5, _revision()) == [15_000, MAX_GRADE]
+
+
+def test_revised_subsidy_steps_round_thresholds_like_grades_and_amounts_to_tens():
+    """[[100, 30], [500, 60]] x 1.25: thresholds 125->100, 625->600; amounts 37.5->40, 75->80."""
+    assert revise_subsidy([[100, 30], [500, 60]], 1.25, _revision()) == [(100, 40.0), (600, 80.0)]
+    # thresholds that meet (100 and 120 both round to 100): the higher rule's amount (35 -> 40) holds
+    assert revise_subsidy([[120, 35], [100, 30], [500, 60]], 1.0, _revision()) == [(100, 40.0), (500, 60.0)]
+    # amounts to a coarser step: 30 x 1.25 = 37.5 -> 50 (halfway between 25 and 50: up), 60 x 1.25 = 75
+    assert revise_subsidy([[100, 30], [500, 60]], 1.25, _revision(subsidy_rounding=25)) == [(100, 50.0), (600, 75.0)]
+
+
+def _made_economy(baseline, incomes: dict[int, float]) -> Economy:
+    """An economy with the given mean incomes, yuan/year, one per year (no growth assumed between)."""
+    return Economy(incomes, baseline.economy, min(incomes), max(incomes))
+
+
+# mean rural income, yuan/year: x1.25 from 2025 to 2030, x2 to 2035 (and 13,000 in 2032)
+INCOMES = {year: 10_000.0 for year in range(2010, 2030)} | {2030: 12_500.0, 2031: 12_800.0, 2032: 13_000.0,
+                                                             2033: 13_500.0, 2034: 14_000.0, 2035: 20_000.0}
+
+
+def test_menu_of_a_revision_year_moves_the_last_dated_list_with_income(baseline):
+    """Every five years from 2030, relative to 2025: the dated 2014 list and steps hold to 2029; from 2030
+    to 2034 they are x1.25 (incomes 12,500 / 10,000); from 2035 x2 (20,000 / 10,000), the lowest subsidy
+    rule reaching down to the government-paid grade 100."""
+    policy = with_policy(baseline, grade_revision=_revision()).policy
+    economy = _made_economy(baseline, INCOMES)
+    dated = (list(GRADES_2014), [(100, 30), (500, 60)])
+    assert menu_for_year(policy, 2029, economy) == dated
+    revised_2030 = ([100, 300, 400, 500, 600, 800, 900, 1000, 1500, 2000, 2500], [(100, 40.0), (600, 80.0)])
+    assert menu_for_year(policy, 2030, economy) == revised_2030
+    assert menu_for_year(policy, 2034, economy) == revised_2030     # no revision until the next revision year
+    # x2: 200 ... 1,000, 1,200->1,000, 1,400->1,500, 1,600->1,500, 1,800->2,000, 2,000, 3,000, 4,000
+    assert menu_for_year(policy, 2035, economy) == ([200, 400, 600, 800, 1000, 1500, 2000, 3000, 4000],
+                                                    [(100, 60.0), (1000, 120.0)])
+    resolved = policy_for_year(policy, 2035, 143.0, economy)
+    np.testing.assert_array_equal(resolved.subsidies, [60, 60, 60, 60, 120, 120, 120, 120, 120])
+    assert resolved.lowest_grade == 200 and resolved.government_paid_subsidy == 60
+
+
+def test_a_dated_list_wins_from_its_year_and_is_revised_from_its_own_income(baseline):
+    """A list dated 2032 holds from 2032 (over the 2030 revision); the 2035 revision moves it by
+    income(2035) / income(2032) = 20,000 / 13,000: 200 -> 307.7 -> 300, 500 -> 769.2 -> 800.
+    The subsidy steps, dated 2014, stay revised as before."""
+    policy = with_policy(baseline, grade_revision=_revision(),
+                         grades={**baseline.policy.grades, 2032: [200, 500]}).policy
+    economy = _made_economy(baseline, INCOMES)
+    assert menu_for_year(policy, 2031, economy)[0][:3] == [100, 300, 400]
+    assert menu_for_year(policy, 2032, economy) == ([200, 500], [(100, 40.0), (600, 80.0)])
+    assert menu_for_year(policy, 2035, economy)[0] == [300, 800]
+    # offered over the years: the dated lists, 2030-2031's (2,500 new) and 2035's (within the 2014 list)
+    assert offered_grades(policy, economy, range(2011, 2036)) == [*GRADES_2014, 2500]
+    assert 3000 in offered_grades(with_policy(baseline, grade_revision=_revision()).policy, economy,
+                                  range(2011, 2036))       # without the 2032 list, 2035 offers 3,000
+
+
+def test_without_a_rule_or_with_every_0_the_dated_lists_hold(baseline):
+    """No revision: the dated values in every year, and no economy needed for them."""
+    for rule in (None, _revision(every=0), _revision(every=None)):
+        policy = with_policy(baseline, grade_revision=rule).policy
+        assert menu_for_year(policy, 2050, None) == (list(GRADES_2014), [(100, 30), (500, 60)])
+        assert offered_grades(policy, None, range(2011, 2051)) == list(GRADES_2014)
+
+
+def test_a_revised_year_without_an_economy_is_an_error(baseline):
+    """The grades of a revision year depend on incomes: resolving them without an economy is refused."""
+    policy = with_policy(baseline, grade_revision=_revision()).policy
+    assert list(policy_for_year(policy, 2029, 143.0).grades) == list(GRADES_2014)
+    with pytest.raises(ValueError, match="revised with income"):
+        policy_for_year(policy, 2030, 143.0)

@@ -489,6 +489,28 @@ CHECKED = {
     "government-paid grade without a rule": (
         "policy:\n  subsidy: {2014: [[200, 30]]}\n  grades: {2014: [200, 300]}\n",
         "policy.subsidy.2014", ["government-paid grade 100 has no subsidy rule"]),
+    "revision without its first year": ("policy:\n  grade_revision: {first_year: null}\n",
+                                        "policy.grade_revision.first_year",
+                                        ["first_year is needed when every is 5", "set every to 0"]),
+    "revision based after its first year": ("policy:\n  grade_revision: {base_year: 2031}\n",
+                                            "policy.grade_revision.base_year",
+                                            ["base_year 2031 is after first_year 2030"]),
+    "revision based before the launch": ("policy:\n  grade_revision: {base_year: 2005}\n",
+                                         "policy.grade_revision.base_year",
+                                         ["base_year 2005 is before launch_year 2011"]),
+    "revision interval negative": ("policy:\n  grade_revision: {every: -5}\n", "policy.grade_revision.every",
+                                   ["greater than or equal to 0"]),
+    "rounding ladder not from 0": ("policy:\n  grade_revision: {rounding: [[100, 100]]}\n",
+                                   "policy.grade_revision.rounding", ["starting from 0"]),
+    "rounding rung off its step": ("policy:\n  grade_revision:\n    rounding: [[0, 100], [1200, 500]]\n",
+                                   "policy.grade_revision.rounding",
+                                   ["the rung from 1200 must start at a multiple of its step 500"]),
+    "rounding rungs not increasing": ("policy:\n  grade_revision:\n    rounding: [[0, 100], [1000, 500], [500, 100]]\n",
+                                      "policy.grade_revision.rounding", ["rungs must start at increasing amounts"]),
+    "subsidy rounding zero": ("policy:\n  grade_revision: {subsidy_rounding: 0}\n",
+                              "policy.grade_revision.subsidy_rounding", ["greater than or equal to 1"]),
+    "revision field misspelt": ("policy:\n  grade_revision: {evry: 5}\n", "policy.grade_revision.evry",
+                                ["unknown field", "every, first_year, base_year, rounding, subsidy_rounding"]),
     "report year after the end": ("run:\n  report_years: [2011, 2060]\n", "run.report_years.1",
                                   ["report years [2060] are outside the run's 2011-2050"]),
     "end before start": ("end_year: 2010\n", "end_year", ["end_year 2010 is before start_year 2011"]),
@@ -508,6 +530,18 @@ def test_a_bad_value_is_one_error_naming_the_field_to_change(tmp_path, case):
     for fragment in fragments:
         assert fragment in text, (fragment, text)
     assert err.line is not None and err.line > 3, text    # the offending key's line in the child
+
+
+@pytest.mark.parametrize("override", ["policy.grade_revision.every=0", "policy.grade_revision=null",
+                                      "policy.grade_revision={every: 0}"])
+def test_the_grade_revision_can_be_switched_off_from_the_command_line(baseline, override):
+    """--set policy.grade_revision.every=0 (or no rule): the dated lists hold, as in frozen_grades."""
+    spec = load_scenario(BASELINE, [override])
+    assert spec.policy.grade_revision is None or not spec.policy.grade_revision.active
+    frozen = load_scenario(SCENARIO_DIR / "frozen_grades.yaml")
+    assert not frozen.policy.grade_revision.active and baseline.policy.grade_revision.active
+    assert year_policy(spec, 2050).grades.tolist() == year_policy(frozen, 2050).grades.tolist() == \
+        baseline.policy.grades[2014]
 
 
 def test_a_grade_kept_for_the_government_paid_groups_is_allowed(tmp_path):

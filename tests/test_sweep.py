@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 import abm.sweep
+from abm.errors import UserError
 from abm.scenario import replication_seeds
 from abm.sweep import Parameter, design, done_points, evaluate_chunk, load_sweep, results, run_sweep
 from helpers import BASELINE, REPO_ROOT, folder_digest, invoke, squash
@@ -70,9 +71,12 @@ def assert_complete(out: Path) -> None:
 
 # --- a tiny version of the shipped policy-lever sweep, run once by the command line ----------------
 
+TINY_POINTS = 2 * (8 + 2)     # policy_levers' eight levers at Sobol N = 2
+
+
 @pytest.fixture(scope="module")
 def tiny_file(tmp_path_factory) -> Path:
-    """policy_levers with 2 x (7 + 2) = 18 points x 2 replications, in chunks of 2 points."""
+    """policy_levers with 2 x (8 + 2) = 20 points x 2 replications, in chunks of 2 points."""
     return write_yaml(tmp_path_factory.mktemp("tiny") / "tiny_levers.yaml", shrunk("policy_levers", chunk=2))
 
 
@@ -96,10 +100,11 @@ def two_workers(tiny_file) -> Path:
 
 def test_a_tiny_real_model_sweep_runs_end_to_end(reference):
     """design, parts, the sweep file's copy, indices and a figure per output (and one over the years)."""
-    assert summary((reference / "cli_output.txt").read_text()).startswith("36 runs (18 of 18 points) in ")
+    assert summary((reference / "cli_output.txt").read_text()).startswith(
+        f"{2 * TINY_POINTS} runs ({TINY_POINTS} of {TINY_POINTS} points) in ")
     names = {p.name for p in reference.iterdir()}
     assert {"sweep.yaml", "design.parquet", "parts", "indices.csv", "indices.json"} <= names
-    assert len(list((reference / "parts").glob("part-*.parquet"))) == 9
+    assert len(list((reference / "parts").glob("part-*.parquet"))) == TINY_POINTS // 2
     assert {"indices_replacement_rate_over_years.png", "indices_fund_balance_2030.png"} <= names
     assert_complete(reference)
     runs = results(reference)
@@ -319,7 +324,7 @@ def test_a_sweep_stopped_from_outside_resumes_to_the_uninterrupted_results(tiny_
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     saved = done_points(out)
-    assert 0 < len(saved) < 18, f"the sweep was stopped with {len(saved)} of 18 points saved"
+    assert 0 < len(saved) < TINY_POINTS, f"the sweep was stopped with {len(saved)} of {TINY_POINTS} points saved"
     if sig == signal.SIGINT:
         assert process.returncode == 130
         assert f"interrupted:{len(saved)}pointsaresavedin{out};continuewith--resume" in squash(stderr)
@@ -327,7 +332,8 @@ def test_a_sweep_stopped_from_outside_resumes_to_the_uninterrupted_results(tiny_
         assert process.returncode == -signal.SIGKILL
     result = invoke("sweep", tiny_file, "--workers", 1, "--out", out, "--resume")
     assert result.exit_code == 0, result.output
-    assert summary(result.output).startswith(f"{(18 - len(saved)) * 2} runs ({18 - len(saved)} of 18 points) in ")
+    left = TINY_POINTS - len(saved)
+    assert summary(result.output).startswith(f"{left * 2} runs ({left} of {TINY_POINTS} points) in ")
     assert_complete(out)
     exact(results(out), results(reference))
     assert (out / "indices.csv").read_bytes() == (reference / "indices.csv").read_bytes()
@@ -368,6 +374,11 @@ BAD = {   # case: (sweep file data, what the message must name: the field and th
     "invalid level": (variant(lambda d: d["parameters"].append(
         {"name": "grades", "path": "policy.grades.2026", "type": "categorical", "levels": [[100, 200], [200, 100]]})),
         ["parameters[2](grades:policy.grades.2026)", "thevalue[200,100]doesnotfit"]),
+    "negative revision interval": (variant(lambda d: d["parameters"].append(
+        {"name": "revision", "path": "policy.grade_revision.every", "type": "categorical", "levels": [0, 5, -5]})),
+        ["parameters[2](revision:policy.grade_revision.every)", "thevalue-5doesnotfit", "greaterthanorequalto0"]),
+    "a grade no run offers": (variant(lambda d: d["outputs"][0].update(indicator="grade_share_9000")),
+                              ["outputs[0].indicator", "unknownindicator'grade_share_9000'"]),
     "unknown method": (variant(lambda d: d.update(method="sobel")), ["method", "'sobel'"]),
     "missing base": (variant(lambda d: d.update(base="nowhere.yaml")), ["base", "'nowhere.yaml'notfound"]),
     "unknown indicator": (variant(lambda d: d["outputs"][0].update(indicator="participation")),
@@ -393,6 +404,16 @@ BAD = {   # case: (sweep file data, what the message must name: the field and th
     "bad county override": (variant(lambda d: d["set"].update({"population.county_overrides.villages": 0})),
                             ["set(population.county_overrides.villages)", "greaterthanorequalto1"]),
 }
+
+
+def test_a_sweep_output_may_name_a_grade_only_a_revised_list_offers(tmp_path):
+    """grade_share_2500 is an indicator of the baseline to 2030 (the 2030 revision offers 2,500), not of
+    the same run with the rule off: sweep files are checked against the grades the runs will offer."""
+    data = variant(lambda d: d["outputs"][0].update(indicator="grade_share_2500"))
+    assert load_sweep(write_yaml(tmp_path / "revised.yaml", data)).outputs[0].indicator == "grade_share_2500"
+    data["set"]["policy.grade_revision.every"] = 0
+    with pytest.raises(UserError, match="unknown indicator 'grade_share_2500'"):
+        load_sweep(write_yaml(tmp_path / "frozen.yaml", data))
 
 
 @pytest.mark.parametrize("case", list(BAD))
@@ -489,7 +510,7 @@ def test_the_default_sweep_folder_is_results_sweeps_name(tmp_path, monkeypatch):
 
 # --- the shipped sweeps --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "parameters", "points"), [("policy_levers", 7, 64 * (7 + 2)),
+@pytest.mark.parametrize(("name", "parameters", "points"), [("policy_levers", 8, 64 * (8 + 2)),
                                                              ("behaviour", 9, 20 * (9 + 1))])
 def test_a_shipped_sweep_loads_and_has_the_design_its_comment_gives(name, parameters, points):
     sweep = load_sweep(SWEEPS / f"{name}.yaml")

@@ -13,7 +13,7 @@ from abm.irr import money_worth
 from abm.population import load_county
 from abm.scenario import Indexation
 from abm.value import Expectations, backpay_worth, payment_values, perceived_worth, pivotal_weight, value_tables
-from helpers import year_policy
+from helpers import with_policy, year_policy
 
 FEMALE = 0
 
@@ -72,8 +72,9 @@ def test_basic_annuity_rises_with_growth_falls_with_discounting_and_with_youth(c
 def test_tables_reproduce_money_worth_at_its_irr(baseline, county_life, policy):
     """At the discount rate money_worth finds as the IRR of grade 1000 from 45 in 2025 (women), the
     basic pension (143 yuan/month growing with 2% prices) and the account bought by each year's
-    1000 + 60 yuan, valued with the tables, are worth exactly the contributions."""
-    result = money_worth(baseline, 1000, entry_age=45, sex="female")
+    1000 + 60 yuan (the 2025 grades and subsidies kept: the tables value one year's policy),
+    valued with the tables, are worth exactly the contributions."""
+    result = money_worth(with_policy(baseline, grade_revision=None), 1000, entry_age=45, sex="female")
     assert (result.start_year, result.years, result.retirement_age) == (2025, 15, 60)
     tables = value_tables(county_life, policy, Expectations(discount_rate=result.irr, basic_growth=0.02))
     ages = np.arange(45, 60)

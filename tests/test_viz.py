@@ -36,7 +36,7 @@ from abm.viz.levers import (
     scenario_levers,
     subsidy_rules,
 )
-from helpers import BASELINE, PNG_MAGIC, REPO_ROOT, invoke, squash, when, with_population
+from helpers import BASELINE, PNG_MAGIC, REPO_ROOT, invoke, squash, when, with_population, year_policy
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
@@ -345,6 +345,19 @@ def test_untouched_levers_leave_each_scenario_as_it_is(scenario):
     model = CountyModel(scenario_file=str(scenario.relative_to(REPO_ROOT)), residents=1000)
     assert model.spec == with_population(spec, residents=1000)
     assert model.year == spec.start_year and model.indicators == {}
+
+
+def test_levers_from_a_revision_year_start_from_the_grades_and_subsidies_then_in_force(baseline_spec):
+    """The baseline revises its grades with income every five years from 2030: levers from 2035 show
+    the revised lowest grade and its subsidy, and a minimum grade moved then keeps the revised grades
+    above it."""
+    grades, rules = year_policy(baseline_spec, 2035).grades.tolist(), year_policy(baseline_spec, 2035).subsidies
+    assert grades[0] > 100                                # the revision has raised the lowest grade
+    own = scenario_levers(baseline_spec, 2035)
+    assert (own.minimum_grade, own.subsidy_level) == (grades[0], int(rules[0]))
+    assert overrides(baseline_spec, own) == []
+    moved = overrides(baseline_spec, Levers(**{**own.__dict__, "minimum_grade": 100}))
+    assert moved == [("policy.grades", {**baseline_spec.policy.grades, 2035: [100, *grades]})]
 
 
 def test_a_fresh_county_model_is_the_baseline_exactly(baseline_spec):

@@ -15,10 +15,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from abm.economy import Economy
 from abm.errors import UserError
-from abm.model import DEFAULT_SCENARIO, PensionModel
-from abm.policy import basic_pension_path
+from abm.model import DEFAULT_SCENARIO, PensionModel, run_economy
+from abm.policy import basic_pension_path, menu_for_year
 from abm.population import COLUMNS, Population, load_county
 from abm.scenario import Scenario, load_scenario, period, value_at
 
@@ -52,14 +51,15 @@ class Levers:
 
 
 def scenario_levers(spec: Scenario, reform_year: int = REFORM_YEAR) -> Levers:
-    """The levers as the scenario sets them in the reform year."""
+    """The levers as the scenario sets them in the reform year (its grades and subsidies as revised then)."""
     policy, year = spec.policy, min(max(reform_year, spec.start_year + 1), spec.end_year)   # within the run
-    path = basic_pension_path(policy, Economy(load_county(spec)["rural_income"], spec.economy,
-                                              spec.start_year - 1, spec.end_year + 1), spec.years)
+    economy = run_economy(spec, load_county(spec))
+    path = basic_pension_path(policy, economy, spec.years)
+    grades, rules = menu_for_year(policy, year, economy)
     return Levers(
         reform_year=year, publicity=value_at(policy.publicity, year),
         service_quality=value_at(policy.service_quality, year), subsidy_schedule="as in scenario",
-        subsidy_level=int(value_at(policy.subsidy, year)[0][1]), minimum_grade=value_at(policy.grades, year)[0],
+        subsidy_level=int(rules[0][1]), minimum_grade=grades[0],
         basic_pension=round(path[year]), basic_pension_growth=policy.basic_pension_indexation.rate,
         interest_rate=value_at(policy.interest_rate, year), pension_age=value_at(policy.pension_age, year),
         financial_education=value_at(policy.financial_education, year),
@@ -69,6 +69,7 @@ def scenario_levers(spec: Scenario, reform_year: int = REFORM_YEAR) -> Levers:
 def overrides(spec: Scenario, levers: Levers) -> list[tuple[str, Any]]:
     """Scenario overrides (path, value) for the levers that differ from the scenario's own."""
     own, year, policy = scenario_levers(spec, levers.reform_year), levers.reform_year, spec.policy
+    grades_in_force, rules_in_force = menu_for_year(policy, year, run_economy(spec, load_county(spec)))
     changed = {name for name, value in asdict(levers).items() if value != getattr(own, name)}
     result: list[tuple[str, Any]] = []
 
@@ -80,10 +81,10 @@ def overrides(spec: Scenario, levers: Levers) -> list[tuple[str, Any]]:
     for name in {"publicity", "service_quality", "interest_rate", "pension_age", "financial_education"} & changed:
         from_reform(name, getattr(levers, name))
     if "minimum_grade" in changed:
-        grades = {levers.minimum_grade, *(g for g in value_at(policy.grades, year) if g > levers.minimum_grade)}
+        grades = {levers.minimum_grade, *(g for g in grades_in_force if g > levers.minimum_grade)}
         from_reform("grades", sorted(grades))
     if levers.subsidy_schedule != "as in scenario" or "subsidy_level" in changed:
-        from_reform("subsidy", subsidy_rules(levers, value_at(policy.subsidy, year)))
+        from_reform("subsidy", subsidy_rules(levers, rules_in_force))
     if "basic_pension" in changed:
         from_reform("basic_pension", levers.basic_pension)
     if "basic_pension_growth" in changed:
