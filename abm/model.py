@@ -55,7 +55,8 @@ class PensionModel(mesa.Model):
         self.life = LifeTable.for_county(self.county)
         behaviour = scenario.behaviour
         self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)
-                             ).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation)
+                             ).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation,
+                                         behaviour.heterogeneity)
         self.economy = Economy(self.county["rural_income"], scenario.economy,
                                scenario.start_year - 1, scenario.end_year + 1)
         self.government = Government(self)
@@ -123,12 +124,14 @@ class PensionModel(mesa.Model):
         alternatives = alternative_factors(policy.grades, policy.subsidies)
         peers = peer_shares(pop.village, pop.choice, alternatives["value"], self.county["villages"])
         residents = block_factors(pop, np.array([row]), alternatives["value"], peers,
-                                  self.economy.mean_income(self.year), self._worth(policy))
+                                  self.economy.mean_income(self.year), self._worth(policy),
+                                  self.coefficients.heterogeneity["liquidity_sd"])
         return {"year": self.year, "resident": {
                     "id": int(resident_id), "age": int(pop.age[row]), "sex": int(pop.sex[row]),
                     "income": float(pop.income[row]), "years_paid": int(pop.years[row]),
                     "awareness": float(pop.awareness[row]), "trust": float(pop.trust[row]),
-                    "literate": bool(pop.literate[row]), "last_choice": int(pop.choice[row])},
+                    "literate": bool(pop.literate[row]), "last_choice": int(pop.choice[row]),
+                    "liquidity": float(pop.liquidity[row])},
                 "alternatives": choice_explain(self.coefficients.choice, residents, alternatives)}
 
     def mechanisms(self) -> dict[str, float]:
@@ -146,7 +149,8 @@ class PensionModel(mesa.Model):
         totals = dict.fromkeys(MECHANISMS, 0.0)
         for start in range(0, choosers.size, CHUNK):
             residents = block_factors(pop, choosers[start:start + CHUNK], values, peers,
-                                      self.economy.mean_income(self.year), worth)
+                                      self.economy.mean_income(self.year), worth,
+                                      self.coefficients.heterogeneity["liquidity_sd"])
             for name, utility in mechanism_utilities(beta, residents, alternatives).items():
                 totals[name] += float(utility.sum())
         return {name: total / max(choosers.size, 1) for name, total in totals.items()}
@@ -164,7 +168,7 @@ class PensionModel(mesa.Model):
         choosers = np.flatnonzero(eligible & ~gov_paid)
         grade[choosers] = choose(self.coefficients.choice, pop, choosers, policy.grades, policy.subsidies,
                                  self.economy.mean_income(self.year), self.county["villages"], self.rng,
-                                 self._worth(policy))
+                                 self._worth(policy), self.coefficients.heterogeneity["liquidity_sd"])
         grade[gov_paid] = policy.government_paid_grade
         pop.choice = np.where(eligible, grade, -1)
         pop.gov_paid = gov_paid
@@ -183,9 +187,10 @@ class PensionModel(mesa.Model):
             basic, account = backpay_worth(self._tables(policy), policy, pop.age[deciding], pop.sex[deciding],
                                            pop.income[deciding], pop.trust[deciding], pop.literate[deciding],
                                            valuation["compounding_gap"])
+            liquidity = self.coefficients.liquidity(pop.liquidity[deciding])
             backpaying[deciding] = backpays(self.coefficients.choice, basic, account,
                                             gap[deciding] * policy.lowest_grade, pop.income[deciding], self.rng,
-                                            pop.awareness[deciding])
+                                            pop.awareness[deciding], 1.0 if liquidity is None else liquidity)
         return backpaying
 
     def _tables(self, policy):

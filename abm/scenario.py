@@ -17,12 +17,16 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from abm.choice import (
     DYNAMICS,
+    HETEROGENEITY,
+    SIGN_REASON,
     TERMS,
     Coefficient,
+    Dispersion,
     DynamicsRate,
     Valuation,
     coefficients_path,
     load_coefficients,
+    sign_problem,
 )
 from abm.county import OverrideError, county_path, load_county_values
 from abm.datafiles import (
@@ -214,14 +218,22 @@ class BehaviourSpec(Frozen):
     valuation: Valuation = Field(
         {}, description="how residents value what paying buys, replacing the file's: discount_rate (per year, "
                         "0-0.5), pivot_horizon (years, above 0), compounding_gap (share, 0-1)")
+    heterogeneity: dict[str, Dispersion] = Field(
+        {}, description="how households differ, replacing the file's: liquidity_sd (log standard deviation of "
+                        "the cost term's multiplier, 0-3)")
 
     @model_validator(mode="after")
     def _known(self) -> BehaviourSpec:
-        for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS)):   # valuation: a typed mapping
+        # valuation: a typed mapping
+        for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS), ("heterogeneity", HETEROGENEITY)):
             unknown = set(getattr(self, section)) - set(allowed)
             if unknown:
                 raise CrossFieldError(f"unknown {section} {sorted(unknown)}; allowed: {', '.join(allowed)}",
                                       section)
+        for name, value in self.choice.items():
+            problem = sign_problem(name, value)
+            if problem:
+                raise CrossFieldError(f"{problem}: {SIGN_REASON}", f"choice.{name}")
         return self
 
 

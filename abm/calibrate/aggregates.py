@@ -36,15 +36,9 @@ PARAMETERS: dict[str, tuple[str, float, float]] = {
     # when a survey-estimated choice model is applied to a population with habit and herding
     "pay": ("choice", -4.0, 4.0),
     "lowest": ("choice", -2.0, 4.0),
-    # the pull of a subsidy beyond the yuan it adds to the account: one survey year has one subsidy
-    # schedule and cannot show it (held at its prior there); the subsidy experiments can
-    "subsidy": ("choice", -2.0, 2.0),
     "awareness_publicity": ("dynamics", 0.0, 0.5),
     "awareness_decay": ("dynamics", 0.0, 0.3),
     "trust_service": ("dynamics", 0.0, 0.3),
-    # the basic pension's pull near the pension age: the survey estimate is re-set to the experiments
-    # (Lin & Zhang's basic-pension rise, the age profile) and to enrolment, as the constants are
-    "basic_value": ("choice", 0.0, 40.0),
     # how much of the account's value residents who do not understand compound interest miss (Song 2020)
     "compounding_gap": ("valuation", 0.0, 0.95),
 }
@@ -96,7 +90,7 @@ def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Ta
 
 def with_coefficients(coefficients: Coefficients, values: dict[str, float]) -> Coefficients:
     """``coefficients`` with fitted PARAMETERS replaced, each in its section."""
-    sections = {"choice": {}, "dynamics": {}, "valuation": {}}
+    sections = {"choice": {}, "dynamics": {}, "valuation": {}, "heterogeneity": {}}
     for name, value in values.items():
         sections[PARAMETERS[name][0]][name] = float(value)
     return coefficients.replace(**sections)

@@ -37,10 +37,13 @@ def section(folder: Path, name: str) -> dict:
 
 
 def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], sections: dict,
-          valuation: dict[str, float] | None = None) -> Path:
+          valuation: dict[str, float] | None = None, heterogeneity: dict[str, float] | None = None) -> Path:
     """Write the file with new values; ``sections`` (estimation, aggregates) replace their namesakes,
-    the others are kept; ``valuation`` (how residents value what paying buys) defaults to the priors."""
-    valuation = load_coefficients("default").valuation if valuation is None else valuation
+    the others are kept; ``valuation`` (how residents value what paying buys) and ``heterogeneity``
+    (how households differ) default to the priors."""
+    priors = load_coefficients("default")
+    valuation = priors.valuation if valuation is None else valuation
+    heterogeneity = priors.heterogeneity if heterogeneity is None else heterogeneity
     path = path_in(folder)
     existing = read_yaml(path) if path.is_file() else {}
     document = {
@@ -58,6 +61,11 @@ def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], se
                                 "(aggregates section; the prior until then); discount_rate, pivot_horizon: "
                                 "priors (abm/data/coefficients/default.yaml)",
                       "value": {k: float(v) for k, v in valuation.items()}},
+        "heterogeneity": {"unit": "liquidity_sd: log standard deviation of the cost term's multiplier "
+                                  "exp(liquidity_sd x z), z standard normal per resident",
+                          "source": "mixed logit of the survey (estimation section; 0 where the plain logit "
+                                    "is kept), the prior until then",
+                          "value": {k: float(v) for k, v in heterogeneity.items()}},
     }
     for name in ("estimation", "aggregates"):   # a section given as None is dropped
         value = sections[name] if name in sections else existing.get(name)

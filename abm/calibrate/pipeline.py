@@ -40,13 +40,13 @@ def estimate_survey(survey_file: Path, scenario: Scenario):
     priors = load_coefficients("default").choice
     held = {t: priors[t] for t in estimate.SURVEY_TERMS if t not in terms}
     try:
-        choice = estimate.conditional_logit(situations, terms, fixed=held)
+        choice, test = estimate.choice_model(situations, terms, fixed=held)
         study = estimate.study_logit(survey, lowest)
     except (ValueError, np.linalg.LinAlgError) as err:
         raise UserError(f"the answers do not identify the choice coefficients ({err}); the survey needs "
                         "respondents who differ in what they chose and in their circumstances",
                         file=survey_file) from None
-    return survey, situations, choice, study
+    return survey, situations, choice, study, test
 
 
 def _check_estimable(survey, survey_file: Path, terms: int, lowest: float) -> None:
@@ -79,7 +79,7 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
     # the report needs valid targets: check them before the fitted file is rewritten
     aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
     survey_fit = estimate_survey(survey_file, scenario)
-    est = survey_fit[2]
+    est, test = survey_fit[2], survey_fit[4]
     section = {
         "method": "conditional logit (statsmodels ConditionalLogit), McFadden's choice model",
         "survey": _portable(survey_file, folder),
@@ -91,16 +91,19 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
         "converged": est.converged,
         "terms": list(est.terms),
         "held_at_prior": [t for t in estimate.SURVEY_TERMS if t not in est.terms],
+        "at_bound": list(est.at_bound),
+        "heterogeneity_test": test,
         "estimates": dict(zip(est.terms, est.params.round(6).tolist())),
         "standard_errors": dict(zip(est.terms, est.bse.round(6).tolist())),
         "covariance": est.cov.round(8).tolist(),
     }
     # a new survey fit makes any earlier aggregate fit stale: the rest goes back to the priors
     priors = load_coefficients("default")
-    choice = priors.choice | dict(zip(est.terms, est.params.tolist()))
+    choice = priors.choice | {t: v for t, v in zip(est.terms, est.params.tolist()) if t in priors.choice}
+    heterogeneity = {"liquidity_sd": estimate.liquidity_sd(est)}
     with _staged(folder) as staging:
         fitted.write(staging, choice, priors.dynamics, {"estimation": section, "aggregates": None},
-                     priors.valuation)
+                     priors.valuation, heterogeneity)
         return regenerate_report(scenario, survey_file, folder, targets_file, survey_fit, into=staging)
 
 
@@ -138,7 +141,7 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, 
         "upper": {k: aggregates.PARAMETERS[k][2] for k in result.values},
     }
     with _staged(folder) as staging:
-        fitted.write(staging, best.choice, best.dynamics, {"aggregates": section}, best.valuation)
+        fitted.write(staging, best.choice, best.dynamics, {"aggregates": section}, best.valuation, best.heterogeneity)
         return regenerate_report(scenario, survey_file, folder, targets_file, into=staging)
 
 
@@ -171,7 +174,7 @@ def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targe
             ``folder``; paths in the report stay relative to ``folder``'s parent.
     """
     into = folder if into is None else into
-    survey, situations, est, study = survey_fit or estimate_survey(survey_file, scenario)
+    survey, situations, est, study, test = survey_fit or estimate_survey(survey_file, scenario)
     targets = aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
     coefficients = fitted.current(into)
     series = aggregates.simulate(scenario, coefficients, _seeds(REPORT_REPLICATIONS, stream=1), REPORT_END_YEAR)
@@ -184,7 +187,7 @@ def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targe
         "estimate": est, "study": study, "shares": report.outcome_shares(survey, situations, est),
         "series": series, "targets": aggregates.target_table(series, targets),
         "replications": REPORT_REPLICATIONS, "aggregates": aggregate_fit,
-        "valuation": coefficients.valuation, **checks,
+        "valuation": coefficients.valuation, "heterogeneity_test": test, **checks,
         "held": [t for t in estimate.SURVEY_TERMS if t not in est.terms],
     }
     report.write(context, into)

@@ -14,7 +14,6 @@ import pandas as pd  # noqa: E402
 
 from abm import atomic  # noqa: E402
 from abm.calibrate.estimate import ChoiceEstimate, odds_ratio_table  # noqa: E402
-from abm.choice import TERMS, probabilities, utilities  # noqa: E402
 from abm.experiments import simulated_text  # noqa: E402
 
 GROUPS = {
@@ -29,8 +28,7 @@ def outcome_shares(survey: pd.DataFrame, situations: list[dict], estimate: Choic
     """Observed and predicted shares of not paying / lowest / higher grades by respondent group."""
     observed, predicted = [], []
     for s in situations:
-        beta = dict.fromkeys(TERMS, 0.0) | dict(zip(estimate.terms, estimate.params))
-        p = probabilities(utilities(beta, s["residents"], s["alternatives"]))
+        p = predicted(estimate, s)
         predicted.append(np.column_stack([p[:, 0], p[:, 1], p[:, 2:].sum(axis=1)]))
         chosen = s["chosen"]
         observed.append(np.column_stack([chosen == 0, chosen == 1, chosen >= 2]).astype(float))
