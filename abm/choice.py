@@ -338,7 +338,8 @@ def backpay_utility(beta: dict[str, float], basic_worth: np.ndarray, account_wor
     lump_sum = np.asarray(lump_sum, dtype=float)
     account = beta["account_value"] + beta["account_value_x_awareness"] * np.asarray(awareness, dtype=float)
     cost = beta["affordability"] * np.asarray(liquidity) / np.asarray(income)
-    return beta["pay"] + beta["basic_value"] * np.asarray(basic_worth) + (account * np.asarray(account_worth) + cost) * lump_sum
+    return (beta["pay"] + beta["basic_value"] * np.asarray(basic_worth)
+            + (account * np.asarray(account_worth) + cost) * lump_sum)
 
 
 def backpay_probability(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray,
