@@ -283,12 +283,13 @@ def calibrate_aggregates(
 def calibrate_standin(
     out: Annotated[Path | None, typer.Option(help="CSV to write (default: the shipped stand-in, in a "
                                              "checkout; required where the package is installed)")] = None,
-    respondents: Annotated[int, typer.Option(min=50, max=1_000_000)] = 600,
+    respondents: Annotated[int | None, typer.Option(min=50, max=1_000_000, help="respondents (default: the shipped "
+                                                    "stand-in's, 1,000)")] = None,
     seed: Annotated[int, typer.Option(min=0)] = 20180601,
     scenario: Annotated[Path, typer.Option(help="scenario whose county and policy apply")] = DEFAULT_SCENARIO,
 ) -> None:
     """Regenerate the synthetic stand-in survey (same options: the same file)."""
-    from abm.calibrate.standin import write_standin
+    from abm.calibrate.standin import RESPONDENTS, write_standin
     from abm.calibrate.survey import STANDIN
     from abm.destinations import check_file
     from abm.scenario import load_scenario
@@ -296,7 +297,7 @@ def calibrate_standin(
     if out is None and checkout_calibration() is None:
         raise UserError("give --out FILE: an installed package's stand-in is not rewritten", field="--out")
     target = check_file(out or STANDIN, "# SYNTHETIC stand-in survey")
-    path = write_standin(load_scenario(scenario), target, respondents, seed)
+    path = write_standin(load_scenario(scenario), target, respondents or RESPONDENTS, seed)
     out_console.print(f"wrote {path}")
 
 
