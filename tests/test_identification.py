@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -27,13 +28,13 @@ def test_sensitivities_are_central_differences_in_tolerances(coefficients):
     inertia_step = identification.STEP * (aggregates.PARAMETERS["inertia"][2] - aggregates.PARAMETERS["inertia"][1])
     assert rows["inertia"]["a"] == pytest.approx(2 * inertia_step)
     assert rows["inertia"]["b"] == 0
-    peer_step = identification.STEP * (aggregates.PARAMETERS["peer_share"][2] - aggregates.PARAMETERS["peer_share"][1])
+    peer_step = identification.RELATIVE_STEP * coefficients.choice["peer_share"]   # a prior: a share of its value
     assert rows["peer_share"]["b"] == pytest.approx(3 * peer_step / 0.5)
-    gap, gap_step = coefficients.valuation["compounding_gap"], identification.STEP * 0.95
+    gap, gap_step = coefficients.valuation["compounding_gap"], identification.STEP * 1.0
     assert rows["compounding_gap"]["a"] == pytest.approx(((gap + gap_step) ** 2 - (gap - gap_step) ** 2) / 2)
     # survey estimates step by a share of their value; every parameter has its row
     assert set(rows) == (set(aggregates.PARAMETERS) | set(identification.SURVEY_PARAMETERS)
-                         | set(identification.PRIOR_VALUATION))
+                         | set(identification.PRIORS))
     assert rows["affordability"]["a"] == 0
 
 
@@ -86,3 +87,36 @@ def test_the_fit_screens_the_bounds_before_the_simplex_so_it_leaves_a_shallow_va
     monkeypatch.setattr(aggregates, "SCREEN", 0)
     alone = aggregates.fit(None, start, targets, [1], budget=120)
     assert alone.values["inertia"] == pytest.approx(0.8, abs=0.05) and alone.loss > 0.29
+
+
+def test_local_searches_give_the_same_optima_in_this_process_and_on_two_workers():
+    """Each local search is deterministic: run inline or on a pool of two processes, the same optima,
+    and every evaluation is reported (through the queue from the workers)."""
+    from abm import processes
+    from helpers import TwoValleys
+
+    jobs = [(TwoValleys(), np.array([z0, 0.5, -0.5]), 60) for z0 in (-1.5, 2.5, 0.2)]
+    inline: list[float] = []
+    alone = aggregates._searches(jobs, None, inline.append)
+    pooled: list[float] = []
+    with processes.pool(2, ["abm.calibrate.aggregates"]) as executor:
+        together = aggregates._searches(jobs, executor, pooled.append)
+    assert [r["loss"] for r in alone] == [r["loss"] for r in together]
+    assert sorted(inline) == sorted(pooled) and len(inline) == sum(r["evaluations"] for r in alone)
+    assert alone[0]["loss"] == pytest.approx(0.3, abs=1e-3) and alone[1]["loss"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_the_fit_keeps_every_local_optimum_best_first(monkeypatch, coefficients):
+    """The fit reports each local search's optimum, best first: the deep valley wins and the shallow
+    one is kept beside it, so the report can say how close another optimum comes."""
+    def simulate(scenario, c, seeds, end_year):
+        x = c.choice["inertia"]
+        return pd.DataFrame({"year": [2018], "x": [min((x - 0.8) ** 2 + 0.3, (x - 3.5) ** 2) ** 0.5]})
+
+    monkeypatch.setattr(aggregates, "simulate", simulate)
+    targets = [aggregates.Target(indicator="x", year=2018, value=0.0, tolerance=1.0, source="test")]
+    result = aggregates.fit(None, coefficients.replace({"inertia": 1.0}), targets, [1], budget=200)
+    losses = [o["loss"] for o in result.optima]
+    assert losses == sorted(losses) and len(result.optima) == aggregates.STARTS
+    assert result.optima[0]["values"] == result.values and result.loss == losses[0]
+    assert sum(o["evaluations"] for o in result.optima) + 1 + 32 == result.evaluations   # the start and 2^5 Sobol points

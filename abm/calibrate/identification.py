@@ -17,7 +17,9 @@ from abm.scenario import Scenario
 STEP = 0.05          # a fitted parameter moves by this share of its range (each way)
 RELATIVE_STEP = 0.1  # a survey estimate moves by this share of its value (each way)
 SURVEY_PARAMETERS = ("basic_value", "account_value", "affordability", "subsidy")  # survey terms the evidence speaks to
-PRIOR_VALUATION = ("discount_rate", "pivot_horizon")   # valuation priors no target fits
+# priors no target fits, by section: the table shows what each would move
+PRIORS = {"peer_share": "choice", "awareness_decay": "dynamics", "trust_service": "dynamics",
+          "discount_rate": "valuation", "pivot_horizon": "valuation", "liquidity_sd": "heterogeneity"}
 
 
 Evaluate = Callable[[Coefficients], pd.Series]
@@ -73,8 +75,8 @@ def _parameters(coefficients: Coefficients) -> list[tuple[str, str, float]]:
     found = [(name, section, STEP * (high - low)) for name, (section, low, high) in aggregates.PARAMETERS.items()]
     found += [(name, "choice", RELATIVE_STEP * abs(coefficients.choice[name]) or RELATIVE_STEP)
               for name in SURVEY_PARAMETERS if name not in aggregates.PARAMETERS]
-    found += [(name, "valuation", RELATIVE_STEP * abs(coefficients.valuation[name]) or RELATIVE_STEP)
-              for name in PRIOR_VALUATION if name not in aggregates.PARAMETERS]
+    found += [(name, section, RELATIVE_STEP * abs(getattr(coefficients, section)[name]) or RELATIVE_STEP)
+              for name, section in PRIORS.items() if name not in aggregates.PARAMETERS]
     return found
 
 
