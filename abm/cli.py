@@ -253,7 +253,8 @@ def calibrate_survey(
 @calibrate_app.command("aggregates")
 @user_errors
 def calibrate_aggregates(
-    budget: Annotated[int, typer.Option(min=1, help="model evaluations for the optimiser")] = 400,
+    budget: Annotated[int, typer.Option(min=1, help="model evaluations for the global search")] = 500,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
     seeds: Annotated[int, typer.Option(min=1, help="common-random-number runs per evaluation")] = 4,
     residents: Annotated[int, typer.Option(min=100, help="simulated residents per run")] = 4000,
     scenario: Annotated[Path, typer.Option(help="scenario to fit")] = DEFAULT_SCENARIO,
@@ -274,7 +275,8 @@ def calibrate_aggregates(
         task = bar.add_task("fit", total=budget, best="-")
         context = pipeline.calibrate_aggregates(
             spec, budget, seeds, residents, out, targets,
-            on_evaluation=lambda n, best: bar.update(task, completed=min(n, budget), best=f"{best:.3f}"))
+            on_evaluation=lambda n, best: bar.update(task, completed=min(n, budget), best=f"{best:.3f}"),
+            workers=workers or os.cpu_count() or 1)
     _calibration_footer(context, out)
 
 

@@ -56,6 +56,7 @@ EXPERIMENT_YEAR = 2018     # the field experiments are replayed in the survey ye
 INITIAL_STEP = 0.7   # first simplex edge, in logistic units of each parameter's range
 SCREEN = 64          # Sobol points tried before the simplices start (at most a quarter of the budget, a power of 2)
 STARTS = 3           # local searches, from the best screened points that lie apart
+AT_BOUND = 0.01      # a fitted value within this share of its range from a bound is reported as on it
 SCREEN_SEED = 20240102
 
 
@@ -69,6 +70,13 @@ class Target:
     unit: str = ""
     fit: bool = True
     why: str = ""          # why a target is not fitted, or how to read a miss
+
+
+def at_bound(values: dict[str, float], share: float = AT_BOUND) -> list[str]:
+    """The fitted parameters within ``share`` of their range from either bound."""
+    return [name for name, value in values.items()
+            if min(value - PARAMETERS[name][1], PARAMETERS[name][2] - value)
+            < share * (PARAMETERS[name][2] - PARAMETERS[name][1])]
 
 
 def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Target]:

@@ -13,8 +13,9 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from abm import atomic, destinations
+from abm import atomic, destinations, experiments
 from abm.calibrate import aggregates, estimate, fitted, identification, report
 from abm.calibrate.survey import CALIBRATION_DIR, STANDIN, choice_situations, file_hash, read_survey
 from abm.choice import load_coefficients
@@ -107,10 +108,12 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
         return regenerate_report(scenario, survey_file, folder, targets_file, survey_fit, into=staging)
 
 
-def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, residents: int = 4000,
+def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, residents: int = 4000,
                          folder: Path = CALIBRATION_DIR, targets_file: Path = aggregates.TARGETS,
-                         on_evaluation=lambda n, best: None) -> dict:
-    """Fit the parameters the survey cannot identify to the targets, by simulated moments."""
+                         on_evaluation=lambda n, best: None, workers: int = 1) -> dict:
+    """Fit the parameters the survey cannot identify to the targets, by simulated moments (a global
+    search on ``workers`` processes; the result does not depend on their number), with the fitted
+    parameters' covariance from the loss's curvature."""
     destinations.check(folder, "calibration")
     estimation = fitted.section(folder, "estimation")
     if not estimation:
@@ -125,10 +128,14 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, 
     started = time.perf_counter()
     crn = _seeds(seeds, stream=0)
     start = _fresh_start(folder, estimation)
-    result = aggregates.fit(small, start, targets, crn, budget, on_evaluation, evidence_seed=_seeds(1, stream=2)[0])
+    evidence_seed = _seeds(1, stream=2)[0]
+    result = aggregates.fit(small, start, targets, crn, budget, on_evaluation, evidence_seed=evidence_seed,
+                            workers=workers)
     best = aggregates.with_coefficients(start, result.values)
+    covariance, jacobian = _curvature(small, best, targets, crn, evidence_seed)
     section = {
-        "method": "simulated moments, Nelder-Mead on common random numbers",
+        "method": (f"simulated moments on common random numbers: {aggregates.SCREEN} scrambled Sobol points over "
+                   f"the ranges, then Nelder-Mead from the {aggregates.STARTS} best that lie apart"),
         "date": date.today().isoformat(),
         "targets": _portable(targets_file, folder),
         "evaluations": result.evaluations,
@@ -139,10 +146,28 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, 
         "values": {k: round(float(v), 6) for k, v in result.values.items()},
         "lower": {k: aggregates.PARAMETERS[k][1] for k in result.values},
         "upper": {k: aggregates.PARAMETERS[k][2] for k in result.values},
+        "at_bound": aggregates.at_bound(result.values),
+        "optima": [{"loss": round(o["loss"], 6), "evaluations": o["evaluations"],
+                    "values": {k: round(float(v), 6) for k, v in o["values"].items()}} for o in result.optima],
+        "standard_errors": {k: round(float(np.sqrt(max(covariance.at[k, k], 0.0))), 6) for k in covariance.index},
+        "covariance": {"parameters": list(covariance.index), "matrix": covariance.to_numpy().round(10).tolist()},
+        "identified_by": {k: jacobian[k].abs().idxmax() if jacobian[k].abs().max() > 0 else None
+                          for k in jacobian.columns},
     }
     with _staged(folder) as staging:
         fitted.write(staging, best.choice, best.dynamics, {"aggregates": section}, best.valuation, best.heterogeneity)
         return regenerate_report(scenario, survey_file, folder, targets_file, into=staging)
+
+
+def _curvature(small: Scenario, coefficients, targets: list, seeds: list[int], evidence_seed: int):
+    """The fitted parameters' covariance and the targets' derivatives (identification.fit_covariance)
+    over the targets that have a value (the time series' and the value experiments')."""
+    evaluate = identification.moments(small, targets, seeds, evidence_seed)
+    valued = {name: target for name, target in experiments.load_evidence().items()
+              if "value" in target and target.get("fit", True)}
+    evidence = pd.DataFrame([{"experiment": name.split(".")[0], "measure": name.split(".")[1],
+                              "tolerance": target["tolerance"], "fit": True} for name, target in valued.items()])
+    return identification.fit_covariance(evaluate, coefficients, identification.tolerances(targets, evidence))
 
 
 @contextmanager
