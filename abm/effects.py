@@ -149,7 +149,8 @@ def _signed(value: float) -> str:
 
 
 def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], years: tuple[int, int], runs: int,
-                  residents: int, indicators: Sequence[str], workers: int = 1) -> pd.DataFrame:
+                  residents: int, indicators: Sequence[str], workers: int = 1,
+                  spans: dict[str, tuple[int, int]] | None = None) -> pd.DataFrame:
     """Each lever (overrides of one scenario) against the scenario itself over a span of years,
     paired by seed: the mean over the years of each indicator, its paired difference and 90% band.
 
@@ -161,23 +162,25 @@ def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], yea
         residents: simulated residents aged 16+ at the start.
         indicators: time-series columns compared.
         workers: processes running replications.
+        spans: a lever's own span of years (within ``years``), where it is not ``years``.
     Returns:
-        rows of lever, indicator, reference (the scenario's mean level), difference, low, high.
+        rows of lever, indicator, reference (the scenario's mean level over the lever's span),
+        difference, low, high.
     """
     size = [("end_year", years[1]), ("population.residents", residents), ("population.agents", "none")]
     reference = load_scenario(source, size)
     scenarios = [reference, *(load_scenario(source, [*size, *overrides]) for overrides in levers.values())]
     seeds = replication_seeds(reference.run.seed, runs)
     done = _map(workers, runner.simulate, [(scenario, seed, None) for scenario in scenarios for seed in seeds])
-    span = np.arange(years[0], years[1] + 1)
-
-    def means(number: int) -> pd.DataFrame:   # runs x indicators: the span's mean per run
-        return pd.DataFrame([frame.set_index("year").loc[span, list(indicators)].mean()
+    def means(number: int, span: tuple[int, int]) -> pd.DataFrame:   # runs x indicators: the span's mean per run
+        return pd.DataFrame([frame.set_index("year").loc[span[0]:span[1], list(indicators)].mean()
                              for frame in done[number * runs:(number + 1) * runs]])
 
-    base, rows = means(0), []
+    rows = []
     for number, label in enumerate(levers, start=1):
-        diff = means(number) - base
+        span = (spans or {}).get(label, years)
+        base = means(0, span)
+        diff = means(number, span) - base
         for name in indicators:
             rows.append({"lever": label, "indicator": name, "reference": float(base[name].mean()),
                          "difference": float(diff[name].mean()), "low": float(diff[name].quantile(runner.BAND[0])),

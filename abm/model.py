@@ -21,6 +21,8 @@ from abm.choice import (
     load_coefficients,
     mechanism_utilities,
     peer_shares,
+    probabilities,
+    utilities,
 )
 from abm.choice import explain as choice_explain
 from abm.datafiles import SCENARIOS_DIR
@@ -138,6 +140,25 @@ class PensionModel(mesa.Model):
         """This year's choices before they are drawn: the mean, over the residents who choose, of the
         utility each mechanism (abm/choice.py MECHANISMS) adds to paying over not paying. It opens the
         year, so the model is left for this only (as :meth:`explain`)."""
+        totals, choosers = dict.fromkeys(MECHANISMS, 0.0), 0
+        for rows, residents, alternatives in self._chooser_blocks():
+            choosers += rows.size
+            for name, utility in mechanism_utilities(self.coefficients.choice, residents, alternatives).items():
+                totals[name] += float(utility.sum())
+        return {name: total / max(choosers, 1) for name, total in totals.items()}
+
+    def paying_probabilities(self) -> tuple[np.ndarray, np.ndarray]:
+        """This year's choosers before their choices are drawn: their ages and each one's probability
+        of paying some grade. It opens the year, so the model is left for this only (as :meth:`explain`)."""
+        ages, paying = [], []
+        for rows, residents, alternatives in self._chooser_blocks():
+            ages.append(self.population.age[rows])
+            paying.append(1 - probabilities(utilities(self.coefficients.choice, residents, alternatives))[:, 0])
+        return (np.concatenate(ages), np.concatenate(paying)) if ages else (np.zeros(0, int), np.zeros(0))
+
+    def _chooser_blocks(self):
+        """Open the year and yield, block by block, the rows of the residents who choose a grade, their
+        factors and the year's alternatives."""
         policy = self._open_year()
         pop, beta = self.population, self.coefficients.choice
         eligible, gov_paid = self._eligible(policy)
@@ -146,14 +167,10 @@ class PensionModel(mesa.Model):
         values = alternatives["value"]
         peers = peer_shares(pop.village, pop.choice, values, self.county["villages"])
         worth = self._worth(policy) if any(beta[term] for term in BENEFIT_TERMS) else None
-        totals = dict.fromkeys(MECHANISMS, 0.0)
         for start in range(0, choosers.size, CHUNK):
-            residents = block_factors(pop, choosers[start:start + CHUNK], values, peers,
-                                      self.economy.mean_income(self.year), worth,
-                                      self.coefficients.heterogeneity["liquidity_sd"])
-            for name, utility in mechanism_utilities(beta, residents, alternatives).items():
-                totals[name] += float(utility.sum())
-        return {name: total / max(choosers.size, 1) for name, total in totals.items()}
+            rows = choosers[start:start + CHUNK]
+            yield rows, block_factors(pop, rows, values, peers, self.economy.mean_income(self.year), worth,
+                                      self.coefficients.heterogeneity["liquidity_sd"]), alternatives
 
     def _eligible(self, policy) -> tuple[np.ndarray, np.ndarray]:
         """Who may pay this year, and those of them the government pays for."""
