@@ -185,10 +185,10 @@ def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame:
     spec = scenario.model_copy(update={"population": scenario.population.model_copy(
         update={"residents": residents, "agents": "none"})})
     highest, certain = [], []
-    for seed in replication_seeds(scenario.run.seed, runs):
-        series = runner.simulate((spec, seed, None)).set_index("year")
+    for job in runner.jobs_for(spec, replication_seeds(scenario.run.seed, runs)):
+        series = runner.simulate(job).set_index("year")
         highest.append(float(series.loc[CEILING_FROM:, "participation_45_59"].max()))
-        model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=seed)
+        model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=job[1], coefficients=job[2])
         while model.year < year:
             model.step()
         ages, paying = model.paying_probabilities()

@@ -240,6 +240,11 @@ class BehaviourSpec(Frozen):
 class RunSpec(Frozen):
     seed: Annotated[int, Field(ge=0)] = Field(0, description="seed of the first replication's stream")
     replications: Annotated[int, Field(ge=1, le=10_000)] = Field(1, description="runs with spawned seeds")
+    uncertainty: Literal["parameters", "noise"] = Field(
+        "parameters", description="what the replications' bands cover: 'parameters', each replication also "
+                                  "draws its behaviour coefficients from the estimates' uncertainty (with two "
+                                  "replications or more, where the coefficients file records it); 'noise', "
+                                  "the simulation's randomness alone")
     report_years: list[Year] | None = Field(
         None, description="years of the summary table, within start_year-end_year; default: start, every "
                           "tenth year, end")

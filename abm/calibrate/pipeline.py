@@ -150,7 +150,9 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, 
         "optima": [{"loss": round(o["loss"], 6), "evaluations": o["evaluations"],
                     "values": {k: round(float(v), 6) for k, v in o["values"].items()}} for o in result.optima],
         "standard_errors": {k: round(float(np.sqrt(max(covariance.at[k, k], 0.0))), 6) for k in covariance.index},
-        "covariance": {"parameters": list(covariance.index), "matrix": covariance.to_numpy().round(10).tolist()},
+        "covariance": {"parameters": list(covariance.index),
+                       "sections": [aggregates.PARAMETERS[k][0] for k in covariance.index],
+                       "matrix": covariance.to_numpy().round(10).tolist()},
         "identified_by": {k: jacobian[k].abs().idxmax() if jacobian[k].abs().max() > 0 else None
                           for k in jacobian.columns},
     }
