@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from abm import effects, runner
+from abm.choice import Coefficients
 from abm.model import PensionModel
 from abm.scenario import Scenario, load_scenario, replication_seeds, value_at
 
@@ -142,7 +143,7 @@ class Result:
 
 
 def check(source, year: int = 2026, runs: int = 10, residents: int = 5000, workers: int = 1,
-          directions: tuple[Direction, ...] = DIRECTIONS) -> Result:
+          directions: tuple[Direction, ...] = DIRECTIONS, coefficients: Coefficients | None = None) -> Result:
     """Every direction's lever against the scenario from ``year``, over paired runs, and the age profile.
 
     Args:
@@ -151,6 +152,8 @@ def check(source, year: int = 2026, runs: int = 10, residents: int = 5000, worke
         runs: paired replications (the scenario's seeds).
         residents: simulated residents aged 16+ at the start.
         workers: processes running replications (the results do not depend on it).
+        directions: the levers and their checks.
+        coefficients: behaviour replacing the scenario's (then no replication draws its own).
     """
     started = time.perf_counter()
     scenario = load_scenario(source)
@@ -163,7 +166,8 @@ def check(source, year: int = 2026, runs: int = 10, residents: int = 5000, worke
     rows = []
     levers = {d.label: d.change(scenario, year) for d in directions}
     frame = effects.lever_effects(source, levers, (year, end), runs, residents, indicators, workers,
-                                  spans={d.label: (year, year + d.years - 1) for d in directions})
+                                  spans={d.label: (year, year + d.years - 1) for d in directions},
+                                  coefficients=coefficients)
     for direction in directions:
         for item in direction.checks:
             row = frame[(frame["lever"] == direction.label) & (frame["indicator"] == item.indicator)].iloc[0]
@@ -173,11 +177,12 @@ def check(source, year: int = 2026, runs: int = 10, residents: int = 5000, worke
                          "indicator": item.indicator, "measure": item.measure, "reference": row["reference"],
                          "difference": difference, "low": low, "high": high, "bound": item.text(),
                          "met": item.met(difference)})
-    profile = age_profile(scenario, year, runs, residents, frame)
+    profile = age_profile(scenario, year, runs, residents, frame, coefficients)
     return Result(pd.DataFrame(rows), profile, year, runs, residents, time.perf_counter() - started)
 
 
-def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame: pd.DataFrame) -> pd.DataFrame:
+def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame: pd.DataFrame,
+                coefficients: Coefficients | None = None) -> pd.DataFrame:
     """The reference runs held to the age profile: participation 45-59 above 16-29 over the levers'
     span; participation 45-59 below CEILING_45_59 in every year from CEILING_FROM; fewer than
     CERTAIN_SHARE of the choosers aged 45-59 in ``year`` paying with probability CERTAIN or more."""
@@ -185,7 +190,7 @@ def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame:
     spec = scenario.model_copy(update={"population": scenario.population.model_copy(
         update={"residents": residents, "agents": "none"})})
     highest, certain = [], []
-    for job in runner.jobs_for(spec, replication_seeds(scenario.run.seed, runs)):
+    for job in runner.jobs_for(spec, replication_seeds(scenario.run.seed, runs), coefficients):
         series = runner.simulate(job).set_index("year")
         highest.append(float(series.loc[CEILING_FROM:, "participation_45_59"].max()))
         model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=job[1], coefficients=job[2])

@@ -150,7 +150,8 @@ def _signed(value: float) -> str:
 
 def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], years: tuple[int, int], runs: int,
                   residents: int, indicators: Sequence[str], workers: int = 1,
-                  spans: dict[str, tuple[int, int]] | None = None) -> pd.DataFrame:
+                  spans: dict[str, tuple[int, int]] | None = None,
+                  coefficients: Coefficients | None = None) -> pd.DataFrame:
     """Each lever (overrides of one scenario) against the scenario itself over a span of years,
     paired by seed: the mean over the years of each indicator, its paired difference and 90% band.
 
@@ -163,6 +164,7 @@ def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], yea
         indicators: time-series columns compared.
         workers: processes running replications.
         spans: a lever's own span of years (within ``years``), where it is not ``years``.
+        coefficients: behaviour replacing the scenario's (no replication then draws its own).
     Returns:
         rows of lever, indicator, reference (the scenario's mean level over the lever's span),
         difference, low, high.
@@ -171,7 +173,8 @@ def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], yea
     reference = load_scenario(source, size)
     scenarios = [reference, *(load_scenario(source, [*size, *overrides]) for overrides in levers.values())]
     seeds = replication_seeds(reference.run.seed, runs)
-    done = _map(workers, runner.simulate, [job for scenario in scenarios for job in runner.jobs_for(scenario, seeds)])
+    done = _map(workers, runner.simulate,
+                [job for scenario in scenarios for job in runner.jobs_for(scenario, seeds, coefficients)])
     def means(number: int, span: tuple[int, int]) -> pd.DataFrame:   # runs x indicators: the span's mean per run
         return pd.DataFrame([frame.set_index("year").loc[span[0]:span[1], list(indicators)].mean()
                              for frame in done[number * runs:(number + 1) * runs]])

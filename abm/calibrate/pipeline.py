@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from abm import atomic, destinations, experiments
+from abm import atomic, destinations, directions, experiments
 from abm.calibrate import aggregates, estimate, fitted, identification, report
 from abm.calibrate.survey import CALIBRATION_DIR, STANDIN, choice_situations, file_hash, read_survey
 from abm.choice import load_coefficients
@@ -28,6 +28,7 @@ CALIBRATION_SEED = 20240101
 REPORT_REPLICATIONS = 20
 REPORT_END_YEAR = 2024
 DECOMPOSITION_YEAR = 2018   # the Shanxi survey's year
+DIRECTIONS_YEAR, DIRECTIONS_RESIDENTS = 2026, 5000   # the policy directions' levers (abm/directions.py)
 
 
 def estimate_survey(survey_file: Path, scenario: Scenario):
@@ -237,6 +238,8 @@ def _fitted_checks(scenario: Scenario, coefficients, targets: list, aggregate_fi
         "decomposition": identification.lowest_grade_decomposition(
             small, coefficients, _seeds(REPORT_REPLICATIONS, stream=1), DECOMPOSITION_YEAR),
         "decomposition_year": DECOMPOSITION_YEAR,
+        "directions": directions.check(scenario.source_file, DIRECTIONS_YEAR, REPORT_REPLICATIONS // 2,
+                                       DIRECTIONS_RESIDENTS, coefficients=coefficients),
     }
 
 
