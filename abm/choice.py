@@ -69,8 +69,9 @@ VALUATION = ("discount_rate", "pivot_horizon", "compounding_gap")   # how reside
 BENEFIT_TERMS = ("basic_value", "account_value", "account_value_x_awareness")
 DYNAMICS = ("awareness_publicity", "awareness_peers", "awareness_pensioners", "awareness_decay",
             "trust_service", "trust_pensioners", "trust_decay", "literacy_publicity")
-# every coefficient is a finite number in a range: utilities beyond +-100 only overflow the logit
-Coefficient = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
+# every coefficient is a finite number in a range; terms per yuan of income take coefficients of tens to
+# hundreds (an account value of 1e-4 per yuan of income needs ~100 to weigh a utility of 1)
+Coefficient = Annotated[float, Field(ge=-1000.0, le=1000.0, allow_inf_nan=False)]
 DynamicsRate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]   # share of a gap per year
 # households differ in how much of their income they can spare: the cost term's coefficient is
 # affordability x exp(liquidity_sd x z), z a resident's standard normal draw (population column

@@ -38,14 +38,14 @@ def test_the_shipped_coefficients_are_within_their_ranges():
     for ref in ("default", "fitted"):
         coefficients = load_coefficients(ref)
         assert set(coefficients.choice) == set(TERMS) and set(coefficients.dynamics) == set(DYNAMICS)
-        assert all(-100 <= v <= 100 for v in coefficients.choice.values())
+        assert all(-1000 <= v <= 1000 for v in coefficients.choice.values())
         assert all(0 <= v <= 1 for v in coefficients.dynamics.values())
 
 
 @pytest.mark.parametrize(("section", "name", "value", "fragment"), [
     ("choice", "pay", math.inf, "finite number"),
     ("choice", "inertia", math.nan, "finite number"),
-    ("choice", "affordability", -1000.0, "greater than or equal to -100"),
+    ("choice", "affordability", -10_000.0, "greater than or equal to -1000"),
     ("choice", "lowest", "high", "valid number"),
     ("choice", "highest", True, "valid number"),
     ("dynamics", "trust_decay", 1.5, "less than or equal to 1"),
