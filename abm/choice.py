@@ -45,6 +45,10 @@ TERMS: dict[str, tuple[str, str | None]] = {
     # knowing the scheme's rules (awareness) makes the account's value count more
     "account_value_x_awareness": ("account_worth_x_awareness", "funded"),
 }
+# The back-payment decision's own constant (abm/choice.py backpay_utility): a lump sum at the pension age,
+# which the county agency asks for in person, is not a year's grade choice; the survey cannot show it
+BACKPAY = "backpay"
+CHOICE = (*TERMS, BACKPAY)   # the coefficients of a file's choice section
 # Signs the economics fixes, whatever a fit says: a grade's cost lowers its utility; what paying buys
 # (the basic pension kept within reach, the account's value), a subsidy, habit and peers never push
 # away from paying (more subsidy must never mean fewer payers)
@@ -89,7 +93,7 @@ class Valuation(TypedDict, total=False):
     discount_rate: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)]     # per year
     pivot_horizon: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)]    # years
     compounding_gap: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]   # share of the account's value
-SECTIONS = {"choice": (tuple(TERMS), TypeAdapter(dict[str, Coefficient])),
+SECTIONS = {"choice": (CHOICE, TypeAdapter(dict[str, Coefficient])),
             "dynamics": (DYNAMICS, TypeAdapter(dict[str, DynamicsRate])),
             "valuation": (VALUATION, TypeAdapter(Valuation)),
             "heterogeneity": (HETEROGENEITY, TypeAdapter(dict[str, Dispersion]))}
@@ -154,11 +158,11 @@ def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coeff
             first = err.errors()[0]
             raise UserError(f"{first['msg']} (got {first['input']!r})", file=path,
                             field=".".join(map(str, (section, *first["loc"])))) from None
-    for name in TERMS:
+    for name in CHOICE:
         problem = sign_problem(name, float(data["choice"][name]))
         if problem:
             raise UserError(f"{problem}: {SIGN_REASON}", file=path, field=f"choice.{name}")
-    return Coefficients(choice={k: float(data["choice"][k]) for k in TERMS},
+    return Coefficients(choice={k: float(data["choice"][k]) for k in CHOICE},
                         dynamics={k: float(data["dynamics"][k]) for k in DYNAMICS},
                         valuation={k: float(data["valuation"][k]) for k in VALUATION},
                         heterogeneity={k: float(data["heterogeneity"][k]) for k in HETEROGENEITY},
@@ -315,14 +319,14 @@ def block_factors(pop, block: np.ndarray, values: np.ndarray, peers: np.ndarray,
 
 # The back-payment decision (abm/policy.py: backpay_gap): a binary logit with the grade choice's own
 # coefficients, "back-pay the gap and draw the pension from now" against "not" (utility 0).
-BACKPAY_TERMS = ("pay", "affordability", "basic_value", "account_value", "account_value_x_awareness")
+BACKPAY_TERMS = ("pay", BACKPAY, "affordability", "basic_value", "account_value", "account_value_x_awareness")
 
 
 def backpay_utility(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray,
                     lump_sum: np.ndarray, income: np.ndarray, awareness: np.ndarray | float = 0.0,
                     liquidity: np.ndarray | float = 1.0) -> np.ndarray:
-    """Utility of back-paying against not back-paying (0), per resident: the ``pay`` constant, the
-    basic pension it unlocks (``basic_value`` x basic_worth), the account pension the lump sum buys
+    """Utility of back-paying against not back-paying (0), per resident: the ``pay`` and ``backpay``
+    constants, the basic pension it unlocks (``basic_value`` x basic_worth), the account pension the lump sum buys
     ((``account_value`` + ``account_value_x_awareness`` x awareness) x account_worth x lump sum) and
     its cost (``affordability`` x liquidity x lump sum / income, as for a grade).
 
@@ -339,7 +343,7 @@ def backpay_utility(beta: dict[str, float], basic_worth: np.ndarray, account_wor
     lump_sum = np.asarray(lump_sum, dtype=float)
     account = beta["account_value"] + beta["account_value_x_awareness"] * np.asarray(awareness, dtype=float)
     cost = beta["affordability"] * np.asarray(liquidity) / np.asarray(income)
-    return (beta["pay"] + beta["basic_value"] * np.asarray(basic_worth)
+    return (beta["pay"] + beta[BACKPAY] + beta["basic_value"] * np.asarray(basic_worth)
             + (account * np.asarray(account_worth) + cost) * lump_sum)
 
 

@@ -16,10 +16,10 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abm.choice import (
+    CHOICE,
     DYNAMICS,
     HETEROGENEITY,
     SIGN_REASON,
-    TERMS,
     Coefficient,
     Dispersion,
     DynamicsRate,
@@ -225,7 +225,7 @@ class BehaviourSpec(Frozen):
     @model_validator(mode="after")
     def _known(self) -> BehaviourSpec:
         # valuation: a typed mapping
-        for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS), ("heterogeneity", HETEROGENEITY)):
+        for section, allowed in (("choice", CHOICE), ("dynamics", DYNAMICS), ("heterogeneity", HETEROGENEITY)):
             unknown = set(getattr(self, section)) - set(allowed)
             if unknown:
                 raise CrossFieldError(f"unknown {section} {sorted(unknown)}; allowed: {', '.join(allowed)}",

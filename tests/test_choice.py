@@ -268,8 +268,9 @@ def test_more_basic_pension_or_account_value_never_means_fewer_payers(case, fact
 @given(choice_cases())
 def test_renaming_every_grade_by_one_yuan_changes_almost_nothing(case):
     """The menu renamed +1 yuan (last year's choices read against the new list): the chance of paying
-    moves by less than half a point, through the yuan itself only (its cost and what it buys)."""
+    moves by less than a point, through the yuan itself only (its cost and what it buys: at most 1% of
+    a grade's cost, 0.03 units of utility at the poorest income drawn)."""
     beta, grades, subsidies, inputs = case
     before = _paying(beta, _residents(inputs, grades), alternative_factors(grades, subsidies))
     after = _paying(beta, _residents(inputs, grades + 1), alternative_factors(grades + 1, subsidies))
-    assert np.all(np.abs(after - before) < 0.005)
+    assert np.all(np.abs(after - before) < 0.01)

@@ -369,7 +369,7 @@ def test_a_monthly_amount_may_be_dated_from_a_month_in_a_file_and_with_set(tmp_p
     spec = load_scenario(path, ["policy.local_top_up.2028-03=20"])
     assert list(spec.policy.basic_pension)[-3:] == [2025, 2026, "2027-07"]
     assert latest(spec.policy.basic_pension, 2027, 6) == 150 and latest(spec.policy.basic_pension, 2027) == 200
-    assert spec.policy.local_top_up == {2011: 0, "2028-03": 20}
+    assert spec.policy.local_top_up == {**baseline.policy.local_top_up, "2028-03": 20}
 
 
 @pytest.mark.parametrize("value", ["2014-13", "2014-00", "14-07", "July"])

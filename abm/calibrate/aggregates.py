@@ -35,18 +35,15 @@ from abm.scenario import Scenario
 TARGETS = CALIBRATION_DIR / "targets.yaml"
 # name -> (section of the coefficients file, lower bound, upper bound): what one cross-section cannot
 # identify, one parameter per fitted target it answers to, in ranges wide enough that no bound but a
-# natural one (a share between 0 and 1, habit that attracts) can hold a value. The other dynamics
-# (peers, decay of awareness, trust) keep their priors: no target speaks to them (the report's
-# sensitivity table shows what they would move).
+# natural one (a share between 0 and 1) can hold a value. Habit, peers and the attitude dynamics keep
+# their priors: no target speaks to them (the report's sensitivity table shows what they would move).
 PARAMETERS: dict[str, tuple[str, float, float]] = {
     # constants of paying and of the lowest and top grades: re-set to the population's shares, as is
     # usual when a survey-estimated choice model is applied to a population with habit and herding
-    "pay": ("choice", -8.0, 8.0),
-    "lowest": ("choice", -4.0, 8.0),
-    "highest": ("choice", -4.0, 8.0),
-    # habit: paying as last year (at the same place in the menu)
-    "inertia": ("choice", 0.0, 8.0),
-    "awareness_publicity": ("dynamics", 0.0, 1.0),
+    "pay": ("choice", -8.0, 8.0),              # enrolment 2023
+    "lowest": ("choice", -4.0, 8.0),           # the lowest grade's share 2018
+    "highest": ("choice", -4.0, 8.0),          # the top grade's share 2018
+    "backpay": ("choice", -8.0, 12.0),         # pensioners per participant 2023 (the launch cohort's back-payments)
     # how much of the account's value residents who do not understand compound interest miss (Song 2020)
     "compounding_gap": ("valuation", 0.0, 1.0),
 }

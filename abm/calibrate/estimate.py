@@ -274,7 +274,8 @@ def liquidity_sd(estimate: ChoiceEstimate) -> float:
     return float(dict(zip(estimate.terms, estimate.params)).get(LIQUIDITY, 0.0))
 
 
-def predicted(estimate: ChoiceEstimate, situation: dict, draws: int = DRAWS, seed: int = DRAWS_SEED) -> np.ndarray:
+def predicted_probabilities(estimate: ChoiceEstimate, situation: dict, draws: int = DRAWS,
+                            seed: int = DRAWS_SEED) -> np.ndarray:
     """Each respondent's predicted probabilities of not paying and of each grade, shape (n, K+1),
     averaged over the liquidity draws where the estimate has a dispersion (the terms it does not
     estimate at 0)."""

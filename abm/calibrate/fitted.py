@@ -11,11 +11,12 @@ from abm.choice import Coefficients, load_coefficients
 from abm.datafiles import read_yaml
 
 HEADER = """\
-# Fitted behavioural coefficients, written by `pension-abm calibrate survey` (choice terms a
-# survey identifies) and `pension-abm calibrate aggregates` (habit, herding, the constants of
-# paying and of the lowest grade, the attitude dynamics and the compounding gap, fitted to
-# calibration/targets.yaml and the field experiments of calibration/evidence.yaml). Scenarios reference this file in
-# behaviour.coefficients. Do not edit by hand: rerun the commands.
+# Fitted behavioural coefficients, written by `pension-abm calibrate survey` (the choice terms and the
+# liquidity dispersion a survey identifies) and `pension-abm calibrate aggregates` (the constants of
+# paying, of the lowest and top grades and of back-paying, and the compounding gap, fitted to
+# calibration/targets.yaml and the field experiments of calibration/evidence.yaml). Habit, herding and
+# the attitude dynamics are priors. Scenarios reference this file in behaviour.coefficients. Do not
+# edit by hand: rerun the commands.
 """
 
 
@@ -49,11 +50,12 @@ def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], se
     document = {
         "status": "fitted",
         "choice": {"unit": "utility per unit of each term (abm/choice.py)",
-                   "source": "survey terms: conditional logit (estimation section); peer_share, inertia: "
-                             "fitted to aggregates (aggregates section), priors until then",
+                   "source": "survey terms: (mixed) logit (estimation section); the constants of paying, of the "
+                             "lowest and top grades and of back-paying: fitted to aggregates (aggregates section); "
+                             "peer_share, inertia: priors",
                    "value": {k: float(v) for k, v in choice.items()}},
         "dynamics": {"unit": "share of the gap to 1 closed per year (gains), share lost per year (decay)",
-                     "source": "fitted to aggregates (aggregates section), priors until then",
+                     "source": "priors (abm/data/coefficients/default.yaml): no target speaks to them",
                      "value": {k: float(v) for k, v in dynamics.items()}},
         "valuation": {"unit": "discount_rate per year; pivot_horizon years; compounding_gap share of the "
                               "account's value",

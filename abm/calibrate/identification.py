@@ -20,7 +20,8 @@ COVARIANCE_STEP = 0.02   # the same for the fit's curvature
 RELATIVE_STEP = 0.1  # a survey estimate moves by this share of its value (each way)
 SURVEY_PARAMETERS = ("basic_value", "account_value", "affordability", "subsidy")  # survey terms the evidence speaks to
 # priors no target fits, by section: the table shows what each would move
-PRIORS = {"peer_share": "choice", "awareness_decay": "dynamics", "trust_service": "dynamics",
+PRIORS = {"inertia": "choice", "peer_share": "choice", "awareness_publicity": "dynamics",
+          "awareness_decay": "dynamics", "trust_service": "dynamics",
           "discount_rate": "valuation", "pivot_horizon": "valuation", "liquidity_sd": "heterogeneity"}
 
 

@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from abm import atomic  # noqa: E402
-from abm.calibrate.estimate import ChoiceEstimate, odds_ratio_table  # noqa: E402
+from abm.calibrate.estimate import ChoiceEstimate, odds_ratio_table, predicted_probabilities  # noqa: E402
 from abm.experiments import simulated_text  # noqa: E402
 
 GROUPS = {
@@ -28,7 +28,7 @@ def outcome_shares(survey: pd.DataFrame, situations: list[dict], estimate: Choic
     """Observed and predicted shares of not paying / lowest / higher grades by respondent group."""
     observed, predicted = [], []
     for s in situations:
-        p = predicted(estimate, s)
+        p = predicted_probabilities(estimate, s)
         predicted.append(np.column_stack([p[:, 0], p[:, 1], p[:, 2:].sum(axis=1)]))
         chosen = s["chosen"]
         observed.append(np.column_stack([chosen == 0, chosen == 1, chosen >= 2]).astype(float))
@@ -131,8 +131,8 @@ def write(context: dict, folder: Path) -> Path:
         "",
         "Terms as in `abm/choice.py`, estimated by bounded maximum likelihood so that the signs the economics "
         "fixes hold (a grade's cost lowers its utility; what paying buys, a subsidy, habit and peers never push "
-        "away from paying); `peer_share` and `inertia` need last year's choices and are left to the "
-        "aggregates below." + (
+        "away from paying); `peer_share` and `inertia` need last year's choices, which one survey "
+        "does not show: they keep their priors." + (
             f" Held at their priors: {', '.join(context['held'])} (the survey has one subsidy schedule, so "
             "the subsidy's effect cannot be told apart from the grade's; a survey spanning several schedules "
             "identifies it)." if context["held"] else ""),
