@@ -111,7 +111,7 @@ def test_mechanism_utilities_agree_with_explain_and_are_computed_row_by_row():
 
 # --- back-paying ---------------------------------------------------------------------------------
 
-BACKPAY_BETA = {"pay": -1.0, "affordability": -3.0, "basic_value": 0.2, "account_value": 0.5,
+BACKPAY_BETA = {"pay": -1.0, "backpay": 0.0, "affordability": -3.0, "basic_value": 0.2, "account_value": 0.5,
                 "account_value_x_awareness": 0.0}
 
 

@@ -72,18 +72,18 @@ def test_a_miss_is_counted_in_tolerances(target, mean, expected):
 
 
 def test_the_fit_screens_the_bounds_before_the_simplex_so_it_leaves_a_shallow_valley(monkeypatch, coefficients):
-    """A loss with a shallow valley near the start (lowest 0.8) and the deepest one far away (3.5):
+    """A loss with a shallow valley near the start (lowest 0.8) and the deepest one far away (6.5):
     the Sobol screening finds the deep valley, which a simplex from the start alone does not."""
     def simulate(scenario, c, seeds, end_year):
         x = c.choice["lowest"]
-        return pd.DataFrame({"year": [2018], "x": [min((x - 0.8) ** 2 + 0.3, (x - 3.5) ** 2) ** 0.5]})
+        return pd.DataFrame({"year": [2018], "x": [min((x - 0.8) ** 2 + 0.3, (x - 6.5) ** 2) ** 0.5]})
 
     monkeypatch.setattr(aggregates, "simulate", simulate)
     targets = [aggregates.Target(indicator="x", year=2018, value=0.0, tolerance=1.0, source="test")]
     start = coefficients.replace({"lowest": 1.0})
-    screened = aggregates.fit(None, start, targets, [1], budget=120)
-    assert screened.values["lowest"] == pytest.approx(3.5, abs=0.05)
-    assert screened.loss < 0.01 and screened.evaluations <= 120
+    screened = aggregates.fit(None, start, targets, [1], budget=400)
+    assert screened.values["lowest"] == pytest.approx(6.5, abs=0.05)
+    assert screened.loss < 0.01 and screened.evaluations <= 400
     monkeypatch.setattr(aggregates, "SCREEN", 0)
     alone = aggregates.fit(None, start, targets, [1], budget=120)
     assert alone.values["lowest"] == pytest.approx(0.8, abs=0.05) and alone.loss > 0.29
