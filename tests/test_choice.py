@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from abm.choice import (
+    CHOICE,
     DYNAMICS,
     MECHANISMS,
     SIGNS,
@@ -37,7 +38,7 @@ DEFAULT = DATA_DIR / "coefficients" / "default.yaml"
 def test_the_shipped_coefficients_are_within_their_ranges():
     for ref in ("default", "fitted"):
         coefficients = load_coefficients(ref)
-        assert set(coefficients.choice) == set(TERMS) and set(coefficients.dynamics) == set(DYNAMICS)
+        assert set(coefficients.choice) == set(CHOICE) and set(coefficients.dynamics) == set(DYNAMICS)
         assert all(-1000 <= v <= 1000 for v in coefficients.choice.values())
         assert all(0 <= v <= 1 for v in coefficients.dynamics.values())
 
