@@ -253,7 +253,8 @@ def calibrate_survey(
 @calibrate_app.command("aggregates")
 @user_errors
 def calibrate_aggregates(
-    budget: Annotated[int, typer.Option(min=1, help="model evaluations for the optimiser")] = 400,
+    budget: Annotated[int, typer.Option(min=1, help="model evaluations for the global search")] = 500,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
     seeds: Annotated[int, typer.Option(min=1, help="common-random-number runs per evaluation")] = 4,
     residents: Annotated[int, typer.Option(min=100, help="simulated residents per run")] = 4000,
     scenario: Annotated[Path, typer.Option(help="scenario to fit")] = DEFAULT_SCENARIO,
@@ -274,7 +275,8 @@ def calibrate_aggregates(
         task = bar.add_task("fit", total=budget, best="-")
         context = pipeline.calibrate_aggregates(
             spec, budget, seeds, residents, out, targets,
-            on_evaluation=lambda n, best: bar.update(task, completed=min(n, budget), best=f"{best:.3f}"))
+            on_evaluation=lambda n, best: bar.update(task, completed=min(n, budget), best=f"{best:.3f}"),
+            workers=workers or os.cpu_count() or 1)
     _calibration_footer(context, out)
 
 
@@ -283,12 +285,13 @@ def calibrate_aggregates(
 def calibrate_standin(
     out: Annotated[Path | None, typer.Option(help="CSV to write (default: the shipped stand-in, in a "
                                              "checkout; required where the package is installed)")] = None,
-    respondents: Annotated[int, typer.Option(min=50, max=1_000_000)] = 600,
+    respondents: Annotated[int | None, typer.Option(min=50, max=1_000_000, help="respondents (default: the shipped "
+                                                    "stand-in's, 1,000)")] = None,
     seed: Annotated[int, typer.Option(min=0)] = 20180601,
     scenario: Annotated[Path, typer.Option(help="scenario whose county and policy apply")] = DEFAULT_SCENARIO,
 ) -> None:
     """Regenerate the synthetic stand-in survey (same options: the same file)."""
-    from abm.calibrate.standin import write_standin
+    from abm.calibrate.standin import RESPONDENTS, write_standin
     from abm.calibrate.survey import STANDIN
     from abm.destinations import check_file
     from abm.scenario import load_scenario
@@ -296,7 +299,7 @@ def calibrate_standin(
     if out is None and checkout_calibration() is None:
         raise UserError("give --out FILE: an installed package's stand-in is not rewritten", field="--out")
     target = check_file(out or STANDIN, "# SYNTHETIC stand-in survey")
-    path = write_standin(load_scenario(scenario), target, respondents, seed)
+    path = write_standin(load_scenario(scenario), target, respondents or RESPONDENTS, seed)
     out_console.print(f"wrote {path}")
 
 
@@ -437,6 +440,55 @@ def experiments(
                     escape(target), met)
     out_console.print(out)
     out_console.print(f"units and sources: --json, or {virtual.EVIDENCE.name}; {seconds:.1f} s", highlight=False)
+
+
+@app.command()
+@user_errors
+def directions(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file, or a shipped scenario's name")]
+    = Path("baseline"),
+    year: Annotated[int, typer.Option(help="the year the levers apply from")] = 2026,
+    runs: Annotated[int, typer.Option(min=2, max=10_000, help="paired replications")] = 10,
+    residents: Annotated[int, typer.Option(min=100, max=1_000_000, help="simulated residents per run")] = 5000,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
+) -> None:
+    """Each policy lever against the scenario over paired runs, held to the direction the evidence gives."""
+    from abm import directions as checks
+    from abm.scenario import load_scenario
+
+    spec = load_scenario(scenario)
+    last = year + checks.SPAN - 1
+    if not spec.start_year < year or last > spec.end_year:
+        raise UserError(f"the levers need {year}-{last} within the scenario's {spec.start_year + 1}-{spec.end_year}",
+                        field="--year")
+    with err_console.status(f"running {runs} paired runs of {len(checks.DIRECTIONS) + 1} variants ..."):
+        result = checks.check(scenario, year, runs, residents, workers or os.cpu_count() or 1)
+    if as_json:
+        print(json.dumps({"scenario": spec.name, "year": year, "runs": runs, "residents": residents,
+                          "seconds": round(result.seconds, 1), "all_met": result.all_met,
+                          "levers": json.loads(result.table.to_json(orient="records")),
+                          "age_profile": json.loads(result.profile.to_json(orient="records"))}))
+        return
+    out = Table(title=f"{spec.name}: levers from {year}, {runs} paired runs of {residents:,} residents "
+                      "(mean paired difference [90% band])")
+    for column in ("lever", "outcome", "difference", "bound", "met"):
+        out.add_column(column, justify="right" if column == "difference" else "left")
+    for row in result.table.itertuples():
+        unit = " pts" if row.measure == "points" else "%"
+        outcome = f"{row.indicator.removesuffix('_rate').replace('_', ' ')}, {row.years}"
+        out.add_row(row.lever, outcome,
+                    f"{100 * row.difference:+.2f}{unit} [{100 * row.low:+.2f}, {100 * row.high:+.2f}]",
+                    row.bound, "[green]yes[/]" if row.met else "[red]no[/]")
+    out_console.print(out)
+    profile = Table(title="age profile of the scenario's own runs")
+    for column in ("check", "value", "bound", "met"):
+        profile.add_column(column)
+    for row in result.profile.itertuples():
+        profile.add_row(row.check, f"{row.value:.1%}", row.bound, "[green]yes[/]" if row.met else "[red]no[/]")
+    out_console.print(profile)
+    out_console.print(f"{result.seconds:.0f} s; " + ("every direction holds" if result.all_met else
+                                                    "[red]a direction does not hold[/]"), highlight=False)
 
 
 def _check_port(host: str, port: int) -> None:

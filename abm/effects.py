@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from abm import compare, processes, runner
-from abm.choice import MECHANISMS
+from abm.choice import MECHANISMS, Coefficients
 from abm.model import PensionModel
 from abm.scenario import Override, Scenario, load_scenario, replication_seeds
 
@@ -91,7 +91,7 @@ def measure(sources: Sequence[str | Path], year: int, runs: int, residents: int,
     scenarios = [load_scenario(source, [*size, *overrides]) for source in sources]
     seeds = replication_seeds(first.run.seed, runs)
     started = time.perf_counter()
-    done = _map(workers, replicate, [(scenario, seed) for scenario in scenarios for seed in seeds])
+    done = _map(workers, replicate, [job for scenario in scenarios for job in runner.jobs_for(scenario, seeds)])
     entries, frames = [], []
     for number, scenario in enumerate(scenarios):
         mine = done[number * runs:(number + 1) * runs]
@@ -103,15 +103,15 @@ def measure(sources: Sequence[str | Path], year: int, runs: int, residents: int,
                    time.perf_counter() - started)
 
 
-def replicate(job: tuple[Scenario, int]) -> tuple[pd.DataFrame, dict[str, float]]:
+def replicate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, dict[str, float]]:
     """One replication of a scenario ending in the year compared: its indicators (as :func:`abm.runner.simulate`)
     and, from a second model with the same seed, its choosers' mean utility of paying by mechanism in
     that year, measured as the year's choices are drawn in the first."""
-    scenario, seed = job
-    model = PensionModel(scenario=scenario, rng=seed)
+    scenario, seed, coefficients = job
+    model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients)
     while model.year < scenario.end_year:
         model.step()
-    return runner.simulate((scenario, seed, None)), model.mechanisms()
+    return runner.simulate(job), model.mechanisms()
 
 
 def _map(workers: int, function, jobs: list) -> list:
@@ -149,7 +149,9 @@ def _signed(value: float) -> str:
 
 
 def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], years: tuple[int, int], runs: int,
-                  residents: int, indicators: Sequence[str], workers: int = 1) -> pd.DataFrame:
+                  residents: int, indicators: Sequence[str], workers: int = 1,
+                  spans: dict[str, tuple[int, int]] | None = None,
+                  coefficients: Coefficients | None = None) -> pd.DataFrame:
     """Each lever (overrides of one scenario) against the scenario itself over a span of years,
     paired by seed: the mean over the years of each indicator, its paired difference and 90% band.
 
@@ -161,23 +163,27 @@ def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], yea
         residents: simulated residents aged 16+ at the start.
         indicators: time-series columns compared.
         workers: processes running replications.
+        spans: a lever's own span of years (within ``years``), where it is not ``years``.
+        coefficients: behaviour replacing the scenario's (no replication then draws its own).
     Returns:
-        rows of lever, indicator, reference (the scenario's mean level), difference, low, high.
+        rows of lever, indicator, reference (the scenario's mean level over the lever's span),
+        difference, low, high.
     """
     size = [("end_year", years[1]), ("population.residents", residents), ("population.agents", "none")]
     reference = load_scenario(source, size)
     scenarios = [reference, *(load_scenario(source, [*size, *overrides]) for overrides in levers.values())]
     seeds = replication_seeds(reference.run.seed, runs)
-    done = _map(workers, runner.simulate, [(scenario, seed, None) for scenario in scenarios for seed in seeds])
-    span = np.arange(years[0], years[1] + 1)
-
-    def means(number: int) -> pd.DataFrame:   # runs x indicators: the span's mean per run
-        return pd.DataFrame([frame.set_index("year").loc[span, list(indicators)].mean()
+    done = _map(workers, runner.simulate,
+                [job for scenario in scenarios for job in runner.jobs_for(scenario, seeds, coefficients)])
+    def means(number: int, span: tuple[int, int]) -> pd.DataFrame:   # runs x indicators: the span's mean per run
+        return pd.DataFrame([frame.set_index("year").loc[span[0]:span[1], list(indicators)].mean()
                              for frame in done[number * runs:(number + 1) * runs]])
 
-    base, rows = means(0), []
+    rows = []
     for number, label in enumerate(levers, start=1):
-        diff = means(number) - base
+        span = (spans or {}).get(label, years)
+        base = means(0, span)
+        diff = means(number, span) - base
         for name in indicators:
             rows.append({"lever": label, "indicator": name, "reference": float(base[name].mean()),
                          "difference": float(diff[name].mean()), "low": float(diff[name].quantile(runner.BAND[0])),

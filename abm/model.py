@@ -21,6 +21,8 @@ from abm.choice import (
     load_coefficients,
     mechanism_utilities,
     peer_shares,
+    probabilities,
+    utilities,
 )
 from abm.choice import explain as choice_explain
 from abm.datafiles import SCENARIOS_DIR
@@ -66,7 +68,8 @@ class PensionModel(mesa.Model):
         self.life = LifeTable.for_county(self.county)
         behaviour = scenario.behaviour
         self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)
-                             ).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation)
+                             ).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation,
+                                         behaviour.heterogeneity)
         self.economy = run_economy(scenario, self.county)
         self.government = Government(self)
         self.policy = self.government.step()
@@ -133,18 +136,39 @@ class PensionModel(mesa.Model):
         alternatives = alternative_factors(policy.grades, policy.subsidies)
         peers = peer_shares(pop.village, pop.choice, alternatives["value"], self.county["villages"])
         residents = block_factors(pop, np.array([row]), alternatives["value"], peers,
-                                  self.economy.mean_income(self.year), self._worth(policy))
+                                  self.economy.mean_income(self.year), self._worth(policy),
+                                  self.coefficients.heterogeneity["liquidity_sd"])
         return {"year": self.year, "resident": {
                     "id": int(resident_id), "age": int(pop.age[row]), "sex": int(pop.sex[row]),
                     "income": float(pop.income[row]), "years_paid": int(pop.years[row]),
                     "awareness": float(pop.awareness[row]), "trust": float(pop.trust[row]),
-                    "literate": bool(pop.literate[row]), "last_choice": int(pop.choice[row])},
+                    "literate": bool(pop.literate[row]), "last_choice": int(pop.choice[row]),
+                    "liquidity": float(pop.liquidity[row])},
                 "alternatives": choice_explain(self.coefficients.choice, residents, alternatives)}
 
     def mechanisms(self) -> dict[str, float]:
         """This year's choices before they are drawn: the mean, over the residents who choose, of the
         utility each mechanism (abm/choice.py MECHANISMS) adds to paying over not paying. It opens the
         year, so the model is left for this only (as :meth:`explain`)."""
+        totals, choosers = dict.fromkeys(MECHANISMS, 0.0), 0
+        for rows, residents, alternatives in self._chooser_blocks():
+            choosers += rows.size
+            for name, utility in mechanism_utilities(self.coefficients.choice, residents, alternatives).items():
+                totals[name] += float(utility.sum())
+        return {name: total / max(choosers, 1) for name, total in totals.items()}
+
+    def paying_probabilities(self) -> tuple[np.ndarray, np.ndarray]:
+        """This year's choosers before their choices are drawn: their ages and each one's probability
+        of paying some grade. It opens the year, so the model is left for this only (as :meth:`explain`)."""
+        ages, paying = [], []
+        for rows, residents, alternatives in self._chooser_blocks():
+            ages.append(self.population.age[rows])
+            paying.append(1 - probabilities(utilities(self.coefficients.choice, residents, alternatives))[:, 0])
+        return (np.concatenate(ages), np.concatenate(paying)) if ages else (np.zeros(0, int), np.zeros(0))
+
+    def _chooser_blocks(self):
+        """Open the year and yield, block by block, the rows of the residents who choose a grade, their
+        factors and the year's alternatives."""
         policy = self._open_year()
         pop, beta = self.population, self.coefficients.choice
         eligible, gov_paid = self._eligible(policy)
@@ -153,13 +177,10 @@ class PensionModel(mesa.Model):
         values = alternatives["value"]
         peers = peer_shares(pop.village, pop.choice, values, self.county["villages"])
         worth = self._worth(policy) if any(beta[term] for term in BENEFIT_TERMS) else None
-        totals = dict.fromkeys(MECHANISMS, 0.0)
         for start in range(0, choosers.size, CHUNK):
-            residents = block_factors(pop, choosers[start:start + CHUNK], values, peers,
-                                      self.economy.mean_income(self.year), worth)
-            for name, utility in mechanism_utilities(beta, residents, alternatives).items():
-                totals[name] += float(utility.sum())
-        return {name: total / max(choosers.size, 1) for name, total in totals.items()}
+            rows = choosers[start:start + CHUNK]
+            yield rows, block_factors(pop, rows, values, peers, self.economy.mean_income(self.year), worth,
+                                      self.coefficients.heterogeneity["liquidity_sd"]), alternatives
 
     def _eligible(self, policy) -> tuple[np.ndarray, np.ndarray]:
         """Who may pay this year, and those of them the government pays for."""
@@ -174,7 +195,7 @@ class PensionModel(mesa.Model):
         choosers = np.flatnonzero(eligible & ~gov_paid)
         grade[choosers] = choose(self.coefficients.choice, pop, choosers, policy.grades, policy.subsidies,
                                  self.economy.mean_income(self.year), self.county["villages"], self.rng,
-                                 self._worth(policy))
+                                 self._worth(policy), self.coefficients.heterogeneity["liquidity_sd"])
         grade[gov_paid] = policy.government_paid_grade
         pop.choice = np.where(eligible, grade, -1)
         pop.gov_paid = gov_paid
@@ -193,9 +214,10 @@ class PensionModel(mesa.Model):
             basic, account = backpay_worth(self._tables(policy), policy, pop.age[deciding], pop.sex[deciding],
                                            pop.income[deciding], pop.trust[deciding], pop.literate[deciding],
                                            valuation["compounding_gap"])
+            liquidity = self.coefficients.liquidity(pop.liquidity[deciding])
             backpaying[deciding] = backpays(self.coefficients.choice, basic, account,
                                             gap[deciding] * policy.lowest_grade, pop.income[deciding], self.rng,
-                                            pop.awareness[deciding])
+                                            pop.awareness[deciding], 1.0 if liquidity is None else liquidity)
         return backpaying
 
     def _tables(self, policy):

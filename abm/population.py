@@ -27,6 +27,8 @@ COLUMNS: dict[str, type] = {
     "awareness": np.float32,     # policy knowledge, 0-1
     "trust": np.float32,         # trust in government, 0-1
     "literate": np.bool_,        # understands compound interest (financial literacy)
+    "liquidity": np.float32,     # standard normal draw: how much of its income the household can spare, beyond
+                                 # what income shows (the cost term's multiplier, abm/choice.py HETEROGENEITY)
     "school_until": np.int8,     # age leaving school; students cannot enrol
     "employee": np.bool_,        # covered by the employee scheme instead
     "group": np.int8,            # 0 none, 1 severely disabled, 2 poor (policy.GROUP_CODES)
@@ -184,6 +186,7 @@ def draw_residents(county: dict, ages: np.ndarray, mean_income: float,
         "trust": _beta(county["trust"], n, rng),
         # a later attribute draws from a spawned child stream: adding it leaves every other draw as it was
         "literate": rng.spawn(1)[0].random(n) < county["financial_literacy"],
+        "liquidity": rng.spawn(1)[0].standard_normal(n),
         "school_until": rng.choice([int(a) for a in schooling], size=n, p=list(schooling.values())),
         "employee": rng.random(n) < county["employee_scheme_share"],
         "group": group,

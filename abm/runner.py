@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from abm import atomic, cohorts, destinations, plots, processes
+from abm import atomic, cohorts, destinations, plots, processes, uncertainty
 from abm.choice import Coefficients
 from abm.county import county_path
 from abm.demography import load_observations
@@ -75,7 +75,8 @@ def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, wo
     """Simulate ``runs`` replications of ``scenario`` (default: its run section).
 
     ``seed`` replaces the scenario's base seed; ``workers`` > 1 runs replications in parallel
-    processes with identical results; ``coefficients`` replaces the scenario's behaviour.
+    processes with identical results; ``coefficients`` replaces the scenario's behaviour (and then
+    no replication draws its own: abm/uncertainty.py).
     """
     seed = scenario.run.seed if seed is None else seed
     seeds = replication_seeds(seed, runs or scenario.run.replications)
@@ -83,7 +84,7 @@ def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, wo
     frames: list[pd.DataFrame | None] = [None] * len(seeds)
     tables: list[pd.DataFrame | None] = [None] * len(seeds)
     with _progress(progress, scenario, len(seeds)) as advance, _pool(workers, len(seeds)) as pool:
-        jobs = [(scenario, s, coefficients) for s in seeds]
+        jobs = jobs_for(scenario, seeds, coefficients)
         for index, (frame, table) in enumerate(pool(simulate_with_cohorts, jobs)):
             frames[index] = frame.assign(run=index)
             tables[index] = table.assign(run=index)
@@ -92,6 +93,14 @@ def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, wo
     timeseries = timeseries[["run", *[c for c in timeseries.columns if c != "run"]]]
     return RunResult(scenario, seed, seeds, timeseries, time.perf_counter() - started,
                      pd.concat(tables, ignore_index=True))
+
+
+def jobs_for(scenario: Scenario, seeds: list[int], coefficients: Coefficients | None = None
+             ) -> list[tuple[Scenario, int, Coefficients | None]]:
+    """The replications of a scenario as jobs (:func:`simulate`): each seed with its coefficients,
+    drawn from the estimates' uncertainty where the scenario asks for it (abm/uncertainty.py)."""
+    return list(zip([scenario] * len(seeds), seeds, uncertainty.replication_coefficients(scenario, seeds,
+                                                                                          coefficients)))
 
 
 def simulate(job: tuple[Scenario, int, Coefficients | None]) -> pd.DataFrame:

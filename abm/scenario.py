@@ -17,13 +17,17 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abm.choice import (
+    CHOICE,
     DYNAMICS,
-    TERMS,
+    HETEROGENEITY,
+    SIGN_REASON,
     Coefficient,
+    Dispersion,
     DynamicsRate,
     Valuation,
     coefficients_path,
     load_coefficients,
+    sign_problem,
 )
 from abm.county import OverrideError, county_path, load_county_values
 from abm.datafiles import (
@@ -285,20 +289,33 @@ class BehaviourSpec(Frozen):
     valuation: Valuation = Field(
         {}, description="how residents value what paying buys, replacing the file's: discount_rate (per year, "
                         "0-0.5), pivot_horizon (years, above 0), compounding_gap (share, 0-1)")
+    heterogeneity: dict[str, Dispersion] = Field(
+        {}, description="how households differ, replacing the file's: liquidity_sd (log standard deviation of "
+                        "the cost term's multiplier, 0-3)")
 
     @model_validator(mode="after")
     def _known(self) -> BehaviourSpec:
-        for section, allowed in (("choice", TERMS), ("dynamics", DYNAMICS)):   # valuation: a typed mapping
+        # valuation: a typed mapping
+        for section, allowed in (("choice", CHOICE), ("dynamics", DYNAMICS), ("heterogeneity", HETEROGENEITY)):
             unknown = set(getattr(self, section)) - set(allowed)
             if unknown:
                 raise CrossFieldError(f"unknown {section} {sorted(unknown)}; allowed: {', '.join(allowed)}",
                                       section)
+        for name, value in self.choice.items():
+            problem = sign_problem(name, value)
+            if problem:
+                raise CrossFieldError(f"{problem}: {SIGN_REASON}", f"choice.{name}")
         return self
 
 
 class RunSpec(Frozen):
     seed: Annotated[int, Field(ge=0)] = Field(0, description="seed of the first replication's stream")
     replications: Annotated[int, Field(ge=1, le=10_000)] = Field(1, description="runs with spawned seeds")
+    uncertainty: Literal["parameters", "noise"] = Field(
+        "parameters", description="what the replications' bands cover: 'parameters', each replication also "
+                                  "draws its behaviour coefficients from the estimates' uncertainty (with two "
+                                  "replications or more, where the coefficients file records it); 'noise', "
+                                  "the simulation's randomness alone")
     report_years: list[Year] | None = Field(
         None, description="years of the summary table, within start_year-end_year; default: start, every "
                           "tenth year, end")

@@ -178,11 +178,12 @@ def _tables(qx_bytes: bytes, shape: tuple[int, int], pension_age: int, divisor: 
 def pivotal_weight(age: np.ndarray, years_paid: np.ndarray, policy: YearPolicy, horizon: float) -> np.ndarray:
     """How much of the basic pension this year's payment keeps within reach, 0-1.
 
-    Slack = years paid + years to the pension age - minimum years: the years that could still be
-    skipped. No slack (every remaining year needed, or past the pension age and short): 1; else
-    exp(-slack / horizon). With the right to back-pay (policy.backpay, fewer than the minimum years
-    to go at launch): 0 once paid (the back-payment replaces this year's), 1 before (paying once
-    opens the right).
+    The basic pension is a right earned once: with the minimum years paid, this year's payment adds
+    nothing to it (0). Otherwise slack = years paid + years to the pension age - minimum years: the
+    years that could still be skipped. No slack (every remaining year needed, or past the pension
+    age and short): 1; else exp(-slack / horizon). With the right to back-pay (policy.backpay, fewer
+    than the minimum years to go at launch): 0 once paid (the right is secured: the back-payment
+    replaces this year's), 1 before (paying once opens the right).
 
     Args:
         age: years, per resident.
@@ -196,7 +197,8 @@ def pivotal_weight(age: np.ndarray, years_paid: np.ndarray, policy: YearPolicy, 
     slack = years_paid + np.maximum(policy.pension_age - age, 0) - policy.min_years
     weight = np.exp(-np.maximum(slack, 0) / horizon)
     has_right = may_backpay(age, np.ones_like(years_paid), policy)   # the right, as it stands once paid
-    return np.where(has_right, (years_paid == 0).astype(float), weight)
+    weight = np.where(has_right, (years_paid == 0).astype(float), weight)
+    return np.where(years_paid >= policy.min_years, 0.0, weight)
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from abm.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+SURVEY_README = ROOT / "abm" / "calibration" / "survey" / "README.md"   # the stand-in's generating values
 DOCS = ROOT / "docs"
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 SWEEPS = ROOT / "scenarios" / "sweeps"
@@ -597,6 +598,13 @@ JOBS = QUICK | SLOW
 TIMED = ("sweeps", "scenario-effects", "levers", "bench-model", "bench-sweep", "bench-viz")
 
 
+def survey_sections() -> dict[str, str]:
+    """The survey README's generated section: the stand-in's generating coefficients, from the code."""
+    from abm.calibrate.standin import generating_table
+
+    return {"standin-generating": generating_table()}
+
+
 def quick_sections() -> dict[str, str]:
     """The quick sections from fresh runs, computed in memory (no figure written)."""
     sections: dict[str, str] = {}
@@ -640,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
             for note in result.notes:
                 print(f"note: {note}", file=sys.stderr)
         atomic.write_text(README, replace(text, fresh, README))
+        survey_readme = SURVEY_README.read_text(encoding="utf-8")
+        atomic.write_text(SURVEY_README, replace(survey_readme, survey_sections(), SURVEY_README))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import yaml
 
 from abm import experiments
 from abm.calibrate import aggregates, estimate, pipeline, report
-from abm.choice import DYNAMICS, TERMS, load_coefficients
+from abm.choice import CHOICE, DYNAMICS, TERMS, load_coefficients
 from abm.errors import UserError
 from abm.indicators import names
 from abm.model import PensionModel
@@ -103,7 +103,7 @@ def test_fitted_file_loads_as_fitted_coefficients(runs):
     path = runs["folder"] / "fitted" / "coefficients.yaml"
     coefficients = load_coefficients(path)
     assert coefficients.status == "fitted" and Path(coefficients.source) == path
-    assert set(coefficients.choice) == set(TERMS) and set(coefficients.dynamics) == set(DYNAMICS)
+    assert set(coefficients.choice) == set(CHOICE) and set(coefficients.dynamics) == set(DYNAMICS)
 
 
 def test_estimation_section_records_the_survey_and_the_estimates(runs, standin_survey):
@@ -115,11 +115,13 @@ def test_estimation_section_records_the_survey_and_the_estimates(runs, standin_s
     assert Path(est["survey"]).resolve() == STANDIN_FILE.resolve()
     assert est["n"] == len(standin_survey) and est["converged"] is True
     terms, held = est["terms"], est["held_at_prior"]
-    assert not set(terms) & set(held) and set(terms) | set(held) == set(estimate.SURVEY_TERMS)
+    survey_terms = set(terms) - {estimate.LIQUIDITY}
+    assert not survey_terms & set(held) and survey_terms | set(held) == set(estimate.SURVEY_TERMS)
     assert list(est["estimates"]) == terms and list(est["standard_errors"]) == terms
     assert len(est["covariance"]) == len(terms) and all(len(row) == len(terms) for row in est["covariance"])
+    values = fitted["choice"]["value"] | fitted["heterogeneity"]["value"]
     for term in terms:
-        assert fitted["choice"]["value"][term] == pytest.approx(est["estimates"][term], abs=TOL), term
+        assert values[term] == pytest.approx(est["estimates"][term], abs=TOL), term
     assert est["log_likelihood"] > est["null_log_likelihood"]
 
 
@@ -177,8 +179,9 @@ def test_aggregates_keeps_the_survey_estimates(runs):
     """The estimation section is unchanged, and survey terms not refitted keep their estimates."""
     before, after = runs["survey"]["fitted"], runs["aggregates"]["fitted"]
     assert after["estimation"] == before["estimation"]
-    for term in set(before["estimation"]["terms"]) - set(aggregates.PARAMETERS):
+    for term in set(before["estimation"]["terms"]) - set(aggregates.PARAMETERS) - {estimate.LIQUIDITY}:
         assert after["choice"]["value"][term] == before["choice"]["value"][term], term
+    assert after["heterogeneity"] == before["heterogeneity"]
 
 
 def test_aggregates_report_lists_the_fit_and_every_target(runs, targets_data):
@@ -274,7 +277,8 @@ def test_repository_fitted_file_matches_the_shipped_survey():
     estimates, or the aggregate fit for the parameters that fit sets, within their bounds."""
     data = yaml.safe_load(FITTED_FILE.read_text(encoding="utf-8"))
     est = data["estimation"]
-    values = data["choice"]["value"] | data["dynamics"]["value"] | data["valuation"]["value"]
+    values = (data["choice"]["value"] | data["dynamics"]["value"] | data["valuation"]["value"]
+              | data["heterogeneity"]["value"])
     assert est["survey_sha256"] == sha256(STANDIN_FILE)
     refit = data.get("aggregates", {}).get("values", {})
     for term in est["terms"]:

@@ -8,10 +8,14 @@ import math
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from abm.choice import (
+    CHOICE,
     DYNAMICS,
     MECHANISMS,
+    SIGNS,
     TERMS,
     alternative_factors,
     backpay_probability,
@@ -19,7 +23,11 @@ from abm.choice import (
     explain,
     load_coefficients,
     mechanism_utilities,
+    menu_place,
+    peer_shares,
+    probabilities,
     resident_factors,
+    utilities,
 )
 from abm.errors import UserError
 from helpers import DATA_DIR
@@ -30,15 +38,15 @@ DEFAULT = DATA_DIR / "coefficients" / "default.yaml"
 def test_the_shipped_coefficients_are_within_their_ranges():
     for ref in ("default", "fitted"):
         coefficients = load_coefficients(ref)
-        assert set(coefficients.choice) == set(TERMS) and set(coefficients.dynamics) == set(DYNAMICS)
-        assert all(-100 <= v <= 100 for v in coefficients.choice.values())
+        assert set(coefficients.choice) == set(CHOICE) and set(coefficients.dynamics) == set(DYNAMICS)
+        assert all(-1000 <= v <= 1000 for v in coefficients.choice.values())
         assert all(0 <= v <= 1 for v in coefficients.dynamics.values())
 
 
 @pytest.mark.parametrize(("section", "name", "value", "fragment"), [
     ("choice", "pay", math.inf, "finite number"),
     ("choice", "inertia", math.nan, "finite number"),
-    ("choice", "affordability", -1000.0, "greater than or equal to -100"),
+    ("choice", "affordability", -10_000.0, "greater than or equal to -1000"),
     ("choice", "lowest", "high", "valid number"),
     ("choice", "highest", True, "valid number"),
     ("dynamics", "trust_decay", 1.5, "less than or equal to 1"),
@@ -104,7 +112,7 @@ def test_mechanism_utilities_agree_with_explain_and_are_computed_row_by_row():
 
 # --- back-paying ---------------------------------------------------------------------------------
 
-BACKPAY_BETA = {"pay": -1.0, "affordability": -3.0, "basic_value": 0.2, "account_value": 0.5,
+BACKPAY_BETA = {"pay": -1.0, "backpay": 0.0, "affordability": -3.0, "basic_value": 0.2, "account_value": 0.5,
                 "account_value_x_awareness": 0.0}
 
 
@@ -157,3 +165,113 @@ def test_awareness_of_the_rules_adds_to_the_back_payment_account_value():
     aware = backpay_probability(beta, *args, awareness=np.array([1.0]))[0]
     assert aware > backpay_probability(beta, *args, awareness=np.array([0.0]))[0]
     assert backpay_probability(beta, *args, awareness=np.array([0.0]))[0] == backpay_probability(BACKPAY_BETA, *args)[0]
+
+
+# --- the menu: habit and peers follow a grade's place, not an identical yuan amount ----------------
+
+def test_menu_place_keeps_offered_grades_and_maps_the_others_to_the_nearest_in_ratio():
+    values = np.array([0.0, 101.0, 201.0, 301.0, 1001.0, 2001.0])
+    last = np.array([-1.0, 0.0, 100.0, 200.0, 300.0, 1000.0, 2000.0, 150.0, 5000.0, 50.0])
+    # 150 is nearer 201 than 101 in ratio (log 150/101 = 0.40 > log 201/150 = 0.29)
+    np.testing.assert_array_equal(menu_place(last, values), [-1, 0, 1, 2, 3, 4, 5, 2, 5, 1])
+    np.testing.assert_array_equal(menu_place(np.array([100.0, 200.0]), np.array([0.0, 100.0, 200.0])), [1, 2])
+
+
+def test_renamed_grades_keep_habit_and_village_shares():
+    """Every grade renamed +1 yuan: inertia stays on the same place in the list and the village shares
+    are the same as with the old list."""
+    old, new = np.array([0.0, 100.0, 200.0, 300.0]), np.array([0.0, 101.0, 201.0, 301.0])
+    last = np.array([0.0, 100.0, 200.0, 300.0, 200.0, -1.0])
+    village = np.array([0, 0, 0, 1, 1, 1])
+    np.testing.assert_array_equal(peer_shares(village, last, new, 2), peer_shares(village, last, old, 2))
+    kwargs = {"age": np.full(6, 40), "income": np.full(6, 10_000.0), "awareness": np.full(6, 0.5),
+              "trust": np.full(6, 0.5), "reliance": np.zeros(6), "good_health": np.ones(6), "mean_income": 10_000.0,
+              "last_choice": last, "peer_share": np.zeros((6, 4))}
+    np.testing.assert_array_equal(resident_factors(**kwargs, alt_values=new)["inertia"],
+                                  resident_factors(**kwargs, alt_values=old)["inertia"])
+
+
+def test_liquidity_multiplies_the_cost_per_yuan_of_income():
+    base = resident_factors(np.array([40, 40]), np.array([8_000.0, 8_000.0]), np.zeros(2), np.zeros(2),
+                            np.zeros(2), np.zeros(2), 8_000.0, np.full(2, -1.0), np.zeros((2, 3)),
+                            np.array([0.0, 100.0, 200.0]), liquidity=np.array([1.0, 2.0]))
+    assert base["inverse_income"] == pytest.approx([1 / 8_000, 2 / 8_000])
+
+
+def test_signs_the_economics_fixes_are_refused_in_a_coefficients_file(tmp_path):
+    for name, value in (("subsidy", -0.4), ("account_value", -8.8), ("affordability", 3.0), ("inertia", -1.0)):
+        data = yaml.safe_load(DEFAULT.read_text(encoding="utf-8"))
+        data["choice"]["value"][name] = value
+        path = tmp_path / "coefficients.yaml"
+        path.write_text(yaml.safe_dump(data), encoding="utf-8")
+        with pytest.raises(UserError) as info:
+            load_coefficients(path)
+        assert info.value.field == f"choice.{name}" and "the economics fixes this sign" in info.value.message
+
+
+# --- directions the evidence gives, as properties of the choice itself -----------------------------
+
+def _paying(beta, residents, alternatives) -> np.ndarray:
+    return 1 - probabilities(utilities(beta, residents, alternatives))[:, 0]
+
+
+SIGNED = {name: (st.floats(-60, 0) if sign == "<= 0" else st.floats(0, 60)) for name, sign in SIGNS.items()}
+FREE = {name: st.floats(-3, 3) for name in TERMS if name not in SIGNS}
+
+
+@st.composite
+def choice_cases(draw):
+    """Coefficients with the signs the economics fixes (any size), a menu, and a few residents' inputs
+    to resident_factors (without the menu)."""
+    beta = {name: draw(strategy) for name, strategy in (SIGNED | FREE).items()}
+    grades = np.array(sorted(draw(st.sets(st.integers(1, 40), min_size=1, max_size=8)))) * 100.0
+    subsidies = np.array(draw(st.lists(st.floats(0, 200), min_size=grades.size, max_size=grades.size)))
+    n = draw(st.integers(1, 5))
+
+    def column(strategy):
+        return np.array(draw(st.lists(strategy, min_size=n, max_size=n)))
+
+    inputs = {"age": column(st.integers(16, 70)), "income": column(st.floats(2_000, 80_000)),
+              "awareness": column(st.floats(0, 1)), "trust": column(st.floats(0, 1)), "reliance": np.zeros(n),
+              "good_health": np.ones(n), "mean_income": 12_000.0,
+              "last_choice": column(st.sampled_from([-1.0, 0.0, *grades])),
+              "peer_share": np.full((n, grades.size + 1), 1 / (grades.size + 1)),
+              "basic_worth": column(st.floats(0, 5)), "account_worth": column(st.floats(0, 1e-3))}
+    return beta, grades, subsidies, inputs
+
+
+def _residents(inputs: dict, grades: np.ndarray, **changed) -> dict:
+    return resident_factors(**(inputs | changed), alt_values=np.concatenate([[0.0], grades]))
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(choice_cases(), st.floats(0.5, 300))
+def test_more_subsidy_on_any_grade_never_means_fewer_payers(case, rise):
+    beta, grades, subsidies, inputs = case
+    residents = _residents(inputs, grades)
+    before = _paying(beta, residents, alternative_factors(grades, subsidies))
+    after = _paying(beta, residents, alternative_factors(grades, subsidies + rise))
+    assert np.all(after >= before - 1e-12)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(choice_cases(), st.floats(1.0, 3.0))
+def test_more_basic_pension_or_account_value_never_means_fewer_payers(case, factor):
+    beta, grades, subsidies, inputs = case
+    alternatives = alternative_factors(grades, subsidies)
+    before = _paying(beta, _residents(inputs, grades), alternatives)
+    for name in ("basic_worth", "account_worth"):
+        richer = _residents(inputs, grades, **{name: inputs[name] * factor})
+        assert np.all(_paying(beta, richer, alternatives) >= before - 1e-12), name
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(choice_cases())
+def test_renaming_every_grade_by_one_yuan_changes_almost_nothing(case):
+    """The menu renamed +1 yuan (last year's choices read against the new list): the chance of paying
+    moves by less than a point, through the yuan itself only (its cost and what it buys: at most 1% of
+    a grade's cost, 0.03 units of utility at the poorest income drawn)."""
+    beta, grades, subsidies, inputs = case
+    before = _paying(beta, _residents(inputs, grades), alternative_factors(grades, subsidies))
+    after = _paying(beta, _residents(inputs, grades + 1), alternative_factors(grades + 1, subsidies))
+    assert np.all(np.abs(after - before) < 0.01)

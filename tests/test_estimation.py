@@ -1,5 +1,6 @@
-"""Estimation: the conditional logit recovers the coefficients a survey was drawn with (and only
-those), and the study's binary logit describes the payers."""
+"""Estimation: the (mixed) logit recovers the coefficients a survey was drawn with (and only those),
+the liquidity dispersion included; the plain logit is statsmodels' ConditionalLogit where no bound
+binds; signs the economics fixes hold; and the study's binary logit describes the payers."""
 
 from __future__ import annotations
 
@@ -7,22 +8,27 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import chi2
+from statsmodels.discrete.conditional_models import ConditionalLogit
 
 from abm.calibrate import estimate, pipeline, standin
 from abm.calibrate.survey import choice_situations
-from abm.choice import TERMS
+from abm.choice import SIGNS, TERMS, design
 from helpers import year_policy
 
 RECOVERY_RESPONDENTS, RECOVERY_SEED = 2000, 424242
 SHIFTED_RESPONDENTS, SHIFTED_SEED, SHIFT = 1000, 777, 1.5
 
 
+GENERATED = standin.GENERATING | standin.GENERATING_HETEROGENEITY   # every estimated parameter's true value
+
+
 def _estimate(scenario, survey: pd.DataFrame, generating: dict) -> estimate.ChoiceEstimate:
-    """The pipeline's estimation: the identified survey terms, any others held at ``generating``."""
+    """The pipeline's estimation: the identified survey terms, any others held at ``generating``; the
+    mixed logit where the likelihood-ratio test keeps it."""
     situations = choice_situations(survey, scenario)
     terms = estimate.identified_terms(situations)
     held = {t: generating[t] for t in estimate.SURVEY_TERMS if t not in terms}
-    return estimate.conditional_logit(situations, terms, fixed=held)
+    return estimate.choice_model(situations, terms, fixed=held)[0]
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +75,8 @@ def test_one_cross_section_identifies_all_survey_terms_but_the_subsidy(baseline,
 def test_estimation_converges_with_a_valid_covariance(recovered):
     """The optimiser converged; the covariance is symmetric positive definite and gives the standard errors."""
     assert recovered.converged
-    assert set(recovered.terms) <= set(estimate.SURVEY_TERMS) and len(recovered.terms) >= len(estimate.SURVEY_TERMS) - 1
+    survey_terms = set(recovered.terms) - {estimate.LIQUIDITY}
+    assert survey_terms <= set(estimate.SURVEY_TERMS) and len(survey_terms) >= len(estimate.SURVEY_TERMS) - 1
     assert recovered.n == RECOVERY_RESPONDENTS
     assert recovered.loglik > recovered.null_loglik
     assert np.allclose(recovered.cov, recovered.cov.T)
@@ -79,15 +86,16 @@ def test_estimation_converges_with_a_valid_covariance(recovered):
 
 def test_each_estimate_is_within_3_se_of_its_generating_value(recovered):
     """Parameter recovery, term by term: |estimate - generating value| < 3 standard errors."""
-    misses = {t: (round(float(b), 3), round(float(se), 3), standin.GENERATING[t])
+    assert estimate.LIQUIDITY in recovered.terms      # the dispersion the survey was drawn with is found
+    misses = {t: (round(float(b), 3), round(float(se), 3), GENERATED[t])
               for t, b, se in zip(recovered.terms, recovered.params, recovered.bse)
-              if not abs(b - standin.GENERATING[t]) < 3 * se}
+              if not abs(b - GENERATED[t]) < 3 * se}
     assert misses == {}
 
 
 def test_generating_vector_is_inside_the_joint_99_percent_region(recovered):
     """Wald statistic (b - b0)' V^-1 (b - b0) of the generating vector is below the chi-square 0.99 quantile."""
-    b0 = np.array([standin.GENERATING[t] for t in recovered.terms])
+    b0 = np.array([GENERATED[t] for t in recovered.terms])
     gap = recovered.params - b0
     wald = float(gap @ np.linalg.solve(recovered.cov, gap))
     assert wald < chi2.ppf(0.99, df=len(recovered.terms)), wald
@@ -104,13 +112,69 @@ def test_a_survey_drawn_with_another_coefficient_is_told_apart(shifted):
 
 @pytest.fixture(scope="module")
 def small_situations(baseline) -> list[dict]:
-    return choice_situations(standin.make_standin(baseline, respondents=300, seed=5), baseline)
+    """300 respondents drawn without liquidity dispersion."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(standin, "GENERATING_HETEROGENEITY", {"liquidity_sd": 0.0})
+        survey = standin.make_standin(baseline, respondents=300, seed=5)
+    return choice_situations(survey, baseline)
 
 
 def test_conditional_logit_without_fixed_terms_runs(small_situations):
     """conditional_logit with its default arguments (no term fixed) estimates every survey term."""
     est = estimate.conditional_logit(small_situations)
     assert est.terms == estimate.SURVEY_TERMS and est.converged
+
+
+def test_the_plain_logit_is_statsmodels_conditional_logit_where_no_bound_binds(small_situations):
+    """Where no sign bound is active, the bounded estimator finds statsmodels' ConditionalLogit's
+    estimates, log-likelihood and standard errors (the well-kept library as the reference)."""
+    terms = tuple(t for t in estimate.SURVEY_TERMS if t not in ("subsidy", "account_value"))
+    ours = estimate.conditional_logit(small_situations, terms, fixed={"subsidy": 0.0, "account_value": 5.0})
+    assert ours.converged and ours.at_bound == ()
+    columns = [list(TERMS).index(t) for t in terms]
+    held = [list(TERMS).index("account_value")]
+    endog, exog, offset, groups = [], [], [], []
+    first = 0
+    for s in small_situations:
+        block = design(s["residents"], s["alternatives"])
+        n, k, _ = block.shape
+        chosen = np.zeros((n, k))
+        chosen[np.arange(n), s["chosen"]] = 1
+        endog.append(chosen.ravel())
+        exog.append(block[..., columns].reshape(n * k, -1))
+        offset.append((block[..., held] * 5.0).reshape(n * k))
+        groups.append(np.repeat(np.arange(first, first + n), k))
+        first += n
+    exog = np.concatenate(exog)
+    scale = exog.std(axis=0)
+    reference = ConditionalLogit(np.concatenate(endog), exog / scale, groups=np.concatenate(groups),
+                                 offset=np.concatenate(offset)).fit(method="bfgs", maxiter=5000, disp=False)
+    assert ours.loglik == pytest.approx(reference.llf, abs=1e-5)
+    assert ours.params == pytest.approx(np.asarray(reference.params) / scale, rel=1e-3, abs=1e-3)
+    assert ours.bse == pytest.approx(np.asarray(reference.bse) / scale, rel=1e-2)
+
+
+def test_estimates_keep_the_signs_the_economics_fixes(small_situations):
+    """A coefficient whose sign is fixed (abm/choice.py SIGNS) never crosses 0: a survey whose answers
+    would push the account's value below 0 stops it at 0, and says so (at_bound)."""
+    turned = [s | {"residents": s["residents"] | {"account_worth": -s["residents"]["account_worth"]}}
+              for s in small_situations]   # a survey where buying more in the account looks worse
+    est = estimate.conditional_logit(turned, ("pay", "affordability", "lowest", "account_value"))
+    values = dict(zip(est.terms, est.params))
+    assert values["account_value"] == 0.0 and "account_value" in est.at_bound
+    for term, value in values.items():
+        sign = SIGNS.get(term)
+        assert sign is None or (value <= 0 if sign == "<= 0" else value >= 0), term
+
+
+def test_a_survey_without_dispersion_keeps_the_plain_logit(small_situations):
+    """The likelihood-ratio test keeps the mixed logit only where the data need it: answers drawn with
+    no liquidity dispersion (the small survey is drawn with GENERATING_HETEROGENEITY zeroed here)
+    keep the plain logit, and the test is reported."""
+    est, test = estimate.choice_model(small_situations, estimate.identified_terms(small_situations),
+                                      fixed={"subsidy": 0.0}, draws=50)
+    assert test["loglik_mixed"] >= test["loglik_plain"] - 1e-6
+    assert test["kept"] == (estimate.LIQUIDITY in est.terms) == (test["p_value"] < estimate.LIQUIDITY_TEST_LEVEL)
 
 
 def test_a_two_wave_survey_estimates_every_survey_term(tmp_path, baseline, standin_survey):
@@ -120,8 +184,8 @@ def test_a_two_wave_survey_estimates_every_survey_term(tmp_path, baseline, stand
     waves.loc[early, "survey_year"] = 2012
     path = tmp_path / "two_waves.csv"
     waves.to_csv(path, index=False)
-    _, _, est, _ = pipeline.estimate_survey(path, baseline)
-    assert est.terms == estimate.SURVEY_TERMS
+    est = pipeline.estimate_survey(path, baseline)[2]
+    assert tuple(t for t in est.terms if t != estimate.LIQUIDITY) == estimate.SURVEY_TERMS
 
 
 def test_estimate_table_reports_z_and_p(recovered):

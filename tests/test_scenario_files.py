@@ -369,7 +369,7 @@ def test_a_monthly_amount_may_be_dated_from_a_month_in_a_file_and_with_set(tmp_p
     spec = load_scenario(path, ["policy.local_top_up.2028-03=20"])
     assert list(spec.policy.basic_pension)[-3:] == [2025, 2026, "2027-07"]
     assert latest(spec.policy.basic_pension, 2027, 6) == 150 and latest(spec.policy.basic_pension, 2027) == 200
-    assert spec.policy.local_top_up == {2011: 0, "2028-03": 20}
+    assert spec.policy.local_top_up == {**baseline.policy.local_top_up, "2028-03": 20}
 
 
 @pytest.mark.parametrize("value", ["2014-13", "2014-00", "14-07", "July"])
@@ -471,8 +471,8 @@ CHECKED = {
     "huge yuan": ("economy:\n  basic_needs_line: 1.0e+300\n", "economy.basic_needs_line",
                   ["less than or equal to 1000000"]),
     "infinite coefficient": ("behaviour:\n  choice: {pay: -.inf}\n", "behaviour.choice.pay", ["finite number"]),
-    "coefficient out of range": ("behaviour:\n  choice: {inertia: 500}\n", "behaviour.choice.inertia",
-                                 ["less than or equal to 100"]),
+    "coefficient out of range": ("behaviour:\n  choice: {inertia: 5000}\n", "behaviour.choice.inertia",
+                                 ["less than or equal to 1000"]),
     "dynamics above 1": ("behaviour:\n  dynamics: {trust_decay: 1.5}\n", "behaviour.dynamics.trust_decay",
                          ["less than or equal to 1"]),
     "grade above the limit": ("policy:\n  grades: {2014: [100, 20000, 40000]}\n", "policy.grades.2014.2",

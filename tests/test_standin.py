@@ -8,7 +8,7 @@ import pytest
 
 from abm.calibrate import standin
 from abm.calibrate.survey import read_survey
-from helpers import STANDIN_FILE, invoke, year_policy
+from helpers import REPO_ROOT, STANDIN_FILE, invoke, year_policy
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +96,15 @@ def test_higher_grades_are_more_common_in_the_top_income_third(standin_survey, o
     above = standin_survey["grade"].fillna(0).astype(float) > offered[0]
     share = above.groupby(third, observed=True).mean()
     assert share["top"] > share["bottom"]
+
+
+def test_the_survey_readme_shows_the_generating_values_of_the_code():
+    """calibration/survey/README.md's table of generating coefficients is the code's (docs/build.py writes it)."""
+    import sys
+
+    sys.path.insert(0, str(REPO_ROOT / "docs"))
+    import build
+
+    text = build.SURVEY_README.read_text(encoding="utf-8")
+    assert build.stale(text, build.survey_sections(), build.SURVEY_README) == [], \
+        "the survey README's generating values differ from abm/calibrate/standin.py: run `make docs`"

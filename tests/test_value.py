@@ -159,14 +159,16 @@ def test_account_factor_rises_with_the_interest_rate(county_life, policy):
 
 
 def test_pivotal_weight_by_slack(policy):
-    """No back-payment right: 1 without slack, exp(-slack / h) with it; vectorised."""
+    """No back-payment right: 1 without slack, exp(-slack / h) with it; 0 once the minimum years
+    are paid (the payment adds no basic pension: aged 58 with 15 years, or 45 with 20); vectorised."""
     no_right = replace(policy, backpay=False)
-    age = np.array([30, 30, 50, 58, 62, 45])
-    years = np.array([0, 5, 2, 14, 10, 20])
-    slack = np.array([30 - 15, 30 + 5 - 15, 10 + 2 - 15, 2 + 14 - 15, 10 - 15, 15 + 20 - 15])
-    expected = np.where(slack <= 0, 1.0, np.exp(-slack / 4.0))
+    age = np.array([30, 30, 50, 58, 62, 45, 58, 59])
+    years = np.array([0, 5, 2, 14, 10, 20, 15, 14])
+    slack = np.array([30 - 15, 30 + 5 - 15, 10 + 2 - 15, 2 + 14 - 15, 10 - 15, 15 + 20 - 15, 2 + 15 - 15,
+                      1 + 14 - 15])
+    expected = np.where(years >= 15, 0.0, np.where(slack <= 0, 1.0, np.exp(-slack / 4.0)))
     assert pivotal_weight(age, years, no_right, horizon=4.0) == pytest.approx(expected, rel=1e-12)
-    assert list(expected[[2, 4]]) == [1.0, 1.0]
+    assert list(expected[[2, 4, 5, 6, 7]]) == [1.0, 1.0, 0.0, 0.0, 1.0]
     with pytest.raises(ValueError, match="horizon"):
         pivotal_weight(age, years, no_right, horizon=0.0)
 

@@ -12,8 +12,13 @@ valleys: a single simplex stays in the first it finds).
 from __future__ import annotations
 
 import math
+import multiprocessing
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Empty
 
 import numpy as np
 import pandas as pd
@@ -21,38 +26,34 @@ from scipy.optimize import minimize
 from scipy.special import expit, logit
 from scipy.stats import qmc
 
-from abm import experiments, runner
+from abm import experiments, processes, runner
 from abm.choice import Coefficients
 from abm.datafiles import CALIBRATION_DIR, read_yaml
 from abm.errors import UserError
 from abm.scenario import Scenario
 
 TARGETS = CALIBRATION_DIR / "targets.yaml"
-# name -> (section of the coefficients file, lower bound, upper bound)
+# name -> (section of the coefficients file, lower bound, upper bound): what one cross-section cannot
+# identify, one parameter per fitted target it answers to, in ranges wide enough that no bound but a
+# natural one (a share between 0 and 1) can hold a value. Habit, peers and the attitude dynamics keep
+# their priors: no target speaks to them (the report's sensitivity table shows what they would move).
 PARAMETERS: dict[str, tuple[str, float, float]] = {
-    "inertia": ("choice", 0.0, 4.0),
-    "peer_share": ("choice", 0.0, 4.0),
-    # constants of paying and of the lowest grade: re-set to the population's shares, as is usual
-    # when a survey-estimated choice model is applied to a population with habit and herding
-    "pay": ("choice", -4.0, 4.0),
-    "lowest": ("choice", -2.0, 4.0),
-    # the pull of a subsidy beyond the yuan it adds to the account: one survey year has one subsidy
-    # schedule and cannot show it (held at its prior there); the subsidy experiments can
-    "subsidy": ("choice", -2.0, 2.0),
-    "awareness_publicity": ("dynamics", 0.0, 0.5),
-    "awareness_decay": ("dynamics", 0.0, 0.3),
-    "trust_service": ("dynamics", 0.0, 0.3),
-    # the basic pension's pull near the pension age: the survey estimate is re-set to the experiments
-    # (Lin & Zhang's basic-pension rise, the age profile) and to enrolment, as the constants are
-    "basic_value": ("choice", 0.0, 40.0),
+    # constants of paying and of the lowest and top grades: re-set to the population's shares, as is
+    # usual when a survey-estimated choice model is applied to a population with habit and herding
+    "pay": ("choice", -8.0, 8.0),              # enrolment 2023
+    "lowest": ("choice", -4.0, 8.0),           # the lowest grade's share 2018
+    "highest": ("choice", -4.0, 8.0),          # the top grade's share 2018
+    "backpay": ("choice", -8.0, 12.0),         # pensioners per participant 2023 (the launch cohort's back-payments)
     # how much of the account's value residents who do not understand compound interest miss (Song 2020)
-    "compounding_gap": ("valuation", 0.0, 0.95),
+    "compounding_gap": ("valuation", 0.0, 1.0),
 }
 EXPERIMENT_YEAR = 2018     # the field experiments are replayed in the survey year
 
 
 INITIAL_STEP = 0.7   # first simplex edge, in logistic units of each parameter's range
-SCREEN = 32          # Sobol points tried before the simplex starts (at most a quarter of the budget, a power of 2)
+SCREEN = 64          # Sobol points tried before the simplices start (at most a quarter of the budget, a power of 2)
+STARTS = 3           # local searches, from the best screened points that lie apart
+AT_BOUND = 0.01      # a fitted value within this share of its range from a bound is reported as on it
 SCREEN_SEED = 20240102
 
 
@@ -66,6 +67,13 @@ class Target:
     unit: str = ""
     fit: bool = True
     why: str = ""          # why a target is not fitted, or how to read a miss
+
+
+def at_bound(values: dict[str, float], share: float = AT_BOUND) -> list[str]:
+    """The fitted parameters within ``share`` of their range from either bound."""
+    return [name for name, value in values.items()
+            if min(value - PARAMETERS[name][1], PARAMETERS[name][2] - value)
+            < share * (PARAMETERS[name][2] - PARAMETERS[name][1])]
 
 
 def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Target]:
@@ -96,7 +104,7 @@ def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Ta
 
 def with_coefficients(coefficients: Coefficients, values: dict[str, float]) -> Coefficients:
     """``coefficients`` with fitted PARAMETERS replaced, each in its section."""
-    sections = {"choice": {}, "dynamics": {}, "valuation": {}}
+    sections = {"choice": {}, "dynamics": {}, "valuation": {}, "heterogeneity": {}}
     for name, value in values.items():
         sections[PARAMETERS[name][0]][name] = float(value)
     return coefficients.replace(**sections)
@@ -162,43 +170,143 @@ class Fit:
     loss: float
     evaluations: int
     history: list[float] = field(default_factory=list)
+    # every local search: its start (the screened point's rank), values, loss and evaluations, best first
+    optima: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The loss as a function of the parameters in logistic units of their ranges (picklable: the
+    local searches run in worker processes)."""
+
+    scenario: Scenario
+    start: Coefficients
+    targets: list[Target]
+    seeds: list[int]
+    evidence_seed: int | None
+    evidence: Path
+
+    def values(self, z: np.ndarray) -> dict[str, float]:
+        low, high = _ranges()
+        return dict(zip(PARAMETERS, low + (high - low) * expit(z)))
+
+    def loss(self, z: np.ndarray) -> float:
+        return loss(*evaluate(self.scenario, with_coefficients(self.start, self.values(z)), self.targets, self.seeds,
+                              self.evidence_seed, self.evidence))
+
+
+def _ranges() -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([low for _, low, _ in PARAMETERS.values()]),
+            np.array([high for _, _, high in PARAMETERS.values()]))
+
+
+def _local_search(job: tuple[_Problem, np.ndarray, int, object]) -> dict:
+    """Nelder-Mead from ``z0`` with ``budget`` evaluations; each evaluation's loss is put to ``report``
+    (a queue, or a :class:`_Report`)."""
+    problem, z0, budget, report = job
+    history: list[float] = []
+
+    def objective(z: np.ndarray) -> float:
+        history.append(problem.loss(z))
+        report.put(history[-1])
+        return history[-1]
+
+    # a simplex wide enough to step over the small plateaus that discrete choices make in the loss
+    simplex = np.vstack([z0, z0 + INITIAL_STEP * np.eye(z0.size)])
+    result = minimize(objective, z0, method="Nelder-Mead",
+                      options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": simplex})
+    return {"z": result.x, "loss": float(result.fun), "evaluations": len(history), "history": history}
+
+
+def _screen_point(job: tuple[_Problem, np.ndarray]) -> float:
+    problem, z = job
+    return problem.loss(z)
 
 
 def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: list[int],
         budget: int, on_evaluation=lambda n, best: None, evidence_seed: int | None = None,
-        evidence: Path = experiments.EVIDENCE) -> Fit:
-    """Nelder-Mead over PARAMETERS within their bounds, from the current values; with an
-    ``evidence_seed`` the field experiments of ``evidence`` count in the loss (as many
-    replications as ``seeds``)."""
-    names = list(PARAMETERS)
-    low = np.array([PARAMETERS[n][1] for n in names])
-    high = np.array([PARAMETERS[n][2] for n in names])
-    current = np.array([getattr(start, PARAMETERS[n][0])[n] for n in names])
-    history: list[float] = []
-
-    def to_values(z: np.ndarray) -> dict[str, float]:
-        return dict(zip(names, low + (high - low) * expit(z)))
-
-    def objective(z: np.ndarray) -> float:
-        history.append(loss(*evaluate(scenario, with_coefficients(start, to_values(z)), targets, seeds,
-                                      evidence_seed, evidence)))
-        on_evaluation(len(history), min(history))
-        return history[-1]
-
-    share = np.clip((current - low) / (high - low), 0.02, 0.98)
-    starts = [logit(share)]
+        evidence: Path = experiments.EVIDENCE, workers: int = 1) -> Fit:
+    """A global search over PARAMETERS within their bounds: the current values and a scrambled Sobol
+    design of SCREEN points over the bounds are evaluated, then Nelder-Mead runs from each of the
+    STARTS best screened points that lie apart (the loss has several valleys; a single simplex stays
+    in the first it finds), the rest of the budget shared among them; the best local optimum wins
+    and every optimum is kept, so the report can say whether others come close. With an
+    ``evidence_seed`` the field experiments of ``evidence`` count in the loss (as many replications as
+    ``seeds``). The result does not depend on ``workers`` (screened points and local searches run in
+    parallel; each is deterministic)."""
+    problem = _Problem(scenario, start, targets, seeds, evidence_seed, evidence)
+    low, high = _ranges()
+    current = np.array([getattr(start, section)[name] for name, (section, _, _) in PARAMETERS.items()])
+    starts = [logit(np.clip((current - low) / (high - low), 0.02, 0.98))]
     screen = min(SCREEN, budget // 4)
     if screen:   # a power of two keeps the Sobol points balanced
-        design = qmc.Sobol(len(names), scramble=True, seed=SCREEN_SEED).random_base2(int(math.log2(screen)))
+        design = qmc.Sobol(len(PARAMETERS), scramble=True, seed=SCREEN_SEED).random_base2(int(math.log2(screen)))
         starts += list(logit(np.clip(design, 0.02, 0.98)))
-    losses = [objective(z) for z in starts]
-    z0 = starts[int(np.argmin(losses))]
-    # a simplex wide enough to step over the small plateaus that discrete choices make in the loss
-    simplex = np.vstack([z0, z0 + INITIAL_STEP * np.eye(z0.size)])
-    z_best, loss_best = z0, min(losses)
-    left = budget - len(history)
-    if left > 0:   # the simplex starts at z0, so its best is never worse
-        result = minimize(objective, z0, method="Nelder-Mead",
-                          options={"maxfev": left, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": simplex})
-        z_best, loss_best = result.x, float(result.fun)
-    return Fit(to_values(z_best), loss_best, len(history), history)
+    history: list[float] = []
+
+    def record(value: float) -> None:
+        history.append(value)
+        on_evaluation(len(history), min(history))
+
+    with _executor(workers) as executor:
+        mapper = map if executor is None else executor.map
+        screened = []
+        for value in mapper(_screen_point, [(problem, z) for z in starts]):
+            screened.append(value)
+            record(value)
+        left = budget - len(history)
+        chosen = _apart(starts, screened, STARTS)
+        if left < len(chosen) * (len(PARAMETERS) + 1):   # no budget for a simplex: the best screened point
+            best = int(np.argmin(screened))
+            only = {"start": 0, "values": problem.values(starts[best]), "loss": screened[best], "evaluations": 1}
+            return Fit(only["values"], only["loss"], len(history), history, [only])
+        jobs = [(problem, starts[i], left // len(chosen)) for i in chosen]
+        results = _searches(jobs, executor, record)
+    optima = sorted(({"start": rank, "values": problem.values(r["z"]), "loss": r["loss"],
+                      "evaluations": r["evaluations"]} for rank, r in enumerate(results)), key=lambda o: o["loss"])
+    return Fit(optima[0]["values"], optima[0]["loss"], len(history), history, optima)
+
+
+def _apart(points: list[np.ndarray], losses: list[float], count: int, distance: float = 1.0) -> list[int]:
+    """Indices of the ``count`` lowest-loss points, each at least ``distance`` (logistic units, the
+    largest coordinate difference) from those chosen before it."""
+    chosen: list[int] = []
+    for index in np.argsort(losses, kind="stable"):
+        if all(np.max(np.abs(points[index] - points[c])) >= distance for c in chosen):
+            chosen.append(int(index))
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+@contextmanager
+def _executor(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A process pool of ``workers`` (None: this process)."""
+    if workers <= 1:
+        yield None
+        return
+    with processes.pool(workers, ["abm.calibrate.aggregates"]) as executor:
+        yield executor
+
+
+class _Report:
+    """Where a local search reports each evaluation's loss: a callback in this process."""
+
+    def __init__(self, record) -> None:
+        self.put = record
+
+
+def _searches(jobs: list[tuple], executor: ProcessPoolExecutor | None, record) -> list[dict]:
+    """The local searches' results in the order of ``jobs``; every evaluation's loss goes to ``record``
+    as it happens (through a managed queue from worker processes)."""
+    if executor is None:
+        return [_local_search((*job, _Report(record))) for job in jobs]
+    with multiprocessing.Manager() as manager:
+        queue = manager.Queue()
+        futures = [executor.submit(_local_search, (*job, queue)) for job in jobs]
+        while not all(f.done() for f in futures) or not queue.empty():
+            try:
+                record(queue.get(timeout=0.2))
+            except Empty:
+                pass
+        return [f.result() for f in futures]

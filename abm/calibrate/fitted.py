@@ -11,11 +11,12 @@ from abm.choice import Coefficients, load_coefficients
 from abm.datafiles import read_yaml
 
 HEADER = """\
-# Fitted behavioural coefficients, written by `pension-abm calibrate survey` (choice terms a
-# survey identifies) and `pension-abm calibrate aggregates` (habit, herding, the constants of
-# paying and of the lowest grade, the attitude dynamics and the compounding gap, fitted to
-# calibration/targets.yaml and the field experiments of calibration/evidence.yaml). Scenarios reference this file in
-# behaviour.coefficients. Do not edit by hand: rerun the commands.
+# Fitted behavioural coefficients, written by `pension-abm calibrate survey` (the choice terms and the
+# liquidity dispersion a survey identifies) and `pension-abm calibrate aggregates` (the constants of
+# paying, of the lowest and top grades and of back-paying, and the compounding gap, fitted to
+# calibration/targets.yaml and the field experiments of calibration/evidence.yaml). Habit, herding and
+# the attitude dynamics are priors. Scenarios reference this file in behaviour.coefficients. Do not
+# edit by hand: rerun the commands.
 """
 
 
@@ -37,20 +38,24 @@ def section(folder: Path, name: str) -> dict:
 
 
 def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], sections: dict,
-          valuation: dict[str, float] | None = None) -> Path:
+          valuation: dict[str, float] | None = None, heterogeneity: dict[str, float] | None = None) -> Path:
     """Write the file with new values; ``sections`` (estimation, aggregates) replace their namesakes,
-    the others are kept; ``valuation`` (how residents value what paying buys) defaults to the priors."""
-    valuation = load_coefficients("default").valuation if valuation is None else valuation
+    the others are kept; ``valuation`` (how residents value what paying buys) and ``heterogeneity``
+    (how households differ) default to the priors."""
+    priors = load_coefficients("default")
+    valuation = priors.valuation if valuation is None else valuation
+    heterogeneity = priors.heterogeneity if heterogeneity is None else heterogeneity
     path = path_in(folder)
     existing = read_yaml(path) if path.is_file() else {}
     document = {
         "status": "fitted",
         "choice": {"unit": "utility per unit of each term (abm/choice.py)",
-                   "source": "survey terms: conditional logit (estimation section); peer_share, inertia: "
-                             "fitted to aggregates (aggregates section), priors until then",
+                   "source": "survey terms: (mixed) logit (estimation section); the constants of paying, of the "
+                             "lowest and top grades and of back-paying: fitted to aggregates (aggregates section); "
+                             "peer_share, inertia: priors",
                    "value": {k: float(v) for k, v in choice.items()}},
         "dynamics": {"unit": "share of the gap to 1 closed per year (gains), share lost per year (decay)",
-                     "source": "fitted to aggregates (aggregates section), priors until then",
+                     "source": "priors (abm/data/coefficients/default.yaml): no target speaks to them",
                      "value": {k: float(v) for k, v in dynamics.items()}},
         "valuation": {"unit": "discount_rate per year; pivot_horizon years; compounding_gap share of the "
                               "account's value",
@@ -58,6 +63,11 @@ def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], se
                                 "(aggregates section; the prior until then); discount_rate, pivot_horizon: "
                                 "priors (abm/data/coefficients/default.yaml)",
                       "value": {k: float(v) for k, v in valuation.items()}},
+        "heterogeneity": {"unit": "liquidity_sd: log standard deviation of the cost term's multiplier "
+                                  "exp(liquidity_sd x z), z standard normal per resident",
+                          "source": "mixed logit of the survey (estimation section; 0 where the plain logit "
+                                    "is kept), the prior until then",
+                          "value": {k: float(v) for k, v in heterogeneity.items()}},
     }
     for name in ("estimation", "aggregates"):   # a section given as None is dropped
         value = sections[name] if name in sections else existing.get(name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from abm.calibrate import aggregates
@@ -15,9 +16,13 @@ from abm.choice import MECHANISMS, TERMS, Coefficients
 from abm.scenario import Scenario
 
 STEP = 0.05          # a fitted parameter moves by this share of its range (each way)
+COVARIANCE_STEP = 0.02   # the same for the fit's curvature
 RELATIVE_STEP = 0.1  # a survey estimate moves by this share of its value (each way)
 SURVEY_PARAMETERS = ("basic_value", "account_value", "affordability", "subsidy")  # survey terms the evidence speaks to
-PRIOR_VALUATION = ("discount_rate", "pivot_horizon")   # valuation priors no target fits
+# priors no target fits, by section: the table shows what each would move
+PRIORS = {"inertia": "choice", "peer_share": "choice", "awareness_publicity": "dynamics",
+          "awareness_decay": "dynamics", "trust_service": "dynamics",
+          "discount_rate": "valuation", "pivot_horizon": "valuation", "liquidity_sd": "heterogeneity"}
 
 
 Evaluate = Callable[[Coefficients], pd.Series]
@@ -73,9 +78,38 @@ def _parameters(coefficients: Coefficients) -> list[tuple[str, str, float]]:
     found = [(name, section, STEP * (high - low)) for name, (section, low, high) in aggregates.PARAMETERS.items()]
     found += [(name, "choice", RELATIVE_STEP * abs(coefficients.choice[name]) or RELATIVE_STEP)
               for name in SURVEY_PARAMETERS if name not in aggregates.PARAMETERS]
-    found += [(name, "valuation", RELATIVE_STEP * abs(coefficients.valuation[name]) or RELATIVE_STEP)
-              for name in PRIOR_VALUATION if name not in aggregates.PARAMETERS]
+    found += [(name, section, RELATIVE_STEP * abs(getattr(coefficients, section)[name]) or RELATIVE_STEP)
+              for name, section in PRIORS.items() if name not in aggregates.PARAMETERS]
     return found
+
+
+def fit_covariance(evaluate: Evaluate, coefficients: Coefficients, scale: pd.Series,
+                   step: float = COVARIANCE_STEP) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The fitted parameters' covariance from the loss's curvature (Gauss-Newton): with each
+    target's tolerance read as the standard deviation of its observation, cov = (J'J)^-1, J the
+    derivatives of the targets in tolerances per unit of each parameter (central differences of
+    ``step`` x its range, on the fit's own random numbers). Only targets with a value count (a bound
+    that holds has no slope); a parameter the targets cannot tell apart from others shows as a
+    singular J'J, and the pseudo-inverse then gives it no variance from the targets.
+
+    Args:
+        evaluate: the targets' simulated means as a function of the coefficients (:func:`moments`).
+        coefficients: the fitted coefficients.
+        scale: each value target's tolerance, named as ``evaluate`` names them.
+    Returns:
+        the covariance (parameters x parameters, in their units) and J (targets x parameters).
+    """
+    columns = {}
+    for name, (section, low, high) in aggregates.PARAMETERS.items():
+        value, delta = getattr(coefficients, section)[name], step * (high - low)
+        up, down = (_with(coefficients, section, name, min(max(value + sign * delta, low), high))
+                    for sign in (1, -1))
+        width = min(value + delta, high) - max(value - delta, low)
+        columns[name] = ((evaluate(up) - evaluate(down)) / width)[scale.index] / scale
+    jacobian = pd.DataFrame(columns)
+    information = jacobian.to_numpy().T @ jacobian.to_numpy()
+    covariance = np.linalg.pinv(information, rcond=1e-10, hermitian=True)
+    return pd.DataFrame(covariance, index=jacobian.columns, columns=jacobian.columns), jacobian
 
 
 def _with(coefficients: Coefficients, section: str, name: str, value: float) -> Coefficients:

@@ -13,8 +13,9 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from abm import atomic, destinations
+from abm import atomic, destinations, directions, experiments
 from abm.calibrate import aggregates, estimate, fitted, identification, report
 from abm.calibrate.survey import CALIBRATION_DIR, STANDIN, choice_situations, file_hash, read_survey
 from abm.choice import load_coefficients
@@ -27,6 +28,7 @@ CALIBRATION_SEED = 20240101
 REPORT_REPLICATIONS = 20
 REPORT_END_YEAR = 2024
 DECOMPOSITION_YEAR = 2018   # the Shanxi survey's year
+DIRECTIONS_YEAR, DIRECTIONS_RESIDENTS = 2026, 5000   # the policy directions' levers (abm/directions.py)
 
 
 def estimate_survey(survey_file: Path, scenario: Scenario):
@@ -40,13 +42,13 @@ def estimate_survey(survey_file: Path, scenario: Scenario):
     priors = load_coefficients("default").choice
     held = {t: priors[t] for t in estimate.SURVEY_TERMS if t not in terms}
     try:
-        choice = estimate.conditional_logit(situations, terms, fixed=held)
+        choice, test = estimate.choice_model(situations, terms, fixed=held)
         study = estimate.study_logit(survey, lowest)
     except (ValueError, np.linalg.LinAlgError) as err:
         raise UserError(f"the answers do not identify the choice coefficients ({err}); the survey needs "
                         "respondents who differ in what they chose and in their circumstances",
                         file=survey_file) from None
-    return survey, situations, choice, study
+    return survey, situations, choice, study, test
 
 
 def _check_estimable(survey, survey_file: Path, terms: int, lowest: float) -> None:
@@ -79,7 +81,7 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
     # the report needs valid targets: check them before the fitted file is rewritten
     aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
     survey_fit = estimate_survey(survey_file, scenario)
-    est = survey_fit[2]
+    est, test = survey_fit[2], survey_fit[4]
     section = {
         "method": "conditional logit (statsmodels ConditionalLogit), McFadden's choice model",
         "survey": _portable(survey_file, folder),
@@ -91,23 +93,28 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
         "converged": est.converged,
         "terms": list(est.terms),
         "held_at_prior": [t for t in estimate.SURVEY_TERMS if t not in est.terms],
+        "at_bound": list(est.at_bound),
+        "heterogeneity_test": test,
         "estimates": dict(zip(est.terms, est.params.round(6).tolist())),
         "standard_errors": dict(zip(est.terms, est.bse.round(6).tolist())),
         "covariance": est.cov.round(8).tolist(),
     }
     # a new survey fit makes any earlier aggregate fit stale: the rest goes back to the priors
     priors = load_coefficients("default")
-    choice = priors.choice | dict(zip(est.terms, est.params.tolist()))
+    choice = priors.choice | {t: v for t, v in zip(est.terms, est.params.tolist()) if t in priors.choice}
+    heterogeneity = {"liquidity_sd": estimate.liquidity_sd(est)}
     with _staged(folder) as staging:
         fitted.write(staging, choice, priors.dynamics, {"estimation": section, "aggregates": None},
-                     priors.valuation)
+                     priors.valuation, heterogeneity)
         return regenerate_report(scenario, survey_file, folder, targets_file, survey_fit, into=staging)
 
 
-def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, residents: int = 4000,
+def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, residents: int = 4000,
                          folder: Path = CALIBRATION_DIR, targets_file: Path = aggregates.TARGETS,
-                         on_evaluation=lambda n, best: None) -> dict:
-    """Fit the parameters the survey cannot identify to the targets, by simulated moments."""
+                         on_evaluation=lambda n, best: None, workers: int = 1) -> dict:
+    """Fit the parameters the survey cannot identify to the targets, by simulated moments (a global
+    search on ``workers`` processes; the result does not depend on their number), with the fitted
+    parameters' covariance from the loss's curvature."""
     destinations.check(folder, "calibration")
     estimation = fitted.section(folder, "estimation")
     if not estimation:
@@ -122,10 +129,14 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, 
     started = time.perf_counter()
     crn = _seeds(seeds, stream=0)
     start = _fresh_start(folder, estimation)
-    result = aggregates.fit(small, start, targets, crn, budget, on_evaluation, evidence_seed=_seeds(1, stream=2)[0])
+    evidence_seed = _seeds(1, stream=2)[0]
+    result = aggregates.fit(small, start, targets, crn, budget, on_evaluation, evidence_seed=evidence_seed,
+                            workers=workers)
     best = aggregates.with_coefficients(start, result.values)
+    covariance, jacobian = _curvature(small, best, targets, crn, evidence_seed)
     section = {
-        "method": "simulated moments, Nelder-Mead on common random numbers",
+        "method": (f"simulated moments on common random numbers: {aggregates.SCREEN} scrambled Sobol points over "
+                   f"the ranges, then Nelder-Mead from the {aggregates.STARTS} best that lie apart"),
         "date": date.today().isoformat(),
         "targets": _portable(targets_file, folder),
         "evaluations": result.evaluations,
@@ -136,10 +147,30 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, 
         "values": {k: round(float(v), 6) for k, v in result.values.items()},
         "lower": {k: aggregates.PARAMETERS[k][1] for k in result.values},
         "upper": {k: aggregates.PARAMETERS[k][2] for k in result.values},
+        "at_bound": aggregates.at_bound(result.values),
+        "optima": [{"loss": round(o["loss"], 6), "evaluations": o["evaluations"],
+                    "values": {k: round(float(v), 6) for k, v in o["values"].items()}} for o in result.optima],
+        "standard_errors": {k: round(float(np.sqrt(max(covariance.at[k, k], 0.0))), 6) for k in covariance.index},
+        "covariance": {"parameters": list(covariance.index),
+                       "sections": [aggregates.PARAMETERS[k][0] for k in covariance.index],
+                       "matrix": covariance.to_numpy().round(10).tolist()},
+        "identified_by": {k: jacobian[k].abs().idxmax() if jacobian[k].abs().max() > 0 else None
+                          for k in jacobian.columns},
     }
     with _staged(folder) as staging:
-        fitted.write(staging, best.choice, best.dynamics, {"aggregates": section}, best.valuation)
+        fitted.write(staging, best.choice, best.dynamics, {"aggregates": section}, best.valuation, best.heterogeneity)
         return regenerate_report(scenario, survey_file, folder, targets_file, into=staging)
+
+
+def _curvature(small: Scenario, coefficients, targets: list, seeds: list[int], evidence_seed: int):
+    """The fitted parameters' covariance and the targets' derivatives (identification.fit_covariance)
+    over the targets that have a value (the time series' and the value experiments')."""
+    evaluate = identification.moments(small, targets, seeds, evidence_seed)
+    valued = {name: target for name, target in experiments.load_evidence().items()
+              if "value" in target and target.get("fit", True)}
+    evidence = pd.DataFrame([{"experiment": name.split(".")[0], "measure": name.split(".")[1],
+                              "tolerance": target["tolerance"], "fit": True} for name, target in valued.items()])
+    return identification.fit_covariance(evaluate, coefficients, identification.tolerances(targets, evidence))
 
 
 @contextmanager
@@ -171,7 +202,7 @@ def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targe
             ``folder``; paths in the report stay relative to ``folder``'s parent.
     """
     into = folder if into is None else into
-    survey, situations, est, study = survey_fit or estimate_survey(survey_file, scenario)
+    survey, situations, est, study, test = survey_fit or estimate_survey(survey_file, scenario)
     targets = aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
     coefficients = fitted.current(into)
     series = aggregates.simulate(scenario, coefficients, _seeds(REPORT_REPLICATIONS, stream=1), REPORT_END_YEAR)
@@ -184,7 +215,7 @@ def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targe
         "estimate": est, "study": study, "shares": report.outcome_shares(survey, situations, est),
         "series": series, "targets": aggregates.target_table(series, targets),
         "replications": REPORT_REPLICATIONS, "aggregates": aggregate_fit,
-        "valuation": coefficients.valuation, **checks,
+        "valuation": coefficients.valuation, "heterogeneity_test": test, **checks,
         "held": [t for t in estimate.SURVEY_TERMS if t not in est.terms],
     }
     report.write(context, into)
@@ -207,6 +238,8 @@ def _fitted_checks(scenario: Scenario, coefficients, targets: list, aggregate_fi
         "decomposition": identification.lowest_grade_decomposition(
             small, coefficients, _seeds(REPORT_REPLICATIONS, stream=1), DECOMPOSITION_YEAR),
         "decomposition_year": DECOMPOSITION_YEAR,
+        "directions": directions.check(scenario.source_file, DIRECTIONS_YEAR, REPORT_REPLICATIONS // 2,
+                                       DIRECTIONS_RESIDENTS, coefficients=coefficients),
     }
 
 

@@ -13,8 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from abm import atomic  # noqa: E402
-from abm.calibrate.estimate import ChoiceEstimate, odds_ratio_table  # noqa: E402
-from abm.choice import TERMS, probabilities, utilities  # noqa: E402
+from abm.calibrate.estimate import ChoiceEstimate, odds_ratio_table, predicted_probabilities  # noqa: E402
 from abm.experiments import simulated_text  # noqa: E402
 
 GROUPS = {
@@ -29,8 +28,7 @@ def outcome_shares(survey: pd.DataFrame, situations: list[dict], estimate: Choic
     """Observed and predicted shares of not paying / lowest / higher grades by respondent group."""
     observed, predicted = [], []
     for s in situations:
-        beta = dict.fromkeys(TERMS, 0.0) | dict(zip(estimate.terms, estimate.params))
-        p = probabilities(utilities(beta, s["residents"], s["alternatives"]))
+        p = predicted_probabilities(estimate, s)
         predicted.append(np.column_stack([p[:, 0], p[:, 1], p[:, 2:].sum(axis=1)]))
         chosen = s["chosen"]
         observed.append(np.column_stack([chosen == 0, chosen == 1, chosen >= 2]).astype(float))
@@ -46,7 +44,7 @@ def outcome_shares(survey: pd.DataFrame, situations: list[dict], estimate: Choic
     return pd.DataFrame(rows)
 
 
-def shares_figure(shares: pd.DataFrame, path: Path) -> Path:
+def shares_figure(shares: pd.DataFrame, path: Path, answered: str = "observed") -> Path:
     fig, axes = plt.subplots(1, len(GROUPS), figsize=(14, 4.2), sharey=True)
     for ax, group in zip(axes, GROUPS):
         part = shares[shares["group"] == group]
@@ -56,13 +54,13 @@ def shares_figure(shares: pd.DataFrame, path: Path) -> Path:
             rows = part[part["outcome"] == outcome].set_index("level").loc[levels]
             colour = f"C{k}"
             ax.bar(x + (k - 1) * 0.27, rows["observed"], width=0.25, color=colour, alpha=0.55,
-                   label=f"{outcome}: observed")
+                   label=f"{outcome}: {answered}")
             ax.scatter(x + (k - 1) * 0.27, rows["predicted"], color=colour, edgecolor="black", zorder=3,
                        label=f"{outcome}: predicted")
         ax.set(xticks=x, xticklabels=levels, title=f"by {group}", ylim=(0, 1))
     axes[0].set_ylabel("share of respondents")
     axes[-1].legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8)
-    fig.suptitle("Survey: observed (bars) and predicted (dots) choices")
+    fig.suptitle(f"Survey: {answered} (bars) and predicted (dots) choices")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -100,7 +98,8 @@ def write(context: dict, folder: Path) -> Path:
     """Render ``folder``/report.md and its figures from what the commands computed."""
     figures = folder / "report_figures"
     figures.mkdir(parents=True, exist_ok=True)
-    shares_png = shares_figure(context["shares"], figures / "survey_shares.png")
+    answered = "synthetic answers" if context["synthetic"] else "observed"
+    shares_png = shares_figure(context["shares"], figures / "survey_shares.png", answered)
     baseline_png = baseline_figure(context["series"], context["targets"], figures / "baseline_targets.png")
     estimate: ChoiceEstimate = context["estimate"]
     study = context["study"]
@@ -128,10 +127,12 @@ def write(context: dict, folder: Path) -> Path:
         "",
         f"n = {int(study.nobs)}, pseudo-R2 (McFadden) = {study.prsquared:.3f}, log-likelihood = {study.llf:.1f}",
         "",
-        "### The model's choice model: conditional logit over not paying and the grades",
+        "### The model's choice model: (mixed) logit over not paying and the grades",
         "",
-        "Terms as in `abm/choice.py`; `peer_share` and `inertia` need last year's choices and are fitted "
-        "to the aggregates below." + (
+        "Terms as in `abm/choice.py`, estimated by bounded maximum likelihood so that the signs the economics "
+        "fixes hold (a grade's cost lowers its utility; what paying buys, a subsidy, habit and peers never push "
+        "away from paying); `peer_share` and `inertia` need last year's choices, which one survey "
+        "does not show: they keep their priors." + (
             f" Held at their priors: {', '.join(context['held'])} (the survey has one subsidy schedule, so "
             "the subsidy's effect cannot be told apart from the grade's; a survey spanning several schedules "
             "identifies it)." if context["held"] else ""),
@@ -141,12 +142,15 @@ def write(context: dict, folder: Path) -> Path:
         f"n = {estimate.n}, log-likelihood = {estimate.loglik:.1f} (equal shares: {estimate.null_loglik:.1f}), "
         f"rho2 = {1 - estimate.loglik / estimate.null_loglik:.3f}, converged: {'yes' if estimate.converged else 'NO'}",
         "",
-        "### Observed and predicted choices by group",
+        *heterogeneity_lines(context["heterogeneity_test"]),
+        *bound_lines(list(estimate.at_bound), SURVEY_BOUNDS),
+        f"### {answered.capitalize()} and predicted choices by group",
         "",
         f"![survey shares]({shares_png.relative_to(folder)})",
         "",
         _markdown(context["shares"].pivot_table(index=["group", "level", "n"], columns="outcome",
-                                                values=["observed", "predicted"]).round(3)),
+                                                values=["observed", "predicted"]).round(3)
+                  .rename(columns={"observed": answered}, level=0)),
         "",
         "## Fitting to aggregates",
         "",
@@ -154,13 +158,17 @@ def write(context: dict, folder: Path) -> Path:
     if context.get("aggregates"):
         agg = context["aggregates"]
         lines += [
-            f"Simulated moments: {agg['evaluations']} evaluations of {agg['seeds']} common-random-number "
-            f"runs of {agg['residents']:,} residents, loss {agg['loss']:.3f} (sum of squared "
-            f"(simulated - target) / tolerance), {agg['seconds']:.0f} s.",
+            f"Simulated moments ({agg['method']}): {agg['evaluations']} evaluations of {agg['seeds']} "
+            f"common-random-number runs of {agg['residents']:,} residents, loss {agg['loss']:.3f} (sum of squared "
+            f"(simulated - target) / tolerance), {agg['seconds']:.0f} s. Standard errors from the loss's curvature "
+            "(each target's tolerance read as its standard deviation); the target each parameter moves most.",
             "",
-            _markdown(pd.DataFrame({"fitted value": agg["values"], "lower bound": agg["lower"],
-                                    "upper bound": agg["upper"]})),
+            _markdown(pd.DataFrame({"fitted value": agg["values"], "standard error": agg.get("standard_errors", {}),
+                                    "lower bound": agg["lower"], "upper bound": agg["upper"],
+                                    "moves most": agg.get("identified_by", {})})),
             "",
+            *optima_lines(agg),
+            *bound_lines(agg.get("at_bound", []), FIT_BOUNDS),
         ]
     else:
         lines += ["Not fitted yet: `pension-abm calibrate aggregates`. The table uses the priors for "
@@ -185,11 +193,55 @@ def write(context: dict, folder: Path) -> Path:
     lines += ["", "Sources:", ""] + [f"- {t['indicator']} {t['year']}: {t['source']}" for _, t in targets.iterrows()]
     lines += ["", f"![baseline against targets]({baseline_png.relative_to(folder)})", ""]
     if "evidence" in context:
-        lines += evidence_lines(context) + identification_lines(context)
+        lines += evidence_lines(context) + directions_lines(context) + identification_lines(context)
     else:
         lines += ["## Field experiments, identification and the lowest grade", "",
                   "Computed for the fitted model: run `pension-abm calibrate aggregates`.", ""]
     return atomic.write_text(folder / "report.md", "\n".join(lines))
+
+
+# Why a value may stand on a bound of its range: where the bound is a fact, not a choice of range.
+SURVEY_BOUNDS = {"account_value": "the account's value cannot push away from paying: its sign is the economics'",
+                 "account_value_x_awareness": "knowing the rules cannot make the account's value repel",
+                 "basic_value": "the basic pension a payment keeps within reach cannot repel",
+                 "affordability": "a grade's cost cannot attract",
+                 "liquidity_sd": "no dispersion: the test above keeps the plain logit"}
+FIT_BOUNDS = {"compounding_gap": "a share of the account's value: at most all of it is missed",
+              "inertia": "habit cannot repel", "awareness_publicity": "a share of the gap closed per year"}
+
+
+def heterogeneity_lines(test: dict) -> list[str]:
+    """The likelihood-ratio test of the liquidity dispersion."""
+    kept = ("kept: households differ in how much of their income they can spare, and the simulation gives each "
+            "resident a lifelong draw of it" if test["kept"] else "not kept: the plain logit stands and the "
+            "simulation's residents share one cost coefficient")
+    return [f"Heterogeneity: the mixed logit with a lognormal multiplier of the cost term (liquidity_sd "
+            f"{test['liquidity_sd']:.3f}, s.e. {test['liquidity_sd_se']:.3f}; {test['draws']} Halton draws per "
+            f"respondent) against the plain logit: log-likelihood {test['loglik_mixed']:.1f} against "
+            f"{test['loglik_plain']:.1f}, likelihood-ratio statistic {test['statistic']:.2f}, p = "
+            f"{test['p_value']:.4f} (half a chi-square with one degree of freedom: the dispersion's bound 0); "
+            f"{kept}.", ""]
+
+
+def bound_lines(names: list[str], reasons: dict[str, str]) -> list[str]:
+    """Each value on a bound of its range, with why the bound is a fact (or that it is not)."""
+    if not names:
+        return ["No estimate lies on a bound of its range.", ""]
+    return [f"- **{name} on a bound of its range**: " + reasons.get(
+        name, "the bound is a choice of range, not a fact: a finding to investigate") + "." for name in names] + [""]
+
+
+def optima_lines(agg: dict) -> list[str]:
+    """Every local search's optimum: whether another valley comes close to the best."""
+    optima = agg.get("optima") or []
+    if len(optima) < 2:
+        return []
+    frame = pd.DataFrame([{"loss": o["loss"], "evaluations": o["evaluations"], **o["values"]} for o in optima])
+    gap = optima[1]["loss"] - optima[0]["loss"]
+    return ["The local searches from the screened points that lie apart, best first:", "",
+            frame.round(4).to_markdown(index=False), "",
+            f"The second-best optimum's loss is {gap:.3f} above the best "
+            f"({'close: the targets hardly tell them apart' if gap < 1 else 'clearly worse'}).", ""]
 
 
 def evidence_lines(context: dict) -> list[str]:
@@ -219,6 +271,26 @@ def evidence_lines(context: dict) -> list[str]:
         f"compounding gap {valuation['compounding_gap']:.3f}.",
         "",
     ]
+
+
+def directions_lines(context: dict) -> list[str]:
+    """The policy levers against the baseline over paired runs, held to the evidence's directions."""
+    result = context["directions"]
+    table = result.table.assign(difference=[_paired(r) for r in result.table.itertuples()],
+                                met=result.table["met"].map({True: "yes", False: "no"}))
+    profile = result.profile.assign(value=result.profile["value"].map(lambda v: f"{v:.1%}"),
+                                    met=result.profile["met"].map({True: "yes", False: "no"}))
+    return ["## Policy directions", "",
+            f"Each lever (`pension-abm directions`, `abm/directions.py`) against the baseline from {result.year}, "
+            f"{result.runs} paired runs of {result.residents:,} residents with the fitted coefficients, mean "
+            "paired difference over the years shown [90% band], and the baseline's age profile of take-up.", "",
+            table[["lever", "years", "indicator", "difference", "bound", "met"]].to_markdown(index=False), "",
+            profile.to_markdown(index=False), ""]
+
+
+def _paired(row) -> str:
+    unit = " pts" if row.measure == "points" else "%"
+    return f"{100 * row.difference:+.2f}{unit} [{100 * row.low:+.2f}, {100 * row.high:+.2f}]"
 
 
 def identification_lines(context: dict) -> list[str]:

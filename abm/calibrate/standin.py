@@ -26,7 +26,7 @@ from abm.population import EDUCATION_LEVELS, load_county, synthesise
 from abm.scenario import Scenario, value_at
 
 SURVEY_YEAR = 2018
-RESPONDENTS = 600
+RESPONDENTS = 1000
 SEED = 20180601
 SCHEME_START = 2011
 # Utility per unit of each term (abm/choice.py); habit and herding cannot be seen in one
@@ -34,9 +34,13 @@ SCHEME_START = 2011
 GENERATING = {
     "pay": -1.8, "pay_x_awareness": 2.0, "pay_x_trust": 1.5, "pay_x_age": 0.35, "pay_x_log_income": 0.4,
     "pay_x_reliance": -0.5, "pay_x_good_health": 0.2,
-    "affordability": -55.0, "subsidy": 0.5, "lowest": 2.7, "highest": 1.4,
+    "affordability": -55.0, "subsidy": 0.0, "lowest": 2.9, "highest": 1.2,
     "peer_share": 0.0, "inertia": 0.0, "basic_value": 1.5, "account_value": 10.0, "account_value_x_awareness": 60.0,
 }
+# How households differ (abm/choice.py HETEROGENEITY): each respondent's cost term is multiplied by
+# exp(liquidity_sd x z), z their standard normal draw (synthetic: set so the answers carry a
+# dispersion of liquidity beyond income that the survey's mixed logit can find)
+GENERATING_HETEROGENEITY = {"liquidity_sd": 0.5}
 
 
 def make_standin(scenario: Scenario, respondents: int = RESPONDENTS, year: int = SURVEY_YEAR,
@@ -74,8 +78,10 @@ def make_standin(scenario: Scenario, respondents: int = RESPONDENTS, year: int =
     survey["years_contributed"] = rng.binomial(possible_years, 0.4 + 0.5 * awareness)
     survey["compound_interest"] = np.where(pop.literate[rows], "yes", "no")
     (situation,) = choice_situations(survey, scenario)
-    chosen = situation["alternatives"]["value"][
-        sample(utilities(GENERATING, situation["residents"], situation["alternatives"]), rng)]
+    residents = situation["residents"] | {"inverse_income": situation["residents"]["inverse_income"] * np.exp(
+        GENERATING_HETEROGENEITY["liquidity_sd"] * pop.liquidity[rows].astype(float))}
+    alternatives = situation["alternatives"]
+    chosen = alternatives["value"][sample(utilities(GENERATING, residents, alternatives), rng)]
     paying = chosen > 0
     survey.loc[paying, "enrolled"] = "yes"
     survey.loc[paying, "grade"] = chosen[paying].astype(int)
@@ -108,3 +114,10 @@ def write_standin(scenario: Scenario, path: Path, respondents: int = RESPONDENTS
 def score(share: np.ndarray) -> np.ndarray:
     """A 0-1 attitude as a 1-5 questionnaire score (the inverse of survey.likert_share)."""
     return (1 + np.rint(4 * np.clip(share, 0, 1))).astype(int)
+
+
+def generating_table() -> str:
+    """The coefficients the stand-in's answers are drawn with, as a markdown table (the survey README shows it)."""
+    rows = [(name, f"{value:g}") for name, value in GENERATING.items() if name not in ("peer_share", "inertia")]
+    rows += [(name, f"{value:g}") for name, value in GENERATING_HETEROGENEITY.items()]
+    return pd.DataFrame(rows, columns=["term", "generating value"]).to_markdown(index=False)
