@@ -338,7 +338,7 @@ def test_a_late_payers_year_by_hand(baseline):
     + 330 (no interest on the June payment yet); pensions are paid at the end of July-December and
     the year's interest is credited at its end: 2,000 x 1.5% + 330 x 1.5% x 6/12 less the interest
     the six pensions would have earned, 1.5% x (5 + 4 + 3 + 2 + 1 + 0) / 12 each."""
-    policy = year_policy(baseline, 2040)
+    policy = year_policy(with_policy(baseline, grade_revision=None), 2040)   # the 2014 list kept: 300 + 30
     pop = make_population(1, weight=W, age=62, years=14, account=2000.0)
     fund = _open(pop, 2040)
     fund.collect(pop, np.array([0]), np.array([300.0]), np.array([False]), policy)
@@ -354,7 +354,8 @@ def test_a_late_payers_year_by_hand(baseline):
     assert pop.account[0] == pytest.approx(2000 + 330 + interest - 6 * pension, rel=1e-12)
     # the resident's lifetime: own money paid in June, the pensions received from July, in yuan at the year's end
     assert pop.pv_own[0] == pytest.approx(300 * HALF_2040 * fund.discount.factor, rel=1e-12)
-    received = (143 + pension) * (6 + 0.015 * 15 / 12) * fund.discount.factor
+    assert row["public_basic_pension_local"] == pytest.approx(6 * 20 * W)       # Shanxi's top-up
+    received = (143 + 20 + pension) * (6 + 0.015 * 15 / 12) * fund.discount.factor
     assert pop.pv_basic[0] + pop.pv_account[0] == pytest.approx(received, rel=1e-12)
 
 

@@ -67,9 +67,10 @@ def test_account_pension_with_dated_rates_by_hand(baseline):
 
 
 def test_monthly_pension_adds_the_indexed_basic_pension(baseline):
-    """At retirement in 2040 the basic pension is 143 (2025) grown with 2% prices for 15 years."""
+    """At retirement in 2040 the basic pension is 143 (2025) grown with 2% prices for 15 years, plus
+    Shanxi's top-up of 20 (not indexed)."""
     result = money_worth(baseline, 300, entry_age=45)
-    basic_2040 = 143 * 1.02**15
+    basic_2040 = 143 * 1.02**15 + 20
     assert result.monthly_pension - result.monthly_account_pension == pytest.approx(basic_2040, rel=1e-9)
 
 
@@ -120,9 +121,10 @@ def test_account_pension_matches_the_simulations_fund(baseline):
 
 
 def test_later_start_year_keeps_the_basic_pension_indexed(baseline):
-    """Starting in 2030, retirement is in 2045: basic pension = 143 x 1.02^20, as from a 2025 start."""
+    """Starting in 2030, retirement is in 2045: basic pension = 143 x 1.02^20 + the top-up of 20, as
+    from a 2025 start."""
     result = money_worth(baseline, 300, entry_age=45, start_year=2030)
-    assert result.monthly_pension - result.monthly_account_pension == pytest.approx(143 * 1.02**20, rel=1e-9)
+    assert result.monthly_pension - result.monthly_account_pension == pytest.approx(143 * 1.02**20 + 20, rel=1e-9)
 
 
 def test_fifteen_years_from_30_draw_the_pension_at_the_pension_age(frozen):
@@ -177,10 +179,10 @@ def test_a_revised_list_moves_the_grade_to_the_nearest_offered_one(baseline):
     assert 2000 in grades_2030 and rules_2030[-1] == (600, 80.0)
     assert 2000 not in grades_2035 and {1500, 2500} <= set(grades_2035) and rules_2035[-1] == (800, 90.0)
     balance = 0.0
-    for year in range(2025, 2040):
+    for year in range(2025, 2040):             # paid at the end of June: half a year's interest in its year
         grade, subsidy = (2000, 60) if year < 2030 else (2000, 80) if year < 2035 else (2500, 90)
-        balance = balance * 1.015 + grade + subsidy
-    balance *= 1.015 ** 16                      # interest to 60 (in 2055) inclusive, no more payments
+        balance = balance * 1.015 + (grade + subsidy) * JUNE
+    balance *= 1.015 ** 15 * JUNE               # interest to 60 (in 2055), the pension fixed in July
     assert result.retirement_age == 60
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
@@ -192,9 +194,10 @@ def test_a_grade_dropped_by_a_dated_list_is_followed_too(baseline):
     kept = money_worth(with_policy(baseline, grade_revision=None), 100, entry_age=40, start_year=2020)
     moved = money_worth(redesign, 100, entry_age=40, start_year=2020)
     balance = 0.0
-    for year in range(2020, 2040):
-        balance = balance * (1 + latest(baseline.policy.interest_rate, year)) + (100 if year < 2026 else 200) + 30
-    balance *= 1.015
+    for year in range(2020, 2040):             # paid at the end of June
+        rate = latest(baseline.policy.interest_rate, year)
+        balance = balance * (1 + rate) + ((100 if year < 2026 else 200) + 30) * (1 + rate * 6 / 12)
+    balance *= JUNE
     assert moved.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
     assert moved.monthly_account_pension > kept.monthly_account_pension
 
@@ -241,10 +244,11 @@ def test_rate_of_return_of_a_short_life_by_hand(baseline, monkeypatch):
     account = (opening_2012 * (1 + 0.03 * 6 / 12) + 1400) / 139
     assert result.monthly_account_pension == pytest.approx(account, rel=1e-12)
     monthly = 55 + account
+    top_up = 10                          # Shanxi's addition from 2013
     opening_2013 = opening_2012 * 1.03 + 1400 * (1 + 0.03 * 6 / 12) - account * (6 + 0.03 * 15 / 12)
     heirs = opening_2013 * 1.03 - account * (12 + 0.03 * 5.5)
-    n = [-100, 6 * monthly - 1400, 12 * monthly + heirs]
-    t = [-100 * 5 / 12, monthly * 15 / 12 - 1400 * 6 / 12, monthly * 5.5]
+    n = [-100, 6 * monthly - 1400, 12 * (monthly + top_up) + heirs]
+    t = [-100 * 5 / 12, monthly * 15 / 12 - 1400 * 6 / 12, (monthly + top_up) * 5.5]
     # (n0 + r t0)(1 + r)^2 + (n1 + r t1)(1 + r) + n2 + r t2 = 0, in powers of r
     cubic = [t[0], n[0] + 2 * t[0] + t[1], 2 * n[0] + t[0] + n[1] + t[1] + t[2], n[0] + n[1] + n[2]]
     roots = [r.real for r in np.roots(cubic) if abs(r.imag) < 1e-12 and -0.5 < r.real < 5]

@@ -70,8 +70,11 @@ def test_run_i_does_not_depend_on_how_many_runs_were_asked(three_runs, tiny):
 
 
 def test_a_replication_is_reproduced_from_its_own_seed(three_runs, tiny):
-    """Run 2 alone, from its spawned seed, gives run 2's rows."""
-    alone = runner.simulate((tiny, three_runs.seeds[2], None))
+    """Run 2 alone, from its spawned seed (and the coefficients drawn from it: abm/uncertainty.py),
+    gives run 2's rows."""
+    job = runner.jobs_for(tiny, three_runs.seeds)[2]
+    assert job[1] == three_runs.seeds[2] and job[2] is not None
+    alone = runner.simulate(job)
     rows = three_runs.timeseries[three_runs.timeseries["run"] == 2].drop(columns="run")
     exact(alone[rows.columns], rows)
 

@@ -71,7 +71,8 @@ def test_basic_annuity_rises_with_growth_falls_with_discounting_and_with_youth(c
 
 def test_tables_reproduce_money_worth_at_its_irr(baseline, county_life, policy):
     """At the discount rate money_worth finds as the IRR of grade 1000 from 45 in 2025 (women), the
-    basic pension (143 yuan/month growing with 2% prices) and the account bought by each year's
+    basic pension (143 yuan/month growing with 2% prices, plus Shanxi's top-up of 20, not indexed) and
+    the account bought by each year's
     1000 + 60 yuan (the 2025 grades and subsidies kept: the tables value one year's policy),
     valued with the tables, are worth exactly the contributions."""
     result = money_worth(with_policy(baseline, grade_revision=None), 1000, entry_age=45, sex="female")
@@ -85,7 +86,8 @@ def test_tables_reproduce_money_worth_at_its_irr(baseline, county_life, policy):
     assert paid == 1060
     contributions = np.sum(alive * discount * 1000.0)
     account = np.sum(alive * discount * paid * tables.account_factor[FEMALE, ages])
-    basic = tables.basic_annuity[FEMALE, 45] * 143
+    level = value_tables(county_life, policy, Expectations(discount_rate=result.irr, basic_growth=0.0))
+    basic = tables.basic_annuity[FEMALE, 45] * 143 + level.basic_annuity[FEMALE, 45] * policy.local_top_up
     assert account + basic == pytest.approx(contributions, rel=1e-7)
     assert account < contributions < account + basic
 
@@ -239,7 +241,9 @@ def test_perceived_worth_by_hand(county_life, policy):
     tables = value_tables(county_life, policy, Expectations(0.04))
     basic, account = _worth(tables, policy, age=40, years=10, income=12_000.0, trust=0.7, literate=False, gap=0.4)
     weight = math.exp(-(10 + 20 - 15) / 5.0)
-    assert basic[0] == pytest.approx(0.7 * weight * tables.basic_annuity[FEMALE, 40] * 143 / 12_000, rel=1e-12)
+    monthly = policy.basic_pension + policy.local_top_up
+    assert monthly == 143 + 20
+    assert basic[0] == pytest.approx(0.7 * weight * tables.basic_annuity[FEMALE, 40] * monthly / 12_000, rel=1e-12)
     assert account[0] == pytest.approx(0.7 * 0.6 * tables.account_factor[FEMALE, 40] / 12_000, rel=1e-12)
 
 
