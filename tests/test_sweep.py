@@ -511,7 +511,7 @@ def test_the_default_sweep_folder_is_results_sweeps_name(tmp_path, monkeypatch):
 # --- the shipped sweeps --------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("name", "parameters", "points"), [("policy_levers", 8, 64 * (8 + 2)),
-                                                             ("behaviour", 9, 20 * (9 + 1))])
+                                                             ("behaviour", 10, 20 * (10 + 1))])
 def test_a_shipped_sweep_loads_and_has_the_design_its_comment_gives(name, parameters, points):
     sweep = load_sweep(SWEEPS / f"{name}.yaml")
     assert sweep.base_path().resolve() == BASELINE.resolve()
@@ -527,10 +527,11 @@ def test_a_shipped_sweep_loads_and_has_the_design_its_comment_gives(name, parame
 
 
 def test_a_tiny_behaviour_screening_runs_end_to_end(tmp_path):
+    # 2 trajectories x (10 parameters + 1)
     file = write_yaml(tmp_path / "behaviour.yaml", shrunk("behaviour", replications=1))
     result = invoke("sweep", file, "--workers", 1, "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
-    assert summary(result.output).startswith("20 runs (20 of 20 points) in ")
+    assert summary(result.output).startswith("22 runs (22 of 22 points) in ")
     indices = pd.read_csv(tmp_path / "out" / "indices.csv")
     assert {"mu", "mu_star", "mu_star_conf", "sigma"} <= set(indices.columns)
     assert "warning:samples=2isbelowthe20" in squash(result.output)
