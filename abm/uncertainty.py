@@ -5,7 +5,9 @@ and the liquidity dispersion, from the likelihood's curvature) and the aggregate
 parameters fitted to the targets, from the loss's curvature with each target's tolerance read as
 its standard deviation). A replication draws each block from a normal distribution around the
 estimates, the blocks independently (they come from different data); a term the aggregate fit
-re-set (the constants) takes the aggregate draw. Draws keep every coefficient in its range: a sign
+re-set (the constants) takes the aggregate draw, and a parameter the targets do not bound (the fit's
+``unbounded``: its loss is flat over a wide span, so a normal draw would be no estimate of anything)
+keeps its value. Draws keep every coefficient in its range: a sign
 the economics fixes, a fitted parameter's bounds (a draw beyond is put on the bound). The draw
 depends only on the replication's seed, so two scenarios run with the same seeds (a comparison,
 a lever) share their coefficient draws and their paired differences carry the uncertainty of the
@@ -53,10 +55,12 @@ def spread(path: str | Path) -> Spread | None:
         blocks.append((names, ["heterogeneity" if n == "liquidity_sd" else "choice" for n in names], cov,
                        [_range(n) for n in names]))
     if aggregates.get("covariance"):
-        names = list(aggregates["covariance"]["parameters"])
-        cov = np.asarray(aggregates["covariance"]["matrix"], dtype=float)
+        listed = list(aggregates["covariance"]["parameters"])
+        keep = [i for i, n in enumerate(listed) if n not in set(aggregates.get("unbounded") or ())]
+        names = [listed[i] for i in keep]
+        cov = np.asarray(aggregates["covariance"]["matrix"], dtype=float)[np.ix_(keep, keep)]
         ranges = [(aggregates["lower"][n], aggregates["upper"][n]) for n in names]
-        blocks.append((names, list(aggregates["covariance"]["sections"]), cov, ranges))
+        blocks.append((names, [aggregates["covariance"]["sections"][i] for i in keep], cov, ranges))
     if not blocks:
         return None
     names = [n for block in blocks for n in block[0]]

@@ -69,3 +69,19 @@ def test_replications_draw_only_with_two_runs_or_more_and_not_for_noise(baseline
     other = with_population(spec, residents=500)
     assert uncertainty.replication_coefficients(other, seeds) == drawn
     assert [job[2] for job in runner.jobs_for(spec, seeds)] == drawn
+
+
+def test_a_parameter_the_targets_do_not_bound_is_not_drawn(fitted_file, tmp_path):
+    """The aggregate fit lists the parameters whose standard error spans a quarter of their range or
+    more; the draws keep them at their value."""
+    from abm.calibrate import aggregates
+
+    assert aggregates.unbounded({"pay": 0.8, "backpay": 15.5}) == ["backpay"]
+    data = yaml.safe_load(fitted_file.read_text(encoding="utf-8"))
+    data["aggregates"]["unbounded"] = ["inertia"]
+    path = tmp_path / "unbounded.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    spread = uncertainty.spread(path)
+    assert "inertia" not in spread.names and "lowest" in spread.names
+    base = load_coefficients(path)
+    assert uncertainty.draw(base, spread, 3).choice["inertia"] == base.choice["inertia"]

@@ -54,6 +54,7 @@ INITIAL_STEP = 0.7   # first simplex edge, in logistic units of each parameter's
 SCREEN = 64          # Sobol points tried before the simplices start (at most a quarter of the budget, a power of 2)
 STARTS = 3           # local searches, from the best screened points that lie apart
 AT_BOUND = 0.01      # a fitted value within this share of its range from a bound is reported as on it
+UNBOUNDED = 0.25     # a fitted value whose standard error exceeds this share of its range: the targets do not bound it
 SCREEN_SEED = 20240102
 
 
@@ -74,6 +75,13 @@ def at_bound(values: dict[str, float], share: float = AT_BOUND) -> list[str]:
     return [name for name, value in values.items()
             if min(value - PARAMETERS[name][1], PARAMETERS[name][2] - value)
             < share * (PARAMETERS[name][2] - PARAMETERS[name][1])]
+
+
+def unbounded(standard_errors: dict[str, float], share: float = UNBOUNDED) -> list[str]:
+    """The fitted parameters the targets do not bound: a standard error above ``share`` of the range
+    (the loss is flat along them: any value in a wide span fits as well)."""
+    return [name for name, se in standard_errors.items()
+            if not se <= share * (PARAMETERS[name][2] - PARAMETERS[name][1])]
 
 
 def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Target]:

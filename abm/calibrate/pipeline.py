@@ -134,6 +134,7 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, 
                             workers=workers)
     best = aggregates.with_coefficients(start, result.values)
     covariance, jacobian = _curvature(small, best, targets, crn, evidence_seed)
+    standard_errors = {k: round(float(np.sqrt(max(covariance.at[k, k], 0.0))), 6) for k in covariance.index}
     section = {
         "method": (f"simulated moments on common random numbers: {aggregates.SCREEN} scrambled Sobol points over "
                    f"the ranges, then Nelder-Mead from the {aggregates.STARTS} best that lie apart"),
@@ -150,7 +151,8 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, 
         "at_bound": aggregates.at_bound(result.values),
         "optima": [{"loss": round(o["loss"], 6), "evaluations": o["evaluations"],
                     "values": {k: round(float(v), 6) for k, v in o["values"].items()}} for o in result.optima],
-        "standard_errors": {k: round(float(np.sqrt(max(covariance.at[k, k], 0.0))), 6) for k in covariance.index},
+        "standard_errors": standard_errors,
+        "unbounded": aggregates.unbounded(standard_errors),
         "covariance": {"parameters": list(covariance.index),
                        "sections": [aggregates.PARAMETERS[k][0] for k in covariance.index],
                        "matrix": covariance.to_numpy().round(10).tolist()},

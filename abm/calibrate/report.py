@@ -169,6 +169,7 @@ def write(context: dict, folder: Path) -> Path:
             "",
             *optima_lines(agg),
             *bound_lines(agg.get("at_bound", []), FIT_BOUNDS),
+            *unbounded_lines(agg),
         ]
     else:
         lines += ["Not fitted yet: `pension-abm calibrate aggregates`. The table uses the priors for "
@@ -229,6 +230,21 @@ def bound_lines(names: list[str], reasons: dict[str, str]) -> list[str]:
         return ["No estimate lies on a bound of its range.", ""]
     return [f"- **{name} on a bound of its range**: " + reasons.get(
         name, "the bound is a choice of range, not a fact: a finding to investigate") + "." for name in names] + [""]
+
+
+def unbounded_lines(agg: dict) -> list[str]:
+    """Fitted parameters the targets do not bound, and what that means for their value."""
+    return [f"- **{name} is not bounded by the targets** (standard error {agg['standard_errors'][name]:.3g}, more than "
+            f"a quarter of its range): the loss is flat along it, so its value is where the search stopped; "
+            f"the uncertainty bands keep it there (abm/uncertainty.py). {UNBOUNDED_WHY.get(name, '')}"
+            for name in agg.get("unbounded", [])] + ([""] if agg.get("unbounded") else [])
+
+
+# What a flat direction of the loss means, parameter by parameter.
+UNBOUNDED_WHY = {"backpay": "Above a level every resident with the right and the years paid back-pays, and "
+                            "pensioners per participant stop rising: the target bounds the constant from below "
+                            "only, and where it stays below the target the county's age structure and mortality "
+                            "hold it."}
 
 
 def optima_lines(agg: dict) -> list[str]:
