@@ -16,9 +16,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from abm.datafiles import CALIBRATION_DIR, checkout_calibration
+from abm.datafiles import CALIBRATION_DIR, DEFAULT_SCENARIO, checkout_calibration
 from abm.errors import UserError
-from abm.model import DEFAULT_SCENARIO
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate enrolment and contribution grades in the urban-rural residents' pension.")

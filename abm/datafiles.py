@@ -21,6 +21,7 @@ LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml where PyYAML 
 PACKAGE = Path(str(resources.files("abm")))   # the installed package (a checkout's abm/ in development)
 DATA_DIR = PACKAGE / "data"
 SCENARIOS_DIR = PACKAGE / "scenarios"          # shipped scenarios, and sweeps/
+DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
 CALIBRATION_DIR = PACKAGE / "calibration"      # fitted coefficients, targets, survey codebook and stand-in
 MAX_DEPTH = 50            # nesting levels of a YAML document
 MAX_NODES = 100_000       # values of a YAML document, counting every expansion of an alias

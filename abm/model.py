@@ -23,7 +23,7 @@ from abm.choice import (
     peer_shares,
 )
 from abm.choice import explain as choice_explain
-from abm.datafiles import SCENARIOS_DIR
+from abm.datafiles import DEFAULT_SCENARIO
 from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.fund import Fund
@@ -32,8 +32,6 @@ from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
 from abm.valuation import valuation
 from abm.value import Expectations, backpay_worth, perceived_worth, value_tables
-
-DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
 
 
 class PensionModel(mesa.Model):

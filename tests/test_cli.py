@@ -144,6 +144,30 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+HEAVY = ("mesa", "numpy", "pandas", "scipy", "matplotlib", "pyarrow", "abm.model", "abm.scenario")
+IMPORTS_AFTER = """
+import sys
+from abm.cli import main
+sys.argv = ["pension-abm", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as end:
+    print(end.code, sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["calibrate", "--help"], ["run"],
+                                  ["run", "baseline", "--runs", "0"], ["nosuch"]],
+                         ids=["help", "run-help", "calibrate-help", "run-no-scenario", "runs-0", "unknown-command"])
+def test_arguments_are_read_and_refused_before_the_model_is_imported(args):
+    """Help and refused arguments never import the model, Mesa, NumPy or pandas (the command line's speed):
+    the program ends with its exit code and none of them in sys.modules."""
+    proc = subprocess.run([sys.executable, "-c", IMPORTS_AFTER.format(heavy=HEAVY), *args], capture_output=True,
+                          text=True, timeout=60)
+    expected = 0 if "--help" in args else 2
+    assert proc.stderr.strip().splitlines()[-1] == f"{expected} []", proc.stderr
+
+
 def test_failure_while_writing_leaves_the_existing_results_untouched(tmp_path, small_scenario_file, monkeypatch):
     """If writing fails (figures here), the previous results folder is unchanged and no staging is left."""
     out = tmp_path / "out"
