@@ -46,10 +46,11 @@ def clean_stale(folder: Path) -> list[Path]:
 
 @contextmanager
 def folder(out: Path) -> Iterator[Path]:
-    """Yield a staging folder that replaces ``out`` only if the block completes.
+    """Yield a staging folder that replaces ``out`` only if the block completes; a symbolic link
+    ``out`` stands for its target, which is replaced (the link is kept).
 
     Whether ``out`` may be replaced is decided before (:func:`abm.destinations.check`)."""
-    out = Path(out)
+    out = Path(out).resolve() if Path(out).is_symlink() else Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(out.parent)
     staging = out.parent / staging_name(out.name)
@@ -61,9 +62,15 @@ def folder(out: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     old = out.parent / staging_name(out.name, "old")
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
+    try:
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+    except BaseException:   # the earlier folder back in place, no staging left
+        if old.exists() and not out.exists():
+            old.rename(out)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 
