@@ -18,6 +18,7 @@ from rich.table import Table
 
 from abm.datafiles import CALIBRATION_DIR, DEFAULT_SCENARIO, checkout_calibration
 from abm.errors import UserError
+from abm.memory import ADVICE as MEMORY_ADVICE
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate enrolment and contribution grades in the urban-rural residents' pension.")
@@ -38,8 +39,11 @@ def interrupt_code(err: KeyboardInterrupt) -> int:
 
 
 def user_errors(command):
-    """Bad input ends with one message and exit code 2, never a traceback; Ctrl-C and SIGTERM end
-    the command (its workers too) with a one-line message and exit code 130 or 143."""
+    """Bad input ends with one message and exit code 2, never a traceback, and so does running out of
+    memory (in a worker process too); Ctrl-C and SIGTERM end the command (its workers too) with a
+    one-line message and exit code 130 or 143."""
+    atomic = command.__name__ in ("run", "compare", "calibrate_survey", "calibrate_aggregates")
+
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         main = threading.current_thread() is threading.main_thread()
@@ -49,11 +53,14 @@ def user_errors(command):
         except UserError as err:
             err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
             raise typer.Exit(2) from None
+        except MemoryError:   # numpy's _ArrayMemoryError too, raised here or in a worker
+            err_console.print(f"[bold red]error:[/] out of memory{'; nothing was written' if atomic else ''}: "
+                              f"{MEMORY_ADVICE}", highlight=False)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt as err:
             if main:   # the workers are stopped already: another Ctrl-C must not cut the exit short
                 handlers.setdefault(signal.SIGINT, signal.signal(signal.SIGINT, signal.SIG_IGN))
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            atomic = command.__name__ in ("run", "compare", "calibrate_survey", "calibrate_aggregates")
             err_console.print("interrupted; nothing was written" if atomic else "interrupted", highlight=False)
             raise typer.Exit(interrupt_code(err)) from None
         finally:
@@ -91,12 +98,13 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary table")] = False,
 ) -> None:
     """Run a scenario's replications and write its results folder."""
-    from abm import destinations, runner
+    from abm import destinations, memory, runner
     from abm.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     folder = out or destinations.default(Path("results"), spec.name, scenario)
     destinations.check(folder, "run")   # before running: nothing is simulated for a folder that is refused
+    memory.check_runs(spec, runs or spec.run.replications, workers or os.cpu_count() or 1)
     result = runner.run(spec, seed=seed, runs=runs, workers=workers or os.cpu_count() or 1, progress=not quiet)
     folder = runner.write(result, folder)
     if not quiet:
@@ -188,6 +196,8 @@ def sweep(
         sweeps.check_scheduler(scheduler)
     spec = sweeps.load_sweep(sweep_file)
     folder = destinations.check(out or destinations.default(Path("results") / "sweeps", spec.name, sweep_file), "sweep")
+    if scheduler is None:   # on a cluster, the workers' machines hold the runs
+        sweeps.check_memory(spec, workers or os.cpu_count() or 1)
     columns = (TextColumn(f"[bold]{spec.name}[/] points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     try:
@@ -195,8 +205,12 @@ def sweep(
             task = bar.add_task("points", total=None)
             stats = sweeps.run_sweep(spec, sweep_file, folder, workers or os.cpu_count() or 1, scheduler, resume,
                                      on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except KeyboardInterrupt as err:
+    except (KeyboardInterrupt, MemoryError) as err:
         saved = len(sweeps.done_points(folder)) if (folder / sweeps.PARTS).is_dir() else 0
+        if isinstance(err, MemoryError):
+            err_console.print(f"[bold red]error:[/] out of memory: {saved} points are saved in {folder}; continue "
+                              f"with --resume, and {MEMORY_ADVICE}", highlight=False)
+            raise typer.Exit(2) from None
         err_console.print(f"interrupted: {saved} points are saved in {folder}; continue with --resume")
         raise typer.Exit(interrupt_code(err)) from None
     out_console.print(f"{stats['runs']} runs ({stats['ran_points']} of {stats['points']} points) in "
@@ -263,10 +277,13 @@ def calibrate_aggregates(
     calibration/targets.yaml and the field experiments (calibration/evidence.yaml) by simulated moments."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from abm import memory
     from abm.calibrate import pipeline
     from abm.scenario import load_scenario
 
     spec, out = load_scenario(scenario), _calibration_out(out)
+    # the fit runs without Household objects, the experiments two simulations at once
+    memory.check(residents, "none", models=2, what="the fit's runs", field="--residents")
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TextColumn("best loss {task.fields[best]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=err_console) as bar:
@@ -343,13 +360,14 @@ def validate(
     set_: SetOption = None,
 ) -> None:
     """The model with 90% bands against observed facts the calibration does not use: validation.md and figures."""
-    from abm import destinations
+    from abm import destinations, memory
     from abm import validation as checks
     from abm.scenario import load_scenario
 
     spec = load_scenario(scenario, [f"population.residents={residents}", *(set_ or ())])
     folder = out or destinations.default(Path("results"), f"validate-{spec.name}", scenario)
     destinations.check(folder, "validate")   # before running
+    memory.check_runs(spec, runs, workers or os.cpu_count() or 1, field="--residents")
     checks.load_facts(facts or checks.FACTS)   # a bad facts file stops before running
     folder, table, seconds = checks.validate(spec, runs, workers or os.cpu_count() or 1, folder,
                                              facts or checks.FACTS, progress=True)
@@ -413,10 +431,14 @@ def experiments(
     import time
 
     from abm import experiments as virtual
+    from abm import memory
     from abm.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     virtual.check_year(spec, year, field="--year")
+    # two simulations at once: the next is built while the last is still held
+    memory.check(residents, spec.population.agents, models=2, what=f"{runs} replay(s) of the experiments",
+                 field="--residents")
     started = time.perf_counter()
     table = virtual.run_all(spec, year, runs, residents)
     seconds = time.perf_counter() - started
@@ -470,12 +492,14 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Why a resident pays what they pay: each alternative's utility split into its terms, and its probability."""
+    from abm import memory
     from abm.model import PensionModel
     from abm.scenario import load_scenario, replication_seeds
 
     spec = load_scenario(scenario, set_ or ())
     if not spec.start_year <= year <= spec.end_year:
         raise UserError(f"the scenario runs {spec.start_year}-{spec.end_year} (got {year})", field="--year")
+    memory.check_runs(spec, 1, 1, what=f"a run of {spec.name} to {year}")
     rng = replication_seeds(spec.run.seed if seed is None else seed, 1)[0]
     model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=rng)
     while model.year < year:

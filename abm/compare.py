@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from abm import atomic, cohorts, destinations, runner  # noqa: E402
+from abm import atomic, cohorts, destinations, memory, runner  # noqa: E402
 from abm.errors import UserError  # noqa: E402
 from abm.plots import BAND, band_line, save  # noqa: E402
 from abm.scenario import load_scenario  # noqa: E402
@@ -31,6 +31,9 @@ class Entry:
 
 def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), progress=False) -> list[Entry]:
     """Each source is a scenario file (run now) or a results folder (read)."""
+    specs = {source: load_scenario(source, overrides) for source in map(Path, sources) if not source.is_dir()}
+    for spec in specs.values():   # every scenario checked before the first runs
+        memory.check_runs(spec, runs or spec.run.replications, workers)
     entries = []
     for source in map(Path, sources):
         if source.is_dir():
@@ -39,7 +42,7 @@ def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), pr
             spec = load_scenario(source / "scenario.yaml")
             entries.append(Entry(spec.name, runner.read(source), spec.report_years, cohorts.read(source)))
         else:
-            spec = load_scenario(source, overrides)
+            spec = specs[source]
             result = runner.run(spec, runs=runs, workers=workers, progress=progress)
             entries.append(Entry(spec.name, result.timeseries, spec.report_years, cohorts.over_runs(result.cohorts)))
     names = [e.name for e in entries]

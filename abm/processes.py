@@ -21,7 +21,11 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+
+from abm.errors import UserError
+from abm.memory import ADVICE
 
 PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
 
@@ -86,6 +90,10 @@ def pool(workers: int, preload: list[str]) -> Iterator[ProcessPoolExecutor]:
                                    initargs=(os.getpid(),))
     try:
         yield executor
+    except BrokenProcessPool:   # a worker killed: the kernel's out-of-memory killer, most often
+        stop(executor)
+        raise UserError(f"a worker process was killed (most often by the system, for lack of memory): {ADVICE}"
+                        ) from None
     except BaseException:
         stop(executor)
         raise

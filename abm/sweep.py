@@ -27,7 +27,7 @@ import yaml
 from pydantic import Field, model_validator
 from SALib.sample import fast_sampler, latin, morris, sobol
 
-from abm import atomic, destinations, processes
+from abm import atomic, destinations, memory, processes
 from abm.datafiles import SCENARIOS_DIR, depth_and_line, shipped_file
 from abm.errors import UserError
 from abm.scenario import (
@@ -280,6 +280,24 @@ def check_scheduler(address: str) -> str:
     if not host or not 1 <= port <= 65535:
         raise UserError(f"{address!r} is not a scheduler address; {allowed}", field="--scheduler")
     return address
+
+
+def check_memory(sweep: Sweep, workers: int) -> None:
+    """The points of a scenario sweep, one per local worker at a time, must fit in memory
+    (:func:`abm.memory.check`): the base scenario at the most residents a parameter may give it."""
+    if sweep.function is not None:
+        return
+    base = load_scenario(sweep.base_path(), list(sweep.set.items()))
+    residents, agents = memory.residents(base), base.population.agents
+    for parameter in sweep.parameters:
+        values = parameter.levels if parameter.type == "categorical" else [
+            parameter.value(b) for b in _finite_extremes(parameter)]
+        if parameter.path == "population.residents":
+            residents = max([residents, *(int(v) for v in values if isinstance(v, (int, float)))])
+        elif parameter.path == "population.agents" and "all" in values:
+            agents = "all"
+    memory.check(residents, agents, workers=workers, file=sweep.source_file, field="base",
+                 what=f"the sweep's points{f' on {workers} workers' if workers > 1 else ''}")
 
 
 def _finite_extremes(parameter: Parameter) -> list[float]:
