@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -78,6 +80,25 @@ def main() -> None:
     global _PROGRAM
     _PROGRAM = True
     app()
+
+
+@contextmanager
+def _progress(*columns, **task) -> Iterator:
+    """``update(**fields)`` of a progress bar drawn at its first update: a command refused by a check
+    before its work starts leaves no empty bar behind."""
+    from rich.progress import Progress
+
+    bar, started = Progress(*columns, console=err_console), []
+
+    def update(**fields) -> None:
+        if not started:
+            started.append(bar.add_task("", **task))
+            bar.start()
+        bar.update(started[0], **fields)
+    try:
+        yield update
+    finally:
+        bar.stop()
 
 
 SetOption = Annotated[list[str] | None, typer.Option(
@@ -180,14 +201,7 @@ def sweep(
     out: Annotated[Path | None, typer.Option(help="sweep folder (default: results/sweeps/<name>)")] = None,
 ) -> None:
     """Run a sensitivity sweep (streamed to disk, resumable), then analyse it."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from abm import destinations
     from abm import sweep as sweeps
@@ -201,10 +215,9 @@ def sweep(
     columns = (TextColumn(f"[bold]{spec.name}[/] points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     try:
-        with Progress(*columns, console=err_console) as bar:
-            task = bar.add_task("points", total=None)
+        with _progress(*columns, total=None) as update:   # drawn once the folder and the points are checked
             stats = sweeps.run_sweep(spec, sweep_file, folder, workers or os.cpu_count() or 1, scheduler, resume,
-                                     on_progress=lambda done, total: bar.update(task, completed=done, total=total))
+                                     on_progress=lambda done, total: update(completed=done, total=total))
     except (KeyboardInterrupt, MemoryError) as err:
         saved = len(sweeps.done_points(folder)) if (folder / sweeps.PARTS).is_dir() else 0
         if isinstance(err, MemoryError):
@@ -275,7 +288,7 @@ def calibrate_aggregates(
 ) -> None:
     """Fit habit, herding, constants, attitude dynamics, the subsidy's pull and the compounding gap to
     calibration/targets.yaml and the field experiments (calibration/evidence.yaml) by simulated moments."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from abm import memory
     from abm.calibrate import pipeline
@@ -286,11 +299,10 @@ def calibrate_aggregates(
     memory.check(residents, "none", models=2, what="the fit's runs", field="--residents")
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TextColumn("best loss {task.fields[best]}"),
                TimeElapsedColumn())
-    with Progress(*columns, console=err_console) as bar:
-        task = bar.add_task("fit", total=budget, best="-")
+    with _progress(*columns, total=budget, best="-") as update:   # drawn once the folder and files are checked
         context = pipeline.calibrate_aggregates(
             spec, budget, seeds, residents, out, targets,
-            on_evaluation=lambda n, best: bar.update(task, completed=min(n, budget), best=f"{best:.3f}"))
+            on_evaluation=lambda n, best: update(completed=min(n, budget), best=f"{best:.3f}" if n else "-"))
     _calibration_footer(context, out)
 
 

@@ -88,6 +88,22 @@ def read_text(path: str | Path) -> str:
                         line=line) from None
 
 
+def read_parquet(path: str | Path, remedy: str, columns: list[str] | None = None):
+    """A Parquet table the tool wrote, as a DataFrame; a missing or damaged one (truncated, emptied,
+    not Parquet) is a :class:`UserError` naming the file and saying what to do (``remedy``)."""
+    import pandas as pd
+    import pyarrow
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"missing: {remedy}", file=path)
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (pyarrow.ArrowException, OSError) as err:
+        reason = str(err).split("': ", 1)[-1].split(". ")[0].splitlines()[0]
+        raise UserError(f"damaged or not a Parquet file ({reason}): {remedy}", file=path) from None
+
+
 def parse_yaml(text: str, file: str | Path | None = None, field: str | None = None) -> tuple[Any, yaml.Node | None]:
     """Data and node tree (for line numbers) of one YAML document. Syntax errors, repeated keys,
     nesting deeper than :data:`MAX_DEPTH` and more than :data:`MAX_NODES` values (aliases

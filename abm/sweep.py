@@ -28,7 +28,7 @@ from pydantic import Field, model_validator
 from SALib.sample import fast_sampler, latin, morris, sobol
 
 from abm import atomic, destinations, memory, processes
-from abm.datafiles import SCENARIOS_DIR, depth_and_line, shipped_file
+from abm.datafiles import SCENARIOS_DIR, depth_and_line, read_parquet, shipped_file
 from abm.errors import UserError
 from abm.scenario import (
     FROM_OVERRIDES,
@@ -402,7 +402,7 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
                             "use another --out", file=sweep_file)
         if base.exists() and base.read_text(encoding="utf-8") != _resolved_base(sweep):
             _refuse_changed_base(base.read_text(encoding="utf-8"), _resolved_base(sweep), sweep)
-        return pd.read_parquet(out / DESIGN)
+        return read_design(out)
     marker = out / destinations.MARKER   # first: whatever else is written here, the folder is a sweep's
     if not marker.exists():
         atomic.write_text(marker, json.dumps(destinations.marker("sweep"), indent=2))
@@ -439,6 +439,18 @@ def _refuse_changed_base(old: str, new: str, sweep: Sweep) -> None:
                     "use another --out", file=sweep.base_path(), field="base")
 
 
+def read_design(out: Path) -> pd.DataFrame:
+    """The design of a sweep folder; a damaged one is a :class:`UserError` (the folder cannot go on)."""
+    return read_parquet(out / DESIGN, "the sweep folder cannot be continued or analysed without it: run the sweep "
+                                      "again into a new --out")
+
+
+def read_part(part: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """One part of a sweep's runs; a damaged one is a :class:`UserError` saying how to run its points again."""
+    return read_parquet(part, f"delete it and continue with `pension-abm sweep <sweep file> --out {part.parent.parent} "
+                              "--resume`, which runs its points again", columns)
+
+
 def done_points(out: Path) -> set[int]:
     """Points already written (complete parts only; partial files are ignored and removed)."""
     parts = out / PARTS
@@ -446,7 +458,7 @@ def done_points(out: Path) -> set[int]:
         stale.unlink()
     done: set[int] = set()
     for part in sorted(parts.glob("part-*.parquet")):
-        done.update(pd.read_parquet(part, columns=["point"])["point"].tolist())
+        done.update(read_part(part, ["point"])["point"].tolist())
     return done
 
 
@@ -455,7 +467,7 @@ def results(out: Path) -> pd.DataFrame:
     parts = sorted((out / PARTS).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    return pd.concat([pd.read_parquet(p) for p in parts]).sort_values(["point", "replication"]).reset_index(drop=True)
+    return pd.concat([read_part(p) for p in parts]).sort_values(["point", "replication"]).reset_index(drop=True)
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:

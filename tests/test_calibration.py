@@ -225,6 +225,7 @@ def test_aggregates_without_a_survey_fit_exits_2(tmp_path):
     result = invoke("calibrate", "aggregates", "--budget", 1, "--seeds", 1, "--residents", 500, "--out", out)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "calibratesurvey" in squash(result.output)
+    assert squash(result.output).startswith("error:"), result.output   # the one message: no progress bar before it
     assert list(out.iterdir()) == []
 
 

@@ -194,3 +194,18 @@ def test_numbers_of_the_sustainability_indicators():
     assert _number("public_spending_share_gdp", 0.00483) == "0.48%"
     assert _number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12 pp"
     assert _number("longevity_gap", 1.5e8) == "150.0 M"
+
+
+def test_a_damaged_results_folder_is_named_before_anything_runs(sources, tmp_path, monkeypatch):
+    """A results folder whose timeseries.parquet is cut short: one message naming the file and what to do."""
+    folder = tmp_path / "A"
+    assert invoke("run", sources["A"], "--runs", 1, "--out", folder, "--quiet").exit_code == 0
+    table = folder / "timeseries.parquet"
+    table.write_bytes(table.read_bytes()[:100])
+    monkeypatch.setattr(runner, "run", lambda *args, **kwargs: pytest.fail("a scenario ran"))
+    result = invoke("compare", folder, sources["B"], "--out", tmp_path / "cmp")
+    assert result.exit_code == 2, result.output
+    assert squash(result.output).startswith(f"error:{table}:damagedornotaParquetfile(")
+    assert f"runitsscenarioagain(pension-abmrun...--out{folder})torewritethefolder" in squash(result.output)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "cmp").exists()

@@ -245,6 +245,37 @@ def test_resume_reruns_lost_parts_and_ignores_half_written_ones(ishigami_small, 
     exact(results(out), results(uninterrupted))
 
 
+@pytest.mark.parametrize("damage", ["truncated", "emptied"])
+def test_a_damaged_part_is_named_with_what_to_do_and_resume_then_completes(ishigami_small, tmp_path, damage):
+    """analyze and sweep --resume over a part cut short (a full disk, a copy stopped half-way): one message
+    naming the part and saying to delete it and resume; after that, the sweep completes to the same runs."""
+    file, uninterrupted = ishigami_small
+    out = tmp_path / "out"
+    run_sweep(load_sweep(file), file, out, workers=1)
+    part = sorted((out / "parts").glob("part-*.parquet"))[3]
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2] if damage == "truncated" else b"")
+    for command in (["analyze", out], ["sweep", file, "--workers", 1, "--out", out, "--resume"]):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        assert squash(result.output).startswith(f"error:{part}:damagedornotaParquetfile("), result.output
+        assert f"deleteitandcontinuewith`pension-abmsweep<sweepfile>--out{out}--resume`" in squash(result.output)
+        assert "Traceback" not in result.output and "ArrowInvalid" not in result.output
+        assert "0/?" not in result.output   # no progress bar drawn before the refusal
+    part.unlink()
+    result = invoke("sweep", file, "--workers", 1, "--out", out, "--resume")
+    assert result.exit_code == 0, result.output
+    exact(results(out), results(uninterrupted))
+
+
+def test_a_damaged_design_is_named(ishigami_small, tmp_path):
+    file, uninterrupted = ishigami_small
+    (uninterrupted / "design.parquet").write_bytes(b"PAR1")
+    result = invoke("analyze", uninterrupted)
+    assert result.exit_code == 2, result.output
+    assert squash(result.output).startswith(f"error:{uninterrupted / 'design.parquet'}:damagedornotaParquetfile")
+    assert "runthesweepagainintoanew--out" in squash(result.output)
+
+
 def test_resuming_a_finished_sweep_runs_nothing(ishigami_small):
     file, uninterrupted = ishigami_small
     before = folder_digest(uninterrupted / "parts")
@@ -265,7 +296,7 @@ def test_an_existing_sweep_folder_is_not_overwritten_without_resume(ishigami_sma
     before = folder_digest(uninterrupted)
     result = invoke("sweep", file, "--workers", 1, "--out", uninterrupted)
     assert result.exit_code == 2
-    assert f"error:{uninterrupted}:asweepfolderalreadyexistshere:add--resume" in squash(result.output)
+    assert squash(result.output).startswith(f"error:{uninterrupted}:asweepfolderalreadyexistshere:add--resume")
     assert folder_digest(uninterrupted) == before
 
 

@@ -107,7 +107,8 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
 def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, residents: int = 4000,
                          folder: Path = CALIBRATION_DIR, targets_file: Path = aggregates.TARGETS,
                          on_evaluation=lambda n, best: None) -> dict:
-    """Fit the parameters the survey cannot identify to the targets, by simulated moments."""
+    """Fit the parameters the survey cannot identify to the targets, by simulated moments.
+    ``on_evaluation(n, best loss)`` is called with 0 once every input is checked, then after each evaluation."""
     destinations.check(folder, "calibration")
     estimation = fitted.section(folder, "estimation")
     if not estimation:
@@ -122,6 +123,7 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 400, seeds: int = 4, 
     started = time.perf_counter()
     crn = _seeds(seeds, stream=0)
     start = _fresh_start(folder, estimation)
+    on_evaluation(0, float("nan"))
     result = aggregates.fit(small, start, targets, crn, budget, on_evaluation, evidence_seed=_seeds(1, stream=2)[0])
     best = aggregates.with_coefficients(start, result.values)
     section = {
