@@ -26,6 +26,10 @@ CALIBRATION_DIR = PACKAGE / "calibration"      # fitted coefficients, targets, s
 MAX_DEPTH = 50            # nesting levels of a YAML document
 MAX_NODES = 100_000       # values of a YAML document, counting every expansion of an alias
 MERGE_TAG = "tag:yaml.org,2002:merge"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+# floats of YAML 1.2 that PyYAML (YAML 1.1) reads as strings: an exponent without a decimal point or
+# without a sign (1e-1, 1E5, 2.5e3); those 1.1 reads as floats already match too
+EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 SCAN_ABOVE = 5_000        # structural characters beyond which nesting is checked before the tree is built
 
 
@@ -52,7 +56,8 @@ def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "sce
 
 class StrictLoader(LOADER):
     """The safe loader (libyaml's where available) refusing a key repeated in one mapping, which
-    YAML forbids and PyYAML would silently resolve as "the last one wins"."""
+    YAML forbids and PyYAML would silently resolve as "the last one wins", and reading numbers with
+    an exponent (1e-1, 1E5) as floats, as YAML 1.2 does, in every file and ``--set`` alike."""
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
@@ -72,11 +77,28 @@ class StrictLoader(LOADER):
         return super().construct_mapping(node, deep=deep)
 
 
+StrictLoader.add_implicit_resolver(FLOAT_TAG, EXPONENT_FLOAT, list("-+0123456789."))
+
+
+class Dumper(yaml.SafeDumper):
+    """The safe dumper writing what :class:`StrictLoader` reads back: a string that looks like a
+    YAML 1.2 float (``1e5``) is quoted."""
+
+
+Dumper.add_implicit_resolver(FLOAT_TAG, EXPONENT_FLOAT, list("-+0123456789."))
+
+
+def dump(data: Any, **options) -> str:
+    """YAML text of ``data`` that :class:`StrictLoader` reads back unchanged (options of ``yaml.dump``)."""
+    return yaml.dump(data, Dumper=Dumper, **options)
+
+
 def read_text(path: str | Path) -> str:
-    """A user's text file as UTF-8; a missing, binary or otherwise encoded file is a :class:`UserError`."""
+    """A user's text file as UTF-8; a missing, binary or otherwise encoded file, a folder or a device
+    is a :class:`UserError`."""
     path = Path(path)
     if not path.is_file():
-        raise UserError("file not found", file=path)
+        raise UserError(_not_a_file(path), file=path)
     raw = path.read_bytes()
     if b"\x00" in raw:
         raise UserError("a binary file, not text; expected UTF-8 text", file=path)
@@ -104,6 +126,19 @@ def read_parquet(path: str | Path, remedy: str, columns: list[str] | None = None
         raise UserError(f"damaged or not a Parquet file ({reason}): {remedy}", file=path) from None
 
 
+def _not_a_file(path: Path) -> str:
+    """What ``path``, not a regular file, is instead."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "file not found"
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+    return f"is {next((name for test, name in kinds if test(mode)), 'not a regular file')}, not a file"
+
+
 def parse_yaml(text: str, file: str | Path | None = None, field: str | None = None) -> tuple[Any, yaml.Node | None]:
     """Data and node tree (for line numbers) of one YAML document. Syntax errors, repeated keys,
     nesting deeper than :data:`MAX_DEPTH` and more than :data:`MAX_NODES` values (aliases
@@ -120,7 +155,9 @@ def parse_yaml(text: str, file: str | Path | None = None, field: str | None = No
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
-        raise UserError(f"invalid YAML ({problem})", file=file, field=field,
+        deep = problem == "exceeded maximum nesting depth"   # libyaml 0.2.6's own limit, met before any event
+        raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels" if deep else f"invalid YAML ({problem})",
+                        file=file, field=field,
                         line=mark.line + 1 if mark is not None and file is not None else None) from None
     except RecursionError:
         raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field) from None
@@ -148,15 +185,17 @@ def _check_nesting(text: str, file: str | Path | None, field: str | None) -> Non
 def _check_size(root: yaml.Node, file: str | Path | None, field: str | None) -> None:
     """Walk the node graph as the data would be expanded (an alias is visited at each use),
     stopping at the first level beyond MAX_DEPTH or value beyond MAX_NODES."""
-    stack, count = [(root, 1)], 0
+    stack, count, seen = [(root, 1)], 0, set()
     while stack:
         node, depth = stack.pop()
         count += 1
+        seen.add(id(node))
         if depth > MAX_DEPTH:
             raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field,
                             line=node.start_mark.line + 1 if file is not None else None)
         if count > MAX_NODES:
-            raise UserError(f"too large once its aliases (*name) are expanded; at most {MAX_NODES:,} values",
+            expanded = " once its aliases (*name) are expanded" if len(seen) < count else ""
+            raise UserError(f"too large{expanded}: at most {MAX_NODES:,} values",
                             file=file, field=field)
         if isinstance(node, yaml.SequenceNode):
             stack.extend((child, depth + 1) for child in node.value)

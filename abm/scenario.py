@@ -27,6 +27,7 @@ from abm.choice import (
 from abm.county import OverrideError, county_path, load_county_values
 from abm.datafiles import (
     absolute_ref,
+    dump,
     is_dated,
     merge,
     parse_yaml,
@@ -85,6 +86,9 @@ type Dated[T] = Annotated[dict[Year, T], AfterValidator(_ascending_years)]
 # monthly amounts that may change within a year: {2009: 55, 2014-07: 70} (from July 2014)
 type MonthDated[T] = Annotated[dict[int | str, T], AfterValidator(_month_dated)]
 GradeList = Annotated[list[Grade], AfterValidator(_ascending_grades)]
+MAX_NAME = 64   # characters of a scenario's or sweep's name: a folder name, with room for prefixes and temporary ones
+# the POSIX portable file name characters: the same folder name on every system, nothing a shell expands
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_NAME)]
 
 
 class Frozen(BaseModel):
@@ -234,7 +238,8 @@ class RunSpec(Frozen):
 
 
 class Scenario(Frozen):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="used as the results folder name")
+    name: Name = Field(description=f"used as the results folder name: letters, digits, '_', '.' and '-', "
+                                   f"at most {MAX_NAME}")
     description: str = ""
     start_year: Year
     end_year: Year
@@ -284,7 +289,7 @@ class Scenario(Frozen):
         data["population"]["county"] = absolute_ref(self.population.county, self.source_dir)
         if self.behaviour.coefficients != "fitted":
             data["behaviour"]["coefficients"] = absolute_ref(self.behaviour.coefficients, self.source_dir)
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return dump(data, sort_keys=False, allow_unicode=True)   # read back as written (a name 1e5 is quoted)
 
 
 def replication_seeds(seed: int, runs: int) -> list[int]:

@@ -35,6 +35,7 @@ from abm.scenario import (
     CrossFieldError,
     Frozen,
     Layer,
+    Name,
     Scenario,
     data_files,
     load_scenario,
@@ -139,7 +140,7 @@ class Output(Frozen):
 
 
 class Sweep(Frozen):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: Name
     description: str = ""
     base: str | None = Field(None, description="scenario file, relative to the sweep file")
     function: Literal["ishigami"] | None = Field(None, description="a test function instead of the model")

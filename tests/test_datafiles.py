@@ -11,7 +11,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from abm.datafiles import MAX_DEPTH, MAX_NODES, PACKAGE, SCENARIOS_DIR, checkout_calibration, read_yaml, shipped_file
+from abm.choice import load_coefficients
+from abm.datafiles import (
+    MAX_DEPTH,
+    MAX_NODES,
+    PACKAGE,
+    SCENARIOS_DIR,
+    checkout_calibration,
+    dump,
+    parse_yaml,
+    read_yaml,
+    shipped_file,
+)
 from abm.errors import UserError
 from abm.scenario import load_scenario
 from helpers import BASELINE, CALIBRATION, COUNTY_FILE, REPO_ROOT, STANDIN_FILE, invoke, squash
@@ -170,3 +181,66 @@ def test_the_shipped_files_live_in_the_package_and_the_checkout_links_to_them():
     for name in ("fitted", "survey", "targets.yaml"):
         assert (CALIBRATION / name).is_symlink() and (CALIBRATION / name).resolve() == PACKAGE / "calibration" / name
     assert checkout_calibration() == CALIBRATION
+
+
+def test_a_long_plain_list_is_too_large_without_blaming_aliases(tmp_path):
+    path = tmp_path / "list.yaml"
+    path.write_text("".join(f"- {i}\n" for i in range(300_000)), encoding="utf-8")
+    with pytest.raises(UserError) as caught:
+        read_yaml(path)
+    assert str(caught.value) == f"{path}: too large: at most {MAX_NODES:,} values"
+
+
+def test_an_alias_bomb_is_too_large_once_its_aliases_are_expanded(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(alias_bomb(), encoding="utf-8")
+    with pytest.raises(UserError, match=r"too large once its aliases \(\*name\) are expanded: at most 100,000 values"):
+        read_yaml(path)
+
+
+@pytest.mark.parametrize(("path", "kind"), [("FOLDER", "a folder"), ("/dev/zero", "a character device")],
+                         ids=["folder", "device"])
+def test_run_of_a_folder_or_a_device_says_what_it_is(tmp_path, path, kind):
+    """Not "file not found": the path exists, and is not a file (a device is never read)."""
+    path = tmp_path if path == "FOLDER" else Path(path)
+    result = invoke("run", path, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2, result.output
+    assert squash(result.output) == squash(f"error: {path}: is {kind}, not a file")
+
+
+EXPONENTS = {"1e-1": 0.1, "1E5": 100_000.0, "2.5e3": 2_500.0, "-1e3": -1_000.0, ".5e2": 50.0, "1.0e+5": 100_000.0}
+
+
+@pytest.mark.parametrize(("text", "value"), EXPONENTS.items())
+def test_numbers_with_an_exponent_read_as_floats_as_yaml_1_2_has_them(text, value):
+    """PyYAML (YAML 1.1) reads 1e-1 and 1E5 as strings; the project's loader reads floats."""
+    data = parse_yaml(f"x: {text}\n")[0]
+    assert data == {"x": value} and isinstance(data["x"], float)
+
+
+def test_other_scalars_keep_their_type():
+    assert parse_yaml("[12, 1_000, 1.5, 0x1F, 1e, e5, 1e5x, 2014-07, '1e5']")[0] == [
+        12, 1000, 1.5, 31, "1e", "e5", "1e5x", "2014-07", "1e5"]
+
+
+def test_a_coefficients_file_and_set_read_an_exponent_alike(tmp_path, baseline):
+    """A coefficients file with 1e-1 loads (it was refused as a string) and equals --set's 1e-1."""
+    default = (PACKAGE / "data" / "coefficients" / "default.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(default)
+    term = next(iter(data["choice"]["value"]))
+    data["choice"]["value"][term] = "EXPONENT"
+    path = tmp_path / "coefficients.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False).replace("EXPONENT", "1e-1"), encoding="utf-8")
+    assert load_coefficients(path).choice[term] == 0.1
+    overridden = load_scenario(BASELINE, [f"behaviour.choice.{term}=1e-1"])
+    assert overridden.behaviour.choice[term] == 0.1 and isinstance(overridden.behaviour.choice[term], float)
+
+
+def test_strings_that_look_like_exponents_are_written_quoted_and_read_back(tmp_path, baseline):
+    """A scenario named 1e5 (letters and digits) is saved beside its results and read back as that name."""
+    named = baseline.model_copy(update={"name": "1e5", "description": "2.5E3"})
+    path = tmp_path / "scenario.yaml"
+    path.write_text(named.to_yaml(), encoding="utf-8")
+    again = load_scenario(path)
+    assert (again.name, again.description) == ("1e5", "2.5E3")
+    assert parse_yaml(dump({"a": "1e-1", "b": 1e-1}))[0] == {"a": "1e-1", "b": 0.1}

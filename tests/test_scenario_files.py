@@ -540,3 +540,28 @@ def test_a_valuation_override_reaches_the_model(baseline):
 
     spec = load_scenario(BASELINE, ["behaviour.valuation.discount_rate=0.08", "population.residents=200"])
     assert PensionModel(scenario=spec).coefficients.valuation["discount_rate"] == 0.08
+
+
+@pytest.mark.parametrize("length", [65, 300, 100_000])
+def test_a_name_too_long_for_a_folder_is_refused_at_load_in_a_short_message(tmp_path, baseline_data, length):
+    """The name becomes a folder name: at most 64 characters. The message quotes only the name's ends,
+    however long it is (100,000 characters once made a two-year run of 100 residents take 87 s)."""
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(dict(baseline_data, name="n" * length, end_year=2012), sort_keys=False),
+                    encoding="utf-8")
+    result = invoke("run", path, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2, result.output
+    message = squash(result.output)
+    assert message.startswith(f"error:{path},line1:name:Stringshouldhaveatmost64characters(got'nnnnn"), message
+    assert message.endswith(f"nnnn',{length:,}characters)") and len(message) < 400
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_sweep_name_is_capped_alike(tmp_path):
+    from abm.sweep import load_sweep
+
+    data = yaml.safe_load((Path(__file__).parent / "data" / "ishigami.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(dict(data, name="s" * 300), sort_keys=False), encoding="utf-8")
+    with pytest.raises(UserError, match=r"at most 64 characters \(got 'sss.*sss', 300 characters\)"):
+        load_sweep(path)
