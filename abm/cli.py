@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +33,24 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum, frame):
+    _stopping(signum)
     raise Terminated()
+
+
+def _interrupt(signum, frame):
+    """The program's Ctrl-C."""
+    _stopping(signum)
+    raise KeyboardInterrupt
+
+
+def _stopping(signum: int) -> None:
+    """In the program, the first Ctrl-C or SIGTERM stops the command: later ones are ignored, so that
+    none cuts its cleanup (stopping the workers, removing what is half-written) or its exit short."""
+    global _STOPPED
+    if _PROGRAM:
+        _STOPPED = signum
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def interrupt_code(err: KeyboardInterrupt) -> int:
@@ -73,13 +91,36 @@ def user_errors(command):
 
 
 _PROGRAM = False   # True in the pension-abm program (main), False when the app is called in-process
+_STOPPED = 0       # the signal that interrupted the program (SIGINT or SIGTERM)
 
 
 def main() -> None:
-    """The pension-abm program."""
+    """The pension-abm program. Interrupted, it exits with 130 or 143 once the command has cleaned up; if a
+    thread of a process pool is left that cannot be joined (the interrupt stopped the command while it
+    held one of the pool's locks), at once, without the interpreter's exit, which would wait for it."""
     global _PROGRAM
     _PROGRAM = True
-    app()
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        app()
+    except SystemExit:
+        if not _STOPPED:
+            raise
+        code = 128 + _STOPPED   # also if the signal came while the arguments were read
+        others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+        for thread in others:
+            thread.join(timeout=2.0)
+        if any(thread.is_alive() for thread in others):
+            from abm.processes import release_semaphores
+
+            release_semaphores()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            os._exit(code)
+        raise SystemExit(code) from None
 
 
 @contextmanager
@@ -564,8 +605,4 @@ def viz(
                           f"the internet; `pip install {server.ASSETS_PACKAGE}` (the version pyproject.toml pins) "
                           "serves them offline")
     out_console.print(f"pension-abm page on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
-    try:
-        code = server.serve(checked, host, port)
-    except KeyboardInterrupt as err:   # the server is stopped; Ctrl-C is the page's normal end
-        code = 0 if not isinstance(err, Terminated) else interrupt_code(err)
-    raise typer.Exit(code)
+    raise typer.Exit(server.serve(checked, host, port))   # Ctrl-C: the server is stopped, exit 130 as every command

@@ -100,6 +100,16 @@ def pool(workers: int, preload: list[str]) -> Iterator[ProcessPoolExecutor]:
     executor.shutdown(wait=True)
 
 
+def release_semaphores() -> None:
+    """Before an exit that skips the interpreter's own (``os._exit``): unlink the semaphores of this
+    process's pools as that exit would, so that the resource tracker has none left to warn about."""
+    from multiprocessing import synchronize, util
+
+    for finalizer in list(util._finalizer_registry.values()):   # noqa: SLF001 (no public handle on them)
+        if getattr(finalizer, "_callback", None) is synchronize.SemLock._cleanup:   # noqa: SLF001
+            finalizer()
+
+
 def stop(executor: ProcessPoolExecutor) -> None:
     """Cancel pending work and terminate the workers now; a Ctrl-C meanwhile is held until done."""
     main = threading.current_thread() is threading.main_thread()

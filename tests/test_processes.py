@@ -130,6 +130,39 @@ def test_sigkill_of_a_parallel_sweep_leaves_no_worker_running(tmp_path):
     assert process.returncode == -signal.SIGKILL
 
 
+def ishigami_sweep(tmp_path: Path) -> Path:
+    """A sweep of 5,120 one-point chunks: still running when stopped."""
+    data = yaml.safe_load((REPO_ROOT / "tests" / "data" / "ishigami.yaml").read_text(encoding="utf-8"))
+    file = tmp_path / "sweep.yaml"
+    file.write_text(yaml.safe_dump({**data, "samples": 1024, "chunk": 1}), encoding="utf-8")
+    return file
+
+
+def press_twice(process: subprocess.Popen, gap: float) -> None:
+    """Ctrl-C twice, ``gap`` seconds apart, to the command's group (the second may find it gone)."""
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(gap)
+    try:
+        os.killpg(process.pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.005, 0.05], ids=["together", "5ms-apart", "50ms-apart"])
+def test_two_quick_ctrl_cs_end_a_parallel_sweep_with_130(tmp_path, gap):
+    """The second Ctrl-C may come while the first is being handled (submitting points, stopping the workers,
+    exiting): the sweep still ends with exit 130, its message and no process left, never by the signal itself
+    or hanging on a pool thread the first interrupt stopped mid-lock."""
+    process = start("sweep", ishigami_sweep(tmp_path), "--workers", 2, "--out", tmp_path / "out", cwd=tmp_path)
+    wait_for(lambda: len(group(process.pid)) >= 5 or process.poll() is not None, 60, "two workers")
+    assert process.poll() is None, process.communicate()
+    press_twice(process, gap)
+    stderr = finish(process)
+    assert process.returncode == 130, stderr
+    assert "interrupted:" in stderr and "continue with --resume" in stderr
+    assert "Traceback" not in stderr and "Warning" not in stderr, stderr   # nor the resource tracker's leaks
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -146,3 +179,15 @@ def test_the_page_server_ends_with_the_command(tmp_path, sig):
     process.send_signal(sig)
     stderr = finish(process)
     assert process.returncode == (128 + signal.SIGTERM if sig == signal.SIGTERM else -signal.SIGKILL), stderr
+
+
+def test_two_quick_ctrl_cs_end_the_page_with_130(tmp_path):
+    """Ctrl-C stops the page like any command: exit 130, the server gone, even pressed twice."""
+    port = free_port()
+    process = start("viz", REPO_ROOT / "scenarios" / "baseline.yaml", "--port", port, cwd=REPO_ROOT)
+    wait_for(lambda: len(group(process.pid)) >= 2 or process.poll() is not None, 60, "the server started")
+    assert process.poll() is None, process.communicate()
+    press_twice(process, 0.005)
+    stderr = finish(process)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr
