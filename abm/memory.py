@@ -8,8 +8,12 @@ The figures are the model's own, measured with bench/bench_model.py (2011-2050) 
 
 A simulation's peak is taken as a fixed part (the intercept between the two sizes: 39 and 28 MiB) plus
 a part per resident above the measured ones (slopes 1,010 and 575 bytes): the estimate exceeds the four
-measured peaks by 15-20%. Every process adds the interpreter with the model's libraries (``base_mib``,
-156 MiB).
+measured peaks by 15-20%. The command's process adds the interpreter with the model's libraries
+(``base_mib``, 156 MiB). A process pool adds its forkserver and resource tracker, and each worker what it
+does not share with the forkserver: the proportional set size (PSS, /proc/PID/smaps_rollup) of all the
+processes of `run baseline --set end_year=2025 --set population.residents=20000 --runs N --workers N`
+peaked at 234, 513 and 730 MiB for N = 1, 2 and 4 (about 108 MiB a worker with its simulation, 297 MiB
+the command and the pool).
 """
 
 from __future__ import annotations
@@ -22,35 +26,39 @@ from abm.errors import UserError
 MIB = 1 << 20
 BYTES_PER_RESIDENT = {"all": 1_250, "none": 650}   # bytes, by population.agents
 MODEL_BYTES = 40 * MIB       # a simulation's fixed part
-PROCESS_BYTES = 160 * MIB    # resident memory of a process with the model imported
+PROCESS_BYTES = 160 * MIB    # resident memory of the command's process with the model imported
+POOL_BYTES = 140 * MIB       # a process pool's forkserver (the model imported) and resource tracker
+WORKER_BYTES = 50 * MIB      # a worker's own memory besides its simulation (the rest shared with the forkserver)
 # address space of one process simulating (RLIMIT_AS counts it, not resident memory): under `ulimit -v`
 # a 4-year run of 2,000 residents needs less than 700,000 KiB, one of 100,000 residents 800,000-900,000
 PROCESS_ADDRESS_SPACE = 700 * MIB
 
 
-def advice(workers: bool = True) -> str:
-    """What makes a command need less memory (``workers``: whether it has --workers)."""
+def advice(workers: bool = True, agents: bool = True) -> str:
+    """What makes a command need less memory: fewer residents, fewer workers (``workers``), no
+    Household objects (``agents``)."""
     ways = ["fewer residents (population.residents, or --residents where the command has it)",
             *(["fewer --workers"] if workers else []),
-            f"population.agents: none (about {BYTES_PER_RESIDENT['none']:,} bytes a resident instead of "
-            f"{BYTES_PER_RESIDENT['all']:,})"]
-    return f"use {', '.join(ways[:-1])} or {ways[-1]}"
+            *([f"population.agents: none (about {BYTES_PER_RESIDENT['none']:,} bytes a resident instead of "
+               f"{BYTES_PER_RESIDENT['all']:,})"] if agents else [])]
+    return f"use {', '.join(ways[:-1])} or {ways[-1]}" if len(ways) > 1 else f"use {ways[0]}"
 
 
 ADVICE = advice()
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def need(residents: int, agents: str, models: int = 1, processes: int = 1) -> int:
-    """Estimated peak resident memory of a command, bytes.
+def need(residents: int, agents: str, models: int = 1, workers: int = 1) -> int:
+    """Estimated peak memory of a command, bytes.
 
     Args:
         residents: simulated residents of each simulation (at the start).
         agents: population.agents, "all" or "none".
-        models: simulations held in memory at once (in all processes).
-        processes: Python processes with the model imported (the command, a pool's forkserver and workers).
+        models: simulations held in memory at once in one process.
+        workers: processes of a pool simulating at once, each with ``models``; 1: the command's own process.
     """
-    return processes * PROCESS_BYTES + models * (MODEL_BYTES + residents * BYTES_PER_RESIDENT[agents])
+    pool = POOL_BYTES + workers * WORKER_BYTES if workers > 1 else 0
+    return PROCESS_BYTES + pool + workers * models * (MODEL_BYTES + residents * BYTES_PER_RESIDENT[agents])
 
 
 def available() -> tuple[int, str] | None:
@@ -131,19 +139,19 @@ def check(residents: int, agents: str, models: int = 1, workers: int = 1, what: 
         UserError: with the estimate, the limit and advice.
     """
     parallel = workers > 1
-    total = need(residents, agents, models * workers, 2 + workers if parallel else 1)   # + forkserver
+    total = need(residents, agents, models, workers)
     room = available()
     objects = "with Household objects" if agents == "all" else "without Household objects"
     described = f"{what}, {residents:,} residents {objects},"
     if room is not None and total > room[0]:
         raise UserError(f"{described} needs about {size(total)} of memory; {size(room[0])} is {room[1]}: "
-                        f"{advice(parallel)}", file=file, field=field)
+                        f"{advice(parallel, agents == 'all')}", file=file, field=field)
     limit = address_space()
     per_process = PROCESS_ADDRESS_SPACE + models * (MODEL_BYTES + residents * BYTES_PER_RESIDENT[agents])
     if limit is not None and per_process > limit:
-        raise UserError(f"{described} needs about {size(per_process)} of address space in each simulating process; "
-                        f"the limit is {size(limit)} (RLIMIT_AS, `ulimit -v`): {advice(False)}, or raise the limit",
-                        file=file, field=field)
+        raise UserError(f"{described} needs about {size(per_process)} of address space in each simulating "
+                        f"process; the limit is {size(limit)} (RLIMIT_AS, `ulimit -v`): "
+                        f"{advice(False, agents == 'all')}, or raise the limit", file=file, field=field)
 
 
 def residents(scenario) -> int:
