@@ -102,37 +102,31 @@ def run(
     folder = runner.write(result, folder)
     if not quiet:
         out_console.print(_summary_table(result.summary()))
-        out_console.print(f"{result.runs} run(s) of {len(spec.years)} years in {result.seconds:.1f} s; "
+        out_console.print(f"{result.runs} run{'s' if result.runs != 1 else ''} of {len(spec.years)} years in "
+                          f"{result.seconds:.1f} s; "
                           f"results in [bold]{folder}[/]")
 
 
 def _summary_table(summary: dict) -> Table:
+    """The key indicators at the report years, each with its unit; with several runs the 90% band
+    (5th and 95th percentiles over the runs) below each mean."""
+    from abm import units
+
     indicators = summary["indicators"]
     years = list(next(iter(indicators.values())))
     band = summary["runs"] > 1
-    title = f"{summary['scenario']} (seed {summary['seed']}, {summary['runs']} run(s)"
-    table = Table(title=title + (": mean [90% band])" if band else ")"))
-    table.add_column("indicator")
+    runs = f"{summary['runs']} run{'s' if summary['runs'] != 1 else ''}"
+    title = f"{summary['scenario']} (seed {summary['seed']}, {runs}" + (": mean and 90% band)" if band else ")")
+    table = Table(title=title)
+    table.add_column("indicator, unit", ratio=1)
     for year in years:
-        table.add_column(year, justify="right")
+        table.add_column(year, justify="right", no_wrap=True)
     for name, values in indicators.items():
-        table.add_row(name, *(_fmt_band(name, values[y], band) for y in years))
+        table.add_row(units.heading(name), *(units.number(name, values[y]["mean"]) for y in years))
+        if band:
+            for key, label in (("low", "5th percentile"), ("high", "95th percentile")):
+                table.add_row(f"  {label}", *(units.number(name, values[y][key]) for y in years), style="dim")
     return table
-
-
-def _fmt_band(name: str, stats: dict, band: bool) -> str:
-    text = _fmt(name, stats["mean"])
-    return f"{text} [{_fmt(name, stats['low'])}, {_fmt(name, stats['high'])}]" if band else text
-
-
-def _fmt(name: str, value: float) -> str:
-    if name.startswith("public_spending_share"):   # fractions of a percent
-        return f"{value:.2%}"
-    if name.endswith(("_rate", "_share", "_coverage", "funding_ratio")):
-        return f"{value:.1%}"
-    if name in ("fund_balance", "public_spending", "longevity_gap"):
-        return f"{value / 1e6:,.1f} M"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
 
 
 @app.command()
@@ -155,12 +149,29 @@ def compare(
     destinations.check(folder, "compare")   # before running
     entries = comparison.gather(sources, runs, workers or os.cpu_count() or 1, set_ or (), progress=True)
     folder = comparison.write(entries, folder)
-    frame = comparison.table(entries)
-    last = frame[frame["year"] == frame["year"].max()]
-    pivot = last.pivot(index="indicator", columns="scenario", values="mean").loc[
-        list(dict.fromkeys(last["indicator"])), [e.name for e in entries]]
-    out_console.print(_frame_table(pivot, f"Key indicators in {int(last['year'].iloc[0])} (mean over runs)"))
+    out_console.print(_comparison_table(comparison.table(entries)))
     out_console.print(f"comparison in [bold]{folder}[/] (comparison.md, overview.png)")
+
+
+def _comparison_table(frame) -> Table:
+    """The key indicators in the last report year: each scenario's mean over runs, in the indicator's
+    unit, and after the first scenario the difference from it."""
+    from abm import units
+
+    last = frame[frame["year"] == frame["year"].max()]
+    scenarios = list(dict.fromkeys(last["scenario"]))
+    table = Table(title=f"Key indicators in {int(last['year'].iloc[0])}: mean over runs "
+                        f"(difference from {scenarios[0]})", caption="differences of percentages in percentage points")
+    table.add_column("indicator, unit", ratio=1)
+    for scenario in scenarios:
+        table.add_column(scenario, justify="right", no_wrap=True)
+    for name, part in last.groupby("indicator", sort=False):
+        rows = part.set_index("scenario")
+        cells = [units.number(name, rows.at[scenarios[0], "mean"])]
+        cells += [f"{units.number(name, rows.at[s, 'mean'])} ({units.number(name, rows.at[s, 'difference'], True)})"
+                  for s in scenarios[1:]]
+        table.add_row(units.heading(name), *cells)
+    return table
 
 
 @app.command()

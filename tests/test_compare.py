@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from abm import runner
+from abm import runner, units
 from abm.runner import KEY_INDICATORS
 from abm.scenario import load_scenario
 from helpers import PNG_MAGIC, invoke, squash
@@ -125,7 +125,7 @@ def test_markdown_page_has_a_table_per_indicator(compared):
     assert page.startswith("# Comparison against A")
     assert "![overview](overview.png)" in page
     for name in KEY_INDICATORS:
-        assert f"### {name}" in page
+        assert f"### {units.heading(name)} (`{name}`)" in page
     assert page.count("| year | A | B |") == len(KEY_INDICATORS)
     for year in REPORT_YEARS:
         assert page.count(f"| {year} | ") == len(KEY_INDICATORS)
@@ -188,9 +188,30 @@ def test_compare_reports_a_bad_scenario_file_with_exit_2(sources, tmp_path):
 
 
 def test_numbers_of_the_sustainability_indicators():
-    from abm.compare import _number
+    """Shares in %, small shares with two decimals, money in million yuan; differences signed."""
+    assert units.number("funding_ratio", 0.774) == "77.4"
+    assert units.heading("funding_ratio") == "funding ratio, %"
+    assert units.number("public_spending_share_gdp", 0.00483) == "0.48"
+    assert units.number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12"
+    assert units.heading("public_spending_share_gdp", difference=True) == "public spending / county GDP, pts"
+    assert units.number("longevity_gap", 1.5e8) == "150.0"
+    assert units.heading("longevity_gap") == "longevity gap, million yuan"
 
-    assert _number("funding_ratio", 0.774) == "77.4%"
-    assert _number("public_spending_share_gdp", 0.00483) == "0.48%"
-    assert _number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12 pp"
-    assert _number("longevity_gap", 1.5e8) == "150.0 M"
+
+def test_the_console_table_gives_each_indicator_its_unit_and_the_difference(compared):
+    """The last report year: means in each indicator's unit, the difference from the first scenario."""
+    from rich.console import Console
+
+    from abm.cli import _comparison_table
+
+    frame = pd.read_csv(compared / "comparison.csv")
+    console = Console(width=80, record=True)
+    console.print(_comparison_table(frame))
+    text = console.export_text()
+    last = frame[frame["year"] == frame["year"].max()].set_index(["indicator", "scenario"])
+    for name in KEY_INDICATORS:
+        row = next(line for line in text.splitlines() if units.heading(name) in line)
+        b = last.loc[(name, "B")]
+        assert units.number(name, last.loc[(name, "A"), "mean"]) in row
+        assert f"{units.number(name, b['mean'])} ({units.number(name, b['difference'], True)})" in row
+    assert "…" not in text and max(map(len, text.splitlines())) <= 80
