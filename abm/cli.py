@@ -18,7 +18,6 @@ from rich.table import Table
 
 from abm.datafiles import CALIBRATION_DIR, checkout_calibration
 from abm.errors import UserError
-from abm.model import DEFAULT_SCENARIO
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate enrolment and contribution grades in the urban-rural residents' pension.")
@@ -77,6 +76,10 @@ def main() -> None:
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="override one scenario field, e.g. --set policy.publicity.2026=0.8 (repeatable)")]
 WORKERS_HELP = "parallel processes (default: all cores); results do not depend on it"
+SHIPPED_BASELINE = Path("baseline")   # the shipped scenario's name, as help shows it (abm/datafiles.py shipped_file)
+SCENARIO_HELP = "a file, or a shipped scenario's name"
+TARGETS = CALIBRATION_DIR / "targets.yaml"
+TARGETS_HELP = "aggregate targets file (default: the shipped calibration/targets.yaml)"
 
 
 @app.command()
@@ -245,9 +248,10 @@ app.add_typer(calibrate_app, name="calibrate")
 def calibrate_survey(
     survey: Annotated[Path | None, typer.Argument(help="survey CSV following calibration/survey/codebook.yaml "
                                                        "(default: the synthetic stand-in)")] = None,
-    scenario: Annotated[Path, typer.Option(help="scenario whose policy and incomes apply")] = DEFAULT_SCENARIO,
+    scenario: Annotated[Path, typer.Option(help="scenario whose policy and incomes apply: " + SCENARIO_HELP)
+                        ] = SHIPPED_BASELINE,
     out: Annotated[Path | None, typer.Option(help=OUT_HELP)] = None,
-    targets: Annotated[Path, typer.Option(help="aggregate targets")] = CALIBRATION_DIR / "targets.yaml",
+    targets: Annotated[Path | None, typer.Option(help=TARGETS_HELP, show_default=False)] = None,
 ) -> None:
     """Estimate the choice model from a survey; write fitted/coefficients.yaml and report.md."""
     from abm.calibrate import pipeline
@@ -256,7 +260,7 @@ def calibrate_survey(
 
     out = _calibration_out(out)
     with err_console.status("estimating the conditional logit ..."):
-        context = pipeline.calibrate_survey(load_scenario(scenario), survey or STANDIN, out, targets)
+        context = pipeline.calibrate_survey(load_scenario(scenario), survey or STANDIN, out, targets or TARGETS)
     out_console.print(_frame_table(context["estimate"].table(), "Conditional logit"))
     _calibration_footer(context, out)
 
@@ -267,9 +271,9 @@ def calibrate_aggregates(
     budget: Annotated[int, typer.Option(min=1, help="model evaluations for the optimiser")] = 400,
     seeds: Annotated[int, typer.Option(min=1, help="common-random-number runs per evaluation")] = 4,
     residents: Annotated[int, typer.Option(min=100, help="simulated residents per run")] = 4000,
-    scenario: Annotated[Path, typer.Option(help="scenario to fit")] = DEFAULT_SCENARIO,
+    scenario: Annotated[Path, typer.Option(help="scenario to fit: " + SCENARIO_HELP)] = SHIPPED_BASELINE,
     out: Annotated[Path | None, typer.Option(help=OUT_HELP)] = None,
-    targets: Annotated[Path, typer.Option(help="aggregate targets")] = CALIBRATION_DIR / "targets.yaml",
+    targets: Annotated[Path | None, typer.Option(help=TARGETS_HELP, show_default=False)] = None,
 ) -> None:
     """Fit habit, herding, constants, attitude dynamics, the subsidy's pull and the compounding gap to
     calibration/targets.yaml and the field experiments (calibration/evidence.yaml) by simulated moments."""
@@ -284,7 +288,7 @@ def calibrate_aggregates(
     with Progress(*columns, console=err_console) as bar:
         task = bar.add_task("fit", total=budget, best="-")
         context = pipeline.calibrate_aggregates(
-            spec, budget, seeds, residents, out, targets,
+            spec, budget, seeds, residents, out, targets or TARGETS,
             on_evaluation=lambda n, best: bar.update(task, completed=min(n, budget), best=f"{best:.3f}"))
     _calibration_footer(context, out)
 
@@ -296,7 +300,8 @@ def calibrate_standin(
                                              "checkout; required where the package is installed)")] = None,
     respondents: Annotated[int, typer.Option(min=50, max=1_000_000)] = 600,
     seed: Annotated[int, typer.Option(min=0)] = 20180601,
-    scenario: Annotated[Path, typer.Option(help="scenario whose county and policy apply")] = DEFAULT_SCENARIO,
+    scenario: Annotated[Path, typer.Option(help="scenario whose county and policy apply: " + SCENARIO_HELP)
+                        ] = SHIPPED_BASELINE,
 ) -> None:
     """Regenerate the synthetic stand-in survey (same options: the same file)."""
     from abm.calibrate.standin import write_standin
@@ -377,7 +382,8 @@ def irr(
     entry_age: Annotated[int, typer.Option(min=16, max=70, help="age at the first contribution")],
     years: Annotated[int | None, typer.Option(min=1, max=60, help="contribution years "
                                              "(default: to pension age, at least the minimum)")] = None,
-    scenario: Annotated[Path, typer.Option(help="scenario whose policy applies")] = DEFAULT_SCENARIO,
+    scenario: Annotated[Path, typer.Option(help="scenario whose policy applies: " + SCENARIO_HELP)
+                        ] = SHIPPED_BASELINE,
     year: Annotated[int | None, typer.Option(help="first contribution year (default: latest policy year; "
                                              "with --backpay, the launch year)")] = None,
     sex: Annotated[Literal["female", "male"] | None, typer.Option(help="survival of one sex "

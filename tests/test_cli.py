@@ -211,6 +211,23 @@ def test_irr_default_scenario_works_from_any_folder(tmp_path, monkeypatch):
     assert "irr" in json.loads(result.stdout)
 
 
+COMMANDS = (["run"], ["compare"], ["sweep"], ["analyze"], ["irr"], ["explain"], ["validate"], ["experiments"],
+            ["viz"], ["calibrate", "survey"], ["calibrate", "aggregates"], ["calibrate", "standin"])
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_shipped_names_not_the_installed_packages_paths(command):
+    """A default scenario reads `baseline` (its shipped name), never a path into the package."""
+    import abm
+
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    package = squash(str(Path(abm.__file__).parent))
+    assert package not in squash(result.output) and "site-packages" not in squash(result.output)
+    if "--scenario" in result.output:
+        assert "[default: baseline]" in result.output
+
+
 def test_viz_on_a_port_in_use_is_one_message_and_starts_nothing(monkeypatch):
     import socket
 
