@@ -262,7 +262,12 @@ def calibrate_survey(
     with err_console.status("estimating the conditional logit ..."):
         context = pipeline.calibrate_survey(load_scenario(scenario), survey or STANDIN, out, targets or TARGETS)
     out_console.print(_frame_table(context["estimate"].table(), "Conditional logit"))
-    _calibration_footer(context, out)
+    _calibration_footer(context, out, fitted=False)
+    again = f" --out {escape(str(out))}" if out != checkout_calibration() else ""
+    out_console.print("The aggregate targets are not fitted yet: this step estimates the terms a survey identifies "
+                      "and puts habit, herding, the constants, the attitude dynamics, the subsidy's pull and the "
+                      "compounding gap back to their priors. Next step: [bold]pension-abm calibrate aggregates"
+                      f"{again}[/] (minutes; the README's Calibration section gives its time)", highlight=False)
 
 
 @calibrate_app.command("aggregates")
@@ -290,7 +295,7 @@ def calibrate_aggregates(
         context = pipeline.calibrate_aggregates(
             spec, budget, seeds, residents, out, targets or TARGETS,
             on_evaluation=lambda n, best: bar.update(task, completed=min(n, budget), best=f"{best:.3f}"))
-    _calibration_footer(context, out)
+    _calibration_footer(context, out, fitted=True)
 
 
 @calibrate_app.command("standin")
@@ -329,10 +334,35 @@ def _calibration_out(out: Path | None) -> Path:
     return folder
 
 
-def _calibration_footer(context: dict, folder: Path) -> None:
-    columns = ["indicator", "year", "target", "tolerance", "simulated", "band_low", "band_high", "fitted", "met"]
-    out_console.print(_frame_table(context["targets"][columns].set_index("indicator"), "Targets"))
-    out_console.print(f"wrote {folder / 'fitted' / 'coefficients.yaml'} and {folder / 'report.md'}")
+def _calibration_footer(context: dict, folder: Path, fitted: bool) -> None:
+    """The aggregate targets against the simulation with the coefficients written, each in its
+    indicator's unit (abm/units.py), and the files written.
+
+    Args:
+        fitted: whether the coefficients were fitted to the targets (calibrate aggregates), or are the
+            survey's estimates with priors for the rest (calibrate survey).
+    """
+    from abm import units
+
+    table = Table(title="Aggregate targets: the simulation with the fitted coefficients" if fitted else
+                  "Aggregate targets, not fitted yet: the simulation with the survey's estimates and priors")
+    table.add_column("indicator, unit", ratio=1)
+    table.add_column("year", justify="right", no_wrap=True)
+    table.add_column("target ± tol.", justify="right", no_wrap=True)
+    table.add_column(escape("simulated [band]"), justify="right", no_wrap=True)
+    table.add_column("fit", no_wrap=True)
+    table.add_column("met", no_wrap=True)
+    for row in context["targets"].itertuples():
+        name = row.indicator
+        table.add_row(units.heading(name), str(row.year),
+                      f"{units.number(name, row.target)} ± {units.number(name, row.tolerance)}",
+                      f"{units.number(name, row.simulated)} [{units.number(name, row.band_low)}, "
+                      f"{units.number(name, row.band_high)}]",
+                      "yes" if row.fitted else "no", "[green]yes[/]" if row.met else "[red]no[/]")
+    out_console.print(table)
+    out_console.print("band: 90% over the runs; fit: whether the aggregate fit uses the target (targets.yaml)",
+                      highlight=False)
+    out_console.print(f"wrote {folder / 'fitted' / 'coefficients.yaml'} and {folder / 'report.md'}", highlight=False)
 
 
 def _frame_table(frame, title: str) -> Table:
