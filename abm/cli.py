@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -506,6 +507,15 @@ def _check_port(host: str, port: int) -> None:
             raise UserError(f"cannot listen on {host}:{port} ({err.strerror})", field="--host") from None
 
 
+EXPLAIN_UNITS = {   # explain --json: what its numbers are
+    "income": "yuan/year, per person of the household", "years_paid": "years of contributions",
+    "awareness": "policy knowledge, 0-1", "trust": "trust in government, 0-1",
+    "literate": "understands compound interest", "group": "none, disabled or poor (the groups whose grade the "
+    "government may pay)", "last_choice": "grade paid last year, yuan/year; 0: did not pay; null: not eligible",
+    "grade": "yuan/year; 0: not paying", "probability": "0-1", "utility": "logit scale; terms and mechanisms "
+    "add up to it"}
+
+
 @app.command()
 @user_errors
 def explain(
@@ -533,27 +543,33 @@ def explain(
     except LookupError as err:
         raise UserError(str(err), field="--resident") from None
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(result | {"units": EXPLAIN_UNITS}))
         return
     who = result["resident"]
-    table = Table(title=f"{spec.name}, {year}: resident {resident} (age {who['age']}, income {who['income']:,.0f} "
-                        f"yuan/year, {who['years_paid']} years paid, trust {who['trust']:.2f}, "
-                        f"{'understands' if who['literate'] else 'does not understand'} compound interest)")
+    last = {None: "not eligible last year", 0: "did not pay last year"}.get(
+        who["last_choice"], f"paid {who['last_choice']} yuan last year")
+    out_console.print(f"{spec.name}, {year}: resident {resident}, {who['sex']}, age {who['age']}, income "
+                      f"{who['income']:,.0f} yuan/year, {who['years_paid']} years paid, {last}; awareness "
+                      f"{who['awareness']:.2f} and trust {who['trust']:.2f} (0-1); "
+                      f"{'understands' if who['literate'] else 'does not understand'} compound interest"
+                      + ("" if who["group"] == "none" else f"; group: {who['group']}"), highlight=False)
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 0))   # eleven columns in 80
     table.add_column("grade")
-    table.add_column("prob.", justify="right")
-    table.add_column("utility", justify="right")
+    table.add_column("prob.", justify="right", no_wrap=True)
+    table.add_column("utility", justify="right", no_wrap=True)
     mechanisms = list(result["alternatives"][0]["mechanisms"])
     for name in mechanisms:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     for alternative in result["alternatives"]:
         table.add_row("not paying" if alternative["grade"] == 0 else str(alternative["grade"]),
                       f"{alternative['probability']:.1%}", f"{alternative['utility']:.2f}",
                       *(f"{alternative['mechanisms'][m]:.2f}" for m in mechanisms))
     out_console.print(table)
-    out_console.print("utility by mechanism: cost (grade / income), basic (the basic pension kept within reach), "
-                      "account (what grade + subsidy buy), subsidy, habit (last year's choice), peers (the village), "
-                      "default (lowest and top grade), paying and level (attitudes, age, income); --json gives "
-                      "every term", highlight=False)
+    out_console.print("grade in yuan/year; prob.: the probability of choosing it; utility: the sum of its parts by "
+                      "mechanism: cost (grade / income), basic (the basic pension kept within reach), account (what "
+                      "grade + subsidy buy), subsidy, habit (last year's choice), peers (the village), default "
+                      "(lowest and top grade), paying (attitudes, age, income, health); --json gives every term",
+                      highlight=False)
 
 
 @app.command()
