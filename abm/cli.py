@@ -436,13 +436,13 @@ def irr(
     table = Table(title=f"Grade {grade} yuan/year from age {entry_age} ({paid} from {result.start_year})")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("retirement age", str(result.retirement_age))
+    table.add_row("retirement age", f"{result.retirement_age} years")
     if result.backpaid_years:
-        table.add_row("years back-paid at the pension age", str(result.backpaid_years))
-    table.add_row("monthly account pension", f"{result.monthly_account_pension:,.1f} yuan")
-    table.add_row("monthly pension (basic + account)", f"{result.monthly_pension:,.1f} yuan")
-    table.add_row("internal rate of return", f"{result.irr:.2%}")
-    table.add_row("replacement rate", f"{result.replacement_rate:.1%}")
+        table.add_row("back-paid at the pension age", f"{result.backpaid_years} years")
+    table.add_row("account pension", f"{result.monthly_account_pension:,.1f} yuan/month")
+    table.add_row("pension (basic + account)", f"{result.monthly_pension:,.1f} yuan/month")
+    table.add_row("internal rate of return", f"{result.irr:.2%} a year")
+    table.add_row("replacement rate (pension / rural income)", f"{result.replacement_rate:.1%}")
     out_console.print(table)
 
 
