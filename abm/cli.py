@@ -153,29 +153,51 @@ def compare(
     destinations.check(folder, "compare")   # before running
     entries = comparison.gather(sources, runs, workers or os.cpu_count() or 1, set_ or (), progress=True)
     folder = comparison.write(entries, folder)
-    out_console.print(_comparison_table(comparison.table(entries)))
+    for table in _comparison_tables(comparison.table(entries), out_console.width):
+        out_console.print(table)
     out_console.print(f"comparison in [bold]{folder}[/] (comparison.md, overview.png)")
 
 
-def _comparison_table(frame) -> Table:
+def _comparison_tables(frame, width: int) -> list[Table]:
     """The key indicators in the last report year: each scenario's mean over runs, in the indicator's
-    unit, and after the first scenario the difference from it."""
+    unit, and after the first scenario the difference from it; as many tables as it takes to show
+    every scenario within ``width`` columns (each with the first scenario's column)."""
     from abm import units
 
     last = frame[frame["year"] == frame["year"].max()]
     scenarios = list(dict.fromkeys(last["scenario"]))
-    table = Table(title=f"Key indicators in {int(last['year'].iloc[0])}: mean over runs "
-                        f"(difference from {scenarios[0]})", caption="differences of percentages in percentage points")
-    table.add_column("indicator, unit", ratio=1)
-    for scenario in scenarios:
-        table.add_column(scenario, justify="right", no_wrap=True)
-    for name, part in last.groupby("indicator", sort=False):
-        rows = part.set_index("scenario")
-        cells = [units.number(name, rows.at[scenarios[0], "mean"])]
-        cells += [f"{units.number(name, rows.at[s, 'mean'])} ({units.number(name, rows.at[s, 'difference'], True)})"
-                  for s in scenarios[1:]]
-        table.add_row(units.heading(name), *cells)
-    return table
+    means = last.set_index(["indicator", "scenario"])
+    names = list(dict.fromkeys(last["indicator"]))
+
+    def cell(name: str, scenario: str) -> str:
+        mean = units.number(name, means.at[(name, scenario), "mean"])
+        if scenario == scenarios[0]:
+            return mean
+        return f"{mean} ({units.number(name, means.at[(name, scenario), 'difference'], True)})"
+
+    cells = {s: [cell(n, s) for n in names] for s in scenarios}
+    wide = {s: max(len(s), *map(len, cells[s])) + 3 for s in scenarios}   # a column: its text, padding, border
+    room = width - 1 - 24 - wide[scenarios[0]]     # the indicator column gets 24 at least (its label wraps)
+    groups, group = [], []
+    for scenario in scenarios[1:]:
+        if group and sum(wide[s] for s in group) + wide[scenario] > room:
+            groups.append(group)
+            group = []
+        group.append(scenario)
+    groups.append(group)
+    year = int(last["year"].iloc[0])
+    tables = []
+    for number, group in enumerate(groups, start=1):
+        part = f", part {number} of {len(groups)}" if len(groups) > 1 else ""
+        table = Table(title=f"Key indicators in {year}: mean over runs (difference from {scenarios[0]}){part}",
+                      caption="differences of percentages in percentage points")
+        table.add_column("indicator, unit", ratio=1)
+        for scenario in (scenarios[0], *group):
+            table.add_column(scenario, justify="right", no_wrap=True)
+        for row, name in enumerate(names):
+            table.add_row(units.heading(name), *(cells[s][row] for s in (scenarios[0], *group)))
+        tables.append(table)
+    return tables
 
 
 @app.command()

@@ -19,8 +19,9 @@ class Unit:
     difference: str      # the unit of a difference: percentage points for percentages
 
     def number(self, value: float, signed: bool = False) -> str:
-        """``value`` (stored unit) in the shown unit, without the unit: "1,925.4", "+3.2"."""
-        return f"{value * self.scale:{'+' if signed else ''},.{self.decimals}f}"
+        """``value`` (stored unit) in the shown unit, without the unit: "1,925.4", "+3.2" (never "-0.0")."""
+        shown = round(value * self.scale, self.decimals) + 0.0   # a negative zero becomes zero
+        return f"{shown:{'+' if signed else ''},.{self.decimals}f}"
 
 
 PERCENT = Unit("share", "%", 100.0, 1, "pts")

@@ -199,19 +199,30 @@ def test_numbers_of_the_sustainability_indicators():
 
 
 def test_the_console_table_gives_each_indicator_its_unit_and_the_difference(compared):
-    """The last report year: means in each indicator's unit, the difference from the first scenario."""
+    """The last report year: means in each indicator's unit, the difference from the first scenario;
+    many scenarios in several tables, each within the console's width and with the first scenario."""
     from rich.console import Console
 
-    from abm.cli import _comparison_table
+    from abm.cli import _comparison_tables
 
     frame = pd.read_csv(compared / "comparison.csv")
-    console = Console(width=80, record=True)
-    console.print(_comparison_table(frame))
-    text = console.export_text()
+    many = pd.concat([frame, *(frame[frame["scenario"] == "B"].assign(scenario=f"B{i}") for i in range(2, 9))])
     last = frame[frame["year"] == frame["year"].max()].set_index(["indicator", "scenario"])
-    for name in KEY_INDICATORS:
-        row = next(line for line in text.splitlines() if units.heading(name) in line)
-        b = last.loc[(name, "B")]
-        assert units.number(name, last.loc[(name, "A"), "mean"]) in row
-        assert f"{units.number(name, b['mean'])} ({units.number(name, b['difference'], True)})" in row
-    assert "…" not in text and max(map(len, text.splitlines())) <= 80
+    assert len(_comparison_tables(frame, 80)) == 1
+    assert 1 < len(_comparison_tables(many, 120)) < len(_comparison_tables(many, 80))
+    for data, width in ((frame, 80), (many, 80), (many, 120)):
+        tables = _comparison_tables(data, width)
+        count = len(tables)
+        for table in tables:
+            console = Console(width=width, record=True)
+            console.print(table)
+            text = console.export_text()
+            assert "…" not in text and max(map(len, text.splitlines())) <= width
+            for name in KEY_INDICATORS:   # a row starting with the label: A's mean, and B's with the difference
+                b = last.loc[(name, "B")]
+                a, b = units.number(name, last.loc[(name, "A"), "mean"]), f"{units.number(name, b['mean'])} " \
+                    f"({units.number(name, b['difference'], True)})"
+                assert any(line.startswith(f"│ {units.heading(name)[:16]}") and f" {a} │" in line
+                           and (f" {b} │" in line or "B" not in table.columns[2].header) for line in text.splitlines())
+        shown = [column.header for table in tables for column in table.columns[1:]]
+        assert sorted(set(shown)) == sorted(set(data["scenario"])) and shown.count("A") == count

@@ -105,5 +105,7 @@ def test_every_indicator_has_a_label_a_unit_and_a_number_format():
     assert units.number("participation_rate", 0.8766) == "87.7"
     assert units.number("fund_balance", 1_925_415_637.2) == "1,925.4"
     assert units.number("mean_contribution", 1093.6, signed=True) == "+1,094"
+    assert units.number("mean_contribution", -0.4, signed=True) == "+0"      # no negative zero
+    assert units.number("funding_ratio", -1e-9) == "0.0"
     with pytest.raises(KeyError, match="abm/units.py"):
         units.indicator("no_such_indicator")
