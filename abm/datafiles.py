@@ -41,12 +41,18 @@ def checkout_calibration() -> Path | None:
     return folder if (root / "pyproject.toml").is_file() and folder.is_dir() else None
 
 
-def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "scenario") -> Path:
+def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "scenario",
+                 relative_to: Path | None = None) -> Path:
     """A scenario (or sweep) file named by path, or by the name of a shipped one (``baseline``).
     A bare name that is neither is a :class:`UserError` listing the shipped names; a path that
-    does not exist is returned as it is (reading it says so)."""
-    path = Path(ref)
-    if path.exists() or path.name != str(ref) or path.suffix:
+    does not exist is returned as it is (reading it says so).
+
+    Args:
+        relative_to: the folder a relative path is read from (default: the working folder), e.g.
+            the folder of the file that names it.
+    """
+    path = Path(ref) if relative_to is None else relative_to / ref
+    if path.exists() or Path(ref).name != str(ref) or Path(ref).suffix:
         return path
     if (folder / f"{ref}.yaml").is_file():
         return folder / f"{ref}.yaml"

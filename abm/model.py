@@ -27,11 +27,13 @@ from abm.datafiles import DEFAULT_SCENARIO
 from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.fund import Fund
-from abm.policy import backpay_gap, eligible_to_contribute
+from abm.policy import GROUP_CODES, backpay_gap, eligible_to_contribute
 from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
 from abm.valuation import valuation
 from abm.value import Expectations, backpay_worth, perceived_worth, value_tables
+
+GROUPS = {code: name for name, code in GROUP_CODES.items()}   # population.group code -> name
 
 
 class PensionModel(mesa.Model):
@@ -106,6 +108,8 @@ class PensionModel(mesa.Model):
     def explain(self, resident_id: int) -> dict:
         """This year's choice of one resident, before it is drawn: each alternative's probability and
         utility, term by term. It opens the year, so the model is left for the explanation only.
+        The resident's codes are spelled out (sex, group); ``last_choice`` is the grade paid last year
+        in yuan/year, 0 for not paying, None when not eligible then.
 
         Raises:
             LookupError: the resident is not in the county, or may not choose this year.
@@ -122,11 +126,13 @@ class PensionModel(mesa.Model):
         peers = peer_shares(pop.village, pop.choice, alternatives["value"], self.county["villages"])
         residents = block_factors(pop, np.array([row]), alternatives["value"], peers,
                                   self.economy.mean_income(self.year), self._worth(policy))
+        last = int(pop.choice[row])
         return {"year": self.year, "resident": {
-                    "id": int(resident_id), "age": int(pop.age[row]), "sex": int(pop.sex[row]),
-                    "income": float(pop.income[row]), "years_paid": int(pop.years[row]),
-                    "awareness": float(pop.awareness[row]), "trust": float(pop.trust[row]),
-                    "literate": bool(pop.literate[row]), "last_choice": int(pop.choice[row])},
+                    "id": int(resident_id), "age": int(pop.age[row]), "sex": demography.SEXES[int(pop.sex[row])],
+                    "group": GROUPS[int(pop.group[row])], "income": float(pop.income[row]),
+                    "years_paid": int(pop.years[row]), "awareness": float(pop.awareness[row]),
+                    "trust": float(pop.trust[row]), "literate": bool(pop.literate[row]),
+                    "last_choice": last if last >= 0 else None},
                 "alternatives": choice_explain(self.coefficients.choice, residents, alternatives)}
 
     def mechanisms(self) -> dict[str, float]:

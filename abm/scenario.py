@@ -440,11 +440,16 @@ def _layers(path: Path, seen: tuple[Path, ...]) -> list[Layer]:
     parent = data.get("extends")
     if parent is None:
         return [layer]
-    target = (path.parent / str(parent)).resolve()
     line = _line(layer.node, ("extends",))
+    try:   # a path relative to this file, or a shipped scenario's name (baseline) when no such file is there
+        target = shipped_file(str(parent), relative_to=path.parent).resolve()
+    except UserError as err:
+        raise UserError(f"extends target {str(parent)!r} not found: no such file next to this file, and "
+                        f"{err.message.removeprefix('file not found, and ')}", file=path, field="extends",
+                        line=line) from None
     if not target.is_file():
-        raise UserError(f"extends target {str(parent)!r} not found (paths are relative to this file)",
-                        file=path, field="extends", line=line)
+        raise UserError(f"extends target {str(parent)!r} not found (paths are relative to this file, or a "
+                        "shipped scenario's name)", file=path, field="extends", line=line)
     if target in seen:
         raise UserError(f"extends loops back to {target.name}", file=path, field="extends", line=line)
     return [layer, *_layers(target, (*seen, path.resolve()))]

@@ -98,6 +98,22 @@ def test_survey_writes_the_fitted_file_report_and_figures(runs):
     assert state["png_heads"] == dict.fromkeys(FIGURES, PNG_MAGIC)
 
 
+def test_survey_says_the_targets_are_not_fitted_yet_and_names_the_next_step(runs, targets_data):
+    """After the survey step every target is shown in its unit, as not fitted yet, and the command
+    names `calibrate aggregates` with the same --out; after the fit it does not."""
+    from abm import units
+
+    survey, fit = squash(runs["survey"]["output"]), squash(runs["aggregates"]["output"])
+    assert "notfittedyet" in survey and f"calibrateaggregates--out{squash(str(runs['folder']))}" in survey
+    assert "notfittedyet" not in fit and "withthefittedcoefficients" in fit
+    lines = runs["survey"]["output"].splitlines()
+    for target in targets_data:   # in the indicator's unit: a share in %, its label's first words beside it
+        name = target["indicator"]
+        shown = f"{units.number(name, target['value'])} ± {units.number(name, target['tolerance'])}"
+        row = next(line for line in lines if shown in line)
+        assert units.heading(name).split()[0] in row and str(target["year"]) in row
+
+
 def test_fitted_file_loads_as_fitted_coefficients(runs):
     """The written file is a valid coefficients file (every term and dynamic), status 'fitted'."""
     path = runs["folder"] / "fitted" / "coefficients.yaml"

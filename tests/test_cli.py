@@ -77,6 +77,30 @@ def test_saved_scenario_and_summary_describe_the_run(tmp_path, small_scenario_fi
     assert json.loads((out / "metadata.json").read_text())["seed"] == 7
 
 
+@pytest.mark.parametrize("runs", [1, 2])
+def test_the_summary_table_gives_every_row_its_unit_and_fits_80_columns(tmp_path, small_scenario_file, runs):
+    """Each key indicator's label and unit, its numbers in that unit, the band's percentiles with
+    several runs; nothing cut at 80 columns."""
+    from rich.console import Console
+
+    from abm import units
+    from abm.cli import _summary_table
+
+    out = tmp_path / "out"
+    assert invoke("run", small_scenario_file, "--out", out, "--quiet", "--runs", runs, "--workers", 1).exit_code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for width in (80, 120):
+        console = Console(width=width, record=True)
+        console.print(_summary_table(summary))
+        text = console.export_text()
+        assert "…" not in text and max(map(len, text.splitlines())) <= width
+        words = squash(text)
+        for name, values in summary["indicators"].items():
+            assert squash(units.heading(name)) in words, name
+            assert all(units.number(name, values[year]["mean"]) in text for year in values), name
+        assert ("5th percentile" in text) == (runs > 1)
+
+
 def test_rerun_replaces_an_existing_results_folder(tmp_path, small_scenario_file):
     """A second run into an earlier run's folder replaces it entirely (no stale files, no backups left);
     a folder that is not a run's is refused (tests/test_destinations.py)."""
@@ -209,6 +233,23 @@ def test_irr_default_scenario_works_from_any_folder(tmp_path, monkeypatch):
     result = invoke("irr", "--grade", "500", "--entry-age", "45", "--json")
     assert result.exit_code == 0, result.output
     assert "irr" in json.loads(result.stdout)
+
+
+COMMANDS = (["run"], ["compare"], ["sweep"], ["analyze"], ["irr"], ["explain"], ["validate"], ["experiments"],
+            ["viz"], ["calibrate", "survey"], ["calibrate", "aggregates"], ["calibrate", "standin"])
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_shipped_names_not_the_installed_packages_paths(command):
+    """A default scenario reads `baseline` (its shipped name), never a path into the package."""
+    import abm
+
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    package = squash(str(Path(abm.__file__).parent))
+    assert package not in squash(result.output) and "site-packages" not in squash(result.output)
+    if "--scenario" in result.output:
+        assert "[default: baseline]" in result.output
 
 
 def test_viz_on_a_port_in_use_is_one_message_and_starts_nothing(monkeypatch):

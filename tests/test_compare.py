@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from abm import runner
+from abm import runner, units
 from abm.runner import KEY_INDICATORS
 from abm.scenario import load_scenario
 from helpers import PNG_MAGIC, invoke, squash
@@ -125,7 +125,7 @@ def test_markdown_page_has_a_table_per_indicator(compared):
     assert page.startswith("# Comparison against A")
     assert "![overview](overview.png)" in page
     for name in KEY_INDICATORS:
-        assert f"### {name}" in page
+        assert f"### {units.heading(name)} (`{name}`)" in page
     assert page.count("| year | A | B |") == len(KEY_INDICATORS)
     for year in REPORT_YEARS:
         assert page.count(f"| {year} | ") == len(KEY_INDICATORS)
@@ -188,12 +188,14 @@ def test_compare_reports_a_bad_scenario_file_with_exit_2(sources, tmp_path):
 
 
 def test_numbers_of_the_sustainability_indicators():
-    from abm.compare import _number
-
-    assert _number("funding_ratio", 0.774) == "77.4%"
-    assert _number("public_spending_share_gdp", 0.00483) == "0.48%"
-    assert _number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12 pp"
-    assert _number("longevity_gap", 1.5e8) == "150.0 M"
+    """Shares in %, small shares with two decimals, money in million yuan; differences signed."""
+    assert units.number("funding_ratio", 0.774) == "77.4"
+    assert units.heading("funding_ratio") == "funding ratio, %"
+    assert units.number("public_spending_share_gdp", 0.00483) == "0.48"
+    assert units.number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12"
+    assert units.heading("public_spending_share_gdp", difference=True) == "public spending / county GDP, pts"
+    assert units.number("longevity_gap", 1.5e8) == "150.0"
+    assert units.heading("longevity_gap") == "longevity gap, million yuan"
 
 
 def test_a_damaged_results_folder_is_named_before_anything_runs(sources, tmp_path, monkeypatch):
@@ -209,3 +211,33 @@ def test_a_damaged_results_folder_is_named_before_anything_runs(sources, tmp_pat
     assert f"runitsscenarioagain(pension-abmrun...--out{folder})torewritethefolder" in squash(result.output)
     assert "Traceback" not in result.output
     assert not (tmp_path / "cmp").exists()
+
+
+def test_the_console_table_gives_each_indicator_its_unit_and_the_difference(compared):
+    """The last report year: means in each indicator's unit, the difference from the first scenario;
+    many scenarios in several tables, each within the console's width and with the first scenario."""
+    from rich.console import Console
+
+    from abm.cli import _comparison_tables
+
+    frame = pd.read_csv(compared / "comparison.csv")
+    many = pd.concat([frame, *(frame[frame["scenario"] == "B"].assign(scenario=f"B{i}") for i in range(2, 9))])
+    last = frame[frame["year"] == frame["year"].max()].set_index(["indicator", "scenario"])
+    assert len(_comparison_tables(frame, 80)) == 1
+    assert 1 < len(_comparison_tables(many, 120)) < len(_comparison_tables(many, 80))
+    for data, width in ((frame, 80), (many, 80), (many, 120)):
+        tables = _comparison_tables(data, width)
+        count = len(tables)
+        for table in tables:
+            console = Console(width=width, record=True)
+            console.print(table)
+            text = console.export_text()
+            assert "…" not in text and max(map(len, text.splitlines())) <= width
+            for name in KEY_INDICATORS:   # a row starting with the label: A's mean, and B's with the difference
+                b = last.loc[(name, "B")]
+                a, b = units.number(name, last.loc[(name, "A"), "mean"]), f"{units.number(name, b['mean'])} " \
+                    f"({units.number(name, b['difference'], True)})"
+                assert any(line.startswith(f"│ {units.heading(name)[:16]}") and f" {a} │" in line
+                           and (f" {b} │" in line or "B" not in table.columns[2].header) for line in text.splitlines())
+        shown = [column.header for table in tables for column in table.columns[1:]]
+        assert sorted(set(shown)) == sorted(set(data["scenario"])) and shown.count("A") == count

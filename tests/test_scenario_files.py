@@ -168,6 +168,35 @@ def test_chain_of_two_extends_with_paths_relative_to_each_file(tmp_path, baselin
     assert spec.description == baseline.description
 
 
+def test_extends_names_a_shipped_scenario_when_no_such_file_is_next_to_it(tmp_path, baseline, monkeypatch):
+    """`extends: baseline` (as the README's example): the shipped baseline, from any folder."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "baseline", "not a scenario, and not next to the extending file\n")   # the working folder's
+    spec = load_scenario(write(tmp_path / "mine" / "mine.yaml",
+                               "extends: baseline\nname: mine\npolicy:\n  publicity: {2027: 0.9}\n"))
+    assert spec.name == "mine"
+    assert spec.policy.publicity == {**baseline.policy.publicity, 2027: 0.9}
+    assert spec.model_copy(update={"name": "baseline", "policy": baseline.policy,
+                                   "source_file": baseline.source_file}) == baseline
+
+
+def test_extends_reads_a_file_next_to_the_extending_file_before_a_shipped_name(tmp_path, baseline):
+    """A relative path, or a bare name that is a file there, means the file next to the extending file."""
+    write(tmp_path / "baseline.yaml", f"extends: {BASELINE}\nname: local\nend_year: 2030\n")
+    write(tmp_path / "baseline", f"extends: {BASELINE}\nname: local_bare\nend_year: 2025\n")
+    by_path = load_scenario(write(tmp_path / "a.yaml", "extends: baseline.yaml\nname: a\n"))
+    by_name = load_scenario(write(tmp_path / "b.yaml", "extends: baseline\nname: b\n"))
+    assert (by_path.end_year, by_name.end_year) == (2030, 2025) and baseline.end_year not in (2030, 2025)
+
+
+def test_extends_a_name_that_is_neither_a_file_nor_shipped_lists_the_shipped_names(tmp_path):
+    path = write(tmp_path / "orphan.yaml", "# orphan\nname: orphan\nextends: basline\n")
+    with pytest.raises(UserError) as caught:
+        load_scenario(path)
+    assert (caught.value.field, caught.value.line, caught.value.file) == ("extends", 3, str(path))
+    assert "no such file next to this file" in caught.value.message and "baseline, " in caught.value.message
+
+
 def test_lists_and_scalars_replace_while_mappings_merge(tmp_path, baseline, baseline_data):
     path = child(tmp_path, "end_year: 2020\n"
                            "policy:\n"

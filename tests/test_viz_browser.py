@@ -47,6 +47,8 @@ if (_reason := _missing()) is not None:
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from abm.viz import app  # noqa: E402
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -196,6 +198,7 @@ def chart_ink(page: Page) -> list[int]:
 
 def test_the_page_loads_offline_with_the_map_and_the_charts(offline):
     page = offline.open()
+    expect(page.get_by_role("tab")).to_have_text([app.TAB], ignore_case=True)   # one tab, with its name
     expect_time(page, 0)
     expect_map_year(page, 2011)
     expect(page.get_by_text(re.compile(r"^From 2026: publicity 0\.50"))).to_be_visible()
@@ -263,10 +266,14 @@ def test_a_control_moved_in_the_browser_takes_effect_on_reset(offline):
     page.get_by_label("Minimum grade (yuan/year)").click(force=True)
     page.locator(".v-menu__content .v-list-item", has_text=re.compile(r"^\s*200\s*$")).click()
     pension_age = page.get_by_role("slider", name="Pension age (years)")
+    row = page.locator("div", has=pension_age).filter(has=page.locator(".slider-value")).last   # the slider's row
+    shown = row.locator(".slider-value")
+    expect(shown).to_have_text("60")                                # each slider shows its value
     pension_age.focus()
     for _ in range(5):
         pension_age.press("ArrowRight")
     expect(pension_age).to_have_attribute("aria-valuenow", "65")
+    expect(shown).to_have_text("65")
     expect(page.get_by_text(re.compile(r"^From 2026:"))).to_contain_text("minimum grade 100,")   # not before Reset
     page.get_by_role("button", name="Reset").click()
     levers = page.get_by_text(re.compile(r"^From 2026:"))
