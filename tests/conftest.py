@@ -1,15 +1,24 @@
-"""Shared fixtures: the baseline scenario and small variants of it (helpers live in helpers.py)."""
+"""Shared fixtures: the baseline scenario and small variants of it (helpers live in helpers.py); the
+session's checks that no test changes the calibration or leaves files outside its temporary folders."""
 
 from __future__ import annotations
 
+import re
+import socket
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from abm.processes import alive
 from abm.scenario import Scenario, load_scenario
-from helpers import BASELINE, CALIBRATION, SHIPPED_CALIBRATION, STANDIN_FILE, folder_digest, small
+from helpers import BASELINE, CALIBRATION, REPO_ROOT, SHIPPED_CALIBRATION, STANDIN_FILE, folder_digest, small
+
+SYSTEM_TEMP = Path(tempfile.gettempdir())
+RESULTS = REPO_ROOT / "results"
+RUNNING = re.compile(r"\.partial-(?P<host>.+)-(?P<pid>\d+)$")   # abm.atomic's temporary names
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +55,32 @@ def calibration_folder_untouched():
     before = folder_digest(CALIBRATION) | folder_digest(SHIPPED_CALIBRATION)
     yield
     assert folder_digest(CALIBRATION) | folder_digest(SHIPPED_CALIBRATION) == before, "a test changed calibration files"
+
+
+def temporary_entries() -> set[Path]:
+    """pension-abm's files and folders in the system's temporary directory, but for those of a process
+    still running (a page another test, or another worker, is serving)."""
+    entries = set()
+    for path in SYSTEM_TEMP.glob("*pension-abm*"):
+        named = RUNNING.search(path.name)
+        if not (named and named["host"] == socket.gethostname() and alive(int(named["pid"]))):
+            entries.add(path)
+    return entries
+
+
+def results_files() -> set[Path]:
+    return {path for path in RESULTS.rglob("*") if not path.is_dir()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_outside_temporary_folders():
+    """No test leaves files outside its temporary folders: nothing new of pension-abm's in the system's
+    temporary directory (a test gives the commands it starts a TMPDIR inside its tmp_path) and no new
+    file in the repository's results/ folder (tests write to tmp_path)."""
+    temporary, results = temporary_entries(), results_files()
+    yield
+    left = sorted(map(str, temporary_entries() - temporary)) + sorted(map(str, results_files() - results))
+    assert not left, f"the tests left files outside their temporary folders: {left}"
 
 
 @pytest.fixture(scope="session")

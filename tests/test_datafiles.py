@@ -126,6 +126,7 @@ def test_every_file_a_user_names_gets_one_message_and_nothing_is_written(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_hostile_file_in_a_real_process_is_one_message_not_a_crash(tmp_path):
     """libyaml builds its tree recursively: nesting is refused before, so the process cannot crash."""
     args, path = _scenario(tmp_path, b"deep: " + b"[" * 200_000 + b"]" * 200_000 + b"\n")
