@@ -34,8 +34,9 @@ run: setup
 	$(BIN)/pension-abm run baseline
 
 # The whole suite, as CI runs it, on every core (pytest-xdist): a test file runs on one worker, so its
-# module fixtures are computed once. test-fast, for the edit loop, leaves out the tests marked slow
-# (more than about 3 s) and browser (Playwright and chromium).
+# module fixtures are computed once; the files with the most slow tests start first (tests/conftest.py).
+# test-fast, for the edit loop, leaves out the tests marked slow (more than about 3 s) and browser
+# (Playwright and chromium).
 test: setup lint browser
 	$(BIN)/python -m pytest -n auto --dist loadfile
 

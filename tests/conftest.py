@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import socket
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -55,6 +56,16 @@ def calibration_folder_untouched():
     before = folder_digest(CALIBRATION) | folder_digest(SHIPPED_CALIBRATION)
     yield
     assert folder_digest(CALIBRATION) | folder_digest(SHIPPED_CALIBRATION) == before, "a test changed calibration files"
+
+
+def pytest_collection_modifyitems(items):
+    """The files with the most tests marked slow or browser first, the order within a file kept: under
+    pytest-xdist (make test: ``--dist loadfile``, a file on one worker, so that its module fixtures are
+    computed once) the long files start early and the short ones fill the end, so that no worker
+    starts a long file when the other is about to finish."""
+    heavy = Counter(item.path for item in items
+                    if item.get_closest_marker("slow") or item.get_closest_marker("browser"))
+    items.sort(key=lambda item: -heavy[item.path])      # stable: files stay whole and in order
 
 
 def temporary_entries() -> set[Path]:
