@@ -170,11 +170,15 @@ def test_categorical_and_integer_parameters_reach_every_level_evenly():
 # --- Dask ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def dask_scheduler():
-    """A local Dask cluster: two single-threaded workers in this process."""
+def dask_scheduler(tmp_path_factory):
+    """A local Dask cluster: two single-threaded workers in this process, their scratch space in a
+    temporary folder (not the system's temporary directory)."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster:
+    import dask
+
+    with dask.config.set({"temporary-directory": str(tmp_path_factory.mktemp("dask"))}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                     dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 
