@@ -2,7 +2,8 @@
 
 Temporary names carry the host and process id (``.<name>.partial-<host>-<pid>``): a later write
 to the same place removes those left by a process of this host that no longer runs (killed), and
-never those of a process still writing.
+never those of a process still writing. Temporary folders of the system's temporary directory
+(:func:`temporary_folder`) are named and cleaned the same way.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,12 +30,13 @@ def staging_name(name: str, tag: str = "partial") -> str:
     return f".{name}.{tag}-{_suffix()}"
 
 
-def clean_stale(folder: Path) -> list[Path]:
-    """Remove temporary files and folders in ``folder`` left by processes of this host that are gone."""
+def clean_stale(folder: Path, name: str = "*") -> list[Path]:
+    """Remove temporary files and folders in ``folder`` left by processes of this host that are gone
+    (those of a temporary name for ``name``, a glob pattern, only)."""
     removed = []
     host = socket.gethostname()
     for tag in TAGS:
-        for path in Path(folder).glob(f".*.{tag}-{host}-*"):
+        for path in Path(folder).glob(f".{name}.{tag}-{host}-*"):
             pid = path.name.rsplit("-", 1)[-1]
             if pid.isdigit() and not alive(int(pid)):
                 if path.is_dir() and not path.is_symlink():
@@ -42,6 +45,17 @@ def clean_stale(folder: Path) -> list[Path]:
                     path.unlink(missing_ok=True)
                 removed.append(path)
     return removed
+
+
+@contextmanager
+def temporary_folder(prefix: str) -> Iterator[Path]:
+    """A new folder in the system's temporary directory (``TMPDIR``), removed when the block ends.
+    Named as staging folders are (``.<prefix><random>.partial-<host>-<pid>``), so that one left by a
+    killed process is removed by the next call with the same prefix."""
+    parent = Path(tempfile.gettempdir())
+    clean_stale(parent, f"{prefix}*")
+    with tempfile.TemporaryDirectory(prefix=f".{prefix}", suffix=f".partial-{_suffix()}", dir=parent) as path:
+        yield Path(path)
 
 
 @contextmanager

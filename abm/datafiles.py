@@ -31,6 +31,7 @@ FLOAT_TAG = "tag:yaml.org,2002:float"
 # without a sign (1e-1, 1E5, 2.5e3); those 1.1 reads as floats already match too
 EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 SCAN_ABOVE = 5_000        # structural characters beyond which nesting is checked before the tree is built
+LIBYAML_TOO_DEEP = "nesting depth"   # in the message of libyaml's own depth limit (1,000 levels, from PyYAML 6.0.4)
 
 
 def checkout_calibration() -> Path | None:
@@ -161,14 +162,20 @@ def parse_yaml(text: str, file: str | Path | None = None, field: str | None = No
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
-        deep = problem == "exceeded maximum nesting depth"   # libyaml 0.2.6's own limit, met before any event
-        raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels" if deep else f"invalid YAML ({problem})",
-                        file=file, field=field,
-                        line=mark.line + 1 if mark is not None and file is not None else None) from None
+        line = mark.line + 1 if mark is not None and file is not None else None
+        if LIBYAML_TOO_DEEP in problem:     # libyaml's own limit, met first on a hostile file: one wording
+            raise _too_deep(file, field, line) from None
+        raise UserError(f"invalid YAML ({problem})", file=file, field=field, line=line) from None
     except RecursionError:
-        raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field) from None
+        raise _too_deep(file, field) from None
     finally:
         loader.dispose()
+
+
+def _too_deep(file: str | Path | None, field: str | None, line: int | None = None) -> UserError:
+    """The one message for nesting beyond MAX_DEPTH, whichever check (this module's, libyaml's or
+    Python's recursion limit) meets it first."""
+    return UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field, line=line)
 
 
 def _check_nesting(text: str, file: str | Path | None, field: str | None) -> None:
@@ -180,8 +187,7 @@ def _check_nesting(text: str, file: str | Path | None, field: str | None) -> Non
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field,
-                                    line=event.start_mark.line + 1 if file is not None else None)
+                    raise _too_deep(file, field, event.start_mark.line + 1 if file is not None else None)
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except yaml.YAMLError:
@@ -197,8 +203,7 @@ def _check_size(root: yaml.Node, file: str | Path | None, field: str | None) -> 
         count += 1
         seen.add(id(node))
         if depth > MAX_DEPTH:
-            raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field,
-                            line=node.start_mark.line + 1 if file is not None else None)
+            raise _too_deep(file, field, node.start_mark.line + 1 if file is not None else None)
         if count > MAX_NODES:
             expanded = " once its aliases (*name) are expanded" if len(seen) < count else ""
             raise UserError(f"too large{expanded}: at most {MAX_NODES:,} values",

@@ -43,6 +43,7 @@ def write_yaml(path: Path, data) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_run_writes_the_complete_results_folder(tmp_path, small_scenario_file, monkeypatch):
     """run --out DIR --quiet writes the tables, summary, scenario, metadata and four figures."""
     monkeypatch.chdir(tmp_path)
@@ -55,6 +56,7 @@ def test_run_writes_the_complete_results_folder(tmp_path, small_scenario_file, m
     assert leftovers(tmp_path) == [] and not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_csv_and_parquet_hold_the_same_table_one_row_per_year(tmp_path, small_scenario_file):
     """timeseries.csv equals timeseries.parquet, with one row for each year 2011-2014."""
     out = tmp_path / "out"
@@ -64,6 +66,7 @@ def test_csv_and_parquet_hold_the_same_table_one_row_per_year(tmp_path, small_sc
     assert list(parquet["year"]) == [2011, 2012, 2013, 2014]
 
 
+@pytest.mark.slow
 def test_saved_scenario_and_summary_describe_the_run(tmp_path, small_scenario_file):
     """scenario.yaml reloads to the scenario that ran; summary.json and metadata.json name it and the seed."""
     out = tmp_path / "out"
@@ -77,6 +80,7 @@ def test_saved_scenario_and_summary_describe_the_run(tmp_path, small_scenario_fi
     assert json.loads((out / "metadata.json").read_text())["seed"] == 7
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runs", [1, 2])
 def test_the_summary_table_gives_every_row_its_unit_and_fits_80_columns(tmp_path, small_scenario_file, runs):
     """Each key indicator's label and unit, its numbers in that unit, the band's percentiles with
@@ -101,6 +105,7 @@ def test_the_summary_table_gives_every_row_its_unit_and_fits_80_columns(tmp_path
         assert ("5th percentile" in text) == (runs > 1)
 
 
+@pytest.mark.slow
 def test_rerun_replaces_an_existing_results_folder(tmp_path, small_scenario_file):
     """A second run into an earlier run's folder replaces it entirely (no stale files, no backups left);
     a folder that is not a run's is refused (tests/test_destinations.py)."""
@@ -157,6 +162,7 @@ def test_bad_input_exits_2_with_one_message_and_no_results(tmp_path, baseline_da
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     """The installed pension-abm script: a missing scenario file gives exit 2 and one line on stderr."""
     proc = subprocess.run([str(PENSION_ABM), "run", "nowhere.yaml", "--out", "out", "--quiet"],

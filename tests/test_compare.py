@@ -62,6 +62,7 @@ def values(ts: pd.DataFrame, name: str, year: int) -> pd.Series:
     return ts.loc[ts["year"] == year].set_index("run")[name]
 
 
+@pytest.mark.slow
 def test_compare_writes_table_page_and_figures(compared):
     expected = {"comparison.csv", "comparison.md", "overview.png", "cohorts.png", "metadata.json",
                 *(f"{name}.png" for name in KEY_INDICATORS)}
@@ -73,6 +74,7 @@ def test_compare_writes_table_page_and_figures(compared):
     assert [p for p in compared.parent.iterdir() if ".partial" in p.name or ".old" in p.name] == []
 
 
+@pytest.mark.slow
 def test_table_has_a_row_per_indicator_year_and_scenario(compared):
     frame = pd.read_csv(compared / "comparison.csv")
     assert list(frame.columns) == ["indicator", "year", "scenario", "mean", "low", "high", "difference",
@@ -83,6 +85,7 @@ def test_table_has_a_row_per_indicator_year_and_scenario(compared):
     assert (frame["runs"] == RUNS).all()
 
 
+@pytest.mark.slow
 def test_first_scenario_differs_from_itself_by_zero(compared):
     frame = pd.read_csv(compared / "comparison.csv")
     a = frame[frame["scenario"] == "A"]
@@ -90,6 +93,7 @@ def test_first_scenario_differs_from_itself_by_zero(compared):
     assert (a[["difference", "difference_low", "difference_high"]] == 0).all().all()
 
 
+@pytest.mark.slow
 def test_means_bands_and_paired_differences_match_the_runs(compared, timeseries):
     frame = pd.read_csv(compared / "comparison.csv").set_index(["indicator", "year", "scenario"])
     for name in KEY_INDICATORS:
@@ -110,6 +114,7 @@ def test_means_bands_and_paired_differences_match_the_runs(compared, timeseries)
             assert row["difference_low"] - scale <= row["difference"] <= row["difference_high"] + scale
 
 
+@pytest.mark.slow
 def test_before_the_change_paired_runs_are_identical(compared):
     """Common random numbers: B equals A run by run until its policy changes."""
     frame = pd.read_csv(compared / "comparison.csv")
@@ -120,6 +125,7 @@ def test_before_the_change_paired_runs_are_identical(compared):
     assert (after["difference"] != 0).any()
 
 
+@pytest.mark.slow
 def test_markdown_page_has_a_table_per_indicator(compared):
     page = (compared / "comparison.md").read_text()
     assert page.startswith("# Comparison against A")
@@ -131,6 +137,7 @@ def test_markdown_page_has_a_table_per_indicator(compared):
         assert page.count(f"| {year} | ") == len(KEY_INDICATORS)
 
 
+@pytest.mark.slow
 def test_results_folder_and_scenario_file_can_be_mixed(sources, compared, tmp_path):
     folder = tmp_path / "A-results"
     ran = invoke("run", sources["A"], "--runs", RUNS, "--workers", 1, "--out", folder, "--quiet")
@@ -142,6 +149,7 @@ def test_results_folder_and_scenario_file_can_be_mixed(sources, compared, tmp_pa
     assert (out / "overview.png").read_bytes()[:8] == PNG_MAGIC
 
 
+@pytest.mark.slow
 def test_unpaired_runs_have_no_difference_band(sources, tmp_path):
     """B with more runs than A: the difference of means is given, the paired band is not."""
     out = tmp_path / "unpaired"
@@ -156,6 +164,7 @@ def test_unpaired_runs_have_no_difference_band(sources, tmp_path):
     assert b["difference"].notna().all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["same name", "same file", "single source"])
 def test_bad_sources_exit_2_and_write_nothing(sources, tmp_path, monkeypatch, case):
     monkeypatch.chdir(tmp_path)
@@ -176,6 +185,7 @@ def test_bad_sources_exit_2_and_write_nothing(sources, tmp_path, monkeypatch, ca
     assert [p for p in tmp_path.rglob("*") if ".partial" in p.name] == []
 
 
+@pytest.mark.slow
 def test_compare_reports_a_bad_scenario_file_with_exit_2(sources, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"extends: {sources['A']}\nname: bad\npolicy:\n  publicity: {{2013: 1.5}}\n", encoding="utf-8")

@@ -100,6 +100,7 @@ def test_without_migration_in_nobody_arrives(baseline):
     assert (closed["population"] < open_["population"]).all()
 
 
+@pytest.mark.slow
 def test_county_file_values_reproduce_the_targets_on_average(baseline):
     """Over five replications the county file's level and in-migration give the 2019 death rate
     (within 0.1 per mille) and population (within 0.5%) they were fitted to."""
@@ -109,6 +110,7 @@ def test_county_file_values_reproduce_the_targets_on_average(baseline):
     assert abs(population / observed["population"][2019] - 1) < 0.005
 
 
+@pytest.mark.slow
 def test_fit_moves_a_bad_start_towards_the_county_file(tmp_path, baseline):
     """From the raw life table and no in-migration, a few rounds on one replication bring both
     values within 10% of the fitted ones."""

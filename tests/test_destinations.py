@@ -90,6 +90,7 @@ def test_the_folder_holding_the_package_or_the_working_folder_is_refused(tmp_pat
             destinations.check(folder, "run")
 
 
+@pytest.mark.slow
 def test_an_earlier_run_folder_is_replaced_and_carries_the_marker(tmp_path, small_scenario_file):
     out = tmp_path / "out"
     assert invoke("run", small_scenario_file, "--out", out, "--quiet", "--seed", 1).exit_code == 0

@@ -66,6 +66,7 @@ def test_one_cross_section_identifies_all_survey_terms_but_the_subsidy(baseline,
     assert estimate.identified_terms(two) == estimate.SURVEY_TERMS
 
 
+@pytest.mark.slow
 def test_estimation_converges_with_a_valid_covariance(recovered):
     """The optimiser converged; the covariance is symmetric positive definite and gives the standard errors."""
     assert recovered.converged
@@ -77,6 +78,7 @@ def test_estimation_converges_with_a_valid_covariance(recovered):
     assert np.allclose(np.sqrt(np.diag(recovered.cov)), recovered.bse)
 
 
+@pytest.mark.slow
 def test_each_estimate_is_within_3_se_of_its_generating_value(recovered):
     """Parameter recovery, term by term: |estimate - generating value| < 3 standard errors."""
     misses = {t: (round(float(b), 3), round(float(se), 3), standin.GENERATING[t])
@@ -85,6 +87,7 @@ def test_each_estimate_is_within_3_se_of_its_generating_value(recovered):
     assert misses == {}
 
 
+@pytest.mark.slow
 def test_generating_vector_is_inside_the_joint_99_percent_region(recovered):
     """Wald statistic (b - b0)' V^-1 (b - b0) of the generating vector is below the chi-square 0.99 quantile."""
     b0 = np.array([standin.GENERATING[t] for t in recovered.terms])
@@ -93,6 +96,7 @@ def test_generating_vector_is_inside_the_joint_99_percent_region(recovered):
     assert wald < chi2.ppf(0.99, df=len(recovered.terms)), wald
 
 
+@pytest.mark.slow
 def test_a_survey_drawn_with_another_coefficient_is_told_apart(shifted):
     """With 'lowest' shifted by 1.5 in the drawing, its estimate is more than 3 SE from the original
     GENERATING value (and within 3 SE of the value actually used)."""
@@ -107,12 +111,14 @@ def small_situations(baseline) -> list[dict]:
     return choice_situations(standin.make_standin(baseline, respondents=300, seed=5), baseline)
 
 
+@pytest.mark.slow
 def test_conditional_logit_without_fixed_terms_runs(small_situations):
     """conditional_logit with its default arguments (no term fixed) estimates every survey term."""
     est = estimate.conditional_logit(small_situations)
     assert est.terms == estimate.SURVEY_TERMS and est.converged
 
 
+@pytest.mark.slow
 def test_a_two_wave_survey_estimates_every_survey_term(tmp_path, baseline, standin_survey):
     """A survey interviewed in 2012 and 2018 (two subsidy schedules) is estimated over all survey terms."""
     waves = standin_survey.head(300).copy()
@@ -124,6 +130,7 @@ def test_a_two_wave_survey_estimates_every_survey_term(tmp_path, baseline, stand
     assert est.terms == estimate.SURVEY_TERMS
 
 
+@pytest.mark.slow
 def test_estimate_table_reports_z_and_p(recovered):
     """The report's table: z = estimate / SE, two-sided p-value from the normal."""
     table = recovered.table()

@@ -473,6 +473,7 @@ def test_saved_scenario_reloads_to_the_same_scenario_without_extends(tmp_path, b
     assert (reloaded.population.residents, reloaded.end_year) == (1000, 2013)
 
 
+@pytest.mark.slow
 def test_saved_scenario_with_a_relative_county_path_still_finds_the_county(tmp_path, monkeypatch, baseline_data):
     county = Path(__file__).resolve().parent.parent / "abm" / "data" / "counties" / "qi_county.yaml"
     write(tmp_path / "data" / "my_county.yaml", county.read_text(encoding="utf-8"))

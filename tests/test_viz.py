@@ -189,6 +189,7 @@ def test_reset_builds_a_fresh_model_from_the_controls(open_page):
     assert page.model.year == 2012 and page.time_shown() == 1
 
 
+@pytest.mark.slow
 def test_play_runs_years_until_paused(open_page):
     page = open_page()
     page.set("Residents shown", 1000)
