@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from abm.datafiles import CALIBRATION_DIR, checkout_calibration
 from abm.errors import UserError
 from abm.memory import ADVICE as MEMORY_ADVICE
+from abm.paths import CALIBRATION_DIR, checkout_calibration
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate enrolment and contribution grades in the urban-rural residents' pension.")

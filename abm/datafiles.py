@@ -9,20 +9,17 @@ units and sources are written.
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from abm.errors import UserError
+from abm.paths import CALIBRATION_DIR, DATA_DIR, DEFAULT_SCENARIO, PACKAGE, SCENARIOS_DIR, checkout_calibration
+
+__all__ = ["CALIBRATION_DIR", "DATA_DIR", "DEFAULT_SCENARIO", "PACKAGE", "SCENARIOS_DIR", "checkout_calibration"]
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml where PyYAML has it: parsing is 10x faster
-PACKAGE = Path(str(resources.files("abm")))   # the installed package (a checkout's abm/ in development)
-DATA_DIR = PACKAGE / "data"
-SCENARIOS_DIR = PACKAGE / "scenarios"          # shipped scenarios, and sweeps/
-DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
-CALIBRATION_DIR = PACKAGE / "calibration"      # fitted coefficients, targets, survey codebook and stand-in
 MAX_DEPTH = 50            # nesting levels of a YAML document
 MAX_NODES = 100_000       # values of a YAML document, counting every expansion of an alias
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -32,14 +29,6 @@ FLOAT_TAG = "tag:yaml.org,2002:float"
 EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 SCAN_ABOVE = 5_000        # structural characters beyond which nesting is checked before the tree is built
 LIBYAML_TOO_DEEP = "nesting depth"   # in the message of libyaml's own depth limit (1,000 levels, from PyYAML 6.0.4)
-
-
-def checkout_calibration() -> Path | None:
-    """The repository's calibration folder (report, and links to the shipped files) when the package
-    runs from a checkout; None when it is installed, where nothing may be written beside it."""
-    root = PACKAGE.parent
-    folder = root / "calibration"
-    return folder if (root / "pyproject.toml").is_file() and folder.is_dir() else None
 
 
 def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "scenario",
