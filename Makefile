@@ -3,22 +3,45 @@ PYTHON ?= python3.12
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
 
-.PHONY: setup run test lint bench docs docs-bench viz browser clean
+.PHONY: setup lock lock-upgrade run test test-fast lint bench docs docs-bench viz browser clean
 
+# The packages at the lock's exact versions, each file checked against its hash, then the project
+# itself (editable, adding nothing: its build backend, setuptools, is in the lock).
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+# requirements.lock: pyproject.toml's ranges (with the test extra) resolved to one version each, with
+# hashes, for Python 3.12 on Linux x86_64, by the uv the lock itself pins. `make lock` keeps the
+# versions pinned now wherever pyproject.toml still allows them; `make lock-upgrade` takes the newest.
+LOCK_COMPILE = $(BIN)/uv pip compile --no-config pyproject.toml --extra test --generate-hashes \
+	--python-version 3.12 --python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
+	--quiet -o $(LOCK)
+
+lock: setup
+	$(LOCK_COMPILE)
+
+lock-upgrade: setup
+	$(LOCK_COMPILE) --upgrade
 
 run: setup
 	$(BIN)/pension-abm run baseline
 
+# The whole suite, as CI runs it, on every core (pytest-xdist): a test file runs on one worker, so its
+# module fixtures are computed once; the files with the most slow tests start first (tests/conftest.py).
+# test-fast, for the edit loop, leaves out the tests marked slow (more than about 3 s) and browser
+# (Playwright and chromium).
 test: setup lint browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
+
+test-fast: setup
+	$(BIN)/python -m pytest -n auto --dist loadfile -m "not slow and not browser"
 
 viz: setup
 	$(BIN)/pension-abm viz

@@ -2,7 +2,8 @@
 
 Temporary names carry the host and process id (``.<name>.partial-<host>-<pid>``): a later write
 to the same place removes those left by a process of this host that no longer runs (killed), and
-never those of a process still writing.
+never those of a process still writing. Temporary folders of the system's temporary directory
+(:func:`temporary_folder`) are named and cleaned the same way.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,12 +30,13 @@ def staging_name(name: str, tag: str = "partial") -> str:
     return f".{name}.{tag}-{_suffix()}"
 
 
-def clean_stale(folder: Path) -> list[Path]:
-    """Remove temporary files and folders in ``folder`` left by processes of this host that are gone."""
+def clean_stale(folder: Path, name: str = "*") -> list[Path]:
+    """Remove temporary files and folders in ``folder`` left by processes of this host that are gone
+    (those of a temporary name for ``name``, a glob pattern, only)."""
     removed = []
     host = socket.gethostname()
     for tag in TAGS:
-        for path in Path(folder).glob(f".*.{tag}-{host}-*"):
+        for path in Path(folder).glob(f".{name}.{tag}-{host}-*"):
             pid = path.name.rsplit("-", 1)[-1]
             if pid.isdigit() and not alive(int(pid)):
                 if path.is_dir() and not path.is_symlink():
@@ -45,11 +48,23 @@ def clean_stale(folder: Path) -> list[Path]:
 
 
 @contextmanager
+def temporary_folder(prefix: str) -> Iterator[Path]:
+    """A new folder in the system's temporary directory (``TMPDIR``), removed when the block ends.
+    Named as staging folders are (``.<prefix><random>.partial-<host>-<pid>``), so that one left by a
+    killed process is removed by the next call with the same prefix."""
+    parent = Path(tempfile.gettempdir())
+    clean_stale(parent, f"{prefix}*")
+    with tempfile.TemporaryDirectory(prefix=f".{prefix}", suffix=f".partial-{_suffix()}", dir=parent) as path:
+        yield Path(path)
+
+
+@contextmanager
 def folder(out: Path) -> Iterator[Path]:
-    """Yield a staging folder that replaces ``out`` only if the block completes.
+    """Yield a staging folder that replaces ``out`` only if the block completes; a symbolic link
+    ``out`` stands for its target, which is replaced (the link is kept).
 
     Whether ``out`` may be replaced is decided before (:func:`abm.destinations.check`)."""
-    out = Path(out)
+    out = Path(out).resolve() if Path(out).is_symlink() else Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(out.parent)
     staging = out.parent / staging_name(out.name)
@@ -61,9 +76,15 @@ def folder(out: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     old = out.parent / staging_name(out.name, "old")
-    if out.exists():
-        out.rename(old)
-    staging.rename(out)
+    try:
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+    except BaseException:   # the earlier folder back in place, no staging left
+        if old.exists() and not out.exists():
+            old.rename(out)
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -7,18 +7,22 @@ import functools
 import json
 import os
 import signal
+import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from abm.datafiles import CALIBRATION_DIR, checkout_calibration
 from abm.errors import UserError
-from abm.model import DEFAULT_SCENARIO
+from abm.memory import ADVICE as MEMORY_ADVICE
+from abm.paths import CALIBRATION_DIR, checkout_calibration
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate enrolment and contribution grades in the urban-rural residents' pension.")
@@ -30,7 +34,24 @@ class Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum, frame):
+    _stopping(signum)
     raise Terminated()
+
+
+def _interrupt(signum, frame):
+    """The program's Ctrl-C."""
+    _stopping(signum)
+    raise KeyboardInterrupt
+
+
+def _stopping(signum: int) -> None:
+    """In the program, the first Ctrl-C or SIGTERM stops the command: later ones are ignored, so that
+    none cuts its cleanup (stopping the workers, removing what is half-written) or its exit short."""
+    global _STOPPED
+    if _PROGRAM:
+        _STOPPED = signum
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def interrupt_code(err: KeyboardInterrupt) -> int:
@@ -39,8 +60,11 @@ def interrupt_code(err: KeyboardInterrupt) -> int:
 
 
 def user_errors(command):
-    """Bad input ends with one message and exit code 2, never a traceback; Ctrl-C and SIGTERM end
-    the command (its workers too) with a one-line message and exit code 130 or 143."""
+    """Bad input ends with one message and exit code 2, never a traceback, and so does running out of
+    memory (in a worker process too); Ctrl-C and SIGTERM end the command (its workers too) with a
+    one-line message and exit code 130 or 143."""
+    atomic = command.__name__ in ("run", "compare", "calibrate_survey", "calibrate_aggregates")
+
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         main = threading.current_thread() is threading.main_thread()
@@ -50,11 +74,14 @@ def user_errors(command):
         except UserError as err:
             err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
             raise typer.Exit(2) from None
+        except MemoryError:   # numpy's _ArrayMemoryError too, raised here or in a worker
+            err_console.print(f"[bold red]error:[/] out of memory{'; nothing was written' if atomic else ''}: "
+                              f"{MEMORY_ADVICE}", highlight=False)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt as err:
             if main:   # the workers are stopped already: another Ctrl-C must not cut the exit short
                 handlers.setdefault(signal.SIGINT, signal.signal(signal.SIGINT, signal.SIG_IGN))
                 signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            atomic = command.__name__ in ("run", "compare", "calibrate_survey", "calibrate_aggregates")
             err_console.print("interrupted; nothing was written" if atomic else "interrupted", highlight=False)
             raise typer.Exit(interrupt_code(err)) from None
         finally:
@@ -65,18 +92,64 @@ def user_errors(command):
 
 
 _PROGRAM = False   # True in the pension-abm program (main), False when the app is called in-process
+_STOPPED = 0       # the signal that interrupted the program (SIGINT or SIGTERM)
 
 
 def main() -> None:
-    """The pension-abm program."""
+    """The pension-abm program. Interrupted, it exits with 130 or 143 once the command has cleaned up; if a
+    thread of a process pool is left that cannot be joined (the interrupt stopped the command while it
+    held one of the pool's locks), at once, without the interpreter's exit, which would wait for it."""
     global _PROGRAM
     _PROGRAM = True
-    app()
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        app()
+    except SystemExit:
+        if not _STOPPED:
+            raise
+        code = 128 + _STOPPED   # also if the signal came while the arguments were read
+        others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+        for thread in others:
+            thread.join(timeout=2.0)
+        if any(thread.is_alive() for thread in others):
+            from abm.processes import release_semaphores
+
+            release_semaphores()
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
+            os._exit(code)
+        raise SystemExit(code) from None
+
+
+@contextmanager
+def _progress(*columns, **task) -> Iterator:
+    """``update(**fields)`` of a progress bar drawn at its first update: a command refused by a check
+    before its work starts leaves no empty bar behind."""
+    from rich.progress import Progress
+
+    bar, started = Progress(*columns, console=err_console), []
+
+    def update(**fields) -> None:
+        if not started:
+            started.append(bar.add_task("", **task))
+            bar.start()
+        bar.update(started[0], **fields)
+    try:
+        yield update
+    finally:
+        bar.stop()
 
 
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="override one scenario field, e.g. --set policy.publicity.2026=0.8 (repeatable)")]
 WORKERS_HELP = "parallel processes (default: all cores); results do not depend on it"
+SHIPPED_BASELINE = Path("baseline")   # the shipped scenario's name, as help shows it (abm/datafiles.py shipped_file)
+SCENARIO_HELP = "a file, or a shipped scenario's name"
+TARGETS = CALIBRATION_DIR / "targets.yaml"
+TARGETS_HELP = "aggregate targets file (default: the shipped calibration/targets.yaml)"
 
 
 @app.command()
@@ -92,47 +165,42 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary table")] = False,
 ) -> None:
     """Run a scenario's replications and write its results folder."""
-    from abm import destinations, runner
+    from abm import destinations, memory, runner
     from abm.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     folder = out or destinations.default(Path("results"), spec.name, scenario)
     destinations.check(folder, "run")   # before running: nothing is simulated for a folder that is refused
+    memory.check_runs(spec, runs or spec.run.replications, workers or os.cpu_count() or 1)
     result = runner.run(spec, seed=seed, runs=runs, workers=workers or os.cpu_count() or 1, progress=not quiet)
     folder = runner.write(result, folder)
     if not quiet:
         out_console.print(_summary_table(result.summary()))
-        out_console.print(f"{result.runs} run(s) of {len(spec.years)} years in {result.seconds:.1f} s; "
+        out_console.print(f"{result.runs} run{'s' if result.runs != 1 else ''} of {len(spec.years)} years in "
+                          f"{result.seconds:.1f} s; "
                           f"results in [bold]{folder}[/]")
 
 
 def _summary_table(summary: dict) -> Table:
+    """The key indicators at the report years, each with its unit; with several runs the 90% band
+    (5th and 95th percentiles over the runs) below each mean."""
+    from abm import units
+
     indicators = summary["indicators"]
     years = list(next(iter(indicators.values())))
     band = summary["runs"] > 1
-    title = f"{summary['scenario']} (seed {summary['seed']}, {summary['runs']} run(s)"
-    table = Table(title=title + (": mean [90% band])" if band else ")"))
-    table.add_column("indicator")
+    runs = f"{summary['runs']} run{'s' if summary['runs'] != 1 else ''}"
+    title = f"{summary['scenario']} (seed {summary['seed']}, {runs}" + (": mean and 90% band)" if band else ")")
+    table = Table(title=title)
+    table.add_column("indicator, unit", ratio=1)
     for year in years:
-        table.add_column(year, justify="right")
+        table.add_column(year, justify="right", no_wrap=True)
     for name, values in indicators.items():
-        table.add_row(name, *(_fmt_band(name, values[y], band) for y in years))
+        table.add_row(units.heading(name), *(units.number(name, values[y]["mean"]) for y in years))
+        if band:
+            for key, label in (("low", "5th percentile"), ("high", "95th percentile")):
+                table.add_row(f"  {label}", *(units.number(name, values[y][key]) for y in years), style="dim")
     return table
-
-
-def _fmt_band(name: str, stats: dict, band: bool) -> str:
-    text = _fmt(name, stats["mean"])
-    return f"{text} [{_fmt(name, stats['low'])}, {_fmt(name, stats['high'])}]" if band else text
-
-
-def _fmt(name: str, value: float) -> str:
-    if name.startswith("public_spending_share"):   # fractions of a percent
-        return f"{value:.2%}"
-    if name.endswith(("_rate", "_share", "_coverage", "funding_ratio")):
-        return f"{value:.1%}"
-    if name in ("fund_balance", "public_spending", "longevity_gap"):
-        return f"{value / 1e6:,.1f} M"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.1f}"
 
 
 @app.command()
@@ -155,12 +223,51 @@ def compare(
     destinations.check(folder, "compare")   # before running
     entries = comparison.gather(sources, runs, workers or os.cpu_count() or 1, set_ or (), progress=True)
     folder = comparison.write(entries, folder)
-    frame = comparison.table(entries)
-    last = frame[frame["year"] == frame["year"].max()]
-    pivot = last.pivot(index="indicator", columns="scenario", values="mean").loc[
-        list(dict.fromkeys(last["indicator"])), [e.name for e in entries]]
-    out_console.print(_frame_table(pivot, f"Key indicators in {int(last['year'].iloc[0])} (mean over runs)"))
+    for table in _comparison_tables(comparison.table(entries), out_console.width):
+        out_console.print(table)
     out_console.print(f"comparison in [bold]{folder}[/] (comparison.md, overview.png)")
+
+
+def _comparison_tables(frame, width: int) -> list[Table]:
+    """The key indicators in the last report year: each scenario's mean over runs, in the indicator's
+    unit, and after the first scenario the difference from it; as many tables as it takes to show
+    every scenario within ``width`` columns (each with the first scenario's column)."""
+    from abm import units
+
+    last = frame[frame["year"] == frame["year"].max()]
+    scenarios = list(dict.fromkeys(last["scenario"]))
+    means = last.set_index(["indicator", "scenario"])
+    names = list(dict.fromkeys(last["indicator"]))
+
+    def cell(name: str, scenario: str) -> str:
+        mean = units.number(name, means.at[(name, scenario), "mean"])
+        if scenario == scenarios[0]:
+            return mean
+        return f"{mean} ({units.number(name, means.at[(name, scenario), 'difference'], True)})"
+
+    cells = {s: [cell(n, s) for n in names] for s in scenarios}
+    wide = {s: max(len(s), *map(len, cells[s])) + 3 for s in scenarios}   # a column: its text, padding, border
+    room = width - 1 - 24 - wide[scenarios[0]]     # the indicator column gets 24 at least (its label wraps)
+    groups, group = [], []
+    for scenario in scenarios[1:]:
+        if group and sum(wide[s] for s in group) + wide[scenario] > room:
+            groups.append(group)
+            group = []
+        group.append(scenario)
+    groups.append(group)
+    year = int(last["year"].iloc[0])
+    tables = []
+    for number, group in enumerate(groups, start=1):
+        part = f", part {number} of {len(groups)}" if len(groups) > 1 else ""
+        table = Table(title=f"Key indicators in {year}: mean over runs (difference from {scenarios[0]}){part}",
+                      caption="differences of percentages in percentage points")
+        table.add_column("indicator, unit", ratio=1)
+        for scenario in (scenarios[0], *group):
+            table.add_column(scenario, justify="right", no_wrap=True)
+        for row, name in enumerate(names):
+            table.add_row(units.heading(name), *(cells[s][row] for s in (scenarios[0], *group)))
+        tables.append(table)
+    return tables
 
 
 @app.command()
@@ -173,14 +280,7 @@ def sweep(
     out: Annotated[Path | None, typer.Option(help="sweep folder (default: results/sweeps/<name>)")] = None,
 ) -> None:
     """Run a sensitivity sweep (streamed to disk, resumable), then analyse it."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from abm import destinations
     from abm import sweep as sweeps
@@ -189,15 +289,20 @@ def sweep(
         sweeps.check_scheduler(scheduler)
     spec = sweeps.load_sweep(sweep_file)
     folder = destinations.check(out or destinations.default(Path("results") / "sweeps", spec.name, sweep_file), "sweep")
+    if scheduler is None:   # on a cluster, the workers' machines hold the runs
+        sweeps.check_memory(spec, workers or os.cpu_count() or 1)
     columns = (TextColumn(f"[bold]{spec.name}[/] points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     try:
-        with Progress(*columns, console=err_console) as bar:
-            task = bar.add_task("points", total=None)
+        with _progress(*columns, total=None) as update:   # drawn once the folder and the points are checked
             stats = sweeps.run_sweep(spec, sweep_file, folder, workers or os.cpu_count() or 1, scheduler, resume,
-                                     on_progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except KeyboardInterrupt as err:
+                                     on_progress=lambda done, total: update(completed=done, total=total))
+    except (KeyboardInterrupt, MemoryError) as err:
         saved = len(sweeps.done_points(folder)) if (folder / sweeps.PARTS).is_dir() else 0
+        if isinstance(err, MemoryError):
+            err_console.print(f"[bold red]error:[/] out of memory: {saved} points are saved in {folder}; continue "
+                              f"with --resume, and {MEMORY_ADVICE}", highlight=False)
+            raise typer.Exit(2) from None
         err_console.print(f"interrupted: {saved} points are saved in {folder}; continue with --resume")
         raise typer.Exit(interrupt_code(err)) from None
     out_console.print(f"{stats['runs']} runs ({stats['ran_points']} of {stats['points']} points) in "
@@ -234,9 +339,10 @@ app.add_typer(calibrate_app, name="calibrate")
 def calibrate_survey(
     survey: Annotated[Path | None, typer.Argument(help="survey CSV following calibration/survey/codebook.yaml "
                                                        "(default: the synthetic stand-in)")] = None,
-    scenario: Annotated[Path, typer.Option(help="scenario whose policy and incomes apply")] = DEFAULT_SCENARIO,
+    scenario: Annotated[Path, typer.Option(help="scenario whose policy and incomes apply: " + SCENARIO_HELP)
+                        ] = SHIPPED_BASELINE,
     out: Annotated[Path | None, typer.Option(help=OUT_HELP)] = None,
-    targets: Annotated[Path, typer.Option(help="aggregate targets")] = CALIBRATION_DIR / "targets.yaml",
+    targets: Annotated[Path | None, typer.Option(help=TARGETS_HELP, show_default=False)] = None,
 ) -> None:
     """Estimate the choice model from a survey; write fitted/coefficients.yaml and report.md."""
     from abm.calibrate import pipeline
@@ -245,9 +351,14 @@ def calibrate_survey(
 
     out = _calibration_out(out)
     with err_console.status("estimating the conditional logit ..."):
-        context = pipeline.calibrate_survey(load_scenario(scenario), survey or STANDIN, out, targets)
+        context = pipeline.calibrate_survey(load_scenario(scenario), survey or STANDIN, out, targets or TARGETS)
     out_console.print(_frame_table(context["estimate"].table(), "Conditional logit"))
-    _calibration_footer(context, out)
+    _calibration_footer(context, out, fitted=False)
+    again = f" --out {escape(str(out))}" if out != checkout_calibration() else ""
+    out_console.print("The aggregate targets are not fitted yet: this step estimates the terms a survey identifies "
+                      "and puts habit, herding, the constants, the attitude dynamics, the subsidy's pull and the "
+                      "compounding gap back to their priors. Next step: [bold]pension-abm calibrate aggregates"
+                      f"{again}[/] (minutes; the README's Calibration section gives its time)", highlight=False)
 
 
 @calibrate_app.command("aggregates")
@@ -257,27 +368,29 @@ def calibrate_aggregates(
     workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
     seeds: Annotated[int, typer.Option(min=1, help="common-random-number runs per evaluation")] = 4,
     residents: Annotated[int, typer.Option(min=100, help="simulated residents per run")] = 4000,
-    scenario: Annotated[Path, typer.Option(help="scenario to fit")] = DEFAULT_SCENARIO,
+    scenario: Annotated[Path, typer.Option(help="scenario to fit: " + SCENARIO_HELP)] = SHIPPED_BASELINE,
     out: Annotated[Path | None, typer.Option(help=OUT_HELP)] = None,
-    targets: Annotated[Path, typer.Option(help="aggregate targets")] = CALIBRATION_DIR / "targets.yaml",
+    targets: Annotated[Path | None, typer.Option(help=TARGETS_HELP, show_default=False)] = None,
 ) -> None:
     """Fit habit, herding, constants, attitude dynamics, the subsidy's pull and the compounding gap to
     calibration/targets.yaml and the field experiments (calibration/evidence.yaml) by simulated moments."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
+    from abm import memory
     from abm.calibrate import pipeline
     from abm.scenario import load_scenario
 
     spec, out = load_scenario(scenario), _calibration_out(out)
+    # the fit runs without Household objects, the experiments two simulations at once
+    memory.check(residents, "none", models=2, what="the fit's runs", field="--residents")
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TextColumn("best loss {task.fields[best]}"),
                TimeElapsedColumn())
-    with Progress(*columns, console=err_console) as bar:
-        task = bar.add_task("fit", total=budget, best="-")
+    with _progress(*columns, total=budget, best="-") as update:   # drawn once the folder and files are checked
         context = pipeline.calibrate_aggregates(
-            spec, budget, seeds, residents, out, targets,
-            on_evaluation=lambda n, best: bar.update(task, completed=min(n, budget), best=f"{best:.3f}"),
+            spec, budget, seeds, residents, out, targets or TARGETS,
+            on_evaluation=lambda n, best: update(completed=min(n, budget), best=f"{best:.3f}" if n else "-"),
             workers=workers or os.cpu_count() or 1)
-    _calibration_footer(context, out)
+    _calibration_footer(context, out, fitted=True)
 
 
 @calibrate_app.command("standin")
@@ -288,7 +401,8 @@ def calibrate_standin(
     respondents: Annotated[int | None, typer.Option(min=50, max=1_000_000, help="respondents (default: the shipped "
                                                     "stand-in's, 1,000)")] = None,
     seed: Annotated[int, typer.Option(min=0)] = 20180601,
-    scenario: Annotated[Path, typer.Option(help="scenario whose county and policy apply")] = DEFAULT_SCENARIO,
+    scenario: Annotated[Path, typer.Option(help="scenario whose county and policy apply: " + SCENARIO_HELP)
+                        ] = SHIPPED_BASELINE,
 ) -> None:
     """Regenerate the synthetic stand-in survey (same options: the same file)."""
     from abm.calibrate.standin import RESPONDENTS, write_standin
@@ -316,10 +430,35 @@ def _calibration_out(out: Path | None) -> Path:
     return folder
 
 
-def _calibration_footer(context: dict, folder: Path) -> None:
-    columns = ["indicator", "year", "target", "tolerance", "simulated", "band_low", "band_high", "fitted", "met"]
-    out_console.print(_frame_table(context["targets"][columns].set_index("indicator"), "Targets"))
-    out_console.print(f"wrote {folder / 'fitted' / 'coefficients.yaml'} and {folder / 'report.md'}")
+def _calibration_footer(context: dict, folder: Path, fitted: bool) -> None:
+    """The aggregate targets against the simulation with the coefficients written, each in its
+    indicator's unit (abm/units.py), and the files written.
+
+    Args:
+        fitted: whether the coefficients were fitted to the targets (calibrate aggregates), or are the
+            survey's estimates with priors for the rest (calibrate survey).
+    """
+    from abm import units
+
+    table = Table(title="Aggregate targets: the simulation with the fitted coefficients" if fitted else
+                  "Aggregate targets, not fitted yet: the simulation with the survey's estimates and priors")
+    table.add_column("indicator, unit", ratio=1)
+    table.add_column("year", justify="right", no_wrap=True)
+    table.add_column("target ± tol.", justify="right", no_wrap=True)
+    table.add_column(escape("simulated [band]"), justify="right", no_wrap=True)
+    table.add_column("fit", no_wrap=True)
+    table.add_column("met", no_wrap=True)
+    for row in context["targets"].itertuples():
+        name = row.indicator
+        table.add_row(units.heading(name), str(row.year),
+                      f"{units.number(name, row.target)} ± {units.number(name, row.tolerance)}",
+                      f"{units.number(name, row.simulated)} [{units.number(name, row.band_low)}, "
+                      f"{units.number(name, row.band_high)}]",
+                      "yes" if row.fitted else "no", "[green]yes[/]" if row.met else "[red]no[/]")
+    out_console.print(table)
+    out_console.print("band: 90% over the runs; fit: whether the aggregate fit uses the target (targets.yaml)",
+                      highlight=False)
+    out_console.print(f"wrote {folder / 'fitted' / 'coefficients.yaml'} and {folder / 'report.md'}", highlight=False)
 
 
 def _frame_table(frame, title: str) -> Table:
@@ -347,13 +486,14 @@ def validate(
     set_: SetOption = None,
 ) -> None:
     """The model with 90% bands against observed facts the calibration does not use: validation.md and figures."""
-    from abm import destinations
+    from abm import destinations, memory
     from abm import validation as checks
     from abm.scenario import load_scenario
 
     spec = load_scenario(scenario, [f"population.residents={residents}", *(set_ or ())])
     folder = out or destinations.default(Path("results"), f"validate-{spec.name}", scenario)
     destinations.check(folder, "validate")   # before running
+    memory.check_runs(spec, runs, workers or os.cpu_count() or 1, field="--residents")
     checks.load_facts(facts or checks.FACTS)   # a bad facts file stops before running
     folder, table, seconds = checks.validate(spec, runs, workers or os.cpu_count() or 1, folder,
                                              facts or checks.FACTS, progress=True)
@@ -369,7 +509,8 @@ def irr(
     entry_age: Annotated[int, typer.Option(min=16, max=70, help="age at the first contribution")],
     years: Annotated[int | None, typer.Option(min=1, max=60, help="contribution years "
                                              "(default: to pension age, at least the minimum)")] = None,
-    scenario: Annotated[Path, typer.Option(help="scenario whose policy applies")] = DEFAULT_SCENARIO,
+    scenario: Annotated[Path, typer.Option(help="scenario whose policy applies: " + SCENARIO_HELP)
+                        ] = SHIPPED_BASELINE,
     year: Annotated[int | None, typer.Option(help="first contribution year (default: latest policy year; "
                                              "with --backpay, the launch year)")] = None,
     sex: Annotated[Literal["female", "male"] | None, typer.Option(help="survival of one sex "
@@ -391,13 +532,13 @@ def irr(
     table = Table(title=f"Grade {grade} yuan/year from age {entry_age} ({paid} from {result.start_year})")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("retirement age", str(result.retirement_age))
+    table.add_row("retirement age", f"{result.retirement_age} years")
     if result.backpaid_years:
-        table.add_row("years back-paid at the pension age", str(result.backpaid_years))
-    table.add_row("monthly account pension", f"{result.monthly_account_pension:,.1f} yuan")
-    table.add_row("monthly pension (basic + account)", f"{result.monthly_pension:,.1f} yuan")
-    table.add_row("internal rate of return", f"{result.irr:.2%}")
-    table.add_row("replacement rate", f"{result.replacement_rate:.1%}")
+        table.add_row("back-paid at the pension age", f"{result.backpaid_years} years")
+    table.add_row("account pension", f"{result.monthly_account_pension:,.1f} yuan/month")
+    table.add_row("pension (basic + account)", f"{result.monthly_pension:,.1f} yuan/month")
+    table.add_row("internal rate of return", f"{result.irr:.2%} a year")
+    table.add_row("replacement rate (pension / rural income)", f"{result.replacement_rate:.1%}")
     out_console.print(table)
 
 
@@ -417,10 +558,14 @@ def experiments(
     import time
 
     from abm import experiments as virtual
+    from abm import memory
     from abm.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     virtual.check_year(spec, year, field="--year")
+    # two simulations at once: the next is built while the last is still held
+    memory.check(residents, spec.population.agents, models=2, what=f"{runs} replay(s) of the experiments",
+                 field="--residents")
     started = time.perf_counter()
     table = virtual.run_all(spec, year, runs, residents)
     seconds = time.perf_counter() - started
@@ -511,6 +656,15 @@ def _check_port(host: str, port: int) -> None:
             raise UserError(f"cannot listen on {host}:{port} ({err.strerror})", field="--host") from None
 
 
+EXPLAIN_UNITS = {   # explain --json: what its numbers are
+    "income": "yuan/year, per person of the household", "years_paid": "years of contributions",
+    "awareness": "policy knowledge, 0-1", "trust": "trust in government, 0-1",
+    "literate": "understands compound interest", "group": "none, disabled or poor (the groups whose grade the "
+    "government may pay)", "last_choice": "grade paid last year, yuan/year; 0: did not pay; null: not eligible",
+    "grade": "yuan/year; 0: not paying", "probability": "0-1", "utility": "logit scale; terms and mechanisms "
+    "add up to it"}
+
+
 @app.command()
 @user_errors
 def explain(
@@ -523,12 +677,14 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Why a resident pays what they pay: each alternative's utility split into its terms, and its probability."""
+    from abm import memory
     from abm.model import PensionModel
     from abm.scenario import load_scenario, replication_seeds
 
     spec = load_scenario(scenario, set_ or ())
     if not spec.start_year <= year <= spec.end_year:
         raise UserError(f"the scenario runs {spec.start_year}-{spec.end_year} (got {year})", field="--year")
+    memory.check_runs(spec, 1, 1, what=f"a run of {spec.name} to {year}")
     rng = replication_seeds(spec.run.seed if seed is None else seed, 1)[0]
     model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=rng)
     while model.year < year:
@@ -538,27 +694,33 @@ def explain(
     except LookupError as err:
         raise UserError(str(err), field="--resident") from None
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(result | {"units": EXPLAIN_UNITS}))
         return
     who = result["resident"]
-    table = Table(title=f"{spec.name}, {year}: resident {resident} (age {who['age']}, income {who['income']:,.0f} "
-                        f"yuan/year, {who['years_paid']} years paid, trust {who['trust']:.2f}, "
-                        f"{'understands' if who['literate'] else 'does not understand'} compound interest)")
+    last = {None: "not eligible last year", 0: "did not pay last year"}.get(
+        who["last_choice"], f"paid {who['last_choice']} yuan last year")
+    out_console.print(f"{spec.name}, {year}: resident {resident}, {who['sex']}, age {who['age']}, income "
+                      f"{who['income']:,.0f} yuan/year, {who['years_paid']} years paid, {last}; awareness "
+                      f"{who['awareness']:.2f} and trust {who['trust']:.2f} (0-1); "
+                      f"{'understands' if who['literate'] else 'does not understand'} compound interest"
+                      + ("" if who["group"] == "none" else f"; group: {who['group']}"), highlight=False)
+    table = Table(box=box.SIMPLE_HEAD, padding=(0, 0))   # eleven columns in 80
     table.add_column("grade")
-    table.add_column("prob.", justify="right")
-    table.add_column("utility", justify="right")
+    table.add_column("prob.", justify="right", no_wrap=True)
+    table.add_column("utility", justify="right", no_wrap=True)
     mechanisms = list(result["alternatives"][0]["mechanisms"])
     for name in mechanisms:
-        table.add_column(name, justify="right")
+        table.add_column(name, justify="right", no_wrap=True)
     for alternative in result["alternatives"]:
         table.add_row("not paying" if alternative["grade"] == 0 else str(alternative["grade"]),
                       f"{alternative['probability']:.1%}", f"{alternative['utility']:.2f}",
                       *(f"{alternative['mechanisms'][m]:.2f}" for m in mechanisms))
     out_console.print(table)
-    out_console.print("utility by mechanism: cost (grade / income), basic (the basic pension kept within reach), "
-                      "account (what grade + subsidy buy), subsidy, habit (last year's choice), peers (the village), "
-                      "default (lowest and top grade), paying and level (attitudes, age, income); --json gives "
-                      "every term", highlight=False)
+    out_console.print("grade in yuan/year; prob.: the probability of choosing it; utility: the sum of its parts by "
+                      "mechanism: cost (grade / income), basic (the basic pension kept within reach), account (what "
+                      "grade + subsidy buy), subsidy, habit (last year's choice), peers (the village), default "
+                      "(lowest and top grade), paying (attitudes, age, income, health); --json gives every term",
+                      highlight=False)
 
 
 @app.command()
@@ -581,8 +743,4 @@ def viz(
                           f"the internet; `pip install {server.ASSETS_PACKAGE}` (the version pyproject.toml pins) "
                           "serves them offline")
     out_console.print(f"pension-abm page on [bold]http://{host}:{port}[/] (Ctrl-C stops it)")
-    try:
-        code = server.serve(checked, host, port)
-    except KeyboardInterrupt as err:   # the server is stopped; Ctrl-C is the page's normal end
-        code = 0 if not isinstance(err, Terminated) else interrupt_code(err)
-    raise typer.Exit(code)
+    raise typer.Exit(server.serve(checked, host, port))   # Ctrl-C: the server is stopped, exit 130 as every command

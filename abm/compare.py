@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from abm import atomic, cohorts, destinations, runner  # noqa: E402
+from abm import atomic, cohorts, destinations, memory, runner, units  # noqa: E402
 from abm.errors import UserError  # noqa: E402
 from abm.plots import BAND, band_line, save  # noqa: E402
 from abm.scenario import load_scenario  # noqa: E402
@@ -31,6 +31,9 @@ class Entry:
 
 def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), progress=False) -> list[Entry]:
     """Each source is a scenario file (run now) or a results folder (read)."""
+    specs = {source: load_scenario(source, overrides) for source in map(Path, sources) if not source.is_dir()}
+    for spec in specs.values():   # every scenario checked before the first runs
+        memory.check_runs(spec, runs or spec.run.replications, workers)
     entries = []
     for source in map(Path, sources):
         if source.is_dir():
@@ -39,7 +42,7 @@ def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), pr
             spec = load_scenario(source / "scenario.yaml")
             entries.append(Entry(spec.name, runner.read(source), spec.report_years, cohorts.read(source)))
         else:
-            spec = load_scenario(source, overrides)
+            spec = specs[source]
             result = runner.run(spec, runs=runs, workers=workers, progress=progress)
             entries.append(Entry(spec.name, result.timeseries, spec.report_years, cohorts.over_runs(result.cohorts)))
     names = [e.name for e in entries]
@@ -97,42 +100,39 @@ def _values(entry: Entry, name: str, year: int) -> pd.Series:
 
 
 def markdown(frame: pd.DataFrame, base: str) -> str:
-    """One table: indicators x years, a column per scenario; differences from the first with bands."""
+    """One table per indicator, headed by its label and unit: years x scenarios; differences from
+    the first with bands."""
     lines = []
     for name, part in frame.groupby("indicator", sort=False):
         scenarios = list(dict.fromkeys(part["scenario"]))
-        lines += [f"### {name}", "", "| year | " + " | ".join(scenarios) + " |",
+        lines += [f"### {units.heading(name)} (`{name}`)", "", "| year | " + " | ".join(scenarios) + " |",
                   "|---|" + "---|" * len(scenarios)]
         for year, row in part.groupby("year", sort=False):
             cells = []
             for _, r in row.iterrows():
-                cell = _number(name, r["mean"])
+                cell = units.number(name, r["mean"])
                 if r["scenario"] != base:
-                    low, high = (_number(name, r[k], True) for k in ("difference_low", "difference_high"))
+                    low, high = (units.number(name, r[k], True) for k in ("difference_low", "difference_high"))
                     band = f" [{low}, {high}]" if not np.isnan(r["difference_low"]) else ""
-                    cell += f" ({_number(name, r['difference'], True)}{band})"
+                    cell += f" ({units.number(name, r['difference'], True)}{band})"
                 cells.append(cell)
             lines.append(f"| {year} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
-def _number(name: str, value: float, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    if name.startswith("public_spending_share"):   # fractions of a percent
-        return f"{value * 100:{sign}.2f}{' pp' if signed else '%'}"
-    if name.endswith(("_rate", "_share", "_coverage", "funding_ratio")):
-        return f"{value * 100:{sign}.1f}{' pp' if signed else '%'}"
-    if name in ("fund_balance", "public_spending", "longevity_gap"):
-        return f"{value / 1e6:{sign},.1f} M"
-    return f"{value:{sign},.1f}"
+def _axes(ax, name: str) -> None:
+    """Title and vertical axis of one indicator's panel: its label, and its unit."""
+    ax.set_title(units.label(name), fontsize=10)
+    ax.set_ylabel(units.shown_unit(name))
 
 
 def figure(entries: list[Entry], name: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for entry in entries:
         band_line(ax, entry.timeseries, name, entry.name)
-    ax.set(title=name.replace("_", " "), xlabel="year")
+    _axes(ax, name)
+    ax.set_xlabel("year")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -146,9 +146,11 @@ def overview(entries: list[Entry], names=runner.KEY_INDICATORS) -> plt.Figure:
     for ax, name in zip(axes.flat, names):
         for entry in entries:
             band_line(ax, entry.timeseries, name, entry.name)
-        ax.set_title(name.replace("_", " "), fontsize=10)
+        _axes(ax, name)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
+    for ax in list(axes.flat)[len(names) - cols:len(names)]:
+        ax.xaxis.set_tick_params(labelbottom=True)   # the bottom panel of each column shows the years
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 5), fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
@@ -167,7 +169,8 @@ def write(entries: list[Entry], out: Path) -> Path:
         frame.to_csv(staging / "comparison.csv", index=False)
         base = entries[0].name
         header = (f"# Comparison against {base}\n\nMean over runs; in brackets the difference from {base} "
-                  f"and its 90% band over paired runs (same seeds).\n\n![overview](overview.png)\n\n")
+                  f"and its 90% band over paired runs (same seeds); differences of percentages are in percentage "
+                  f"points.\n\n![overview](overview.png)\n\n")
         tables = {e.name: e.cohorts for e in entries if e.cohorts is not None}
         cohort_text = cohort_markdown(tables) if tables else ""
         (staging / "comparison.md").write_text(header + markdown(frame, base) + cohort_text)

@@ -9,39 +9,40 @@ units and sources are written.
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from abm.errors import UserError
+from abm.paths import CALIBRATION_DIR, DATA_DIR, DEFAULT_SCENARIO, PACKAGE, SCENARIOS_DIR, checkout_calibration
+
+__all__ = ["CALIBRATION_DIR", "DATA_DIR", "DEFAULT_SCENARIO", "PACKAGE", "SCENARIOS_DIR", "checkout_calibration"]
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml where PyYAML has it: parsing is 10x faster
-PACKAGE = Path(str(resources.files("abm")))   # the installed package (a checkout's abm/ in development)
-DATA_DIR = PACKAGE / "data"
-SCENARIOS_DIR = PACKAGE / "scenarios"          # shipped scenarios, and sweeps/
-CALIBRATION_DIR = PACKAGE / "calibration"      # fitted coefficients, targets, survey codebook and stand-in
 MAX_DEPTH = 50            # nesting levels of a YAML document
 MAX_NODES = 100_000       # values of a YAML document, counting every expansion of an alias
 MERGE_TAG = "tag:yaml.org,2002:merge"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+# floats of YAML 1.2 that PyYAML (YAML 1.1) reads as strings: an exponent without a decimal point or
+# without a sign (1e-1, 1E5, 2.5e3); those 1.1 reads as floats already match too
+EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
 SCAN_ABOVE = 5_000        # structural characters beyond which nesting is checked before the tree is built
+LIBYAML_TOO_DEEP = "nesting depth"   # in the message of libyaml's own depth limit (1,000 levels, from PyYAML 6.0.4)
 
 
-def checkout_calibration() -> Path | None:
-    """The repository's calibration folder (report, and links to the shipped files) when the package
-    runs from a checkout; None when it is installed, where nothing may be written beside it."""
-    root = PACKAGE.parent
-    folder = root / "calibration"
-    return folder if (root / "pyproject.toml").is_file() and folder.is_dir() else None
-
-
-def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "scenario") -> Path:
+def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "scenario",
+                 relative_to: Path | None = None) -> Path:
     """A scenario (or sweep) file named by path, or by the name of a shipped one (``baseline``).
     A bare name that is neither is a :class:`UserError` listing the shipped names; a path that
-    does not exist is returned as it is (reading it says so)."""
-    path = Path(ref)
-    if path.exists() or path.name != str(ref) or path.suffix:
+    does not exist is returned as it is (reading it says so).
+
+    Args:
+        relative_to: the folder a relative path is read from (default: the working folder), e.g.
+            the folder of the file that names it.
+    """
+    path = Path(ref) if relative_to is None else relative_to / ref
+    if path.exists() or Path(ref).name != str(ref) or Path(ref).suffix:
         return path
     if (folder / f"{ref}.yaml").is_file():
         return folder / f"{ref}.yaml"
@@ -51,7 +52,8 @@ def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "sce
 
 class StrictLoader(LOADER):
     """The safe loader (libyaml's where available) refusing a key repeated in one mapping, which
-    YAML forbids and PyYAML would silently resolve as "the last one wins"."""
+    YAML forbids and PyYAML would silently resolve as "the last one wins", and reading numbers with
+    an exponent (1e-1, 1E5) as floats, as YAML 1.2 does, in every file and ``--set`` alike."""
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
@@ -71,11 +73,28 @@ class StrictLoader(LOADER):
         return super().construct_mapping(node, deep=deep)
 
 
+StrictLoader.add_implicit_resolver(FLOAT_TAG, EXPONENT_FLOAT, list("-+0123456789."))
+
+
+class Dumper(yaml.SafeDumper):
+    """The safe dumper writing what :class:`StrictLoader` reads back: a string that looks like a
+    YAML 1.2 float (``1e5``) is quoted."""
+
+
+Dumper.add_implicit_resolver(FLOAT_TAG, EXPONENT_FLOAT, list("-+0123456789."))
+
+
+def dump(data: Any, **options) -> str:
+    """YAML text of ``data`` that :class:`StrictLoader` reads back unchanged (options of ``yaml.dump``)."""
+    return yaml.dump(data, Dumper=Dumper, **options)
+
+
 def read_text(path: str | Path) -> str:
-    """A user's text file as UTF-8; a missing, binary or otherwise encoded file is a :class:`UserError`."""
+    """A user's text file as UTF-8; a missing, binary or otherwise encoded file, a folder or a device
+    is a :class:`UserError`."""
     path = Path(path)
     if not path.is_file():
-        raise UserError("file not found", file=path)
+        raise UserError(_not_a_file(path), file=path)
     raw = path.read_bytes()
     if b"\x00" in raw:
         raise UserError("a binary file, not text; expected UTF-8 text", file=path)
@@ -85,6 +104,35 @@ def read_text(path: str | Path) -> str:
         line = raw[:err.start].count(b"\n") + 1
         raise UserError(f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file as UTF-8", file=path,
                         line=line) from None
+
+
+def read_parquet(path: str | Path, remedy: str, columns: list[str] | None = None):
+    """A Parquet table the tool wrote, as a DataFrame; a missing or damaged one (truncated, emptied,
+    not Parquet) is a :class:`UserError` naming the file and saying what to do (``remedy``)."""
+    import pandas as pd
+    import pyarrow
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"missing: {remedy}", file=path)
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (pyarrow.ArrowException, OSError) as err:
+        reason = str(err).split("': ", 1)[-1].split(". ")[0].splitlines()[0]
+        raise UserError(f"damaged or not a Parquet file ({reason}): {remedy}", file=path) from None
+
+
+def _not_a_file(path: Path) -> str:
+    """What ``path``, not a regular file, is instead."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "file not found"
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+    return f"is {next((name for test, name in kinds if test(mode)), 'not a regular file')}, not a file"
 
 
 def parse_yaml(text: str, file: str | Path | None = None, field: str | None = None) -> tuple[Any, yaml.Node | None]:
@@ -103,12 +151,20 @@ def parse_yaml(text: str, file: str | Path | None = None, field: str | None = No
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
-        raise UserError(f"invalid YAML ({problem})", file=file, field=field,
-                        line=mark.line + 1 if mark is not None and file is not None else None) from None
+        line = mark.line + 1 if mark is not None and file is not None else None
+        if LIBYAML_TOO_DEEP in problem:     # libyaml's own limit, met first on a hostile file: one wording
+            raise _too_deep(file, field, line) from None
+        raise UserError(f"invalid YAML ({problem})", file=file, field=field, line=line) from None
     except RecursionError:
-        raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field) from None
+        raise _too_deep(file, field) from None
     finally:
         loader.dispose()
+
+
+def _too_deep(file: str | Path | None, field: str | None, line: int | None = None) -> UserError:
+    """The one message for nesting beyond MAX_DEPTH, whichever check (this module's, libyaml's or
+    Python's recursion limit) meets it first."""
+    return UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field, line=line)
 
 
 def _check_nesting(text: str, file: str | Path | None, field: str | None) -> None:
@@ -120,8 +176,7 @@ def _check_nesting(text: str, file: str | Path | None, field: str | None) -> Non
             if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field,
-                                    line=event.start_mark.line + 1 if file is not None else None)
+                    raise _too_deep(file, field, event.start_mark.line + 1 if file is not None else None)
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except yaml.YAMLError:
@@ -131,15 +186,16 @@ def _check_nesting(text: str, file: str | Path | None, field: str | None) -> Non
 def _check_size(root: yaml.Node, file: str | Path | None, field: str | None) -> None:
     """Walk the node graph as the data would be expanded (an alias is visited at each use),
     stopping at the first level beyond MAX_DEPTH or value beyond MAX_NODES."""
-    stack, count = [(root, 1)], 0
+    stack, count, seen = [(root, 1)], 0, set()
     while stack:
         node, depth = stack.pop()
         count += 1
+        seen.add(id(node))
         if depth > MAX_DEPTH:
-            raise UserError(f"nested too deeply; at most {MAX_DEPTH} levels", file=file, field=field,
-                            line=node.start_mark.line + 1 if file is not None else None)
+            raise _too_deep(file, field, node.start_mark.line + 1 if file is not None else None)
         if count > MAX_NODES:
-            raise UserError(f"too large once its aliases (*name) are expanded; at most {MAX_NODES:,} values",
+            expanded = " once its aliases (*name) are expanded" if len(seen) < count else ""
+            raise UserError(f"too large{expanded}: at most {MAX_NODES:,} values",
                             file=file, field=field)
         if isinstance(node, yaml.SequenceNode):
             stack.extend((child, depth + 1) for child in node.value)

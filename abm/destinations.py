@@ -3,20 +3,26 @@
 Every results folder carries a marker, ``metadata.json`` with ``"format": "pension-abm/<kind>/1"``
 (a calibration folder: ``fitted/coefficients.yaml`` with ``status: fitted``). A folder is replaced
 or written into only when it is missing, empty, or marked as an earlier folder of the same kind;
-anything else (a file, the working folder or one holding the package, a folder of other files) is
-refused with one message naming ``--out``, before anything runs or is written.
+anything else (a file, the working folder or one holding the package, a folder of other files, a
+name the file system cannot hold, a link to nothing) is refused with one message naming ``--out``,
+before anything runs or is written. A symbolic link to a folder stands for that folder: the results
+are written there and the link is kept.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
+from abm.atomic import staging_name
 from abm.errors import UserError
 
 MARKER = "metadata.json"
 KINDS = ("run", "compare", "sweep", "calibration", "validate")
+WHOLE = ("run", "compare", "validate")   # kinds replaced as a whole: built beside the folder, then renamed
+NAME_MAX = 255            # bytes in one name of a path, where the file system does not say
 PACKAGE = Path(__file__).resolve().parent
 FITTED = Path("fitted") / "coefficients.yaml"   # the calibration folder's marker (status: fitted)
 
@@ -66,11 +72,29 @@ def check(out: Path, kind: str, option: str = "--out") -> Path:
     """
     assert kind in KINDS, kind
     given = Path(out)
+    if given.is_absolute() and given == Path(given.anchor):
+        raise UserError("is the file system's root; name a folder inside it", file=given, field=option)
     if given.name in ("", ".", ".."):
         raise UserError("'.' and '..' cannot be results folders; name a folder", file=given, field=option)
+    check_names(given, option, staged=kind in WHOLE)
+    try:
+        _check_folder(given, kind, option)
+    except OSError as err:   # a link loop, a folder that cannot be read ...
+        raise UserError(f"cannot be used ({err.strerror or err})", file=given, field=option) from None
+    return out
+
+
+def _check_folder(given: Path, kind: str, option: str) -> None:
+    if given.is_symlink() and not given.exists():
+        raise UserError(f"is a symbolic link to {os.readlink(given)}, which does not exist; create that folder, "
+                        "remove the link or choose another folder", file=given, field=option)
     path = given.resolve()
     if path.exists() and not path.is_dir():
         raise UserError("is a file, not a folder; it is left as it is: choose a folder", file=given, field=option)
+    if kind in WHOLE and os.path.ismount(path):
+        raise UserError(f"is a mount point: a {kind} folder is built beside its place and renamed into it, which a "
+                        f"mount point cannot take; name a folder inside it, e.g. {given / 'results'}",
+                        file=given, field=option)
     if PACKAGE.is_relative_to(path) or Path.cwd().resolve().is_relative_to(path):
         raise UserError("holds the working folder or the project's own files; choose a folder inside it",
                         file=given, field=option)
@@ -80,7 +104,33 @@ def check(out: Path, kind: str, option: str = "--out") -> Path:
             f"not empty and not an earlier {kind} folder of pension-abm (no marker, see results/README.md)")
         raise UserError(f"{what}; it is left as it is: choose a new or empty folder", file=given, field=option)
     _check_writable(path, kind, given, option)
-    return out
+
+
+def check_names(given: Path, option: str, staged: bool) -> None:
+    """Refuse a path with a name longer than the file system holds (255 bytes on most), counting
+    for the last one the temporary name it is built under if ``staged``."""
+    limit = NAME_MAX
+    for folder in (given.absolute(), *given.absolute().parents):   # the file system of the nearest existing folder
+        try:
+            limit = os.pathconf(folder, "PC_NAME_MAX")
+            break
+        except (OSError, ValueError):
+            continue
+    shown = _cut(str(given), 120)
+    for part in given.parts:
+        if len(os.fsencode(part)) > limit:
+            raise UserError(f"the name {_cut(part)!r} is {len(os.fsencode(part)):,} bytes long; the file system "
+                            f"holds names of at most {limit} bytes", file=shown, field=option)
+    extra = len(os.fsencode(staging_name(""))) if staged else 0
+    if len(os.fsencode(given.name)) + extra > limit:
+        raise UserError(f"the name {_cut(given.name)!r} is {len(os.fsencode(given.name)):,} bytes long; at most "
+                        f"{limit - extra} here: it is written under a temporary name {extra} bytes longer first",
+                        file=shown, field=option)
+
+
+def _cut(text: str, keep: int = 40) -> str:
+    """``text``, its middle cut out if it is longer than ``keep`` characters."""
+    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-keep // 2:]}"
 
 
 def _check_writable(path: Path, kind: str, given: Path, option: str) -> None:
@@ -104,6 +154,7 @@ def check_file(out: Path, mark: str, option: str = "--out") -> Path:
     given = Path(out)
     if given.name in ("", ".", ".."):
         raise UserError("'.' and '..' are folders; name a file", file=given, field=option)
+    check_names(given, option, staged=True)
     path = given.resolve()
     if path.is_dir():
         raise UserError("is a folder; name a file", file=given, field=option)

@@ -46,5 +46,14 @@ def validation_message(error: dict, allowed: Callable[[], list[str]],
     if error["type"] == "missing":
         return missing
     if "input" in error and not isinstance(error["input"], dict) and "got " not in message:
-        return f"{message} (got {error['input']!r})"
+        return f"{message} (got {quoted(error['input'])})"
     return message
+
+
+def quoted(value: object, keep: int = 60) -> str:
+    """``repr(value)``, its middle cut out beyond ``keep`` characters (a message never grows with its input)."""
+    text = repr(value)
+    if len(text) <= keep:
+        return text
+    size = f", {len(value):,} characters" if isinstance(value, str) else ""
+    return f"{text[:keep // 2]}...{text[-keep // 2:]}{size}"

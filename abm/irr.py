@@ -75,6 +75,11 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
     policy_spec = scenario.policy
     default_start = policy_spec.launch_year if backpay else latest_policy_year(scenario)
     start = default_start if start_year is None else start_year
+    if start_year is None and start > scenario.end_year:   # the scenario's years, not an option, are at fault
+        raise UserError(f"the scenario ends in {scenario.end_year}, before its latest policy year {start}, where the "
+                        f"first contribution falls by default; give --year {policy_spec.launch_year}-"
+                        f"{scenario.end_year}, or a scenario running to {start} or later",
+                        file=scenario.source_file, field="end_year")
     if not policy_spec.launch_year <= start <= scenario.end_year:
         raise UserError(f"the first contribution year must lie within the scenario's policy years "
                         f"{policy_spec.launch_year}-{scenario.end_year} (got {start})", field="--year")

@@ -25,17 +25,17 @@ from abm.choice import (
     utilities,
 )
 from abm.choice import explain as choice_explain
-from abm.datafiles import SCENARIOS_DIR
+from abm.datafiles import DEFAULT_SCENARIO
 from abm.demography import LifeTable
 from abm.economy import Economy
 from abm.fund import Fund
-from abm.policy import backpay_gap, eligible_to_contribute, offered_grades
+from abm.policy import GROUP_CODES, backpay_gap, eligible_to_contribute, offered_grades
 from abm.population import draw_residents, load_county, synthesise
 from abm.scenario import Scenario, load_scenario, replication_seeds
 from abm.valuation import valuation
 from abm.value import Expectations, backpay_worth, perceived_worth, value_tables
 
-DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
+GROUPS = {code: name for name, code in GROUP_CODES.items()}   # population.group code -> name
 
 
 def run_economy(scenario: Scenario, county: dict) -> Economy:
@@ -121,6 +121,8 @@ class PensionModel(mesa.Model):
     def explain(self, resident_id: int) -> dict:
         """This year's choice of one resident, before it is drawn: each alternative's probability and
         utility, term by term. It opens the year, so the model is left for the explanation only.
+        The resident's codes are spelled out (sex, group); ``last_choice`` is the grade paid last year
+        in yuan/year, 0 for not paying, None when not eligible then.
 
         Raises:
             LookupError: the resident is not in the county, or may not choose this year.
@@ -138,12 +140,13 @@ class PensionModel(mesa.Model):
         residents = block_factors(pop, np.array([row]), alternatives["value"], peers,
                                   self.economy.mean_income(self.year), self._worth(policy),
                                   self.coefficients.heterogeneity["liquidity_sd"])
+        last = int(pop.choice[row])
         return {"year": self.year, "resident": {
-                    "id": int(resident_id), "age": int(pop.age[row]), "sex": int(pop.sex[row]),
-                    "income": float(pop.income[row]), "years_paid": int(pop.years[row]),
-                    "awareness": float(pop.awareness[row]), "trust": float(pop.trust[row]),
-                    "literate": bool(pop.literate[row]), "last_choice": int(pop.choice[row]),
-                    "liquidity": float(pop.liquidity[row])},
+                    "id": int(resident_id), "age": int(pop.age[row]), "sex": demography.SEXES[int(pop.sex[row])],
+                    "group": GROUPS[int(pop.group[row])], "income": float(pop.income[row]),
+                    "years_paid": int(pop.years[row]), "awareness": float(pop.awareness[row]),
+                    "trust": float(pop.trust[row]), "literate": bool(pop.literate[row]),
+                    "last_choice": last if last >= 0 else None, "liquidity": float(pop.liquidity[row])},
                 "alternatives": choice_explain(self.coefficients.choice, residents, alternatives)}
 
     def mechanisms(self) -> dict[str, float]:

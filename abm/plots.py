@@ -20,19 +20,22 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from abm import units  # noqa: E402
 from abm.fund import PUBLIC  # noqa: E402
 
 MILLION = 1e6
 BAND = (0.05, 0.95)
 
 
-def band_line(ax, ts: pd.DataFrame, column: str, label: str, scale: float = 1.0, **style) -> None:
-    """Mean over replications per year, with the 90% band shaded when there are several."""
+def band_line(ax, ts: pd.DataFrame, column: str, label: str, **style) -> None:
+    """Mean over replications per year, with the 90% band shaded when there are several, in the
+    column's shown unit (abm/units.py: % for shares, million yuan for money)."""
     grouped = ts.groupby("year")[column]
-    mean = grouped.mean() / scale
+    scale = units.scale(column)
+    mean = grouped.mean() * scale
     (line,) = ax.plot(mean.index, mean.to_numpy(), label=label, **style)
     if "run" in ts and ts["run"].nunique() > 1:
-        low, high = grouped.quantile(BAND[0]) / scale, grouped.quantile(BAND[1]) / scale
+        low, high = grouped.quantile(BAND[0]) * scale, grouped.quantile(BAND[1]) * scale
         ax.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=line.get_color(), alpha=0.2, lw=0)
 
 
@@ -46,10 +49,10 @@ ENROLMENT = {"participation_rate": "participation rate (paying / eligible)",
 PENSION = {"mean_basic_pension": "basic pension", "mean_account_pension": "account pension"}
 ADEQUACY = {"replacement_rate": "replacement rate (pension / rural income)",
             "basic_needs_coverage": "basic-needs coverage"}
-THOUSAND = 1e3
 POPULATION = {"population": "simulated, all ages"}
 OLD_AGE = {"share_60_plus": "simulated share aged 60+"}
-FUND = {"fund_balance": "balance (individual accounts)", "fund_inflow": "inflow", "fund_outflow": "outflow",
+FUND = {"fund_balance": "balance (individual accounts)", "fund_inflow": "inflow in the year",
+        "fund_outflow": "outflow in the year",
         "longevity_gap": "longevity gap (present value)"}
 FUNDING = {"funding_ratio": "funding ratio (accounts / account liability)"}
 PUBLIC_COST = {"public_spending_share_gdp": "public spending / county GDP",
@@ -57,20 +60,20 @@ PUBLIC_COST = {"public_spending_share_gdp": "public spending / county GDP",
 
 
 def grade_shares(mean: pd.DataFrame) -> pd.DataFrame:
-    """Share of payers at each grade ever chosen, columns named by the grade in yuan/year."""
+    """Share of payers (0-1) at each grade ever chosen, columns named by the grade in yuan/year."""
     shares = mean.filter(like="grade_share_")
     return shares.loc[:, shares.max() > 0].rename(columns=lambda c: c.removeprefix("grade_share_"))
 
 
 def public_items(mean: pd.DataFrame) -> dict[str, str]:
     """Public spending items that occur, and their labels."""
-    return {c: c.removeprefix("public_").replace("_", " ") for c in PUBLIC if mean[c].max() > 0}
+    return {c: units.label(c) for c in PUBLIC if mean[c].max() > 0}
 
 
 def enrolment_panel(ax, ts: pd.DataFrame) -> None:
     for column, label in ENROLMENT.items():
         band_line(ax, ts, column, label)
-    ax.set(ylim=(0, 1.02), ylabel="share", title="Enrolment")
+    ax.set(ylim=(0, 102), ylabel="% (of the eligible; of payers)", title="Enrolment")
     ax.legend(loc="lower right", fontsize=8)
 
 
@@ -78,47 +81,49 @@ def grades_panel(ax, ts: pd.DataFrame) -> None:
     mean = _means(ts)
     shares = grade_shares(mean)
     colours = plt.get_cmap("viridis")(np.linspace(0, 0.95, shares.shape[1]))  # low grades dark
-    ax.stackplot(mean.year, shares.T.to_numpy(), labels=list(shares), colors=colours)
-    ax.set(ylim=(0, 1), ylabel="share of payers", title="Grades chosen (yuan/year, mean of runs)")
+    ax.stackplot(mean.year, 100 * shares.T.to_numpy(), labels=list(shares), colors=colours)
+    ax.set(ylim=(0, 100), ylabel="% of payers", title="Grades chosen (yuan/year, mean of runs)")
     ax.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8, reverse=True)
 
 
 def pension_panel(ax, ts: pd.DataFrame) -> None:
     mean = _means(ts)
     ax.stackplot(mean.year, mean[list(PENSION)].T.to_numpy(), labels=list(PENSION.values()))
-    ax.set(ylabel="yuan/month", title="Mean pension (mean of runs)")
+    ax.set(ylabel=units.shown_unit("mean_pension"), title="Mean pension (mean of runs)")
     ax.legend(loc="upper left", fontsize=8)
 
 
 def adequacy_panel(ax, ts: pd.DataFrame) -> None:
     for column, label in ADEQUACY.items():
         band_line(ax, ts, column, label)
-    ax.set(ylim=(0, None), ylabel="ratio", title="Adequacy")
+    ax.set(ylim=(0, None), ylabel="% (of income; of the basic-needs line)", title="Adequacy")
     ax.legend(loc="upper right", fontsize=8)
 
 
 def fund_panel(ax, ts: pd.DataFrame) -> None:
     for column, label in FUND.items():
-        band_line(ax, ts, column, label, MILLION, lw=2 if column == "fund_balance" else 1.5)
-    ax.set(ylabel="million yuan", title="Fund")
+        band_line(ax, ts, column, label, lw=2 if column == "fund_balance" else 1.5)
+    ax.set(ylabel=units.shown_unit("fund_balance"), title="Fund")
     ax.legend(loc="upper left", fontsize=8)
 
 
 def public_spending_panel(ax, ts: pd.DataFrame) -> None:
     mean = _means(ts)
     items = public_items(mean)
-    ax.stackplot(mean.year, (mean[list(items)] / MILLION).T.to_numpy(), labels=list(items.values()))
-    ax.set(ylabel="million yuan/year", title="Public spending (mean of runs)")
+    ax.stackplot(mean.year, (mean[list(items)] * units.scale("public_spending")).T.to_numpy(),
+                 labels=list(items.values()))
+    ax.set(ylabel=units.shown_unit("public_spending"), title="Public spending (mean of runs)")
     ax.legend(loc="upper left", fontsize=8)
 
 
 def population_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None:
     for column, label in POPULATION.items():
-        band_line(ax, ts, column, label, THOUSAND)
+        band_line(ax, ts, column, label)
     if observed and "population" in observed:
         years, values = zip(*sorted(observed["population"].items()))
-        ax.plot(years, [v / THOUSAND for v in values], "ko", label="census (2010), communique (end-2019)")
-    ax.set(ylabel="thousand persons", title="Population (end of year)")
+        ax.plot(years, [v * units.scale("population") for v in values], "ko",
+                label="census (2010), communique (end-2019)")
+    ax.set(ylabel=units.shown_unit("population"), title="Population (end of year)")
     ax.margins(y=0.15)
     ax.legend(loc="lower center", fontsize=8)
 
@@ -128,8 +133,9 @@ def old_age_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None:
         band_line(ax, ts, column, label)
     if observed and "share_60_plus" in observed:
         years, values = zip(*sorted(observed["share_60_plus"].items()))
-        ax.plot(years, values, "ks", mfc="none", label="national rural, 2020 census (comparison)")
-    ax.set(ylim=(0, None), ylabel="share of the population", title="Aged 60+")
+        ax.plot(years, [v * units.scale("share_60_plus") for v in values], "ks", mfc="none",
+                label="national rural, 2020 census (comparison)")
+    ax.set(ylim=(0, None), ylabel="% of the population", title="Aged 60+")
     ax.legend(loc="lower right", fontsize=8)
 
 

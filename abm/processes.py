@@ -21,7 +21,11 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+
+from abm.errors import UserError
+from abm.memory import ADVICE
 
 PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
 
@@ -86,10 +90,24 @@ def pool(workers: int, preload: list[str]) -> Iterator[ProcessPoolExecutor]:
                                    initargs=(os.getpid(),))
     try:
         yield executor
+    except BrokenProcessPool:   # a worker killed: the kernel's out-of-memory killer, most often
+        stop(executor)
+        raise UserError(f"a worker process was killed (most often by the system, for lack of memory): {ADVICE}"
+                        ) from None
     except BaseException:
         stop(executor)
         raise
     executor.shutdown(wait=True)
+
+
+def release_semaphores() -> None:
+    """Before an exit that skips the interpreter's own (``os._exit``): unlink the semaphores of this
+    process's pools as that exit would, so that the resource tracker has none left to warn about."""
+    from multiprocessing import synchronize, util
+
+    for finalizer in list(util._finalizer_registry.values()):   # noqa: SLF001 (no public handle on them)
+        if getattr(finalizer, "_callback", None) is synchronize.SemLock._cleanup:   # noqa: SLF001
+            finalizer()
 
 
 def stop(executor: ProcessPoolExecutor) -> None:

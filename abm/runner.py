@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from abm import atomic, cohorts, destinations, plots, processes, uncertainty
 from abm.choice import Coefficients
 from abm.county import county_path
+from abm.datafiles import read_parquet
 from abm.demography import load_observations
 from abm.model import PensionModel
 from abm.scenario import Scenario, replication_seeds
@@ -181,7 +182,8 @@ def county_observations(scenario: Scenario) -> dict | None:
 
 def read(folder: Path) -> pd.DataFrame:
     """The time series of a results folder."""
-    return pd.read_parquet(Path(folder) / "timeseries.parquet")
+    return read_parquet(Path(folder) / "timeseries.parquet", "run its scenario again (pension-abm run ... --out "
+                        f"{folder}) to rewrite the folder")
 
 
 def metadata(result: RunResult) -> dict:

@@ -32,6 +32,7 @@ from abm.choice import (
 from abm.county import OverrideError, county_path, load_county_values
 from abm.datafiles import (
     absolute_ref,
+    dump,
     is_dated,
     merge,
     parse_yaml,
@@ -90,6 +91,9 @@ type Dated[T] = Annotated[dict[Year, T], AfterValidator(_ascending_years)]
 # monthly amounts that may change within a year: {2009: 55, 2014-07: 70} (from July 2014)
 type MonthDated[T] = Annotated[dict[int | str, T], AfterValidator(_month_dated)]
 GradeList = Annotated[list[Grade], AfterValidator(_ascending_grades)]
+MAX_NAME = 64   # characters of a scenario's or sweep's name: a folder name, with room for prefixes and temporary ones
+# the POSIX portable file name characters: the same folder name on every system, nothing a shell expands
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$", max_length=MAX_NAME)]
 
 
 class Frozen(BaseModel):
@@ -322,7 +326,8 @@ class RunSpec(Frozen):
 
 
 class Scenario(Frozen):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="used as the results folder name")
+    name: Name = Field(description=f"used as the results folder name: letters, digits, '_', '.' and '-', "
+                                   f"at most {MAX_NAME}")
     description: str = ""
     start_year: Year
     end_year: Year
@@ -372,7 +377,7 @@ class Scenario(Frozen):
         data["population"]["county"] = absolute_ref(self.population.county, self.source_dir)
         if self.behaviour.coefficients != "fitted":
             data["behaviour"]["coefficients"] = absolute_ref(self.behaviour.coefficients, self.source_dir)
-        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return dump(data, sort_keys=False, allow_unicode=True)   # read back as written (a name 1e5 is quoted)
 
 
 def replication_seeds(seed: int, runs: int) -> list[int]:
@@ -523,11 +528,16 @@ def _layers(path: Path, seen: tuple[Path, ...]) -> list[Layer]:
     parent = data.get("extends")
     if parent is None:
         return [layer]
-    target = (path.parent / str(parent)).resolve()
     line = _line(layer.node, ("extends",))
+    try:   # a path relative to this file, or a shipped scenario's name (baseline) when no such file is there
+        target = shipped_file(str(parent), relative_to=path.parent).resolve()
+    except UserError as err:
+        raise UserError(f"extends target {str(parent)!r} not found: no such file next to this file, and "
+                        f"{err.message.removeprefix('file not found, and ')}", file=path, field="extends",
+                        line=line) from None
     if not target.is_file():
-        raise UserError(f"extends target {str(parent)!r} not found (paths are relative to this file)",
-                        file=path, field="extends", line=line)
+        raise UserError(f"extends target {str(parent)!r} not found (paths are relative to this file, or a "
+                        "shipped scenario's name)", file=path, field="extends", line=line)
     if target in seen:
         raise UserError(f"extends loops back to {target.name}", file=path, field="extends", line=line)
     return [layer, *_layers(target, (*seen, path.resolve()))]

@@ -21,7 +21,7 @@ from abm import atomic  # noqa: E402
 from abm.errors import UserError  # noqa: E402
 from abm.plots import save  # noqa: E402
 from abm.scenario import read_layer, validate  # noqa: E402
-from abm.sweep import DESIGN, SWEEP_COPY, Sweep, results  # noqa: E402
+from abm.sweep import SWEEP_COPY, Sweep, read_design, results  # noqa: E402
 
 # Below these sample sizes indices are usually unstable (confidence intervals too wide to rank).
 RECOMMENDED_SAMPLES = {"sobol": 512, "morris": 20, "fast": 500, "rbd_fast": 500, "delta": 500}
@@ -70,7 +70,7 @@ def analyze_folder(folder: Path) -> dict:
     if not (folder / SWEEP_COPY).is_file():
         raise UserError("not a sweep folder (no sweep.yaml)", file=folder)
     sweep = _load_copy(folder)
-    design = pd.read_parquet(folder / DESIGN)
+    design = read_design(folder)
     runs = results(folder)
     missing = len(design) - (runs["point"].nunique() if len(runs) else 0)
     if missing:

@@ -27,14 +27,15 @@ import yaml
 from pydantic import Field, model_validator
 from SALib.sample import fast_sampler, latin, morris, sobol
 
-from abm import atomic, destinations, processes
-from abm.datafiles import SCENARIOS_DIR, depth_and_line, shipped_file
+from abm import atomic, destinations, memory, processes
+from abm.datafiles import SCENARIOS_DIR, depth_and_line, read_parquet, shipped_file
 from abm.errors import UserError
 from abm.scenario import (
     FROM_OVERRIDES,
     CrossFieldError,
     Frozen,
     Layer,
+    Name,
     Scenario,
     data_files,
     load_scenario,
@@ -139,7 +140,7 @@ class Output(Frozen):
 
 
 class Sweep(Frozen):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: Name
     description: str = ""
     base: str | None = Field(None, description="scenario file, relative to the sweep file")
     function: Literal["ishigami"] | None = Field(None, description="a test function instead of the model")
@@ -283,6 +284,24 @@ def check_scheduler(address: str) -> str:
     return address
 
 
+def check_memory(sweep: Sweep, workers: int) -> None:
+    """The points of a scenario sweep, one per local worker at a time, must fit in memory
+    (:func:`abm.memory.check`): the base scenario at the most residents a parameter may give it."""
+    if sweep.function is not None:
+        return
+    base = load_scenario(sweep.base_path(), list(sweep.set.items()))
+    residents, agents = memory.residents(base), base.population.agents
+    for parameter in sweep.parameters:
+        values = parameter.levels if parameter.type == "categorical" else [
+            parameter.value(b) for b in _finite_extremes(parameter)]
+        if parameter.path == "population.residents":
+            residents = max([residents, *(int(v) for v in values if isinstance(v, (int, float)))])
+        elif parameter.path == "population.agents" and "all" in values:
+            agents = "all"
+    memory.check(residents, agents, workers=workers, file=sweep.source_file, field="base",
+                 what=f"the sweep's points{f' on {workers} workers' if workers > 1 else ''}")
+
+
 def _finite_extremes(parameter: Parameter) -> list[float]:
     bounds, dist = parameter.salib()
     if dist in ("unif", "triang"):
@@ -385,7 +404,7 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
                             "use another --out", file=sweep_file)
         if base.exists() and base.read_text(encoding="utf-8") != _resolved_base(sweep):
             _refuse_changed_base(base.read_text(encoding="utf-8"), _resolved_base(sweep), sweep)
-        return pd.read_parquet(out / DESIGN)
+        return read_design(out)
     marker = out / destinations.MARKER   # first: whatever else is written here, the folder is a sweep's
     if not marker.exists():
         atomic.write_text(marker, json.dumps(destinations.marker("sweep"), indent=2))
@@ -422,6 +441,18 @@ def _refuse_changed_base(old: str, new: str, sweep: Sweep) -> None:
                     "use another --out", file=sweep.base_path(), field="base")
 
 
+def read_design(out: Path) -> pd.DataFrame:
+    """The design of a sweep folder; a damaged one is a :class:`UserError` (the folder cannot go on)."""
+    return read_parquet(out / DESIGN, "the sweep folder cannot be continued or analysed without it: run the sweep "
+                                      "again into a new --out")
+
+
+def read_part(part: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """One part of a sweep's runs; a damaged one is a :class:`UserError` saying how to run its points again."""
+    return read_parquet(part, f"delete it and continue with `pension-abm sweep <sweep file> --out {part.parent.parent} "
+                              "--resume`, which runs its points again", columns)
+
+
 def done_points(out: Path) -> set[int]:
     """Points already written (complete parts only; partial files are ignored and removed)."""
     parts = out / PARTS
@@ -429,7 +460,7 @@ def done_points(out: Path) -> set[int]:
         stale.unlink()
     done: set[int] = set()
     for part in sorted(parts.glob("part-*.parquet")):
-        done.update(pd.read_parquet(part, columns=["point"])["point"].tolist())
+        done.update(read_part(part, ["point"])["point"].tolist())
     return done
 
 
@@ -438,7 +469,7 @@ def results(out: Path) -> pd.DataFrame:
     parts = sorted((out / PARTS).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    return pd.concat([pd.read_parquet(p) for p in parts]).sort_values(["point", "replication"]).reset_index(drop=True)
+    return pd.concat([read_part(p) for p in parts]).sort_values(["point", "replication"]).reset_index(drop=True)
 
 
 def _write_atomic(frame: pd.DataFrame, path: Path) -> None:

@@ -2,8 +2,10 @@
 
 Each size runs in its own process so its memory peak is its own. ``peak_mib`` is the growth of
 the process's peak resident memory over what it held before the model was built (interpreter
-and libraries excluded); ``bytes_per_resident`` divides that by the residents.
-Usage: python bench/bench_model.py [SIZES...]   e.g. 10000 100000 1000000
+and libraries excluded, ``base_mib``); ``bytes_per_resident`` divides that by the residents.
+abm/memory.py's estimate of a command's memory takes its figures from these lines.
+Usage: python bench/bench_model.py [--agents all|none] [SIZES...]   e.g. 10000 100000 1000000
+(default: Household objects below 1,000,000 residents, none from there)
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ def current_rss_kib() -> int:
         return int(statm.read().split()[1]) * resource.getpagesize() // 1024
 
 
-def measure(residents: int) -> dict:
+def measure(residents: int, agents: str | None = None) -> dict:
     from abm import PensionModel, load_scenario
     from abm.model import DEFAULT_SCENARIO
 
     base = load_scenario(DEFAULT_SCENARIO)
-    agents = "none" if residents >= WITHOUT_AGENTS_FROM else "all"
+    agents = agents or ("none" if residents >= WITHOUT_AGENTS_FROM else "all")
     scenario = base.model_copy(update={
         "end_year": END_YEAR,
         "population": base.population.model_copy(update={"residents": residents, "agents": agents})})
@@ -43,15 +45,21 @@ def measure(residents: int) -> dict:
     years = len(scenario.years)
     return {"residents": residents, "years": years, "agents": agents, "seconds": round(seconds, 2),
             "agent_years_per_s": round(residents * years / seconds),
-            "peak_mib": round(peak / 1024, 1), "bytes_per_resident": round(peak * 1024 / residents)}
+            "peak_mib": round(peak / 1024, 1), "bytes_per_resident": round(peak * 1024 / residents),
+            "base_mib": round(before / 1024, 1)}
 
 
 def main(argv: list[str]) -> None:
+    agents = None
+    if argv[:1] == ["--agents"]:
+        agents, argv = argv[1], argv[2:]
+        assert agents in ("all", "none"), "--agents all or none"
     if argv[:1] == ["--one"]:
-        print(json.dumps(measure(int(argv[1]))), flush=True)
+        print(json.dumps(measure(int(argv[1]), agents)), flush=True)
         return
     for size in [int(a) for a in argv] or SIZES:
-        subprocess.run([sys.executable, __file__, "--one", str(size)], check=True)
+        subprocess.run([sys.executable, __file__, *(["--agents", agents] if agents else []), "--one", str(size)],
+                       check=True)
 
 
 if __name__ == "__main__":

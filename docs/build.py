@@ -161,10 +161,24 @@ class Result:
 
 
 BASELINE_YEARS = (2011, 2018, 2020, 2030, 2050)
-BASELINE_ROWS = {"participation_rate": ("participation (paying / eligible)", percent),
-                 "lowest_grade_share": ("payers at the lowest grade", percent),
-                 "top_grade_share": ("payers at the top grade", percent),
-                 "replacement_rate": ("replacement rate (mean pension / rural income)", percent)}
+# the indicators of the table, and what each row adds to the indicator's label (abm/units.py)
+BASELINE_ROWS = {"participation_rate": "paying / eligible", "lowest_grade_share": "", "top_grade_share": "",
+                 "replacement_rate": "mean pension / rural income"}
+
+
+def row_label(name: str, note: str = "") -> str:
+    """An indicator's label, a note in brackets, and its unit: "replacement rate (...), %"."""
+    from abm import units
+
+    return f"{units.label(name)}{f' ({note})' if note else ''}, {units.shown_unit(name)}"
+
+
+def indicator_rows(means, rows: dict[str, str], years) -> list[list[str]]:
+    """One row per indicator (its label, note and unit), its mean in each year in its shown unit."""
+    from abm import units
+
+    return [[row_label(name, note), *(units.number(name, means.loc[year, name]) for year in years)]
+            for name, note in rows.items()]
 
 
 def baseline(figures: Path | None = DOCS) -> Result:
@@ -179,8 +193,7 @@ def baseline(figures: Path | None = DOCS) -> Result:
     lead = (f"`make run` (`pension-abm run scenarios/baseline.yaml`): seed {result.seed}, "
             f"{count(scenario.population.residents)} simulated residents, {coefficients} coefficients, "
             f"{result.runs} run{'s' if result.runs > 1 else ''}:")
-    rows = [[label, *(fmt(means.loc[year, column]) for year in BASELINE_YEARS)]
-            for column, (label, fmt) in BASELINE_ROWS.items()]
+    rows = indicator_rows(means, BASELINE_ROWS, BASELINE_YEARS)
     out = Result({"baseline": lead + "\n\n" + table(["indicator", *map(str, BASELINE_YEARS)], rows)})
     if figures is not None:
         runs = f"{result.runs} runs" if result.runs > 1 else "1 run"
@@ -229,16 +242,10 @@ def population(figures: Path | None = DOCS) -> Result:
 
 COST_YEARS = (2020, 2030, 2050, 2070, 2100)
 COST_END = 2100
-COST_ROWS = {"funding_ratio": ("funding ratio (accounts / account liability)", percent),
-             "longevity_gap": ("longevity gap (present value, million yuan)", lambda v: f"{v / 1e6:,.0f}"),
-             "basic_pension_obligation": ("basic-pension obligation (present value, million yuan)",
-                                          lambda v: f"{v / 1e6:,.0f}"),
-             "public_spending": ("public spending (million yuan/year)", lambda v: f"{v / 1e6:,.0f}"),
-             "public_spending_per_person": ("public spending per person (yuan/year)", lambda v: f"{v:,.0f}"),
-             "public_spending_share_gdp": ("public spending / county GDP", lambda v: f"{100 * v:.2f}%"),
-             "public_spending_share_budget": ("public spending / budget revenue", percent),
-             "life_expectancy_at_pension_age": ("life expectancy at 60 (years; the divisor implies 11.6)",
-                                                lambda v: f"{v:.1f}")}
+COST_ROWS = {"funding_ratio": "accounts / account liability", "longevity_gap": "present value",
+             "basic_pension_obligation": "present value", "public_spending": "", "public_spending_per_person": "",
+             "public_spending_share_gdp": "", "public_spending_share_budget": "",
+             "life_expectancy_at_pension_age": "60; the divisor implies 11.6"}
 
 
 def cost_path(figures: Path | None = DOCS) -> Result:
@@ -257,8 +264,7 @@ def cost_path(figures: Path | None = DOCS) -> Result:
             f"run{'s' if result.runs > 1 else ''}; valued at the account interest rate in force "
             f"({percent(list(scenario.policy.interest_rate.values())[-1])} from "
             f"{list(scenario.policy.interest_rate)[-1]}):")
-    rows = [[label, *(fmt(means.loc[year, column]) for year in COST_YEARS)]
-            for column, (label, fmt) in COST_ROWS.items()]
+    rows = indicator_rows(means, COST_ROWS, COST_YEARS)
     return Result({"cost-path": lead + "\n\n" + table(["indicator", *map(str, COST_YEARS)], rows)})
 
 
@@ -380,10 +386,7 @@ def _leading(spec, analysis: dict) -> str:
 # The scenarios' effects: the year compared, and runs x residents giving bands narrow enough to read
 # in a few minutes on 2 cores (docs/build.py --only scenario-effects).
 EFFECTS = {"year": 2040, "runs": 30, "residents": 10_000}
-EFFECT_COLUMNS = {"participation_rate": ("participation, pts", "points"),
-                  "lowest_grade_share": ("at the lowest grade, pts", "points"),
-                  "mean_pension": ("mean pension, yuan/month", "yuan"),
-                  "public_spending": ("public spending, M yuan/year", "millions")}
+EFFECT_COLUMNS = ("participation_rate", "lowest_grade_share", "mean_pension", "public_spending")
 
 
 def scenario_effects(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
@@ -402,16 +405,16 @@ LEVERS = {"local top-up +100 yuan/month from 2026": ["policy.local_top_up.2026=1
           "financial education reaching everyone 16-59 from 2026": ["policy.financial_education.2026=1.0"]}
 LEVER_SPAN = (2026, 2035)
 LEVER_SIZE = {"runs": 20, "residents": 10_000}
-LEVER_INDICATORS = {"participation_rate": ("participation", "points"),
-                    "participation_16_29": ("participation 16-29", "points"),
-                    "participation_45_59": ("participation 45-59", "points"),
-                    "mean_contribution": ("mean contribution of payers", "relative"),
-                    "lowest_grade_share": ("at the lowest grade", "points")}
+# the lever table's indicators: differences in their shown unit, or relative to the baseline's level
+LEVER_INDICATORS = {"participation_rate": "difference", "participation_16_29": "difference",
+                    "participation_45_59": "difference", "mean_contribution": "relative",
+                    "lowest_grade_share": "difference"}
 
 
 def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     """Single levers of the baseline against the baseline over 2026-2035, paired runs: what the
     behaviour answers to."""
+    from abm import units
     from abm.effects import lever_effects
 
     started, where = time.perf_counter(), machine()
@@ -421,41 +424,43 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     rows = []
     for lever in LEVERS:
         cells = []
-        for name, (_, unit) in LEVER_INDICATORS.items():
+        for name, kind in LEVER_INDICATORS.items():
             row = frame[(frame["lever"] == lever) & (frame["indicator"] == name)].iloc[0]
-            if unit == "points":
-                cells.append(f"{100 * row['difference']:+.1f} [{100 * row['low']:+.1f}, {100 * row['high']:+.1f}]")
+            if kind == "difference":
+                cells.append(_effect(name, (row["difference"], row["low"], row["high"])))
             else:
                 ref = row["reference"]
                 cells.append(f"{row['difference'] / ref:+.1%} [{row['low'] / ref:+.1%}, {row['high'] / ref:+.1%}]")
         rows.append([lever, *cells])
     base = frame[frame["lever"] == next(iter(LEVERS))].set_index("indicator")["reference"]
-    levels = [f"{base[name]:.1%}" if unit == "points" else f"{base[name]:.0f} yuan"
-              for name, (_, unit) in LEVER_INDICATORS.items()]
+    levels = [_level(name, base[name]) + ("" if units.shown_unit(name) == "%" else f" {units.shown_unit(name)}")
+              for name in LEVER_INDICATORS]
     rows.insert(0, ["baseline (levels)", *levels])
     lead = (f"Each lever alone against the baseline, mean over {LEVER_SPAN[0]}-{LEVER_SPAN[1]} of "
             f"{LEVER_SIZE['runs']} paired runs (the same seeds) of {count(LEVER_SIZE['residents'])} residents, "
             f"difference [90% band]; participation in percentage points of the eligible, the mean contribution "
             f"relative to the baseline's. The runs took {seconds:.0f} s on {workers} workers "
             f"(`python docs/build.py --only levers`).")
-    header = ["lever", *(f"{label}, {'pts' if unit == 'points' else 'change'}"
-                         for label, unit in LEVER_INDICATORS.values())]
+    header = ["lever", *(units.heading(name, difference=True) if kind == "difference" else
+                         f"{units.label(name)}, change" for name, kind in LEVER_INDICATORS.items())]
     return Result({"levers": lead + "\n\n" + table(header, rows) + "\n\n" + where})
 
 
 def effects_table(effects, workers: int = WORKERS) -> str:
     """The scenario table of measured :class:`abm.effects.Effects`: the baseline's levels, each other
     scenario's paired difference [90% band], and the mechanism behind it."""
+    from abm import units
     from abm.effects import mechanism_sentence
 
     base = effects.scenarios[0].name
     rows = [[f"`{base}`", effects.scenarios[0].description,
-             *(_effect(effects.level(base, name), unit, level=True) for name, (_, unit) in EFFECT_COLUMNS.items()),
+             *(_level(name, effects.level(base, name)) for name in EFFECT_COLUMNS),
              "the reference: levels in the year"]]
     for scenario in effects.scenarios[1:]:
-        cells = [_effect(effects.difference(scenario.name, name), unit) for name, (_, unit) in EFFECT_COLUMNS.items()]
+        cells = [_effect(name, effects.difference(scenario.name, name)) for name in EFFECT_COLUMNS]
         rows.append([f"`{scenario.name}`", scenario.description, *cells, mechanism_sentence(effects, scenario.name)])
-    header = ["scenario", "question (its description)", *(label for label, _ in EFFECT_COLUMNS.values()),
+    header = ["scenario", "question (its description)",
+              *(units.heading(name, difference=True) for name in EFFECT_COLUMNS),
               f"why: what it changes, and what moved the utility of paying in {effects.year}"]
     lead = (f"Effects in {effects.year} against `{base}`: the mean difference over {effects.runs} paired runs (the "
             f"same seeds) of {count(effects.residents)} simulated residents, [90% band]; the `{base}` row gives its "
@@ -466,14 +471,19 @@ def effects_table(effects, workers: int = WORKERS) -> str:
     return lead + "\n\n" + table(header, rows)
 
 
-def _effect(value, unit: str, level: bool = False) -> str:
-    """A level, or a (difference, low, high) triple, in the column's unit."""
-    scale, digits = {"points": (100.0, 1), "yuan": (1.0, 1), "millions": (1e-6, 1)}[unit]
-    if level:
-        text = f"{scale * value:,.{digits}f}"
-        return text + "%" if unit == "points" else text
-    mean, low, high = (scale * v for v in value)
-    return f"{mean:+,.{digits}f} [{low:+,.{digits}f}, {high:+,.{digits}f}]"
+def _level(name: str, value: float) -> str:
+    """An indicator's level in its shown unit, a percentage with its sign (the column gives differences)."""
+    from abm import units
+
+    return units.number(name, value) + ("%" if units.shown_unit(name) == "%" else "")
+
+
+def _effect(name: str, value) -> str:
+    """A (difference, low, high) triple of an indicator in its shown unit: "+1.0 [-0.2, +1.7]"."""
+    from abm import units
+
+    mean, low, high = (units.number(name, v, signed=True) for v in value)
+    return f"{mean} [{low}, {high}]"
 
 
 def _bench(script: str, *args: str) -> list[dict]:

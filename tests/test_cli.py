@@ -43,6 +43,7 @@ def write_yaml(path: Path, data) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_run_writes_the_complete_results_folder(tmp_path, small_scenario_file, monkeypatch):
     """run --out DIR --quiet writes the tables, summary, scenario, metadata and four figures."""
     monkeypatch.chdir(tmp_path)
@@ -55,6 +56,7 @@ def test_run_writes_the_complete_results_folder(tmp_path, small_scenario_file, m
     assert leftovers(tmp_path) == [] and not (tmp_path / "results").exists()
 
 
+@pytest.mark.slow
 def test_csv_and_parquet_hold_the_same_table_one_row_per_year(tmp_path, small_scenario_file):
     """timeseries.csv equals timeseries.parquet, with one row for each year 2011-2014."""
     out = tmp_path / "out"
@@ -64,6 +66,7 @@ def test_csv_and_parquet_hold_the_same_table_one_row_per_year(tmp_path, small_sc
     assert list(parquet["year"]) == [2011, 2012, 2013, 2014]
 
 
+@pytest.mark.slow
 def test_saved_scenario_and_summary_describe_the_run(tmp_path, small_scenario_file):
     """scenario.yaml reloads to the scenario that ran; summary.json and metadata.json name it and the seed."""
     out = tmp_path / "out"
@@ -77,6 +80,32 @@ def test_saved_scenario_and_summary_describe_the_run(tmp_path, small_scenario_fi
     assert json.loads((out / "metadata.json").read_text())["seed"] == 7
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("runs", [1, 2])
+def test_the_summary_table_gives_every_row_its_unit_and_fits_80_columns(tmp_path, small_scenario_file, runs):
+    """Each key indicator's label and unit, its numbers in that unit, the band's percentiles with
+    several runs; nothing cut at 80 columns."""
+    from rich.console import Console
+
+    from abm import units
+    from abm.cli import _summary_table
+
+    out = tmp_path / "out"
+    assert invoke("run", small_scenario_file, "--out", out, "--quiet", "--runs", runs, "--workers", 1).exit_code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for width in (80, 120):
+        console = Console(width=width, record=True)
+        console.print(_summary_table(summary))
+        text = console.export_text()
+        assert "…" not in text and max(map(len, text.splitlines())) <= width
+        words = squash(text)
+        for name, values in summary["indicators"].items():
+            assert squash(units.heading(name)) in words, name
+            assert all(units.number(name, values[year]["mean"]) in text for year in values), name
+        assert ("5th percentile" in text) == (runs > 1)
+
+
+@pytest.mark.slow
 def test_rerun_replaces_an_existing_results_folder(tmp_path, small_scenario_file):
     """A second run into an earlier run's folder replaces it entirely (no stale files, no backups left);
     a folder that is not a run's is refused (tests/test_destinations.py)."""
@@ -133,6 +162,7 @@ def test_bad_input_exits_2_with_one_message_and_no_results(tmp_path, baseline_da
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     """The installed pension-abm script: a missing scenario file gives exit 2 and one line on stderr."""
     proc = subprocess.run([str(PENSION_ABM), "run", "nowhere.yaml", "--out", "out", "--quiet"],
@@ -142,6 +172,30 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     assert "nowhere.yaml" in proc.stderr and "not found" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+HEAVY = ("mesa", "numpy", "pandas", "scipy", "matplotlib", "pyarrow", "abm.model", "abm.scenario")
+IMPORTS_AFTER = """
+import sys
+from abm.cli import main
+sys.argv = ["pension-abm", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as end:
+    print(end.code, sorted(m for m in {heavy!r} if m in sys.modules), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["calibrate", "--help"], ["run"],
+                                  ["run", "baseline", "--runs", "0"], ["nosuch"]],
+                         ids=["help", "run-help", "calibrate-help", "run-no-scenario", "runs-0", "unknown-command"])
+def test_arguments_are_read_and_refused_before_the_model_is_imported(args):
+    """Help and refused arguments never import the model, Mesa, NumPy or pandas (the command line's speed):
+    the program ends with its exit code and none of them in sys.modules."""
+    proc = subprocess.run([sys.executable, "-c", IMPORTS_AFTER.format(heavy=HEAVY), *args], capture_output=True,
+                          text=True, timeout=60)
+    expected = 0 if "--help" in args else 2
+    assert proc.stderr.strip().splitlines()[-1] == f"{expected} []", proc.stderr
 
 
 def test_failure_while_writing_leaves_the_existing_results_untouched(tmp_path, small_scenario_file, monkeypatch):
@@ -185,6 +239,23 @@ def test_irr_default_scenario_works_from_any_folder(tmp_path, monkeypatch):
     result = invoke("irr", "--grade", "500", "--entry-age", "45", "--json")
     assert result.exit_code == 0, result.output
     assert "irr" in json.loads(result.stdout)
+
+
+COMMANDS = (["run"], ["compare"], ["sweep"], ["analyze"], ["irr"], ["explain"], ["validate"], ["experiments"],
+            ["viz"], ["calibrate", "survey"], ["calibrate", "aggregates"], ["calibrate", "standin"])
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_shipped_names_not_the_installed_packages_paths(command):
+    """A default scenario reads `baseline` (its shipped name), never a path into the package."""
+    import abm
+
+    result = invoke(*command, "--help")
+    assert result.exit_code == 0, result.output
+    package = squash(str(Path(abm.__file__).parent))
+    assert package not in squash(result.output) and "site-packages" not in squash(result.output)
+    if "--scenario" in result.output:
+        assert "[default: baseline]" in result.output
 
 
 def test_viz_on_a_port_in_use_is_one_message_and_starts_nothing(monkeypatch):

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from abm import runner
+from abm import runner, units
 from abm.runner import KEY_INDICATORS
 from abm.scenario import load_scenario
 from helpers import PNG_MAGIC, invoke, squash
@@ -62,6 +62,7 @@ def values(ts: pd.DataFrame, name: str, year: int) -> pd.Series:
     return ts.loc[ts["year"] == year].set_index("run")[name]
 
 
+@pytest.mark.slow
 def test_compare_writes_table_page_and_figures(compared):
     expected = {"comparison.csv", "comparison.md", "overview.png", "cohorts.png", "metadata.json",
                 *(f"{name}.png" for name in KEY_INDICATORS)}
@@ -73,6 +74,7 @@ def test_compare_writes_table_page_and_figures(compared):
     assert [p for p in compared.parent.iterdir() if ".partial" in p.name or ".old" in p.name] == []
 
 
+@pytest.mark.slow
 def test_table_has_a_row_per_indicator_year_and_scenario(compared):
     frame = pd.read_csv(compared / "comparison.csv")
     assert list(frame.columns) == ["indicator", "year", "scenario", "mean", "low", "high", "difference",
@@ -83,6 +85,7 @@ def test_table_has_a_row_per_indicator_year_and_scenario(compared):
     assert (frame["runs"] == RUNS).all()
 
 
+@pytest.mark.slow
 def test_first_scenario_differs_from_itself_by_zero(compared):
     frame = pd.read_csv(compared / "comparison.csv")
     a = frame[frame["scenario"] == "A"]
@@ -90,6 +93,7 @@ def test_first_scenario_differs_from_itself_by_zero(compared):
     assert (a[["difference", "difference_low", "difference_high"]] == 0).all().all()
 
 
+@pytest.mark.slow
 def test_means_bands_and_paired_differences_match_the_runs(compared, timeseries):
     frame = pd.read_csv(compared / "comparison.csv").set_index(["indicator", "year", "scenario"])
     for name in KEY_INDICATORS:
@@ -110,6 +114,7 @@ def test_means_bands_and_paired_differences_match_the_runs(compared, timeseries)
             assert row["difference_low"] - scale <= row["difference"] <= row["difference_high"] + scale
 
 
+@pytest.mark.slow
 def test_before_the_change_paired_runs_are_identical(compared):
     """Common random numbers: B equals A run by run until its policy changes."""
     frame = pd.read_csv(compared / "comparison.csv")
@@ -120,17 +125,19 @@ def test_before_the_change_paired_runs_are_identical(compared):
     assert (after["difference"] != 0).any()
 
 
+@pytest.mark.slow
 def test_markdown_page_has_a_table_per_indicator(compared):
     page = (compared / "comparison.md").read_text()
     assert page.startswith("# Comparison against A")
     assert "![overview](overview.png)" in page
     for name in KEY_INDICATORS:
-        assert f"### {name}" in page
+        assert f"### {units.heading(name)} (`{name}`)" in page
     assert page.count("| year | A | B |") == len(KEY_INDICATORS)
     for year in REPORT_YEARS:
         assert page.count(f"| {year} | ") == len(KEY_INDICATORS)
 
 
+@pytest.mark.slow
 def test_results_folder_and_scenario_file_can_be_mixed(sources, compared, tmp_path):
     folder = tmp_path / "A-results"
     ran = invoke("run", sources["A"], "--runs", RUNS, "--workers", 1, "--out", folder, "--quiet")
@@ -142,6 +149,7 @@ def test_results_folder_and_scenario_file_can_be_mixed(sources, compared, tmp_pa
     assert (out / "overview.png").read_bytes()[:8] == PNG_MAGIC
 
 
+@pytest.mark.slow
 def test_unpaired_runs_have_no_difference_band(sources, tmp_path):
     """B with more runs than A: the difference of means is given, the paired band is not."""
     out = tmp_path / "unpaired"
@@ -156,6 +164,7 @@ def test_unpaired_runs_have_no_difference_band(sources, tmp_path):
     assert b["difference"].notna().all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["same name", "same file", "single source"])
 def test_bad_sources_exit_2_and_write_nothing(sources, tmp_path, monkeypatch, case):
     monkeypatch.chdir(tmp_path)
@@ -176,6 +185,7 @@ def test_bad_sources_exit_2_and_write_nothing(sources, tmp_path, monkeypatch, ca
     assert [p for p in tmp_path.rglob("*") if ".partial" in p.name] == []
 
 
+@pytest.mark.slow
 def test_compare_reports_a_bad_scenario_file_with_exit_2(sources, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"extends: {sources['A']}\nname: bad\npolicy:\n  publicity: {{2013: 1.5}}\n", encoding="utf-8")
@@ -188,9 +198,56 @@ def test_compare_reports_a_bad_scenario_file_with_exit_2(sources, tmp_path):
 
 
 def test_numbers_of_the_sustainability_indicators():
-    from abm.compare import _number
+    """Shares in %, small shares with two decimals, money in million yuan; differences signed."""
+    assert units.number("funding_ratio", 0.774) == "77.4"
+    assert units.heading("funding_ratio") == "funding ratio, %"
+    assert units.number("public_spending_share_gdp", 0.00483) == "0.48"
+    assert units.number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12"
+    assert units.heading("public_spending_share_gdp", difference=True) == "public spending / county GDP, pts"
+    assert units.number("longevity_gap", 1.5e8) == "150.0"
+    assert units.heading("longevity_gap") == "longevity gap, million yuan"
 
-    assert _number("funding_ratio", 0.774) == "77.4%"
-    assert _number("public_spending_share_gdp", 0.00483) == "0.48%"
-    assert _number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12 pp"
-    assert _number("longevity_gap", 1.5e8) == "150.0 M"
+
+def test_a_damaged_results_folder_is_named_before_anything_runs(sources, tmp_path, monkeypatch):
+    """A results folder whose timeseries.parquet is cut short: one message naming the file and what to do."""
+    folder = tmp_path / "A"
+    assert invoke("run", sources["A"], "--runs", 1, "--out", folder, "--quiet").exit_code == 0
+    table = folder / "timeseries.parquet"
+    table.write_bytes(table.read_bytes()[:100])
+    monkeypatch.setattr(runner, "run", lambda *args, **kwargs: pytest.fail("a scenario ran"))
+    result = invoke("compare", folder, sources["B"], "--out", tmp_path / "cmp")
+    assert result.exit_code == 2, result.output
+    assert squash(result.output).startswith(f"error:{table}:damagedornotaParquetfile(")
+    assert f"runitsscenarioagain(pension-abmrun...--out{folder})torewritethefolder" in squash(result.output)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "cmp").exists()
+
+
+def test_the_console_table_gives_each_indicator_its_unit_and_the_difference(compared):
+    """The last report year: means in each indicator's unit, the difference from the first scenario;
+    many scenarios in several tables, each within the console's width and with the first scenario."""
+    from rich.console import Console
+
+    from abm.cli import _comparison_tables
+
+    frame = pd.read_csv(compared / "comparison.csv")
+    many = pd.concat([frame, *(frame[frame["scenario"] == "B"].assign(scenario=f"B{i}") for i in range(2, 9))])
+    last = frame[frame["year"] == frame["year"].max()].set_index(["indicator", "scenario"])
+    assert len(_comparison_tables(frame, 80)) == 1
+    assert 1 < len(_comparison_tables(many, 120)) < len(_comparison_tables(many, 80))
+    for data, width in ((frame, 80), (many, 80), (many, 120)):
+        tables = _comparison_tables(data, width)
+        count = len(tables)
+        for table in tables:
+            console = Console(width=width, record=True)
+            console.print(table)
+            text = console.export_text()
+            assert "…" not in text and max(map(len, text.splitlines())) <= width
+            for name in KEY_INDICATORS:   # a row starting with the label: A's mean, and B's with the difference
+                b = last.loc[(name, "B")]
+                a, b = units.number(name, last.loc[(name, "A"), "mean"]), f"{units.number(name, b['mean'])} " \
+                    f"({units.number(name, b['difference'], True)})"
+                assert any(line.startswith(f"│ {units.heading(name)[:16]}") and f" {a} │" in line
+                           and (f" {b} │" in line or "B" not in table.columns[2].header) for line in text.splitlines())
+        shown = [column.header for table in tables for column in table.columns[1:]]
+        assert sorted(set(shown)) == sorted(set(data["scenario"])) and shown.count("A") == count

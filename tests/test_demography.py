@@ -114,6 +114,7 @@ def test_without_migration_in_nobody_arrives(baseline):
     assert (closed["population"] < open_["population"]).all()
 
 
+@pytest.mark.slow
 def test_county_file_values_reproduce_the_target_on_average(baseline):
     """Over five replications the county file's in-migration gives the 2019 population (within 0.5%)
     it was fitted to."""
@@ -122,6 +123,7 @@ def test_county_file_values_reproduce_the_target_on_average(baseline):
     assert abs(population / observed["population"][2019] - 1) < 0.005
 
 
+@pytest.mark.slow
 def test_fit_moves_a_bad_start_towards_the_county_file(tmp_path, baseline):
     """From no in-migration, a few rounds on one replication bring the rate within 10% of the fitted one."""
     start = tmp_path / "start.yaml"

@@ -90,6 +90,7 @@ def test_the_folder_holding_the_package_or_the_working_folder_is_refused(tmp_pat
             destinations.check(folder, "run")
 
 
+@pytest.mark.slow
 def test_an_earlier_run_folder_is_replaced_and_carries_the_marker(tmp_path, small_scenario_file):
     out = tmp_path / "out"
     assert invoke("run", small_scenario_file, "--out", out, "--quiet", "--seed", 1).exit_code == 0
@@ -169,6 +170,85 @@ def test_calibrate_refuses_a_folder_that_is_not_a_calibration_folder(tmp_path, m
         assert result.exit_code == 2, result.output
         assert "notemptyandnotanearliercalibrationfolder" in squash(result.output)
     assert tree(tmp_path) == before
+
+
+LONG = "x" * 300   # one name longer than the file system's 255 bytes
+
+
+@pytest.mark.parametrize(("command", "words"), [
+    (["run", "SCENARIO", "--out", f"results/{LONG}"], "is300byteslong;thefilesystemholdsnamesofatmost255bytes"),
+    (["run", "SCENARIO", "--out", "y" * 250], "is250byteslong;atmost"),
+    (["sweep", ISHIGAMI, "--workers", 1, "--out", f"sweeps/{LONG}"], "is300byteslong"),
+    (["calibrate", "standin", "--out", f"{LONG}/standin.csv"], "is300byteslong"),
+    (["run", "SCENARIO", "--out", "/"], "isthefilesystem'sroot;nameafolderinsideit"),
+], ids=["run", "run-temporary-name", "sweep", "standin", "root"])
+def test_a_path_the_file_system_cannot_hold_is_refused_before_running(tmp_path, monkeypatch, small_scenario_file,
+                                                                     no_simulation, command, words):
+    """A name over 255 bytes in --out (or one that would be, under the temporary name a run is built under),
+    and the root folder: one message naming --out, not an OSError once the run is done."""
+    monkeypatch.chdir(tmp_path)
+    before = tree(tmp_path)
+    result = invoke(*[small_scenario_file if part == "SCENARIO" else part for part in command])
+    assert result.exit_code == 2, result.output
+    assert ":--out:" in squash(result.output) and words in squash(result.output), result.output
+    assert "Traceback" not in result.output and "Errno" not in result.output
+    assert tree(tmp_path) == before
+
+
+def test_a_symbolic_link_to_nothing_is_refused_before_running(tmp_path, small_scenario_file, no_simulation):
+    link = tmp_path / "latest"
+    link.symlink_to(tmp_path / "gone")
+    result = invoke("run", small_scenario_file, "--out", link, "--quiet")
+    assert result.exit_code == 2, result.output
+    assert f"isasymboliclinkto{tmp_path / 'gone'},whichdoesnotexist" in squash(result.output)
+    assert link.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["latest", "small.yaml"]
+
+
+def test_a_symbolic_link_to_an_earlier_run_folder_is_written_through(tmp_path, small_scenario_file):
+    """The run replaces the link's target; the link stays, pointing at it, and nothing else is left."""
+    target = tmp_path / "runs" / "first"
+    assert invoke("run", small_scenario_file, "--out", target, "--quiet", "--seed", 1).exit_code == 0
+    link = tmp_path / "latest"
+    link.symlink_to(target)
+    result = invoke("run", small_scenario_file, "--out", link, "--quiet", "--seed", 2)
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert json.loads((target / "metadata.json").read_text())["seed"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["latest", "runs", "small.yaml"]
+    assert [p.name for p in target.parent.iterdir()] == ["first"]
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "validate"])
+def test_a_mount_point_is_refused_for_a_folder_replaced_as_a_whole(tmp_path, monkeypatch, small_scenario_file,
+                                                                   no_simulation, command):
+    """A run is built beside its folder and renamed into place, which a mount point cannot take (EBUSY)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    real = os.path.ismount
+    monkeypatch.setattr(destinations.os.path, "ismount", lambda path: Path(path) == mount or real(path))
+    sources = [small_scenario_file] * (2 if command == "compare" else 1)
+    result = invoke(command, *sources, "--out", mount)
+    assert result.exit_code == 2, result.output
+    assert f"{mount}:--out:isamountpoint" in squash(result.output)
+    assert f"nameafolderinsideit,e.g.{mount / 'results'}" in squash(result.output)
+    assert list(mount.iterdir()) == [] and not list(tmp_path.glob(".*"))
+
+
+def test_a_failed_rename_leaves_the_earlier_folder_and_no_staging(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "a.txt").write_text("earlier")
+    rename = Path.rename
+
+    def refuse_the_staging(self, target):
+        if ".partial-" in self.name:
+            raise OSError(16, "Device or resource busy")
+        return rename(self, target)
+    monkeypatch.setattr(Path, "rename", refuse_the_staging)
+    with pytest.raises(OSError), atomic.folder(out) as staging:
+        (staging / "a.txt").write_text("new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert (out / "a.txt").read_text() == "earlier"
 
 
 # --- staging folders ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ def fresh() -> dict[str, str]:
     return build.quick_sections()
 
 
+@pytest.mark.slow
 def test_readme_quick_sections_equal_fresh_runs(fresh):
     """A changed model fails here until `make docs` rewrites the README."""
     sections = build.parse(README.read_text(encoding="utf-8"))
@@ -46,6 +47,7 @@ def test_readme_has_markers_for_every_job_section():
             "bench-viz", "bench-model"} <= names
 
 
+@pytest.mark.slow
 def test_a_changed_figure_is_stale_and_replace_restores_it(fresh):
     text = README.read_text(encoding="utf-8")
     body = build.parse(text)["baseline"]

@@ -72,6 +72,7 @@ def test_one_cross_section_identifies_all_survey_terms_but_the_subsidy(baseline,
     assert estimate.identified_terms(two) == estimate.SURVEY_TERMS
 
 
+@pytest.mark.slow
 def test_estimation_converges_with_a_valid_covariance(recovered):
     """The optimiser converged; the covariance is symmetric positive definite and gives the standard errors."""
     assert recovered.converged
@@ -84,6 +85,7 @@ def test_estimation_converges_with_a_valid_covariance(recovered):
     assert np.allclose(np.sqrt(np.diag(recovered.cov)), recovered.bse)
 
 
+@pytest.mark.slow
 def test_each_estimate_is_within_3_se_of_its_generating_value(recovered):
     """Parameter recovery, term by term: |estimate - generating value| < 3 standard errors."""
     assert estimate.LIQUIDITY in recovered.terms      # the dispersion the survey was drawn with is found
@@ -93,6 +95,7 @@ def test_each_estimate_is_within_3_se_of_its_generating_value(recovered):
     assert misses == {}
 
 
+@pytest.mark.slow
 def test_generating_vector_is_inside_the_joint_99_percent_region(recovered):
     """Wald statistic (b - b0)' V^-1 (b - b0) of the generating vector is below the chi-square 0.99 quantile."""
     b0 = np.array([GENERATED[t] for t in recovered.terms])
@@ -101,6 +104,7 @@ def test_generating_vector_is_inside_the_joint_99_percent_region(recovered):
     assert wald < chi2.ppf(0.99, df=len(recovered.terms)), wald
 
 
+@pytest.mark.slow
 def test_a_survey_drawn_with_another_coefficient_is_told_apart(shifted):
     """With 'lowest' shifted by 1.5 in the drawing, its estimate is more than 3 SE from the original
     GENERATING value (and within 3 SE of the value actually used)."""
@@ -119,6 +123,7 @@ def small_situations(baseline) -> list[dict]:
     return choice_situations(survey, baseline)
 
 
+@pytest.mark.slow
 def test_conditional_logit_without_fixed_terms_runs(small_situations):
     """conditional_logit with its default arguments (no term fixed) estimates every survey term."""
     est = estimate.conditional_logit(small_situations)
@@ -180,6 +185,7 @@ def test_a_survey_without_dispersion_keeps_the_plain_logit(small_situations):
     assert test["kept"] == (estimate.LIQUIDITY in est.terms) == (test["p_value"] < estimate.LIQUIDITY_TEST_LEVEL)
 
 
+@pytest.mark.slow
 def test_a_two_wave_survey_estimates_every_survey_term(tmp_path, baseline, standin_survey):
     """A survey interviewed in 2012 and 2018 (two subsidy schedules) is estimated over all survey terms."""
     waves = standin_survey.head(300).copy()
@@ -191,6 +197,7 @@ def test_a_two_wave_survey_estimates_every_survey_term(tmp_path, baseline, stand
     assert tuple(t for t in est.terms if t != estimate.LIQUIDITY) == estimate.SURVEY_TERMS
 
 
+@pytest.mark.slow
 def test_estimate_table_reports_z_and_p(recovered):
     """The report's table: z = estimate / SE, two-sided p-value from the normal."""
     table = recovered.table()

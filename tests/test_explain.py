@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from abm.choice import TERMS, probabilities
+from abm.demography import SEXES
 from abm.model import PensionModel
+from abm.policy import GROUP_CODES
 from helpers import invoke, small
 
 
@@ -58,10 +60,19 @@ def test_explain_command_json_and_refusals(small_scenario_file):
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert data["year"] == 2013 and data["resident"]["id"] == resident
+    row = int(pop.rows(np.array([resident]))[0])   # the codes spelled out, as the population holds them
+    who = data["resident"]
+    assert who["sex"] == SEXES[pop.sex[row]] and who["group"] in GROUP_CODES
+    assert GROUP_CODES[who["group"]] == pop.group[row]
+    grades = {grade for offered in spec.policy.grades.values() for grade in offered}
+    assert who["last_choice"] is None or who["last_choice"] in {0, *grades}
+    assert {"income", "last_choice", "grade", "utility", "group"} <= set(data["units"])
     assert {"grade", "probability", "utility", "terms", "mechanisms"} <= set(data["alternatives"][0])
     assert sum(a["probability"] for a in data["alternatives"]) == pytest.approx(1.0)
     text = invoke("explain", small_scenario_file, "--year", 2013, "--resident", resident)
     assert text.exit_code == 0 and f"resident {resident}" in text.output and "mechanism" in text.output
+    assert f"{who['sex']}, age {who['age']}" in " ".join(text.output.split()) and "last year" in text.output
+    assert "…" not in text.output
     late = invoke("explain", small_scenario_file, "--year", 2030, "--resident", 1)
     assert late.exit_code == 2 and "--year" in late.output
     nobody = invoke("explain", small_scenario_file, "--year", 2013, "--resident", 10**9)

@@ -38,6 +38,7 @@ def test_sensitivities_are_central_differences_in_tolerances(coefficients):
     assert rows["affordability"]["a"] == 0
 
 
+@pytest.mark.slow
 def test_lowest_grade_decomposition_switches_off_one_mechanism_at_a_time(baseline, coefficients):
     scenario = small(baseline, residents=1000, end_year=2014)
     table = identification.lowest_grade_decomposition(scenario, coefficients, [1, 2], 2014).set_index("mechanism")

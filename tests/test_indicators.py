@@ -66,15 +66,46 @@ def test_a_run_values_the_accounts_every_year(small_scenario):
     assert df["gdp"].is_monotonic_increasing
 
 
-def test_results_readme_documents_every_column():
-    """Each indicator has a row in results/README.md's column table (grade shares as grade_share_<G>)."""
+def test_results_readme_documents_every_column_with_its_unit():
+    """Each indicator has a row in results/README.md's column table (grade shares as grade_share_<G>),
+    whose unit is the one abm/units.py shows it from."""
     import re
 
+    from abm import units
     from helpers import REPO_ROOT
 
     text = (REPO_ROOT / "results" / "README.md").read_text(encoding="utf-8")
-    documented = set(re.findall(r"`([A-Za-z0-9_<>]+)`", text))
-    missing = [name for name in indicators.names([100, 200])
-               if name not in documented and not name.startswith("grade_share_")]
+    table = text[text.index("| column | unit | meaning |"):].split("\n\n")[0].splitlines()[2:]
+    documented = {}
+    for row in table:
+        names, unit, _ = (cell.strip() for cell in row.strip("|").split(" | ", 2))
+        documented |= dict.fromkeys(re.findall(r"`([A-Za-z0-9_<>]+)`", names), unit)
+    all_names = indicators.names([100, 200])
+    missing = [name for name in all_names if name not in documented and not name.startswith("grade_share_")]
     assert not missing
-    assert "grade_share_<G>" in documented
+    assert documented.pop("grade_share_<G>") == units.indicator("grade_share_100").unit.stored == "share"
+    disagree = {name: (unit, units.indicator(name).unit.stored) for name, unit in documented.items()
+                if units.indicator(name).unit.stored != unit}
+    assert not disagree
+    assert set(documented) <= set(all_names)
+
+
+def test_every_indicator_has_a_label_a_unit_and_a_number_format():
+    """abm/units.py covers every column (grade shares by pattern) and nothing else; a share is shown in
+    % and money in million yuan, so no figure axis or table needs an offset like 1e9."""
+    from abm import units
+
+    all_names = indicators.names([100, 200, 2000])
+    assert set(units.INDICATORS) == {n for n in all_names if not n.startswith("grade_share_")}
+    for name in all_names:
+        shown = units.indicator(name)
+        assert shown.label and shown.unit.shown
+        assert units.number(name, 0.0) in ("0", "0.0", "0.00")
+    assert units.heading("grade_share_2000") == "payers at grade 2000 yuan/year, %"
+    assert units.number("participation_rate", 0.8766) == "87.7"
+    assert units.number("fund_balance", 1_925_415_637.2) == "1,925.4"
+    assert units.number("mean_contribution", 1093.6, signed=True) == "+1,094"
+    assert units.number("mean_contribution", -0.4, signed=True) == "+0"      # no negative zero
+    assert units.number("funding_ratio", -1e-9) == "0.0"
+    with pytest.raises(KeyError, match="abm/units.py"):
+        units.indicator("no_such_indicator")

@@ -254,3 +254,18 @@ def test_rate_of_return_of_a_short_life_by_hand(baseline, monkeypatch):
     roots = [r.real for r in np.roots(cubic) if abs(r.imag) < 1e-12 and -0.5 < r.real < 5]
     assert len(roots) == 1
     assert result.irr == pytest.approx(roots[0], abs=1e-9)
+
+
+def test_a_scenario_ending_before_its_latest_policy_year_is_blamed_not_year(tmp_path, baseline_data):
+    """irr --scenario S without --year: the default first year (the latest policy year) lies after S's end;
+    the message names the scenario's end_year, not --year (which was not given), and the years --year takes."""
+    import yaml
+
+    path = tmp_path / "short.yaml"
+    path.write_text(yaml.safe_dump(dict(baseline_data, name="short", end_year=2020), sort_keys=False),
+                    encoding="utf-8")
+    result = CliRunner().invoke(app, ["irr", "--grade", "100", "--entry-age", "40", "--scenario", str(path)])
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert message.startswith(f"error: {path}: end_year: the scenario ends in 2020, before its latest policy year")
+    assert "give --year 2011-2020, or a scenario running to" in message and "--year:" not in message

@@ -29,6 +29,7 @@ SHIPPED = ["abm/scenarios/baseline.yaml", "abm/scenarios/troika.yaml", "abm/scen
            "abm/data/counties/qi_county.yaml", "abm/data/life_table_rural.csv",
            "abm/data/coefficients/default.yaml", "abm/viz/front_end.txt"]
 TIMES: dict[str, float] = {}
+pytestmark = pytest.mark.slow     # a wheel built and installed, then real processes
 
 
 def timed(name: str, args: list, **kwargs) -> subprocess.CompletedProcess:
@@ -116,7 +117,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_page_serves_from_an_empty_folder_with_its_front_end_files(installed):
+def test_the_page_serves_from_an_empty_folder_with_its_front_end_files(installed, tmp_path):
     """`pension-abm viz` from the installed package: the page and the front-end files it loads
     (requirejs, vega, vega-lite, from solara-assets, not npm) are served from this machine. The
     environment reaches the dependencies' Jupyter configuration as it reaches their code (a full
@@ -126,7 +127,7 @@ def test_the_page_serves_from_an_empty_folder_with_its_front_end_files(installed
     import urllib.request
 
     port, before = free_port(), sorted(installed["empty"].iterdir())
-    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(Path(sys.prefix) / "etc" / "jupyter")}
+    env = {**os.environ, "JUPYTER_CONFIG_PATH": str(Path(sys.prefix) / "etc" / "jupyter"), "TMPDIR": str(tmp_path)}
     page = subprocess.Popen([installed["bin"] / "pension-abm", "viz", "--port", str(port)], cwd=installed["empty"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:

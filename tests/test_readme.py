@@ -15,3 +15,26 @@ def test_readme_python_examples_run(monkeypatch, capsys):
         exec(compile(block, "README.md", "exec"), {})
     printed = capsys.readouterr().out
     assert "participation_rate" in printed and "2020" in printed
+
+
+def test_readme_scenario_example_runs_from_any_folder_and_its_error_reads_as_shown(tmp_path, monkeypatch):
+    """The scenario example (`extends: baseline`, a shipped scenario's name) loads outside the
+    repository; with -100 yuan it stops with the README's message."""
+    from abm.errors import UserError
+    from abm.scenario import load_scenario
+
+    text = (ROOT / "README.md").read_text()
+    example = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "name: my_subsidy" in b)
+    shown = re.search(r"^error: my_subsidy\.yaml, (.*)$", text, re.M)[1]
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "my_subsidy.yaml"
+    path.write_text(example, encoding="utf-8")
+    spec = load_scenario(path)
+    assert spec.name == "my_subsidy" and spec.policy.subsidy[2027] == [(100, 30), (500, 100)]
+    path.write_text(example.replace("[500, 100]", "[500, -100]"), encoding="utf-8")
+    try:
+        load_scenario(path)
+    except UserError as err:
+        assert str(err) == f"{path}, {shown}"
+    else:
+        raise AssertionError("a negative subsidy was accepted")

@@ -122,6 +122,7 @@ def test_band_is_a_single_value_for_one_run(tiny):
     assert (table["low"] == table["mean"]).all() and (table["high"] == table["mean"]).all()
 
 
+@pytest.mark.slow
 def test_cli_run_with_three_runs_on_two_workers_writes_bands_and_seeds(tmp_path, small_scenario_file):
     out = tmp_path / "out"
     result = invoke("run", small_scenario_file, "--runs", 3, "--workers", 2, "--out", out, "--quiet")

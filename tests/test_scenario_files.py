@@ -168,6 +168,35 @@ def test_chain_of_two_extends_with_paths_relative_to_each_file(tmp_path, baselin
     assert spec.description == baseline.description
 
 
+def test_extends_names_a_shipped_scenario_when_no_such_file_is_next_to_it(tmp_path, baseline, monkeypatch):
+    """`extends: baseline` (as the README's example): the shipped baseline, from any folder."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "baseline", "not a scenario, and not next to the extending file\n")   # the working folder's
+    spec = load_scenario(write(tmp_path / "mine" / "mine.yaml",
+                               "extends: baseline\nname: mine\npolicy:\n  publicity: {2027: 0.9}\n"))
+    assert spec.name == "mine"
+    assert spec.policy.publicity == {**baseline.policy.publicity, 2027: 0.9}
+    assert spec.model_copy(update={"name": "baseline", "policy": baseline.policy,
+                                   "source_file": baseline.source_file}) == baseline
+
+
+def test_extends_reads_a_file_next_to_the_extending_file_before_a_shipped_name(tmp_path, baseline):
+    """A relative path, or a bare name that is a file there, means the file next to the extending file."""
+    write(tmp_path / "baseline.yaml", f"extends: {BASELINE}\nname: local\nend_year: 2030\n")
+    write(tmp_path / "baseline", f"extends: {BASELINE}\nname: local_bare\nend_year: 2025\n")
+    by_path = load_scenario(write(tmp_path / "a.yaml", "extends: baseline.yaml\nname: a\n"))
+    by_name = load_scenario(write(tmp_path / "b.yaml", "extends: baseline\nname: b\n"))
+    assert (by_path.end_year, by_name.end_year) == (2030, 2025) and baseline.end_year not in (2030, 2025)
+
+
+def test_extends_a_name_that_is_neither_a_file_nor_shipped_lists_the_shipped_names(tmp_path):
+    path = write(tmp_path / "orphan.yaml", "# orphan\nname: orphan\nextends: basline\n")
+    with pytest.raises(UserError) as caught:
+        load_scenario(path)
+    assert (caught.value.field, caught.value.line, caught.value.file) == ("extends", 3, str(path))
+    assert "no such file next to this file" in caught.value.message and "baseline, " in caught.value.message
+
+
 def test_lists_and_scalars_replace_while_mappings_merge(tmp_path, baseline, baseline_data):
     path = child(tmp_path, "end_year: 2020\n"
                            "policy:\n"
@@ -444,6 +473,7 @@ def test_saved_scenario_reloads_to_the_same_scenario_without_extends(tmp_path, b
     assert (reloaded.population.residents, reloaded.end_year) == (1000, 2013)
 
 
+@pytest.mark.slow
 def test_saved_scenario_with_a_relative_county_path_still_finds_the_county(tmp_path, monkeypatch, baseline_data):
     county = Path(__file__).resolve().parent.parent / "abm" / "data" / "counties" / "qi_county.yaml"
     write(tmp_path / "data" / "my_county.yaml", county.read_text(encoding="utf-8"))
@@ -574,3 +604,28 @@ def test_a_valuation_override_reaches_the_model(baseline):
 
     spec = load_scenario(BASELINE, ["behaviour.valuation.discount_rate=0.08", "population.residents=200"])
     assert PensionModel(scenario=spec).coefficients.valuation["discount_rate"] == 0.08
+
+
+@pytest.mark.parametrize("length", [65, 300, 100_000])
+def test_a_name_too_long_for_a_folder_is_refused_at_load_in_a_short_message(tmp_path, baseline_data, length):
+    """The name becomes a folder name: at most 64 characters. The message quotes only the name's ends,
+    however long it is (100,000 characters once made a two-year run of 100 residents take 87 s)."""
+    path = tmp_path / "long.yaml"
+    path.write_text(yaml.safe_dump(dict(baseline_data, name="n" * length, end_year=2012), sort_keys=False),
+                    encoding="utf-8")
+    result = invoke("run", path, "--out", tmp_path / "out", "--quiet")
+    assert result.exit_code == 2, result.output
+    message = squash(result.output)
+    assert message.startswith(f"error:{path},line1:name:Stringshouldhaveatmost64characters(got'nnnnn"), message
+    assert message.endswith(f"nnnn',{length:,}characters)") and len(message) < 400
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_sweep_name_is_capped_alike(tmp_path):
+    from abm.sweep import load_sweep
+
+    data = yaml.safe_load((Path(__file__).parent / "data" / "ishigami.yaml").read_text(encoding="utf-8"))
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(dict(data, name="s" * 300), sort_keys=False), encoding="utf-8")
+    with pytest.raises(UserError, match=r"at most 64 characters \(got 'sss.*sss', 300 characters\)"):
+        load_sweep(path)

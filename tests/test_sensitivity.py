@@ -79,6 +79,7 @@ def test_morris_on_ishigami_ranks_x3_last_and_gets_x2_exactly(tmp_path):
     assert table.at["x3", "sigma"] > table.at["x3", "mu_star"]   # interaction only: effects of both signs
 
 
+@pytest.mark.slow
 def test_delta_analysis_gives_delta_and_first_order_indices(tmp_path):
     """The delta method (on a Latin hypercube) reports Borgonovo's delta and S1 with their intervals."""
     _, table = sweep_and_analyze(ishigami_copy(tmp_path, method="delta", samples=128), tmp_path / "out")

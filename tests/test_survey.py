@@ -204,6 +204,7 @@ def test_cli_bad_survey_exits_2_with_one_message_and_writes_nothing(tmp_path, ro
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cli_bad_survey_in_a_real_process_is_one_line(tmp_path, rows):
     """The installed script on a survey with age 12: exit 2, exactly one line on stderr, nothing written."""
     frame = rows.copy()

@@ -98,6 +98,7 @@ def two_workers(tiny_file) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_a_tiny_real_model_sweep_runs_end_to_end(reference):
     """design, parts, the sweep file's copy, indices and a figure per output (and one over the years)."""
     assert summary((reference / "cli_output.txt").read_text()).startswith(
@@ -115,15 +116,18 @@ def test_a_tiny_real_model_sweep_runs_end_to_end(reference):
     assert set(indices["parameter"]) == {p["name"] for p in shrunk("policy_levers")["parameters"]}
 
 
+@pytest.mark.slow
 def test_the_sweep_file_is_copied_byte_for_byte(reference, tiny_file):
     assert (reference / "sweep.yaml").read_bytes() == tiny_file.read_bytes()
 
 
+@pytest.mark.slow
 def test_one_and_two_workers_give_identical_results(reference, two_workers):
     exact(results(two_workers), results(reference))
     exact(pd.read_parquet(two_workers / "design.parquet"), pd.read_parquet(reference / "design.parquet"))
 
 
+@pytest.mark.slow
 def test_common_random_numbers_give_every_point_the_replication_seeds_of_the_sweep_seed(reference, tiny_file):
     runs, sweep = results(reference), load_sweep(tiny_file)
     expected = replication_seeds(sweep.seed, sweep.replications)
@@ -171,14 +175,19 @@ def test_categorical_and_integer_parameters_reach_every_level_evenly():
 # --- Dask ----------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def dask_scheduler():
-    """A local Dask cluster: two single-threaded workers in this process."""
+def dask_scheduler(tmp_path_factory):
+    """A local Dask cluster: two single-threaded workers in this process, their scratch space in a
+    temporary folder (not the system's temporary directory)."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=":0") as cluster:
+    import dask
+
+    with dask.config.set({"temporary-directory": str(tmp_path_factory.mktemp("dask"))}), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                     dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_gives_exactly_the_results_of_the_local_pool(dask_scheduler, tiny_file, two_workers,
                                                                     reference, tmp_path):
     out = tmp_path / "dask"
@@ -220,6 +229,7 @@ def ishigami_small(tmp_path):
     return file, tmp_path / "uninterrupted"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_interrupted_sweep_resumes_to_the_uninterrupted_results(ishigami_small, tmp_path, workers):
     file, uninterrupted = ishigami_small
@@ -250,6 +260,37 @@ def test_resume_reruns_lost_parts_and_ignores_half_written_ones(ishigami_small, 
     exact(results(out), results(uninterrupted))
 
 
+@pytest.mark.parametrize("damage", ["truncated", "emptied"])
+def test_a_damaged_part_is_named_with_what_to_do_and_resume_then_completes(ishigami_small, tmp_path, damage):
+    """analyze and sweep --resume over a part cut short (a full disk, a copy stopped half-way): one message
+    naming the part and saying to delete it and resume; after that, the sweep completes to the same runs."""
+    file, uninterrupted = ishigami_small
+    out = tmp_path / "out"
+    run_sweep(load_sweep(file), file, out, workers=1)
+    part = sorted((out / "parts").glob("part-*.parquet"))[3]
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2] if damage == "truncated" else b"")
+    for command in (["analyze", out], ["sweep", file, "--workers", 1, "--out", out, "--resume"]):
+        result = invoke(*command)
+        assert result.exit_code == 2, result.output
+        assert squash(result.output).startswith(f"error:{part}:damagedornotaParquetfile("), result.output
+        assert f"deleteitandcontinuewith`pension-abmsweep<sweepfile>--out{out}--resume`" in squash(result.output)
+        assert "Traceback" not in result.output and "ArrowInvalid" not in result.output
+        assert "0/?" not in result.output   # no progress bar drawn before the refusal
+    part.unlink()
+    result = invoke("sweep", file, "--workers", 1, "--out", out, "--resume")
+    assert result.exit_code == 0, result.output
+    exact(results(out), results(uninterrupted))
+
+
+def test_a_damaged_design_is_named(ishigami_small, tmp_path):
+    file, uninterrupted = ishigami_small
+    (uninterrupted / "design.parquet").write_bytes(b"PAR1")
+    result = invoke("analyze", uninterrupted)
+    assert result.exit_code == 2, result.output
+    assert squash(result.output).startswith(f"error:{uninterrupted / 'design.parquet'}:damagedornotaParquetfile")
+    assert "runthesweepagainintoanew--out" in squash(result.output)
+
+
 def test_resuming_a_finished_sweep_runs_nothing(ishigami_small):
     file, uninterrupted = ishigami_small
     before = folder_digest(uninterrupted / "parts")
@@ -270,7 +311,7 @@ def test_an_existing_sweep_folder_is_not_overwritten_without_resume(ishigami_sma
     before = folder_digest(uninterrupted)
     result = invoke("sweep", file, "--workers", 1, "--out", uninterrupted)
     assert result.exit_code == 2
-    assert f"error:{uninterrupted}:asweepfolderalreadyexistshere:add--resume" in squash(result.output)
+    assert squash(result.output).startswith(f"error:{uninterrupted}:asweepfolderalreadyexistshere:add--resume")
     assert folder_digest(uninterrupted) == before
 
 
@@ -293,6 +334,7 @@ def slow_chunk(sweep, points):
     return evaluate_chunk(sweep, points)
 
 
+@pytest.mark.slow
 def test_an_interrupt_does_not_wait_for_the_chunks_not_started(tmp_path, monkeypatch):
     """Ctrl-C stops a local pool after the chunks in progress, not after running all queued chunks."""
     file = ishigami_copy(tmp_path, samples=8, chunk=1)   # 40 chunks
@@ -303,6 +345,7 @@ def test_an_interrupt_does_not_wait_for_the_chunks_not_started(tmp_path, monkeyp
     assert started < 40 / 2, f"{started} of 40 chunks ran after the interrupt"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sig", "workers"), [(signal.SIGINT, 2), (signal.SIGKILL, 1)], ids=["ctrl-c", "kill"])
 def test_a_sweep_stopped_from_outside_resumes_to_the_uninterrupted_results(tiny_file, reference, tmp_path, sig,
                                                                            workers):
@@ -526,6 +569,7 @@ def test_a_shipped_sweep_loads_and_has_the_design_its_comment_gives(name, parame
             assert parameter.bounds[0] <= values.min() and values.max() <= parameter.bounds[1]
 
 
+@pytest.mark.slow
 def test_a_tiny_behaviour_screening_runs_end_to_end(tmp_path):
     # 2 trajectories x (10 parameters + 1)
     file = write_yaml(tmp_path / "behaviour.yaml", shrunk("behaviour", replications=1))
@@ -548,6 +592,7 @@ def test_an_error_in_a_list_item_points_at_that_items_line(tmp_path):
     assert f"line {line}:" in result.output and "parameters.1" in result.output, result.output
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_base_scenario(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text(f"extends: {BASELINE}\nname: base\n", encoding="utf-8")

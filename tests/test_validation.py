@@ -48,6 +48,7 @@ def test_missing_field_names_it(tmp_path):
         validation.load_facts(path)
 
 
+@pytest.mark.slow
 def test_validate_writes_every_fact_and_refuses_a_foreign_folder(tmp_path):
     out = tmp_path / "v"
     result = invoke("validate", "baseline", "--runs", "2", "--residents", "500", "--workers", "1", "--out", out)

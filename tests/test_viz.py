@@ -189,6 +189,7 @@ def test_reset_builds_a_fresh_model_from_the_controls(open_page):
     assert page.model.year == 2012 and page.time_shown() == 1
 
 
+@pytest.mark.slow
 def test_play_runs_years_until_paused(open_page):
     page = open_page()
     page.set("Residents shown", 1000)
@@ -412,6 +413,30 @@ def test_the_seed_slider_sets_the_run_seed_and_zero_keeps_the_scenarios(open_pag
 
 
 # --- two sessions ------------------------------------------------------------------------------------------
+
+def test_the_one_tab_has_a_name_and_every_slider_shows_its_value(open_page):
+    """The panels sit under a tab named for them (not "Page 0"); each slider writes its value after it,
+    and a moved slider its new value."""
+    page = open_page()
+    assert [w.children for w in page.rc.find(v.Tab).widgets] == [[app.TAB]]
+    sliders = page.rc.find(v.Slider).widgets
+    assert len(sliders) == sum(c.get("type", "").startswith("Slider") for c in app.controls(app.scenario_file())
+                               .values() if isinstance(c, dict)) + 2   # and SolaraViz's play and render intervals
+
+    values = page.rc.find(v.Html, class_="slider-value").widgets
+    ours = [w for w in sliders if w.label in {c.get("label") for c in app.controls(app.scenario_file()).values()
+                                               if isinstance(c, dict)}]
+    assert len(values) == len(ours)
+
+    def shown(label: str) -> str:   # the value written after the slider (the sliders and values in one order)
+        return values[[w.label for w in ours].index(label)].children[0]
+
+    assert shown("Pension age (years)") == "60" and shown("Publicity (0-1)") == "0.5"
+    assert shown("Residents shown") == str(RESIDENTS_SHOWN)
+    page.set("Pension age (years)", 65)
+    page.set("Account interest rate (per year)", 0.0225)
+    assert shown("Pension age (years)") == "65" and shown("Account interest rate (per year)") == "0.0225"
+
 
 def test_two_sessions_run_their_own_models(open_page):
     first, second = open_page(), open_page()

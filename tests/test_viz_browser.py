@@ -26,9 +26,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"
-OUT = REPO_ROOT / "results" / "viz"          # results/ is git-ignored
 SERVER_START_SECONDS = 90
 WAIT_MS = 20_000                             # for the page to react to a click
+pytestmark = pytest.mark.browser
 
 
 def _missing() -> str | None:
@@ -47,6 +47,8 @@ if (_reason := _missing()) is not None:
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
+from abm.viz import app  # noqa: E402
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -63,13 +65,20 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def server():
-    """`pension-abm viz` on a free port, from the repository root; its output goes to results/viz/server.log."""
-    OUT.mkdir(parents=True, exist_ok=True)
+def out(tmp_path_factory) -> Path:
+    """A temporary folder for the server's log and temporary directory, and the screenshots."""
+    return tmp_path_factory.mktemp("viz")
+
+
+@pytest.fixture(scope="module")
+def server(out):
+    """`pension-abm viz` on a free port, from the repository root, with ``out/tmp`` as its temporary
+    directory; its output goes to ``out/server.log``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = OUT / "server.log"
-    env = {k: x for k, x in os.environ.items() if k != "PENSION_ABM_VIZ_SCENARIO"}
+    log = out / "server.log"
+    (out / "tmp").mkdir()
+    env = {k: x for k, x in os.environ.items() if k != "PENSION_ABM_VIZ_SCENARIO"} | {"TMPDIR": str(out / "tmp")}
     with log.open("w", encoding="utf-8") as out:
         process = subprocess.Popen([str(PENSION_ABM), "viz", "--port", str(port)], cwd=REPO_ROOT, env=env,
                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -196,6 +205,7 @@ def chart_ink(page: Page) -> list[int]:
 
 def test_the_page_loads_offline_with_the_map_and_the_charts(offline):
     page = offline.open()
+    expect(page.get_by_role("tab")).to_have_text([app.TAB], ignore_case=True)   # one tab, with its name
     expect_time(page, 0)
     expect_map_year(page, 2011)
     expect(page.get_by_text(re.compile(r"^From 2026: publicity 0\.50"))).to_be_visible()
@@ -211,7 +221,7 @@ def test_the_page_loads_offline_with_the_map_and_the_charts(offline):
     assert box and box["width"] > 200 and box["height"] > 100, box
 
 
-def test_step_advances_the_year(offline, capsys):
+def test_step_advances_the_year(offline, out, capsys):
     page = offline.open()
     step(page)
     expect_map_year(page, 2011)          # the map shows the year just simulated
@@ -220,7 +230,7 @@ def test_step_advances_the_year(offline, capsys):
     expect_map_year(page, 2013)
     expect(page.locator(CHARTS)).to_have_count(5, timeout=WAIT_MS)
     page.wait_for_timeout(600)           # the charts redraw after a short debounce
-    shot = OUT / "page.png"
+    shot = out / "page.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     with capsys.disabled():
@@ -263,10 +273,14 @@ def test_a_control_moved_in_the_browser_takes_effect_on_reset(offline):
     page.get_by_label("Minimum grade (yuan/year)").click(force=True)
     page.locator(".v-menu__content .v-list-item", has_text=re.compile(r"^\s*200\s*$")).click()
     pension_age = page.get_by_role("slider", name="Pension age (years)")
+    row = page.locator("div", has=pension_age).filter(has=page.locator(".slider-value")).last   # the slider's row
+    shown = row.locator(".slider-value")
+    expect(shown).to_have_text("60")                                # each slider shows its value
     pension_age.focus()
     for _ in range(5):
         pension_age.press("ArrowRight")
     expect(pension_age).to_have_attribute("aria-valuenow", "65")
+    expect(shown).to_have_text("65")
     expect(page.get_by_text(re.compile(r"^From 2026:"))).to_contain_text("minimum grade 100,")   # not before Reset
     page.get_by_role("button", name="Reset").click()
     levers = page.get_by_text(re.compile(r"^From 2026:"))
@@ -292,7 +306,7 @@ def test_two_tabs_run_independent_models(offline):
     expect_time(second, 1)
 
 
-def test_a_click_on_a_village_explains_one_of_its_residents(offline, capsys):
+def test_a_click_on_a_village_explains_one_of_its_residents(offline, out, capsys):
     page = offline.open()
     expect(page.get_by_text(re.compile(r"^Click a village on the map"))).to_be_visible(timeout=WAIT_MS)
     step(page, 3)
@@ -309,7 +323,7 @@ def test_a_click_on_a_village_explains_one_of_its_residents(offline, capsys):
     step(page)                           # redrawn for the next year
     expect(page.get_by_text(re.compile(rf"^Resident {resident} .*, 2014: "))).to_be_visible(timeout=WAIT_MS)
     page.wait_for_timeout(600)
-    shot = OUT / "explain.png"
+    shot = out / "explain.png"
     page.screenshot(path=str(shot), full_page=True)
     with capsys.disabled():
         print(f"\nscreenshot of the page explaining a resident: {shot}")

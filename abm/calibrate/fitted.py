@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from abm import atomic
 from abm.choice import Coefficients, load_coefficients
-from abm.datafiles import read_yaml
+from abm.datafiles import dump, read_yaml
 
 HEADER = """\
 # Fitted behavioural coefficients, written by `pension-abm calibrate survey` (the choice terms and the
@@ -73,4 +71,4 @@ def write(folder: Path, choice: dict[str, float], dynamics: dict[str, float], se
         value = sections[name] if name in sections else existing.get(name)
         if value is not None:
             document[name] = value
-    return atomic.write_text(path, HEADER + yaml.safe_dump(document, sort_keys=False, width=110))
+    return atomic.write_text(path, HEADER + dump(document, sort_keys=False, width=110))

@@ -114,7 +114,8 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, 
                          on_evaluation=lambda n, best: None, workers: int = 1) -> dict:
     """Fit the parameters the survey cannot identify to the targets, by simulated moments (a global
     search on ``workers`` processes; the result does not depend on their number), with the fitted
-    parameters' covariance from the loss's curvature."""
+    parameters' covariance from the loss's curvature. ``on_evaluation(n, best loss)`` is called with 0
+    once every input is checked, then after each evaluation."""
     destinations.check(folder, "calibration")
     estimation = fitted.section(folder, "estimation")
     if not estimation:
@@ -129,6 +130,7 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, 
     started = time.perf_counter()
     crn = _seeds(seeds, stream=0)
     start = _fresh_start(folder, estimation)
+    on_evaluation(0, float("nan"))
     evidence_seed = _seeds(1, stream=2)[0]
     result = aggregates.fit(small, start, targets, crn, budget, on_evaluation, evidence_seed=evidence_seed,
                             workers=workers)

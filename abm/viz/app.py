@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import solara
-from mesa.visualization import SolaraViz
+from mesa.visualization import SolaraViz, solara_viz
 
 from abm.model import DEFAULT_SCENARIO
 from abm.scenario import load_scenario
@@ -69,10 +69,62 @@ def build(params: dict) -> CountyModel:
                           for name, spec in params.items()})
 
 
+TAB = "County, choices and charts"   # the name of the page's one tab
+
+
+@solara.component
+def ValueSlider(label: str, value: float, on_value, low: float, high: float, step: float, whole: bool):
+    """A slider with its current value written after it (a whole number, or a float as short as it goes)."""
+    current = solara.use_reactive(value, on_value)
+    slider = solara.SliderInt if whole else solara.SliderFloat
+    with solara.Row(gap="6px", style="align-items: center") as row:
+        with solara.Div(style="flex: 1 1 auto"):
+            slider(label, value=current, min=low, max=high, step=step)
+        solara.Text(str(current.value) if whole else f"{current.value:g}", classes=["slider-value"],
+                    style="min-width: 3.6em; text-align: right")
+    return row
+
+
+@solara.component
+def UserInputs(user_params: dict, on_change=None):
+    """The controls of ``user_params`` as Mesa's SolaraViz draws them, each slider showing its value
+    (Mesa 3.5's sliders show it only while one is dragged)."""
+    for name, options in user_params.items():
+        def changed(value, name=name):
+            on_change(name, value)
+
+        kind, label = options.get("type"), options.get("label", name)
+        if kind in ("SliderInt", "SliderFloat"):
+            ValueSlider(label, options["value"], changed, options["min"], options["max"], options["step"],
+                        whole=kind == "SliderInt")
+        elif kind == "Select":
+            solara.Select(label, value=options["value"], on_value=changed, values=options["values"])
+        else:
+            raise ValueError(f"{kind} is not a control of the page")
+
+
+solara_viz.UserInputs = UserInputs   # SolaraViz's ModelCreator draws the controls through this name
+
+
+@solara.component
+def Panels(model):
+    """The panels under one tab with a name (SolaraViz names its tabs "Page 0", "Page 1", ...), in
+    SolaraViz's draggable grid."""
+    layout, set_layout = solara.use_state(solara_viz.make_initial_grid_layout(len(COMPONENTS)))
+    with solara.Column(gap="0px") as main:
+        with solara.v.Tabs():
+            solara.v.Tab(children=[TAB])
+        solara.GridDraggable(items=[component(model) for component in COMPONENTS], grid_layout=layout,
+                             resizable=True, draggable=True, on_grid_layout=set_layout)
+    return main
+
+
 @solara.component
 def Page():
     selected = scenario_file()
     params = solara.use_memo(lambda: controls(selected), [selected])
-    model = solara.use_memo(lambda: build(params), [])   # per session: tabs never share a model
-    return SolaraViz(model, components=list(COMPONENTS), model_params=params, play_interval=150,
-                     name="pension-abm: a county's residents' pension")
+    # per session (tabs never share a model); Reset puts its new model here
+    model = solara.use_reactive(solara.use_memo(lambda: build(params), []))
+    SolaraViz(model, components=[], model_params=params, play_interval=150,
+              name="pension-abm: a county's residents' pension")
+    Panels(model.value)

@@ -246,7 +246,7 @@ def _show(model, layout, **data: list[dict]):
 @solara.component
 def Enrolment(model):
     update_counter.get()   # redrawn after every step
-    return _show(model, lambda m: [chart(m, "enrolment", "Enrolment", "share", fmt=".0%")],
+    return _show(model, lambda m: [chart(m, "enrolment", "Enrolment", "% of the eligible / of payers", fmt=".0%")],
                  enrolment=records(timeseries(model), plots.ENROLMENT))
 
 
@@ -256,7 +256,7 @@ def Grades(model):
     ts = timeseries(model)
     shares = plots.grade_shares(ts).assign(year=ts.year) if len(ts) else pd.DataFrame()
     labels = {grade: grade_label(grade) for grade in shares.columns if grade != "year"}
-    return _show(model, lambda m: [chart(m, "grades", "Grades chosen (share of payers)", "share", "area", ".0%",
+    return _show(model, lambda m: [chart(m, "grades", "Grades chosen (share of payers)", "% of payers", "area", ".0%",
                                          ordered=[grade_label(g) for g in m.all_grades])],
                  grades=records(shares, labels))
 
@@ -271,7 +271,7 @@ def Pensions(model):
     ts = timeseries(model)
     return _show(model, lambda m: [chart(m, "pension", "Mean pension (yuan/month)", "yuan/month", "area",
                                          width=PAIR_WIDTH),
-                                   chart(m, "adequacy", "Adequacy", "ratio", fmt=".0%", width=PAIR_WIDTH)],
+                                   chart(m, "adequacy", "Adequacy", "%", fmt=".0%", width=PAIR_WIDTH)],
                  pension=records(ts, plots.PENSION), adequacy=records(ts, plots.ADEQUACY))
 
 
@@ -290,8 +290,8 @@ def Fund(model):
 def Sustainability(model):
     update_counter.get()   # redrawn after every step
     ts = timeseries(model)
-    return _show(model, lambda m: [chart(m, "funding", "Funding ratio", "ratio", fmt=".0%", width=PAIR_WIDTH),
-                                   chart(m, "cost", "Public cost (share)", "share", fmt=".2%", width=PAIR_WIDTH)],
+    return _show(model, lambda m: [chart(m, "funding", "Funding ratio", "%", fmt=".0%", width=PAIR_WIDTH),
+                                   chart(m, "cost", "Public cost (share)", "%", fmt=".2%", width=PAIR_WIDTH)],
                  funding=records(ts, plots.FUNDING), cost=records(ts, plots.PUBLIC_COST))
 
 

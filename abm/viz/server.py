@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from abm.atomic import temporary_folder
 from abm.datafiles import shipped_file
 from abm.processes import die_with_parent
 from abm.scenario import load_scenario
@@ -79,9 +79,10 @@ def serve(scenario: Path, host: str, port: int, stop_seconds: float = 10.0) -> i
     """Run the server until it exits (its exit code) or this process is interrupted (Ctrl-C, or
     SIGTERM as the command line turns it into an interrupt): then the server is stopped before the
     interrupt goes on. The server dies with this process, even killed. The folder of links solara
-    serves the front end from is temporary and removed when the server stops."""
-    with tempfile.TemporaryDirectory(prefix="pension-abm-cdn-") as cache:
-        server = subprocess.Popen(command(host, port), env=environment(scenario, link_assets(Path(cache))),
+    serves the front end from is temporary and removed when the server stops (or, if this process
+    is killed, by the next start)."""
+    with temporary_folder("pension-abm-cdn-") as cache:
+        server = subprocess.Popen(command(host, port), env=environment(scenario, link_assets(cache)),
                                   preexec_fn=die_with_parent)
         try:
             return server.wait()
