@@ -399,11 +399,8 @@ def scenario_effects(figures: Path | None = DOCS, workers: int = WORKERS) -> Res
     return Result({"scenario-effects": effects_table(effects, workers) + "\n\n" + where})
 
 
-LEVERS = {"local top-up +100 yuan/month from 2026": ["policy.local_top_up.2026=100"],
-          "minimum grade 200 from 2026":
-              ["policy.grades.2026=[200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000]"],
-          "financial education reaching everyone 16-59 from 2026": ["policy.financial_education.2026=1.0"]}
-LEVER_SPAN = (2026, 2035)
+LEVER_YEAR = 2026   # the levers are abm/directions.py's, from this year
+LEVER_SPAN = (LEVER_YEAR, LEVER_YEAR + 9)
 LEVER_SIZE = {"runs": 20, "residents": 10_000}
 # the lever table's indicators: differences in their shown unit, or relative to the baseline's level
 LEVER_INDICATORS = {"participation_rate": "difference", "participation_16_29": "difference",
@@ -415,14 +412,18 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     """Single levers of the baseline against the baseline over 2026-2035, paired runs: what the
     behaviour answers to."""
     from abm import units
+    from abm.directions import DIRECTIONS
     from abm.effects import lever_effects
+    from abm.scenario import load_scenario
 
     started, where = time.perf_counter(), machine()
-    frame = lever_effects(BASELINE, LEVERS, LEVER_SPAN, indicators=list(LEVER_INDICATORS), workers=workers,
+    baseline = load_scenario(BASELINE)
+    levers = {f"{d.label} from {LEVER_YEAR}": d.change(baseline, LEVER_YEAR) for d in DIRECTIONS}
+    frame = lever_effects(BASELINE, levers, LEVER_SPAN, indicators=list(LEVER_INDICATORS), workers=workers,
                           **LEVER_SIZE)
     seconds = time.perf_counter() - started
     rows = []
-    for lever in LEVERS:
+    for lever in levers:
         cells = []
         for name, kind in LEVER_INDICATORS.items():
             row = frame[(frame["lever"] == lever) & (frame["indicator"] == name)].iloc[0]
@@ -432,14 +433,17 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
                 ref = row["reference"]
                 cells.append(f"{row['difference'] / ref:+.1%} [{row['low'] / ref:+.1%}, {row['high'] / ref:+.1%}]")
         rows.append([lever, *cells])
-    base = frame[frame["lever"] == next(iter(LEVERS))].set_index("indicator")["reference"]
+    base = frame[frame["lever"] == next(iter(levers))].set_index("indicator")["reference"]
     levels = [_level(name, base[name]) + ("" if units.shown_unit(name) == "%" else f" {units.shown_unit(name)}")
               for name in LEVER_INDICATORS]
     rows.insert(0, ["baseline (levels)", *levels])
     lead = (f"Each lever alone against the baseline, mean over {LEVER_SPAN[0]}-{LEVER_SPAN[1]} of "
             f"{LEVER_SIZE['runs']} paired runs (the same seeds) of {count(LEVER_SIZE['residents'])} residents, "
             f"difference [90% band]; participation in percentage points of the eligible, the mean contribution "
-            f"relative to the baseline's. The runs took {seconds:.0f} s on {workers} workers "
+            f"relative to the baseline's. Each replication draws its behaviour coefficients from their estimates' "
+            f"uncertainty (the same draws with and without the lever), so the bands carry that uncertainty as well "
+            f"as the simulation's noise. The levers are those `pension-abm directions` holds to the evidence's "
+            f"directions (`abm/directions.py`). The runs took {seconds:.0f} s on {workers} workers "
             f"(`python docs/build.py --only levers`).")
     header = ["lever", *(units.heading(name, difference=True) if kind == "difference" else
                          f"{units.label(name)}, change" for name, kind in LEVER_INDICATORS.items())]
@@ -463,8 +467,9 @@ def effects_table(effects, workers: int = WORKERS) -> str:
               *(units.heading(name, difference=True) for name in EFFECT_COLUMNS),
               f"why: what it changes, and what moved the utility of paying in {effects.year}"]
     lead = (f"Effects in {effects.year} against `{base}`: the mean difference over {effects.runs} paired runs (the "
-            f"same seeds) of {count(effects.residents)} simulated residents, [90% band]; the `{base}` row gives its "
-            f"levels. Public spending is the `public_spending` indicator: the year's public money for the scheme "
+            f"same seeds and the same draws of the behaviour coefficients from their estimates' uncertainty) of "
+            f"{count(effects.residents)} simulated residents, [90% band: the simulation's noise and the "
+            f"coefficients' uncertainty]; the `{base}` row gives its levels. Public spending is the `public_spending` indicator: the year's public money for the scheme "
             f"(basic pensions, bonuses, entry subsidies, government-paid contributions, payments after an "
             f"account is exhausted; abm/fund.py `PUBLIC`). The runs took {effects.seconds:.0f} s on {workers} "
             f"workers (`python docs/build.py --only scenario-effects`).")
