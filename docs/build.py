@@ -469,7 +469,8 @@ def effects_table(effects, workers: int = WORKERS) -> str:
     lead = (f"Effects in {effects.year} against `{base}`: the mean difference over {effects.runs} paired runs (the "
             f"same seeds and the same draws of the behaviour coefficients from their estimates' uncertainty) of "
             f"{count(effects.residents)} simulated residents, [90% band: the simulation's noise and the "
-            f"coefficients' uncertainty]; the `{base}` row gives its levels. Public spending is the `public_spending` indicator: the year's public money for the scheme "
+            f"coefficients' uncertainty]; the `{base}` row gives its levels. Public spending is the "
+            f"`public_spending` indicator: the year's public money for the scheme "
             f"(basic pensions, bonuses, entry subsidies, government-paid contributions, payments after an "
             f"account is exhausted; abm/fund.py `PUBLIC`). The runs took {effects.seconds:.0f} s on {workers} "
             f"workers (`python docs/build.py --only scenario-effects`).")
