@@ -596,19 +596,25 @@ def directions(
     runs: Annotated[int, typer.Option(min=2, max=10_000, help="paired replications")] = 10,
     residents: Annotated[int, typer.Option(min=100, max=1_000_000, help="simulated residents per run")] = 5000,
     workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
+    set_: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Each policy lever against the scenario over paired runs, held to the direction the evidence gives."""
     from abm import directions as checks
+    from abm import memory
     from abm.scenario import load_scenario
 
-    spec = load_scenario(scenario)
+    spec = load_scenario(scenario, set_ or ())
     last = year + checks.SPAN - 1
     if not spec.start_year < year or last > spec.end_year:
         raise UserError(f"the levers need {year}-{last} within the scenario's {spec.start_year + 1}-{spec.end_year}",
                         field="--year")
+    processes = min(workers or os.cpu_count() or 1, runs * (len(checks.DIRECTIONS) + 1))
+    memory.check(residents, "none", workers=processes, what=f"paired runs on {processes} worker(s)",
+                 field="--residents")
     with err_console.status(f"running {runs} paired runs of {len(checks.DIRECTIONS) + 1} variants ..."):
-        result = checks.check(scenario, year, runs, residents, workers or os.cpu_count() or 1)
+        result = checks.check(scenario, year, runs, residents, workers or os.cpu_count() or 1,
+                              overrides=tuple(set_ or ()))
     if as_json:
         print(json.dumps({"scenario": spec.name, "year": year, "runs": runs, "residents": residents,
                           "seconds": round(result.seconds, 1), "all_met": result.all_met,

@@ -143,7 +143,8 @@ class Result:
 
 
 def check(source, year: int = 2026, runs: int = 10, residents: int = 5000, workers: int = 1,
-          directions: tuple[Direction, ...] = DIRECTIONS, coefficients: Coefficients | None = None) -> Result:
+          directions: tuple[Direction, ...] = DIRECTIONS, coefficients: Coefficients | None = None,
+          overrides: tuple = ()) -> Result:
     """Every direction's lever against the scenario from ``year``, over paired runs, and the age profile.
 
     Args:
@@ -154,9 +155,10 @@ def check(source, year: int = 2026, runs: int = 10, residents: int = 5000, worke
         workers: processes running replications (the results do not depend on it).
         directions: the levers and their checks.
         coefficients: behaviour replacing the scenario's (then no replication draws its own).
+        overrides: ``path=value`` settings applied to the scenario first (as ``--set``).
     """
     started = time.perf_counter()
-    scenario = load_scenario(source)
+    scenario = load_scenario(source, overrides)
     end = year + max(d.years for d in directions) - 1
     if not scenario.start_year < year <= end <= scenario.end_year:
         raise ValueError(f"the levers need {year}-{end} within the scenario's {scenario.start_year + 1}-"
@@ -167,7 +169,7 @@ def check(source, year: int = 2026, runs: int = 10, residents: int = 5000, worke
     levers = {d.label: d.change(scenario, year) for d in directions}
     frame = effects.lever_effects(source, levers, (year, end), runs, residents, indicators, workers,
                                   spans={d.label: (year, year + d.years - 1) for d in directions},
-                                  coefficients=coefficients)
+                                  coefficients=coefficients, overrides=overrides)
     for direction in directions:
         for item in direction.checks:
             row = frame[(frame["lever"] == direction.label) & (frame["indicator"] == item.indicator)].iloc[0]
@@ -189,10 +191,9 @@ def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame:
     reference = frame.drop_duplicates("indicator").set_index("indicator")["reference"]
     spec = scenario.model_copy(update={"population": scenario.population.model_copy(
         update={"residents": residents, "agents": "none"})})
-    highest, certain = [], []
+    series, certain = [], []
     for job in runner.jobs_for(spec, replication_seeds(scenario.run.seed, runs), coefficients):
-        series = runner.simulate(job).set_index("year")
-        highest.append(float(series.loc[CEILING_FROM:, "participation_45_59"].max()))
+        series.append(runner.simulate(job).set_index("year").loc[CEILING_FROM:, "participation_45_59"])
         model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=job[1], coefficients=job[2])
         while model.year < year:
             model.step()
@@ -200,11 +201,15 @@ def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame:
         band = (ages >= 45) & (ages <= 59)
         certain.append(float((paying[band] >= CERTAIN).mean()) if band.any() else 0.0)
     gap = reference["participation_45_59"] - reference["participation_16_29"]
+    mean = pd.concat(series, axis=1).mean(axis=1)
+    highest, year_of = float(mean.max()), int(mean.idxmax())
+    single = max(float(s.max()) for s in series)
     return pd.DataFrame([
         {"check": "participation 45-59 minus 16-29, mean of the span", "value": gap, "bound": "> 0",
          "met": bool(gap > 0)},
-        {"check": f"highest participation 45-59 in a year from {CEILING_FROM} (largest over runs)",
-         "value": max(highest), "bound": f"< {CEILING_45_59:.0%}", "met": bool(max(highest) < CEILING_45_59)},
+        {"check": f"highest participation 45-59 in a year from {CEILING_FROM} (mean over runs; {year_of}; the "
+                  f"highest single run {single:.1%})",
+         "value": highest, "bound": f"< {CEILING_45_59:.0%}", "met": bool(highest < CEILING_45_59)},
         {"check": f"choosers aged 45-59 in {year} paying with probability >= {CERTAIN} (mean over runs)",
          "value": float(np.mean(certain)), "bound": f"< {CERTAIN_SHARE:.0%}",
          "met": bool(np.mean(certain) < CERTAIN_SHARE)}])

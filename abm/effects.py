@@ -151,7 +151,7 @@ def _signed(value: float) -> str:
 def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], years: tuple[int, int], runs: int,
                   residents: int, indicators: Sequence[str], workers: int = 1,
                   spans: dict[str, tuple[int, int]] | None = None,
-                  coefficients: Coefficients | None = None) -> pd.DataFrame:
+                  coefficients: Coefficients | None = None, overrides: Sequence[Override] = ()) -> pd.DataFrame:
     """Each lever (overrides of one scenario) against the scenario itself over a span of years,
     paired by seed: the mean over the years of each indicator, its paired difference and 90% band.
 
@@ -165,13 +165,14 @@ def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], yea
         workers: processes running replications.
         spans: a lever's own span of years (within ``years``), where it is not ``years``.
         coefficients: behaviour replacing the scenario's (no replication then draws its own).
+        overrides: applied to the scenario before its size and each lever.
     Returns:
         rows of lever, indicator, reference (the scenario's mean level over the lever's span),
         difference, low, high.
     """
-    size = [("end_year", years[1]), ("population.residents", residents), ("population.agents", "none")]
+    size = [*overrides, ("end_year", years[1]), ("population.residents", residents), ("population.agents", "none")]
     reference = load_scenario(source, size)
-    scenarios = [reference, *(load_scenario(source, [*size, *overrides]) for overrides in levers.values())]
+    scenarios = [reference, *(load_scenario(source, [*size, *lever]) for lever in levers.values())]
     seeds = replication_seeds(reference.run.seed, runs)
     done = _map(workers, runner.simulate,
                 [job for scenario in scenarios for job in runner.jobs_for(scenario, seeds, coefficients)])
