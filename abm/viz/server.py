@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 
@@ -75,6 +77,14 @@ def checked_scenario(scenario: str) -> Path:
     return path.relative_to(PROJECT) if path.is_relative_to(PROJECT) else path
 
 
+def _child_start(mask: set) -> Callable[[], None]:
+    """In the server's process before it starts: the parent's signal mask back, death with the parent."""
+    def start() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        die_with_parent()
+    return start
+
+
 def serve(scenario: Path, host: str, port: int, stop_seconds: float = 10.0) -> int:
     """Run the server until it exits (its exit code) or this process is interrupted (Ctrl-C, or
     SIGTERM as the command line turns it into an interrupt): then the server is stopped before the
@@ -82,8 +92,15 @@ def serve(scenario: Path, host: str, port: int, stop_seconds: float = 10.0) -> i
     serves the front end from is temporary and removed when the server stops (or, if this process
     is killed, by the next start)."""
     with temporary_folder("pension-abm-cdn-") as cache:
-        server = subprocess.Popen(command(host, port), env=environment(scenario, link_assets(cache)),
-                                  preexec_fn=die_with_parent)
+        # An interrupt during the start would leave a half-started server writing into the folder
+        # after it is removed: the signals wait until `server` exists (the child unblocks them).
+        stops = {signal.SIGINT, signal.SIGTERM}
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+        try:
+            server = subprocess.Popen(command(host, port), env=environment(scenario, link_assets(cache)),
+                                      preexec_fn=_child_start(blocked))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         try:
             return server.wait()
         except BaseException:
