@@ -164,27 +164,29 @@ WHY = {   # why the model may lie outside, by measure and side (from what the ba
     "few young enrolling; nationally the 2009 pilot counties enrolled the young earlier (family binding)",
     ("beneficiary_share", "below"): "Qi County's population is younger than rural China's (65+ 8.3% in 2010), "
     "and under the rural life table fewer of its old live on to draw",
-    ("revenue_to_spending", "below"): "the county pays the national minimum only (top-up 0) and the flat 30/60 "
-    "subsidies; provinces add tiered subsidies and top-ups that raise revenue; most residents pay the lowest grade",
+    ("revenue_to_spending", "below"): "the county pays the national minimum with Shanxi's small top-up and the "
+    "flat 30/60 subsidies; provinces add tiered subsidies and top-ups that raise revenue; most residents pay "
+    "the lowest grade",
     ("revenue_to_spending", "above"): "the model's spending is small against its revenue: the national minimum "
-    "basic pension only (top-up 0; a county report has Shanxi adding 10 yuan/month from 2013 and 15 from 2018, "
-    "provinces elsewhere more, and funeral grants add 2-3%), paid to fewer pensioners per participant than "
-    "the nation has (the model's beneficiary share is 1.5-3.5 points below the national ratios), and a pension "
-    "starting in a year is paid from July only",
+    "basic pension with Shanxi's top-up (10 yuan/month from 2013, 15 from 2018, 20 from 2022), where many "
+    "provinces add more and funeral grants add 2-3%, paid to fewer pensioners per participant than the nation "
+    "has (the model's beneficiary share is 2-5 points below the national ratios), and a pension starting in a "
+    "year is paid from July only",
     ("balance_to_spending", "below"): "the county's fund started in July 2011, the national one in 2009 (two more "
     "years of contributions before the pensions grew); no provincial subsidies on higher grades",
     ("balance_to_spending", "above"): "a year's spending is small against the accounts: the national minimum "
-    "basic pension only (top-up 0; Shanxi's provincial top-up is not in the baseline), paid to fewer pensioners "
-    "per participant than the nation has (the county is younger and the rural life table thins its old: the "
-    "model's beneficiary share is 1.5-3.5 points below the national ratios), and new pensioners draw from July only",
+    "basic pension with Shanxi's top-up only (many provinces add more), paid to fewer pensioners per participant "
+    "than the nation has (the county is younger and the rural life table thins its old: the model's beneficiary "
+    "share is 2-5 points below the national ratios), and new pensioners draw from July only",
     ("balance_per_participant", "below"): "Shanxi county incomes and grades are below the national mix; the "
     "national fund is two years older and carries provincial tiered subsidies",
     ("balance_per_participant", "above"): "the county has fewer pensioners drawing on accounts than the nation",
-    ("subsidy_share_of_revenue", "below"): "the county's public money is the national minimum basic pension and "
-    "the flat subsidy only (no provincial top-up or tiered subsidies), for fewer pensioners per participant than "
+    ("subsidy_share_of_revenue", "below"): "the county's public money is the national minimum basic pension with "
+    "Shanxi's small top-up and the flat subsidy (no tiered subsidies), for fewer pensioners per participant than "
     "the nation has",
     ("subsidy_share_of_revenue", "above"): "residents pay mostly the lowest grade, so own money is small",
-    ("basic_replacement_rate", "below"): "Shanxi's rural income is compared with the national minimum only (top-up 0)",
+    ("basic_replacement_rate", "below"): "Shanxi's rural income is compared with the national minimum and Shanxi's "
+    "top-up only, where the studies' provinces add more",
     ("basic_replacement_rate", "above"): "the national minimum against a Shanxi county's income, below the "
     "national mean",
     ("irr", "below"): "the study's grade, entry age, interest and mortality are not known here; after 2025 the "
@@ -196,7 +198,7 @@ WHY = {   # why the model may lie outside, by measure and side (from what the ba
     "the county and unregistered deaths (the range allows a fifth more); the rest comes from the rural life "
     "table (a Gompertz-Makeham approximation, not checked age by age against a real rural table) applied to a "
     "county whose ages within the census's wide bands are drawn by the table's survivorship (approx), which "
-    "sets how many are old by 2019 (65+ about 14% in the model)",
+    "sets how many are old by 2019 (60+ about 21% of the population in the model)",
     ("crude_death_rate", "below"): "the rural life table's mortality is lower than the county's, or the simulated "
     "county is younger than the real one",
 }

@@ -187,7 +187,8 @@ def test_scenario_effects_table_from_measured_effects():
     text = build.effects_table(effects, workers=2)
     lines = text.splitlines()
     assert "30 paired runs" not in text and "over 3 paired runs (the same seeds" in lines[0]
-    assert "of 1,000 simulated residents, [90% band: the simulation's noise and the coefficients' uncertainty]" in lines[0]
+    assert ("of 1,000 simulated residents, [90% band: the simulation's noise and the coefficients' uncertainty]"
+            in lines[0])
     assert "took 12 s on 2 workers" in lines[0]
     assert lines[4] == (f"| `baseline` | {base.description} | 62.3% | 40.0% | 312.3 | 123.5 | "
                         "the reference: levels in the year |")
