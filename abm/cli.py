@@ -20,9 +20,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from abm.errors import UserError
-from abm.memory import ADVICE as MEMORY_ADVICE
-from abm.paths import CALIBRATION_DIR, checkout_calibration
+from abm.infra.errors import UserError
+from abm.infra.memory import ADVICE as MEMORY_ADVICE
+from abm.infra.paths import CALIBRATION_DIR, checkout_calibration
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Simulate enrolment and contribution grades in the urban-rural residents' pension.")
@@ -112,7 +112,7 @@ def main() -> None:
         for thread in others:
             thread.join(timeout=2.0)
         if any(thread.is_alive() for thread in others):
-            from abm.processes import release_semaphores
+            from abm.infra.processes import release_semaphores
 
             release_semaphores()
             for stream in (sys.stdout, sys.stderr):
@@ -146,7 +146,7 @@ def _progress(*columns, **task) -> Iterator:
 SetOption = Annotated[list[str] | None, typer.Option(
     "--set", help="override one scenario field, e.g. --set policy.publicity.2026=0.8 (repeatable)")]
 WORKERS_HELP = "parallel processes (default: all cores); results do not depend on it"
-SHIPPED_BASELINE = Path("baseline")   # the shipped scenario's name, as help shows it (abm/datafiles.py shipped_file)
+SHIPPED_BASELINE = Path("baseline")   # the shipped scenario's name, as help shows it (datafiles.shipped_file)
 SCENARIO_HELP = "a file, or a shipped scenario's name"
 TARGETS = CALIBRATION_DIR / "targets.yaml"
 TARGETS_HELP = "aggregate targets file (default: the shipped calibration/targets.yaml)"
@@ -165,15 +165,16 @@ def run(
     quiet: Annotated[bool, typer.Option(help="no progress bar or summary table")] = False,
 ) -> None:
     """Run a scenario's replications and write its results folder."""
-    from abm import destinations, memory, runner
-    from abm.scenario import load_scenario
+    from abm.analysis import replications
+    from abm.infra import destinations, memory
+    from abm.inputs.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     folder = out or destinations.default(Path("results"), spec.name, scenario)
     destinations.check(folder, "run")   # before running: nothing is simulated for a folder that is refused
     memory.check_runs(spec, runs or spec.run.replications, workers or os.cpu_count() or 1)
-    result = runner.run(spec, seed=seed, runs=runs, workers=workers or os.cpu_count() or 1, progress=not quiet)
-    folder = runner.write(result, folder)
+    result = replications.run(spec, seed=seed, runs=runs, workers=workers or os.cpu_count() or 1, progress=not quiet)
+    folder = replications.write(result, folder)
     if not quiet:
         out_console.print(_summary_table(result.summary()))
         out_console.print(f"{result.runs} run{'s' if result.runs != 1 else ''} of {len(spec.years)} years in "
@@ -184,7 +185,7 @@ def run(
 def _summary_table(summary: dict) -> Table:
     """The key indicators at the report years, each with its unit; with several runs the 90% band
     (5th and 95th percentiles over the runs) below each mean."""
-    from abm import units
+    from abm.sim import outcomes
 
     indicators = summary["indicators"]
     years = list(next(iter(indicators.values())))
@@ -196,10 +197,10 @@ def _summary_table(summary: dict) -> Table:
     for year in years:
         table.add_column(year, justify="right", no_wrap=True)
     for name, values in indicators.items():
-        table.add_row(units.heading(name), *(units.number(name, values[y]["mean"]) for y in years))
+        table.add_row(outcomes.heading(name), *(outcomes.number(name, values[y]["mean"]) for y in years))
         if band:
             for key, label in (("low", "5th percentile"), ("high", "95th percentile")):
-                table.add_row(f"  {label}", *(units.number(name, values[y][key]) for y in years), style="dim")
+                table.add_row(f"  {label}", *(outcomes.number(name, values[y][key]) for y in years), style="dim")
     return table
 
 
@@ -214,8 +215,8 @@ def compare(
     set_: SetOption = None,
 ) -> None:
     """Compare scenarios: key indicators, differences from the first, and figures with bands."""
-    from abm import compare as comparison
-    from abm import destinations
+    from abm.analysis import compare as comparison
+    from abm.infra import destinations
 
     if len(sources) < 2:
         raise UserError("give at least two scenarios or results folders", field="SOURCES")
@@ -232,7 +233,7 @@ def _comparison_tables(frame, width: int) -> list[Table]:
     """The key indicators in the last report year: each scenario's mean over runs, in the indicator's
     unit, and after the first scenario the difference from it; as many tables as it takes to show
     every scenario within ``width`` columns (each with the first scenario's column)."""
-    from abm import units
+    from abm.sim import outcomes
 
     last = frame[frame["year"] == frame["year"].max()]
     scenarios = list(dict.fromkeys(last["scenario"]))
@@ -240,10 +241,10 @@ def _comparison_tables(frame, width: int) -> list[Table]:
     names = list(dict.fromkeys(last["indicator"]))
 
     def cell(name: str, scenario: str) -> str:
-        mean = units.number(name, means.at[(name, scenario), "mean"])
+        mean = outcomes.number(name, means.at[(name, scenario), "mean"])
         if scenario == scenarios[0]:
             return mean
-        return f"{mean} ({units.number(name, means.at[(name, scenario), 'difference'], True)})"
+        return f"{mean} ({outcomes.number(name, means.at[(name, scenario), 'difference'], True)})"
 
     cells = {s: [cell(n, s) for n in names] for s in scenarios}
     wide = {s: max(len(s), *map(len, cells[s])) + 3 for s in scenarios}   # a column: its text, padding, border
@@ -265,7 +266,7 @@ def _comparison_tables(frame, width: int) -> list[Table]:
         for scenario in (scenarios[0], *group):
             table.add_column(scenario, justify="right", no_wrap=True)
         for row, name in enumerate(names):
-            table.add_row(units.heading(name), *(cells[s][row] for s in (scenarios[0], *group)))
+            table.add_row(outcomes.heading(name), *(cells[s][row] for s in (scenarios[0], *group)))
         tables.append(table)
     return tables
 
@@ -282,8 +283,8 @@ def sweep(
     """Run a sensitivity sweep (streamed to disk, resumable), then analyse it."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from abm import destinations
-    from abm import sweep as sweeps
+    from abm.analysis import sweep as sweeps
+    from abm.infra import destinations
 
     if scheduler is not None:
         sweeps.check_scheduler(scheduler)
@@ -318,7 +319,7 @@ def analyze(folder: Annotated[Path, typer.Argument(help="a sweep folder")]) -> N
 
 
 def _report_indices(folder: Path) -> None:
-    from abm import sensitivity
+    from abm.analysis import sensitivity
 
     analysis = sensitivity.analyze_folder(folder)
     frame = analysis["indices"]
@@ -345,9 +346,9 @@ def calibrate_survey(
     targets: Annotated[Path | None, typer.Option(help=TARGETS_HELP, show_default=False)] = None,
 ) -> None:
     """Estimate the choice model from a survey; write fitted/coefficients.yaml and report.md."""
-    from abm.calibrate import pipeline
-    from abm.calibrate.survey import STANDIN
-    from abm.scenario import load_scenario
+    from abm.analysis.fitting import pipeline
+    from abm.analysis.fitting.survey import STANDIN
+    from abm.inputs.scenario import load_scenario
 
     out = _calibration_out(out)
     with err_console.status("estimating the conditional logit ..."):
@@ -376,9 +377,9 @@ def calibrate_aggregates(
     calibration/targets.yaml and the field experiments (calibration/evidence.yaml) by simulated moments."""
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
-    from abm import memory
-    from abm.calibrate import pipeline
-    from abm.scenario import load_scenario
+    from abm.analysis.fitting import pipeline
+    from abm.infra import memory
+    from abm.inputs.scenario import load_scenario
 
     spec, out = load_scenario(scenario), _calibration_out(out)
     # the fit runs without Household objects, the experiments two simulations at once
@@ -405,10 +406,10 @@ def calibrate_standin(
                         ] = SHIPPED_BASELINE,
 ) -> None:
     """Regenerate the synthetic stand-in survey (same options: the same file)."""
-    from abm.calibrate.standin import RESPONDENTS, write_standin
-    from abm.calibrate.survey import STANDIN
-    from abm.destinations import check_file
-    from abm.scenario import load_scenario
+    from abm.analysis.fitting.standin import RESPONDENTS, write_standin
+    from abm.analysis.fitting.survey import STANDIN
+    from abm.infra.destinations import check_file
+    from abm.inputs.scenario import load_scenario
 
     if out is None and checkout_calibration() is None:
         raise UserError("give --out FILE: an installed package's stand-in is not rewritten", field="--out")
@@ -432,13 +433,13 @@ def _calibration_out(out: Path | None) -> Path:
 
 def _calibration_footer(context: dict, folder: Path, fitted: bool) -> None:
     """The aggregate targets against the simulation with the coefficients written, each in its
-    indicator's unit (abm/units.py), and the files written.
+    indicator's unit (abm/sim/outcomes.py), and the files written.
 
     Args:
         fitted: whether the coefficients were fitted to the targets (calibrate aggregates), or are the
             survey's estimates with priors for the rest (calibrate survey).
     """
-    from abm import units
+    from abm.sim import outcomes
 
     table = Table(title="Aggregate targets: the simulation with the fitted coefficients" if fitted else
                   "Aggregate targets, not fitted yet: the simulation with the survey's estimates and priors")
@@ -450,10 +451,10 @@ def _calibration_footer(context: dict, folder: Path, fitted: bool) -> None:
     table.add_column("met", no_wrap=True)
     for row in context["targets"].itertuples():
         name = row.indicator
-        table.add_row(units.heading(name), str(row.year),
-                      f"{units.number(name, row.target)} ± {units.number(name, row.tolerance)}",
-                      f"{units.number(name, row.simulated)} [{units.number(name, row.band_low)}, "
-                      f"{units.number(name, row.band_high)}]",
+        table.add_row(outcomes.heading(name), str(row.year),
+                      f"{outcomes.number(name, row.target)} ± {outcomes.number(name, row.tolerance)}",
+                      f"{outcomes.number(name, row.simulated)} [{outcomes.number(name, row.band_low)}, "
+                      f"{outcomes.number(name, row.band_high)}]",
                       "yes" if row.fitted else "no", "[green]yes[/]" if row.met else "[red]no[/]")
     out_console.print(table)
     out_console.print("band: 90% over the runs; fit: whether the aggregate fit uses the target (targets.yaml)",
@@ -486,9 +487,9 @@ def validate(
     set_: SetOption = None,
 ) -> None:
     """The model with 90% bands against observed facts the calibration does not use: validation.md and figures."""
-    from abm import destinations, memory
-    from abm import validation as checks
-    from abm.scenario import load_scenario
+    from abm.analysis import validation as checks
+    from abm.infra import destinations, memory
+    from abm.inputs.scenario import load_scenario
 
     spec = load_scenario(scenario, [f"population.residents={residents}", *(set_ or ())])
     folder = out or destinations.default(Path("results"), f"validate-{spec.name}", scenario)
@@ -521,8 +522,8 @@ def irr(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Money's worth of a grade: pension, internal rate of return and replacement rate."""
-    from abm.irr import money_worth
-    from abm.scenario import load_scenario
+    from abm.analysis.irr import money_worth
+    from abm.inputs.scenario import load_scenario
 
     result = money_worth(load_scenario(scenario), grade, entry_age, years, year, sex, backpay)
     if as_json:
@@ -557,9 +558,9 @@ def experiments(
     """Published field experiments replayed through the model, beside their targets (calibration/evidence.yaml)."""
     import time
 
-    from abm import experiments as virtual
-    from abm import memory
-    from abm.scenario import load_scenario
+    from abm.analysis import experiments as virtual
+    from abm.infra import memory
+    from abm.inputs.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     virtual.check_year(spec, year, field="--year")
@@ -600,9 +601,9 @@ def directions(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Each policy lever against the scenario over paired runs, held to the direction the evidence gives."""
-    from abm import directions as checks
-    from abm import memory
-    from abm.scenario import load_scenario
+    from abm.analysis import directions as checks
+    from abm.infra import memory
+    from abm.inputs.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     last = year + checks.SPAN - 1
@@ -683,9 +684,9 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Why a resident pays what they pay: each alternative's utility split into its terms, and its probability."""
-    from abm import memory
-    from abm.model import PensionModel
-    from abm.scenario import load_scenario, replication_seeds
+    from abm.infra import memory
+    from abm.inputs.scenario import load_scenario, replication_seeds
+    from abm.sim.model import PensionModel
 
     spec = load_scenario(scenario, set_ or ())
     if not spec.start_year <= year <= spec.end_year:

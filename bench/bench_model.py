@@ -3,7 +3,7 @@
 Each size runs in its own process so its memory peak is its own. ``peak_mib`` is the growth of
 the process's peak resident memory over what it held before the model was built (interpreter
 and libraries excluded, ``base_mib``); ``bytes_per_resident`` divides that by the residents.
-abm/memory.py's estimate of a command's memory takes its figures from these lines.
+abm/infra/memory.py's estimate of a command's memory takes its figures from these lines.
 Usage: python bench/bench_model.py [--agents all|none] [SIZES...]   e.g. 10000 100000 1000000
 (default: Household objects below 1,000,000 residents, none from there)
 """
@@ -28,7 +28,7 @@ def current_rss_kib() -> int:
 
 def measure(residents: int, agents: str | None = None) -> dict:
     from abm import PensionModel, load_scenario
-    from abm.model import DEFAULT_SCENARIO
+    from abm.sim.model import DEFAULT_SCENARIO
 
     base = load_scenario(DEFAULT_SCENARIO)
     agents = agents or ("none" if residents >= WITHOUT_AGENTS_FROM else "all")

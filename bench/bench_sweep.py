@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from abm.sweep import load_sweep, run_sweep
+from abm.analysis.sweep import load_sweep, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEPS = {"policy_levers": 32, "behaviour": 16}   # samples: about half the shipped size (pool start-up amortised)

@@ -42,8 +42,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from abm import atomic
-from abm.errors import UserError
+from abm.infra import atomic
+from abm.infra.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -161,33 +161,33 @@ class Result:
 
 
 BASELINE_YEARS = (2011, 2018, 2020, 2030, 2050)
-# the indicators of the table, and what each row adds to the indicator's label (abm/units.py)
+# the indicators of the table, and what each row adds to the indicator's label (abm/sim/outcomes.py)
 BASELINE_ROWS = {"participation_rate": "paying / eligible", "lowest_grade_share": "", "top_grade_share": "",
                  "replacement_rate": "mean pension / rural income"}
 
 
 def row_label(name: str, note: str = "") -> str:
     """An indicator's label, a note in brackets, and its unit: "replacement rate (...), %"."""
-    from abm import units
+    from abm.sim import outcomes
 
-    return f"{units.label(name)}{f' ({note})' if note else ''}, {units.shown_unit(name)}"
+    return f"{outcomes.label(name)}{f' ({note})' if note else ''}, {outcomes.shown_unit(name)}"
 
 
 def indicator_rows(means, rows: dict[str, str], years) -> list[list[str]]:
     """One row per indicator (its label, note and unit), its mean in each year in its shown unit."""
-    from abm import units
+    from abm.sim import outcomes
 
-    return [[row_label(name, note), *(units.number(name, means.loc[year, name]) for year in years)]
+    return [[row_label(name, note), *(outcomes.number(name, means.loc[year, name]) for year in years)]
             for name, note in rows.items()]
 
 
 def baseline(figures: Path | None = DOCS) -> Result:
     """The baseline as ``pension-abm run scenarios/baseline.yaml`` runs it: table and enrolment figure."""
-    from abm import plots, runner
-    from abm.scenario import load_scenario
+    from abm.analysis import plots, replications
+    from abm.inputs.scenario import load_scenario
 
     scenario = load_scenario(BASELINE)
-    result = runner.run(scenario)
+    result = replications.run(scenario)
     means = result.timeseries.groupby("year").mean(numeric_only=True)
     coefficients = scenario.behaviour.coefficients
     lead = (f"`make run` (`pension-abm run scenarios/baseline.yaml`): seed {result.seed}, "
@@ -208,12 +208,12 @@ POPULATION_YEARS = (2011, 2019, 2020, 2030, 2040, 2050)
 
 def population(figures: Path | None = DOCS) -> Result:
     """The baseline's population against the census: table and docs/population.png."""
-    from abm import plots, runner
-    from abm.scenario import load_scenario
+    from abm.analysis import plots, replications
+    from abm.inputs.scenario import load_scenario
 
     scenario = load_scenario(BASELINE)
-    result = runner.run(scenario)
-    observed = runner.county_observations(scenario) or {}
+    result = replications.run(scenario)
+    observed = replications.county_observations(scenario) or {}
     means = result.timeseries.groupby("year").mean(numeric_only=True)
     census = observed.get("population", {})
     deaths = observed.get("crude_death_rate", {})
@@ -250,11 +250,11 @@ COST_ROWS = {"funding_ratio": "accounts / account liability", "longevity_gap": "
 
 def cost_path(figures: Path | None = DOCS) -> Result:
     """The baseline carried to 2100 (``--set end_year=2100``): valuation and fiscal cost by year."""
-    from abm import runner
-    from abm.scenario import load_scenario
+    from abm.analysis import replications
+    from abm.inputs.scenario import load_scenario
 
     scenario = load_scenario(BASELINE, [("end_year", COST_END)])
-    result = runner.run(scenario)
+    result = replications.run(scenario)
     means = result.timeseries.groupby("year").mean(numeric_only=True)
     divisor = {float(means.loc[year, "divisor_life_expectancy"]) for year in COST_YEARS}
     if divisor != {139 / 12}:
@@ -273,8 +273,8 @@ EXPERIMENTS = {"year": 2026, "replications": 10, "residents": 5_000}   # the com
 
 def experiments(figures: Path | None = DOCS) -> Result:
     """`pension-abm experiments` with its defaults: the field evidence against the baseline."""
-    from abm.experiments import run_all, simulated_text
-    from abm.scenario import load_scenario
+    from abm.analysis.experiments import run_all, simulated_text
+    from abm.inputs.scenario import load_scenario
 
     frame = run_all(load_scenario(BASELINE), **EXPERIMENTS)
     rows = []
@@ -293,8 +293,8 @@ IRR_ENTRY_AGE = 45
 
 def irr(figures: Path | None = DOCS) -> Result:
     """Money's worth of the README's grades for a resident entering at 45, under the baseline."""
-    from abm.irr import money_worth
-    from abm.scenario import load_scenario
+    from abm.analysis.irr import money_worth
+    from abm.inputs.scenario import load_scenario
 
     scenario = load_scenario(BASELINE)
     worth = [money_worth(scenario, grade, IRR_ENTRY_AGE) for grade in IRR_GRADES]
@@ -319,8 +319,8 @@ WORKERS = 2
 
 def sweeps(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     """The shipped sweeps run and analysed as ``pension-abm sweep`` does: their table and leading indices."""
-    from abm.sensitivity import analyze_folder
-    from abm.sweep import load_sweep, run_sweep
+    from abm.analysis.sensitivity import analyze_folder
+    from abm.analysis.sweep import load_sweep, run_sweep
 
     rows, findings, where = [], [], machine()
     folder = Path(tempfile.mkdtemp(prefix="docs-sweeps-"))
@@ -391,7 +391,7 @@ EFFECT_COLUMNS = ("participation_rate", "lowest_grade_share", "mean_pension", "p
 
 def scenario_effects(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     """Every shipped scenario against the baseline in 2040, over paired runs: the scenario table."""
-    from abm.effects import measure
+    from abm.analysis.effects import measure
 
     others = sorted(p for p in SCENARIOS.glob("*.yaml") if p.resolve() != BASELINE.resolve())
     where = machine()
@@ -399,7 +399,7 @@ def scenario_effects(figures: Path | None = DOCS, workers: int = WORKERS) -> Res
     return Result({"scenario-effects": effects_table(effects, workers) + "\n\n" + where})
 
 
-LEVER_YEAR = 2026   # the levers are abm/directions.py's, from this year
+LEVER_YEAR = 2026   # the levers are abm/analysis/directions.py's, from this year
 LEVER_SPAN = (LEVER_YEAR, LEVER_YEAR + 9)
 LEVER_SIZE = {"runs": 20, "residents": 10_000}
 # the lever table's indicators: differences in their shown unit, or relative to the baseline's level
@@ -411,10 +411,10 @@ LEVER_INDICATORS = {"participation_rate": "difference", "participation_16_29": "
 def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     """Single levers of the baseline against the baseline over 2026-2035, paired runs: what the
     behaviour answers to."""
-    from abm import units
-    from abm.directions import DIRECTIONS
-    from abm.effects import lever_effects
-    from abm.scenario import load_scenario
+    from abm.analysis.directions import DIRECTIONS
+    from abm.analysis.effects import lever_effects
+    from abm.inputs.scenario import load_scenario
+    from abm.sim import outcomes
 
     started, where = time.perf_counter(), machine()
     baseline = load_scenario(BASELINE)
@@ -434,7 +434,7 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
                 cells.append(f"{row['difference'] / ref:+.1%} [{row['low'] / ref:+.1%}, {row['high'] / ref:+.1%}]")
         rows.append([lever, *cells])
     base = frame[frame["lever"] == next(iter(levers))].set_index("indicator")["reference"]
-    levels = [_level(name, base[name]) + ("" if units.shown_unit(name) == "%" else f" {units.shown_unit(name)}")
+    levels = [_level(name, base[name]) + ("" if outcomes.shown_unit(name) == "%" else f" {outcomes.shown_unit(name)}")
               for name in LEVER_INDICATORS]
     rows.insert(0, ["baseline (levels)", *levels])
     lead = (f"Each lever alone against the baseline, mean over {LEVER_SPAN[0]}-{LEVER_SPAN[1]} of "
@@ -443,18 +443,18 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
             f"relative to the baseline's. Each replication draws its behaviour coefficients from their estimates' "
             f"uncertainty (the same draws with and without the lever), so the bands carry that uncertainty as well "
             f"as the simulation's noise. The levers are those `pension-abm directions` holds to the evidence's "
-            f"directions (`abm/directions.py`). The runs took {seconds:.0f} s on {workers} workers "
+            f"directions (`abm/analysis/directions.py`). The runs took {seconds:.0f} s on {workers} workers "
             f"(`python docs/build.py --only levers`).")
-    header = ["lever", *(units.heading(name, difference=True) if kind == "difference" else
-                         f"{units.label(name)}, change" for name, kind in LEVER_INDICATORS.items())]
+    header = ["lever", *(outcomes.heading(name, difference=True) if kind == "difference" else
+                         f"{outcomes.label(name)}, change" for name, kind in LEVER_INDICATORS.items())]
     return Result({"levers": lead + "\n\n" + table(header, rows) + "\n\n" + where})
 
 
 def effects_table(effects, workers: int = WORKERS) -> str:
-    """The scenario table of measured :class:`abm.effects.Effects`: the baseline's levels, each other
+    """The scenario table of measured :class:`abm.analysis.effects.Effects`: the baseline's levels, each other
     scenario's paired difference [90% band], and the mechanism behind it."""
-    from abm import units
-    from abm.effects import mechanism_sentence
+    from abm.analysis.effects import mechanism_sentence
+    from abm.sim import outcomes
 
     base = effects.scenarios[0].name
     rows = [[f"`{base}`", effects.scenarios[0].description,
@@ -464,7 +464,7 @@ def effects_table(effects, workers: int = WORKERS) -> str:
         cells = [_effect(name, effects.difference(scenario.name, name)) for name in EFFECT_COLUMNS]
         rows.append([f"`{scenario.name}`", scenario.description, *cells, mechanism_sentence(effects, scenario.name)])
     header = ["scenario", "question (its description)",
-              *(units.heading(name, difference=True) for name in EFFECT_COLUMNS),
+              *(outcomes.heading(name, difference=True) for name in EFFECT_COLUMNS),
               f"why: what it changes, and what moved the utility of paying in {effects.year}"]
     lead = (f"Effects in {effects.year} against `{base}`: the mean difference over {effects.runs} paired runs (the "
             f"same seeds and the same draws of the behaviour coefficients from their estimates' uncertainty) of "
@@ -472,23 +472,23 @@ def effects_table(effects, workers: int = WORKERS) -> str:
             f"coefficients' uncertainty]; the `{base}` row gives its levels. Public spending is the "
             f"`public_spending` indicator: the year's public money for the scheme "
             f"(basic pensions, bonuses, entry subsidies, government-paid contributions, payments after an "
-            f"account is exhausted; abm/fund.py `PUBLIC`). The runs took {effects.seconds:.0f} s on {workers} "
+            f"account is exhausted; abm/sim/fund.py `PUBLIC`). The runs took {effects.seconds:.0f} s on {workers} "
             f"workers (`python docs/build.py --only scenario-effects`).")
     return lead + "\n\n" + table(header, rows)
 
 
 def _level(name: str, value: float) -> str:
     """An indicator's level in its shown unit, a percentage with its sign (the column gives differences)."""
-    from abm import units
+    from abm.sim import outcomes
 
-    return units.number(name, value) + ("%" if units.shown_unit(name) == "%" else "")
+    return outcomes.number(name, value) + ("%" if outcomes.shown_unit(name) == "%" else "")
 
 
 def _effect(name: str, value) -> str:
     """A (difference, low, high) triple of an indicator in its shown unit: "+1.0 [-0.2, +1.7]"."""
-    from abm import units
+    from abm.sim import outcomes
 
-    mean, low, high = (units.number(name, v, signed=True) for v in value)
+    mean, low, high = (outcomes.number(name, v, signed=True) for v in value)
     return f"{mean} [{low}, {high}]"
 
 
@@ -527,7 +527,7 @@ def bench_sweep(figures: Path | None = DOCS, sobol_1024: bool = False) -> Result
     header = ["sweep", "samples", "runs", "runs/s, 1 worker", "runs/s, 2 workers", "speed-up"]
     out = Result({"bench-sweep": table(header, rows) + "\n\n" + where})
     if "sobol_1024" in by_sweep:
-        from abm.sweep import load_sweep
+        from abm.analysis.sweep import load_sweep
 
         line = by_sweep["sobol_1024"][2]
         spec = load_sweep(ROOT / "bench" / "sobol_1024.yaml")
@@ -616,7 +616,7 @@ TIMED = ("sweeps", "scenario-effects", "levers", "bench-model", "bench-sweep", "
 
 def survey_sections() -> dict[str, str]:
     """The survey README's generated section: the stand-in's generating coefficients, from the code."""
-    from abm.calibrate.standin import generating_table
+    from abm.analysis.fitting.standin import generating_table
 
     return {"standin-generating": generating_table()}
 

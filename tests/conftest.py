@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from abm.processes import alive
-from abm.scenario import Scenario, load_scenario
+from abm.infra.processes import alive
+from abm.inputs.scenario import Scenario, load_scenario
 from helpers import BASELINE, CALIBRATION, REPO_ROOT, SHIPPED_CALIBRATION, STANDIN_FILE, folder_digest, small
 
 SYSTEM_TEMP = Path(tempfile.gettempdir())
 RESULTS = REPO_ROOT / "results"
-RUNNING = re.compile(r"\.partial-(?P<host>.+)-(?P<pid>\d+)$")   # abm.atomic's temporary names
+RUNNING = re.compile(r"\.partial-(?P<host>.+)-(?P<pid>\d+)$")   # abm.infra.atomic's temporary names
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +97,6 @@ def nothing_left_outside_temporary_folders():
 @pytest.fixture(scope="session")
 def standin_survey() -> pd.DataFrame:
     """The shipped stand-in survey, read and checked against the codebook."""
-    from abm.calibrate.survey import read_survey
+    from abm.analysis.fitting.survey import read_survey
 
     return read_survey(STANDIN_FILE)

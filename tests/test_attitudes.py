@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm import attitudes
-from abm.model import PensionModel
+from abm.sim import attitudes
+from abm.sim.model import PensionModel
 from helpers import make_population, small, with_policy, year_policy
 
 

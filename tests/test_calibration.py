@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from abm import experiments
-from abm.calibrate import aggregates, estimate, pipeline, report
-from abm.choice import CHOICE, DYNAMICS, TERMS, load_coefficients
-from abm.errors import UserError
-from abm.indicators import names
-from abm.model import PensionModel
+from abm.analysis import experiments
+from abm.analysis.fitting import aggregates, estimate, pipeline, report
+from abm.infra.errors import UserError
+from abm.sim.choice import CHOICE, DYNAMICS, TERMS, load_coefficients
+from abm.sim.indicators import names
+from abm.sim.model import PensionModel
 from helpers import (
     FITTED_FILE,
     PNG_MAGIC,
@@ -106,7 +106,7 @@ def test_survey_writes_the_fitted_file_report_and_figures(runs):
 def test_survey_says_the_targets_are_not_fitted_yet_and_names_the_next_step(runs, targets_data):
     """After the survey step every target is shown in its unit, as not fitted yet, and the command
     names `calibrate aggregates` with the same --out; after the fit it does not."""
-    from abm import units
+    from abm.sim import outcomes
 
     survey, fit = squash(runs["survey"]["output"]), squash(runs["aggregates"]["output"])
     assert "notfittedyet" in survey and f"calibrateaggregates--out{squash(str(runs['folder']))}" in survey
@@ -114,9 +114,9 @@ def test_survey_says_the_targets_are_not_fitted_yet_and_names_the_next_step(runs
     lines = runs["survey"]["output"].splitlines()
     for target in targets_data:   # in the indicator's unit: a share in %, its label's first words beside it
         name = target["indicator"]
-        shown = f"{units.number(name, target['value'])} ± {units.number(name, target['tolerance'])}"
+        shown = f"{outcomes.number(name, target['value'])} ± {outcomes.number(name, target['tolerance'])}"
         row = next(line for line in lines if shown in line)
-        assert units.heading(name).split()[0] in row and str(target["year"]) in row
+        assert outcomes.heading(name).split()[0] in row and str(target["year"]) in row
 
 
 @pytest.mark.slow

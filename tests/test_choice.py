@@ -11,7 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from abm.choice import (
+from abm.infra.errors import UserError
+from abm.sim.choice import (
     CHOICE,
     DYNAMICS,
     MECHANISMS,
@@ -29,7 +30,6 @@ from abm.choice import (
     resident_factors,
     utilities,
 )
-from abm.errors import UserError
 from helpers import DATA_DIR
 
 DEFAULT = DATA_DIR / "coefficients" / "default.yaml"

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import abm.plots
+import abm.analysis.plots
 from abm.cli import app
-from abm.scenario import load_scenario
+from abm.inputs.scenario import load_scenario
 
 FILES = ("timeseries.csv", "timeseries.parquet", "bands.csv", "bands.parquet", "summary.json", "scenario.yaml",
          "metadata.json", "enrolment.png", "pensions.png", "fund.png", "population.png", "cohorts.csv", "cohorts.png")
@@ -87,8 +87,8 @@ def test_the_summary_table_gives_every_row_its_unit_and_fits_80_columns(tmp_path
     several runs; nothing cut at 80 columns."""
     from rich.console import Console
 
-    from abm import units
     from abm.cli import _summary_table
+    from abm.sim import outcomes
 
     out = tmp_path / "out"
     assert invoke("run", small_scenario_file, "--out", out, "--quiet", "--runs", runs, "--workers", 1).exit_code == 0
@@ -100,8 +100,8 @@ def test_the_summary_table_gives_every_row_its_unit_and_fits_80_columns(tmp_path
         assert "…" not in text and max(map(len, text.splitlines())) <= width
         words = squash(text)
         for name, values in summary["indicators"].items():
-            assert squash(units.heading(name)) in words, name
-            assert all(units.number(name, values[year]["mean"]) in text for year in values), name
+            assert squash(outcomes.heading(name)) in words, name
+            assert all(outcomes.number(name, values[year]["mean"]) in text for year in values), name
         assert ("5th percentile" in text) == (runs > 1)
 
 
@@ -174,7 +174,7 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-HEAVY = ("mesa", "numpy", "pandas", "scipy", "matplotlib", "pyarrow", "abm.model", "abm.scenario")
+HEAVY = ("mesa", "numpy", "pandas", "scipy", "matplotlib", "pyarrow", "abm.sim.model", "abm.inputs.scenario")
 IMPORTS_AFTER = """
 import sys
 from abm.cli import main
@@ -208,7 +208,7 @@ def test_failure_while_writing_leaves_the_existing_results_untouched(tmp_path, s
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(abm.plots, "save_all", broken)
+    monkeypatch.setattr(abm.analysis.plots, "save_all", broken)
     result = invoke("run", small_scenario_file, "--out", out, "--quiet")
     assert result.exit_code != 0
     assert isinstance(result.exception, OSError)
@@ -219,7 +219,7 @@ def test_failure_while_writing_leaves_the_existing_results_untouched(tmp_path, s
 
 def test_failure_while_writing_a_new_folder_leaves_nothing(tmp_path, small_scenario_file, monkeypatch):
     """If writing fails and there were no results before, there are none after."""
-    monkeypatch.setattr(abm.plots, "save_all", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(abm.analysis.plots, "save_all", lambda *a, **k: 1 / 0)
     result = invoke("run", small_scenario_file, "--out", tmp_path / "out", "--quiet")
     assert isinstance(result.exception, ZeroDivisionError)
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []

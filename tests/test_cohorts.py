@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abm import cohorts, lifetime, population
-from abm.demography import SEXES, LifeTable
-from abm.economy import Economy
-from abm.fund import Fund
-from abm.irr import LAST_AGE, money_worth
-from abm.policy import basic_pension_path, policy_for_year
-from abm.population import load_county
+from abm.analysis import cohorts
+from abm.analysis.irr import LAST_AGE, money_worth
+from abm.sim import lifetime, population
+from abm.sim.demography import SEXES, LifeTable
+from abm.sim.economy import Economy
+from abm.sim.fund import Fund
+from abm.sim.policy import basic_pension_path, policy_for_year
+from abm.sim.population import load_county
 from helpers import make_population, small
 
 GRADE, ENTRY_AGE, START = 500, 45, 2025
@@ -71,7 +72,7 @@ def test_irr_from_the_default_grid_is_close_to_pension_abm_irr(baseline):
 def test_present_values_of_the_account_balance_out(baseline):
     """Discounting at the account's own rate: what left the accounts of the dead is worth what went in."""
     value_in = value_out = 0.0
-    from abm.model import PensionModel
+    from abm.sim.model import PensionModel
 
     model = PensionModel(scenario=small(baseline, residents=800, end_year=2030), rng=3)
     while model.running:

@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from abm import runner, units
-from abm.runner import KEY_INDICATORS
-from abm.scenario import load_scenario
+from abm.analysis import replications
+from abm.analysis.replications import KEY_INDICATORS
+from abm.inputs.scenario import load_scenario
+from abm.sim import outcomes
 from helpers import PNG_MAGIC, invoke, squash
 
 BAND = (0.05, 0.95)
@@ -56,7 +57,8 @@ def compared(sources) -> Path:
 @pytest.fixture(scope="module")
 def timeseries(sources) -> dict[str, pd.DataFrame]:
     """Each scenario run here, independently of compare (the same seeds: the same runs)."""
-    return {name: runner.run(load_scenario(sources[name]), runs=RUNS, workers=1).timeseries for name in ("A", "B")}
+    return {name: replications.run(load_scenario(sources[name]), runs=RUNS, workers=1).timeseries
+            for name in ("A", "B")}
 
 
 def values(ts: pd.DataFrame, name: str, year: int) -> pd.Series:
@@ -69,7 +71,7 @@ def test_compare_writes_table_page_and_figures(compared):
                 *(f"{name}.png" for name in KEY_INDICATORS)}
     assert {p.name for p in compared.iterdir()} == expected
     metadata = json.loads((compared / "metadata.json").read_text())
-    assert metadata["format"] == "pension-abm/compare/1" and metadata["scenarios"] == ["A", "B"]
+    assert metadata["format"] == "pension-abm/analysis/compare/1" and metadata["scenarios"] == ["A", "B"]
     for png in compared.glob("*.png"):
         assert png.read_bytes()[:8] == PNG_MAGIC, png.name
     assert [p for p in compared.parent.iterdir() if ".partial" in p.name or ".old" in p.name] == []
@@ -132,7 +134,7 @@ def test_markdown_page_has_a_table_per_indicator(compared):
     assert page.startswith("# Comparison against A")
     assert "![overview](overview.png)" in page
     for name in KEY_INDICATORS:
-        assert f"### {units.heading(name)} (`{name}`)" in page
+        assert f"### {outcomes.heading(name)} (`{name}`)" in page
     assert page.count("| year | A | B |") == len(KEY_INDICATORS)
     for year in REPORT_YEARS:
         assert page.count(f"| {year} | ") == len(KEY_INDICATORS)
@@ -200,13 +202,13 @@ def test_compare_reports_a_bad_scenario_file_with_exit_2(sources, tmp_path):
 
 def test_numbers_of_the_sustainability_indicators():
     """Shares in %, small shares with two decimals, money in million yuan; differences signed."""
-    assert units.number("funding_ratio", 0.774) == "77.4"
-    assert units.heading("funding_ratio") == "funding ratio, %"
-    assert units.number("public_spending_share_gdp", 0.00483) == "0.48"
-    assert units.number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12"
-    assert units.heading("public_spending_share_gdp", difference=True) == "public spending / county GDP, pts"
-    assert units.number("longevity_gap", 1.5e8) == "150.0"
-    assert units.heading("longevity_gap") == "longevity gap, million yuan"
+    assert outcomes.number("funding_ratio", 0.774) == "77.4"
+    assert outcomes.heading("funding_ratio") == "funding ratio, %"
+    assert outcomes.number("public_spending_share_gdp", 0.00483) == "0.48"
+    assert outcomes.number("public_spending_share_gdp", 0.0012, signed=True) == "+0.12"
+    assert outcomes.heading("public_spending_share_gdp", difference=True) == "public spending / county GDP, pts"
+    assert outcomes.number("longevity_gap", 1.5e8) == "150.0"
+    assert outcomes.heading("longevity_gap") == "longevity gap, million yuan"
 
 
 def test_a_damaged_results_folder_is_named_before_anything_runs(sources, tmp_path, monkeypatch):
@@ -215,7 +217,7 @@ def test_a_damaged_results_folder_is_named_before_anything_runs(sources, tmp_pat
     assert invoke("run", sources["A"], "--runs", 1, "--out", folder, "--quiet").exit_code == 0
     table = folder / "timeseries.parquet"
     table.write_bytes(table.read_bytes()[:100])
-    monkeypatch.setattr(runner, "run", lambda *args, **kwargs: pytest.fail("a scenario ran"))
+    monkeypatch.setattr(replications, "run", lambda *args, **kwargs: pytest.fail("a scenario ran"))
     result = invoke("compare", folder, sources["B"], "--out", tmp_path / "cmp")
     assert result.exit_code == 2, result.output
     assert squash(result.output).startswith(f"error:{table}:damagedornotaParquetfile(")
@@ -246,9 +248,9 @@ def test_the_console_table_gives_each_indicator_its_unit_and_the_difference(comp
             assert "…" not in text and max(map(len, text.splitlines())) <= width
             for name in KEY_INDICATORS:   # a row starting with the label: A's mean, and B's with the difference
                 b = last.loc[(name, "B")]
-                a, b = units.number(name, last.loc[(name, "A"), "mean"]), f"{units.number(name, b['mean'])} " \
-                    f"({units.number(name, b['difference'], True)})"
-                assert any(line.startswith(f"│ {textwrap.wrap(units.heading(name), 16)[0]}") and f" {a} │" in line
+                a, b = outcomes.number(name, last.loc[(name, "A"), "mean"]), f"{outcomes.number(name, b['mean'])} " \
+                    f"({outcomes.number(name, b['difference'], True)})"
+                assert any(line.startswith(f"│ {textwrap.wrap(outcomes.heading(name), 16)[0]}") and f" {a} │" in line
                            and (f" {b} │" in line or "B" not in table.columns[2].header) for line in text.splitlines())
         shown = [column.header for table in tables for column in table.columns[1:]]
         assert sorted(set(shown)) == sorted(set(data["scenario"])) and shown.count("A") == count

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from abm.county import County
-from abm.errors import UserError
-from abm.population import load_county
-from abm.scenario import load_scenario
+from abm.infra.errors import UserError
+from abm.inputs.county import County
+from abm.inputs.scenario import load_scenario
+from abm.sim.population import load_county
 from helpers import BASELINE, COUNTY_FILE, invoke, squash
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from abm.choice import load_coefficients
-from abm.datafiles import (
+from abm.infra.errors import UserError
+from abm.inputs.datafiles import (
     MAX_DEPTH,
     MAX_NODES,
     PACKAGE,
@@ -24,8 +24,8 @@ from abm.datafiles import (
     read_yaml,
     shipped_file,
 )
-from abm.errors import UserError
-from abm.scenario import load_scenario
+from abm.inputs.scenario import load_scenario
+from abm.sim.choice import load_coefficients
 from helpers import BASELINE, CALIBRATION, COUNTY_FILE, REPO_ROOT, STANDIN_FILE, invoke, squash
 
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"

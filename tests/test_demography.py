@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm.calibrate import demography as calibration
-from abm.calibrate.demography import crude_death_rate, fit, observations
-from abm.demography import SEXES, LifeTable, age_away, systematic_draw
-from abm.model import PensionModel
-from abm.population import load_county
+from abm.analysis.fitting import census as calibration
+from abm.analysis.fitting.census import crude_death_rate, fit, observations
+from abm.sim.demography import SEXES, LifeTable, age_away, systematic_draw
+from abm.sim.model import PensionModel
+from abm.sim.population import load_county
 from helpers import BASELINE, small, with_population
 
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from abm import atomic, destinations, runner
-from abm.errors import UserError
+from abm.analysis import replications
+from abm.infra import atomic, destinations
+from abm.infra.errors import UserError
 from helpers import folder_digest, invoke, squash
 
 ISHIGAMI = Path(__file__).resolve().parent / "data" / "ishigami.yaml"
@@ -26,7 +27,7 @@ def no_simulation(monkeypatch):
     """Any simulation fails the test: the output folder must be refused before one starts."""
     def fail(*args, **kwargs):
         raise AssertionError("a simulation started before the output folder was checked")
-    monkeypatch.setattr(runner, "run", fail)
+    monkeypatch.setattr(replications, "run", fail)
 
 
 def tree(root: Path) -> dict[str, str]:

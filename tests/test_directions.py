@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from abm import directions
-from abm.scenario import load_scenario, value_at
+from abm.analysis import directions
+from abm.inputs.scenario import load_scenario, value_at
 from helpers import BASELINE, invoke
 
 

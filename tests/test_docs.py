@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from abm.errors import UserError
+from abm.infra.errors import UserError
 from helpers import BASELINE, REPO_ROOT
 
 README = REPO_ROOT / "README.md"
@@ -105,8 +105,8 @@ def test_sweep_findings_list_the_leading_indices_of_a_fresh_analysis(tmp_path):
     """The sweep-findings formatter on a fresh small Sobol sweep of the Ishigami function."""
     import yaml
 
-    from abm.sensitivity import analyze_folder
-    from abm.sweep import load_sweep, run_sweep
+    from abm.analysis.sensitivity import analyze_folder
+    from abm.analysis.sweep import load_sweep, run_sweep
 
     data = yaml.safe_load((REPO_ROOT / "tests" / "data" / "ishigami.yaml").read_text(encoding="utf-8"))
     path = tmp_path / "ishigami.yaml"
@@ -165,9 +165,9 @@ def test_scenario_effects_table_from_measured_effects():
     [90% band] in each column's unit, and the mechanism sentence of the runs."""
     import pandas as pd
 
-    from abm.choice import MECHANISMS
-    from abm.effects import Effects
-    from abm.scenario import load_scenario
+    from abm.analysis.effects import Effects
+    from abm.inputs.scenario import load_scenario
+    from abm.sim.choice import MECHANISMS
 
     base, taught = load_scenario(BASELINE), load_scenario(REPO_ROOT / "scenarios" / "financial_education.yaml")
     rows = []

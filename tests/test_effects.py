@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from abm.choice import MECHANISMS
-from abm.effects import changes, measure, mechanism_sentence
+from abm.analysis.effects import changes, measure, mechanism_sentence
+from abm.sim.choice import MECHANISMS
 from helpers import BASELINE
 
 SIZE = {"year": 2026, "runs": 2, "residents": 500}
@@ -54,7 +54,7 @@ def test_the_sentence_says_when_no_mechanism_moved_or_only_noise_did(baseline):
     noise around 0 (its band holds 0)."""
     import pandas as pd
 
-    from abm.effects import Effects
+    from abm.analysis.effects import Effects
 
     same = baseline.model_copy(update={"name": "same"})
     noisy = baseline.model_copy(update={"name": "noisy", "policy": baseline.policy.model_copy(
@@ -73,7 +73,7 @@ def test_the_sentence_says_when_no_mechanism_moved_or_only_noise_did(baseline):
 def test_lever_effects_are_paired_window_means():
     """A lever that changes nothing the runs use gives exactly 0 with the same seeds; a higher
     local top-up with the basic pension's value weighed brings payers in."""
-    from abm.effects import lever_effects
+    from abm.analysis.effects import lever_effects
 
     levers = {"nothing": ["policy.financial_education.2026=0.0"],
               "top-up": ["policy.local_top_up.2014=100", "behaviour.choice.basic_value=40.0"]}

@@ -10,9 +10,9 @@ import pytest
 from scipy.stats import chi2
 from statsmodels.discrete.conditional_models import ConditionalLogit
 
-from abm.calibrate import estimate, pipeline, standin
-from abm.calibrate.survey import choice_situations
-from abm.choice import SIGNS, TERMS, design
+from abm.analysis.fitting import estimate, pipeline, standin
+from abm.analysis.fitting.survey import choice_situations
+from abm.sim.choice import SIGNS, TERMS, design
 from helpers import year_policy
 
 RECOVERY_RESPONDENTS, RECOVERY_SEED = 2000, 424242
@@ -163,7 +163,7 @@ def test_the_plain_logit_is_statsmodels_conditional_logit_where_no_bound_binds(s
 
 
 def test_estimates_keep_the_signs_the_economics_fixes(small_situations):
-    """A coefficient whose sign is fixed (abm/choice.py SIGNS) never crosses 0: a survey whose answers
+    """A coefficient whose sign is fixed (abm/sim/choice.py SIGNS) never crosses 0: a survey whose answers
     would push the account's value below 0 stops it at 0, and says so (at_bound)."""
     turned = [s | {"residents": s["residents"] | {"account_worth": -s["residents"]["account_worth"]}}
               for s in small_situations]   # a survey where buying more in the account looks worse

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from abm import experiments
-from abm.choice import BENEFIT_TERMS, load_coefficients
-from abm.errors import UserError
-from abm.runner import simulate
-from abm.scenario import replication_seeds
+from abm.analysis import experiments
+from abm.analysis.replications import simulate
+from abm.infra.errors import UserError
+from abm.inputs.scenario import replication_seeds
+from abm.sim.choice import BENEFIT_TERMS, load_coefficients
 from helpers import invoke, small
 
 YEAR, RESIDENTS, RUNS = 2016, 2000, 3
@@ -57,7 +57,7 @@ def test_basic_pension_raises_participation_only_through_basic_value(scenario, s
 
 def test_subsidy_follows_the_sign_of_its_coefficient(scenario, shipped):
     """A rise on every grade adds the same utility to every paying alternative: with a pull of the
-    subsidy (at least 0, abm/choice.py SIGNS) participation rises in every run; a pull of 0 changes
+    subsidy (at least 0, abm/sim/choice.py SIGNS) participation rises in every run; a pull of 0 changes
     nothing."""
     effect = experiments.subsidy(scenario, YEAR, RUNS, RESIDENTS, shipped.replace({"subsidy": 2.0}))
     assert (effect.participation > 0).all()

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from abm.choice import TERMS, probabilities
-from abm.demography import SEXES
-from abm.model import PensionModel
-from abm.policy import GROUP_CODES
+from abm.sim.choice import TERMS, probabilities
+from abm.sim.demography import SEXES
+from abm.sim.model import PensionModel
+from abm.sim.policy import GROUP_CODES
 from helpers import invoke, small
 
 
@@ -47,7 +47,7 @@ def test_terms_add_up_to_the_utility_and_probabilities_are_the_logit(baseline):
 
 def test_explain_command_json_and_refusals(small_scenario_file):
     """The command runs the scenario as `run` does (its first replication's seed) to the year asked."""
-    from abm.scenario import load_scenario, replication_seeds
+    from abm.inputs.scenario import load_scenario, replication_seeds
 
     spec = load_scenario(small_scenario_file)
     model = PensionModel(scenario=spec.model_copy(update={"end_year": 2013}),

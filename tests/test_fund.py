@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abm.fund import Fund, FundImbalance, monthly_account_pension, monthly_basic_pension
-from abm.model import PensionModel
-from abm.policy import GROUP_CODES, backpay_gap, eligible_to_contribute
-from abm.scenario import GradeRevision
+from abm.inputs.scenario import GradeRevision
+from abm.sim.fund import Fund, FundImbalance, monthly_account_pension, monthly_basic_pension
+from abm.sim.model import PensionModel
+from abm.sim.policy import GROUP_CODES, backpay_gap, eligible_to_contribute
 from helpers import make_population, with_policy, year_policy
 
 W = 10.0  # persons per simulated resident: every ledger amount is 10x the accounts' change

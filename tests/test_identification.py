@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm import experiments
-from abm.calibrate import aggregates, identification
-from abm.choice import load_coefficients
+from abm.analysis import experiments
+from abm.analysis.fitting import aggregates, identification
+from abm.sim.choice import load_coefficients
 from helpers import small
 
 
@@ -93,14 +93,14 @@ def test_the_fit_screens_the_bounds_before_the_simplex_so_it_leaves_a_shallow_va
 def test_local_searches_give_the_same_optima_in_this_process_and_on_two_workers():
     """Each local search is deterministic: run inline or on a pool of two processes, the same optima,
     and every evaluation is reported (through the queue from the workers)."""
-    from abm import processes
+    from abm.infra import processes
     from helpers import TwoValleys
 
     jobs = [(TwoValleys(), np.array([z0, 0.5, -0.5]), 60) for z0 in (-1.5, 2.5, 0.2)]
     inline: list[float] = []
     alone = aggregates._searches(jobs, None, inline.append)
     pooled: list[float] = []
-    with processes.pool(2, ["abm.calibrate.aggregates"]) as executor:
+    with processes.pool(2, ["abm.analysis.fitting.aggregates"]) as executor:
         together = aggregates._searches(jobs, executor, pooled.append)
     assert [r["loss"] for r in alone] == [r["loss"] for r in together]
     assert sorted(inline) == sorted(pooled) and len(inline) == sum(r["evaluations"] for r in alone)

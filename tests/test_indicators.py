@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abm import indicators
-from abm.model import PensionModel
+from abm.sim import indicators
+from abm.sim.model import PensionModel
 from helpers import make_population, year_policy
 
 
@@ -39,7 +39,7 @@ def test_enrolment_and_age_bands_stay_within_their_ranges_in_a_run(small_scenari
 
 
 def test_fiscal_cost_per_person_as_shares_and_by_payer():
-    from abm.fund import PUBLIC
+    from abm.sim.fund import PUBLIC
 
     row = dict.fromkeys(PUBLIC, 0.0) | {"public_basic_pension_central": 600.0, "public_basic_pension_local": 100.0,
                                          "public_entry_subsidies": 300.0}
@@ -68,10 +68,10 @@ def test_a_run_values_the_accounts_every_year(small_scenario):
 
 def test_results_readme_documents_every_column_with_its_unit():
     """Each indicator has a row in results/README.md's column table (grade shares as grade_share_<G>),
-    whose unit is the one abm/units.py shows it from."""
+    whose unit is the one abm/sim/outcomes.py shows it from."""
     import re
 
-    from abm import units
+    from abm.sim import outcomes
     from helpers import REPO_ROOT
 
     text = (REPO_ROOT / "results" / "README.md").read_text(encoding="utf-8")
@@ -83,29 +83,29 @@ def test_results_readme_documents_every_column_with_its_unit():
     all_names = indicators.names([100, 200])
     missing = [name for name in all_names if name not in documented and not name.startswith("grade_share_")]
     assert not missing
-    assert documented.pop("grade_share_<G>") == units.indicator("grade_share_100").unit.stored == "share"
-    disagree = {name: (unit, units.indicator(name).unit.stored) for name, unit in documented.items()
-                if units.indicator(name).unit.stored != unit}
+    assert documented.pop("grade_share_<G>") == outcomes.indicator("grade_share_100").unit.stored == "share"
+    disagree = {name: (unit, outcomes.indicator(name).unit.stored) for name, unit in documented.items()
+                if outcomes.indicator(name).unit.stored != unit}
     assert not disagree
     assert set(documented) <= set(all_names)
 
 
 def test_every_indicator_has_a_label_a_unit_and_a_number_format():
-    """abm/units.py covers every column (grade shares by pattern) and nothing else; a share is shown in
+    """abm/sim/outcomes.py covers every column (grade shares by pattern) and nothing else; a share is shown in
     % and money in million yuan, so no figure axis or table needs an offset like 1e9."""
-    from abm import units
+    from abm.sim import outcomes
 
     all_names = indicators.names([100, 200, 2000])
-    assert set(units.INDICATORS) == {n for n in all_names if not n.startswith("grade_share_")}
+    assert set(outcomes.INDICATORS) == {n for n in all_names if not n.startswith("grade_share_")}
     for name in all_names:
-        shown = units.indicator(name)
+        shown = outcomes.indicator(name)
         assert shown.label and shown.unit.shown
-        assert units.number(name, 0.0) in ("0", "0.0", "0.00")
-    assert units.heading("grade_share_2000") == "payers at grade 2000 yuan/year, %"
-    assert units.number("participation_rate", 0.8766) == "87.7"
-    assert units.number("fund_balance", 1_925_415_637.2) == "1,925.4"
-    assert units.number("mean_contribution", 1093.6, signed=True) == "+1,094"
-    assert units.number("mean_contribution", -0.4, signed=True) == "+0"      # no negative zero
-    assert units.number("funding_ratio", -1e-9) == "0.0"
-    with pytest.raises(KeyError, match="abm/units.py"):
-        units.indicator("no_such_indicator")
+        assert outcomes.number(name, 0.0) in ("0", "0.0", "0.00")
+    assert outcomes.heading("grade_share_2000") == "payers at grade 2000 yuan/year, %"
+    assert outcomes.number("participation_rate", 0.8766) == "87.7"
+    assert outcomes.number("fund_balance", 1_925_415_637.2) == "1,925.4"
+    assert outcomes.number("mean_contribution", 1093.6, signed=True) == "+1,094"
+    assert outcomes.number("mean_contribution", -0.4, signed=True) == "+0"      # no negative zero
+    assert outcomes.number("funding_ratio", -1e-9) == "0.0"
+    with pytest.raises(KeyError, match="abm/sim/outcomes.py"):
+        outcomes.indicator("no_such_indicator")

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from abm.analysis.irr import money_worth
 from abm.cli import app
-from abm.errors import UserError
-from abm.fund import Fund
-from abm.irr import money_worth
-from abm.model import run_economy
-from abm.policy import menu_for_year
-from abm.population import load_county
-from abm.scenario import load_scenario
+from abm.infra.errors import UserError
+from abm.inputs.scenario import load_scenario
+from abm.sim.fund import Fund
+from abm.sim.model import run_economy
+from abm.sim.policy import menu_for_year
+from abm.sim.population import load_county
 from helpers import BASELINE, latest, make_population, with_policy, year_policy
 
 
@@ -233,8 +233,8 @@ def test_rate_of_return_of_a_short_life_by_hand(baseline, monkeypatch):
     months, then the heirs get the account at the end of the year. Year t's flows are worth
     N_t + r T_t at its end (T: each amount times the share of the year left after it) and
     discounted (1 + r)^-t: the rate is the root of a cubic, found here with numpy.roots."""
-    from abm import irr
-    from abm.demography import LifeTable
+    from abm.analysis import irr
+    from abm.sim.demography import LifeTable
 
     qx = np.zeros((2, 106))
     qx[:, 61:] = 1.0

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 import yaml
 
-from abm import memory, processes, runner
-from abm.errors import UserError
+from abm.analysis import replications
+from abm.infra import memory, processes
+from abm.infra.errors import UserError
 from helpers import BASELINE, folder_digest, invoke, squash
 
 GIB = 1 << 30
@@ -27,7 +28,7 @@ def no_simulation(monkeypatch):
     """Any model built fails the test: the command must be refused before."""
     def fail(*args, **kwargs):
         raise AssertionError("a simulation started before the memory was checked")
-    monkeypatch.setattr("abm.model.PensionModel.__init__", fail)
+    monkeypatch.setattr("abm.sim.model.PensionModel.__init__", fail)
 
 
 @pytest.fixture
@@ -128,7 +129,7 @@ def test_a_memory_error_inside_a_run_is_one_message_and_nothing_is_written(tmp_p
                                                                            monkeypatch):
     def exhausted(self):
         np.zeros(1 << 55)   # 256 PiB: numpy's _ArrayMemoryError
-    monkeypatch.setattr("abm.model.PensionModel.step", exhausted)
+    monkeypatch.setattr("abm.sim.model.PensionModel.step", exhausted)
     monkeypatch.chdir(tmp_path)
     before = tree(tmp_path)
     result = invoke("run", small_scenario_file, "--out", tmp_path / "out", "--quiet")
@@ -144,7 +145,7 @@ def test_a_memory_error_inside_a_worker_process_is_one_message(tmp_path, small_s
     def exhausting_pool(workers, jobs):
         with processes.pool(2, []) as executor:
             yield lambda function, items: executor.map(bytearray, [1 << 60] * len(items))
-    monkeypatch.setattr(runner, "_pool", exhausting_pool)
+    monkeypatch.setattr(replications, "_pool", exhausting_pool)
     monkeypatch.chdir(tmp_path)
     before = tree(tmp_path)
     result = invoke("run", small_scenario_file, "--runs", 2, "--workers", 2, "--out", tmp_path / "out", "--quiet")

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm import indicators
-from abm.agents import Household
-from abm.model import PensionModel
-from abm.policy import may_backpay
-from abm.runner import run
-from abm.scenario import GradeRevision
+from abm.analysis.replications import run
+from abm.inputs.scenario import GradeRevision
+from abm.sim import indicators
+from abm.sim.agents import Household
+from abm.sim.model import PensionModel
+from abm.sim.policy import may_backpay
 from helpers import small, with_policy, with_population
 
 
@@ -48,7 +48,7 @@ def test_model_takes_keyword_arguments_only(small_scenario):
 
 
 def test_data_collector_has_one_row_per_year_with_every_indicator(small_scenario):
-    """One row per simulated year; columns are abm.indicators.names(all grades), in order."""
+    """One row per simulated year; columns are abm.sim.indicators.names(all grades), in order."""
     model = PensionModel(scenario=small_scenario)
     while model.running:
         model.step()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abm.datafiles import load_parameters
-from abm.economy import Economy
-from abm.policy import (
+from abm.inputs.datafiles import load_parameters
+from abm.inputs.scenario import MAX_GRADE, GradeRevision, Indexation, value_at
+from abm.sim.economy import Economy
+from abm.sim.policy import (
     basic_pension_path,
     eligible_to_contribute,
     ladder_round,
@@ -19,7 +20,6 @@ from abm.policy import (
     revise_subsidy,
     subsidy_schedule,
 )
-from abm.scenario import MAX_GRADE, GradeRevision, Indexation, value_at
 from helpers import COUNTY_FILE, latest, make_population, with_policy, year_policy
 
 GRADES_2014 = np.array([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000])
@@ -179,8 +179,8 @@ def test_no_back_payments_in_a_run_after_the_pension_age_is_cut(baseline):
     change (today's rule once created back-payments for the cohort 41-45 at launch). The pension is
     valued so highly that anyone with the right back-pays; those of the cohort 41-45 at launch short
     of years past the pension age in 2030 (60-64) do not, and they exist."""
-    from abm.choice import load_coefficients
-    from abm.model import PensionModel
+    from abm.sim.choice import load_coefficients
+    from abm.sim.model import PensionModel
     from helpers import small
 
     eager = load_coefficients(baseline.behaviour.coefficients, baseline.source_dir).replace({"basic_value": 100.0})

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm.datafiles import load_parameters
-from abm.demography import LifeTable, gompertz_makeham_qx
-from abm.population import COLUMNS, synthesise
+from abm.inputs.datafiles import load_parameters
+from abm.sim.demography import LifeTable, gompertz_makeham_qx
+from abm.sim.population import COLUMNS, synthesise
 from helpers import COUNTY_FILE, LIFE_TABLE_FILE, make_population, with_policy
 
 # DOMAIN.md section 5: Gompertz-Makeham mu(x) = A + B exp(c x), rural approximation.
@@ -190,7 +190,7 @@ def test_life_table_loader_orders_sexes_as_coded(life, qx_table):
 
 def test_the_choice_column_holds_every_grade_the_schema_allows():
     """Grades go up to MAX_GRADE yuan: the column must not wrap them (int16 turned 40000 into -25536)."""
-    from abm.scenario import MAX_GRADE
+    from abm.inputs.scenario import MAX_GRADE
 
     pop = make_population(3, choice=[-1, 40_000, MAX_GRADE])
     assert pop.choice.tolist() == [-1, 40_000, MAX_GRADE]
@@ -198,8 +198,8 @@ def test_the_choice_column_holds_every_grade_the_schema_allows():
 
 
 def test_a_run_with_a_high_grade_records_it_unchanged(small_scenario):
-    from abm.model import PensionModel
-    from abm.scenario import MAX_GRADE
+    from abm.inputs.scenario import MAX_GRADE
+    from abm.sim.model import PensionModel
 
     spec = with_policy(small_scenario, grades={2011: [100, MAX_GRADE]})
     model = PensionModel(scenario=spec.model_copy(update={"behaviour": spec.behaviour.model_copy(

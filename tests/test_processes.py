@@ -231,9 +231,9 @@ def test_the_page_server_ends_with_the_command(tmpdir_of_commands, sig):
 
 
 def test_the_next_temporary_folder_removes_only_those_of_its_kind_left_by_killed_processes(tmp_path, monkeypatch):
-    """What the page's next start does (:func:`abm.atomic.temporary_folder`): a folder of its prefix left by
+    """What the page's next start does (:func:`abm.infra.atomic.temporary_folder`): a folder of its prefix left by
     a process that is gone goes; one of a live process, another host's or another prefix's stays."""
-    from abm.atomic import temporary_folder
+    from abm.infra.atomic import temporary_folder
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()

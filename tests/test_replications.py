@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm import runner
-from abm.runner import KEY_INDICATORS
-from abm.scenario import Scenario, load_scenario, replication_seeds
+from abm.analysis import replications
+from abm.analysis.replications import KEY_INDICATORS
+from abm.inputs.scenario import Scenario, load_scenario, replication_seeds
 from helpers import invoke, small
 
 BAND = (0.05, 0.95)   # the documented 90% band
@@ -24,13 +24,13 @@ def tiny(baseline) -> Scenario:
 
 
 @pytest.fixture(scope="module")
-def three_runs(tiny) -> runner.RunResult:
-    return runner.run(tiny, runs=3, workers=1)
+def three_runs(tiny) -> replications.RunResult:
+    return replications.run(tiny, runs=3, workers=1)
 
 
 @pytest.fixture(scope="module")
-def three_runs_two_workers(tiny) -> runner.RunResult:
-    return runner.run(tiny, runs=3, workers=2)
+def three_runs_two_workers(tiny) -> replications.RunResult:
+    return replications.run(tiny, runs=3, workers=2)
 
 
 def exact(left: pd.DataFrame, right: pd.DataFrame) -> None:
@@ -53,7 +53,7 @@ def test_timeseries_has_run_and_year_first_and_each_year_once_per_run(three_runs
 
 
 def test_same_call_twice_gives_identical_results(three_runs, tiny):
-    exact(three_runs.timeseries, runner.run(tiny, runs=3, workers=1).timeseries)
+    exact(three_runs.timeseries, replications.run(tiny, runs=3, workers=1).timeseries)
 
 
 def test_seeds_are_spawned_from_the_scenario_seed(three_runs, tiny):
@@ -65,16 +65,16 @@ def test_seeds_are_spawned_from_the_scenario_seed(three_runs, tiny):
 
 def test_run_i_does_not_depend_on_how_many_runs_were_asked(three_runs, tiny):
     assert replication_seeds(tiny.run.seed, 2) == replication_seeds(tiny.run.seed, 3)[:2]
-    two = runner.run(tiny, runs=2, workers=1).timeseries
+    two = replications.run(tiny, runs=2, workers=1).timeseries
     exact(two, three_runs.timeseries[three_runs.timeseries["run"] < 2])
 
 
 def test_a_replication_is_reproduced_from_its_own_seed(three_runs, tiny):
-    """Run 2 alone, from its spawned seed (and the coefficients drawn from it: abm/uncertainty.py),
+    """Run 2 alone, from its spawned seed (and the coefficients drawn from it: abm/analysis/uncertainty.py),
     gives run 2's rows."""
-    job = runner.jobs_for(tiny, three_runs.seeds)[2]
+    job = replications.jobs_for(tiny, three_runs.seeds)[2]
     assert job[1] == three_runs.seeds[2] and job[2] is not None
-    alone = runner.simulate(job)
+    alone = replications.simulate(job)
     rows = three_runs.timeseries[three_runs.timeseries["run"] == 2].drop(columns="run")
     exact(alone[rows.columns], rows)
 
@@ -87,13 +87,13 @@ def test_replications_differ_from_each_other(three_runs):
 
 
 def test_base_seed_argument_replaces_the_scenarios(tiny):
-    other = runner.run(tiny, seed=tiny.run.seed + 1, runs=1)
+    other = replications.run(tiny, seed=tiny.run.seed + 1, runs=1)
     assert other.seeds == replication_seeds(tiny.run.seed + 1, 1)
-    assert not other.timeseries.equals(runner.run(tiny, runs=1).timeseries)
+    assert not other.timeseries.equals(replications.run(tiny, runs=1).timeseries)
 
 
 def test_runs_default_to_the_scenarios_replications(tiny):
-    result = runner.run(tiny.model_copy(update={"run": tiny.run.model_copy(update={"replications": 2})}))
+    result = replications.run(tiny.model_copy(update={"run": tiny.run.model_copy(update={"replications": 2})}))
     assert result.runs == 2 and sorted(set(result.timeseries["run"])) == [0, 1]
 
 
@@ -118,7 +118,7 @@ def test_bands_are_mean_and_90_percent_band_over_runs(three_runs):
 
 
 def test_band_is_a_single_value_for_one_run(tiny):
-    table = runner.run(tiny, runs=1).bands()
+    table = replications.run(tiny, runs=1).bands()
     assert (table["low"] == table["mean"]).all() and (table["high"] == table["mean"]).all()
 
 
@@ -158,4 +158,4 @@ def test_cli_run_with_three_runs_on_two_workers_writes_bands_and_seeds(tmp_path,
     assert metadata["seed"] == spec.run.seed
 
     # the same scenario on one worker in-process: the very same time series
-    exact(ts, runner.run(spec, runs=3, workers=1).timeseries)
+    exact(ts, replications.run(spec, runs=3, workers=1).timeseries)

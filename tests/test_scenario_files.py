@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import yaml
 
-from abm.effects import changes
-from abm.errors import UserError
-from abm.model import PensionModel
-from abm.population import load_county
-from abm.scenario import load_scenario
+from abm.analysis.effects import changes
+from abm.infra.errors import UserError
+from abm.inputs.scenario import load_scenario
+from abm.sim.model import PensionModel
+from abm.sim.population import load_county
 from helpers import BASELINE, invoke, latest, small, squash, when, year_policy
 
 SCENARIO_DIR = BASELINE.parent
@@ -600,7 +600,7 @@ def test_valuation_overrides_are_checked_against_the_coefficient_files_ranges(ov
 
 
 def test_a_valuation_override_reaches_the_model(baseline):
-    from abm.model import PensionModel
+    from abm.sim.model import PensionModel
 
     spec = load_scenario(BASELINE, ["behaviour.valuation.discount_rate=0.08", "population.residents=200"])
     assert PensionModel(scenario=spec).coefficients.valuation["discount_rate"] == 0.08
@@ -622,7 +622,7 @@ def test_a_name_too_long_for_a_folder_is_refused_at_load_in_a_short_message(tmp_
 
 
 def test_a_sweep_name_is_capped_alike(tmp_path):
-    from abm.sweep import load_sweep
+    from abm.analysis.sweep import load_sweep
 
     data = yaml.safe_load((Path(__file__).parent / "data" / "ishigami.yaml").read_text(encoding="utf-8"))
     path = tmp_path / "sweep.yaml"

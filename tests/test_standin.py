@@ -6,8 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from abm.calibrate import standin
-from abm.calibrate.survey import read_survey
+from abm.analysis.fitting import standin
+from abm.analysis.fitting.survey import read_survey
 from helpers import REPO_ROOT, STANDIN_FILE, invoke, year_policy
 
 
@@ -66,7 +66,7 @@ def test_the_compound_interest_answer_follows_the_county_literacy(standin_survey
 def test_understanding_compound_interest_goes_with_higher_grades():
     """Drawn with account_value > 0 and a compounding gap, payers who understand compound interest pay
     above the lowest grade more often (a large survey, so the difference is not noise)."""
-    from abm.scenario import load_scenario
+    from abm.inputs.scenario import load_scenario
     survey = standin.make_standin(load_scenario("baseline"), respondents=3000, seed=11)
     payers = survey[survey["enrolled"] == "yes"]
     above = payers["grade"].astype(float) > 100
@@ -107,4 +107,4 @@ def test_the_survey_readme_shows_the_generating_values_of_the_code():
 
     text = build.SURVEY_README.read_text(encoding="utf-8")
     assert build.stale(text, build.survey_sections(), build.SURVEY_README) == [], \
-        "the survey README's generating values differ from abm/calibrate/standin.py: run `make docs`"
+        "the survey README's generating values differ from abm/analysis/fitting/standin.py: run `make docs`"

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from abm.calibrate import standin
-from abm.calibrate.survey import read_survey
-from abm.errors import UserError
+from abm.analysis.fitting import standin
+from abm.analysis.fitting.survey import read_survey
+from abm.infra.errors import UserError
 from helpers import CODEBOOK_FILE, STANDIN_FILE, invoke, squash
 
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import yaml
 
-import abm.sweep
-from abm.errors import UserError
-from abm.scenario import replication_seeds
-from abm.sweep import Parameter, design, done_points, evaluate_chunk, load_sweep, results, run_sweep
+import abm.analysis.sweep
+from abm.analysis.sweep import Parameter, design, done_points, evaluate_chunk, load_sweep, results, run_sweep
+from abm.infra.errors import UserError
+from abm.inputs.scenario import replication_seeds
 from helpers import BASELINE, REPO_ROOT, folder_digest, invoke, squash
 
 SWEEPS = REPO_ROOT / "scenarios" / "sweeps"
@@ -147,8 +147,8 @@ def test_without_common_random_numbers_every_run_has_its_own_seed_and_reruns_rep
 
 def test_a_point_sets_each_scenario_field_to_its_sampled_value(tiny_file):
     """The run of a point equals a plain run of the base scenario with the point's values set."""
-    from abm.runner import simulate
-    from abm.scenario import load_scenario
+    from abm.analysis.replications import simulate
+    from abm.inputs.scenario import load_scenario
 
     sweep = load_sweep(tiny_file)
     point = design(sweep).iloc[[5]]
@@ -338,7 +338,7 @@ def slow_chunk(sweep, points):
 def test_an_interrupt_does_not_wait_for_the_chunks_not_started(tmp_path, monkeypatch):
     """Ctrl-C stops a local pool after the chunks in progress, not after running all queued chunks."""
     file = ishigami_copy(tmp_path, samples=8, chunk=1)   # 40 chunks
-    monkeypatch.setattr(abm.sweep, "evaluate_chunk", slow_chunk)
+    monkeypatch.setattr(abm.analysis.sweep, "evaluate_chunk", slow_chunk)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(load_sweep(file), file, tmp_path / "out", workers=2, on_progress=interrupt_after(1))
     started = len(list((tmp_path / "started").iterdir()))

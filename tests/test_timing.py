@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from abm import timing
-from abm.errors import UserError
-from abm.scenario import load_scenario
+from abm.infra.errors import UserError
+from abm.inputs.scenario import load_scenario
+from abm.sim import timing
 from helpers import BASELINE, with_policy, year_policy
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from abm import runner, uncertainty
-from abm.choice import SIGNS, load_coefficients
+from abm.analysis import replications, uncertainty
+from abm.sim.choice import SIGNS, load_coefficients
 from helpers import DATA_DIR, small, with_population
 
 DEFAULT = DATA_DIR / "coefficients" / "default.yaml"
@@ -68,13 +68,13 @@ def test_replications_draw_only_with_two_runs_or_more_and_not_for_noise(baseline
     # the same seeds give two scenarios the same draws (paired differences keep them)
     other = with_population(spec, residents=500)
     assert uncertainty.replication_coefficients(other, seeds) == drawn
-    assert [job[2] for job in runner.jobs_for(spec, seeds)] == drawn
+    assert [job[2] for job in replications.jobs_for(spec, seeds)] == drawn
 
 
 def test_a_parameter_the_targets_do_not_bound_is_not_drawn(fitted_file, tmp_path):
     """The aggregate fit lists the parameters whose standard error spans a quarter of their range or
     more; the draws keep them at their value."""
-    from abm.calibrate import aggregates
+    from abm.analysis.fitting import aggregates
 
     assert aggregates.unbounded({"pay": 0.8, "backpay": 15.5}) == ["backpay"]
     data = yaml.safe_load(fitted_file.read_text(encoding="utf-8"))

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from abm import validation
+from abm.analysis import validation
 from abm.cli import app
-from abm.errors import UserError
+from abm.infra.errors import UserError
 
 
 def invoke(*args):
@@ -81,8 +81,8 @@ def test_the_communiques_death_rate_is_a_validation_fact_not_a_target(tmp_path):
     county's observations) and no longer fitted; the model's side is deaths per mid-year population."""
     import pandas as pd
 
-    from abm.calibrate.demography import crude_death_rate
-    from abm.datafiles import DATA_DIR, read_yaml
+    from abm.analysis.fitting.census import crude_death_rate
+    from abm.inputs.datafiles import DATA_DIR, read_yaml
 
     fact = next(f for f in validation.load_facts() if f.measure == "crude_death_rate")
     observed = read_yaml(DATA_DIR / "observations" / "qi_county.yaml")["crude_death_rate"]["values"]

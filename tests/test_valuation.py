@@ -8,8 +8,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from abm.demography import LifeTable
-from abm.valuation import COLUMNS, accrued_share, annuity_tables, pension_values, valuation
+from abm.sim.actuarial import COLUMNS, accrued_share, annuity_tables, pension_values, valuation
+from abm.sim.demography import LifeTable
 from helpers import make_population, year_policy
 
 # Nobody dies before 60; half die at 60 and at 61; all at 62 (the last age).
@@ -133,8 +133,8 @@ def test_tables_are_cached_per_life_table_and_rates():
 
 
 def test_a_valuation_rate_dated_after_launch_is_refused():
-    from abm.errors import UserError
-    from abm.scenario import load_scenario
+    from abm.infra.errors import UserError
+    from abm.inputs.scenario import load_scenario
     from helpers import BASELINE
 
     with pytest.raises(UserError, match="after launch_year") as err:

@@ -8,11 +8,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from abm.demography import LifeTable
-from abm.irr import money_worth
-from abm.population import load_county
-from abm.scenario import Indexation
-from abm.value import Expectations, backpay_worth, payment_values, perceived_worth, pivotal_weight, value_tables
+from abm.analysis.irr import money_worth
+from abm.inputs.scenario import Indexation
+from abm.sim.demography import LifeTable
+from abm.sim.perceived_worth import (
+    Expectations,
+    backpay_worth,
+    payment_values,
+    perceived_worth,
+    pivotal_weight,
+    value_tables,
+)
+from abm.sim.population import load_county
 from helpers import with_policy, year_policy
 
 FEMALE = 0
@@ -270,7 +277,7 @@ def test_misunderstanding_compounding_lowers_the_account_part_only(county_life, 
 
 def test_the_account_value_of_a_grade_rises_with_the_grade_and_its_subsidy():
     """The account term multiplies grade + subsidy (yuan paid in): more for a higher grade or subsidy."""
-    from abm.choice import alternative_factors
+    from abm.sim.choice import alternative_factors
 
     flat = alternative_factors(np.array([100.0, 500.0]), np.array([30.0, 30.0]))["funded"]
     tiered = alternative_factors(np.array([100.0, 500.0]), np.array([30.0, 90.0]))["funded"]
@@ -278,7 +285,7 @@ def test_the_account_value_of_a_grade_rises_with_the_grade_and_its_subsidy():
 
 
 def test_probabilities_sum_to_one_with_the_benefit_terms(baseline, county_life, policy):
-    from abm.choice import alternative_factors, load_coefficients, probabilities, resident_factors, utilities
+    from abm.sim.choice import alternative_factors, load_coefficients, probabilities, resident_factors, utilities
 
     rng = np.random.default_rng(3)
     n = 500

@@ -22,9 +22,9 @@ import solara.widgets
 from mesa.visualization.utils import force_update
 from PIL import Image
 
-from abm.agents import STATUSES
-from abm.errors import UserError
-from abm.scenario import load_scenario
+from abm.infra.errors import UserError
+from abm.inputs.scenario import load_scenario
+from abm.sim.agents import STATUSES
 from abm.viz import app, panels, server
 from abm.viz.levers import (
     REFORM_YEAR,
@@ -673,7 +673,7 @@ def test_before_any_step_the_choice_to_come_is_explained():
 
 
 def test_the_explanation_chart_splits_each_utility_into_its_mechanisms(stepped_model):
-    from abm.choice import MECHANISMS
+    from abm.sim.choice import MECHANISMS
 
     explained = stepped_model.explain_shown(a_chooser(stepped_model))
     parts, totals = panels.explanation_records(explained)

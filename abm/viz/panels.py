@@ -23,10 +23,10 @@ from matplotlib.colors import to_rgb
 from mesa.visualization.utils import update_counter
 from PIL import Image
 
-from abm import plots
-from abm.agents import STATUSES, status_codes
-from abm.choice import MECHANISMS
-from abm.policy import eligible_to_contribute
+from abm.analysis import plots
+from abm.sim.agents import STATUSES, status_codes
+from abm.sim.choice import MECHANISMS
+from abm.sim.policy import eligible_to_contribute
 
 # Colours of STATUSES, then of an empty cell (the grid is not full).
 STATUS_COLOURS = ("#c8c8c8", "#d7301f", "#fdae61", "#1a9850", "#4575b4")
@@ -303,7 +303,7 @@ def alternative_label(grade: int) -> str:
 
 def explanation_records(explained: dict) -> tuple[list[dict], list[dict]]:
     """From an explanation (PensionModel.explain): one row per alternative and mechanism (its part
-    of the utility; rank: the mechanism's place in abm.choice.MECHANISMS), and one per alternative
+    of the utility; rank: the mechanism's place in abm.sim.choice.MECHANISMS), and one per alternative
     (probability, utility, the top of its positive parts)."""
     parts = [{"alternative": alternative_label(a["grade"]), "mechanism": name, "rank": rank, "utility": value}
              for a in explained["alternatives"] for rank, (name, value) in enumerate(a["mechanisms"].items())]

@@ -1,0 +1,1 @@
+"""Analysis over many runs: replications, comparisons, sweeps, experiments, validation and fitting."""

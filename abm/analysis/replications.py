@@ -1,0 +1,212 @@
+"""Running a scenario's replications (in parallel if asked) and writing its results folder."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import pandas as pd
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from abm.analysis import cohorts, plots, uncertainty
+from abm.infra import atomic, destinations, processes
+from abm.inputs.county import county_path
+from abm.inputs.datafiles import read_parquet
+from abm.inputs.scenario import Scenario, replication_seeds
+from abm.sim.choice import Coefficients
+from abm.sim.demography import load_observations
+from abm.sim.model import PensionModel
+
+# Indicators in the printed and saved summary, and in comparisons.
+KEY_INDICATORS = ("participation_rate", "lowest_grade_share", "top_grade_share", "mean_contribution",
+                  "pensioners", "mean_pension", "replacement_rate", "basic_needs_coverage",
+                  "fund_balance", "public_spending", "funding_ratio", "longevity_gap", "public_spending_share_gdp")
+PACKAGES = ("mesa", "numpy", "pandas", "scipy", "pydantic", "pension-abm")
+BAND = (0.05, 0.95)   # the 90% band over replications
+
+
+@dataclass(frozen=True)
+class RunResult:
+    scenario: Scenario
+    seed: int                  # the base seed the replication seeds were spawned from
+    seeds: list[int]           # one per replication
+    timeseries: pd.DataFrame   # one row per replication and year: run, year, indicators
+    seconds: float
+    cohorts: pd.DataFrame | None = None   # money's worth by cohort and grade, per run (cohorts.py), with ``run``
+
+    @property
+    def runs(self) -> int:
+        return len(self.seeds)
+
+    def bands(self) -> pd.DataFrame:
+        """Mean and 90% band over replications, per indicator and year (long format)."""
+        return bands(self.timeseries)
+
+    def summary(self) -> dict:
+        years = self.scenario.report_years
+        stats = self.bands().set_index(["indicator", "year"])
+        return {
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "runs": self.runs,
+            "years": [self.scenario.start_year, self.scenario.end_year],
+            "indicators": {name: {str(y): stats.loc[(name, y)].to_dict() for y in years}
+                           for name in KEY_INDICATORS},
+        }
+
+
+def bands(timeseries: pd.DataFrame) -> pd.DataFrame:
+    """Mean and 90% band (5th and 95th percentiles) of every indicator per year, over runs."""
+    values = timeseries.drop(columns="run").melt(id_vars="year", var_name="indicator")
+    grouped = values.groupby(["indicator", "year"], sort=False)["value"]
+    table = pd.DataFrame({"mean": grouped.mean(), "low": grouped.quantile(BAND[0]),
+                          "high": grouped.quantile(BAND[1])})
+    return table.reset_index()
+
+
+def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, workers: int = 1,
+        progress: bool = False, coefficients: Coefficients | None = None) -> RunResult:
+    """Simulate ``runs`` replications of ``scenario`` (default: its run section).
+
+    ``seed`` replaces the scenario's base seed; ``workers`` > 1 runs replications in parallel
+    processes with identical results; ``coefficients`` replaces the scenario's behaviour (and then
+    no replication draws its own: abm/analysis/uncertainty.py).
+    """
+    seed = scenario.run.seed if seed is None else seed
+    seeds = replication_seeds(seed, runs or scenario.run.replications)
+    started = time.perf_counter()
+    frames: list[pd.DataFrame | None] = [None] * len(seeds)
+    tables: list[pd.DataFrame | None] = [None] * len(seeds)
+    with _progress(progress, scenario, len(seeds)) as advance, _pool(workers, len(seeds)) as pool:
+        jobs = jobs_for(scenario, seeds, coefficients)
+        for index, (frame, table) in enumerate(pool(simulate_with_cohorts, jobs)):
+            frames[index] = frame.assign(run=index)
+            tables[index] = table.assign(run=index)
+            advance()
+    timeseries = pd.concat(frames, ignore_index=True)
+    timeseries = timeseries[["run", *[c for c in timeseries.columns if c != "run"]]]
+    return RunResult(scenario, seed, seeds, timeseries, time.perf_counter() - started,
+                     pd.concat(tables, ignore_index=True))
+
+
+def jobs_for(scenario: Scenario, seeds: list[int], coefficients: Coefficients | None = None
+             ) -> list[tuple[Scenario, int, Coefficients | None]]:
+    """The replications of a scenario as jobs (:func:`simulate`): each seed with its coefficients,
+    drawn from the estimates' uncertainty where the scenario asks for it (abm/analysis/uncertainty.py)."""
+    return list(zip([scenario] * len(seeds), seeds, uncertainty.replication_coefficients(scenario, seeds,
+                                                                                          coefficients)))
+
+
+def simulate(job: tuple[Scenario, int, Coefficients | None]) -> pd.DataFrame:
+    """One replication: the DataCollector's table, a row per year."""
+    return _simulate(job)[0]
+
+
+def simulate_with_cohorts(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One replication: the DataCollector's table and the cohort table (abm/analysis/cohorts.py)."""
+    frame, model = _simulate(job)
+    return frame, cohorts.model_table(model)
+
+
+def _simulate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, PensionModel]:
+    scenario, seed, coefficients = job
+    model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients)
+    while model.running:
+        model.step()
+    frame = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    return frame.astype({"year": int}), model
+
+
+@contextmanager
+def _pool(workers: int, jobs: int) -> Iterator:
+    """``map`` in this process, or over a process pool (results in submission order)."""
+    if workers <= 1 or jobs <= 1:
+        yield map
+        return
+    # workers start with the model imported
+    with processes.pool(min(workers, jobs), ["abm.analysis.replications"]) as executor:
+        yield executor.map
+
+
+@contextmanager
+def _progress(show: bool, scenario: Scenario, runs: int) -> Iterator:
+    if not show:
+        yield lambda: None
+        return
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+               TimeElapsedColumn())
+    with Progress(*columns) as bar:
+        task = bar.add_task(f"{scenario.name} {scenario.start_year}-{scenario.end_year}", total=runs)
+        yield lambda: bar.update(task, advance=1)
+
+
+def write(result: RunResult, out: Path) -> Path:
+    """Write the results folder atomically: a temporary sibling, renamed when complete. An existing
+    folder is replaced only if it is an earlier run folder (:func:`abm.infra.destinations.check`)."""
+    destinations.check(out, "run")
+    with atomic.folder(out) as staging:
+        result.timeseries.to_csv(staging / "timeseries.csv", index=False)
+        result.timeseries.to_parquet(staging / "timeseries.parquet", index=False)
+        table = result.bands()
+        table.to_csv(staging / "bands.csv", index=False)
+        table.to_parquet(staging / "bands.parquet", index=False)
+        (staging / "summary.json").write_text(json.dumps(result.summary(), indent=2))
+        (staging / "scenario.yaml").write_text(result.scenario.to_yaml())
+        (staging / "metadata.json").write_text(json.dumps(metadata(result), indent=2))
+        runs = f"{result.runs} runs" if result.runs > 1 else "1 run"
+        plots.save_all(result.timeseries, f"{result.scenario.name} (seed {result.seed}, {runs})", staging,
+                       observed=county_observations(result.scenario))
+        if result.cohorts is not None:
+            write_cohorts(result, staging)
+    return Path(out)
+
+
+def write_cohorts(result: RunResult, folder: Path) -> None:
+    """cohorts.csv (mean over runs, bands of the main measures) and cohorts.png."""
+    table = cohorts.over_runs(result.cohorts)
+    table.to_csv(folder / "cohorts.csv", index=False)
+    plots.save(cohorts.figure({result.scenario.name: table}, f"{result.scenario.name}, {result.runs} run(s)"),
+               folder / "cohorts.png")
+
+
+def county_observations(scenario: Scenario) -> dict | None:
+    """Census observations stored for the scenario's county file, if any."""
+    return load_observations(county_path(scenario.population.county, scenario.source_dir))
+
+
+def read(folder: Path) -> pd.DataFrame:
+    """The time series of a results folder."""
+    return read_parquet(Path(folder) / "timeseries.parquet", "run its scenario again (pension-abm run ... --out "
+                        f"{folder}) to rewrite the folder")
+
+
+def metadata(result: RunResult) -> dict:
+    return {
+        **destinations.marker("run"),
+        "scenario": result.scenario.name,
+        "seed": result.seed,
+        "replication_seeds": result.seeds,
+        "wall_seconds": round(result.seconds, 3),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": {name: version(name) for name in PACKAGES},
+        "git_commit": _git_commit(),
+    }
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None

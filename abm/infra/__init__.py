@@ -1,0 +1,1 @@
+"""Infrastructure: errors, the package's paths, atomic writes, results folders, processes and memory."""

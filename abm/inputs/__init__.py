@@ -1,0 +1,1 @@
+"""Inputs: the scenario schema and loader, dated values, the county and the data files, all validated."""

@@ -1,0 +1,420 @@
+"""Grade choice: a multinomial logit over "not paying" and each grade; back-paying: a binary logit, same terms.
+
+Every utility term is a resident factor times an alternative factor, so the same term list
+gives the simulation's utilities (computed without the full design array) and the design
+matrix the calibration estimates the coefficients from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, TypedDict
+
+import numpy as np
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from scipy.special import expit
+
+from abm.infra.errors import UserError
+from abm.inputs.datafiles import CALIBRATION_DIR, DATA_DIR, find, load_parameters
+
+# term name -> (resident factor, alternative factor); None: the resident factor is already
+# a residents x alternatives matrix.
+TERMS: dict[str, tuple[str, str | None]] = {
+    "pay": ("one", "pay"),
+    "pay_x_awareness": ("awareness", "pay"),
+    "pay_x_trust": ("trust", "pay"),
+    "pay_x_age": ("age", "pay"),
+    "pay_x_log_income": ("log_income", "pay"),
+    "pay_x_reliance": ("reliance", "pay"),
+    "pay_x_good_health": ("good_health", "pay"),
+    # the grade's cost, in yuan per yuan of income (liquidity)
+    "affordability": ("inverse_income", "grade"),
+    "subsidy": ("one", "subsidy"),
+    "lowest": ("one", "lowest"),
+    "highest": ("one", "highest"),
+    # habit and village peers, on the place in this year's menu of last year's choice (menu_place):
+    # not paying, or the grade offered now that is nearest (in ratio) to the one paid
+    "peer_share": ("peer_share", None),
+    "inertia": ("inertia", None),
+    # what paying buys (abm/sim/perceived_worth.py), per yuan of income: the basic pension kept within reach, and
+    # the account pension the grade plus its subsidy buys
+    "basic_value": ("basic_worth", "pay"),
+    "account_value": ("account_worth", "funded"),
+    # knowing the scheme's rules (awareness) makes the account's value count more
+    "account_value_x_awareness": ("account_worth_x_awareness", "funded"),
+}
+# The back-payment decision's own constant (abm/sim/choice.py backpay_utility): a lump sum at the pension age,
+# which the county agency asks for in person, is not a year's grade choice; the survey cannot show it
+BACKPAY = "backpay"
+CHOICE = (*TERMS, BACKPAY)   # the coefficients of a file's choice section
+# Signs the economics fixes, whatever a fit says: a grade's cost lowers its utility; what paying buys
+# (the basic pension kept within reach, the account's value), a subsidy, habit and peers never push
+# away from paying (more subsidy must never mean fewer payers)
+SIGNS: dict[str, str] = {"affordability": "<= 0", "subsidy": ">= 0", "basic_value": ">= 0", "account_value": ">= 0",
+                         "account_value_x_awareness": ">= 0", "inertia": ">= 0", "peer_share": ">= 0"}
+
+
+SIGN_REASON = ("the economics fixes this sign (a cost lowers utility; what paying buys, a subsidy, habit "
+               "and peers never push away from paying)")
+
+
+def sign_problem(name: str, value: float) -> str | None:
+    """Why a choice coefficient has a sign the economics rules out (:data:`SIGNS`), or None."""
+    sign = SIGNS.get(name)
+    if sign is None or (value <= 0 if sign == "<= 0" else value >= 0):
+        return None
+    return f"must be {'at most' if sign == '<= 0' else 'at least'} 0 (got {value!r})"
+
+
+VALUATION = ("discount_rate", "pivot_horizon", "compounding_gap")   # how residents value it (sim/perceived_worth.py)
+# what paying buys: computed only when weighed (abm/sim/perceived_worth.py: perceived_worth)
+BENEFIT_TERMS = ("basic_value", "account_value", "account_value_x_awareness")
+DYNAMICS = ("awareness_publicity", "awareness_peers", "awareness_pensioners", "awareness_decay",
+            "trust_service", "trust_pensioners", "trust_decay", "literacy_publicity")
+# every coefficient is a finite number in a range; terms per yuan of income take coefficients of tens to
+# hundreds (an account value of 1e-4 per yuan of income needs ~100 to weigh a utility of 1)
+Coefficient = Annotated[float, Field(ge=-1000.0, le=1000.0, allow_inf_nan=False)]
+DynamicsRate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]   # share of a gap per year
+# households differ in how much of their income they can spare: the cost term's coefficient is
+# affordability x exp(liquidity_sd x z), z a resident's standard normal draw (population column
+# `liquidity`, kept for life); the survey's mixed logit estimates liquidity_sd (abm/analysis/fitting/estimate.py)
+HETEROGENEITY = ("liquidity_sd",)
+Dispersion = Annotated[float, Field(ge=0.0, le=3.0, allow_inf_nan=False)]   # log standard deviation
+
+
+class Valuation(TypedDict, total=False):
+    """How residents value what paying buys (abm/sim/perceived_worth.py); a file gives all three (checked by
+    name), a scenario any of them."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")   # type: ignore[misc]
+
+    discount_rate: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)]     # per year
+    pivot_horizon: Annotated[float, Field(gt=0.0, le=60.0, allow_inf_nan=False)]    # years
+    compounding_gap: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]   # share of the account's value
+SECTIONS = {"choice": (CHOICE, TypeAdapter(dict[str, Coefficient])),
+            "dynamics": (DYNAMICS, TypeAdapter(dict[str, DynamicsRate])),
+            "valuation": (VALUATION, TypeAdapter(Valuation)),
+            "heterogeneity": (HETEROGENEITY, TypeAdapter(dict[str, Dispersion]))}
+FITTED = CALIBRATION_DIR / "fitted" / "coefficients.yaml"
+AGE_CENTRE, AGE_SCALE = 45.0, 10.0   # age enters per 10 years around 45
+CHUNK = 1 << 12                      # residents per block: small enough to stay in cache
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """Choice coefficients (utility per unit of each term), attitude dynamics, how residents value
+    what paying buys, and how households differ (heterogeneity)."""
+
+    choice: dict[str, float]
+    dynamics: dict[str, float]
+    valuation: dict[str, float]
+    heterogeneity: dict[str, float]
+    status: str = "prior"
+    source: str = ""
+
+    @property
+    def vector(self) -> np.ndarray:
+        return np.array([self.choice[name] for name in TERMS])
+
+    def replace(self, choice: dict[str, float] | None = None, dynamics: dict[str, float] | None = None,
+                valuation: dict[str, float] | None = None,
+                heterogeneity: dict[str, float] | None = None) -> Coefficients:
+        """These coefficients with some values replaced."""
+        return Coefficients(self.choice | (choice or {}), self.dynamics | (dynamics or {}),
+                            self.valuation | (valuation or {}), self.heterogeneity | (heterogeneity or {}),
+                            self.status, self.source)
+
+    def liquidity(self, z: np.ndarray) -> np.ndarray | None:
+        """Each resident's multiplier of the cost term, exp(liquidity_sd x z) (None: no dispersion)."""
+        sd = self.heterogeneity["liquidity_sd"]
+        return np.exp(sd * np.asarray(z, dtype=float)) if sd else None
+
+
+def coefficients_path(ref: str | Path, relative_to: Path | None = None) -> Path:
+    """The coefficients file a scenario names: a path, 'fitted' (the calibration's result) or a
+    packaged name ('default': the priors)."""
+    return FITTED if str(ref) == "fitted" else find(ref, DATA_DIR / "coefficients", relative_to,
+                                                   "behaviour.coefficients")
+
+
+def load_coefficients(ref: str | Path, relative_to: Path | None = None) -> Coefficients:
+    """Load a coefficients file: a path, 'fitted' (the calibration's result) or a packaged name
+    ('default': the priors)."""
+    path = coefficients_path(ref, relative_to)
+    data = load_parameters(path)
+    for section, (names, adapter) in SECTIONS.items():
+        values = data.get(section)
+        if not isinstance(values, dict):
+            raise UserError(f"missing section with {', '.join(names)}", file=path, field=section)
+        unknown, missing = set(values) - set(names), set(names) - set(values)
+        if unknown or missing:
+            raise UserError(f"unknown {sorted(unknown)} / missing {sorted(missing)}; allowed: "
+                            f"{', '.join(names)}", file=path, field=section)
+        try:
+            adapter.validate_python(values, strict=True)   # numbers only, not "1.5" or true
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise UserError(f"{first['msg']} (got {first['input']!r})", file=path,
+                            field=".".join(map(str, (section, *first["loc"])))) from None
+    for name in CHOICE:
+        problem = sign_problem(name, float(data["choice"][name]))
+        if problem:
+            raise UserError(f"{problem}: {SIGN_REASON}", file=path, field=f"choice.{name}")
+    return Coefficients(choice={k: float(data["choice"][k]) for k in CHOICE},
+                        dynamics={k: float(data["dynamics"][k]) for k in DYNAMICS},
+                        valuation={k: float(data["valuation"][k]) for k in VALUATION},
+                        heterogeneity={k: float(data["heterogeneity"][k]) for k in HETEROGENEITY},
+                        status=str(data.get("status", "")), source=str(path))
+
+
+def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, np.ndarray]:
+    """Factors of "not paying" (first) and each grade: arrays of length K+1."""
+    zero = np.zeros(1)
+    return {
+        "value": np.concatenate([zero, grades]),
+        "pay": np.concatenate([zero, np.ones(grades.size)]),
+        "grade": np.concatenate([zero, grades]),
+        "funded": np.concatenate([zero, grades + subsidies]),     # yuan paid into the account
+        "subsidy": np.concatenate([zero, subsidies / 100.0]),
+        "lowest": np.concatenate([zero, [1.0], np.zeros(grades.size - 1)]),
+        # the top grade's pull grows with its distance from the lowest (a focal point of the list)
+        "highest": np.concatenate([zero, np.zeros(grades.size - 1), [np.log(grades[-1] / grades[0])]]),
+    }
+
+
+def resident_factors(age, income, awareness, trust, reliance, good_health, mean_income: float, last_choice,
+                     peer_share, alt_values, basic_worth=None, account_worth=None,
+                     liquidity=None) -> dict[str, np.ndarray]:
+    """Factors of each resident: vectors, and the two resident x alternative matrices. The benefit
+    factors (abm/sim/perceived_worth.py: perceived_worth, per yuan of income) are 0 where not given; ``liquidity``
+    multiplies the cost per yuan of income (:meth:`Coefficients.liquidity`; 1 where not given)."""
+    zero = np.zeros(np.shape(age))
+    account_worth = zero if account_worth is None else np.asarray(account_worth, dtype=float)
+    return {
+        "basic_worth": zero if basic_worth is None else np.asarray(basic_worth, dtype=float),
+        "account_worth": account_worth,
+        "account_worth_x_awareness": account_worth * awareness,
+        "one": np.ones(age.size),
+        "awareness": np.asarray(awareness, dtype=float),
+        "trust": np.asarray(trust, dtype=float),
+        "age": (age - AGE_CENTRE) / AGE_SCALE,
+        "log_income": np.log(income / mean_income),
+        "reliance": np.asarray(reliance, dtype=float),
+        "good_health": np.asarray(good_health, dtype=float),
+        "inverse_income": (1.0 if liquidity is None else liquidity) / income,
+        "peer_share": peer_share,
+        "inertia": menu_place(last_choice, alt_values)[:, None] == np.arange(alt_values.size)[None, :],
+    }
+
+
+def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
+              alternatives: dict[str, np.ndarray]) -> np.ndarray:
+    """Systematic utility of each alternative for each resident, shape (n, K+1).
+
+    Product terms are summed per alternative factor first, so the (n, K+1) work is one matrix
+    product plus the matrix terms.
+    """
+    n = residents["one"].size
+    alt_names = sorted({alt for _, alt in TERMS.values() if alt is not None})
+    weights = np.zeros((n, len(alt_names)))
+    utility = None
+    for name, (res, alt) in TERMS.items():
+        if alt is None:
+            term = beta[name] * residents[res]
+            utility = term if utility is None else utility + term
+        else:
+            weights[:, alt_names.index(alt)] += beta[name] * residents[res]
+    product = weights @ np.stack([alternatives[a] for a in alt_names])
+    return product if utility is None else utility + product
+
+
+def design(residents: dict[str, np.ndarray], alternatives: dict[str, np.ndarray]) -> np.ndarray:
+    """The same terms as a design array (n, K+1, len(TERMS)) for estimation."""
+    n, k = residents["one"].size, alternatives["pay"].size
+    columns = [np.broadcast_to(residents[res] if alt is None else residents[res][:, None] * alternatives[alt],
+                               (n, k)) for res, alt in TERMS.values()]
+    return np.stack(columns, axis=-1)
+
+
+def probabilities(utility: np.ndarray) -> np.ndarray:
+    """Logit choice probabilities, row-wise softmax."""
+    expu = np.exp(utility - utility.max(axis=1, keepdims=True))
+    return expu / expu.sum(axis=1, keepdims=True)
+
+
+def sample(utility: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Index of the chosen alternative per row (0 = not paying), by inverting the cumulative
+    unnormalised probabilities with one uniform draw per row."""
+    cumulative = np.cumsum(np.exp(utility - utility.max(axis=1, keepdims=True)), axis=1)
+    draws = rng.random(utility.shape[0]) * cumulative[:, -1]
+    return np.minimum((cumulative < draws[:, None]).sum(axis=1), utility.shape[1] - 1)
+
+
+def menu_place(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
+    """Where last year's choice stands in this year's menu: the index of the alternative (0 not
+    paying, 1..K the grades) that continues it, -1 for residents who had no choice last year.
+
+    A grade still offered continues as itself; a grade no longer offered (a revised or renamed
+    list) continues as the offered grade nearest to it in ratio, so renaming every grade by one yuan,
+    or revising the list with incomes, keeps each payer's habit and each village's pattern in place.
+
+    Args:
+        last_choice: last year's grade per resident, yuan/year (0 not paying, -1 no choice).
+        alt_values: this year's alternatives, 0 (not paying) then the grades in increasing yuan/year.
+    """
+    last_choice = np.asarray(last_choice, dtype=float)
+    place = np.where(last_choice == 0, 0, -1)
+    paid = last_choice > 0
+    if paid.any():   # ties go to the lower grade
+        distance = np.abs(np.log(last_choice[paid])[:, None] - np.log(alt_values[1:])[None, :])
+        place[paid] = 1 + distance.argmin(axis=1)
+    return place
+
+
+def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.ndarray,
+                n_villages: int) -> np.ndarray:
+    """Share of each village's residents whose last year's choice stands at each alternative of this
+    year's menu (:func:`menu_place`), shape (villages, K+1). Only residents who had a choice last
+    year count."""
+    place = menu_place(last_choice, alt_values)
+    had = place >= 0
+    counts = np.bincount(village[had] * alt_values.size + place[had],
+                         minlength=n_villages * alt_values.size).reshape(n_villages, alt_values.size)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+
+
+def choose(beta: dict[str, float], pop, rows: np.ndarray, grades: np.ndarray, subsidies: np.ndarray,
+           mean_income: float, n_villages: int, rng: np.random.Generator,
+           worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+           liquidity_sd: float = 0.0) -> np.ndarray:
+    """Draw this year's grade (yuan; 0 = not paying) for the residents in ``rows``; ``worth`` gives
+    the benefit factors of a block of rows (abm/sim/perceived_worth.py: perceived_worth); ``liquidity_sd`` the
+    dispersion of the cost term across residents (their ``liquidity`` draws)."""
+    alternatives = alternative_factors(grades, subsidies)
+    values = alternatives["value"]
+    peers = peer_shares(pop.village, pop.choice, values, n_villages)
+    if not any(beta[term] for term in BENEFIT_TERMS):
+        worth = None   # weighed at 0: their factors would add nothing
+    chosen = np.empty(rows.size, dtype=float)
+    for start in range(0, rows.size, CHUNK):
+        residents = block_factors(pop, rows[start:start + CHUNK], values, peers, mean_income, worth, liquidity_sd)
+        chosen[start:start + CHUNK] = values[sample(utilities(beta, residents, alternatives), rng)]
+    return chosen
+
+
+def block_factors(pop, block: np.ndarray, values: np.ndarray, peers: np.ndarray, mean_income: float,
+                  worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
+                  liquidity_sd: float = 0.0) -> dict[str, np.ndarray]:
+    """The resident factors of the rows ``block`` (peers: the village shares of last year's choices;
+    ``liquidity_sd``: the dispersion of the cost term over the residents' ``liquidity`` draws)."""
+    basic, account = worth(block) if worth is not None else (None, None)
+    liquidity = np.exp(liquidity_sd * pop.liquidity[block].astype(float)) if liquidity_sd else None
+    return resident_factors(pop.age[block], pop.income[block], pop.awareness[block], pop.trust[block],
+                            pop.reliance[block], pop.good_health[block], mean_income, pop.choice[block],
+                            peers[pop.village[block]], values, basic, account, liquidity)
+
+
+# The back-payment decision (abm/sim/policy.py: backpay_gap): a binary logit with the grade choice's own
+# coefficients, "back-pay the gap and draw the pension from now" against "not" (utility 0).
+BACKPAY_TERMS = ("pay", BACKPAY, "affordability", "basic_value", "account_value", "account_value_x_awareness")
+
+
+def backpay_utility(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray,
+                    lump_sum: np.ndarray, income: np.ndarray, awareness: np.ndarray | float = 0.0,
+                    liquidity: np.ndarray | float = 1.0) -> np.ndarray:
+    """Utility of back-paying against not back-paying (0), per resident: the ``pay`` and ``backpay``
+    constants, the basic pension it unlocks (``basic_value`` x basic_worth), the account pension the lump sum buys
+    ((``account_value`` + ``account_value_x_awareness`` x awareness) x account_worth x lump sum) and
+    its cost (``affordability`` x liquidity x lump sum / income, as for a grade).
+
+    Args:
+        beta: the choice coefficients (the names in BACKPAY_TERMS are used).
+        basic_worth: the basic pension from this year for life, yuan of value per yuan of income
+            (abm/sim/perceived_worth.py: backpay_worth).
+        account_worth: value of one yuan back-paid, per yuan of income (abm/sim/perceived_worth.py: backpay_worth).
+        lump_sum: the back-payment, gap x the lowest grade, yuan (no subsidy).
+        income: per-capita household income, yuan/year.
+        awareness: knowledge of the scheme's rules, 0-1.
+        liquidity: the resident's multiplier of the cost (:meth:`Coefficients.liquidity`), median 1.
+    """
+    lump_sum = np.asarray(lump_sum, dtype=float)
+    account = beta["account_value"] + beta["account_value_x_awareness"] * np.asarray(awareness, dtype=float)
+    cost = beta["affordability"] * np.asarray(liquidity) / np.asarray(income)
+    return (beta["pay"] + beta[BACKPAY] + beta["basic_value"] * np.asarray(basic_worth)
+            + (account * np.asarray(account_worth) + cost) * lump_sum)
+
+
+def backpay_probability(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray,
+                        lump_sum: np.ndarray, income: np.ndarray, awareness: np.ndarray | float = 0.0,
+                        liquidity: np.ndarray | float = 1.0) -> np.ndarray:
+    """Probability of back-paying per resident, 0-1 (the logistic of :func:`backpay_utility`; same args)."""
+    return expit(backpay_utility(beta, basic_worth, account_worth, lump_sum, income, awareness, liquidity))
+
+
+def backpays(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray, lump_sum: np.ndarray,
+             income: np.ndarray, rng: np.random.Generator, awareness: np.ndarray | float = 0.0,
+             liquidity: np.ndarray | float = 1.0) -> np.ndarray:
+    """Draw who back-pays: one uniform draw per resident given (none for none), True below the
+    probability of :func:`backpay_probability` (same args, plus the model's generator)."""
+    probability = backpay_probability(beta, basic_worth, account_worth, lump_sum, income, awareness, liquidity)
+    if probability.size == 0:
+        return np.zeros(0, dtype=bool)
+    return rng.random(probability.size) < probability
+
+
+# How the terms are shown when a choice is explained: the mechanism each stands for.
+MECHANISMS = {"cost": ("affordability",), "basic": ("basic_value",),
+              "account": ("account_value", "account_value_x_awareness"),
+              "subsidy": ("subsidy",), "habit": ("inertia",), "peers": ("peer_share",),
+              "default": ("lowest", "highest"),
+              "paying": tuple(t for t in TERMS if t.startswith("pay"))}     # attitudes, age, income, health
+
+
+def explain(beta: dict[str, float], residents: dict[str, np.ndarray],
+            alternatives: dict[str, np.ndarray]) -> list[dict]:
+    """One resident's choice (the first row of ``residents``) alternative by alternative: the
+    grade (0 = not paying), its probability, its utility and the utility of each term."""
+    terms = design({k: v[:1] for k, v in residents.items()}, alternatives)[0] * np.array([beta[t] for t in TERMS])
+    utility = terms.sum(axis=1)
+    probability = probabilities(utility[None, :])[0]
+    return [{"grade": int(grade), "probability": float(p), "utility": float(u),
+             "terms": {name: float(v) for name, v in zip(TERMS, row)},
+             "mechanisms": {m: float(sum(row[list(TERMS).index(t)] for t in ts)) for m, ts in MECHANISMS.items()}}
+            for grade, p, u, row in zip(alternatives["value"], probability, utility, terms)]
+
+
+def mechanism_utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
+                        alternatives: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What each mechanism (MECHANISMS) adds to paying over not paying, per resident (utility).
+
+    A mechanism's utility of paying is its utility of each grade weighted by the grade's probability
+    given that the resident pays; less its utility of not paying. Over the mechanisms these add up to
+    the same gap in the systematic utility, so each says how much of a resident's pull towards paying
+    (or away from it, if negative) it carries.
+
+    Args:
+        beta: choice coefficients (utility per unit of each term).
+        residents: resident factors of n residents (:func:`resident_factors`).
+        alternatives: factors of "not paying" and the K grades (:func:`alternative_factors`).
+    Returns:
+        mechanism name -> array of n utilities.
+    """
+    probability = probabilities(utilities(beta, residents, alternatives))
+    paying = probability[:, 1:]
+    total = paying.sum(axis=1, keepdims=True)
+    given_paying = np.divide(paying, total, out=np.full(paying.shape, 1.0 / paying.shape[1]), where=total > 0)
+    weights = np.concatenate([-np.ones((paying.shape[0], 1)), given_paying], axis=1)   # (n, K+1)
+    out = {}
+    for mechanism, terms in MECHANISMS.items():
+        value = np.zeros(paying.shape[0])
+        for term in terms:
+            res, alt = TERMS[term]
+            if alt is None:
+                value += beta[term] * (residents[res] * weights).sum(axis=1)
+            else:
+                value += beta[term] * residents[res] * (weights @ alternatives[alt])
+        out[mechanism] = value
+    return out

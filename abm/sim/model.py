@@ -1,0 +1,294 @@
+"""PensionModel: the wiring of one county and the order of a simulated year."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mesa
+import numpy as np
+
+from abm.inputs.datafiles import DEFAULT_SCENARIO
+from abm.inputs.scenario import Scenario, load_scenario, replication_seeds
+from abm.sim import attitudes, demography, indicators
+from abm.sim.actuarial import valuation
+from abm.sim.agents import Government, Household
+from abm.sim.choice import (
+    BENEFIT_TERMS,
+    CHUNK,
+    MECHANISMS,
+    Coefficients,
+    alternative_factors,
+    backpays,
+    block_factors,
+    choose,
+    load_coefficients,
+    mechanism_utilities,
+    peer_shares,
+    probabilities,
+    utilities,
+)
+from abm.sim.choice import explain as choice_explain
+from abm.sim.demography import LifeTable
+from abm.sim.economy import Economy
+from abm.sim.fund import Fund
+from abm.sim.perceived_worth import Expectations, backpay_worth, perceived_worth, value_tables
+from abm.sim.policy import GROUP_CODES, backpay_gap, eligible_to_contribute, offered_grades
+from abm.sim.population import draw_residents, load_county, synthesise
+
+GROUPS = {code: name for name, code in GROUP_CODES.items()}   # population.group code -> name
+
+
+def run_economy(scenario: Scenario, county: dict) -> Economy:
+    """The economy of a run of ``scenario`` in ``county`` (its values, abm/sim/population.py load_county)."""
+    return Economy(county["rural_income"], scenario.economy, scenario.start_year - 1, scenario.end_year + 1)
+
+
+def run_grades(scenario: Scenario) -> list[int]:
+    """Every grade a run of ``scenario`` can offer, yuan/year (each names a grade-share column),
+    without building the model: revised lists need the county's incomes."""
+    return offered_grades(scenario.policy, run_economy(scenario, load_county(scenario)), scenario.years)
+
+
+class PensionModel(mesa.Model):
+    """A county's residents, its government and the pension fund, one step per year.
+
+    Args:
+        scenario: a :class:`Scenario` or the path of a scenario file.
+        rng: seed or generator; defaults to the scenario's first replication seed.
+        coefficients: behavioural coefficients to use instead of the scenario's file.
+    """
+
+    def __init__(self, *, scenario: Scenario | str | Path = DEFAULT_SCENARIO, rng=None,
+                 coefficients: Coefficients | None = None):
+        scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        super().__init__(rng=replication_seeds(scenario.run.seed, 1)[0] if rng is None else rng)
+        self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
+        self.year = scenario.start_year
+        self.county = load_county(scenario)
+        self.life = LifeTable.for_county(self.county)
+        behaviour = scenario.behaviour
+        self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)
+                             ).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation,
+                                         behaviour.heterogeneity)
+        self.economy = run_economy(scenario, self.county)
+        self.government = Government(self)
+        self.policy = self.government.step()
+        self.population = synthesise(self.county, self.life, scenario.population.residents,
+                                     self.economy.mean_income(self.year), self.policy.pension_age, self.rng)
+        self.fund = Fund(self.population.weight)
+        self.away = np.zeros(self.life.last_age + 1)   # out-migrants since the start, by age (persons)
+        self.households: dict[int, Household] = {}
+        self._add_households(self.population.id)
+        self.all_grades = offered_grades(scenario.policy, self.economy, scenario.years)
+        self.indicators: dict[str, float] = {}
+        self.datacollector = mesa.DataCollector(model_reporters={
+            name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)})
+
+    def step(self) -> None:
+        """One simulated year, in the order of DESIGN.md."""
+        if self.year > self.spec.end_year:
+            raise RuntimeError(f"the scenario ends in {self.spec.end_year}; build a new model to run again")
+        pop, policy = self.population, self._open_year()
+        self.fund.open_year(self.year)
+        eligible = self._choose(policy)
+        mean_income = self.economy.mean_income(self.year)
+        self.indicators = {"year": self.year, "residents": len(pop) * pop.weight, "mean_income": mean_income}
+        self.indicators |= indicators.contributions(pop, eligible, policy, self.all_grades)
+        backpaying = self._backpay(policy)
+        self.fund.retire(pop, policy, backpaying)
+        self.fund.pay(pop, policy)
+        self.indicators |= indicators.pensions(pop, policy, mean_income,
+                                               self.economy.basic_needs_line(self.year),
+                                               self.indicators["participants"], backpaying)
+        self.indicators |= indicators.demography(self.population, **self._demography())
+        self._grow_incomes()
+        ledger = self.fund.close_year(pop)
+        self.indicators |= indicators.money(ledger)
+        self.indicators |= valuation(pop, policy, self.life, ledger["closing_balance"], ledger["account_pensions"])
+        self.indicators |= indicators.fiscal(ledger, self.indicators["population"],
+                                             self.economy.with_income(self.county["gdp"], self.year),
+                                             self.economy.with_income(self.county["budget_revenue"], self.year))
+        self.datacollector.collect(self)
+        self.year += 1
+        self.running = self.year <= self.spec.end_year
+
+    def _open_year(self):
+        """The start of a year: the Government sets its policy, then awareness, trust and literacy move."""
+        policy = self.government.step()
+        attitudes.update(self.population, policy, self.coefficients.dynamics, self.county["villages"], self.rng)
+        return policy
+
+    def explain(self, resident_id: int) -> dict:
+        """This year's choice of one resident, before it is drawn: each alternative's probability and
+        utility, term by term. It opens the year, so the model is left for the explanation only.
+        The resident's codes are spelled out (sex, group); ``last_choice`` is the grade paid last year
+        in yuan/year, 0 for not paying, None when not eligible then.
+
+        Raises:
+            LookupError: the resident is not in the county, or may not choose this year.
+        """
+        policy = self._open_year()
+        pop = self.population
+        row = int(pop.rows(np.array([resident_id]))[0])
+        if row < 0:
+            raise LookupError(f"resident {resident_id} is not in the county in {self.year}")
+        if not eligible_to_contribute(pop, policy)[row] or pop.group[row] in policy.government_paid_groups:
+            raise LookupError(f"resident {resident_id} does not choose a grade in {self.year} (age {pop.age[row]}, "
+                              f"{'pensioner' if pop.pensioner[row] else 'not eligible or paid for by the government'})")
+        alternatives = alternative_factors(policy.grades, policy.subsidies)
+        peers = peer_shares(pop.village, pop.choice, alternatives["value"], self.county["villages"])
+        residents = block_factors(pop, np.array([row]), alternatives["value"], peers,
+                                  self.economy.mean_income(self.year), self._worth(policy),
+                                  self.coefficients.heterogeneity["liquidity_sd"])
+        last = int(pop.choice[row])
+        return {"year": self.year, "resident": {
+                    "id": int(resident_id), "age": int(pop.age[row]), "sex": demography.SEXES[int(pop.sex[row])],
+                    "group": GROUPS[int(pop.group[row])], "income": float(pop.income[row]),
+                    "years_paid": int(pop.years[row]), "awareness": float(pop.awareness[row]),
+                    "trust": float(pop.trust[row]), "literate": bool(pop.literate[row]),
+                    "last_choice": last if last >= 0 else None, "liquidity": float(pop.liquidity[row])},
+                "alternatives": choice_explain(self.coefficients.choice, residents, alternatives)}
+
+    def mechanisms(self) -> dict[str, float]:
+        """This year's choices before they are drawn: the mean, over the residents who choose, of the
+        utility each mechanism (abm/sim/choice.py MECHANISMS) adds to paying over not paying. It opens the
+        year, so the model is left for this only (as :meth:`explain`)."""
+        totals, choosers = dict.fromkeys(MECHANISMS, 0.0), 0
+        for rows, residents, alternatives in self._chooser_blocks():
+            choosers += rows.size
+            for name, utility in mechanism_utilities(self.coefficients.choice, residents, alternatives).items():
+                totals[name] += float(utility.sum())
+        return {name: total / max(choosers, 1) for name, total in totals.items()}
+
+    def paying_probabilities(self) -> tuple[np.ndarray, np.ndarray]:
+        """This year's choosers before their choices are drawn: their ages and each one's probability
+        of paying some grade. It opens the year, so the model is left for this only (as :meth:`explain`)."""
+        ages, paying = [], []
+        for rows, residents, alternatives in self._chooser_blocks():
+            ages.append(self.population.age[rows])
+            paying.append(1 - probabilities(utilities(self.coefficients.choice, residents, alternatives))[:, 0])
+        return (np.concatenate(ages), np.concatenate(paying)) if ages else (np.zeros(0, int), np.zeros(0))
+
+    def _chooser_blocks(self):
+        """Open the year and yield, block by block, the rows of the residents who choose a grade, their
+        factors and the year's alternatives."""
+        policy = self._open_year()
+        pop, beta = self.population, self.coefficients.choice
+        eligible, gov_paid = self._eligible(policy)
+        choosers = np.flatnonzero(eligible & ~gov_paid)
+        alternatives = alternative_factors(policy.grades, policy.subsidies)
+        values = alternatives["value"]
+        peers = peer_shares(pop.village, pop.choice, values, self.county["villages"])
+        worth = self._worth(policy) if any(beta[term] for term in BENEFIT_TERMS) else None
+        for start in range(0, choosers.size, CHUNK):
+            rows = choosers[start:start + CHUNK]
+            yield rows, block_factors(pop, rows, values, peers, self.economy.mean_income(self.year), worth,
+                                      self.coefficients.heterogeneity["liquidity_sd"]), alternatives
+
+    def _eligible(self, policy) -> tuple[np.ndarray, np.ndarray]:
+        """Who may pay this year, and those of them the government pays for."""
+        eligible = eligible_to_contribute(self.population, policy)
+        return eligible, eligible & np.isin(self.population.group, policy.government_paid_groups)
+
+    def _choose(self, policy) -> np.ndarray:
+        """Eligible residents pick a grade; the government pays for its groups. Money is collected."""
+        pop = self.population
+        eligible, gov_paid = self._eligible(policy)
+        grade = np.zeros(len(pop))
+        choosers = np.flatnonzero(eligible & ~gov_paid)
+        grade[choosers] = choose(self.coefficients.choice, pop, choosers, policy.grades, policy.subsidies,
+                                 self.economy.mean_income(self.year), self.county["villages"], self.rng,
+                                 self._worth(policy), self.coefficients.heterogeneity["liquidity_sd"])
+        grade[gov_paid] = policy.government_paid_grade
+        pop.choice = np.where(eligible, grade, -1)
+        pop.gov_paid = gov_paid
+        rows = np.flatnonzero(eligible)
+        self.fund.collect(pop, rows, grade[rows], gov_paid[rows], policy)
+        return eligible
+
+    def _backpay(self, policy) -> np.ndarray:
+        """Who of those with the right and a gap (abm/sim/policy.py: backpay_gap) back-pays this year, per
+        resident: a binary logit (abm/sim/choice.py: backpays) drawn for them only."""
+        pop, valuation = self.population, self.coefficients.valuation
+        gap = backpay_gap(pop, policy)
+        deciding = np.flatnonzero(gap > 0)
+        backpaying = np.zeros(len(pop), dtype=bool)
+        if deciding.size:
+            basic, account = backpay_worth(self._tables(policy), policy, pop.age[deciding], pop.sex[deciding],
+                                           pop.income[deciding], pop.trust[deciding], pop.literate[deciding],
+                                           valuation["compounding_gap"])
+            liquidity = self.coefficients.liquidity(pop.liquidity[deciding])
+            backpaying[deciding] = backpays(self.coefficients.choice, basic, account,
+                                            gap[deciding] * policy.lowest_grade, pop.income[deciding], self.rng,
+                                            pop.awareness[deciding], 1.0 if liquidity is None else liquidity)
+        return backpaying
+
+    def _tables(self, policy):
+        """The year's value tables (abm/sim/perceived_worth.py) at the residents' expectations."""
+        expectations = Expectations.from_indexation(
+            self.coefficients.valuation["discount_rate"], self.spec.policy.basic_pension_indexation,
+            self.economy.income_growth(self.year), self.economy.inflation(self.year))
+        return value_tables(self.life, policy, expectations)
+
+    def _worth(self, policy):
+        """What paying buys each resident, as perceived (abm/sim/perceived_worth.py), for a block of rows."""
+        pop, valuation = self.population, self.coefficients.valuation
+        tables = self._tables(policy)
+
+        def worth(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return perceived_worth(tables, policy, pop.age[rows], pop.sex[rows], pop.years[rows], pop.income[rows],
+                                   pop.trust[rows], pop.literate[rows], valuation["pivot_horizon"],
+                                   valuation["compounding_gap"])
+        return worth
+
+    def _demography(self) -> dict[str, float]:
+        """Deaths (accounts inherited), out-migration (accounts transferred out), ageing, births,
+        new 16-year-olds, return and in-migration (arriving with empty accounts).
+
+        Returns the year's county totals in persons (indicators.DEMOGRAPHY's flows).
+        """
+        pop, rng, county, w = self.population, self.rng, self.county, self.population.weight
+        population = len(pop) * w + pop.under_16.sum()
+        dead = demography.deaths(pop.age, pop.sex, self.life, rng)
+        leaving = ~dead & demography.out_migrants(pop.age, county["out_migration_rate"], rng)
+        self.fund.bequeath(pop, dead, self.policy)
+        self.fund.remove(pop, leaving, "transfers_out")
+        self._remove_households(pop.id[dead | leaving])
+        self.away += np.bincount(pop.age[leaving], minlength=self.away.size)[: self.away.size] * w
+        pop.keep(~(dead | leaving))
+        pop.age += 1
+        births = county["birth_rate"] * population   # the communique's rate, on the population at the start
+        pop.under_16, turning_16, child_deaths = demography.age_children(pop.under_16, self.life, births)
+        self.away, returning = demography.age_away(self.away, self.life, county["return_migration_rate"])
+        n_return = demography.stochastic_round(returning.sum() / w, rng)
+        n_in = demography.stochastic_round(county["in_migration_rate"] * population / w, rng)
+        ages = np.concatenate([
+            np.full(demography.stochastic_round(turning_16 / w, rng), demography.ENTRY_AGE),
+            demography.draw_ages(returning, n_return, rng),
+            demography.in_migrant_ages(county["in_migration_ages"], n_in, rng)])
+        if ages.size:
+            pop.append(draw_residents(county, ages, self.economy.mean_income(self.year + 1), rng,
+                                      first_id=pop.next_id))
+            self._add_households(pop.id[-ages.size:])
+        return {"births": births, "deaths": dead.sum() * w + child_deaths,
+                "in_migrants": (n_return + n_in) * w, "out_migrants": leaving.sum() * w}
+
+    def _grow_incomes(self) -> None:
+        """Incomes follow the county mean, with a yearly idiosyncratic shock (mean one)."""
+        pop = self.population
+        growth = self.economy.mean_income(self.year + 1) / self.economy.mean_income(self.year)
+        sd = self.county["income_shock"]
+        established = pop.age > demography.ENTRY_AGE  # this year's entrants were drawn at next year's level
+        shock = self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
+        pop.income[established] *= growth * shock
+
+    def _add_households(self, ids: np.ndarray) -> None:
+        if self.spec.population.agents == "all":
+            for resident_id in ids.tolist():
+                self.households[resident_id] = Household(self, resident_id)
+
+    def _remove_households(self, ids: np.ndarray) -> None:
+        for resident_id in ids.tolist():
+            household = self.households.pop(resident_id, None)
+            if household is not None:
+                household.remove()

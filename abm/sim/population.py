@@ -1,0 +1,213 @@
+"""Residents aged 16+ as columns, and the synthetic population drawn from county data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from abm.infra.errors import UserError
+from abm.inputs.county import OverrideError, load_county_values
+from abm.inputs.scenario import Scenario
+from abm.sim.demography import ENTRY_AGE, LifeTable
+from abm.sim.lifetime import NET_WIDTH, RATES
+
+# One column per resident attribute; a row is one simulated resident standing for `weight` people.
+COLUMNS: dict[str, type] = {
+    "id": np.int64,
+    "age": np.int16,             # years
+    "sex": np.int8,              # 0 female, 1 male
+    "village": np.int32,
+    "income": np.float64,        # per-capita household income, yuan/year
+    "education": np.int8,        # 0 primary or less, 1 junior secondary, 2 senior secondary or more
+    "good_health": np.bool_,
+    "household_size": np.int8,
+    "children": np.int8,
+    "reliance": np.bool_,        # relies on children for old age
+    "awareness": np.float32,     # policy knowledge, 0-1
+    "trust": np.float32,         # trust in government, 0-1
+    "literate": np.bool_,        # understands compound interest (financial literacy)
+    "liquidity": np.float32,     # standard normal draw: how much of its income the household can spare, beyond
+                                 # what income shows (the cost term's multiplier, abm/sim/choice.py HETEROGENEITY)
+    "school_until": np.int8,     # age leaving school; students cannot enrol
+    "employee": np.bool_,        # covered by the employee scheme instead
+    "group": np.int8,            # 0 none, 1 severely disabled, 2 poor (policy.GROUP_CODES)
+    "pensioner": np.bool_,
+    "choice": np.int32,          # this year's grade in yuan (up to scenario.MAX_GRADE); 0 not paying, -1 not eligible
+    "gov_paid": np.bool_,        # this year's grade paid by the government
+    "years": np.int16,           # contribution years
+    "account": np.float64,       # individual account balance, yuan
+    "account_subsidy": np.float64,  # the part of the balance from subsidies and government-paid grades, yuan
+    "account_pension": np.float64,  # monthly account pension fixed at retirement, yuan/month
+    # lifetime money with the scheme (abm/sim/lifetime.py), yuan at the end of the launch year, at the account rates
+    "pv_own": np.float64,        # own contributions and back-payments
+    "pv_subsidy": np.float64,    # entry subsidies and government-paid grades put into the account
+    "pv_basic": np.float64,      # basic pension received, with top-up and bonus
+    "pv_account": np.float64,    # account pension received from the account
+    "pv_after": np.float64,      # pension paid from public money after the account is exhausted
+    "pv_estate": np.float64,     # account inherited by the estate at death
+    "npv": np.float32,           # net flows (received - own) valued at each rate of lifetime.RATES: one column per rate
+    "net_flow": np.float64,      # this year's net flow so far, yuan, and its timed part (valued into npv once a year)
+    "years_lowest": np.int16,    # contribution years at the lowest grade of the year (back-paid years included)
+    "years_gov": np.int16,       # contribution years paid by the government
+}
+WIDTHS = {"npv": RATES.size, "net_flow": NET_WIDTH}   # 2-D columns: one value per resident and rate or part
+PV_COLUMNS = ("pv_own", "pv_subsidy", "pv_basic", "pv_account", "pv_after", "pv_estate")
+EDUCATION_LEVELS = ("primary_or_less", "junior_secondary", "senior_secondary_or_more")
+
+
+class Population:
+    """Columns of equal length plus the under-16 cohorts (counted, not simulated).
+
+    Columns are read and written as attributes (``pop.age``); rows stay ordered by id, so a
+    resident's row is found by binary search after rows are dropped.
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray], weight: float, under_16: np.ndarray):
+        object.__setattr__(self, "_columns", {k: _shaped(k, columns[k]) for k in COLUMNS})
+        object.__setattr__(self, "weight", float(weight))      # persons per simulated resident
+        object.__setattr__(self, "under_16", np.asarray(under_16, dtype=float))  # persons aged 0..15
+        object.__setattr__(self, "next_id", int(self.id.max()) + 1 if self.id.size else 0)
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self._columns[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in COLUMNS:
+            self._columns[name][...] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return self.id.size
+
+    @property
+    def nbytes(self) -> int:
+        return sum(col.nbytes for col in self._columns.values()) + self.under_16.nbytes
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Drop the rows where ``mask`` is false (deaths, migrants)."""
+        for name, col in self._columns.items():
+            self._columns[name] = col[mask]
+
+    def append(self, columns: dict[str, np.ndarray]) -> None:
+        for name, col in self._columns.items():
+            self._columns[name] = np.concatenate([col, _shaped(name, columns[name])])
+        self.next_id = int(self.id[-1]) + 1 if self.id.size else self.next_id
+
+    def rows(self, ids: np.ndarray | int) -> np.ndarray:
+        """Row index of residents by id (-1 for residents no longer present)."""
+        if not self.id.size:
+            return np.full(np.shape(ids), -1)
+        rows = np.searchsorted(self.id, ids)
+        found = (rows < self.id.size) & (self.id[np.minimum(rows, self.id.size - 1)] == ids)
+        return np.where(found, rows, -1)
+
+
+def _shaped(name: str, values) -> np.ndarray:
+    """A column as stored: its dtype, and for a 2-D column (WIDTHS) one row per resident (a 1-D value
+    given for it fills each resident's row)."""
+    col = np.asarray(values, dtype=COLUMNS[name])
+    if name in WIDTHS and col.ndim == 1:
+        col = np.repeat(col[:, None], WIDTHS[name], axis=1)
+    return col
+
+
+def load_county(scenario: Scenario) -> dict:
+    """The scenario's county data (values only), with the scenario's overrides, checked
+    against the county schema (abm/inputs/county.py)."""
+    try:
+        return load_county_values(scenario.population.county, scenario.source_dir,
+                                  scenario.population.county_overrides)
+    except OverrideError as err:
+        raise UserError(err.message, file=scenario.source_file, field=err.field) from None
+
+
+def age_distribution(county: dict, life: LifeTable) -> np.ndarray:
+    """Share of the whole population at each single age: census bands, shaped by survivorship."""
+    lx = life.survivorship()
+    shares = np.zeros(lx.size)
+    for band, share in county["age_bands"].items():
+        first, last = (int(x) for x in band.split("-"))
+        ages = np.arange(first, min(last, life.last_age) + 1)
+        shares[ages] = share * lx[ages] / lx[ages].sum()
+    return shares / shares.sum()
+
+
+def synthesise(county: dict, life: LifeTable, residents: int | None, mean_income: float,
+               pension_age: int, rng: np.random.Generator) -> Population:
+    """Draw the county's residents aged 16+ at the launch year.
+
+    Args:
+        county: county parameters (abm/data/counties/*.yaml, values only).
+        residents: simulated residents; None for one per real resident.
+        mean_income: mean rural per-capita income in the launch year, yuan/year.
+        pension_age: residents at or above it draw the basic pension without contributing.
+    """
+    shares = age_distribution(county, life)
+    adults = county["population"] * shares[ENTRY_AGE:].sum()
+    n = int(round(adults)) if residents is None else int(residents)
+    ages = ENTRY_AGE + rng.choice(shares.size - ENTRY_AGE, size=n, p=shares[ENTRY_AGE:] / shares[ENTRY_AGE:].sum())
+    columns = draw_residents(county, np.sort(ages), mean_income, rng, first_id=0)
+    columns["pensioner"] = (columns["age"] >= pension_age) & ~columns["employee"]
+    return Population(columns, weight=adults / n, under_16=county["population"] * shares[:ENTRY_AGE])
+
+
+def draw_residents(county: dict, ages: np.ndarray, mean_income: float,
+                   rng: np.random.Generator, first_id: int) -> dict[str, np.ndarray]:
+    """Attributes of residents of the given ages (also used for each year's new 16-year-olds)."""
+    n = ages.size
+    education = rng.choice(3, size=n, p=[county["education_shares"][k] for k in EDUCATION_LEVELS])
+    factors = np.array([county["education_income_factor"][k] for k in EDUCATION_LEVELS])
+    mean_factor = factors @ [county["education_shares"][k] for k in EDUCATION_LEVELS]
+    sigma = county["income_dispersion"]
+    income = mean_income * factors[education] / mean_factor * rng.lognormal(-sigma**2 / 2, sigma, n)
+    health = county["good_health_share"]
+    children = rng.poisson(np.where(ages < 40, county["children"]["under_40"], county["children"]["from_40"]))
+    reliance = county["reliance_on_children"]
+    schooling = county["schooling"]
+    group = rng.choice(3, size=n, p=[1 - county["disabled_share"] - county["poor_share"],
+                                     county["disabled_share"], county["poor_share"]])
+    return {
+        "id": np.arange(first_id, first_id + n),
+        "age": ages,
+        "sex": rng.random(n) < county["male_share"],
+        "village": rng.integers(0, county["villages"], n),
+        "income": income,
+        "education": education,
+        "good_health": rng.random(n) < np.where(ages < 60, health["under_60"], health["from_60"]),
+        "household_size": 1 + rng.poisson(county["household_size"] - 1, n),
+        "children": np.minimum(children, 10),
+        "reliance": rng.random(n) < np.where(children > 0, reliance["with_children"], reliance["without_children"]),
+        "awareness": _beta(county["awareness"], n, rng),
+        "trust": _beta(county["trust"], n, rng),
+        # a later attribute draws from a spawned child stream: adding it leaves every other draw as it was
+        "literate": rng.spawn(1)[0].random(n) < county["financial_literacy"],
+        "liquidity": rng.spawn(1)[0].standard_normal(n),
+        "school_until": rng.choice([int(a) for a in schooling], size=n, p=list(schooling.values())),
+        "employee": rng.random(n) < county["employee_scheme_share"],
+        "group": group,
+        "pensioner": np.zeros(n, bool),
+        "choice": np.full(n, -1),
+        "gov_paid": np.zeros(n, bool),
+        "years": np.zeros(n),
+        "account": np.zeros(n),
+        "account_subsidy": np.zeros(n),
+        "account_pension": np.zeros(n),
+        **lifetime_columns(n),
+    }
+
+
+def lifetime_columns(n: int) -> dict[str, np.ndarray]:
+    """Empty lifetime accumulators (abm/sim/lifetime.py) for ``n`` new residents."""
+    return {**{name: np.zeros(n) for name in PV_COLUMNS}, "npv": np.zeros((n, RATES.size)),
+            "net_flow": np.zeros((n, NET_WIDTH)),
+            "years_lowest": np.zeros(n), "years_gov": np.zeros(n)}
+
+
+def _beta(spec: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    mean, concentration = spec["mean"], spec["concentration"]
+    return rng.beta(mean * concentration, (1 - mean) * concentration, n)
