@@ -166,13 +166,13 @@ def run(
 ) -> None:
     """Run a scenario's replications and write its results folder."""
     from abm.analysis import replications
-    from abm.infra import destinations, memory
+    from abm.infra import destinations
     from abm.inputs.scenario import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     folder = out or destinations.default(Path("results"), spec.name, scenario)
     destinations.check(folder, "run")   # before running: nothing is simulated for a folder that is refused
-    memory.check_runs(spec, runs or spec.run.replications, workers or os.cpu_count() or 1)
+    replications.check_memory(spec, runs or spec.run.replications, workers or os.cpu_count() or 1)
     result = replications.run(spec, seed=seed, runs=runs, workers=workers or os.cpu_count() or 1, progress=not quiet)
     folder = replications.write(result, folder)
     if not quiet:
@@ -487,14 +487,15 @@ def validate(
     set_: SetOption = None,
 ) -> None:
     """The model with 90% bands against observed facts the calibration does not use: validation.md and figures."""
+    from abm.analysis import replications
     from abm.analysis import validation as checks
-    from abm.infra import destinations, memory
+    from abm.infra import destinations
     from abm.inputs.scenario import load_scenario
 
     spec = load_scenario(scenario, [f"population.residents={residents}", *(set_ or ())])
     folder = out or destinations.default(Path("results"), f"validate-{spec.name}", scenario)
     destinations.check(folder, "validate")   # before running
-    memory.check_runs(spec, runs, workers or os.cpu_count() or 1, field="--residents")
+    replications.check_memory(spec, runs, workers or os.cpu_count() or 1, field="--residents")
     checks.load_facts(facts or checks.FACTS)   # a bad facts file stops before running
     folder, table, seconds = checks.validate(spec, runs, workers or os.cpu_count() or 1, folder,
                                              facts or checks.FACTS, progress=True)
@@ -684,14 +685,14 @@ def explain(
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
     """Why a resident pays what they pay: each alternative's utility split into its terms, and its probability."""
-    from abm.infra import memory
+    from abm.analysis import replications
     from abm.inputs.scenario import load_scenario, replication_seeds
     from abm.sim.model import PensionModel
 
     spec = load_scenario(scenario, set_ or ())
     if not spec.start_year <= year <= spec.end_year:
         raise UserError(f"the scenario runs {spec.start_year}-{spec.end_year} (got {year})", field="--year")
-    memory.check_runs(spec, 1, 1, what=f"a run of {spec.name} to {year}")
+    replications.check_memory(spec, 1, 1, what=f"a run of {spec.name} to {year}")
     rng = replication_seeds(spec.run.seed if seed is None else seed, 1)[0]
     model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=rng)
     while model.year < year:

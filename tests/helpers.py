@@ -47,8 +47,8 @@ def small(scenario: Scenario, residents: int = 2000, end_year: int = 2016, **fie
 def year_policy(scenario: Scenario, year: int, basic_pension: float | None = None):
     """The resolved policy of ``year`` with the dated (unindexed) basic pension, the grades of a
     revision year moved with the run's economy."""
+    from abm.inputs.county import load_county
     from abm.sim.model import run_economy
-    from abm.sim.population import load_county
 
     bp = latest(scenario.policy.basic_pension, year) if basic_pension is None else basic_pension
     return policy_for_year(scenario.policy, year, bp, run_economy(scenario, load_county(scenario)))

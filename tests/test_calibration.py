@@ -14,7 +14,7 @@ import yaml
 from abm.analysis import experiments
 from abm.analysis.fitting import aggregates, estimate, pipeline, report
 from abm.infra.errors import UserError
-from abm.sim.choice import CHOICE, DYNAMICS, TERMS, load_coefficients
+from abm.inputs.coefficients import CHOICE, DYNAMICS, TERMS, load_coefficients
 from abm.sim.indicators import names
 from abm.sim.model import PensionModel
 from helpers import (

@@ -12,17 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from abm.infra.errors import UserError
+from abm.inputs.coefficients import CHOICE, DYNAMICS, SIGNS, TERMS, load_coefficients
 from abm.sim.choice import (
-    CHOICE,
-    DYNAMICS,
     MECHANISMS,
-    SIGNS,
-    TERMS,
     alternative_factors,
     backpay_probability,
     backpays,
     explain,
-    load_coefficients,
     mechanism_utilities,
     menu_place,
     peer_shares,

@@ -7,12 +7,12 @@ import pytest
 
 from abm.analysis import cohorts
 from abm.analysis.irr import LAST_AGE, money_worth
+from abm.inputs.county import load_county
 from abm.sim import lifetime, population
 from abm.sim.demography import SEXES, LifeTable
 from abm.sim.economy import Economy
 from abm.sim.fund import Fund
 from abm.sim.policy import basic_pension_path, policy_for_year
-from abm.sim.population import load_county
 from helpers import make_population, small
 
 GRADE, ENTRY_AGE, START = 500, 45, 2025

@@ -10,9 +10,8 @@ import pytest
 import yaml
 
 from abm.infra.errors import UserError
-from abm.inputs.county import County
+from abm.inputs.county import County, load_county
 from abm.inputs.scenario import load_scenario
-from abm.sim.population import load_county
 from helpers import BASELINE, COUNTY_FILE, invoke, squash
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from abm.infra.errors import UserError
+from abm.inputs.coefficients import load_coefficients
 from abm.inputs.datafiles import (
     MAX_DEPTH,
     MAX_NODES,
@@ -25,7 +26,6 @@ from abm.inputs.datafiles import (
     shipped_file,
 )
 from abm.inputs.scenario import load_scenario
-from abm.sim.choice import load_coefficients
 from helpers import BASELINE, CALIBRATION, COUNTY_FILE, REPO_ROOT, STANDIN_FILE, invoke, squash
 
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"

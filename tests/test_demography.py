@@ -8,9 +8,9 @@ import pytest
 
 from abm.analysis.fitting import census as calibration
 from abm.analysis.fitting.census import crude_death_rate, fit, observations
+from abm.inputs.county import load_county
 from abm.sim.demography import SEXES, LifeTable, age_away, systematic_draw
 from abm.sim.model import PensionModel
-from abm.sim.population import load_county
 from helpers import BASELINE, small, with_population
 
 

@@ -12,7 +12,8 @@ from statsmodels.discrete.conditional_models import ConditionalLogit
 
 from abm.analysis.fitting import estimate, pipeline, standin
 from abm.analysis.fitting.survey import choice_situations
-from abm.sim.choice import SIGNS, TERMS, design
+from abm.inputs.coefficients import SIGNS, TERMS
+from abm.sim.choice import design
 from helpers import year_policy
 
 RECOVERY_RESPONDENTS, RECOVERY_SEED = 2000, 424242

@@ -10,8 +10,8 @@ import pytest
 from abm.analysis import experiments
 from abm.analysis.replications import simulate
 from abm.infra.errors import UserError
+from abm.inputs.coefficients import BENEFIT_TERMS, load_coefficients
 from abm.inputs.scenario import replication_seeds
-from abm.sim.choice import BENEFIT_TERMS, load_coefficients
 from helpers import invoke, small
 
 YEAR, RESIDENTS, RUNS = 2016, 2000, 3

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from abm.sim.choice import TERMS, probabilities
+from abm.inputs.coefficients import TERMS
+from abm.sim.choice import probabilities
 from abm.sim.demography import SEXES
 from abm.sim.model import PensionModel
 from abm.sim.policy import GROUP_CODES

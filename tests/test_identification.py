@@ -8,7 +8,7 @@ import pytest
 
 from abm.analysis import experiments
 from abm.analysis.fitting import aggregates, identification
-from abm.sim.choice import load_coefficients
+from abm.inputs.coefficients import load_coefficients
 from helpers import small
 
 

@@ -179,7 +179,7 @@ def test_no_back_payments_in_a_run_after_the_pension_age_is_cut(baseline):
     change (today's rule once created back-payments for the cohort 41-45 at launch). The pension is
     valued so highly that anyone with the right back-pays; those of the cohort 41-45 at launch short
     of years past the pension age in 2030 (60-64) do not, and they exist."""
-    from abm.sim.choice import load_coefficients
+    from abm.inputs.coefficients import load_coefficients
     from abm.sim.model import PensionModel
     from helpers import small
 

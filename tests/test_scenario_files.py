@@ -13,9 +13,9 @@ import yaml
 
 from abm.analysis.effects import changes
 from abm.infra.errors import UserError
+from abm.inputs.county import load_county
 from abm.inputs.scenario import load_scenario
 from abm.sim.model import PensionModel
-from abm.sim.population import load_county
 from helpers import BASELINE, invoke, latest, small, squash, when, year_policy
 
 SCENARIO_DIR = BASELINE.parent

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from abm.sim.choice import DYNAMICS, TERMS
+from abm.inputs.coefficients import DYNAMICS, TERMS
 from helpers import BASELINE, invoke, squash
 
 BASE = ["population.residents=300", "end_year=2013"]

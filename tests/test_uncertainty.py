@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from abm.analysis import replications, uncertainty
-from abm.sim.choice import SIGNS, load_coefficients
+from abm.inputs.coefficients import SIGNS, load_coefficients
 from helpers import DATA_DIR, small, with_population
 
 DEFAULT = DATA_DIR / "coefficients" / "default.yaml"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from abm.analysis.irr import money_worth
+from abm.inputs.county import load_county
 from abm.inputs.scenario import Indexation
 from abm.sim.demography import LifeTable
 from abm.sim.perceived_worth import (
@@ -19,7 +20,6 @@ from abm.sim.perceived_worth import (
     pivotal_weight,
     value_tables,
 )
-from abm.sim.population import load_county
 from helpers import with_policy, year_policy
 
 FEMALE = 0
@@ -285,7 +285,8 @@ def test_the_account_value_of_a_grade_rises_with_the_grade_and_its_subsidy():
 
 
 def test_probabilities_sum_to_one_with_the_benefit_terms(baseline, county_life, policy):
-    from abm.sim.choice import alternative_factors, load_coefficients, probabilities, resident_factors, utilities
+    from abm.inputs.coefficients import load_coefficients
+    from abm.sim.choice import alternative_factors, probabilities, resident_factors, utilities
 
     rng = np.random.default_rng(3)
     n = 500

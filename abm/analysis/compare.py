@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 
 from abm.analysis import cohorts, replications
 from abm.analysis.plots import BAND, band_line, save  # noqa: E402
-from abm.infra import atomic, destinations, memory  # noqa: E402
+from abm.infra import atomic, destinations  # noqa: E402
 from abm.infra.errors import UserError  # noqa: E402
 from abm.inputs.scenario import load_scenario  # noqa: E402
 from abm.sim import outcomes
@@ -35,7 +35,7 @@ def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), pr
     """Each source is a scenario file (run now) or a results folder (read)."""
     specs = {source: load_scenario(source, overrides) for source in map(Path, sources) if not source.is_dir()}
     for spec in specs.values():   # every scenario checked before the first runs
-        memory.check_runs(spec, runs or spec.run.replications, workers)
+        replications.check_memory(spec, runs or spec.run.replications, workers)
     entries = []
     for source in map(Path, sources):
         if source.is_dir():

@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from abm.analysis import effects, replications
+from abm.inputs.coefficients import Coefficients
 from abm.inputs.scenario import Scenario, load_scenario, replication_seeds, value_at
-from abm.sim.choice import Coefficients
 from abm.sim.model import PensionModel
 
 NOISE = 0.003          # share of the eligible: a mean paired difference within it is noise (0.3 points)

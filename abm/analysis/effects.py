@@ -18,8 +18,9 @@ import pandas as pd
 
 from abm.analysis import compare, replications
 from abm.infra import processes
+from abm.inputs.coefficients import Coefficients
 from abm.inputs.scenario import Override, Scenario, load_scenario, replication_seeds
-from abm.sim.choice import MECHANISMS, Coefficients
+from abm.sim.choice import MECHANISMS
 from abm.sim.model import PensionModel
 
 INDICATORS = ("participation_rate", "lowest_grade_share", "mean_pension", "public_spending")

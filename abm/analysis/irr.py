@@ -22,13 +22,13 @@ import numpy as np
 from scipy.optimize import brentq
 
 from abm.infra.errors import UserError
+from abm.inputs.county import load_county
 from abm.inputs.scenario import Scenario, last_year
 from abm.sim import timing
 from abm.sim.demography import SEXES, LifeTable
 from abm.sim.economy import Economy
 from abm.sim.fund import MONTHS, monthly_account_pension, monthly_basic_pension, yearly_basic_pension
 from abm.sim.policy import YearPolicy, basic_pension_path, policy_for_year
-from abm.sim.population import load_county
 
 LAST_AGE = 105
 

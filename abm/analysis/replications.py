@@ -17,11 +17,11 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from abm.analysis import cohorts, plots, uncertainty
-from abm.infra import atomic, destinations, processes
-from abm.inputs.county import county_path
+from abm.infra import atomic, destinations, memory, processes
+from abm.inputs.coefficients import Coefficients
+from abm.inputs.county import county_path, load_county
 from abm.inputs.datafiles import read_parquet
 from abm.inputs.scenario import Scenario, replication_seeds
-from abm.sim.choice import Coefficients
 from abm.sim.demography import load_observations
 from abm.sim.model import PensionModel
 
@@ -210,3 +210,22 @@ def _git_commit() -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
+
+
+def resident_count(scenario: Scenario) -> int:
+    """The residents a simulation of ``scenario`` starts with: population.residents, or where it is null
+    (one per real resident) the county's population (all ages: an upper bound of those aged 16+)."""
+    if scenario.population.residents is not None:
+        return scenario.population.residents
+    return int(load_county(scenario)["population"])
+
+
+def check_memory(scenario: Scenario, runs: int, workers: int, what: str | None = None,
+                 field: str = "population.residents", models: int = 1) -> None:
+    """Refuse ``runs`` replications of ``scenario`` on ``workers`` processes if they cannot fit
+    (see :func:`abm.infra.memory.check`)."""
+    parallel = min(workers, runs)
+    what = what or (f"{runs} run{'s' if runs != 1 else ''} of {scenario.name}"
+                    + (f" on {parallel} workers" if parallel > 1 else ""))
+    memory.check(resident_count(scenario), scenario.population.agents, models, parallel, what,
+                 file=scenario.source_file if field.startswith("population.") else None, field=field)

@@ -290,7 +290,9 @@ def check_memory(sweep: Sweep, workers: int) -> None:
     if sweep.function is not None:
         return
     base = load_scenario(sweep.base_path(), list(sweep.set.items()))
-    residents, agents = memory.residents(base), base.population.agents
+    from abm.analysis.replications import resident_count
+
+    residents, agents = resident_count(base), base.population.agents
     for parameter in sweep.parameters:
         values = parameter.levels if parameter.type == "categorical" else [
             parameter.value(b) for b in _finite_extremes(parameter)]

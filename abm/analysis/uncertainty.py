@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from abm.inputs.coefficients import SIGNS, Coefficients, coefficients_path
 from abm.inputs.datafiles import read_yaml
-from abm.sim.choice import SIGNS, Coefficients, coefficients_path
 
 STREAM = 2_0260_0018   # mixed into a replication's seed: the draw's own stream, apart from the model's
 
@@ -117,7 +117,7 @@ def replication_coefficients(scenario, seeds: list[int], coefficients: Coefficie
     distribution = spread(path)
     if distribution is None:
         return [None] * len(seeds)
-    from abm.sim.choice import load_coefficients
+    from abm.inputs.coefficients import load_coefficients
 
     behaviour = scenario.behaviour
     base = load_coefficients(path).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation,

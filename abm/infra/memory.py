@@ -152,23 +152,3 @@ def check(residents: int, agents: str, models: int = 1, workers: int = 1, what: 
         raise UserError(f"{described} needs about {size(per_process)} of address space in each simulating "
                         f"process; the limit is {size(limit)} (RLIMIT_AS, `ulimit -v`): "
                         f"{advice(False, agents == 'all')}, or raise the limit", file=file, field=field)
-
-
-def residents(scenario) -> int:
-    """The residents a simulation of ``scenario`` starts with: population.residents, or where it is null
-    (one per real resident) the county's population (all ages: an upper bound of those aged 16+)."""
-    if scenario.population.residents is not None:
-        return scenario.population.residents
-    from abm.sim.population import load_county
-
-    return int(load_county(scenario)["population"])
-
-
-def check_runs(scenario, runs: int, workers: int, what: str | None = None, field: str = "population.residents",
-               models: int = 1) -> None:
-    """Refuse ``runs`` replications of ``scenario`` on ``workers`` processes if they cannot fit (see :func:`check`)."""
-    parallel = min(workers, runs)
-    what = what or (f"{runs} run{'s' if runs != 1 else ''} of {scenario.name}"
-                    + (f" on {parallel} workers" if parallel > 1 else ""))
-    check(residents(scenario), scenario.population.agents, models, parallel, what,
-          file=scenario.source_file if field.startswith("population.") else None, field=field)

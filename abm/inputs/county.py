@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abm.infra.errors import CrossFieldError, UserError, validation_message
 from abm.inputs.datafiles import DATA_DIR, depth_and_line, find, merge, read_yaml_node, strip_metadata
+
+if TYPE_CHECKING:
+    from abm.inputs.scenario import Scenario
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Year = Annotated[int, Field(ge=1900, le=2200)]
@@ -217,3 +220,13 @@ def _holds(data: Any, loc: tuple) -> bool:
             return False
         data = data[part]
     return True
+
+
+def load_county(scenario: Scenario) -> dict:
+    """The scenario's county data (values only), with the scenario's overrides, checked
+    against the county schema above."""
+    try:
+        return load_county_values(scenario.population.county, scenario.source_dir,
+                                  scenario.population.county_overrides)
+    except OverrideError as err:
+        raise UserError(err.message, file=scenario.source_file, field=err.field) from None

@@ -17,19 +17,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from abm.infra.errors import CrossFieldError, UserError, validation_message
-from abm.inputs.county import OverrideError, county_path, load_county_values
-from abm.inputs.datafiles import (
-    absolute_ref,
-    dump,
-    is_dated,
-    merge,
-    parse_yaml,
-    period,
-    read_yaml_node,
-    shipped_file,
-)
-from abm.inputs.datafiles import depth_and_line as _depth_and_line
-from abm.sim.choice import (
+from abm.inputs.coefficients import (
     CHOICE,
     DYNAMICS,
     HETEROGENEITY,
@@ -42,6 +30,18 @@ from abm.sim.choice import (
     load_coefficients,
     sign_problem,
 )
+from abm.inputs.county import OverrideError, county_path, load_county_values
+from abm.inputs.datafiles import (
+    absolute_ref,
+    dump,
+    is_dated,
+    merge,
+    parse_yaml,
+    period,
+    read_yaml_node,
+    shipped_file,
+)
+from abm.inputs.datafiles import depth_and_line as _depth_and_line
 
 Year = Annotated[int, Field(ge=1900, le=2200)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]

@@ -7,21 +7,20 @@ from pathlib import Path
 import mesa
 import numpy as np
 
+from abm.inputs.coefficients import BENEFIT_TERMS, Coefficients, load_coefficients
+from abm.inputs.county import load_county
 from abm.inputs.datafiles import DEFAULT_SCENARIO
 from abm.inputs.scenario import Scenario, load_scenario, replication_seeds
 from abm.sim import attitudes, demography, indicators
 from abm.sim.actuarial import valuation
 from abm.sim.agents import Government, Household
 from abm.sim.choice import (
-    BENEFIT_TERMS,
     CHUNK,
     MECHANISMS,
-    Coefficients,
     alternative_factors,
     backpays,
     block_factors,
     choose,
-    load_coefficients,
     mechanism_utilities,
     peer_shares,
     probabilities,
@@ -33,13 +32,13 @@ from abm.sim.economy import Economy
 from abm.sim.fund import Fund
 from abm.sim.perceived_worth import Expectations, backpay_worth, perceived_worth, value_tables
 from abm.sim.policy import GROUP_CODES, backpay_gap, eligible_to_contribute, offered_grades
-from abm.sim.population import draw_residents, load_county, synthesise
+from abm.sim.population import draw_residents, synthesise
 
 GROUPS = {code: name for name, code in GROUP_CODES.items()}   # population.group code -> name
 
 
 def run_economy(scenario: Scenario, county: dict) -> Economy:
-    """The economy of a run of ``scenario`` in ``county`` (its values, abm/sim/population.py load_county)."""
+    """The economy of a run of ``scenario`` in ``county`` (its values, abm/inputs/county.py load_county)."""
     return Economy(county["rural_income"], scenario.economy, scenario.start_year - 1, scenario.end_year + 1)
 
 

@@ -6,9 +6,6 @@ from typing import Any
 
 import numpy as np
 
-from abm.infra.errors import UserError
-from abm.inputs.county import OverrideError, load_county_values
-from abm.inputs.scenario import Scenario
 from abm.sim.demography import ENTRY_AGE, LifeTable
 from abm.sim.lifetime import NET_WIDTH, RATES
 
@@ -114,16 +111,6 @@ def _shaped(name: str, values) -> np.ndarray:
     if name in WIDTHS and col.ndim == 1:
         col = np.repeat(col[:, None], WIDTHS[name], axis=1)
     return col
-
-
-def load_county(scenario: Scenario) -> dict:
-    """The scenario's county data (values only), with the scenario's overrides, checked
-    against the county schema (abm/inputs/county.py)."""
-    try:
-        return load_county_values(scenario.population.county, scenario.source_dir,
-                                  scenario.population.county_overrides)
-    except OverrideError as err:
-        raise UserError(err.message, file=scenario.source_file, field=err.field) from None
 
 
 def age_distribution(county: dict, life: LifeTable) -> np.ndarray:

@@ -16,10 +16,11 @@ from typing import Any, Literal
 import numpy as np
 
 from abm.infra.errors import UserError
+from abm.inputs.county import load_county
 from abm.inputs.scenario import Scenario, load_scenario, period, value_at
 from abm.sim.model import DEFAULT_SCENARIO, PensionModel, run_economy
 from abm.sim.policy import basic_pension_path, menu_for_year
-from abm.sim.population import COLUMNS, Population, load_county
+from abm.sim.population import COLUMNS, Population
 
 SCENARIOS = DEFAULT_SCENARIO.parent
 PROJECT = SCENARIOS.parent                           # the package: scenario files are listed relative to it

@@ -29,9 +29,9 @@ from scipy.stats import qmc
 from abm.analysis import experiments, replications
 from abm.infra import processes
 from abm.infra.errors import UserError
+from abm.inputs.coefficients import Coefficients
 from abm.inputs.datafiles import CALIBRATION_DIR, read_yaml
 from abm.inputs.scenario import Scenario
-from abm.sim.choice import Coefficients
 
 TARGETS = CALIBRATION_DIR / "targets.yaml"
 # name -> (section of the coefficients file, lower bound, upper bound): what one cross-section cannot

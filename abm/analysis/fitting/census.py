@@ -19,11 +19,10 @@ import pandas as pd
 
 from abm.analysis import replications
 from abm.infra.errors import UserError
-from abm.inputs.county import county_path
+from abm.inputs.county import county_path, load_county
 from abm.inputs.datafiles import DATA_DIR
 from abm.inputs.scenario import Scenario, load_scenario
 from abm.sim.model import DEFAULT_SCENARIO
-from abm.sim.population import load_county
 
 REPLICATIONS = 20
 ROUNDS = 12

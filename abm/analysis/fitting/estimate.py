@@ -29,7 +29,8 @@ from scipy.stats import chi2, norm, qmc
 from statsmodels.tools.numdiff import approx_fprime
 
 from abm.analysis.fitting.survey import likert_share
-from abm.sim.choice import SIGNS, TERMS, design, probabilities, utilities
+from abm.inputs.coefficients import SIGNS, TERMS
+from abm.sim.choice import design, probabilities, utilities
 
 # Habit and herding need last year's choices and the village's: a cross-section cannot show them.
 DYNAMIC_TERMS = ("peer_share", "inertia")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from abm.infra import atomic
+from abm.inputs.coefficients import Coefficients, load_coefficients
 from abm.inputs.datafiles import dump, read_yaml
-from abm.sim.choice import Coefficients, load_coefficients
 
 HEADER = """\
 # Fitted behavioural coefficients, written by `pension-abm calibrate survey` (the choice terms and the

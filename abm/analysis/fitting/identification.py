@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from abm.analysis.fitting import aggregates
+from abm.inputs.coefficients import TERMS, Coefficients
 from abm.inputs.scenario import Scenario
-from abm.sim.choice import MECHANISMS, TERMS, Coefficients
+from abm.sim.choice import MECHANISMS
 
 STEP = 0.05          # a fitted parameter moves by this share of its range (each way)
 COVARIANCE_STEP = 0.02   # the same for the fit's curvature

@@ -20,8 +20,8 @@ from abm.analysis.fitting import aggregates, estimate, fitted, identification, r
 from abm.analysis.fitting.survey import CALIBRATION_DIR, STANDIN, choice_situations, file_hash, read_survey
 from abm.infra import atomic, destinations
 from abm.infra.errors import UserError
+from abm.inputs.coefficients import load_coefficients
 from abm.inputs.scenario import Scenario, value_at
-from abm.sim.choice import load_coefficients
 from abm.sim.indicators import names
 from abm.sim.policy import policy_for_year
 

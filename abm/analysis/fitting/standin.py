@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from abm.infra import atomic
+from abm.inputs.county import load_county
 from abm.inputs.scenario import Scenario, value_at
 from abm.sim.choice import sample, utilities
 from abm.sim.demography import LifeTable
 from abm.sim.economy import Economy
 from abm.sim.policy import policy_for_year
-from abm.sim.population import EDUCATION_LEVELS, load_county, synthesise
+from abm.sim.population import EDUCATION_LEVELS, synthesise
 
 SURVEY_YEAR = 2018
 RESPONDENTS = 1000

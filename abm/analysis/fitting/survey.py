@@ -12,14 +12,15 @@ import numpy as np
 import pandas as pd
 
 from abm.infra.errors import UserError
+from abm.inputs.coefficients import load_coefficients
+from abm.inputs.county import load_county
 from abm.inputs.datafiles import CALIBRATION_DIR, read_text, read_yaml
 from abm.inputs.scenario import Scenario, value_at
-from abm.sim.choice import alternative_factors, load_coefficients, resident_factors
+from abm.sim.choice import alternative_factors, resident_factors
 from abm.sim.demography import LifeTable
 from abm.sim.economy import Economy
 from abm.sim.perceived_worth import Expectations, perceived_worth, value_tables
 from abm.sim.policy import policy_for_year
-from abm.sim.population import load_county
 
 CODEBOOK = CALIBRATION_DIR / "survey" / "codebook.yaml"
 STANDIN = CALIBRATION_DIR / "survey" / "qi_county_standin.csv"
