@@ -9,8 +9,6 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -122,25 +120,6 @@ def main() -> None:
                     pass
             os._exit(code)
         raise SystemExit(code) from None
-
-
-@contextmanager
-def _progress(*columns, **task) -> Iterator:
-    """``update(**fields)`` of a progress bar drawn at its first update: a command refused by a check
-    before its work starts leaves no empty bar behind."""
-    from rich.progress import Progress
-
-    bar, started = Progress(*columns, console=err_console), []
-
-    def update(**fields) -> None:
-        if not started:
-            started.append(bar.add_task("", **task))
-            bar.start()
-        bar.update(started[0], **fields)
-    try:
-        yield update
-    finally:
-        bar.stop()
 
 
 SetOption = Annotated[list[str] | None, typer.Option(
@@ -284,7 +263,7 @@ def sweep(
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from abm.analysis import sweep as sweeps
-    from abm.infra import destinations
+    from abm.infra import destinations, progress
 
     if scheduler is not None:
         sweeps.check_scheduler(scheduler)
@@ -295,7 +274,8 @@ def sweep(
     columns = (TextColumn(f"[bold]{spec.name}[/] points"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                TextColumn("ETA"), TimeRemainingColumn())
     try:
-        with _progress(*columns, total=None) as update:   # drawn once the folder and the points are checked
+        # drawn once the folder and the points are checked
+        with progress.bar(*columns, console=err_console, total=None) as update:
             stats = sweeps.run_sweep(spec, sweep_file, folder, workers or os.cpu_count() or 1, scheduler, resume,
                                      on_progress=lambda done, total: update(completed=done, total=total))
     except (KeyboardInterrupt, MemoryError) as err:
@@ -378,7 +358,7 @@ def calibrate_aggregates(
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
     from abm.analysis.fitting import pipeline
-    from abm.infra import memory
+    from abm.infra import memory, progress
     from abm.inputs.scenario import load_scenario
 
     spec, out = load_scenario(scenario), _calibration_out(out)
@@ -386,7 +366,8 @@ def calibrate_aggregates(
     memory.check(residents, "none", models=2, what="the fit's runs", field="--residents")
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TextColumn("best loss {task.fields[best]}"),
                TimeElapsedColumn())
-    with _progress(*columns, total=budget, best="-") as update:   # drawn once the folder and files are checked
+    # drawn once the folder and files are checked
+    with progress.bar(*columns, console=err_console, total=budget, best="-") as update:
         context = pipeline.calibrate_aggregates(
             spec, budget, seeds, residents, out, targets or TARGETS,
             on_evaluation=lambda n, best: update(completed=min(n, budget), best=f"{best:.3f}" if n else "-"),
@@ -605,6 +586,7 @@ def directions(
     from abm.analysis import directions as checks
     from abm.infra import memory
     from abm.inputs.scenario import load_scenario
+    from abm.sim import outcomes
 
     spec = load_scenario(scenario, set_ or ())
     last = year + checks.SPAN - 1
@@ -628,11 +610,8 @@ def directions(
     for column in ("lever", "outcome", "difference", "bound", "met"):
         out.add_column(column, justify="right" if column == "difference" else "left")
     for row in result.table.itertuples():
-        unit = " pts" if row.measure == "points" else "%"
-        outcome = f"{row.indicator.removesuffix('_rate').replace('_', ' ')}, {row.years}"
-        out.add_row(row.lever, outcome,
-                    f"{100 * row.difference:+.2f}{unit} [{100 * row.low:+.2f}, {100 * row.high:+.2f}]",
-                    row.bound, "[green]yes[/]" if row.met else "[red]no[/]")
+        out.add_row(row.lever, f"{outcomes.label(row.indicator)}, {row.years}", checks.paired_text(row), row.bound,
+                    "[green]yes[/]" if row.met else "[red]no[/]")
     out_console.print(out)
     profile = Table(title="age profile of the scenario's own runs")
     for column in ("check", "value", "bound", "met"):

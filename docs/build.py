@@ -16,6 +16,10 @@ docs/) each:
   bench/bench_*.py turned into tables) and ``screenshot`` (docs/viz.png, the browser page after 15
   simulated years).
 
+Every run also rewrites two sections computed from the code alone: the survey README's stand-in
+coefficients (``standin-generating``) and results/README.md's table of the time series' columns
+(``columns``, from the registry of indicators, abm/sim/outcomes.py).
+
 Usage:
   python docs/build.py                      # the quick jobs
   python docs/build.py --bench              # the quick and the slow jobs
@@ -42,12 +46,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from abm.infra import atomic
+from abm.infra import atomic, tables
 from abm.infra.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 SURVEY_README = ROOT / "abm" / "calibration" / "survey" / "README.md"   # the stand-in's generating values
+RESULTS_README = ROOT / "results" / "README.md"                          # the time series' columns
 DOCS = ROOT / "docs"
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 SWEEPS = ROOT / "scenarios" / "sweeps"
@@ -122,8 +127,7 @@ def stale(text: str, fresh: dict[str, str], source: str | Path = README) -> list
 # --- formatting ----------------------------------------------------------------------------------
 
 def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+    return tables.markdown(header, rows)
 
 
 def percent(value: float) -> str:
@@ -386,7 +390,6 @@ def _leading(spec, analysis: dict) -> str:
 # The scenarios' effects: the year compared, and runs x residents giving bands narrow enough to read
 # in a few minutes on 2 cores (docs/build.py --only scenario-effects).
 EFFECTS = {"year": 2040, "runs": 30, "residents": 10_000}
-EFFECT_COLUMNS = ("participation_rate", "lowest_grade_share", "mean_pension", "public_spending")
 
 
 def scenario_effects(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
@@ -434,8 +437,7 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
                 cells.append(f"{row['difference'] / ref:+.1%} [{row['low'] / ref:+.1%}, {row['high'] / ref:+.1%}]")
         rows.append([lever, *cells])
     base = frame[frame["lever"] == next(iter(levers))].set_index("indicator")["reference"]
-    levels = [_level(name, base[name]) + ("" if outcomes.shown_unit(name) == "%" else f" {outcomes.shown_unit(name)}")
-              for name in LEVER_INDICATORS]
+    levels = [outcomes.indicator(name).unit.text(base[name]) for name in LEVER_INDICATORS]
     rows.insert(0, ["baseline (levels)", *levels])
     lead = (f"Each lever alone against the baseline, mean over {LEVER_SPAN[0]}-{LEVER_SPAN[1]} of "
             f"{LEVER_SIZE['runs']} paired runs (the same seeds) of {count(LEVER_SIZE['residents'])} residents, "
@@ -453,18 +455,18 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
 def effects_table(effects, workers: int = WORKERS) -> str:
     """The scenario table of measured :class:`abm.analysis.effects.Effects`: the baseline's levels, each other
     scenario's paired difference [90% band], and the mechanism behind it."""
-    from abm.analysis.effects import mechanism_sentence
+    from abm.analysis.effects import INDICATORS, mechanism_sentence
     from abm.sim import outcomes
 
     base = effects.scenarios[0].name
     rows = [[f"`{base}`", effects.scenarios[0].description,
-             *(_level(name, effects.level(base, name)) for name in EFFECT_COLUMNS),
+             *(_level(name, effects.level(base, name)) for name in INDICATORS),
              "the reference: levels in the year"]]
     for scenario in effects.scenarios[1:]:
-        cells = [_effect(name, effects.difference(scenario.name, name)) for name in EFFECT_COLUMNS]
+        cells = [_effect(name, effects.difference(scenario.name, name)) for name in INDICATORS]
         rows.append([f"`{scenario.name}`", scenario.description, *cells, mechanism_sentence(effects, scenario.name)])
     header = ["scenario", "question (its description)",
-              *(outcomes.heading(name, difference=True) for name in EFFECT_COLUMNS),
+              *(outcomes.heading(name, difference=True) for name in INDICATORS),
               f"why: what it changes, and what moved the utility of paying in {effects.year}"]
     lead = (f"Effects in {effects.year} against `{base}`: the mean difference over {effects.runs} paired runs (the "
             f"same seeds and the same draws of the behaviour coefficients from their estimates' uncertainty) of "
@@ -481,7 +483,7 @@ def _level(name: str, value: float) -> str:
     """An indicator's level in its shown unit, a percentage with its sign (the column gives differences)."""
     from abm.sim import outcomes
 
-    return outcomes.number(name, value) + ("%" if outcomes.shown_unit(name) == "%" else "")
+    return outcomes.indicator(name).unit.marked(value)
 
 
 def _effect(name: str, value) -> str:
@@ -621,6 +623,21 @@ def survey_sections() -> dict[str, str]:
     return {"standin-generating": generating_table()}
 
 
+def columns_table() -> str:
+    """results/README.md's table of the time series' columns: the registry of indicators (abm/sim/outcomes.py),
+    each column's stored unit, meaning and whether it is a key indicator."""
+    from abm.sim import outcomes
+
+    rows = [[f"`{name}`", entry.unit.stored, entry.meaning, "key" if entry.key else ""]
+            for name, entry in outcomes.INDICATORS.items()]
+    return table(["column", "unit", "meaning", "key"], rows)
+
+
+def results_sections() -> dict[str, str]:
+    """results/README.md's generated section: the time series' columns, from the registry of indicators."""
+    return {"columns": columns_table()}
+
+
 def quick_sections() -> dict[str, str]:
     """The quick sections from fresh runs, computed in memory (no figure written)."""
     sections: dict[str, str] = {}
@@ -664,8 +681,8 @@ def main(argv: list[str] | None = None) -> int:
             for note in result.notes:
                 print(f"note: {note}", file=sys.stderr)
         atomic.write_text(README, replace(text, fresh, README))
-        survey_readme = SURVEY_README.read_text(encoding="utf-8")
-        atomic.write_text(SURVEY_README, replace(survey_readme, survey_sections(), SURVEY_README))
+        for path, sections in ((SURVEY_README, survey_sections()), (RESULTS_README, results_sections())):
+            atomic.write_text(path, replace(path.read_text(encoding="utf-8"), sections, path))
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

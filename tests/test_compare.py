@@ -71,7 +71,7 @@ def test_compare_writes_table_page_and_figures(compared):
                 *(f"{name}.png" for name in KEY_INDICATORS)}
     assert {p.name for p in compared.iterdir()} == expected
     metadata = json.loads((compared / "metadata.json").read_text())
-    assert metadata["format"] == "pension-abm/analysis/compare/1" and metadata["scenarios"] == ["A", "B"]
+    assert metadata["format"] == "pension-abm/compare/1" and metadata["scenarios"] == ["A", "B"]
     for png in compared.glob("*.png"):
         assert png.read_bytes()[:8] == PNG_MAGIC, png.name
     assert [p for p in compared.parent.iterdir() if ".partial" in p.name or ".old" in p.name] == []

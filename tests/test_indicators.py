@@ -66,28 +66,53 @@ def test_a_run_values_the_accounts_every_year(small_scenario):
     assert df["gdp"].is_monotonic_increasing
 
 
-def test_results_readme_documents_every_column_with_its_unit():
-    """Each indicator has a row in results/README.md's column table (grade shares as grade_share_<G>),
-    whose unit is the one abm/sim/outcomes.py shows it from."""
-    import re
+def test_every_column_a_run_writes_is_in_the_registry_and_every_entry_is_written(small_scenario):
+    """The model's columns are the registry's (abm/sim/outcomes.py), in its order, grade shares one per
+    grade: each computation writes exactly its group's columns, and the fund's ledger items are all columns."""
+    from abm.sim import outcomes
+    from abm.sim.actuarial import COLUMNS as VALUATION
+    from abm.sim.fund import INFLOWS, OUTFLOWS, PUBLIC
+
+    model = PensionModel(scenario=small_scenario.model_copy(update={"end_year": small_scenario.start_year + 1}))
+    while model.running:
+        model.step()
+    written = list(model.datacollector.get_model_vars_dataframe().columns)
+    assert set(model.indicators) == set(written)                 # nothing computed is left out of the table
+    assert written == indicators.names(model.all_grades)
+    grades = [c for c in written if outcomes.GRADE_SHARE.fullmatch(c)]
+    assert grades == [indicators.grade_column(g) for g in model.all_grades] and grades
+    assert {c for c in written if c not in grades} == set(outcomes.INDICATORS) - {outcomes.GRADE_SHARES}
+    for group in outcomes.GROUPS:
+        assert outcomes.group(group), group
+    assert VALUATION == outcomes.group("valuation")
+    assert set(INFLOWS + OUTFLOWS + PUBLIC) <= set(indicators.MONEY)
+
+
+def test_results_readme_column_table_is_the_registry():
+    """results/README.md's column table is docs/build.py's rendering of the registry: one row per column (the
+    grade shares as grade_share_<G>) with its stored unit, meaning and key flag; `python docs/build.py` rewrites it."""
+    import importlib.util
+    import sys
 
     from abm.sim import outcomes
     from helpers import REPO_ROOT
 
-    text = (REPO_ROOT / "results" / "README.md").read_text(encoding="utf-8")
-    table = text[text.index("| column | unit | meaning |"):].split("\n\n")[0].splitlines()[2:]
+    spec = importlib.util.spec_from_file_location("docs_build", REPO_ROOT / "docs" / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = build
+    spec.loader.exec_module(build)
+    text = build.RESULTS_README.read_text(encoding="utf-8")
+    assert build.stale(text, build.results_sections(), build.RESULTS_README) == [], \
+        "results/README.md's column table differs from the registry: run `python docs/build.py`"
+    rows = build.parse(text)["columns"].splitlines()[2:]
     documented = {}
-    for row in table:
-        names, unit, _ = (cell.strip() for cell in row.strip("|").split(" | ", 2))
-        documented |= dict.fromkeys(re.findall(r"`([A-Za-z0-9_<>]+)`", names), unit)
-    all_names = indicators.names([100, 200])
-    missing = [name for name in all_names if name not in documented and not name.startswith("grade_share_")]
-    assert not missing
-    assert documented.pop("grade_share_<G>") == outcomes.indicator("grade_share_100").unit.stored == "share"
-    disagree = {name: (unit, outcomes.indicator(name).unit.stored) for name, unit in documented.items()
-                if outcomes.indicator(name).unit.stored != unit}
-    assert not disagree
-    assert set(documented) <= set(all_names)
+    for row in rows:
+        name, unit, meaning, key = (cell.strip() for cell in row.strip("|").split(" | "))
+        documented[name.strip("`")] = (unit, meaning, key)
+    assert list(documented) == list(outcomes.INDICATORS)
+    assert documented["participation_rate"] == ("share", "paying / eligible (this year's payers)", "key")
+    assert documented["grade_share_<G>"][0] == outcomes.indicator("grade_share_100").unit.stored == "share"
+    assert [name for name, (_, _, key) in documented.items() if key] == list(outcomes.KEY_INDICATORS)
 
 
 def test_every_indicator_has_a_label_a_unit_and_a_number_format():
@@ -96,7 +121,11 @@ def test_every_indicator_has_a_label_a_unit_and_a_number_format():
     from abm.sim import outcomes
 
     all_names = indicators.names([100, 200, 2000])
-    assert set(outcomes.INDICATORS) == {n for n in all_names if not n.startswith("grade_share_")}
+    columns = {n for n in all_names if not n.startswith("grade_share_")}
+    assert set(outcomes.INDICATORS) - {outcomes.GRADE_SHARES} == columns
+    for name, entry in outcomes.INDICATORS.items():
+        assert entry.meaning and entry.group in outcomes.GROUPS, name
+        assert entry.panel is None or entry.panel in outcomes.PANELS, name
     for name in all_names:
         shown = outcomes.indicator(name)
         assert shown.label and shown.unit.shown
@@ -109,3 +138,22 @@ def test_every_indicator_has_a_label_a_unit_and_a_number_format():
     assert outcomes.number("funding_ratio", -1e-9) == "0.0"
     with pytest.raises(KeyError, match="abm/sim/outcomes.py"):
         outcomes.indicator("no_such_indicator")
+
+
+def test_key_indicators_and_panels_come_from_the_registry():
+    """The summary's and comparisons' key indicators and each figure panel's series and legend labels are the
+    registry's; every panel draws something."""
+    from abm.analysis import compare, plots, replications
+    from abm.sim import outcomes
+
+    assert replications.KEY_INDICATORS is outcomes.KEY_INDICATORS
+    assert compare.table.__defaults__ == (outcomes.KEY_INDICATORS,)
+    assert outcomes.KEY_INDICATORS[:3] == ("participation_rate", "lowest_grade_share", "top_grade_share")
+    assert plots.ENROLMENT == {"participation_rate": "participation rate (paying / eligible)",
+                               "lowest_grade_share": "payers at the lowest grade",
+                               "top_grade_share": "payers at the highest grade"}
+    assert plots.PUBLIC == {name: outcomes.label(name) for name in outcomes.INDICATORS if name.startswith("public_")
+                            and outcomes.indicator(name).panel == "public"}
+    assert all(outcomes.panel(name) for name in outcomes.PANELS)
+    with pytest.raises(KeyError, match="no panel"):
+        outcomes.panel("no_such_panel")

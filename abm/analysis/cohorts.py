@@ -17,17 +17,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from abm.sim import timing  # noqa: E402
-from abm.sim.fund import MONTHS, monthly_basic_pension  # noqa: E402
-from abm.sim.lifetime import RATES, irr_from_grid  # noqa: E402
-from abm.sim.population import PV_COLUMNS  # noqa: E402
+from abm.analysis.bands import bands
+from abm.sim import timing
+from abm.sim.fund import MONTHS, monthly_basic_pension
+from abm.sim.lifetime import RATES, irr_from_grid
+from abm.sim.population import PV_COLUMNS
 
 COHORT_YEARS = 5
 COMPLETE = 0.9          # share of a cohort's residents valued for its row to be drawn
@@ -37,7 +35,6 @@ MEASURES = ("residents", "valued_share", "own", "subsidy", "basic", "account", "
             "public_received", "money_worth", "net_transfer", "net_transfer_total", "irr_p10", "irr_median",
             "irr_p90", "irr_defined_share")
 BANDED = ("money_worth", "net_transfer", "irr_median")   # written with their 90% band over runs
-BAND = (0.05, 0.95)
 
 
 def records(model) -> pd.DataFrame:
@@ -153,8 +150,8 @@ def over_runs(per_run: pd.DataFrame) -> pd.DataFrame:
     grouped = per_run.groupby(["cohort", "grade"], sort=True)
     out = grouped[list(MEASURES)].mean()
     for name in BANDED:
-        out[f"{name}_low"] = grouped[name].quantile(BAND[0])
-        out[f"{name}_high"] = grouped[name].quantile(BAND[1])
+        band = bands(grouped[name])
+        out[f"{name}_low"], out[f"{name}_high"] = band["low"], band["high"]
     out["runs"] = grouped.size()
     order = {g: i for i, g in enumerate((ALL, *GRADES))}
     out = out.reset_index()
@@ -168,10 +165,11 @@ def complete(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["cohort"].isin(full)]
 
 
-def figure(tables: dict[str, pd.DataFrame], title: str) -> plt.Figure:
+def figure(tables: dict[str, pd.DataFrame], title: str) -> Figure:
     """Money's worth, median internal rate of return and net transfer per person by cohort; one line
     per grade (one scenario) or per scenario (``all`` residents, several)."""
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    fig = Figure(figsize=(15, 4.6))
+    axes = fig.subplots(1, 3)
     several = len(tables) > 1
     for label, frame in tables.items():
         frame = complete(frame)

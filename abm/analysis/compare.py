@@ -8,19 +8,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 from abm.analysis import cohorts, replications
-from abm.analysis.plots import BAND, band_line, save  # noqa: E402
-from abm.infra import atomic, destinations  # noqa: E402
-from abm.infra.errors import UserError  # noqa: E402
-from abm.inputs.scenario import load_scenario  # noqa: E402
+from abm.analysis.bands import bands
+from abm.analysis.plots import band_line, save
+from abm.infra import atomic, destinations, tables
+from abm.infra.errors import UserError
+from abm.inputs.scenario import load_scenario
 from abm.sim import outcomes
+from abm.sim.outcomes import KEY_INDICATORS
 
 
 @dataclass(frozen=True)
@@ -72,7 +71,7 @@ def default_folder(names: list[str]) -> Path:
     return Path("results") / "-".join(["compare", *names])[:120]
 
 
-def table(entries: list[Entry], indicators=replications.KEY_INDICATORS) -> pd.DataFrame:
+def table(entries: list[Entry], indicators=KEY_INDICATORS) -> pd.DataFrame:
     """Mean and 90% band of each indicator per scenario and report year, and the difference from
     the first scenario: paired by run (the same seeds) where both have the same runs."""
     base = entries[0]
@@ -84,13 +83,12 @@ def table(entries: list[Entry], indicators=replications.KEY_INDICATORS) -> pd.Da
             for year in years:
                 values = _values(entry, name, year)
                 reference = _values(base, name, year)
-                diff = (values - reference.reindex(values.index)) if paired else None
+                stats = bands(values)
+                diff = bands(values - reference.reindex(values.index)) if paired else {}
                 rows.append({
-                    "indicator": name, "year": year, "scenario": entry.name,
-                    "mean": values.mean(), "low": values.quantile(BAND[0]), "high": values.quantile(BAND[1]),
-                    "difference": values.mean() - reference.mean(),
-                    "difference_low": diff.quantile(BAND[0]) if diff is not None else np.nan,
-                    "difference_high": diff.quantile(BAND[1]) if diff is not None else np.nan,
+                    "indicator": name, "year": year, "scenario": entry.name, **stats,
+                    "difference": stats["mean"] - reference.mean(),
+                    "difference_low": diff.get("low", np.nan), "difference_high": diff.get("high", np.nan),
                     "runs": len(values),
                 })
     return pd.DataFrame(rows)
@@ -107,8 +105,7 @@ def markdown(frame: pd.DataFrame, base: str) -> str:
     lines = []
     for name, part in frame.groupby("indicator", sort=False):
         scenarios = list(dict.fromkeys(part["scenario"]))
-        lines += [f"### {outcomes.heading(name)} (`{name}`)", "", "| year | " + " | ".join(scenarios) + " |",
-                  "|---|" + "---|" * len(scenarios)]
+        rows = []
         for year, row in part.groupby("year", sort=False):
             cells = []
             for _, r in row.iterrows():
@@ -118,8 +115,8 @@ def markdown(frame: pd.DataFrame, base: str) -> str:
                     band = f" [{low}, {high}]" if not np.isnan(r["difference_low"]) else ""
                     cell += f" ({outcomes.number(name, r['difference'], True)}{band})"
                 cells.append(cell)
-            lines.append(f"| {year} | " + " | ".join(cells) + " |")
-        lines.append("")
+            rows.append([str(year), *cells])
+        lines += [f"### {outcomes.heading(name)} (`{name}`)", "", tables.markdown(["year", *scenarios], rows), ""]
     return "\n".join(lines)
 
 
@@ -129,8 +126,9 @@ def _axes(ax, name: str) -> None:
     ax.set_ylabel(outcomes.shown_unit(name))
 
 
-def figure(entries: list[Entry], name: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+def figure(entries: list[Entry], name: str) -> Figure:
+    fig = Figure(figsize=(8, 4.5))
+    ax = fig.subplots()
     for entry in entries:
         band_line(ax, entry.timeseries, name, entry.name)
     _axes(ax, name)
@@ -140,11 +138,12 @@ def figure(entries: list[Entry], name: str) -> plt.Figure:
     return fig
 
 
-def overview(entries: list[Entry], names=replications.KEY_INDICATORS) -> plt.Figure:
+def overview(entries: list[Entry], names=KEY_INDICATORS) -> Figure:
     """The one-page answer: every key indicator, every scenario, with bands."""
     cols = 2
     rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(13, 3.1 * rows), sharex=True)
+    fig = Figure(figsize=(13, 3.1 * rows))
+    axes = fig.subplots(rows, cols, sharex=True)
     for ax, name in zip(axes.flat, names):
         for entry in entries:
             band_line(ax, entry.timeseries, name, entry.name)
@@ -173,27 +172,27 @@ def write(entries: list[Entry], out: Path) -> Path:
         header = (f"# Comparison against {base}\n\nMean over runs; in brackets the difference from {base} "
                   f"and its 90% band over paired runs (same seeds); differences of percentages are in percentage "
                   f"points.\n\n![overview](overview.png)\n\n")
-        tables = {e.name: e.cohorts for e in entries if e.cohorts is not None}
-        cohort_text = cohort_markdown(tables) if tables else ""
+        by_scenario = {e.name: e.cohorts for e in entries if e.cohorts is not None}
+        cohort_text = cohort_markdown(by_scenario) if by_scenario else ""
         (staging / "comparison.md").write_text(header + markdown(frame, base) + cohort_text)
-        if tables:
-            save(cohorts.figure(tables, "all residents by scenario"), staging / "cohorts.png")
+        if by_scenario:
+            save(cohorts.figure(by_scenario, "all residents by scenario"), staging / "cohorts.png")
         save(overview(entries), staging / "overview.png")
-        for name in replications.KEY_INDICATORS:
+        for name in KEY_INDICATORS:
             save(figure(entries, name), staging / f"{name}.png")
     return Path(out)
 
 
-def cohort_markdown(tables: dict[str, pd.DataFrame]) -> str:
+def cohort_markdown(by_scenario: dict[str, pd.DataFrame]) -> str:
     """Money's worth (received / own money) and median internal rate of return of all residents by
     birth cohort, a column per scenario; cohorts valued to at least cohorts.COMPLETE."""
     lines = ["## Money's worth by birth cohort", "",
              f"All residents of each cohort (`cohorts.csv` of each run); cohorts at least {cohorts.COMPLETE:.0%} "
              "valued. Money's worth: present value received / own money paid, at the account interest rates; "
-             "in brackets the median internal rate of return.", "", "![cohorts](cohorts.png)", "",
-             "| cohort | " + " | ".join(tables) + " |", "|---|" + "---|" * len(tables)]
+             "in brackets the median internal rate of return.", "", "![cohorts](cohorts.png)", ""]
     parts = {name: cohorts.complete(t)[lambda f: f["grade"] == cohorts.ALL].set_index("cohort")
-             for name, t in tables.items()}
+             for name, t in by_scenario.items()}
+    rows = []
     for cohort in sorted(set().union(*(p.index for p in parts.values()))):
         cells = []
         for part in parts.values():
@@ -201,5 +200,5 @@ def cohort_markdown(tables: dict[str, pd.DataFrame]) -> str:
                 cells.append(f"{part.at[cohort, 'money_worth']:.1f} ({part.at[cohort, 'irr_median']:.1%})")
             else:
                 cells.append("-")
-        lines.append(f"| {cohort} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+        rows.append([cohort, *cells])
+    return "\n".join([*lines, tables.markdown(["cohort", *by_scenario], rows)]) + "\n"

@@ -51,10 +51,25 @@ class Check:
         return (self.low is None or value > self.low) and (self.high is None or value < self.high)
 
     def text(self) -> str:
-        unit = (lambda v: f"{100 * v:+.1f} pts") if self.measure == "points" else (lambda v: f"{v:+.0%}")
+        """The bounds in the measure's unit: "> -0.5 pts", "+15% to +70%"."""
+        def shown(value: float) -> str:
+            return difference_text(self.measure, value, decimals=1 if self.measure == "points" else 0)
         if self.low is not None and self.high is not None:
-            return f"{unit(self.low)} to {unit(self.high)}"
-        return f"> {unit(self.low)}" if self.low is not None else f"< {unit(self.high)}"
+            return f"{shown(self.low)} to {shown(self.high)}"
+        return f"> {shown(self.low)}" if self.low is not None else f"< {shown(self.high)}"
+
+
+UNITS = {"points": " pts", "relative": "%"}   # a measure's differences: percentage points, or percent of the reference
+
+
+def difference_text(measure: str, value: float, decimals: int = 2) -> str:
+    """A difference in its measure's unit (:data:`UNITS`): "+1.25 pts" (of a share), "+12.50%" (relative)."""
+    return f"{100 * value:+.{decimals}f}{UNITS[measure]}"
+
+
+def paired_text(row) -> str:
+    """A lever's mean paired difference and its 90% band (a row of :attr:`Result.table`): "+1.25 pts [+0.80, +1.70]"."""
+    return f"{difference_text(row.measure, row.difference)} [{100 * row.low:+.2f}, {100 * row.high:+.2f}]"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from abm.analysis import compare, replications
+from abm.analysis.bands import bands
 from abm.infra import processes
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.scenario import Override, Scenario, load_scenario, replication_seeds
@@ -52,8 +53,7 @@ class Effects:
         90% band over runs, the largest absolute mean first."""
         frame = self.mechanisms.set_index(["scenario", "run"])
         diff = frame.loc[scenario] - frame.loc[self.scenarios[0].name]
-        table = pd.DataFrame({"mean": diff.mean(), "low": diff.quantile(replications.BAND[0]),
-                              "high": diff.quantile(replications.BAND[1])})
+        table = bands(diff)
         return table.reindex(table["mean"].abs().sort_values(ascending=False, kind="stable").index)
 
     def difference(self, scenario: str, indicator: str) -> tuple[float, float, float]:
@@ -189,8 +189,7 @@ def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], yea
         base = means(0, span)
         diff = means(number, span) - base
         for name in indicators:
+            stats = bands(diff[name])
             rows.append({"lever": label, "indicator": name, "reference": float(base[name].mean()),
-                         "difference": float(diff[name].mean()),
-                         "low": float(diff[name].quantile(replications.BAND[0])),
-                         "high": float(diff[name].quantile(replications.BAND[1]))})
+                         "difference": float(stats["mean"]), "low": float(stats["low"]), "high": float(stats["high"])})
     return pd.DataFrame(rows)

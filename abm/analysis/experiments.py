@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from abm.analysis.bands import bands
 from abm.infra.errors import UserError
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.datafiles import CALIBRATION_DIR, period, read_yaml
@@ -24,7 +25,6 @@ from abm.sim.attitudes import EDUCATION_AGES as TAUGHT_AGES  # whom the treatmen
 from abm.sim.model import PensionModel
 
 EVIDENCE = CALIBRATION_DIR / "evidence.yaml"
-BAND = (0.05, 0.95)        # the 90% band over replications, as abm.analysis.replications
 WINDOW = 3                 # years of outcome after a policy change: year .. year + 2
 YEARS_AFTER = WINDOW - 1   # years the scenario must run past the experiment's year
 
@@ -177,12 +177,13 @@ def run_all(scenario: Scenario, year: int, replications: int, residents: int,
         ("subsidy", "participation_points"): paid.participation,
         ("age_profile", "participation_gap"): gap,
     }
-    means = {key: float(np.mean(values)) for key, values in measures.items()}
+    stats = {key: bands(values) for key, values in measures.items()}
+    means = {key: float(band["mean"]) for key, band in stats.items()}
     rows = []
-    for (experiment, measure), values in measures.items():
+    for (experiment, measure), band in stats.items():
         target = targets.get(f"{experiment}.{measure}", {})
         rows.append({"experiment": experiment, "measure": measure, "mean": means[(experiment, measure)],
-                     "band_low": float(np.quantile(values, BAND[0])), "band_high": float(np.quantile(values, BAND[1])),
+                     "band_low": float(band["low"]), "band_high": float(band["high"]),
                      "unit": target.get("unit", ""), "target": _target_text(target),
                      "tolerance": target.get("tolerance"), "met": _met(target, means[(experiment, measure)], means),
                      "miss": miss(target, means[(experiment, measure)], means), "fit": bool(target.get("fit", True)),

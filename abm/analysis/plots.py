@@ -13,61 +13,48 @@ from inspect import signature
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from abm.sim import outcomes  # noqa: E402
-from abm.sim.fund import PUBLIC  # noqa: E402
+from abm.analysis.bands import bands
+from abm.sim import outcomes
 
 MILLION = 1e6
-BAND = (0.05, 0.95)
 
 
 def band_line(ax, ts: pd.DataFrame, column: str, label: str, **style) -> None:
     """Mean over replications per year, with the 90% band shaded when there are several, in the
     column's shown unit (abm/sim/outcomes.py: % for shares, million yuan for money)."""
+    several = "run" in ts and ts["run"].nunique() > 1
     grouped = ts.groupby("year")[column]
-    scale = outcomes.scale(column)
-    mean = grouped.mean() * scale
-    (line,) = ax.plot(mean.index, mean.to_numpy(), label=label, **style)
-    if "run" in ts and ts["run"].nunique() > 1:
-        low, high = grouped.quantile(BAND[0]) * scale, grouped.quantile(BAND[1]) * scale
-        ax.fill_between(mean.index, low.to_numpy(), high.to_numpy(), color=line.get_color(), alpha=0.2, lw=0)
+    stats = (bands(grouped) if several else grouped.mean().to_frame("mean")) * outcomes.scale(column)
+    (line,) = ax.plot(stats.index, stats["mean"].to_numpy(), label=label, **style)
+    if several:
+        ax.fill_between(stats.index, stats["low"].to_numpy(), stats["high"].to_numpy(), color=line.get_color(),
+                        alpha=0.2, lw=0)
 
 
 def _means(ts: pd.DataFrame) -> pd.DataFrame:
     return ts.groupby("year").mean(numeric_only=True).reset_index()
 
 
-# The series each panel shows and their labels (the browser page shows the same).
-ENROLMENT = {"participation_rate": "participation rate (paying / eligible)",
-             "lowest_grade_share": "payers at the lowest grade", "top_grade_share": "payers at the highest grade"}
-PENSION = {"mean_basic_pension": "basic pension", "mean_account_pension": "account pension"}
-ADEQUACY = {"replacement_rate": "replacement rate (pension / rural income)",
-            "basic_needs_coverage": "basic-needs coverage"}
-POPULATION = {"population": "simulated, all ages"}
-OLD_AGE = {"share_60_plus": "simulated share aged 60+"}
-FUND = {"fund_balance": "balance (individual accounts)", "fund_inflow": "inflow in the year",
-        "fund_outflow": "outflow in the year",
-        "longevity_gap": "longevity gap (present value)"}
-FUNDING = {"funding_ratio": "funding ratio (accounts / account liability)"}
-PUBLIC_COST = {"public_spending_share_gdp": "public spending / county GDP",
-               "public_spending_share_budget": "public spending / budget revenue"}
+# The series each panel shows and their legend labels, from the registry of indicators (abm/sim/outcomes.py
+# `panel`, `legend`); the browser page shows the same.
+ENROLMENT, PENSION, ADEQUACY, POPULATION, OLD_AGE, FUND, PUBLIC, FUNDING, PUBLIC_COST = map(
+    outcomes.panel, ("enrolment", "pension", "adequacy", "population", "old_age", "fund", "public", "funding",
+                     "public_cost"))
 
 
 def grade_shares(mean: pd.DataFrame) -> pd.DataFrame:
     """Share of payers (0-1) at each grade ever chosen, columns named by the grade in yuan/year."""
-    shares = mean.filter(like="grade_share_")
+    shares = mean.filter(regex=f"^{outcomes.GRADE_SHARE.pattern}$")
     return shares.loc[:, shares.max() > 0].rename(columns=lambda c: c.removeprefix("grade_share_"))
 
 
 def public_items(mean: pd.DataFrame) -> dict[str, str]:
     """Public spending items that occur, and their labels."""
-    return {c: outcomes.label(c) for c in PUBLIC if mean[c].max() > 0}
+    return {c: label for c, label in PUBLIC.items() if mean[c].max() > 0}
 
 
 def enrolment_panel(ax, ts: pd.DataFrame) -> None:
@@ -80,7 +67,7 @@ def enrolment_panel(ax, ts: pd.DataFrame) -> None:
 def grades_panel(ax, ts: pd.DataFrame) -> None:
     mean = _means(ts)
     shares = grade_shares(mean)
-    colours = plt.get_cmap("viridis")(np.linspace(0, 0.95, shares.shape[1]))  # low grades dark
+    colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.95, shares.shape[1]))  # low grades dark
     ax.stackplot(mean.year, 100 * shares.T.to_numpy(), labels=list(shares), colors=colours)
     ax.set(ylim=(0, 100), ylabel="% of payers", title="Grades chosen (yuan/year, mean of runs)")
     ax.legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8, reverse=True)
@@ -160,8 +147,8 @@ FIGURES = {"enrolment.png": (enrolment_panel, grades_panel), "pensions.png": (pe
 
 
 def save(fig: Figure, path: Path) -> Path:
+    """Write a figure as PNG (a Figure made without pyplot: no backend, nothing left open)."""
     fig.savefig(path, dpi=110)
-    plt.close(fig)   # a no-op for pyplot-free figures
     return path
 
 

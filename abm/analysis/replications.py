@@ -7,30 +7,27 @@ import platform
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
 import pandas as pd
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from abm.analysis import cohorts, plots, uncertainty
-from abm.infra import atomic, destinations, memory, processes
+from abm.analysis.bands import bands
+from abm.infra import atomic, destinations, memory, processes, progress
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.county import county_path, load_county
 from abm.inputs.datafiles import read_parquet
 from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim.demography import load_observations
 from abm.sim.model import PensionModel
+from abm.sim.outcomes import KEY_INDICATORS  # in the printed and saved summary, and in comparisons
 
-# Indicators in the printed and saved summary, and in comparisons.
-KEY_INDICATORS = ("participation_rate", "lowest_grade_share", "top_grade_share", "mean_contribution",
-                  "pensioners", "mean_pension", "replacement_rate", "basic_needs_coverage",
-                  "fund_balance", "public_spending", "funding_ratio", "longevity_gap", "public_spending_share_gdp")
 PACKAGES = ("mesa", "numpy", "pandas", "scipy", "pydantic", "pension-abm")
-BAND = (0.05, 0.95)   # the 90% band over replications
 
 
 @dataclass(frozen=True)
@@ -47,8 +44,10 @@ class RunResult:
         return len(self.seeds)
 
     def bands(self) -> pd.DataFrame:
-        """Mean and 90% band over replications, per indicator and year (long format)."""
-        return bands(self.timeseries)
+        """Mean and 90% band (5th and 95th percentiles) of every indicator per year over replications
+        (long format: indicator, year, mean, low, high)."""
+        values = self.timeseries.drop(columns="run").melt(id_vars="year", var_name="indicator")
+        return bands(values.groupby(["indicator", "year"], sort=False)["value"]).reset_index()
 
     def summary(self) -> dict:
         years = self.scenario.report_years
@@ -61,15 +60,6 @@ class RunResult:
             "indicators": {name: {str(y): stats.loc[(name, y)].to_dict() for y in years}
                            for name in KEY_INDICATORS},
         }
-
-
-def bands(timeseries: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 90% band (5th and 95th percentiles) of every indicator per year, over runs."""
-    values = timeseries.drop(columns="run").melt(id_vars="year", var_name="indicator")
-    grouped = values.groupby(["indicator", "year"], sort=False)["value"]
-    table = pd.DataFrame({"mean": grouped.mean(), "low": grouped.quantile(BAND[0]),
-                          "high": grouped.quantile(BAND[1])})
-    return table.reset_index()
 
 
 def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, workers: int = 1,
@@ -85,12 +75,13 @@ def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, wo
     started = time.perf_counter()
     frames: list[pd.DataFrame | None] = [None] * len(seeds)
     tables: list[pd.DataFrame | None] = [None] * len(seeds)
-    with _progress(progress, scenario, len(seeds)) as advance, _pool(workers, len(seeds)) as pool:
+    with _progress(progress, scenario, len(seeds)) as update, _pool(workers, len(seeds)) as pool:
+        update()
         jobs = jobs_for(scenario, seeds, coefficients)
         for index, (frame, table) in enumerate(pool(simulate_with_cohorts, jobs)):
             frames[index] = frame.assign(run=index)
             tables[index] = table.assign(run=index)
-            advance()
+            update(advance=1)
     timeseries = pd.concat(frames, ignore_index=True)
     timeseries = timeseries[["run", *[c for c in timeseries.columns if c != "run"]]]
     return RunResult(scenario, seed, seeds, timeseries, time.perf_counter() - started,
@@ -136,16 +127,14 @@ def _pool(workers: int, jobs: int) -> Iterator:
         yield executor.map
 
 
-@contextmanager
-def _progress(show: bool, scenario: Scenario, runs: int) -> Iterator:
+def _progress(show: bool, scenario: Scenario, runs: int):
+    """``advance()`` of the runs' progress bar (drawn at once), or of nothing."""
     if not show:
-        yield lambda: None
-        return
+        return nullcontext(lambda **fields: None)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
                TimeElapsedColumn())
-    with Progress(*columns) as bar:
-        task = bar.add_task(f"{scenario.name} {scenario.start_year}-{scenario.end_year}", total=runs)
-        yield lambda: bar.update(task, advance=1)
+    return progress.bar(*columns, description=f"{scenario.name} {scenario.start_year}-{scenario.end_year}",
+                        total=runs)
 
 
 def write(result: RunResult, out: Path) -> Path:

@@ -7,51 +7,37 @@ import re
 import warnings
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from SALib.analyze import delta, fast, rbd_fast  # noqa: E402
-from SALib.analyze import morris as morris_analyze  # noqa: E402
-from SALib.analyze import sobol as sobol_analyze  # noqa: E402
-
-from abm.analysis.plots import save  # noqa: E402
-from abm.analysis.sweep import SWEEP_COPY, Sweep, read_design, results  # noqa: E402
-from abm.infra import atomic  # noqa: E402
-from abm.infra.errors import UserError  # noqa: E402
-from abm.inputs.scenario import read_layer, validate  # noqa: E402
+from abm.analysis.plots import save
+from abm.analysis.sweep import SWEEP_COPY, Sweep, read_design, results
+from abm.infra import atomic
+from abm.infra.errors import UserError
+from abm.inputs.scenario import read_layer, validate
 
 # Below these sample sizes indices are usually unstable (confidence intervals too wide to rank).
 RECOMMENDED_SAMPLES = {"sobol": 512, "morris": 20, "fast": 500, "rbd_fast": 500, "delta": 500}
 WIDE_INTERVAL = 0.1   # a confidence half-width above this (Morris: 10% of the top mu*) makes rankings doubtful
 ANALYSIS_SEED = 12345
+# What each method's analysis reports, per parameter ("_conf": the 95% confidence half-width).
+INDICES = {"sobol": ("S1", "S1_conf", "ST", "ST_conf"), "morris": ("mu", "mu_star", "mu_star_conf", "sigma"),
+           "fast": ("S1", "S1_conf", "ST", "ST_conf"), "rbd_fast": ("S1", "S1_conf"),
+           "delta": ("delta", "delta_conf", "S1", "S1_conf")}
 
 
 def indices(sweep: Sweep, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-    """One row per parameter: the method's indices and their 95% confidence half-widths."""
-    problem = sweep.problem
+    """One row per parameter: the method's indices (:data:`INDICES`) and their 95% confidence half-widths,
+    by SALib's analysis of the method (its ``ProblemSpec``, given the sweep's sample ``x`` and outputs ``y``)."""
+    spec = sweep.problem_spec().set_samples(x).set_results(y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        if sweep.method == "sobol":
-            res = sobol_analyze.analyze(problem, y, calc_second_order=False, seed=ANALYSIS_SEED)
-            keys = ("S1", "S1_conf", "ST", "ST_conf")
-        elif sweep.method == "morris":
-            res = morris_analyze.analyze(problem, x, y, num_levels=sweep.morris_levels, seed=ANALYSIS_SEED)
-            keys = ("mu", "mu_star", "mu_star_conf", "sigma")
-        elif sweep.method == "fast":
-            res = fast.analyze(problem, y, seed=ANALYSIS_SEED)
-            keys = ("S1", "S1_conf", "ST", "ST_conf")
-        elif sweep.method == "rbd_fast":
-            res = rbd_fast.analyze(problem, x, y, seed=ANALYSIS_SEED)
-            keys = ("S1", "S1_conf")
-        else:
-            res = delta.analyze(problem, x, y, seed=ANALYSIS_SEED)
-            if "delta" not in res:   # SALib >= 1.5 names Borgonovo's delta (plain bootstrap) delta_raw
-                res["delta"], res["delta_conf"] = res["delta_raw"], res["delta_raw_conf"]
-            keys = ("delta", "delta_conf", "S1", "S1_conf")
-    return pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in keys}, index=problem["names"])
+        getattr(spec, f"analyze_{sweep.method}")(seed=ANALYSIS_SEED, **sweep.salib_options)
+    res = spec.analysis
+    if sweep.method == "delta" and "delta" not in res:   # SALib >= 1.5 names Borgonovo's delta (plain bootstrap)
+        res["delta"], res["delta_conf"] = res["delta_raw"], res["delta_raw_conf"]   # delta_raw
+    return pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in INDICES[sweep.method]}, index=spec["names"])
 
 
 def _widest_interval(sweep: Sweep, table: pd.DataFrame) -> float:
@@ -79,7 +65,11 @@ def analyze_folder(folder: Path) -> dict:
     means = runs.groupby("point")[sweep.columns].mean().sort_index()   # replications averaged
     x = design.sort_values("point")[[f"x_{p.name}" for p in sweep.parameters]].to_numpy()
     tables, notes = [], []
-    for column in sweep.columns:
+    analysed = sweep.columns
+    if len(sweep.parameters) < 2:   # SALib's ProblemSpec analyses two or more
+        notes.append("one parameter: it accounts for all of each output's variance; no indices")
+        analysed = []
+    for column in analysed:
         y = means[column].to_numpy()
         if np.ptp(y) == 0:
             notes.append(f"{column}: the output does not vary over the sample; no indices")
@@ -143,8 +133,9 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")
 
 
-def _bars(sweep: Sweep, part: pd.DataFrame, output: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(part) + 2), 4.2))
+def _bars(sweep: Sweep, part: pd.DataFrame, output: str) -> Figure:
+    fig = Figure(figsize=(max(6, 0.9 * len(part) + 2), 4.2))
+    ax = fig.subplots()
     x = np.arange(len(part))
     if sweep.method == "morris":
         ax.errorbar(part["mu_star"], part["sigma"], xerr=part["mu_star_conf"], fmt="o", capsize=3)
@@ -168,9 +159,10 @@ def _bars(sweep: Sweep, part: pd.DataFrame, output: str) -> plt.Figure:
     return fig
 
 
-def _over_years(sweep: Sweep, part: pd.DataFrame, indicator: str) -> plt.Figure:
+def _over_years(sweep: Sweep, part: pd.DataFrame, indicator: str) -> Figure:
     key = "mu_star" if sweep.method == "morris" else ("ST" if "ST" in part else "S1")
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.subplots()
     for parameter, rows in part.groupby("parameter", sort=False):
         rows = rows.sort_values("year")
         ax.plot(rows["year"], rows[key], marker="o", label=parameter)

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import yaml
 from pydantic import Field, model_validator
-from SALib.sample import fast_sampler, latin, morris, sobol
+from SALib import ProblemSpec
+from SALib.test_functions import Ishigami
 
 from abm.infra import atomic, destinations, memory, processes
 from abm.infra.errors import UserError
@@ -50,6 +51,8 @@ SWEEP_COPY = "sweep.yaml"
 BASE_COPY = "base_scenario.yaml"
 # SALib distributions and what their two or three numbers mean
 DISTRIBUTIONS = {"uniform": "unif", "triangular": "triang", "normal": "norm", "lognormal": "lognorm"}
+# The SALib sampler of each method (ProblemSpec.sample_<sampler>): rbd_fast and delta analyse a Latin hypercube.
+SAMPLERS = {"sobol": "sobol", "morris": "morris", "fast": "fast", "rbd_fast": "latin", "delta": "latin"}
 
 
 class Parameter(Frozen):
@@ -184,6 +187,16 @@ class Sweep(Frozen):
         bounds, dists = zip(*(p.salib() for p in self.parameters))
         return {"num_vars": len(self.parameters), "names": [p.name for p in self.parameters],
                 "bounds": [list(b) for b in bounds], "dists": list(dists)}
+
+    @property
+    def salib_options(self) -> dict:
+        """The options SALib's sampling and analysis of the method share (its ``ProblemSpec`` methods)."""
+        return {"sobol": {"calc_second_order": False},
+                "morris": {"num_levels": self.morris_levels}}.get(self.method, {})
+
+    def problem_spec(self) -> ProblemSpec:
+        """The sweep's problem as a SALib ``ProblemSpec``: sample_<sampler> and analyze_<method> on it."""
+        return ProblemSpec(self.problem)
 
     @property
     def columns(self) -> list[str]:
@@ -322,14 +335,9 @@ def file_hash(path: Path) -> str:
 
 def sample(sweep: Sweep) -> np.ndarray:
     """SALib's sample for the method, one row per point, parameters as floats."""
-    problem, n, seed = sweep.problem, sweep.samples, sweep.seed
-    if sweep.method == "sobol":
-        return sobol.sample(problem, n, calc_second_order=False, seed=seed)
-    if sweep.method == "morris":
-        return morris.sample(problem, n, num_levels=sweep.morris_levels, seed=seed)
-    if sweep.method == "fast":
-        return fast_sampler.sample(problem, n, seed=seed)
-    return latin.sample(problem, n, seed=seed)
+    spec = sweep.problem_spec()
+    getattr(spec, f"sample_{SAMPLERS[sweep.method]}")(sweep.samples, seed=sweep.seed, **sweep.salib_options)
+    return spec.samples
 
 
 def design(sweep: Sweep) -> pd.DataFrame:
@@ -381,10 +389,9 @@ def _scenario(base: str, overrides: str) -> Scenario:
     return load_scenario(base, [tuple(item) for item in yaml.safe_load(overrides)])
 
 
-def ishigami(values: dict[str, float], a: float = 7.0, b: float = 0.1) -> float:
-    """The Ishigami test function of x1, x2, x3 (analytical Sobol indices are known)."""
-    x1, x2, x3 = values["x1"], values["x2"], values["x3"]
-    return math.sin(x1) + a * math.sin(x2) ** 2 + b * x3**4 * math.sin(x1)
+def ishigami(values: dict[str, float]) -> float:
+    """The Ishigami test function of x1, x2, x3 with a = 7, b = 0.1 (SALib's; analytical Sobol indices are known)."""
+    return float(Ishigami.evaluate(np.array([[values["x1"], values["x2"], values["x3"]]]))[0])
 
 
 FUNCTIONS: dict[str, Callable[[dict], float]] = {"ishigami": ishigami}

@@ -9,37 +9,44 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 from abm.analysis import irr, replications
-from abm.analysis.plots import save  # noqa: E402
-from abm.infra import atomic, destinations  # noqa: E402
-from abm.infra.errors import UserError  # noqa: E402
-from abm.inputs.datafiles import CALIBRATION_DIR, read_yaml  # noqa: E402
-from abm.inputs.scenario import Scenario  # noqa: E402
-from abm.sim.fund import MONTHS  # noqa: E402
+from abm.analysis.bands import bands
+from abm.analysis.plots import save
+from abm.infra import atomic, destinations, tables
+from abm.infra.errors import UserError
+from abm.inputs.datafiles import CALIBRATION_DIR, read_yaml
+from abm.inputs.scenario import Scenario
+from abm.sim import outcomes
+from abm.sim.fund import MONTHS
 
 FACTS = CALIBRATION_DIR / "validation.yaml"
-MEASURES = {   # what the model computes for each measure, per run and year (from the time series)
-    "beneficiary_share": "pensioners / participants",
-    "revenue_to_spending": "(own money + public money + interest) / (basic pension + account pensions + "
-                           "payments after exhaustion)",
-    "balance_to_spending": "closing fund balance / spending",
-    "balance_per_participant": "closing fund balance / participants, yuan",
-    "subsidy_share_of_revenue": "public money / revenue",
-    "basic_replacement_rate": "12 x mean basic pension / mean rural income",
-    "irr": "pension-abm irr for the fact's grade, entry age and route (deterministic, expected values)",
-    "crude_death_rate": "deaths (all ages) / the mean of the population at the start and the end of the year, "
-                        "per person",
+
+
+@dataclass(frozen=True)
+class Measure:
+    meaning: str              # what the model computes, per run and year (from the time series)
+    unit: outcomes.Unit       # how its values are shown
+
+
+MEASURES = {
+    "beneficiary_share": Measure("pensioners / participants", outcomes.indicator("beneficiary_share").unit),
+    "revenue_to_spending": Measure("(own money + public money + interest) / (basic pension + account pensions + "
+                                   "payments after exhaustion)", outcomes.RATIO),
+    "balance_to_spending": Measure("closing fund balance / spending", outcomes.RATIO),
+    "balance_per_participant": Measure("closing fund balance / participants, yuan", outcomes.YUAN_PERSON),
+    "subsidy_share_of_revenue": Measure("public money / revenue", outcomes.PERCENT),
+    "basic_replacement_rate": Measure("12 x mean basic pension / mean rural income", outcomes.PERCENT),
+    "irr": Measure("pension-abm irr for the fact's grade, entry age and route (deterministic, expected values)",
+                   outcomes.PERCENT),
+    "crude_death_rate": Measure("deaths (all ages) / the mean of the population at the start and the end of the "
+                                "year, per person", outcomes.PER_MILLE),
 }
 REQUIRED = ("name", "measure", "year", "value", "range", "unit", "source", "checked", "comparability")
 OPTIONAL = ("from", "grade", "entry_age", "backpay")
-BAND = replications.BAND
 
 
 @dataclass(frozen=True)
@@ -139,7 +146,7 @@ def compare(scenario: Scenario, facts: list[Fact], timeseries: pd.DataFrame) -> 
             if values.empty:
                 raise UserError(f"the model has no value of {fact.measure} in {fact.year} (the scenario runs "
                                 f"{scenario.start_year}-{scenario.end_year})", field=fact.name)
-            mean, low, high = values.mean(), values.quantile(BAND[0]), values.quantile(BAND[1])
+            mean, low, high = bands(values)
         inside = fact.range[0] <= mean <= fact.range[1]
         side = "inside" if inside else ("below" if mean < fact.range[0] else "above")
         rows.append({"name": fact.name, "measure": fact.measure, "year": fact.year, "observed": fact.value,
@@ -151,13 +158,8 @@ def compare(scenario: Scenario, facts: list[Fact], timeseries: pd.DataFrame) -> 
 
 
 def _fmt(measure: str, value: float) -> str:
-    if measure in ("beneficiary_share", "subsidy_share_of_revenue", "basic_replacement_rate", "irr"):
-        return f"{value:.1%}"
-    if measure == "balance_per_participant":
-        return f"{value:,.0f}"
-    if measure == "crude_death_rate":
-        return f"{1000 * value:.2f}‰"
-    return f"{value:.2f}"
+    """A measure's value in its shown unit, with the unit where it is a symbol: "12.3%", "6.52‰", "1.85"."""
+    return MEASURES[measure].unit.marked(value)
 
 
 WHY = {   # why the model may lie outside, by measure and side (from what the baseline's runs show)
@@ -221,15 +223,15 @@ def report(scenario: Scenario, facts: list[Fact], table: pd.DataFrame, runs: int
              "crude death rate is the county's own. "
              "Facts and sources: `abm/calibration/validation.yaml`; definitions of the measures below.", "",
              f"**{len(table) - len(outside)} of {len(table)} facts inside their observed range.**", "",
-             "![validation](validation.png)", "",
-             "| fact | year | observed | range | model [90% band] | verdict | checked |",
-             "|---|---|---|---|---|---|---|"]
+             "![validation](validation.png)", ""]
+    rows = []
     for row in table.itertuples():
         m = row.measure
         band = "" if row.model_low == row.model_high else f" [{_fmt(m, row.model_low)}, {_fmt(m, row.model_high)}]"
-        lines.append(f"| {row.name} | {row.year} | {_fmt(m, row.observed)} | {_fmt(m, row.range_low)}-"
-                     f"{_fmt(m, row.range_high)} | {_fmt(m, row.model)}{band} | {row.verdict} | "
-                     f"{row.checked} |")
+        rows.append([row.name, str(row.year), _fmt(m, row.observed), f"{_fmt(m, row.range_low)}-"
+                     f"{_fmt(m, row.range_high)}", f"{_fmt(m, row.model)}{band}", row.verdict, row.checked])
+    lines.append(tables.markdown(["fact", "year", "observed", "range", "model [90% band]", "verdict", "checked"],
+                                 rows))
     lines += ["", "## Where the model is outside the observed range, and why that may be", ""]
     if outside.empty:
         lines.append("Nowhere: every fact's model mean lies in its observed range.")
@@ -238,8 +240,8 @@ def report(scenario: Scenario, facts: list[Fact], table: pd.DataFrame, runs: int
         lines.append(f"- **{row.name}** ({row.year}): model {_fmt(row.measure, row.model)} is {row.verdict} the "
                      f"observed {_fmt(row.measure, row.range_low)}-{_fmt(row.measure, row.range_high)}. "
                      f"{_sentence(WHY.get((row.measure, row.verdict), ''))}Comparability: {fact.comparability}.")
-    lines += ["", "## Measures", "", "| measure | the model's side |", "|---|---|"]
-    lines += [f"| `{name}` | {text} |" for name, text in MEASURES.items()]
+    measures_rows = [[f"`{name}`", measure.meaning] for name, measure in MEASURES.items()]
+    lines += ["", "## Measures", "", tables.markdown(["measure", "the model's side"], measures_rows)]
     lines += ["", "## Facts and sources", ""]
     for fact in facts:
         derived = f" ({fact.derived_from})" if fact.derived_from else ""
@@ -248,27 +250,27 @@ def report(scenario: Scenario, facts: list[Fact], table: pd.DataFrame, runs: int
     return "\n".join(lines) + "\n"
 
 
-def figure(facts: list[Fact], timeseries: pd.DataFrame, title: str) -> plt.Figure:
+def figure(facts: list[Fact], timeseries: pd.DataFrame, title: str) -> Figure:
     """One panel per time-series measure: the model's mean and 90% band over the years, the observed
     values with their ranges."""
     series = measures(timeseries)
     names = [m for m in MEASURES if m != "irr" and any(f.measure == m for f in facts)]
     cols = 3
     rows = -(-len(names) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(14, 3.6 * rows), squeeze=False)
+    fig = Figure(figsize=(14, 3.6 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, name in zip(axes.flat, names):
-        scale = 100 if name in ("beneficiary_share", "subsidy_share_of_revenue", "basic_replacement_rate") else \
-            1000 if name == "crude_death_rate" else 1
-        grouped = series.groupby("year")[name]
-        years = grouped.mean().index
-        ax.plot(years, grouped.mean() * scale, color="C0", label="model (mean)")
-        ax.fill_between(years, grouped.quantile(BAND[0]) * scale, grouped.quantile(BAND[1]) * scale,
-                        color="C0", alpha=0.2, lw=0, label="model 90% band")
+        unit = MEASURES[name].unit
+        scale = unit.scale
+        stats = bands(series.groupby("year")[name]) * scale
+        ax.plot(stats.index, stats["mean"], color="C0", label="model (mean)")
+        ax.fill_between(stats.index, stats["low"], stats["high"], color="C0", alpha=0.2, lw=0,
+                        label="model 90% band")
         obs = [f for f in facts if f.measure == name]
         ax.errorbar([f.year for f in obs], [f.value * scale for f in obs],
                     yerr=np.array([[f.value - f.range[0], f.range[1] - f.value] for f in obs]).T * scale,
                     fmt="o", color="C3", capsize=3, label="observed, range")
-        ax.set_title(name.replace("_", " ") + {100: " (%)", 1000: " (per mille)"}.get(scale, ""), fontsize=10)
+        ax.set_title(name.replace("_", " ") + (f" ({unit.shown})" if unit.symbol else ""), fontsize=10)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")

@@ -32,13 +32,12 @@ from functools import lru_cache
 
 import numpy as np
 
-from abm.sim import timing
+from abm.sim import outcomes, timing
 from abm.sim.demography import LifeTable, survival_paths
 from abm.sim.fund import MONTHS, monthly_basic_pension
 from abm.sim.policy import YearPolicy
 
-COLUMNS = ("account_liability", "funding_ratio", "longevity_gap", "basic_pension_obligation", "reserve_ratio",
-           "divisor_life_expectancy", "life_expectancy_at_pension_age")
+COLUMNS = outcomes.group("valuation")   # the columns :func:`valuation` writes (abm/sim/outcomes.py)
 
 
 @dataclass(frozen=True, eq=False)

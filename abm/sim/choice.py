@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, softmax
 
 from abm.inputs.coefficients import BACKPAY, BENEFIT_TERMS, TERMS
 
@@ -88,9 +88,8 @@ def design(residents: dict[str, np.ndarray], alternatives: dict[str, np.ndarray]
 
 
 def probabilities(utility: np.ndarray) -> np.ndarray:
-    """Logit choice probabilities, row-wise softmax."""
-    expu = np.exp(utility - utility.max(axis=1, keepdims=True))
-    return expu / expu.sum(axis=1, keepdims=True)
+    """Logit choice probabilities: the softmax of each row's utilities."""
+    return softmax(utility, axis=1)
 
 
 def sample(utility: np.ndarray, rng: np.random.Generator) -> np.ndarray:

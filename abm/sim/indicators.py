@@ -4,27 +4,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from abm.sim.actuarial import COLUMNS as VALUATION
-from abm.sim.fund import INFLOWS, MONTHS, OUTFLOWS, PUBLIC, monthly_basic_pension
+from abm.sim import outcomes
+from abm.sim.fund import MONTHS, monthly_basic_pension
 from abm.sim.policy import YearPolicy
 
-CONTRIBUTIONS = ("eligible", "paying", "participation_rate", "participants", "enrolment_rate",
-                 "participation_16_29", "participation_30_44", "participation_45_59", "government_paid",
-                 "lowest_grade_share", "top_grade_share", "mean_contribution")
+# Each group's columns, in order, from the registry of indicators (abm/sim/outcomes.py); the grade shares
+# (outcomes.GRADE_SHARES) stand for one column per grade.
+CONTRIBUTIONS, PENSIONS, DEMOGRAPHY, MONEY, FISCAL = map(
+    outcomes.group, ("contributions", "pensions", "demography", "money", "fiscal"))
 AGE_BANDS = {"participation_16_29": (16, 29), "participation_30_44": (30, 44), "participation_45_59": (45, 59)}
-PENSIONS = ("pensioners", "backpayers", "beneficiary_share", "mean_basic_pension", "mean_account_pension",
-            "mean_pension", "replacement_rate", "basic_needs_coverage")
-DEMOGRAPHY = ("population", "share_60_plus", "births", "deaths", "in_migrants", "out_migrants")
-MONEY = ("fund_balance", "fund_inflow", "fund_outflow", "public_spending", "contribution_share_of_revenue",
-         "basic_pension_share_of_spending") + INFLOWS + OUTFLOWS + PUBLIC
-FISCAL = ("gdp", "budget_revenue", "public_spending_per_person", "public_spending_share_gdp",
-          "public_spending_share_budget", "public_spending_central", "public_spending_local")
 
 
 def names(all_grades: list[int]) -> list[str]:
-    """Every indicator column, in order: one value each per year."""
-    return ["year", "residents", "mean_income", *CONTRIBUTIONS, *map(grade_column, all_grades),
-            *PENSIONS, *DEMOGRAPHY, *MONEY, *VALUATION, *FISCAL]
+    """Every indicator column, in the registry's order (abm/sim/outcomes.py), a grade share per grade in
+    ``all_grades``: one value each per year."""
+    return [column for name in outcomes.INDICATORS
+            for column in (map(grade_column, all_grades) if name == outcomes.GRADE_SHARES else [name])]
 
 
 def grade_column(grade: float) -> str:

@@ -27,6 +27,7 @@ from scipy.special import expit, logit
 from scipy.stats import qmc
 
 from abm.analysis import experiments, replications
+from abm.analysis.bands import bands
 from abm.infra import processes
 from abm.infra.errors import UserError
 from abm.inputs.coefficients import Coefficients
@@ -134,11 +135,10 @@ def target_table(series: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
     """Each target with the simulated mean, its 90% band over runs, and whether it is met."""
     rows = []
     for t in targets:
-        values = series.loc[series["year"] == t.year, t.indicator].to_numpy()
-        mean = float(values.mean())
+        band = bands(series.loc[series["year"] == t.year, t.indicator].to_numpy())
+        mean = float(band["mean"])
         rows.append({"indicator": t.indicator, "year": t.year, "target": t.value, "tolerance": t.tolerance,
-                     "simulated": mean, "band_low": float(np.quantile(values, 0.05)),
-                     "band_high": float(np.quantile(values, 0.95)),
+                     "simulated": mean, "band_low": float(band["low"]), "band_high": float(band["high"]),
                      "met": abs(mean - t.value) <= t.tolerance, "fitted": t.fit, "source": t.source,
                      "why": t.why})
     return pd.DataFrame(rows)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import matplotlib
+from datetime import date
+from pathlib import Path
 
-matplotlib.use("Agg")
-from datetime import date  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from abm.analysis.experiments import simulated_text  # noqa: E402
-from abm.analysis.fitting.estimate import ChoiceEstimate, odds_ratio_table, predicted_probabilities  # noqa: E402
-from abm.infra import atomic  # noqa: E402
+from abm.analysis.bands import bands
+from abm.analysis.directions import paired_text
+from abm.analysis.experiments import simulated_text
+from abm.analysis.fitting.estimate import ChoiceEstimate, odds_ratio_table, predicted_probabilities
+from abm.infra import atomic
 
 GROUPS = {
     "age": lambda s: pd.cut(s["age"].astype(float), [15, 39, 49, 59, 100], labels=["16-39", "40-49", "50-59", "60+"]),
@@ -45,7 +45,8 @@ def outcome_shares(survey: pd.DataFrame, situations: list[dict], estimate: Choic
 
 
 def shares_figure(shares: pd.DataFrame, path: Path, answered: str = "observed") -> Path:
-    fig, axes = plt.subplots(1, len(GROUPS), figsize=(14, 4.2), sharey=True)
+    fig = Figure(figsize=(14, 4.2))
+    axes = fig.subplots(1, len(GROUPS), sharey=True)
     for ax, group in zip(axes, GROUPS):
         part = shares[shares["group"] == group]
         levels = list(dict.fromkeys(part["level"]))
@@ -63,30 +64,28 @@ def shares_figure(shares: pd.DataFrame, path: Path, answered: str = "observed") 
     fig.suptitle(f"Survey: {answered} (bars) and predicted (dots) choices")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def baseline_figure(series: pd.DataFrame, targets: pd.DataFrame, path: Path) -> Path:
     names = list(dict.fromkeys(targets["indicator"]))
-    fig, axes = plt.subplots(2, (len(names) + 1) // 2, figsize=(15, 7))
+    fig = Figure(figsize=(15, 7))
+    axes = fig.subplots(2, (len(names) + 1) // 2)
     for ax, name in zip(axes.flat, names):
-        stats = series.groupby("year")[name].agg(mean="mean", low=lambda v: v.quantile(0.05),
-                                                  high=lambda v: v.quantile(0.95))
+        stats = bands(series.groupby("year")[name])
         ax.fill_between(stats.index, stats["low"], stats["high"], alpha=0.3, label="90% band")
         ax.plot(stats.index, stats["mean"], label="simulated mean")
         for _, t in targets[targets["indicator"] == name].iterrows():
             ax.errorbar(t["year"], t["target"], yerr=t["tolerance"], fmt="o", color="black", capsize=4,
                         label="target ± tolerance")
         ax.set_title(name.replace("_", " "), fontsize=10)
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
     fig.suptitle("Baseline 2011-2024 against the targets")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -293,7 +292,7 @@ def evidence_lines(context: dict) -> list[str]:
 def directions_lines(context: dict) -> list[str]:
     """The policy levers against the baseline over paired runs, held to the evidence's directions."""
     result = context["directions"]
-    table = result.table.assign(difference=[_paired(r) for r in result.table.itertuples()],
+    table = result.table.assign(difference=[paired_text(r) for r in result.table.itertuples()],
                                 met=result.table["met"].map({True: "yes", False: "no"}))
     profile = result.profile.assign(value=result.profile["value"].map(lambda v: f"{v:.1%}"),
                                     met=result.profile["met"].map({True: "yes", False: "no"}))
@@ -306,9 +305,6 @@ def directions_lines(context: dict) -> list[str]:
             profile.to_markdown(index=False), ""]
 
 
-def _paired(row) -> str:
-    unit = " pts" if row.measure == "points" else "%"
-    return f"{100 * row.difference:+.2f}{unit} [{100 * row.low:+.2f}, {100 * row.high:+.2f}]"
 
 
 def identification_lines(context: dict) -> list[str]:
