@@ -103,3 +103,27 @@ def test_the_layer_check_can_fail(bad, tmp_path):
     source.write_text(f"from {bad} import run\n")
     found = imports(source)
     assert found and LAYERS.index(layer(found[0][0])) > LAYERS.index(layer(probe_module))
+
+
+def test_figures_are_made_without_pyplot_or_a_backend_switch(tmp_path):
+    """Figures are matplotlib ``Figure`` objects: no module imports pyplot or calls ``matplotlib.use``, so that
+    importing the package leaves matplotlib's backend (a notebook's, say) alone, and a figure is saved all the same."""
+    import subprocess
+    import sys
+
+    found = [f"{path.relative_to(REPO_ROOT)}:{node.lineno}" for path in MODULES.values()
+             for node in ast.walk(ast.parse(path.read_text()))
+             if (isinstance(node, ast.Call) and ast.unparse(node.func) in ("matplotlib.use", "mpl.use"))
+             or (isinstance(node, ast.Import | ast.ImportFrom) and "pyplot" in ast.unparse(node))]
+    assert found == []
+    script = ("import sys, pandas as pd\n"
+              "from abm.analysis import cohorts, compare, plots, sensitivity, validation\n"
+              "from abm.analysis.fitting import report\n"
+              "ts = pd.DataFrame({'run': [0, 0, 1, 1], 'year': [2011, 2012, 2011, 2012],\n"
+              "                   'participation_rate': [0.5, 0.6, 0.4, 0.7]})\n"
+              "fig = compare.figure([compare.Entry('A', ts, [2011])], 'participation_rate')\n"
+              f"plots.save(fig, {str(tmp_path / 'a.png')!r})\n"
+              "print('matplotlib.pyplot' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "False"
+    assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -163,3 +163,22 @@ def test_analytical_values_used_here_are_right():
     variance = v1 + v2 + v13
     assert (v1 / variance, v2 / variance) == pytest.approx((S1["x1"], S1["x2"]), abs=1e-4)
     assert ((v1 + v13) / variance, v13 / variance) == pytest.approx((ST["x1"], ST["x3"]), abs=1e-4)
+
+
+def test_a_one_parameter_sweep_runs_and_says_why_it_has_no_indices(tmp_path):
+    """SALib's analysis needs two parameters or more: a sweep of one lever still runs its points, and the
+    analysis writes an empty table with the reason among its warnings."""
+    from helpers import BASELINE
+
+    data = {"name": "one", "base": str(BASELINE), "set": {"population.residents": 200, "end_year": 2013},
+            "method": "morris", "samples": 2, "parameters": [{"name": "publicity", "path": "policy.publicity.2012",
+                                                              "bounds": [0.2, 1.0]}],
+            "outputs": [{"indicator": "participation_rate", "year": 2013}]}
+    sweep_file = tmp_path / "one.yaml"
+    sweep_file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    result = invoke("sweep", sweep_file, "--out", tmp_path / "out", "--workers", 1)
+    assert result.exit_code == 0, result.output
+    payload = json.loads((tmp_path / "out" / "indices.json").read_text())
+    assert payload["indices"] == [] and payload["runs"] == 4
+    assert any("one parameter" in note for note in payload["warnings"])
+    assert "warning:oneparameter" in squash(result.output)
