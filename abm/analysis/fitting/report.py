@@ -15,6 +15,7 @@ from abm.analysis.directions import paired_text
 from abm.analysis.experiments import simulated_text
 from abm.analysis.fitting.estimate import ChoiceEstimate, odds_ratio_table, predicted_probabilities
 from abm.infra import atomic
+from abm.sim import outcomes
 
 GROUPS = {
     "age": lambda s: pd.cut(s["age"].astype(float), [15, 39, 49, 59, 100], labels=["16-39", "40-49", "50-59", "60+"]),
@@ -72,13 +73,14 @@ def baseline_figure(series: pd.DataFrame, targets: pd.DataFrame, path: Path) -> 
     fig = Figure(figsize=(15, 7))
     axes = fig.subplots(2, (len(names) + 1) // 2)
     for ax, name in zip(axes.flat, names):
-        stats = bands(series.groupby("year")[name])
+        scale = outcomes.scale(name)   # in the indicator's shown unit (abm/sim/outcomes.py)
+        stats = bands(series.groupby("year")[name]) * scale
         ax.fill_between(stats.index, stats["low"], stats["high"], alpha=0.3, label="90% band")
         ax.plot(stats.index, stats["mean"], label="simulated mean")
         for _, t in targets[targets["indicator"] == name].iterrows():
-            ax.errorbar(t["year"], t["target"], yerr=t["tolerance"], fmt="o", color="black", capsize=4,
-                        label="target ± tolerance")
-        ax.set_title(name.replace("_", " "), fontsize=10)
+            ax.errorbar(t["year"], t["target"] * scale, yerr=t["tolerance"] * scale, fmt="o", color="black",
+                        capsize=4, label="target ± tolerance")
+        ax.set_title(outcomes.heading(name), fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
