@@ -12,7 +12,7 @@ from abm.analysis.irr import money_worth
 from abm.cli import app
 from abm.infra.errors import UserError
 from abm.inputs.county import load_county
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from abm.sim.fund import Fund
 from abm.sim.model import run_economy
 from abm.sim.policy import menu_for_year

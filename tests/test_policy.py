@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from abm.inputs.datafiles import load_parameters
-from abm.inputs.scenario import MAX_GRADE, GradeRevision, Indexation, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.scenario import MAX_GRADE, GradeRevision, Indexation
 from abm.sim.economy import Economy
 from abm.sim.policy import (
     basic_pension_path,

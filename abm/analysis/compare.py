@@ -19,7 +19,7 @@ from abm.analysis import cohorts, replications
 from abm.analysis.plots import BAND, band_line, save  # noqa: E402
 from abm.infra import atomic, destinations  # noqa: E402
 from abm.infra.errors import UserError  # noqa: E402
-from abm.inputs.scenario import load_scenario  # noqa: E402
+from abm.inputs.loader import load_scenario
 from abm.sim import outcomes
 
 

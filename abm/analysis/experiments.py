@@ -19,7 +19,8 @@ import pandas as pd
 from abm.infra.errors import UserError
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.datafiles import CALIBRATION_DIR, period, read_yaml
-from abm.inputs.scenario import Scenario, replication_seeds, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim.attitudes import EDUCATION_AGES as TAUGHT_AGES  # whom the treatment reaches, as the policy lever
 from abm.sim.model import PensionModel
 

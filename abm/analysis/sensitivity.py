@@ -21,7 +21,7 @@ from abm.analysis.plots import save  # noqa: E402
 from abm.analysis.sweep import SWEEP_COPY, Sweep, read_design, results  # noqa: E402
 from abm.infra import atomic  # noqa: E402
 from abm.infra.errors import UserError  # noqa: E402
-from abm.inputs.scenario import read_layer, validate  # noqa: E402
+from abm.inputs.loader import read_layer, validate
 
 # Below these sample sizes indices are usually unstable (confidence intervals too wide to rank).
 RECOMMENDED_SAMPLES = {"sobol": 512, "morris": 20, "fast": 500, "rbd_fast": 500, "delta": 500}

@@ -10,7 +10,8 @@ import numpy as np
 from abm.inputs.coefficients import BENEFIT_TERMS, Coefficients, load_coefficients
 from abm.inputs.county import load_county
 from abm.inputs.datafiles import DEFAULT_SCENARIO
-from abm.inputs.scenario import Scenario, load_scenario, replication_seeds
+from abm.inputs.loader import load_scenario
+from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim import attitudes, demography, indicators
 from abm.sim.actuarial import valuation
 from abm.sim.agents import Government, Household

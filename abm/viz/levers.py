@@ -17,7 +17,9 @@ import numpy as np
 
 from abm.infra.errors import UserError
 from abm.inputs.county import load_county
-from abm.inputs.scenario import Scenario, load_scenario, period, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.loader import load_scenario
+from abm.inputs.scenario import Scenario, period
 from abm.sim.model import DEFAULT_SCENARIO, PensionModel, run_economy
 from abm.sim.policy import basic_pension_path, menu_for_year
 from abm.sim.population import COLUMNS, Population
