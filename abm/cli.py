@@ -483,7 +483,7 @@ def validate(
     workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default: results/validate-<scenario name>)")] = None,
     facts: Annotated[Path | None, typer.Option(help="validation facts file (default: the shipped "
-                                               "calibration/validation.yaml)")] = None,
+                                               "abm/calibration/validation.yaml)")] = None,
     set_: SetOption = None,
 ) -> None:
     """The model with 90% bands against observed facts the calibration does not use: validation.md and figures."""

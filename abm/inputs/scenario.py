@@ -34,7 +34,8 @@ from abm.inputs.dated import Dated, MonthDated, Year, dated_fields, value_at
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Rate = Annotated[float, Field(ge=-0.5, le=0.5)]
 Yuan = Annotated[float, Field(ge=0.0, le=1_000_000.0)]
-MAX_GRADE = 20_000    # yuan/year: ten times the national top grade of 2,000 (DOMAIN.md 1); the choice column holds it
+# yuan/year: ten times the national top grade of 2,000 (docs/domain.md section 1); the choice column holds it
+MAX_GRADE = 20_000
 Grade = Annotated[int, Field(gt=0, le=MAX_GRADE)]
 
 

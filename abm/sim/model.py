@@ -85,7 +85,7 @@ class PensionModel(mesa.Model):
             name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)})
 
     def step(self) -> None:
-        """One simulated year, in the order of DESIGN.md."""
+        """One simulated year, in the order of docs/architecture.md."""
         if self.year > self.spec.end_year:
             raise RuntimeError(f"the scenario ends in {self.spec.end_year}; build a new model to run again")
         pop, policy = self.population, self._open_year()

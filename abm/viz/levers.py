@@ -110,7 +110,7 @@ def subsidy_rules(levers: Levers, current: list) -> list[list[int]]:
 
 @lru_cache(maxsize=1)
 def tiered_shape() -> tuple[tuple[int, int], ...]:
-    """The latest schedule of the tiered-subsidies scenario (Anhui's, DOMAIN.md 1)."""
+    """The latest schedule of the tiered-subsidies scenario (Anhui's, docs/domain.md section 1)."""
     subsidy = load_scenario(TIERED_SHAPE).policy.subsidy
     return tuple(tuple(rule) for rule in subsidy[max(subsidy)])
 
