@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from abm.inputs.scenario import Scenario, load_scenario
+    from abm.inputs.loader import load_scenario
+    from abm.inputs.scenario import Scenario
     from abm.sim.model import PensionModel
 
 __all__ = ["PensionModel", "Scenario", "load_scenario"]
 __version__ = "0.1.0"
-_LAZY = {"PensionModel": "abm.sim.model", "Scenario": "abm.inputs.scenario", "load_scenario": "abm.inputs.scenario"}
+_LAZY = {"PensionModel": "abm.sim.model", "Scenario": "abm.inputs.scenario", "load_scenario": "abm.inputs.loader"}
 
 
 def __getattr__(name: str):

@@ -146,7 +146,7 @@ def run(
     """Run a scenario's replications and write its results folder."""
     from abm.analysis import replications
     from abm.infra import destinations
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     folder = out or destinations.default(Path("results"), spec.name, scenario)
@@ -328,7 +328,7 @@ def calibrate_survey(
     """Estimate the choice model from a survey; write fitted/coefficients.yaml and report.md."""
     from abm.analysis.fitting import pipeline
     from abm.analysis.fitting.survey import STANDIN
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     out = _calibration_out(out)
     with err_console.status("estimating the conditional logit ..."):
@@ -359,7 +359,7 @@ def calibrate_aggregates(
 
     from abm.analysis.fitting import pipeline
     from abm.infra import memory, progress
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     spec, out = load_scenario(scenario), _calibration_out(out)
     # the fit runs without Household objects, the experiments two simulations at once
@@ -390,7 +390,7 @@ def calibrate_standin(
     from abm.analysis.fitting.standin import RESPONDENTS, write_standin
     from abm.analysis.fitting.survey import STANDIN
     from abm.infra.destinations import check_file
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     if out is None and checkout_calibration() is None:
         raise UserError("give --out FILE: an installed package's stand-in is not rewritten", field="--out")
@@ -464,14 +464,14 @@ def validate(
     workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
     out: Annotated[Path | None, typer.Option(help="output folder (default: results/validate-<scenario name>)")] = None,
     facts: Annotated[Path | None, typer.Option(help="validation facts file (default: the shipped "
-                                               "calibration/validation.yaml)")] = None,
+                                               "abm/calibration/validation.yaml)")] = None,
     set_: SetOption = None,
 ) -> None:
     """The model with 90% bands against observed facts the calibration does not use: validation.md and figures."""
     from abm.analysis import replications
     from abm.analysis import validation as checks
     from abm.infra import destinations
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     spec = load_scenario(scenario, [f"population.residents={residents}", *(set_ or ())])
     folder = out or destinations.default(Path("results"), f"validate-{spec.name}", scenario)
@@ -505,7 +505,7 @@ def irr(
 ) -> None:
     """Money's worth of a grade: pension, internal rate of return and replacement rate."""
     from abm.analysis.irr import money_worth
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     result = money_worth(load_scenario(scenario), grade, entry_age, years, year, sex, backpay)
     if as_json:
@@ -542,7 +542,7 @@ def experiments(
 
     from abm.analysis import experiments as virtual
     from abm.infra import memory
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     spec = load_scenario(scenario, set_ or ())
     virtual.check_year(spec, year, field="--year")
@@ -585,7 +585,7 @@ def directions(
     """Each policy lever against the scenario over paired runs, held to the direction the evidence gives."""
     from abm.analysis import directions as checks
     from abm.infra import memory
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
     from abm.sim import outcomes
 
     spec = load_scenario(scenario, set_ or ())
@@ -665,7 +665,8 @@ def explain(
 ) -> None:
     """Why a resident pays what they pay: each alternative's utility split into its terms, and its probability."""
     from abm.analysis import replications
-    from abm.inputs.scenario import load_scenario, replication_seeds
+    from abm.inputs.loader import load_scenario
+    from abm.inputs.scenario import replication_seeds
     from abm.sim.model import PensionModel
 
     spec = load_scenario(scenario, set_ or ())

@@ -26,7 +26,7 @@ def best(call, repeat: int) -> float:
 
 def main(residents: int = 100_000) -> dict:
     from abm.inputs.county import load_county
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
     from abm.sim.demography import LifeTable
     from abm.sim.model import DEFAULT_SCENARIO
     from abm.sim.perceived_worth import Expectations, payment_values, perceived_worth, value_tables

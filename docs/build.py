@@ -188,7 +188,7 @@ def indicator_rows(means, rows: dict[str, str], years) -> list[list[str]]:
 def baseline(figures: Path | None = DOCS) -> Result:
     """The baseline as ``pension-abm run scenarios/baseline.yaml`` runs it: table and enrolment figure."""
     from abm.analysis import plots, replications
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     scenario = load_scenario(BASELINE)
     result = replications.run(scenario)
@@ -213,7 +213,7 @@ POPULATION_YEARS = (2011, 2019, 2020, 2030, 2040, 2050)
 def population(figures: Path | None = DOCS) -> Result:
     """The baseline's population against the census: table and docs/population.png."""
     from abm.analysis import plots, replications
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     scenario = load_scenario(BASELINE)
     result = replications.run(scenario)
@@ -255,7 +255,7 @@ COST_ROWS = {"funding_ratio": "accounts / account liability", "longevity_gap": "
 def cost_path(figures: Path | None = DOCS) -> Result:
     """The baseline carried to 2100 (``--set end_year=2100``): valuation and fiscal cost by year."""
     from abm.analysis import replications
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     scenario = load_scenario(BASELINE, [("end_year", COST_END)])
     result = replications.run(scenario)
@@ -278,7 +278,7 @@ EXPERIMENTS = {"year": 2026, "replications": 10, "residents": 5_000}   # the com
 def experiments(figures: Path | None = DOCS) -> Result:
     """`pension-abm experiments` with its defaults: the field evidence against the baseline."""
     from abm.analysis.experiments import run_all, simulated_text
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     frame = run_all(load_scenario(BASELINE), **EXPERIMENTS)
     rows = []
@@ -298,7 +298,7 @@ IRR_ENTRY_AGE = 45
 def irr(figures: Path | None = DOCS) -> Result:
     """Money's worth of the README's grades for a resident entering at 45, under the baseline."""
     from abm.analysis.irr import money_worth
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     scenario = load_scenario(BASELINE)
     worth = [money_worth(scenario, grade, IRR_ENTRY_AGE) for grade in IRR_GRADES]
@@ -416,7 +416,7 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     behaviour answers to."""
     from abm.analysis.directions import DIRECTIONS
     from abm.analysis.effects import lever_effects
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
     from abm.sim import outcomes
 
     started, where = time.perf_counter(), machine()

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from abm.infra.processes import alive
-from abm.inputs.scenario import Scenario, load_scenario
+from abm.inputs.loader import load_scenario
+from abm.inputs.scenario import Scenario
 from helpers import BASELINE, CALIBRATION, REPO_ROOT, SHIPPED_CALIBRATION, STANDIN_FILE, folder_digest, small
 
 SYSTEM_TEMP = Path(tempfile.gettempdir())

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import abm.analysis.plots
 from abm.cli import app
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 
 FILES = ("timeseries.csv", "timeseries.parquet", "bands.csv", "bands.parquet", "summary.json", "scenario.yaml",
          "metadata.json", "enrolment.png", "pensions.png", "fund.png", "population.png", "cohorts.csv", "cohorts.png")

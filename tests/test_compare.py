@@ -15,7 +15,7 @@ import yaml
 
 from abm.analysis import replications
 from abm.analysis.replications import KEY_INDICATORS
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from abm.sim import outcomes
 from helpers import PNG_MAGIC, invoke, squash
 

@@ -11,7 +11,7 @@ import yaml
 
 from abm.infra.errors import UserError
 from abm.inputs.county import County, load_county
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from helpers import BASELINE, COUNTY_FILE, invoke, squash
 
 

@@ -25,7 +25,7 @@ from abm.inputs.datafiles import (
     read_yaml,
     shipped_file,
 )
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from helpers import BASELINE, CALIBRATION, COUNTY_FILE, REPO_ROOT, STANDIN_FILE, invoke, squash
 
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from abm.analysis import directions
-from abm.inputs.scenario import load_scenario, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.loader import load_scenario
 from helpers import BASELINE, invoke
 
 

@@ -166,7 +166,7 @@ def test_scenario_effects_table_from_measured_effects():
     import pandas as pd
 
     from abm.analysis.effects import Effects
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
     from abm.sim.choice import MECHANISMS
 
     base, taught = load_scenario(BASELINE), load_scenario(REPO_ROOT / "scenarios" / "financial_education.yaml")

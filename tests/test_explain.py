@@ -48,7 +48,8 @@ def test_terms_add_up_to_the_utility_and_probabilities_are_the_logit(baseline):
 
 def test_explain_command_json_and_refusals(small_scenario_file):
     """The command runs the scenario as `run` does (its first replication's seed) to the year asked."""
-    from abm.inputs.scenario import load_scenario, replication_seeds
+    from abm.inputs.loader import load_scenario
+    from abm.inputs.scenario import replication_seeds
 
     spec = load_scenario(small_scenario_file)
     model = PensionModel(scenario=spec.model_copy(update={"end_year": 2013}),

@@ -12,7 +12,7 @@ from abm.analysis.irr import money_worth
 from abm.cli import app
 from abm.infra.errors import UserError
 from abm.inputs.county import load_county
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from abm.sim.fund import Fund
 from abm.sim.model import run_economy
 from abm.sim.policy import menu_for_year
@@ -20,7 +20,7 @@ from helpers import BASELINE, latest, make_population, with_policy, year_policy
 
 
 def national_subsidy(grade: int, year: int = 2014) -> float:
-    """DOMAIN.md section 1: 30 yuan/year; from 2014, 60 for grades of 500 and above."""
+    """docs/domain.md section 1: 30 yuan/year; from 2014, 60 for grades of 500 and above."""
     return 60.0 if grade >= 500 and year >= 2014 else 30.0
 
 

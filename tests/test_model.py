@@ -129,7 +129,7 @@ def test_agents_none_creates_no_households_and_gives_the_same_numbers(small_scen
 
 def test_residents_60_plus_at_launch_get_the_basic_pension_only(small_scenario):
     """At launch the 60+ (not employees) are pensioners without an account; in 2011 every pension is
-    the 2009 national minimum of 55 yuan/month (DOMAIN.md section 1)."""
+    the 2009 national minimum of 55 yuan/month (docs/domain.md section 1)."""
     model = PensionModel(scenario=small_scenario)
     pop = model.population
     launch = pop.pensioner.copy()
@@ -152,12 +152,12 @@ def baseline_to_2025(baseline):
 
 
 def test_most_self_payers_choose_the_lowest_grade(baseline_to_2025):
-    """Stylised fact (DOMAIN.md section 3): in 2018-2023 over 60% of self-payers pay the lowest grade."""
+    """Stylised fact (docs/domain.md section 3): in 2018-2023 over 60% of self-payers pay the lowest grade."""
     assert (baseline_to_2025.loc[2018:2023, "lowest_grade_share"] > 0.6).all()
 
 
 def test_replacement_rate_is_low(baseline_to_2025):
-    """Stylised fact (DOMAIN.md section 4): the replacement rate lies between 5% and 25% in 2018-2023."""
+    """Stylised fact (docs/domain.md section 4): the replacement rate lies between 5% and 25% in 2018-2023."""
     rates = baseline_to_2025.loc[2018:2023, "replacement_rate"]
     assert ((rates > 0.05) & (rates < 0.25)).all()
 
@@ -167,7 +167,7 @@ def test_replacement_rate_is_mean_pension_over_mean_income(baseline_to_2025):
     ts = baseline_to_2025
     np.testing.assert_allclose(ts["mean_pension"], ts["mean_basic_pension"] + ts["mean_account_pension"], rtol=1e-12)
     np.testing.assert_allclose(ts["replacement_rate"], 12 * ts["mean_pension"] / ts["mean_income"], rtol=1e-12)
-    assert ts.at[2023, "mean_income"] == 17677    # Shanxi rural income, DOMAIN.md section 2
+    assert ts.at[2023, "mean_income"] == 17677    # Shanxi rural income, docs/domain.md section 2
 
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from abm.inputs.datafiles import load_parameters
-from abm.inputs.scenario import MAX_GRADE, GradeRevision, Indexation, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.scenario import MAX_GRADE, GradeRevision, Indexation
 from abm.sim.economy import Economy
 from abm.sim.policy import (
     basic_pension_path,
@@ -23,7 +24,7 @@ from abm.sim.policy import (
 from helpers import COUNTY_FILE, latest, make_population, with_policy, year_policy
 
 GRADES_2014 = np.array([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000])
-# Anhui's "pay more, get more" schedule (DOMAIN.md section 1), with the national 30 at the lowest grade.
+# Anhui's "pay more, get more" schedule (docs/domain.md section 1), with the national 30 at the lowest grade.
 ANHUI = [[100, 30], [200, 40], [300, 50], [400, 60], [500, 70], [600, 80], [700, 90],
          [1000, 120], [1500, 150], [2000, 200]]
 
@@ -80,7 +81,7 @@ def _growth_by_hand(scenario, year):
 
 
 def test_basic_pension_follows_dated_values_up_to_the_last_date(baseline):
-    """Up to 2025 the national minimum is the dated value in force (DOMAIN.md section 1)."""
+    """Up to 2025 the national minimum is the dated value in force (docs/domain.md section 1)."""
     path = basic_pension_path(baseline.policy, _economy(baseline), range(2011, 2026))
     expected = {2011: 55, 2013: 55, 2014: 70, 2017: 70, 2018: 88, 2020: 93, 2021: 93,
                 2022: 98, 2023: 103, 2024: 123, 2025: 143}

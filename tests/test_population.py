@@ -11,7 +11,8 @@ from abm.sim.demography import LifeTable, gompertz_makeham_qx
 from abm.sim.population import COLUMNS, synthesise
 from helpers import COUNTY_FILE, LIFE_TABLE_FILE, make_population, with_policy
 
-# DOMAIN.md section 5: Gompertz-Makeham mu(x) = A + B exp(c x), rural approximation.
+# Gompertz-Makeham mu(x) = A + B exp(c x), rural approximation (docs/domain.md section 5; the header of
+# abm/data/life_table_rural.csv).
 GOMPERTZ = {"male": (0.0008, 2.682e-5, 0.1006), "female": (0.0004, 6.243e-6, 0.1146)}
 E60 = {"male": 19.0, "female": 22.1}
 
@@ -152,8 +153,9 @@ def test_column_assignment_writes_in_place():
 
 
 @pytest.mark.parametrize("sex", ["female", "male"])
-def test_life_table_is_the_gompertz_makeham_fit_of_domain_md(qx_table, sex):
-    """The shipped qx equal the Gompertz-Makeham formula with DOMAIN.md's parameters (qx=1 at the end).
+def test_life_table_is_the_stated_gompertz_makeham_fit(qx_table, sex):
+    """The shipped qx equal the Gompertz-Makeham formula with the parameters of docs/domain.md section 5
+    (qx=1 at the end).
 
     The CSV has 8 decimals, so below qx ~ 0.005 its rounding (up to 5e-9) exceeds rtol 1e-6:
     the comparison allows rtol 1e-6 or half a unit in the 8th decimal."""

@@ -21,7 +21,7 @@ def test_readme_scenario_example_runs_from_any_folder_and_its_error_reads_as_sho
     """The scenario example (`extends: baseline`, a shipped scenario's name) loads outside the
     repository; with -100 yuan it stops with the README's message."""
     from abm.infra.errors import UserError
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     text = (ROOT / "README.md").read_text()
     example = next(b for b in re.findall(r"```yaml\n(.*?)```", text, re.S) if "name: my_subsidy" in b)

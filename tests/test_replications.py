@@ -11,7 +11,8 @@ import pytest
 
 from abm.analysis import replications
 from abm.analysis.replications import KEY_INDICATORS
-from abm.inputs.scenario import Scenario, load_scenario, replication_seeds
+from abm.inputs.loader import load_scenario
+from abm.inputs.scenario import Scenario, replication_seeds
 from helpers import invoke, small
 
 BAND = (0.05, 0.95)   # the documented 90% band

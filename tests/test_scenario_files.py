@@ -14,7 +14,7 @@ import yaml
 from abm.analysis.effects import changes
 from abm.infra.errors import UserError
 from abm.inputs.county import load_county
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from abm.sim.model import PensionModel
 from helpers import BASELINE, invoke, latest, small, squash, when, year_policy
 

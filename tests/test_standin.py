@@ -66,7 +66,7 @@ def test_the_compound_interest_answer_follows_the_county_literacy(standin_survey
 def test_understanding_compound_interest_goes_with_higher_grades():
     """Drawn with account_value > 0 and a compounding gap, payers who understand compound interest pay
     above the lowest grade more often (a large survey, so the difference is not noise)."""
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
     survey = standin.make_standin(load_scenario("baseline"), respondents=3000, seed=11)
     payers = survey[survey["enrolled"] == "yes"]
     above = payers["grade"].astype(float) > 100

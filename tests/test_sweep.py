@@ -148,7 +148,7 @@ def test_without_common_random_numbers_every_run_has_its_own_seed_and_reruns_rep
 def test_a_point_sets_each_scenario_field_to_its_sampled_value(tiny_file):
     """The run of a point equals a plain run of the base scenario with the point's values set."""
     from abm.analysis.replications import simulate
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
 
     sweep = load_sweep(tiny_file)
     point = design(sweep).iloc[[5]]

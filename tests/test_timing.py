@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from abm.infra.errors import UserError
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from abm.sim import timing
 from helpers import BASELINE, with_policy, year_policy
 

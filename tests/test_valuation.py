@@ -134,7 +134,7 @@ def test_tables_are_cached_per_life_table_and_rates():
 
 def test_a_valuation_rate_dated_after_launch_is_refused():
     from abm.infra.errors import UserError
-    from abm.inputs.scenario import load_scenario
+    from abm.inputs.loader import load_scenario
     from helpers import BASELINE
 
     with pytest.raises(UserError, match="after launch_year") as err:

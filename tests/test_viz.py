@@ -23,7 +23,7 @@ from mesa.visualization.utils import force_update
 from PIL import Image
 
 from abm.infra.errors import UserError
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from abm.sim.agents import STATUSES
 from abm.viz import app, panels, server
 from abm.viz.levers import (

@@ -17,7 +17,7 @@ from abm.analysis.bands import bands
 from abm.analysis.plots import band_line, save
 from abm.infra import atomic, destinations, tables
 from abm.infra.errors import UserError
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from abm.sim import outcomes
 from abm.sim.outcomes import KEY_INDICATORS
 

@@ -21,7 +21,9 @@ import pandas as pd
 
 from abm.analysis import effects, replications
 from abm.inputs.coefficients import Coefficients
-from abm.inputs.scenario import Scenario, load_scenario, replication_seeds, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.loader import load_scenario
+from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim.model import PensionModel
 
 NOISE = 0.003          # share of the eligible: a mean paired difference within it is noise (0.3 points)

@@ -20,7 +20,8 @@ from abm.analysis import compare, replications
 from abm.analysis.bands import bands
 from abm.infra import processes
 from abm.inputs.coefficients import Coefficients
-from abm.inputs.scenario import Override, Scenario, load_scenario, replication_seeds
+from abm.inputs.loader import Override, load_scenario
+from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim.choice import MECHANISMS
 from abm.sim.model import PensionModel
 

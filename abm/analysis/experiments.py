@@ -5,7 +5,7 @@ year by year with the replication seeds of :func:`abm.inputs.scenario.replicatio
 replication, so a band can be given. Treatments change the scenario's policy from a year on (the
 same seeds with and without), or, for the information experiment, a random half of one run's
 residents (treated and control in the same run). The targets they are held against live in
-``abm/calibration/evidence.yaml`` (DOMAIN.md 6).
+``abm/calibration/evidence.yaml`` (docs/domain.md section 6).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from abm.analysis.bands import bands
 from abm.infra.errors import UserError
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.datafiles import CALIBRATION_DIR, period, read_yaml
-from abm.inputs.scenario import Scenario, replication_seeds, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim.attitudes import EDUCATION_AGES as TAUGHT_AGES  # whom the treatment reaches, as the policy lever
 from abm.sim.model import PensionModel
 

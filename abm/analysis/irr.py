@@ -23,7 +23,8 @@ from scipy.optimize import brentq
 
 from abm.infra.errors import UserError
 from abm.inputs.county import load_county
-from abm.inputs.scenario import Scenario, last_year
+from abm.inputs.dated import last_year
+from abm.inputs.scenario import Scenario
 from abm.sim import timing
 from abm.sim.demography import SEXES, LifeTable
 from abm.sim.economy import Economy

@@ -15,7 +15,7 @@ from abm.analysis.plots import save
 from abm.analysis.sweep import SWEEP_COPY, Sweep, read_design, results
 from abm.infra import atomic
 from abm.infra.errors import UserError
-from abm.inputs.scenario import read_layer, validate
+from abm.inputs.loader import read_layer, validate
 
 # Below these sample sizes indices are usually unstable (confidence intervals too wide to rank).
 RECOMMENDED_SAMPLES = {"sobol": 512, "morris": 20, "fast": 500, "rbd_fast": 500, "delta": 500}

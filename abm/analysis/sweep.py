@@ -31,19 +31,8 @@ from SALib.test_functions import Ishigami
 from abm.infra import atomic, destinations, memory, processes
 from abm.infra.errors import UserError
 from abm.inputs.datafiles import SCENARIOS_DIR, depth_and_line, read_parquet, shipped_file
-from abm.inputs.scenario import (
-    FROM_OVERRIDES,
-    CrossFieldError,
-    Frozen,
-    Layer,
-    Name,
-    Scenario,
-    data_files,
-    load_scenario,
-    read_layer,
-    replication_seeds,
-    validate,
-)
+from abm.inputs.loader import FROM_OVERRIDES, Layer, data_files, load_scenario, read_layer, validate
+from abm.inputs.scenario import CrossFieldError, Frozen, Name, Scenario, replication_seeds
 
 PARTS = "parts"
 DESIGN = "design.parquet"

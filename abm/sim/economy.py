@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
-from abm.inputs.scenario import EconomySpec, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.scenario import EconomySpec
 
 
 class Economy:

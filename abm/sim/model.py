@@ -10,7 +10,8 @@ import numpy as np
 from abm.inputs.coefficients import BENEFIT_TERMS, Coefficients, load_coefficients
 from abm.inputs.county import load_county
 from abm.inputs.datafiles import DEFAULT_SCENARIO
-from abm.inputs.scenario import Scenario, load_scenario, replication_seeds
+from abm.inputs.loader import load_scenario
+from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim import attitudes, demography, indicators
 from abm.sim.actuarial import valuation
 from abm.sim.agents import Government, Household
@@ -84,7 +85,7 @@ class PensionModel(mesa.Model):
             name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)})
 
     def step(self) -> None:
-        """One simulated year, in the order of DESIGN.md."""
+        """One simulated year, in the order of docs/architecture.md."""
         if self.year > self.spec.end_year:
             raise RuntimeError(f"the scenario ends in {self.spec.end_year}; build a new model to run again")
         pop, policy = self.population, self._open_year()

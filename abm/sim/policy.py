@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from abm.inputs.scenario import MAX_GRADE, GradeRevision, PolicySpec, last_year, monthly_values, value_at
+from abm.inputs.dated import last_year, monthly_values, value_at
+from abm.inputs.scenario import MAX_GRADE, GradeRevision, PolicySpec
 from abm.sim.economy import Economy
 
 # Codes of the resident groups the government may pay the minimum grade for.

@@ -7,7 +7,7 @@ import os
 import solara
 from mesa.visualization import SolaraViz, solara_viz
 
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from abm.sim.model import DEFAULT_SCENARIO
 from abm.viz.levers import (
     MINIMUM_GRADES,

@@ -17,7 +17,9 @@ import numpy as np
 
 from abm.infra.errors import UserError
 from abm.inputs.county import load_county
-from abm.inputs.scenario import Scenario, load_scenario, period, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.loader import load_scenario
+from abm.inputs.scenario import Scenario, period
 from abm.sim.model import DEFAULT_SCENARIO, PensionModel, run_economy
 from abm.sim.policy import basic_pension_path, menu_for_year
 from abm.sim.population import COLUMNS, Population
@@ -108,7 +110,7 @@ def subsidy_rules(levers: Levers, current: list) -> list[list[int]]:
 
 @lru_cache(maxsize=1)
 def tiered_shape() -> tuple[tuple[int, int], ...]:
-    """The latest schedule of the tiered-subsidies scenario (Anhui's, DOMAIN.md 1)."""
+    """The latest schedule of the tiered-subsidies scenario (Anhui's, docs/domain.md section 1)."""
     subsidy = load_scenario(TIERED_SHAPE).policy.subsidy
     return tuple(tuple(rule) for rule in subsidy[max(subsidy)])
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from abm.infra.atomic import temporary_folder
 from abm.infra.processes import die_with_parent
 from abm.inputs.datafiles import shipped_file
-from abm.inputs.scenario import load_scenario
+from abm.inputs.loader import load_scenario
 from abm.viz.levers import PROJECT, SCENARIO_VARIABLE, scenario_path
 
 ASSETS_PACKAGE = "solara-assets"   # solara's CDN files at exact versions, installed under <prefix>/share/solara/cdn

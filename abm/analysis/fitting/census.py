@@ -21,7 +21,8 @@ from abm.analysis import replications
 from abm.infra.errors import UserError
 from abm.inputs.county import county_path, load_county
 from abm.inputs.datafiles import DATA_DIR
-from abm.inputs.scenario import Scenario, load_scenario
+from abm.inputs.loader import load_scenario
+from abm.inputs.scenario import Scenario
 from abm.sim.model import DEFAULT_SCENARIO
 
 REPLICATIONS = 20

@@ -21,7 +21,8 @@ from abm.analysis.fitting.survey import CALIBRATION_DIR, STANDIN, choice_situati
 from abm.infra import atomic, destinations
 from abm.infra.errors import UserError
 from abm.inputs.coefficients import load_coefficients
-from abm.inputs.scenario import Scenario, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.scenario import Scenario
 from abm.sim.indicators import names
 from abm.sim.policy import policy_for_year
 

@@ -19,7 +19,8 @@ import pandas as pd
 
 from abm.infra import atomic
 from abm.inputs.county import load_county
-from abm.inputs.scenario import Scenario, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.scenario import Scenario
 from abm.sim.choice import sample, utilities
 from abm.sim.demography import LifeTable
 from abm.sim.economy import Economy

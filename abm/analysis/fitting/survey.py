@@ -15,7 +15,8 @@ from abm.infra.errors import UserError
 from abm.inputs.coefficients import load_coefficients
 from abm.inputs.county import load_county
 from abm.inputs.datafiles import CALIBRATION_DIR, read_text, read_yaml
-from abm.inputs.scenario import Scenario, value_at
+from abm.inputs.dated import value_at
+from abm.inputs.scenario import Scenario
 from abm.sim.choice import alternative_factors, resident_factors
 from abm.sim.demography import LifeTable
 from abm.sim.economy import Economy
