@@ -17,7 +17,8 @@ import pandas as pd
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from abm.analysis import cohorts, plots, uncertainty
-from abm.infra import atomic, destinations, memory, processes
+from abm.infra import atomic, destinations, memory
+from abm.infra.executors import executor
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.county import county_path, load_county
 from abm.inputs.datafiles import read_parquet
@@ -128,12 +129,9 @@ def _simulate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFr
 @contextmanager
 def _pool(workers: int, jobs: int) -> Iterator:
     """``map`` in this process, or over a process pool (results in submission order)."""
-    if workers <= 1 or jobs <= 1:
-        yield map
-        return
     # workers start with the model imported
-    with processes.pool(min(workers, jobs), ["abm.analysis.replications"]) as executor:
-        yield executor.map
+    with executor(min(workers, jobs), preload=["abm.analysis.replications"]) as runs:
+        yield runs.map
 
 
 @contextmanager
