@@ -106,6 +106,24 @@ def jobs_for(scenario: Scenario, seeds: list[int], coefficients: Coefficients | 
                                                                                           coefficients)))
 
 
+def resized(scenario: Scenario, end_year: int | None = None, residents: int | None = None,
+            agents: str | None = None) -> Scenario:
+    """The scenario with another last year, number of simulated residents or Household objects
+    (``population.agents``); what is not given stays. The one way a run is shortened or resized."""
+    population = {k: v for k, v in (("residents", residents), ("agents", agents)) if v is not None}
+    update: dict = {"population": scenario.population.model_copy(update=population)} if population else {}
+    return scenario.model_copy(update=update | ({"end_year": end_year} if end_year is not None else {}))
+
+
+def model_at(scenario: Scenario, year: int, seed: int, coefficients: Coefficients | None = None) -> PensionModel:
+    """A model of ``scenario`` with every year before ``year`` simulated: ``year`` is next (for
+    explaining or measuring that year's choices)."""
+    model = PensionModel(scenario=resized(scenario, end_year=year), rng=seed, coefficients=coefficients)
+    while model.year < year:
+        model.step()
+    return model
+
+
 def simulate(job: tuple[Scenario, int, Coefficients | None]) -> pd.DataFrame:
     """One replication: the DataCollector's table, a row per year."""
     return _simulate(job)[0]

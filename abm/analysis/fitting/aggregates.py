@@ -121,8 +121,7 @@ def with_coefficients(coefficients: Coefficients, values: dict[str, float]) -> C
 
 def simulate(scenario: Scenario, coefficients: Coefficients, seeds: list[int], end_year: int) -> pd.DataFrame:
     """Time series of every seed (column ``run``), 2011 to ``end_year``, with these coefficients."""
-    short = scenario.model_copy(update={"end_year": end_year, "population": scenario.population.model_copy(
-        update={"agents": "none"})})
+    short = replications.resized(scenario, end_year=end_year, agents="none")
     frames = []
     for run, seed in enumerate(seeds):
         result = replications.run(short, seed=seed, coefficients=coefficients)
