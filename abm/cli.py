@@ -667,16 +667,13 @@ def explain(
     from abm.analysis import replications
     from abm.inputs.loader import load_scenario
     from abm.inputs.scenario import replication_seeds
-    from abm.sim.model import PensionModel
 
     spec = load_scenario(scenario, set_ or ())
     if not spec.start_year <= year <= spec.end_year:
         raise UserError(f"the scenario runs {spec.start_year}-{spec.end_year} (got {year})", field="--year")
     replications.check_memory(spec, 1, 1, what=f"a run of {spec.name} to {year}")
     rng = replication_seeds(spec.run.seed if seed is None else seed, 1)[0]
-    model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=rng)
-    while model.year < year:
-        model.step()
+    model = replications.model_at(spec, year, rng)
     try:
         result = {"scenario": spec.name, "seed": rng} | model.explain(resident)
     except LookupError as err:

@@ -24,7 +24,6 @@ from abm.inputs.coefficients import Coefficients
 from abm.inputs.dated import value_at
 from abm.inputs.loader import load_scenario
 from abm.inputs.scenario import Scenario, replication_seeds
-from abm.sim.model import PensionModel
 
 NOISE = 0.003          # share of the eligible: a mean paired difference within it is noise (0.3 points)
 SPAN = 10              # years of outcome, from the lever's year
@@ -206,15 +205,11 @@ def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame:
     span; participation 45-59 below CEILING_45_59 in every year from CEILING_FROM; fewer than
     CERTAIN_SHARE of the choosers aged 45-59 in ``year`` paying with probability CERTAIN or more."""
     reference = frame.drop_duplicates("indicator").set_index("indicator")["reference"]
-    spec = scenario.model_copy(update={"population": scenario.population.model_copy(
-        update={"residents": residents, "agents": "none"})})
+    spec = replications.resized(scenario, residents=residents, agents="none")
     series, certain = [], []
     for job in replications.jobs_for(spec, replication_seeds(scenario.run.seed, runs), coefficients):
         series.append(replications.simulate(job).set_index("year").loc[CEILING_FROM:, "participation_45_59"])
-        model = PensionModel(scenario=spec.model_copy(update={"end_year": year}), rng=job[1], coefficients=job[2])
-        while model.year < year:
-            model.step()
-        ages, paying = model.paying_probabilities()
+        ages, paying = replications.model_at(spec, year, job[1], job[2]).paying_probabilities()
         band = (ages >= 45) & (ages <= 59)
         certain.append(float((paying[band] >= CERTAIN).mean()) if band.any() else 0.0)
     gap = reference["participation_45_59"] - reference["participation_16_29"]

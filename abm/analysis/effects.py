@@ -18,7 +18,7 @@ import pandas as pd
 
 from abm.analysis import compare, replications
 from abm.analysis.bands import bands
-from abm.infra import processes
+from abm.infra.executors import executor
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.loader import Override, load_scenario
 from abm.inputs.scenario import Scenario, replication_seeds
@@ -119,10 +119,8 @@ def replicate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFr
 
 
 def _map(workers: int, function, jobs: list) -> list:
-    if workers <= 1 or len(jobs) <= 1:
-        return list(map(function, jobs))
-    with processes.pool(min(workers, len(jobs)), ["abm.analysis.effects"]) as executor:
-        return list(executor.map(function, jobs))
+    with executor(min(workers, len(jobs)), preload=["abm.analysis.effects"]) as runs:
+        return list(runs.map(function, jobs))
 
 
 def mechanism_sentence(effects: Effects, scenario: str, shown: int = SHOWN) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from abm.analysis.bands import bands
+from abm.analysis.replications import resized
 from abm.infra.errors import UserError
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.datafiles import CALIBRATION_DIR, period, read_yaml
@@ -66,7 +67,7 @@ def information(scenario: Scenario, year: int, replications: int, residents: int
         treated mean / the same residents' mean untaught - 1, per replication.
     """
     check_year(scenario, year)
-    spec = _shortened(scenario, year + 1, residents)
+    spec = resized(scenario, year + 1, residents)
     effects = []
     for seed in _seeds(scenario, replications):
         means = []
@@ -116,7 +117,7 @@ def basic_pension(scenario: Scenario, year: int, replications: int, residents: i
     raised = _raised(scenario.policy.local_top_up, year, lambda amount: amount + rise)
     treated = scenario.model_copy(update={"policy": scenario.policy.model_copy(update={"local_top_up": raised})})
     effect = _policy_effect(scenario, treated, year, replications, residents, coefficients)
-    probe = PensionModel(scenario=_shortened(scenario, year, 100), coefficients=coefficients)
+    probe = PensionModel(scenario=resized(scenario, year, 100), coefficients=coefficients)
     in_force = probe.government.basic_pension[year] + value_at(scenario.policy.local_top_up, year)
     return PolicyEffect(effect.participation, effect.participation_relative, effect.contribution_relative,
                         rise / in_force)
@@ -148,7 +149,7 @@ def age_profile(scenario: Scenario, year: int, replications: int, residents: int
     """The age gradient of take-up: participation_45_59 - participation_16_29 in ``year``, per
     replication (shares of the eligible in each band)."""
     check_year(scenario, year)
-    spec = _shortened(scenario, year, residents)
+    spec = resized(scenario, year, residents)
     gaps = []
     for seed in _seeds(scenario, replications):
         row = _timeseries(spec, seed, coefficients).set_index("year").loc[year]
@@ -297,7 +298,7 @@ def _policy_effect(control: Scenario, treated: Scenario, year: int, replications
     window = list(range(year, year + WINDOW))
     points, participation, contribution = [], [], []
     for seed in _seeds(control, replications):
-        base, new = (_timeseries(_shortened(spec, year + YEARS_AFTER, residents), seed, coefficients)
+        base, new = (_timeseries(resized(spec, year + YEARS_AFTER, residents), seed, coefficients)
                      .set_index("year").loc[window].mean() for spec in (control, treated))
         points.append(100 * (new["participation_rate"] - base["participation_rate"]))
         participation.append(new["participation_rate"] / base["participation_rate"] - 1)
@@ -311,12 +312,6 @@ def _raised(dated: dict, year: int, change) -> dict:
     raised = {key: change(value) if period(key) >= (year, 1) else value for key, value in dated.items()}
     raised.setdefault(year, change(value_at(dated, year, 1)))
     return dict(sorted(raised.items(), key=lambda item: period(item[0])))
-
-
-def _shortened(scenario: Scenario, end_year: int, residents: int) -> Scenario:
-    """The scenario ending in ``end_year`` with ``residents`` simulated residents."""
-    population = scenario.population.model_copy(update={"residents": residents})
-    return scenario.model_copy(update={"end_year": end_year, "population": population})
 
 
 def _seeds(scenario: Scenario, replications: int) -> list[int]:

@@ -18,7 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 
 from abm.analysis import cohorts, plots, uncertainty
 from abm.analysis.bands import bands
-from abm.infra import atomic, destinations, memory, processes, progress
+from abm.infra import atomic, destinations, memory, progress
+from abm.infra.executors import executor
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.county import county_path, load_county
 from abm.inputs.datafiles import read_parquet
@@ -96,6 +97,24 @@ def jobs_for(scenario: Scenario, seeds: list[int], coefficients: Coefficients | 
                                                                                           coefficients)))
 
 
+def resized(scenario: Scenario, end_year: int | None = None, residents: int | None = None,
+            agents: str | None = None) -> Scenario:
+    """The scenario with another last year, number of simulated residents or Household objects
+    (``population.agents``); what is not given stays. The one way a run is shortened or resized."""
+    population = {k: v for k, v in (("residents", residents), ("agents", agents)) if v is not None}
+    update: dict = {"population": scenario.population.model_copy(update=population)} if population else {}
+    return scenario.model_copy(update=update | ({"end_year": end_year} if end_year is not None else {}))
+
+
+def model_at(scenario: Scenario, year: int, seed: int, coefficients: Coefficients | None = None) -> PensionModel:
+    """A model of ``scenario`` with every year before ``year`` simulated: ``year`` is next (for
+    explaining or measuring that year's choices)."""
+    model = PensionModel(scenario=resized(scenario, end_year=year), rng=seed, coefficients=coefficients)
+    while model.year < year:
+        model.step()
+    return model
+
+
 def simulate(job: tuple[Scenario, int, Coefficients | None]) -> pd.DataFrame:
     """One replication: the DataCollector's table, a row per year."""
     return _simulate(job)[0]
@@ -119,12 +138,9 @@ def _simulate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFr
 @contextmanager
 def _pool(workers: int, jobs: int) -> Iterator:
     """``map`` in this process, or over a process pool (results in submission order)."""
-    if workers <= 1 or jobs <= 1:
-        yield map
-        return
     # workers start with the model imported
-    with processes.pool(min(workers, jobs), ["abm.analysis.replications"]) as executor:
-        yield executor.map
+    with executor(min(workers, jobs), preload=["abm.analysis.replications"]) as runs:
+        yield runs.map
 
 
 def _progress(show: bool, scenario: Scenario, runs: int):

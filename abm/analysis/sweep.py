@@ -28,8 +28,9 @@ from pydantic import Field, model_validator
 from SALib import ProblemSpec
 from SALib.test_functions import Ishigami
 
-from abm.infra import atomic, destinations, memory, processes
+from abm.infra import atomic, destinations, memory
 from abm.infra.errors import UserError
+from abm.infra.executors import InProcess, executor
 from abm.inputs.datafiles import SCENARIOS_DIR, depth_and_line, read_parquet, shipped_file
 from abm.inputs.loader import FROM_OVERRIDES, Layer, data_files, load_scenario, read_layer, validate
 from abm.inputs.scenario import CrossFieldError, Frozen, Name, Scenario, replication_seeds
@@ -502,29 +503,16 @@ def run_sweep(sweep: Sweep, sweep_file: Path, out: Path, workers: int = 1, sched
 
 @contextmanager
 def _executor(workers: int, scheduler: str | None) -> Iterator[Callable]:
-    """Yield ``submit_all(sweep, chunks)``, an iterator over finished chunks in completion order."""
-    if scheduler:
-        try:
-            from distributed import Client
-            from distributed import as_completed as dask_completed
-            client = Client(scheduler, timeout="20s")
-        except (OSError, TimeoutError) as err:
-            raise UserError(f"cannot reach the Dask scheduler ({err})", field="--scheduler") from None
-        with client:
-            def submit_all(sweep, chunks):
-                futures = [client.submit(evaluate_chunk, sweep, c, pure=False) for c in chunks]
-                for future in dask_completed(futures):
-                    yield future.result()
-                    future.release()
-            yield submit_all
-        return
-    if workers <= 1:
-        yield lambda sweep, chunks: (evaluate_chunk(sweep, c) for c in chunks)
-        return
+    """Yield ``submit_all(sweep, chunks)``, an iterator over finished chunks in completion order
+    (in this process: in order, each chunk run when its result is asked for)."""
+    preload = ["abm.analysis.sweep", "abm.analysis.replications"]
     # interrupted: the chunks not started yet are dropped and the workers stopped, not drained
-    with processes.pool(workers, ["abm.analysis.sweep", "abm.analysis.replications"]) as pool:
+    with executor(workers, scheduler, preload) as chunks_run:
         def submit_all(sweep, chunks):
-            futures = [pool.submit(evaluate_chunk, sweep, c) for c in chunks]
+            if isinstance(chunks_run, InProcess):
+                yield from (evaluate_chunk(sweep, c) for c in chunks)
+                return
+            futures = [chunks_run.submit(evaluate_chunk, sweep, c) for c in chunks]
             for future in as_completed(futures):
                 yield future.result()
         yield submit_all

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +28,8 @@ from scipy.stats import qmc
 
 from abm.analysis import experiments, replications
 from abm.analysis.bands import bands
-from abm.infra import processes
 from abm.infra.errors import UserError
+from abm.infra.executors import InProcess, executor
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.datafiles import CALIBRATION_DIR, read_yaml
 from abm.inputs.scenario import Scenario
@@ -122,8 +122,7 @@ def with_coefficients(coefficients: Coefficients, values: dict[str, float]) -> C
 
 def simulate(scenario: Scenario, coefficients: Coefficients, seeds: list[int], end_year: int) -> pd.DataFrame:
     """Time series of every seed (column ``run``), 2011 to ``end_year``, with these coefficients."""
-    short = scenario.model_copy(update={"end_year": end_year, "population": scenario.population.model_copy(
-        update={"agents": "none"})})
+    short = replications.resized(scenario, end_year=end_year, agents="none")
     frames = []
     for run, seed in enumerate(seeds):
         result = replications.run(short, seed=seed, coefficients=coefficients)
@@ -289,13 +288,10 @@ def _apart(points: list[np.ndarray], losses: list[float], count: int, distance: 
 
 
 @contextmanager
-def _executor(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """A process pool of ``workers`` (None: this process)."""
-    if workers <= 1:
-        yield None
-        return
-    with processes.pool(workers, ["abm.analysis.fitting.aggregates"]) as executor:
-        yield executor
+def _executor(workers: int) -> Iterator[Executor | None]:
+    """The executor of ``workers`` processes (None: this process)."""
+    with executor(workers, preload=["abm.analysis.fitting.aggregates"]) as evaluations:
+        yield None if isinstance(evaluations, InProcess) else evaluations
 
 
 class _Report:
@@ -305,7 +301,7 @@ class _Report:
         self.put = record
 
 
-def _searches(jobs: list[tuple], executor: ProcessPoolExecutor | None, record) -> list[dict]:
+def _searches(jobs: list[tuple], executor: Executor | None, record) -> list[dict]:
     """The local searches' results in the order of ``jobs``; every evaluation's loss goes to ``record``
     as it happens (through a managed queue from worker processes)."""
     if executor is None:
