@@ -189,12 +189,13 @@ def test_life_table_loader_orders_sexes_as_coded(life, qx_table):
 
 
 def test_the_choice_column_holds_every_grade_the_schema_allows():
-    """Grades go up to MAX_GRADE yuan: the column must not wrap them (int16 turned 40000 into -25536)."""
+    """Grades go up to MAX_GRADE yuan (20,000; the schema refuses more): the column, int16 at its narrowest,
+    must not wrap them."""
     from abm.inputs.scenario import MAX_GRADE
 
-    pop = make_population(3, choice=[-1, 40_000, MAX_GRADE])
-    assert pop.choice.tolist() == [-1, 40_000, MAX_GRADE]
-    assert np.iinfo(COLUMNS["choice"]).max >= MAX_GRADE
+    pop = make_population(4, choice=[-1, 0, 15_000, MAX_GRADE])
+    assert pop.choice.tolist() == [-1, 0, 15_000, MAX_GRADE]
+    assert np.iinfo(COLUMNS["choice"]).max >= MAX_GRADE and np.iinfo(COLUMNS["choice"]).min <= -1
 
 
 def test_a_run_with_a_high_grade_records_it_unchanged(small_scenario):

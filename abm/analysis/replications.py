@@ -112,13 +112,14 @@ def simulate(job: tuple[Scenario, int, Coefficients | None]) -> pd.DataFrame:
 
 def simulate_with_cohorts(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One replication: the DataCollector's table and the cohort table (abm/analysis/cohorts.py)."""
-    frame, model = _simulate(job)
+    frame, model = _simulate(job, lifetime=True)
     return frame, cohorts.model_table(model)
 
 
-def _simulate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, PensionModel]:
+def _simulate(job: tuple[Scenario, int, Coefficients | None], lifetime: bool = False
+              ) -> tuple[pd.DataFrame, PensionModel]:
     scenario, seed, coefficients = job
-    model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients)
+    model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients, lifetime=lifetime)
     while model.running:
         model.step()
     frame = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)

@@ -228,13 +228,15 @@ class Fund:
             np.minimum(pop.account_subsidy[dead], pop.account[dead])
         self._add("returned_subsidies", returned)
         self._add("inheritance", pop.account[dead] - returned)
-        accrue(pop, dead, "pv_estate", pop.account[dead] - returned, self.discount, RECEIVED)
+        if pop.lifetime:
+            accrue(pop, dead, "pv_estate", pop.account[dead] - returned, self.discount, RECEIVED)
         self._record_exits(pop, dead, "died")
 
     def close_year(self, pop) -> dict[str, float]:
         """Check conservation and return the year's ledger row (yuan)."""
         self._year_end(pop)
-        settle(pop, self.discount)
+        if pop.lifetime:
+            settle(pop, self.discount)
         row = self._row
         row["inflow"] = sum(row[k] for k in INFLOWS)
         row["outflow"] = sum(row[k] for k in OUTFLOWS)
@@ -251,9 +253,12 @@ class Fund:
         if not self._credited:
             self.credit_interest(pop)
 
-    # residents' lifetime present values (abm/sim/lifetime.py): additive, one call where the money moves
+    # residents' lifetime present values (abm/sim/lifetime.py): additive, one call where the money moves, for a
+    # population that keeps them (pop.lifetime)
 
     def _accrue_collected(self, pop, rows, grade, gov_paid, subsidy, policy: YearPolicy, left: float) -> None:
+        if not pop.lifetime:
+            return
         own = (grade > 0) & ~gov_paid
         accrue(pop, rows[own], "pv_own", grade[own], self.discount, OWN, left)
         accrue(pop, rows, "pv_subsidy", subsidy + np.where(gov_paid, grade, 0.0), self.discount, INTO_ACCOUNT, left)
@@ -261,6 +266,8 @@ class Fund:
         pop.years_gov[rows[gov_paid & (grade > 0)]] += 1
 
     def _accrue_backpaid(self, pop, gap: np.ndarray, backpay: np.ndarray, left: float) -> None:
+        if not pop.lifetime:
+            return
         paid = backpay > 0
         accrue(pop, paid, "pv_own", backpay[paid], self.discount, OWN, left)
         pop.years_lowest[paid] += gap[paid].astype(pop.years_lowest.dtype)   # back-paid at the lowest grade
@@ -273,6 +280,8 @@ class Fund:
             account_timed: the year's account pensions (from the account and after) times the share of the
                 year left after each month, per pensioner.
         """
+        if not pop.lifetime:
+            return
         due = from_account + after
         mean_left = np.divide(account_timed, due, out=np.zeros_like(due), where=due > 0)
         present(pop, rows, "pv_basic", basic, basic_timed, self.discount)
@@ -282,7 +291,7 @@ class Fund:
 
     def _record_exits(self, pop, mask: np.ndarray, how: str) -> None:
         """Keep the lifetime record of residents leaving the county (abm/analysis/cohorts.py reads them)."""
-        if not np.any(mask):
+        if not pop.lifetime or not np.any(mask):
             return
         settle(pop, self.discount, mask)
         record = {name: getattr(pop, name)[mask].copy() for name in

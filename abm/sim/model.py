@@ -13,7 +13,7 @@ from abm.inputs.datafiles import DEFAULT_SCENARIO
 from abm.inputs.scenario import Scenario, load_scenario, replication_seeds
 from abm.sim import attitudes, demography, indicators
 from abm.sim.actuarial import valuation
-from abm.sim.agents import Government, Household
+from abm.sim.agents import Government, Households
 from abm.sim.choice import (
     CHUNK,
     MECHANISMS,
@@ -55,10 +55,12 @@ class PensionModel(mesa.Model):
         scenario: a :class:`Scenario` or the path of a scenario file.
         rng: seed or generator; defaults to the scenario's first replication seed.
         coefficients: behavioural coefficients to use instead of the scenario's file.
+        lifetime: keep each resident's lifetime accounts (abm/sim/lifetime.py), which the cohort
+            tables (abm/analysis/cohorts.py) read; they change no indicator.
     """
 
     def __init__(self, *, scenario: Scenario | str | Path = DEFAULT_SCENARIO, rng=None,
-                 coefficients: Coefficients | None = None):
+                 coefficients: Coefficients | None = None, lifetime: bool = False):
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         super().__init__(rng=replication_seeds(scenario.run.seed, 1)[0] if rng is None else rng)
         self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
@@ -73,15 +75,34 @@ class PensionModel(mesa.Model):
         self.government = Government(self)
         self.policy = self.government.step()
         self.population = synthesise(self.county, self.life, scenario.population.residents,
-                                     self.economy.mean_income(self.year), self.policy.pension_age, self.rng)
+                                     self.economy.mean_income(self.year), self.policy.pension_age, self.rng,
+                                     lifetime=lifetime)
         self.fund = Fund(self.population.weight)
         self.away = np.zeros(self.life.last_age + 1)   # out-migrants since the start, by age (persons)
-        self.households: dict[int, Household] = {}
-        self._add_households(self.population.id)
+        self.households = Households(self, enabled=scenario.population.agents == "all")
         self.all_grades = offered_grades(scenario.policy, self.economy, scenario.years)
         self.indicators: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)})
+
+    @property
+    def agents(self):
+        """Mesa's set of the model's agents: the Government and a Household for every resident (made now
+        if not yet: abm/sim/agents.py Households)."""
+        if "households" in self.__dict__:
+            self.households.make_all()
+        return super().agents
+
+    @property
+    def agents_by_type(self):
+        """Mesa's agent sets by type, every resident's Household made (as :attr:`agents`)."""
+        if "households" in self.__dict__:
+            self.households.make_all()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        return list(self.agents_by_type)
 
     def step(self) -> None:
         """One simulated year, in the order of DESIGN.md."""
@@ -252,10 +273,10 @@ class PensionModel(mesa.Model):
         leaving = ~dead & demography.out_migrants(pop.age, county["out_migration_rate"], rng)
         self.fund.bequeath(pop, dead, self.policy)
         self.fund.remove(pop, leaving, "transfers_out")
-        self._remove_households(pop.id[dead | leaving])
+        gone = dead | leaving
+        self.households.leave(pop.id[gone])
         self.away += np.bincount(pop.age[leaving], minlength=self.away.size)[: self.away.size] * w
-        pop.keep(~(dead | leaving))
-        pop.age += 1
+        pop.age += 1      # (those leaving too: their rows go with the arrivals' coming, below)
         births = county["birth_rate"] * population   # the communique's rate, on the population at the start
         pop.under_16, turning_16, child_deaths = demography.age_children(pop.under_16, self.life, births)
         self.away, returning = demography.age_away(self.away, self.life, county["return_migration_rate"])
@@ -265,10 +286,9 @@ class PensionModel(mesa.Model):
             np.full(demography.stochastic_round(turning_16 / w, rng), demography.ENTRY_AGE),
             demography.draw_ages(returning, n_return, rng),
             demography.in_migrant_ages(county["in_migration_ages"], n_in, rng)])
-        if ages.size:
-            pop.append(draw_residents(county, ages, self.economy.mean_income(self.year + 1), rng,
-                                      first_id=pop.next_id))
-            self._add_households(pop.id[-ages.size:])
+        arrivals = draw_residents(county, ages, self.economy.mean_income(self.year + 1), rng, first_id=pop.next_id,
+                                  lifetime=pop.lifetime) if ages.size else None
+        pop.keep(~gone, arrivals)
         return {"births": births, "deaths": dead.sum() * w + child_deaths,
                 "in_migrants": (n_return + n_in) * w, "out_migrants": leaving.sum() * w}
 
@@ -280,14 +300,3 @@ class PensionModel(mesa.Model):
         established = pop.age > demography.ENTRY_AGE  # this year's entrants were drawn at next year's level
         shock = self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
         pop.income[established] *= growth * shock
-
-    def _add_households(self, ids: np.ndarray) -> None:
-        if self.spec.population.agents == "all":
-            for resident_id in ids.tolist():
-                self.households[resident_id] = Household(self, resident_id)
-
-    def _remove_households(self, ids: np.ndarray) -> None:
-        for resident_id in ids.tolist():
-            household = self.households.pop(resident_id, None)
-            if household is not None:
-                household.remove()
