@@ -67,16 +67,27 @@ def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
     """
     n = residents["one"].size
     alt_names = sorted({alt for _, alt in TERMS.values() if alt is not None})
-    weights = np.zeros((n, len(alt_names)))
+    sums = {alt: np.zeros(n) for alt in alt_names}     # per alternative factor, the terms in TERMS order
     utility = None
     for name, (res, alt) in TERMS.items():
-        if alt is None:
-            term = beta[name] * residents[res]
-            utility = term if utility is None else utility + term
+        factor = residents[res]
+        if alt is not None:
+            sums[alt] += beta[name] * factor
+        elif utility is None and factor.dtype != bool:
+            utility = beta[name] * factor
         else:
-            weights[:, alt_names.index(alt)] += beta[name] * residents[res]
+            utility = np.zeros(factor.shape) if utility is None else utility
+            if factor.dtype == bool:      # an indicator: the coefficient where it holds
+                np.add(utility, beta[name], out=utility, where=factor)
+            else:
+                utility += beta[name] * factor
+    weights = np.empty((n, len(alt_names)))
+    for i, alt in enumerate(alt_names):
+        weights[:, i] = sums[alt]
     product = weights @ np.stack([alternatives[a] for a in alt_names])
-    return product if utility is None else utility + product
+    if utility is not None:
+        product += utility
+    return product
 
 
 def design(residents: dict[str, np.ndarray], alternatives: dict[str, np.ndarray]) -> np.ndarray:
@@ -96,9 +107,19 @@ def probabilities(utility: np.ndarray) -> np.ndarray:
 def sample(utility: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Index of the chosen alternative per row (0 = not paying), by inverting the cumulative
     unnormalised probabilities with one uniform draw per row."""
-    cumulative = np.cumsum(np.exp(utility - utility.max(axis=1, keepdims=True)), axis=1)
-    draws = rng.random(utility.shape[0]) * cumulative[:, -1]
-    return np.minimum((cumulative < draws[:, None]).sum(axis=1), utility.shape[1] - 1)
+    n, k = utility.shape
+    # alternatives x residents, so that each step below runs over the residents (the sums are the same:
+    # alternative by alternative, in order)
+    cumulative = np.array(utility.T, order="C")
+    cumulative -= cumulative.max(axis=0)
+    np.exp(cumulative, out=cumulative)
+    for j in range(1, k):
+        cumulative[j] += cumulative[j - 1]
+    draws = rng.random(n) * cumulative[-1]
+    below = np.zeros(n, dtype=np.intp)
+    for row in cumulative:
+        below += row < draws
+    return np.minimum(below, k - 1)
 
 
 def menu_place(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
@@ -113,13 +134,29 @@ def menu_place(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
         last_choice: last year's grade per resident, yuan/year (0 not paying, -1 no choice).
         alt_values: this year's alternatives, 0 (not paying) then the grades in increasing yuan/year.
     """
+    last_choice = np.asarray(last_choice)
+    if last_choice.dtype.kind in "iu" and last_choice.size:   # grades in yuan: each grade's place found once
+        index = last_choice.astype(np.intp)
+        np.maximum(index, -1, out=index)
+        index += 1                                           # -1 (no choice) -> 0, 0 (not paying) -> 1, ...
+        grades = np.flatnonzero(np.bincount(index, minlength=2)[2:]) + 1
+        table = np.full(int(index.max(initial=1)) + 1, -1, dtype=np.intp)
+        table[1] = 0
+        table[grades + 1] = _nearest(grades.astype(float), alt_values)
+        return table[index]
     last_choice = np.asarray(last_choice, dtype=float)
     place = np.where(last_choice == 0, 0, -1)
     paid = last_choice > 0
-    if paid.any():   # ties go to the lower grade
-        distance = np.abs(np.log(last_choice[paid])[:, None] - np.log(alt_values[1:])[None, :])
-        place[paid] = 1 + distance.argmin(axis=1)
+    if paid.any():
+        place[paid] = _nearest(last_choice[paid], alt_values)
     return place
+
+
+def _nearest(grades: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
+    """The place (1..K) of the offered grade nearest in ratio to each of ``grades`` (yuan, > 0); ties go
+    to the lower grade."""
+    distance = np.abs(np.log(grades)[:, None] - np.log(alt_values[1:])[None, :])
+    return 1 + distance.argmin(axis=1)
 
 
 def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.ndarray,
@@ -127,10 +164,11 @@ def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.nda
     """Share of each village's residents whose last year's choice stands at each alternative of this
     year's menu (:func:`menu_place`), shape (villages, K+1). Only residents who had a choice last
     year count."""
-    place = menu_place(last_choice, alt_values)
-    had = place >= 0
-    counts = np.bincount(village[had] * alt_values.size + place[had],
-                         minlength=n_villages * alt_values.size).reshape(n_villages, alt_values.size)
+    width = alt_values.size + 1    # per village: no choice last year (not counted), then each place
+    slot = menu_place(last_choice, alt_values)
+    slot += 1
+    slot += village * width
+    counts = np.bincount(slot, minlength=n_villages * width).reshape(n_villages, width)[:, 1:]
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
 

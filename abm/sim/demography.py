@@ -99,11 +99,13 @@ def systematic_draw(probability: np.ndarray, rng: np.random.Generator) -> np.nda
     independent draws at small samples.
     """
     order = rng.permutation(probability.size)
-    cumulative = np.cumsum(probability[order])
+    drawn = probability[order]
+    cumulative = np.cumsum(drawn)
     start = rng.random()
-    crossed = np.floor(cumulative - start) > np.floor(cumulative - probability[order] - start)
+    drawn = np.floor(cumulative - drawn - start, out=drawn)   # (reused: the cumulative before each row)
+    cumulative = np.floor(np.subtract(cumulative, start, out=cumulative), out=cumulative)
     mask = np.zeros(probability.size, bool)
-    mask[order[crossed]] = True
+    mask[order[cumulative > drawn]] = True
     return mask
 
 
