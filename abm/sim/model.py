@@ -298,5 +298,10 @@ class PensionModel(mesa.Model):
         growth = self.economy.mean_income(self.year + 1) / self.economy.mean_income(self.year)
         sd = self.county["income_shock"]
         established = pop.age > demography.ENTRY_AGE  # this year's entrants were drawn at next year's level
-        shock = self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
-        pop.income[established] *= growth * shock
+        factor = growth * self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
+        entrants = np.flatnonzero(~established)
+        if entrants.size and entrants[-1] - entrants[0] + 1 == entrants.size:   # one run of rows (arrivals): slices
+            pop.income[:entrants[0]] *= factor[:entrants[0]]
+            pop.income[entrants[-1] + 1:] *= factor[entrants[0]:]
+        else:
+            pop.income[established] *= factor
