@@ -15,7 +15,8 @@ from scipy.special import expit
 from abm.inputs.coefficients import BACKPAY, BENEFIT_TERMS, TERMS
 
 AGE_CENTRE, AGE_SCALE = 45.0, 10.0   # age enters per 10 years around 45
-CHUNK = 1 << 12                      # residents per block: small enough to stay in cache
+CHUNK = 1 << 12                      # residents per block of utilities: small enough to stay in cache
+VECTOR_CHUNK = 8 * CHUNK             # residents whose factors are worked out at once (whole blocks)
 
 
 def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, np.ndarray]:
@@ -36,11 +37,13 @@ def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, 
 def resident_factors(age, income, awareness, trust, reliance, good_health, mean_income: float, last_choice,
                      peer_share, alt_values, basic_worth=None, account_worth=None,
                      liquidity=None) -> dict[str, np.ndarray]:
-    """Factors of each resident: vectors, and the two resident x alternative matrices. The benefit
-    factors (abm/sim/perceived_worth.py: perceived_worth, per yuan of income) are 0 where not given; ``liquidity``
-    multiplies the cost per yuan of income (:meth:`Coefficients.liquidity`; 1 where not given)."""
+    """Factors of each resident: vectors, and the two resident x alternative matrices (:func:`matrix_factors`;
+    left out where ``last_choice`` and ``peer_share`` are None). The benefit factors (abm/sim/perceived_worth.py:
+    perceived_worth, per yuan of income) are 0 where not given; ``liquidity`` multiplies the cost per yuan of
+    income (:meth:`Coefficients.liquidity`; 1 where not given)."""
     zero = np.zeros(np.shape(age))
     account_worth = zero if account_worth is None else np.asarray(account_worth, dtype=float)
+    matrices = {} if last_choice is None and peer_share is None else matrix_factors(peer_share, last_choice, alt_values)
     return {
         "basic_worth": zero if basic_worth is None else np.asarray(basic_worth, dtype=float),
         "account_worth": account_worth,
@@ -53,9 +56,16 @@ def resident_factors(age, income, awareness, trust, reliance, good_health, mean_
         "reliance": np.asarray(reliance, dtype=float),
         "good_health": np.asarray(good_health, dtype=float),
         "inverse_income": (1.0 if liquidity is None else liquidity) / income,
-        "peer_share": peer_share,
-        "inertia": menu_place(last_choice, alt_values)[:, None] == np.arange(alt_values.size)[None, :],
+        **matrices,
     }
+
+
+def matrix_factors(peer_share: np.ndarray, last_choice: np.ndarray, alt_values: np.ndarray) -> dict[str, np.ndarray]:
+    """The resident x alternative factors: the share of the resident's village at each alternative last
+    year (``peer_share``, (n, K+1)) and the habit indicator, true at the alternative that continues last
+    year's choice (:func:`menu_place`)."""
+    return {"peer_share": peer_share,
+            "inertia": menu_place(last_choice, alt_values)[:, None] == np.arange(alt_values.size)[None, :]}
 
 
 def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
@@ -72,7 +82,7 @@ def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
     for name, (res, alt) in TERMS.items():
         factor = residents[res]
         if alt is not None:
-            sums[alt] += beta[name] * factor
+            sums[alt] += beta[name] if res == "one" else beta[name] * factor     # (beta x 1 is beta)
         elif utility is None and factor.dtype != bool:
             utility = beta[name] * factor
         else:
@@ -186,22 +196,29 @@ def choose(beta: dict[str, float], pop, rows: np.ndarray, grades: np.ndarray, su
     if not any(beta[term] for term in BENEFIT_TERMS):
         worth = None   # weighed at 0: their factors would add nothing
     chosen = np.empty(rows.size, dtype=float)
-    for start in range(0, rows.size, CHUNK):
-        residents = block_factors(pop, rows[start:start + CHUNK], values, peers, mean_income, worth, liquidity_sd)
-        chosen[start:start + CHUNK] = values[sample(utilities(beta, residents, alternatives), rng)]
+    for start in range(0, rows.size, VECTOR_CHUNK):   # the vector factors of many blocks, then block by block
+        outer = rows[start:start + VECTOR_CHUNK]
+        vectors = block_factors(pop, outer, values, None, mean_income, worth, liquidity_sd)
+        for first in range(0, outer.size, CHUNK):
+            part, block = slice(first, first + CHUNK), outer[first:first + CHUNK]
+            residents = {name: factor[part] for name, factor in vectors.items()} | matrix_factors(
+                peers[pop.village[block]], pop.choice[block], values)
+            chosen[start + first:start + first + CHUNK] = values[sample(utilities(beta, residents, alternatives), rng)]
     return chosen
 
 
 def block_factors(pop, block: np.ndarray, values: np.ndarray, peers: np.ndarray, mean_income: float,
                   worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
                   liquidity_sd: float = 0.0) -> dict[str, np.ndarray]:
-    """The resident factors of the rows ``block`` (peers: the village shares of last year's choices;
-    ``liquidity_sd``: the dispersion of the cost term over the residents' ``liquidity`` draws)."""
+    """The resident factors of the rows ``block`` (peers: the village shares of last year's choices, None
+    for the vector factors only; ``liquidity_sd``: the dispersion of the cost term over the residents'
+    ``liquidity`` draws)."""
     basic, account = worth(block) if worth is not None else (None, None)
     liquidity = np.exp(liquidity_sd * pop.liquidity[block].astype(float)) if liquidity_sd else None
+    last, shares = (None, None) if peers is None else (pop.choice[block], peers[pop.village[block]])
     return resident_factors(pop.age[block], pop.income[block], pop.awareness[block], pop.trust[block],
-                            pop.reliance[block], pop.good_health[block], mean_income, pop.choice[block],
-                            peers[pop.village[block]], values, basic, account, liquidity)
+                            pop.reliance[block], pop.good_health[block], mean_income, last, shares, values,
+                            basic, account, liquidity)
 
 
 # The back-payment decision (abm/sim/policy.py: backpay_gap): a binary logit with the grade choice's own
