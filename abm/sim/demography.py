@@ -98,14 +98,18 @@ def systematic_draw(probability: np.ndarray, rng: np.random.Generator) -> np.nda
     their expectation rounded up or down, so county totals do not carry the noise of
     independent draws at small samples.
     """
-    order = rng.permutation(probability.size)
+    order = np.arange(probability.size, dtype=np.int32 if probability.size < 2**31 else np.intp)
+    rng.shuffle(order)                     # the permutation rng.permutation draws, in half the memory
     drawn = probability[order]
     cumulative = np.cumsum(drawn)
     start = rng.random()
-    drawn = np.floor(cumulative - drawn - start, out=drawn)   # (reused: the cumulative before each row)
-    cumulative = np.floor(np.subtract(cumulative, start, out=cumulative), out=cumulative)
+    before = np.subtract(cumulative, drawn, out=drawn)      # the cumulative before each row (in place)
+    before -= start
+    np.floor(before, out=before)
+    cumulative -= start
+    np.floor(cumulative, out=cumulative)
     mask = np.zeros(probability.size, bool)
-    mask[order[cumulative > drawn]] = True
+    mask[order[cumulative > before]] = True
     return mask
 
 

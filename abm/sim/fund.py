@@ -116,8 +116,13 @@ class Fund:
         self._add("public_government_contributions", grade[gov_paid])
         paid_in = grade + subsidy
         pop.account[rows] += paid_in
-        interest[rows] += paid_in * (policy.interest_rate * left)
-        pop.account_subsidy[rows] += timing.grown(subsidy + np.where(gov_paid, grade, 0.0), policy.interest_rate, left)
+        paid_in *= policy.interest_rate * left
+        interest[rows] += paid_in
+        del paid_in
+        public = np.where(gov_paid, grade, 0.0)      # public money into the account: subsidies, government-paid grades
+        public += subsidy
+        pop.account_subsidy[rows] += timing.grown(public, policy.interest_rate, left)
+        del public
         pop.years[rows] += paying
         self._accrue_collected(pop, rows, grade, gov_paid, subsidy, policy, left)
 
@@ -171,10 +176,6 @@ class Fund:
         months = np.where(starting, new[0], all_year[0])
         timed = np.where(starting, new[1], all_year[1])          # sum over the months of the share left
         years = pop.years[rows]
-        basic, basic_timed = yearly_basic_pension(policy, years, first)
-        if starting.any():
-            later, later_timed = yearly_basic_pension(policy, years, start)
-            basic, basic_timed = np.where(starting, later, basic), np.where(starting, later_timed, basic_timed)
         self._pay_public(policy, years, starting, first, start)
         monthly = pop.account_pension[rows]
         due = months * monthly
@@ -191,7 +192,12 @@ class Fund:
         interest[rows] = left_interest
         self._add("account_pensions", from_account)
         self._add("public_after_exhaustion", due - from_account)
-        self._accrue_paid(pop, rows, basic, basic_timed, from_account, due - from_account, monthly * timed)
+        if pop.lifetime:
+            basic, basic_timed = yearly_basic_pension(policy, years, first)
+            if starting.any():
+                later, later_timed = yearly_basic_pension(policy, years, start)
+                basic, basic_timed = np.where(starting, later, basic), np.where(starting, later_timed, basic_timed)
+            self._accrue_paid(pop, rows, basic, basic_timed, from_account, due - from_account, monthly * timed)
 
     def _pay_public(self, policy: YearPolicy, years: np.ndarray, starting: np.ndarray, first: int, start: int) -> None:
         """The basic pension's public money: national minimum (central and local shares), top-up, bonus;

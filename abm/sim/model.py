@@ -214,11 +214,12 @@ class PensionModel(mesa.Model):
         """Eligible residents pick a grade; the government pays for its groups. Money is collected."""
         pop = self.population
         eligible, gov_paid = self._eligible(policy)
-        grade = np.zeros(len(pop))
+        grade = np.zeros(len(pop), dtype=pop.choice.dtype)   # yuan/year, whole (as the choice column holds them)
         choosers = np.flatnonzero(eligible & ~gov_paid)
         grade[choosers] = choose(self.coefficients.choice, pop, choosers, policy.grades, policy.subsidies,
                                  self.economy.mean_income(self.year), self.county["villages"], self.rng,
                                  self._worth(policy), self.coefficients.heterogeneity["liquidity_sd"])
+        del choosers
         grade[gov_paid] = policy.government_paid_grade
         pop.choice = np.where(eligible, grade, -1)
         pop.gov_paid = gov_paid
@@ -269,6 +270,7 @@ class PensionModel(mesa.Model):
         """
         pop, rng, county, w = self.population, self.rng, self.county, self.population.weight
         population = len(pop) * w + pop.under_16.sum()
+        self.fund.credit_interest(pop)   # the year's interest, at its end, before anyone leaves (its memory freed)
         dead = demography.deaths(pop.age, pop.sex, self.life, rng)
         leaving = ~dead & demography.out_migrants(pop.age, county["out_migration_rate"], rng)
         self.fund.bequeath(pop, dead, self.policy)

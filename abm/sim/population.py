@@ -192,47 +192,50 @@ def synthesise(county: dict, life: LifeTable, residents: int | None, mean_income
 def draw_residents(county: dict, ages: np.ndarray, mean_income: float,
                    rng: np.random.Generator, first_id: int, lifetime: bool = False) -> dict[str, np.ndarray]:
     """Attributes of residents of the given ages (also used for each year's new 16-year-olds), with
-    empty lifetime accounts if ``lifetime``."""
+    empty lifetime accounts if ``lifetime``; each column in its type as soon as it is drawn."""
     n = ages.size
-    education = rng.choice(3, size=n, p=[county["education_shares"][k] for k in EDUCATION_LEVELS])
+    education = _typed("education", rng.choice(3, size=n, p=[county["education_shares"][k] for k in EDUCATION_LEVELS]))
     factors = np.array([county["education_income_factor"][k] for k in EDUCATION_LEVELS])
     mean_factor = factors @ [county["education_shares"][k] for k in EDUCATION_LEVELS]
     sigma = county["income_dispersion"]
     income = mean_income * factors[education] / mean_factor * rng.lognormal(-sigma**2 / 2, sigma, n)
     health = county["good_health_share"]
-    children = rng.poisson(np.where(ages < 40, county["children"]["under_40"], county["children"]["from_40"]))
+    children = _typed("children", np.minimum(rng.poisson(np.where(ages < 40, county["children"]["under_40"],
+                                                                  county["children"]["from_40"])), 10))
     reliance = county["reliance_on_children"]
     schooling = county["schooling"]
-    group = rng.choice(3, size=n, p=[1 - county["disabled_share"] - county["poor_share"],
-                                     county["disabled_share"], county["poor_share"]])
+    group = _typed("group", rng.choice(3, size=n, p=[1 - county["disabled_share"] - county["poor_share"],
+                                                      county["disabled_share"], county["poor_share"]]))
     return {
-        "id": np.arange(first_id, first_id + n),
-        "age": ages,
+        "id": np.arange(first_id, first_id + n, dtype=COLUMNS["id"]),
+        "age": _typed("age", ages),
         "sex": rng.random(n) < county["male_share"],
-        "village": rng.integers(0, county["villages"], n),
+        "village": _typed("village", rng.integers(0, county["villages"], n)),
         "income": income,
         "education": education,
         "good_health": rng.random(n) < np.where(ages < 60, health["under_60"], health["from_60"]),
-        "household_size": 1 + rng.poisson(county["household_size"] - 1, n),
-        "children": np.minimum(children, 10),
+        "household_size": _typed("household_size", 1 + rng.poisson(county["household_size"] - 1, n)),
+        "children": children,
         "reliance": rng.random(n) < np.where(children > 0, reliance["with_children"], reliance["without_children"]),
-        "awareness": _beta(county["awareness"], n, rng),
-        "trust": _beta(county["trust"], n, rng),
+        "awareness": _typed("awareness", _beta(county["awareness"], n, rng)),
+        "trust": _typed("trust", _beta(county["trust"], n, rng)),
         # a later attribute draws from a spawned child stream: adding it leaves every other draw as it was
         "literate": rng.spawn(1)[0].random(n) < county["financial_literacy"],
-        "liquidity": rng.spawn(1)[0].standard_normal(n),
-        "school_until": rng.choice([int(a) for a in schooling], size=n, p=list(schooling.values())),
+        "liquidity": _typed("liquidity", rng.spawn(1)[0].standard_normal(n)),
+        "school_until": _typed("school_until", rng.choice([int(a) for a in schooling], size=n,
+                                                          p=list(schooling.values()))),
         "employee": rng.random(n) < county["employee_scheme_share"],
         "group": group,
-        "pensioner": np.zeros(n, bool),
-        "choice": np.full(n, -1),
-        "gov_paid": np.zeros(n, bool),
-        "years": np.zeros(n),
-        "account": np.zeros(n),
-        "account_subsidy": np.zeros(n),
-        "account_pension": np.zeros(n),
+        **{name: np.zeros(n, dtype=COLUMNS[name]) for name in ("pensioner", "gov_paid", "years", "account",
+                                                              "account_subsidy", "account_pension")},
+        "choice": np.full(n, -1, dtype=COLUMNS["choice"]),
         **(lifetime_columns(n) if lifetime else {}),
     }
+
+
+def _typed(name: str, values) -> np.ndarray:
+    """``values`` in the type of column ``name``."""
+    return np.asarray(values, dtype=COLUMNS[name])
 
 
 def lifetime_columns(n: int) -> dict[str, np.ndarray]:
