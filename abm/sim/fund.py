@@ -149,7 +149,9 @@ class Fund:
         self._add("backpayments", backpay)
         self._accrue_backpaid(pop, gap, backpay, timing.remaining(fixed_at))
         pop.account += backpay
-        interest += backpay * (policy.interest_rate * timing.remaining(fixed_at))
+        backpay *= policy.interest_rate * timing.remaining(fixed_at)    # (in place: now the interest it earns)
+        interest += backpay
+        del backpay
         pop.years += gap.astype(pop.years.dtype)
         retiring = candidates & (pop.years >= policy.min_years)
         pop.pensioner[retiring] = True

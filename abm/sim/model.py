@@ -300,7 +300,8 @@ class PensionModel(mesa.Model):
         growth = self.economy.mean_income(self.year + 1) / self.economy.mean_income(self.year)
         sd = self.county["income_shock"]
         established = pop.age > demography.ENTRY_AGE  # this year's entrants were drawn at next year's level
-        factor = growth * self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
+        factor = self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
+        factor *= growth
         entrants = np.flatnonzero(~established)
         if entrants.size and entrants[-1] - entrants[0] + 1 == entrants.size:   # one run of rows (arrivals): slices
             pop.income[:entrants[0]] *= factor[:entrants[0]]
