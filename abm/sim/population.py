@@ -51,6 +51,8 @@ COLUMNS: dict[str, type] = {
     "years_lowest": np.int16,    # contribution years at the lowest grade of the year (back-paid years included)
     "years_gov": np.int16,       # contribution years paid by the government
 }
+HEADROOM = 16      # a column's new buffer holds 1/HEADROOM more rows than it needs
+BLOCK = 1 << 15    # rows moved at once within a buffer
 WIDTHS = {"npv": RATES.size, "net_flow": NET_WIDTH}   # 2-D columns: one value per resident and rate or part
 PV_COLUMNS = ("pv_own", "pv_subsidy", "pv_basic", "pv_account", "pv_after", "pv_estate")
 LIFETIME_COLUMNS = (*PV_COLUMNS, "npv", "net_flow", "years_lowest", "years_gov")
@@ -63,11 +65,16 @@ class Population:
     Columns are read and written as attributes (``pop.age``); rows stay ordered by id, so a
     resident's row is found by binary search after rows are dropped. The lifetime columns
     (``LIFETIME_COLUMNS``) are there only if given (``lifetime``): all of them or none.
+
+    Each column is the first rows of a buffer with room to grow (``HEADROOM``): a year's departures
+    and arrivals move rows within it, block by block, so its memory is not given up and asked for
+    again every year.
     """
 
     def __init__(self, columns: dict[str, np.ndarray], weight: float, under_16: np.ndarray):
         names = [k for k in COLUMNS if k not in LIFETIME_COLUMNS or "npv" in columns]
-        object.__setattr__(self, "_columns", {k: _shaped(k, columns[k]) for k in names})
+        object.__setattr__(self, "_buffers", {k: _shaped(k, columns[k]) for k in names})
+        object.__setattr__(self, "_columns", dict(self._buffers))   # the buffers' first len(self) rows
         object.__setattr__(self, "weight", float(weight))      # persons per simulated resident
         object.__setattr__(self, "under_16", np.asarray(under_16, dtype=float))  # persons aged 0..15
         object.__setattr__(self, "next_id", int(self.id.max()) + 1 if self.id.size else 0)
@@ -109,15 +116,23 @@ class Population:
 
     def keep(self, mask: np.ndarray, arrivals: dict[str, np.ndarray] | None = None) -> None:
         """Drop the rows where ``mask`` is false (deaths, migrants), then add ``arrivals`` (columns of
-        new residents, ids above every id so far) after the rest: one copy of each column."""
+        new residents, ids above every id so far) after the rest."""
         rows = np.flatnonzero(mask)
         kept, added = rows.size, 0 if arrivals is None else len(arrivals["id"])
+        total = kept + added
         for name, col in self._columns.items():
-            new = np.empty((kept + added, *col.shape[1:]), dtype=col.dtype)
-            np.take(col, rows, axis=0, out=new[:kept])
+            buffer = self._buffers[name]
+            if total > buffer.shape[0]:      # a new buffer, with room to grow
+                buffer = np.empty((total + total // HEADROOM, *col.shape[1:]), dtype=col.dtype)
+                np.take(col, rows, axis=0, out=buffer[:kept])
+                self._buffers[name] = buffer
+            elif kept < col.shape[0]:        # within the buffer, block by block: rows[i] >= i, so no row is
+                for first in range(0, kept, BLOCK):   # overwritten before it is moved
+                    stop = min(first + BLOCK, kept)
+                    buffer[first:stop] = col[rows[first:stop]]
             if added:
-                new[kept:] = _shaped(name, arrivals[name])
-            self._columns[name] = new
+                buffer[kept:total] = _shaped(name, arrivals[name])
+            self._columns[name] = buffer[:total]
         if added:
             self._check_ids()
 
