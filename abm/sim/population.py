@@ -117,19 +117,21 @@ class Population:
     def keep(self, mask: np.ndarray, arrivals: dict[str, np.ndarray] | None = None) -> None:
         """Drop the rows where ``mask`` is false (deaths, migrants), then add ``arrivals`` (columns of
         new residents, ids above every id so far) after the rest."""
-        rows = np.flatnonzero(mask)
-        kept, added = rows.size, 0 if arrivals is None else len(arrivals["id"])
+        blocks = [(first, mask[first:first + BLOCK]) for first in range(0, len(self), BLOCK)]
+        kept = sum(int(np.count_nonzero(part)) for _, part in blocks)
+        added = 0 if arrivals is None else len(arrivals["id"])
         total = kept + added
         for name, col in self._columns.items():
-            buffer = self._buffers[name]
-            if total > buffer.shape[0]:      # a new buffer, with room to grow
-                buffer = np.empty((total + total // HEADROOM, *col.shape[1:]), dtype=col.dtype)
-                np.take(col, rows, axis=0, out=buffer[:kept])
-                self._buffers[name] = buffer
-            elif kept < col.shape[0]:        # within the buffer, block by block: rows[i] >= i, so no row is
-                for first in range(0, kept, BLOCK):   # overwritten before it is moved
-                    stop = min(first + BLOCK, kept)
-                    buffer[first:stop] = col[rows[first:stop]]
+            buffer, grown = self._buffers[name], total > self._buffers[name].shape[0]
+            if grown:                        # a new buffer, with room to grow
+                buffer = self._buffers[name] = np.empty((total + total // HEADROOM, *col.shape[1:]), dtype=col.dtype)
+            if grown or kept < col.shape[0]:
+                # block by block: a block's rows land at or before where they were, after the blocks before it
+                done = 0
+                for first, part in blocks:
+                    moved = col[first:first + BLOCK][part]
+                    buffer[done:done + moved.shape[0]] = moved
+                    done += moved.shape[0]
             if added:
                 buffer[kept:total] = _shaped(name, arrivals[name])
             self._columns[name] = buffer[:total]
