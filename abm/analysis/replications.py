@@ -224,9 +224,9 @@ def resident_count(scenario: Scenario) -> int:
 def check_memory(scenario: Scenario, runs: int, workers: int, what: str | None = None,
                  field: str = "population.residents", models: int = 1) -> None:
     """Refuse ``runs`` replications of ``scenario`` on ``workers`` processes if they cannot fit
-    (see :func:`abm.infra.memory.check`)."""
+    (see :func:`abm.infra.memory.check`; as runs keep the lifetime accounts the cohort tables read)."""
     parallel = min(workers, runs)
     what = what or (f"{runs} run{'s' if runs != 1 else ''} of {scenario.name}"
                     + (f" on {parallel} workers" if parallel > 1 else ""))
-    memory.check(resident_count(scenario), scenario.population.agents, models, parallel, what,
+    memory.check(resident_count(scenario), models, parallel, what, lifetime=True,
                  file=scenario.source_file if field.startswith("population.") else None, field=field)

@@ -22,7 +22,7 @@ import numpy as np
 from abm.sim import timing
 from abm.sim.lifetime import INTO_ACCOUNT, OWN, RECEIVED, Discount, accrue, add_net, present, settle
 from abm.sim.policy import YearPolicy, backpay_gap
-from abm.sim.population import PV_COLUMNS
+from abm.sim.population import BLOCK, PV_COLUMNS
 from abm.sim.timing import MONTHS
 
 INFLOWS = ("contributions", "entry_subsidies", "government_contributions", "backpayments", "interest")
@@ -114,15 +114,15 @@ class Fund:
         self._add("entry_subsidies", subsidy)
         self._add("public_entry_subsidies", subsidy)
         self._add("public_government_contributions", grade[gov_paid])
-        paid_in = grade + subsidy
-        pop.account[rows] += paid_in
-        paid_in *= policy.interest_rate * left
-        interest[rows] += paid_in
-        del paid_in
-        public = np.where(gov_paid, grade, 0.0)      # public money into the account: subsidies, government-paid grades
-        public += subsidy
-        pop.account_subsidy[rows] += timing.grown(public, policy.interest_rate, left)
-        del public
+        for first in range(0, rows.size, BLOCK):   # into the accounts block by block (small temporaries)
+            part = slice(first, first + BLOCK)
+            at, paid_in = rows[part], grade[part] + subsidy[part]
+            pop.account[at] += paid_in
+            paid_in *= policy.interest_rate * left
+            interest[at] += paid_in
+            public = np.where(gov_paid[part], grade[part], 0.0)   # public money: subsidies, government-paid grades
+            public += subsidy[part]
+            pop.account_subsidy[at] += timing.grown(public, policy.interest_rate, left)
         pop.years[rows] += paying
         self._accrue_collected(pop, rows, grade, gov_paid, subsidy, policy, left)
 
