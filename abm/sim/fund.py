@@ -175,23 +175,27 @@ class Fund:
         starting = self._starting[rows] if self._starting is not None else np.zeros(rows.size, bool)
         first = timing.first_paid_month(policy)
         all_year, new = timing.stream(np.ones(MONTHS), first), timing.stream(np.ones(MONTHS), start)
-        months = np.where(starting, new[0], all_year[0])
-        timed = np.where(starting, new[1], all_year[1])          # sum over the months of the share left
         years = pop.years[rows]
         self._pay_public(policy, years, starting, first, start)
-        monthly = pop.account_pension[rows]
-        due = months * monthly
-        held = pop.account[rows]
-        value = held + interest[rows]                            # the account at the year's end, before pensions
-        share = timing.account_share(value, monthly, months, timed, rate)
-        from_account = share * due
-        left = held - from_account
-        left_interest = np.where(share < 1, -left, interest[rows] - share * monthly * rate * timed)
-        # the subsidy part shrinks in proportion with the account's value
-        remains = np.divide(left + left_interest, value, out=np.zeros_like(value), where=value > 0)
-        pop.account_subsidy[rows] *= remains
-        pop.account[rows] = left
-        interest[rows] = left_interest
+        due, from_account = np.empty(rows.size), np.empty(rows.size)    # the year's account pensions, yuan
+        for block in range(0, rows.size, BLOCK):     # block by block (small temporaries)
+            part = slice(block, block + BLOCK)
+            at, new_now = rows[part], starting[part]
+            months = np.where(new_now, new[0], all_year[0])
+            timed = np.where(new_now, new[1], all_year[1])          # sum over the months of the share left
+            monthly = pop.account_pension[at]
+            due[part] = months * monthly
+            held = pop.account[at]
+            value = held + interest[at]                             # the account at the year's end, before pensions
+            share = timing.account_share(value, monthly, months, timed, rate)
+            from_account[part] = share * due[part]
+            left = held - from_account[part]
+            left_interest = np.where(share < 1, -left, interest[at] - share * monthly * rate * timed)
+            # the subsidy part shrinks in proportion with the account's value
+            remains = np.divide(left + left_interest, value, out=np.zeros_like(value), where=value > 0)
+            pop.account_subsidy[at] *= remains
+            pop.account[at] = left
+            interest[at] = left_interest
         self._add("account_pensions", from_account)
         self._add("public_after_exhaustion", due - from_account)
         if pop.lifetime:
@@ -199,7 +203,9 @@ class Fund:
             if starting.any():
                 later, later_timed = yearly_basic_pension(policy, years, start)
                 basic, basic_timed = np.where(starting, later, basic), np.where(starting, later_timed, basic_timed)
-            self._accrue_paid(pop, rows, basic, basic_timed, from_account, due - from_account, monthly * timed)
+            timed = np.where(starting, new[1], all_year[1])
+            self._accrue_paid(pop, rows, basic, basic_timed, from_account, due - from_account,
+                              pop.account_pension[rows] * timed)
 
     def _pay_public(self, policy: YearPolicy, years: np.ndarray, starting: np.ndarray, first: int, start: int) -> None:
         """The basic pension's public money: national minimum (central and local shares), top-up, bonus;
