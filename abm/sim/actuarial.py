@@ -36,6 +36,7 @@ from abm.sim import timing
 from abm.sim.demography import LifeTable, survival_paths
 from abm.sim.fund import MONTHS, monthly_basic_pension
 from abm.sim.policy import YearPolicy
+from abm.sim.population import BLOCK
 
 COLUMNS = ("account_liability", "funding_ratio", "longevity_gap", "basic_pension_obligation", "reserve_ratio",
            "divisor_life_expectancy", "life_expectancy_at_pension_age")
@@ -157,7 +158,11 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
     w, last, width = pop.weight, tables.tail.shape[1] - 1, tables.tail.shape[2]
     rows = np.flatnonzero(pop.pensioner)
     age, sex = np.minimum(pop.age[rows], last), pop.sex[rows]        # the pensioners'
-    values = pension_values(tables, age, sex, pop.account[rows], pop.account_pension[rows])
+    values = PensionValues(np.empty(rows.size), np.empty(rows.size))
+    for first in range(0, rows.size, BLOCK):    # block by block (small temporaries)
+        part = slice(first, first + BLOCK)
+        block = pension_values(tables, age[part], sex[part], pop.account[rows[part]], pop.account_pension[rows[part]])
+        values.liability[part], values.gap[part] = block.liability, block.gap
     liability = (float(pop.account.sum()) - float(pop.account[rows].sum()) + float(values.liability.sum())) * w
     annuity = tables.tail[..., 0]                                   # [sex, age]: for life from next year
     year_worth = timing.months_factor(tables.valuation_rate)        # a year of one yuan a month, at its end
