@@ -362,8 +362,8 @@ def calibrate_aggregates(
     from abm.inputs.loader import load_scenario
 
     spec, out = load_scenario(scenario), _calibration_out(out)
-    # the fit runs without Household objects, the experiments two simulations at once
-    memory.check(residents, "none", models=2, what="the fit's runs", field="--residents")
+    # the experiments two simulations at once
+    memory.check(residents, models=2, what="the fit's runs", field="--residents")
     columns = (TextColumn("fitting"), BarColumn(), MofNCompleteColumn(), TextColumn("best loss {task.fields[best]}"),
                TimeElapsedColumn())
     # drawn once the folder and files are checked
@@ -547,7 +547,7 @@ def experiments(
     spec = load_scenario(scenario, set_ or ())
     virtual.check_year(spec, year, field="--year")
     # two simulations at once: the next is built while the last is still held
-    memory.check(residents, spec.population.agents, models=2, what=f"{runs} replay(s) of the experiments",
+    memory.check(residents, models=2, what=f"{runs} replay(s) of the experiments",
                  field="--residents")
     started = time.perf_counter()
     table = virtual.run_all(spec, year, runs, residents)
@@ -594,7 +594,7 @@ def directions(
         raise UserError(f"the levers need {year}-{last} within the scenario's {spec.start_year + 1}-{spec.end_year}",
                         field="--year")
     processes = min(workers or os.cpu_count() or 1, runs * (len(checks.DIRECTIONS) + 1))
-    memory.check(residents, "none", workers=processes, what=f"paired runs on {processes} worker(s)",
+    memory.check(residents, workers=processes, what=f"paired runs on {processes} worker(s)",
                  field="--residents")
     with err_console.status(f"running {runs} paired runs of {len(checks.DIRECTIONS) + 1} variants ..."):
         result = checks.check(scenario, year, runs, residents, workers or os.cpu_count() or 1,

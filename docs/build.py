@@ -502,13 +502,17 @@ def _bench(script: str, *args: str) -> list[dict]:
 
 
 def bench_model(figures: Path | None = DOCS) -> Result:
-    """bench/bench_model.py: residents x 40 years at three sizes."""
+    """bench/bench_model.py: residents x 40 years at three sizes and two counties one to one, each against the
+    plain-Mesa yardstick of the same run and its target."""
     rows, where = [], machine()
     for line in _bench("bench_model.py"):
-        rows.append([count(line["residents"]), "yes" if line["agents"] == "all" else "no", f"{line['seconds']:.2f}",
-                     f"{line['agent_years_per_s'] / 1e6:.1f} M", f"{line['peak_mib']:.0f} MiB",
-                     count(line["bytes_per_resident"])])
-    header = ["residents", "Household objects", "seconds", "agent-years/s", "peak memory growth", "bytes/resident"]
+        size = count(line["residents"]) + ("" if line["size"].isdigit() else f" ({line['size']}, one to one)")
+        target = "" if "target" not in line else f"{line['target']}: {'met' if line['met'] else 'not met'}"
+        rows.append([size, f"{line['seconds']:.2f}", f"{line['agent_years_per_s'] / 1e6:.2f} M",
+                     f"{line['vs_plain_mesa']:,}x", f"{line['peak_mib']:,.0f} MiB", count(line["bytes_per_resident"]),
+                     target])
+    header = ["residents", "seconds", "agent-years/s", "vs plain Mesa", "peak memory growth", "bytes/resident",
+              "target"]
     return Result({"bench-model": table(header, rows) + "\n\n" + where})
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from abm.analysis import cohorts
@@ -74,7 +75,7 @@ def test_present_values_of_the_account_balance_out(baseline):
     value_in = value_out = 0.0
     from abm.sim.model import PensionModel
 
-    model = PensionModel(scenario=small(baseline, residents=800, end_year=2030), rng=3)
+    model = PensionModel(scenario=small(baseline, residents=800, end_year=2030), rng=3, lifetime=True)
     while model.running:
         model.step()
     died = [e for e in model.fund.exits if (e["how"] == "died").all()]
@@ -89,3 +90,25 @@ def test_present_values_of_the_account_balance_out(baseline):
     assert ((table["valued_share"] >= 0) & (table["valued_share"] <= 1)).all()
     launch_old = table[(table["cohort"] == "1940-1944") & (table["grade"] == cohorts.ALL)].iloc[0]
     assert launch_old["own"] == 0 and launch_old["basic"] > 0   # 60+ at launch: the basic pension without paying
+
+
+def test_lifetime_accounts_are_kept_only_when_asked_for_and_change_no_indicator(baseline):
+    """PensionModel(lifetime=True) keeps the lifetime columns and exit records the cohort table reads; without
+    it there are none (cohorts.records refuses the model), and every indicator of every year is the same."""
+    from abm.sim.model import PensionModel
+
+    scenario = small(baseline, residents=1000, end_year=2016)
+    models = {}
+    for keep in (False, True):
+        model = models[keep] = PensionModel(scenario=scenario, rng=5, lifetime=keep)
+        while model.running:
+            model.step()
+    lean, full = models[False], models[True]
+    assert not lean.population.lifetime and not hasattr(lean.population, "npv") and lean.fund.exits == []
+    assert full.population.lifetime and full.population.npv.shape == (len(full.population), lifetime.RATES.size)
+    assert full.fund.exits and len(cohorts.records(full)) > 0
+    with pytest.raises(ValueError, match="lifetime=True"):
+        cohorts.records(lean)
+    frames = [m.datacollector.get_model_vars_dataframe() for m in (lean, full)]
+    pd.testing.assert_frame_equal(frames[0], frames[1], check_exact=True)
+    assert lean.population.nbytes < full.population.nbytes

@@ -136,8 +136,14 @@ def test_a_broken_readme_stops_the_build_before_any_run(tmp_path, monkeypatch, c
 def test_benchmark_sections_read_the_json_lines_of_the_bench_scripts(monkeypatch):
     """The tables of the slow sections, from lines shaped as bench/bench_*.py print them (not run here)."""
     printed = {
-        "bench_model.py": [{"residents": 100_000, "years": 40, "agents": "all", "seconds": 1.7,
-                            "agent_years_per_s": 2_352_941, "peak_mib": 57.4, "bytes_per_resident": 603}],
+        "bench_model.py": [{"size": "100000", "residents": 100_000, "years": 40, "agents": "all", "lifetime": False,
+                            "seconds": 1.7, "agent_years_per_s": 2_352_941, "peak_mib": 57.4, "bytes_per_resident": 603,
+                            "plain_mesa_agent_years_per_s": 20_000, "vs_plain_mesa": 118,
+                            "target": "agent_years_per_s >= 5000000", "met": False},
+                           {"size": "shanxi", "residents": 28_700_000, "years": 40, "agents": "all", "lifetime": False,
+                            "seconds": 1234.5, "agent_years_per_s": 929_932, "peak_mib": 4321.0,
+                            "bytes_per_resident": 158, "plain_mesa_agent_years_per_s": 21_000, "vs_plain_mesa": 44,
+                            "target": "completed == True", "met": True}],
         "bench_sweep.py": [{"sweep": "behaviour", "samples": 16, "workers": 1, "runs": 320, "seconds": 17.5,
                             "runs_per_s": 18.3},
                            {"sweep": "behaviour", "samples": 16, "workers": 2, "runs": 320, "seconds": 9.0,
@@ -150,7 +156,9 @@ def test_benchmark_sections_read_the_json_lines_of_the_bench_scripts(monkeypatch
     }
     monkeypatch.setattr(build, "_bench", lambda script, *args: printed[script])
     model = build.bench_model().sections["bench-model"].splitlines()
-    assert model[2] == "| 100,000 | yes | 1.70 | 2.4 M | 57 MiB | 603 |"
+    assert model[2] == "| 100,000 | 1.70 | 2.35 M | 118x | 57 MiB | 603 | agent_years_per_s >= 5000000: not met |"
+    assert model[3] == ("| 28,700,000 (shanxi, one to one) | 1234.50 | 0.93 M | 44x | 4,321 MiB | 158 "
+                        "| completed == True: met |")
     assert model[-1].startswith("Measured on ") and "load average" in model[-1]
     sweep = build.bench_sweep(sobol_1024=True).sections
     assert sweep["bench-sweep"].splitlines()[2] == "| `behaviour` | 16 | 320 | 18.3 | 35.7 | 1.95x |"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mesa
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from abm.analysis.replications import run
 from abm.inputs.scenario import GradeRevision
 from abm.sim import indicators
-from abm.sim.agents import Household
+from abm.sim.agents import Government, Household
 from abm.sim.model import PensionModel
 from abm.sim.policy import may_backpay
 from helpers import small, with_policy, with_population
@@ -125,6 +126,78 @@ def test_agents_none_creates_no_households_and_gives_the_same_numbers(small_scen
     model = PensionModel(scenario=lean)
     assert _households(model) == [] and model.households == {}
     pd.testing.assert_frame_equal(_timeseries(lean), _timeseries(small_scenario), check_exact=True)
+
+
+def test_a_run_makes_no_household_until_one_is_asked_for(small_scenario):
+    """Households are made when asked for: years run with none, then model.households[id] makes that
+    resident's agent only, the same object each time, a Mesa agent of the model."""
+    model = PensionModel(scenario=small_scenario)
+    model.step()
+    model.step()
+    assert model.households.made == 0
+    assert Household not in model._agents_by_type        # Mesa's own registry: the Government only
+    resident = int(model.population.id[len(model.population) // 2])
+    household = model.households[resident]
+    assert household is model.households[resident] and household.resident_id == resident
+    assert model.households.made == 1 and household in model._agents_by_type[Household]
+    row = model.population.rows(resident)
+    assert household.age == model.population.age[row] and household.income == model.population.income[row]
+    assert household.unique_id is not None and household.model is model
+    assert len(model.households) == len(model.population) and resident in model.households
+
+
+def test_an_asked_for_household_leaves_with_its_resident(small_scenario):
+    """The agent of a resident who dies or moves away is removed from the model and the mapping; an id
+    no longer present (or never present) is a KeyError."""
+    model = PensionModel(scenario=small_scenario)
+    households = [model.households[int(r)] for r in model.population.id]   # every resident, made one by one
+    model.step()
+    present = set(model.population.id.tolist())
+    gone = [h for h in households if h.resident_id not in present]
+    assert gone
+    for household in gone:
+        assert household not in model._agents_by_type[Household]
+        assert household.resident_id not in model.households
+        with pytest.raises(KeyError):
+            model.households[household.resident_id]
+        with pytest.raises(LookupError):
+            _ = household.age
+    assert model.households.made == len(households) - len(gone)
+    with pytest.raises(KeyError):
+        model.households[int(model.population.next_id) + 10]
+
+
+def test_model_agents_show_the_government_and_every_resident_in_id_order(small_scenario):
+    """model.agents makes the Households not made yet: the Government, then one per resident; arrivals
+    of a later year are added when model.agents is asked for again."""
+    model = PensionModel(scenario=small_scenario)
+    agents = list(model.agents)
+    assert isinstance(agents[0], Government) and len(agents) == 1 + len(model.population)
+    assert [a.resident_id for a in agents[1:]] == model.population.id.tolist()
+    model.step()
+    assert [a.resident_id for a in model.agents_by_type[Household]] == model.population.id.tolist()
+    assert model.agent_types == [Government, Household]
+    assert len(model.agents) == 1 + len(model.population)
+
+
+def test_mesa_agent_reporters_read_every_residents_row(small_scenario):
+    """A DataCollector with agent reporters records each resident's columns, year after year."""
+    model = PensionModel(scenario=small_scenario)
+    collector = mesa.DataCollector(agenttype_reporters={Household: {"age": "age", "account": "account"}})
+    for _ in range(2):
+        model.step()
+        collector.collect(model)
+    table = collector.get_agenttype_vars_dataframe(Household)
+    last = table.xs(model.time, level="Step")
+    households = {h.unique_id: h.resident_id for h in model.agents_by_type[Household]}
+    rows = model.population.rows(np.array([households[i] for i in last.index]))
+    np.testing.assert_array_equal(last["age"].to_numpy(), model.population.age[rows])
+    np.testing.assert_array_equal(last["account"].to_numpy(), model.population.account[rows])
+    assert len(last) == len(model.population)
+    everyone = mesa.DataCollector(agent_reporters={"kind": lambda a: type(a).__name__})
+    everyone.collect(model)
+    assert everyone.get_agent_vars_dataframe()["kind"].value_counts().to_dict() == {
+        "Household": len(model.population), "Government": 1}
 
 
 def test_residents_60_plus_at_launch_get_the_basic_pension_only(small_scenario):

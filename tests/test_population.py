@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from abm.inputs.datafiles import load_parameters
+from abm.sim import population
 from abm.sim.demography import LifeTable, gompertz_makeham_qx
 from abm.sim.population import COLUMNS, synthesise
 from helpers import COUNTY_FILE, LIFE_TABLE_FILE, make_population, with_policy
@@ -143,6 +144,27 @@ def test_append_keeps_ids_ordered_and_columns_aligned():
     assert pop.rows(6) == 5 and pop.rows(4) == -1
 
 
+def test_years_of_departures_and_arrivals_keep_every_column_aligned():
+    """Rows dropped and added year after year, within the columns' buffers (block by block, more rows than
+    one block) and beyond them (new buffers), leave each column what dropping and appending would."""
+    rng = np.random.default_rng(4)
+    n = 3 * population.BLOCK + 123
+    pop = make_population(n, age=rng.integers(16, 90, n), income=rng.random(n), village=rng.integers(0, 50, n))
+    expected = {name: getattr(pop, name).copy() for name in ("id", "age", "income", "village")}
+    for _ in range(6):
+        keep = rng.random(len(pop)) > 0.05
+        count = int(rng.integers(0, 2 * n // population.HEADROOM))          # some years more than the room left
+        arrivals = {name: np.zeros(count, dtype=dtype) for name, dtype in COLUMNS.items()}
+        arrivals |= {"id": np.arange(pop.next_id, pop.next_id + count), "age": np.full(count, 16),
+                     "income": rng.random(count), "village": rng.integers(0, 50, count)}
+        pop.keep(keep, arrivals)
+        for name in expected:
+            expected[name] = np.concatenate([expected[name][keep], arrivals[name].astype(COLUMNS[name])])
+            np.testing.assert_array_equal(getattr(pop, name), expected[name])
+        assert len(pop) == expected["id"].size and pop.next_id == expected["id"][-1] + 1
+    np.testing.assert_array_equal(pop.rows(expected["id"][::7]), np.arange(len(pop))[::7])
+
+
 def test_column_assignment_writes_in_place():
     """pop.column = value changes the stored column (dtype kept), not a copy."""
     pop = make_population(3)
@@ -191,12 +213,13 @@ def test_life_table_loader_orders_sexes_as_coded(life, qx_table):
 
 
 def test_the_choice_column_holds_every_grade_the_schema_allows():
-    """Grades go up to MAX_GRADE yuan: the column must not wrap them (int16 turned 40000 into -25536)."""
+    """Grades go up to MAX_GRADE yuan (20,000; the schema refuses more): the column, int16 at its narrowest,
+    must not wrap them."""
     from abm.inputs.scenario import MAX_GRADE
 
-    pop = make_population(3, choice=[-1, 40_000, MAX_GRADE])
-    assert pop.choice.tolist() == [-1, 40_000, MAX_GRADE]
-    assert np.iinfo(COLUMNS["choice"]).max >= MAX_GRADE
+    pop = make_population(4, choice=[-1, 0, 15_000, MAX_GRADE])
+    assert pop.choice.tolist() == [-1, 0, 15_000, MAX_GRADE]
+    assert np.iinfo(COLUMNS["choice"]).max >= MAX_GRADE and np.iinfo(COLUMNS["choice"]).min <= -1
 
 
 def test_a_run_with_a_high_grade_records_it_unchanged(small_scenario):

@@ -41,7 +41,13 @@ def records(model) -> pd.DataFrame:
     """One row per resident whose lifetime is valued or open: birth year, grade mostly paid, present
     values (yuan of the launch year), internal rate of return, and ``valued``: False for residents
     alive at the end who may still pay (not pensioners, not in the employee scheme, and not past the
-    pension age without a contribution year). Residents who moved away are left out."""
+    pension age without a contribution year). Residents who moved away are left out.
+
+    Raises:
+        ValueError: the model was built without lifetime accounts (PensionModel(lifetime=True) keeps them).
+    """
+    if not model.population.lifetime:
+        raise ValueError("the model keeps no lifetime accounts: build it with PensionModel(..., lifetime=True)")
     parts = [exit_ for exit_ in model.fund.exits if exit_["how"].size]
     died = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else None
     frames = []

@@ -122,13 +122,14 @@ def simulate(job: tuple[Scenario, int, Coefficients | None]) -> pd.DataFrame:
 
 def simulate_with_cohorts(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One replication: the DataCollector's table and the cohort table (abm/analysis/cohorts.py)."""
-    frame, model = _simulate(job)
+    frame, model = _simulate(job, lifetime=True)
     return frame, cohorts.model_table(model)
 
 
-def _simulate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, PensionModel]:
+def _simulate(job: tuple[Scenario, int, Coefficients | None], lifetime: bool = False
+              ) -> tuple[pd.DataFrame, PensionModel]:
     scenario, seed, coefficients = job
-    model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients)
+    model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients, lifetime=lifetime)
     while model.running:
         model.step()
     frame = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
@@ -228,9 +229,9 @@ def resident_count(scenario: Scenario) -> int:
 def check_memory(scenario: Scenario, runs: int, workers: int, what: str | None = None,
                  field: str = "population.residents", models: int = 1) -> None:
     """Refuse ``runs`` replications of ``scenario`` on ``workers`` processes if they cannot fit
-    (see :func:`abm.infra.memory.check`)."""
+    (see :func:`abm.infra.memory.check`; as runs keep the lifetime accounts the cohort tables read)."""
     parallel = min(workers, runs)
     what = what or (f"{runs} run{'s' if runs != 1 else ''} of {scenario.name}"
                     + (f" on {parallel} workers" if parallel > 1 else ""))
-    memory.check(resident_count(scenario), scenario.population.agents, models, parallel, what,
+    memory.check(resident_count(scenario), models, parallel, what, lifetime=True,
                  file=scenario.source_file if field.startswith("population.") else None, field=field)

@@ -295,15 +295,13 @@ def check_memory(sweep: Sweep, workers: int) -> None:
     base = load_scenario(sweep.base_path(), list(sweep.set.items()))
     from abm.analysis.replications import resident_count
 
-    residents, agents = resident_count(base), base.population.agents
+    residents = resident_count(base)
     for parameter in sweep.parameters:
         values = parameter.levels if parameter.type == "categorical" else [
             parameter.value(b) for b in _finite_extremes(parameter)]
         if parameter.path == "population.residents":
             residents = max([residents, *(int(v) for v in values if isinstance(v, (int, float)))])
-        elif parameter.path == "population.agents" and "all" in values:
-            agents = "all"
-    memory.check(residents, agents, workers=workers, file=sweep.source_file, field="base",
+    memory.check(residents, workers=workers, file=sweep.source_file, field="base",
                  what=f"the sweep's points{f' on {workers} workers' if workers > 1 else ''}")
 
 

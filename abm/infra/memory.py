@@ -3,15 +3,18 @@ the process limit leave; one that cannot fit is refused with the estimate, the l
 
 The figures are the model's own, measured with bench/bench_model.py (2011-2050) and kept here alone:
 
-    python bench/bench_model.py --agents all 100000 300000     # peak_mib 135 and 328: 1,419 and 1,146 B/resident
-    python bench/bench_model.py --agents none 100000 1000000   # peak_mib 83 and 576: 865 and 604 B/resident
+    python bench/bench_model.py 100000 1000000              # peak_mib 32.5 and 156.9: 341 and 165 B/resident
+    python bench/bench_model.py --lifetime 100000 1000000   # peak_mib 75.6 and 543.0: 793 and 569 B/resident
 
-A simulation's peak is taken as a fixed part (the intercept between the two sizes: 39 and 28 MiB) plus
-a part per resident above the measured ones (slopes 1,010 and 575 bytes): the estimate exceeds the four
-measured peaks by 15-20%. The command's process adds the interpreter with the model's libraries
-(``base_mib``, 156 MiB). A process pool adds its forkserver and resource tracker, and each worker what it
-does not share with the forkserver: the proportional set size (PSS, /proc/PID/smaps_rollup) of all the
-processes of `run baseline --set end_year=2025 --set population.residents=20000 --runs N --workers N`
+Household agents are made only when something asks for them (abm/sim/agents.py), so a run pays for its
+columns and the year's temporaries; a run whose results include the cohort tables (``run``, ``compare``,
+``validate``) also keeps each resident's lifetime accounts (abm/sim/lifetime.py) and the records of those
+who leave. A simulation's peak is taken as a fixed part (24 MiB; the intercepts between the two sizes are
+19 and 24 MiB) plus a part per resident (160 and 600 bytes; the slopes are 145 and 545): the estimate
+exceeds the four measured peaks by 5-21%. The command's process adds the interpreter with the model's
+libraries (``base_mib``, 156 MiB). A process pool adds its forkserver and resource tracker, and each worker
+what it does not share with the forkserver: the proportional set size (PSS, /proc/PID/smaps_rollup) of all
+the processes of `run baseline --set end_year=2025 --set population.residents=20000 --runs N --workers N`
 peaked at 234, 513 and 730 MiB for N = 1, 2 and 4 (about 108 MiB a worker with its simulation, 297 MiB
 the command and the pool).
 """
@@ -24,8 +27,8 @@ from pathlib import Path
 from abm.infra.errors import UserError
 
 MIB = 1 << 20
-BYTES_PER_RESIDENT = {"all": 1_250, "none": 650}   # bytes, by population.agents
-MODEL_BYTES = 40 * MIB       # a simulation's fixed part
+BYTES_PER_RESIDENT = {False: 160, True: 600}   # bytes, by whether lifetime accounts are kept
+MODEL_BYTES = 24 * MIB      # a simulation's fixed part
 PROCESS_BYTES = 160 * MIB    # resident memory of the command's process with the model imported
 POOL_BYTES = 140 * MIB       # a process pool's forkserver (the model imported) and resource tracker
 WORKER_BYTES = 50 * MIB      # a worker's own memory besides its simulation (the rest shared with the forkserver)
@@ -34,31 +37,28 @@ WORKER_BYTES = 50 * MIB      # a worker's own memory besides its simulation (the
 PROCESS_ADDRESS_SPACE = 700 * MIB
 
 
-def advice(workers: bool = True, agents: bool = True) -> str:
-    """What makes a command need less memory: fewer residents, fewer workers (``workers``), no
-    Household objects (``agents``)."""
+def advice(workers: bool = True) -> str:
+    """What makes a command need less memory: fewer residents, fewer workers (``workers``)."""
     ways = ["fewer residents (population.residents, or --residents where the command has it)",
-            *(["fewer --workers"] if workers else []),
-            *([f"population.agents: none (about {BYTES_PER_RESIDENT['none']:,} bytes a resident instead of "
-               f"{BYTES_PER_RESIDENT['all']:,})"] if agents else [])]
-    return f"use {', '.join(ways[:-1])} or {ways[-1]}" if len(ways) > 1 else f"use {ways[0]}"
+            *(["fewer --workers"] if workers else [])]
+    return f"use {ways[0]} or {ways[1]}" if len(ways) > 1 else f"use {ways[0]}"
 
 
 ADVICE = advice()
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
-def need(residents: int, agents: str, models: int = 1, workers: int = 1) -> int:
+def need(residents: int, models: int = 1, workers: int = 1, lifetime: bool = False) -> int:
     """Estimated peak memory of a command, bytes.
 
     Args:
         residents: simulated residents of each simulation (at the start).
-        agents: population.agents, "all" or "none".
         models: simulations held in memory at once in one process.
         workers: processes of a pool simulating at once, each with ``models``; 1: the command's own process.
+        lifetime: the simulations keep lifetime accounts (their results include the cohort tables).
     """
     pool = POOL_BYTES + workers * WORKER_BYTES if workers > 1 else 0
-    return PROCESS_BYTES + pool + workers * models * (MODEL_BYTES + residents * BYTES_PER_RESIDENT[agents])
+    return PROCESS_BYTES + pool + workers * models * (MODEL_BYTES + residents * BYTES_PER_RESIDENT[lifetime])
 
 
 def available() -> tuple[int, str] | None:
@@ -124,31 +124,30 @@ def size(n: float) -> str:
     return f"{n / (1 << 30):,.1f} GiB" if n >= 1 << 30 else f"{n / MIB:,.0f} MiB"
 
 
-def check(residents: int, agents: str, models: int = 1, workers: int = 1, what: str = "the command",
-          file: str | Path | None = None, field: str | None = None) -> None:
+def check(residents: int, models: int = 1, workers: int = 1, what: str = "the command",
+          file: str | Path | None = None, field: str | None = None, lifetime: bool = False) -> None:
     """Refuse a command whose estimated peak exceeds the memory left, or a process's address space limit.
 
     Args:
         residents: simulated residents of each simulation.
-        agents: population.agents, "all" or "none".
         models: simulations held at once in one process (workers: one each).
         workers: worker processes simulating at once (1: in the command's own process).
         what: the command's work, for the message ("2 runs of ... on 2 workers").
         file, field: where the residents were given, named by the message.
+        lifetime: the simulations keep lifetime accounts (their results include the cohort tables).
     Raises:
         UserError: with the estimate, the limit and advice.
     """
     parallel = workers > 1
-    total = need(residents, agents, models, workers)
+    total = need(residents, models, workers, lifetime)
     room = available()
-    objects = "with Household objects" if agents == "all" else "without Household objects"
-    described = f"{what}, {residents:,} residents {objects},"
+    described = f"{what}, {residents:,} residents,"
     if room is not None and total > room[0]:
         raise UserError(f"{described} needs about {size(total)} of memory; {size(room[0])} is {room[1]}: "
-                        f"{advice(parallel, agents == 'all')}", file=file, field=field)
+                        f"{advice(parallel)}", file=file, field=field)
     limit = address_space()
-    per_process = PROCESS_ADDRESS_SPACE + models * (MODEL_BYTES + residents * BYTES_PER_RESIDENT[agents])
+    per_process = PROCESS_ADDRESS_SPACE + models * (MODEL_BYTES + residents * BYTES_PER_RESIDENT[lifetime])
     if limit is not None and per_process > limit:
         raise UserError(f"{described} needs about {size(per_process)} of address space in each simulating "
                         f"process; the limit is {size(limit)} (RLIMIT_AS, `ulimit -v`): "
-                        f"{advice(False, agents == 'all')}, or raise the limit", file=file, field=field)
+                        f"{advice(False)}, or raise the limit", file=file, field=field)

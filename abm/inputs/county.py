@@ -88,8 +88,8 @@ class County(Strict):
     """A county's values, as in abm/data/counties/*.yaml (units there, with the sources)."""
 
     name: str
-    population: Annotated[int, Field(ge=1, le=20_000_000)] = Field(
-        description="persons (at most 20 million: one simulated resident each at most, as population.residents)")
+    population: Annotated[int, Field(ge=1, le=50_000_000)] = Field(
+        description="persons (at most 50 million, a province, simulated one to one with population.residents: null)")
     age_bands: Annotated[dict[str, Share], AfterValidator(_age_bands)] = Field(
         description="share of the whole population in each band 'first-last' (normalised)")
     male_share: Share

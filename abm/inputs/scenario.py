@@ -67,7 +67,8 @@ class PopulationSpec(Frozen):
         20_000, ge=100, le=20_000_000,
         description="simulated residents aged 16+ at the start; null = one per real resident")
     agents: Literal["all", "none"] = Field(
-        "all", description="create a Household agent per resident, or skip them in very large runs")
+        "all", description="Household agents, each made when asked for (model.households, model.agents), "
+                           "or none at all")
 
 
 class Indexation(Frozen):

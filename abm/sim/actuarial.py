@@ -36,6 +36,7 @@ from abm.sim import outcomes, timing
 from abm.sim.demography import LifeTable, survival_paths
 from abm.sim.fund import MONTHS, monthly_basic_pension
 from abm.sim.policy import YearPolicy
+from abm.sim.population import BLOCK
 
 COLUMNS = outcomes.group("valuation")   # the columns :func:`valuation` writes (abm/sim/outcomes.py)
 
@@ -155,8 +156,12 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
     tables = annuity_tables(life, policy.interest_rate, policy.valuation_rate)
     w, last, width = pop.weight, tables.tail.shape[1] - 1, tables.tail.shape[2]
     rows = np.flatnonzero(pop.pensioner)
-    age, sex = np.minimum(pop.age, last), pop.sex
-    values = pension_values(tables, age[rows], sex[rows], pop.account[rows], pop.account_pension[rows])
+    age, sex = np.minimum(pop.age[rows], last), pop.sex[rows]        # the pensioners'
+    values = PensionValues(np.empty(rows.size), np.empty(rows.size))
+    for first in range(0, rows.size, BLOCK):    # block by block (small temporaries)
+        part = slice(first, first + BLOCK)
+        block = pension_values(tables, age[part], sex[part], pop.account[rows[part]], pop.account_pension[rows[part]])
+        values.liability[part], values.gap[part] = block.liability, block.gap
     liability = (float(pop.account.sum()) - float(pop.account[rows].sum()) + float(values.liability.sum())) * w
     annuity = tables.tail[..., 0]                                   # [sex, age]: for life from next year
     year_worth = timing.months_factor(tables.valuation_rate)        # a year of one yuan a month, at its end
@@ -168,10 +173,11 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
     deferred = (tables.at[:, every_age, n] * first_year
                 + tables.tail[:, every_age, np.minimum(n + 1, width - 1)] * year_worth)
     accruing = ~pop.pensioner & ~pop.employee                       # accrued share 0 without years paid
-    accrued = (accrued_share(pop.years, policy.min_years) * deferred[sex, age])[accruing].sum()
-    obligation = (float((basic_now * annuity[sex[rows], age[rows]]).sum())   # (no BLAS: its threads cost more here)
+    accrued = (accrued_share(pop.years[accruing], policy.min_years)
+               * deferred[pop.sex[accruing], np.minimum(pop.age[accruing], last)]).sum()
+    obligation = (float((basic_now * annuity[sex, age]).sum())   # (no BLAS: its threads cost more here)
                   + (policy.basic_pension + policy.local_top_up) * float(accrued)) * w
-    mix = np.bincount(sex[rows] if rows.size else sex, minlength=2)
+    mix = np.bincount(sex if rows.size else pop.sex, minlength=2)
     pension_age = min(int(policy.pension_age), last)
     expectancy = float((tables.life_expectancy[:, pension_age] * mix).sum()) / max(int(mix.sum()), 1)
     return {

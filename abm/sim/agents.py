@@ -1,6 +1,8 @@
-"""Mesa agents: Household (a view of one resident's row) and Government (the year's policy)."""
+"""Mesa agents: Household (a view of one resident's row, created when asked for) and Government (the year's policy)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
 
 import mesa
 import numpy as np
@@ -33,7 +35,11 @@ def _column(name: str) -> property:
 
 
 class Household(mesa.Agent):
-    """One simulated resident. Behaviour is vectorised over the population; this is its row."""
+    """One simulated resident. Behaviour is vectorised over the population; this is its row.
+
+    Made by :class:`Households` when first asked for, and a Mesa agent of the model from then until
+    the resident leaves the county (``unique_id`` is Mesa's count; ``resident_id`` the population's id).
+    """
 
     def __init__(self, model: mesa.Model, resident_id: int):
         super().__init__(model)
@@ -54,6 +60,64 @@ class Household(mesa.Agent):
 
 for _name in VIEW:
     setattr(Household, _name, _column(_name))
+
+
+class Households(Mapping[int, Household]):
+    """The model's residents as Household agents by resident id, each made when first asked for
+    (``households[id]``, iterating the values, or :meth:`make_all`, which ``model.agents`` calls),
+    so that a run pays nothing for the residents nobody looks at. A resident who leaves the county
+    takes their agent with them (:meth:`leave`). With ``enabled`` false (``population.agents:
+    none``) there are none.
+    """
+
+    def __init__(self, model: mesa.Model, enabled: bool = True):
+        self._model = model
+        self.enabled = enabled
+        self._made: dict[int, Household] = {}   # the agents made so far, of residents still present
+
+    def __getitem__(self, resident_id: int) -> Household:
+        household = self._made.get(resident_id)
+        if household is None:
+            if resident_id not in self:
+                raise KeyError(resident_id)
+            household = self._made[resident_id] = Household(self._model, int(resident_id))
+        return household
+
+    def __contains__(self, resident_id: object) -> bool:
+        if not self.enabled or not isinstance(resident_id, int | np.integer):
+            return False
+        return bool(self._model.population.rows(resident_id) >= 0)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._model.population.id.tolist() if self.enabled else [])
+
+    def __len__(self) -> int:
+        return len(self._model.population) if self.enabled else 0
+
+    @property
+    def made(self) -> int:
+        """How many Household agents exist now."""
+        return len(self._made)
+
+    def make_all(self) -> None:
+        """Make the agents not made yet, in id order (what ``model.agents`` shows is then every resident)."""
+        if not self.enabled or len(self._made) == len(self._model.population):
+            return
+        for resident_id in self._model.population.id.tolist():
+            if resident_id not in self._made:
+                self._made[resident_id] = Household(self._model, resident_id)
+
+    def leave(self, resident_ids: np.ndarray) -> None:
+        """Residents leaving the county: their agents, if made, are removed from the model."""
+        if not self._made:
+            return
+        if len(self._made) < resident_ids.size:
+            gone = set(resident_ids.tolist())
+            resident_ids = [r for r in self._made if r in gone]
+        for resident_id in np.asarray(resident_ids).tolist():
+            household = self._made.pop(resident_id, None)
+            if household is not None:
+                household.remove()
 
 
 class Government(mesa.Agent):

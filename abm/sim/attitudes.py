@@ -9,10 +9,14 @@ from abm.sim.policy import YearPolicy
 EDUCATION_AGES = (16, 59)   # whom financial education reaches (policy.financial_education)
 
 
-def village_share(village: np.ndarray, mask: np.ndarray, among: np.ndarray, n_villages: int) -> np.ndarray:
-    """Share of residents ``among`` each village for whom ``mask`` holds."""
-    hits = np.bincount(village[among & mask], minlength=n_villages)
-    totals = np.bincount(village[among], minlength=n_villages)
+def village_share(village: np.ndarray, mask: np.ndarray, among: np.ndarray | None, n_villages: int) -> np.ndarray:
+    """Share of residents ``among`` each village (None: all) for whom ``mask`` holds, per village."""
+    if among is None:      # per village: residents without, then with the mark
+        counts = np.bincount(village * 2 + mask, minlength=2 * n_villages).reshape(n_villages, 2)
+        hits, totals = counts[:, 1], counts.sum(axis=1)
+    else:                  # per village: not among them, among them without the mark, with it
+        counts = np.bincount(village * 3 + among + (among & mask), minlength=3 * n_villages).reshape(n_villages, 3)
+        hits, totals = counts[:, 2], counts[:, 1] + counts[:, 2]
     return np.divide(hits, totals, out=np.zeros(n_villages), where=totals > 0)
 
 
@@ -28,15 +32,25 @@ def update(pop, policy: YearPolicy, dynamics: dict[str, float], n_villages: int,
     """
     learn = np.clip(dynamics["literacy_publicity"] * policy.publicity, 0, 1)
     if rng is not None and (policy.financial_education > 0 or learn > 0):
-        ages = (pop.age >= EDUCATION_AGES[0]) & (pop.age <= EDUCATION_AGES[1])
-        reached = ages & (rng.random(len(pop)) < policy.financial_education)
-        pop.literate = pop.literate | reached | (rng.random(len(pop)) < learn)
-    everyone = np.ones(len(pop), bool)
-    paying = village_share(pop.village, pop.choice > 0, pop.choice >= 0, n_villages)[pop.village]
-    pensioners = village_share(pop.village, pop.pensioner, everyone, n_villages)[pop.village]
+        drawn = rng.random(len(pop))     # drawn even when nobody is reached, so that later draws stay in place
+        if policy.financial_education > 0:
+            ages = (pop.age >= EDUCATION_AGES[0]) & (pop.age <= EDUCATION_AGES[1])
+            pop.literate |= ages & (drawn < policy.financial_education)
+        pop.literate |= rng.random(len(pop)) < learn
+    # the gains depend on the village only: worked out per village, then given to its residents
+    paying = village_share(pop.village, pop.choice > 0, pop.choice >= 0, n_villages)
+    pensioners = village_share(pop.village, pop.pensioner, None, n_villages)
     d = dynamics
     gain = d["awareness_publicity"] * policy.publicity + d["awareness_peers"] * paying \
         + d["awareness_pensioners"] * pensioners
-    pop.awareness = np.clip(pop.awareness + (1 - pop.awareness) * gain - d["awareness_decay"] * pop.awareness, 0, 1)
+    pop.awareness = _moved(pop.awareness, gain[pop.village], d["awareness_decay"])
     gain = d["trust_service"] * policy.service_quality + d["trust_pensioners"] * pensioners
-    pop.trust = np.clip(pop.trust + (1 - pop.trust) * gain - d["trust_decay"] * pop.trust, 0, 1)
+    pop.trust = _moved(pop.trust, gain[pop.village], d["trust_decay"])
+
+
+def _moved(level: np.ndarray, gain: np.ndarray, decay: float) -> np.ndarray:
+    """level + (1 - level) x gain - decay x level, within 0-1 (``gain`` is reused)."""
+    moved = np.multiply(1 - level, gain, out=gain)
+    moved += level
+    moved -= decay * level
+    return np.clip(moved, 0, 1, out=moved)

@@ -15,7 +15,8 @@ from scipy.special import expit, softmax
 from abm.inputs.coefficients import BACKPAY, BENEFIT_TERMS, TERMS
 
 AGE_CENTRE, AGE_SCALE = 45.0, 10.0   # age enters per 10 years around 45
-CHUNK = 1 << 12                      # residents per block: small enough to stay in cache
+CHUNK = 1 << 12                      # residents per block of utilities: small enough to stay in cache
+VECTOR_CHUNK = 8 * CHUNK             # residents whose factors are worked out at once (whole blocks)
 
 
 def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, np.ndarray]:
@@ -36,11 +37,13 @@ def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, 
 def resident_factors(age, income, awareness, trust, reliance, good_health, mean_income: float, last_choice,
                      peer_share, alt_values, basic_worth=None, account_worth=None,
                      liquidity=None) -> dict[str, np.ndarray]:
-    """Factors of each resident: vectors, and the two resident x alternative matrices. The benefit
-    factors (abm/sim/perceived_worth.py: perceived_worth, per yuan of income) are 0 where not given; ``liquidity``
-    multiplies the cost per yuan of income (:meth:`Coefficients.liquidity`; 1 where not given)."""
+    """Factors of each resident: vectors, and the two resident x alternative matrices (:func:`matrix_factors`;
+    left out where ``last_choice`` and ``peer_share`` are None). The benefit factors (abm/sim/perceived_worth.py:
+    perceived_worth, per yuan of income) are 0 where not given; ``liquidity`` multiplies the cost per yuan of
+    income (:meth:`Coefficients.liquidity`; 1 where not given)."""
     zero = np.zeros(np.shape(age))
     account_worth = zero if account_worth is None else np.asarray(account_worth, dtype=float)
+    matrices = {} if last_choice is None and peer_share is None else matrix_factors(peer_share, last_choice, alt_values)
     return {
         "basic_worth": zero if basic_worth is None else np.asarray(basic_worth, dtype=float),
         "account_worth": account_worth,
@@ -53,9 +56,16 @@ def resident_factors(age, income, awareness, trust, reliance, good_health, mean_
         "reliance": np.asarray(reliance, dtype=float),
         "good_health": np.asarray(good_health, dtype=float),
         "inverse_income": (1.0 if liquidity is None else liquidity) / income,
-        "peer_share": peer_share,
-        "inertia": menu_place(last_choice, alt_values)[:, None] == np.arange(alt_values.size)[None, :],
+        **matrices,
     }
+
+
+def matrix_factors(peer_share: np.ndarray, last_choice: np.ndarray, alt_values: np.ndarray) -> dict[str, np.ndarray]:
+    """The resident x alternative factors: the share of the resident's village at each alternative last
+    year (``peer_share``, (n, K+1)) and the habit indicator, true at the alternative that continues last
+    year's choice (:func:`menu_place`)."""
+    return {"peer_share": peer_share,
+            "inertia": menu_place(last_choice, alt_values)[:, None] == np.arange(alt_values.size)[None, :]}
 
 
 def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
@@ -67,16 +77,27 @@ def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
     """
     n = residents["one"].size
     alt_names = sorted({alt for _, alt in TERMS.values() if alt is not None})
-    weights = np.zeros((n, len(alt_names)))
+    sums = {alt: np.zeros(n) for alt in alt_names}     # per alternative factor, the terms in TERMS order
     utility = None
     for name, (res, alt) in TERMS.items():
-        if alt is None:
-            term = beta[name] * residents[res]
-            utility = term if utility is None else utility + term
+        factor = residents[res]
+        if alt is not None:
+            sums[alt] += beta[name] if res == "one" else beta[name] * factor     # (beta x 1 is beta)
+        elif utility is None and factor.dtype != bool:
+            utility = beta[name] * factor
         else:
-            weights[:, alt_names.index(alt)] += beta[name] * residents[res]
+            utility = np.zeros(factor.shape) if utility is None else utility
+            if factor.dtype == bool:      # an indicator: the coefficient where it holds
+                np.add(utility, beta[name], out=utility, where=factor)
+            else:
+                utility += beta[name] * factor
+    weights = np.empty((n, len(alt_names)))
+    for i, alt in enumerate(alt_names):
+        weights[:, i] = sums[alt]
     product = weights @ np.stack([alternatives[a] for a in alt_names])
-    return product if utility is None else utility + product
+    if utility is not None:
+        product += utility
+    return product
 
 
 def design(residents: dict[str, np.ndarray], alternatives: dict[str, np.ndarray]) -> np.ndarray:
@@ -95,9 +116,19 @@ def probabilities(utility: np.ndarray) -> np.ndarray:
 def sample(utility: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Index of the chosen alternative per row (0 = not paying), by inverting the cumulative
     unnormalised probabilities with one uniform draw per row."""
-    cumulative = np.cumsum(np.exp(utility - utility.max(axis=1, keepdims=True)), axis=1)
-    draws = rng.random(utility.shape[0]) * cumulative[:, -1]
-    return np.minimum((cumulative < draws[:, None]).sum(axis=1), utility.shape[1] - 1)
+    n, k = utility.shape
+    # alternatives x residents, so that each step below runs over the residents (the sums are the same:
+    # alternative by alternative, in order)
+    cumulative = np.array(utility.T, order="C")
+    cumulative -= cumulative.max(axis=0)
+    np.exp(cumulative, out=cumulative)
+    for j in range(1, k):
+        cumulative[j] += cumulative[j - 1]
+    draws = rng.random(n) * cumulative[-1]
+    below = np.zeros(n, dtype=np.intp)
+    for row in cumulative:
+        below += row < draws
+    return np.minimum(below, k - 1)
 
 
 def menu_place(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
@@ -112,13 +143,29 @@ def menu_place(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
         last_choice: last year's grade per resident, yuan/year (0 not paying, -1 no choice).
         alt_values: this year's alternatives, 0 (not paying) then the grades in increasing yuan/year.
     """
+    last_choice = np.asarray(last_choice)
+    if last_choice.dtype.kind in "iu" and last_choice.size:   # grades in yuan: each grade's place found once
+        index = last_choice.astype(np.intp)
+        np.maximum(index, -1, out=index)
+        index += 1                                           # -1 (no choice) -> 0, 0 (not paying) -> 1, ...
+        grades = np.flatnonzero(np.bincount(index, minlength=2)[2:]) + 1
+        table = np.full(int(index.max(initial=1)) + 1, -1, dtype=np.intp)
+        table[1] = 0
+        table[grades + 1] = _nearest(grades.astype(float), alt_values)
+        return table[index]
     last_choice = np.asarray(last_choice, dtype=float)
     place = np.where(last_choice == 0, 0, -1)
     paid = last_choice > 0
-    if paid.any():   # ties go to the lower grade
-        distance = np.abs(np.log(last_choice[paid])[:, None] - np.log(alt_values[1:])[None, :])
-        place[paid] = 1 + distance.argmin(axis=1)
+    if paid.any():
+        place[paid] = _nearest(last_choice[paid], alt_values)
     return place
+
+
+def _nearest(grades: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
+    """The place (1..K) of the offered grade nearest in ratio to each of ``grades`` (yuan, > 0); ties go
+    to the lower grade."""
+    distance = np.abs(np.log(grades)[:, None] - np.log(alt_values[1:])[None, :])
+    return 1 + distance.argmin(axis=1)
 
 
 def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.ndarray,
@@ -126,10 +173,11 @@ def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.nda
     """Share of each village's residents whose last year's choice stands at each alternative of this
     year's menu (:func:`menu_place`), shape (villages, K+1). Only residents who had a choice last
     year count."""
-    place = menu_place(last_choice, alt_values)
-    had = place >= 0
-    counts = np.bincount(village[had] * alt_values.size + place[had],
-                         minlength=n_villages * alt_values.size).reshape(n_villages, alt_values.size)
+    width = alt_values.size + 1    # per village: no choice last year (not counted), then each place
+    slot = menu_place(last_choice, alt_values)
+    slot += 1
+    slot += village * width
+    counts = np.bincount(slot, minlength=n_villages * width).reshape(n_villages, width)[:, 1:]
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
 
@@ -147,22 +195,29 @@ def choose(beta: dict[str, float], pop, rows: np.ndarray, grades: np.ndarray, su
     if not any(beta[term] for term in BENEFIT_TERMS):
         worth = None   # weighed at 0: their factors would add nothing
     chosen = np.empty(rows.size, dtype=float)
-    for start in range(0, rows.size, CHUNK):
-        residents = block_factors(pop, rows[start:start + CHUNK], values, peers, mean_income, worth, liquidity_sd)
-        chosen[start:start + CHUNK] = values[sample(utilities(beta, residents, alternatives), rng)]
+    for start in range(0, rows.size, VECTOR_CHUNK):   # the vector factors of many blocks, then block by block
+        outer = rows[start:start + VECTOR_CHUNK]
+        vectors = block_factors(pop, outer, values, None, mean_income, worth, liquidity_sd)
+        for first in range(0, outer.size, CHUNK):
+            part, block = slice(first, first + CHUNK), outer[first:first + CHUNK]
+            residents = {name: factor[part] for name, factor in vectors.items()} | matrix_factors(
+                peers[pop.village[block]], pop.choice[block], values)
+            chosen[start + first:start + first + CHUNK] = values[sample(utilities(beta, residents, alternatives), rng)]
     return chosen
 
 
 def block_factors(pop, block: np.ndarray, values: np.ndarray, peers: np.ndarray, mean_income: float,
                   worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
                   liquidity_sd: float = 0.0) -> dict[str, np.ndarray]:
-    """The resident factors of the rows ``block`` (peers: the village shares of last year's choices;
-    ``liquidity_sd``: the dispersion of the cost term over the residents' ``liquidity`` draws)."""
+    """The resident factors of the rows ``block`` (peers: the village shares of last year's choices, None
+    for the vector factors only; ``liquidity_sd``: the dispersion of the cost term over the residents'
+    ``liquidity`` draws)."""
     basic, account = worth(block) if worth is not None else (None, None)
     liquidity = np.exp(liquidity_sd * pop.liquidity[block].astype(float)) if liquidity_sd else None
+    last, shares = (None, None) if peers is None else (pop.choice[block], peers[pop.village[block]])
     return resident_factors(pop.age[block], pop.income[block], pop.awareness[block], pop.trust[block],
-                            pop.reliance[block], pop.good_health[block], mean_income, pop.choice[block],
-                            peers[pop.village[block]], values, basic, account, liquidity)
+                            pop.reliance[block], pop.good_health[block], mean_income, last, shares, values,
+                            basic, account, liquidity)
 
 
 # The back-payment decision (abm/sim/policy.py: backpay_gap): a binary logit with the grade choice's own

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ LIFE_TABLE = DATA_DIR / "life_table_rural.csv"
 OBSERVATIONS_DIR = DATA_DIR / "observations"   # census figures per county file, same name
 SEXES = ("female", "male")  # code 0, 1
 ENTRY_AGE = 16              # the scheme is open from 16 (Guofa [2014] No. 8)
+DRAW_BLOCK = 1 << 16        # rows whose probabilities a draw works out at once
 
 
 def gompertz_makeham_qx(a: float, b: float, c: float, ages: np.ndarray, last_age: int) -> np.ndarray:
@@ -91,32 +93,49 @@ def survival_paths(qx: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, np.nda
     return alive, q
 
 
-def systematic_draw(probability: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def systematic_draw(probability: np.ndarray | Callable[[np.ndarray], np.ndarray], rng: np.random.Generator,
+                    size: int | None = None) -> np.ndarray:
     """Mask with P(row drawn) = ``probability[row]`` and a total within one of its sum.
 
     Systematic sampling over the rows in random order: the count of deaths or migrants is
     their expectation rounded up or down, so county totals do not carry the noise of
     independent draws at small samples.
+
+    Args:
+        probability: per row; or a function giving the probabilities of the rows it is given (an index),
+            then asked block by block in the draw's order (less memory), with ``size`` rows in all.
     """
-    order = rng.permutation(probability.size)
-    cumulative = np.cumsum(probability[order])
+    n = probability.size if size is None else size
+    order = np.arange(n, dtype=np.int32 if n < 2**31 else np.intp)
+    rng.shuffle(order)                     # the permutation rng.permutation draws, in half the memory
+    if callable(probability):
+        drawn = np.empty(n)
+        for first in range(0, n, DRAW_BLOCK):
+            drawn[first:first + DRAW_BLOCK] = probability(order[first:first + DRAW_BLOCK])
+    else:
+        drawn = probability[order]
+    cumulative = np.cumsum(drawn)
     start = rng.random()
-    crossed = np.floor(cumulative - start) > np.floor(cumulative - probability[order] - start)
-    mask = np.zeros(probability.size, bool)
-    mask[order[crossed]] = True
+    before = np.subtract(cumulative, drawn, out=drawn)      # the cumulative before each row (in place)
+    before -= start
+    np.floor(before, out=before)
+    cumulative -= start
+    np.floor(cumulative, out=cumulative)
+    mask = np.zeros(n, bool)
+    mask[order[cumulative > before]] = True
     return mask
 
 
 def deaths(age: np.ndarray, sex: np.ndarray, life: LifeTable, rng: np.random.Generator) -> np.ndarray:
     """Mask of residents who die this year."""
-    return systematic_draw(life.death_probability(age, sex), rng)
+    return systematic_draw(lambda rows: life.death_probability(age[rows], sex[rows]), rng, age.size)
 
 
 def out_migrants(age: np.ndarray, rate: float, rng: np.random.Generator,
                  ages: tuple[int, int] = (ENTRY_AGE, 45)) -> np.ndarray:
     """Mask of working-age residents who leave the county this year."""
     at_risk = (age >= ages[0]) & (age <= ages[1])
-    return systematic_draw(np.where(at_risk, rate, 0.0), rng)
+    return systematic_draw(lambda rows: np.where(at_risk[rows], rate, 0.0), rng, age.size)
 
 
 def age_children(children: np.ndarray, life: LifeTable, births: float) -> tuple[np.ndarray, float, float]:

@@ -22,7 +22,7 @@ import numpy as np
 from abm.sim import timing
 from abm.sim.lifetime import INTO_ACCOUNT, OWN, RECEIVED, Discount, accrue, add_net, present, settle
 from abm.sim.policy import YearPolicy, backpay_gap
-from abm.sim.population import PV_COLUMNS
+from abm.sim.population import BLOCK, PV_COLUMNS
 from abm.sim.timing import MONTHS
 
 INFLOWS = ("contributions", "entry_subsidies", "government_contributions", "backpayments", "interest")
@@ -114,10 +114,15 @@ class Fund:
         self._add("entry_subsidies", subsidy)
         self._add("public_entry_subsidies", subsidy)
         self._add("public_government_contributions", grade[gov_paid])
-        paid_in = grade + subsidy
-        pop.account[rows] += paid_in
-        interest[rows] += paid_in * (policy.interest_rate * left)
-        pop.account_subsidy[rows] += timing.grown(subsidy + np.where(gov_paid, grade, 0.0), policy.interest_rate, left)
+        for first in range(0, rows.size, BLOCK):   # into the accounts block by block (small temporaries)
+            part = slice(first, first + BLOCK)
+            at, paid_in = rows[part], grade[part] + subsidy[part]
+            pop.account[at] += paid_in
+            paid_in *= policy.interest_rate * left
+            interest[at] += paid_in
+            public = np.where(gov_paid[part], grade[part], 0.0)   # public money: subsidies, government-paid grades
+            public += subsidy[part]
+            pop.account_subsidy[at] += timing.grown(public, policy.interest_rate, left)
         pop.years[rows] += paying
         self._accrue_collected(pop, rows, grade, gov_paid, subsidy, policy, left)
 
@@ -144,7 +149,9 @@ class Fund:
         self._add("backpayments", backpay)
         self._accrue_backpaid(pop, gap, backpay, timing.remaining(fixed_at))
         pop.account += backpay
-        interest += backpay * (policy.interest_rate * timing.remaining(fixed_at))
+        backpay *= policy.interest_rate * timing.remaining(fixed_at)    # (in place: now the interest it earns)
+        interest += backpay
+        del backpay
         pop.years += gap.astype(pop.years.dtype)
         retiring = candidates & (pop.years >= policy.min_years)
         pop.pensioner[retiring] = True
@@ -168,30 +175,37 @@ class Fund:
         starting = self._starting[rows] if self._starting is not None else np.zeros(rows.size, bool)
         first = timing.first_paid_month(policy)
         all_year, new = timing.stream(np.ones(MONTHS), first), timing.stream(np.ones(MONTHS), start)
-        months = np.where(starting, new[0], all_year[0])
-        timed = np.where(starting, new[1], all_year[1])          # sum over the months of the share left
         years = pop.years[rows]
-        basic, basic_timed = yearly_basic_pension(policy, years, first)
-        if starting.any():
-            later, later_timed = yearly_basic_pension(policy, years, start)
-            basic, basic_timed = np.where(starting, later, basic), np.where(starting, later_timed, basic_timed)
         self._pay_public(policy, years, starting, first, start)
-        monthly = pop.account_pension[rows]
-        due = months * monthly
-        held = pop.account[rows]
-        value = held + interest[rows]                            # the account at the year's end, before pensions
-        share = timing.account_share(value, monthly, months, timed, rate)
-        from_account = share * due
-        left = held - from_account
-        left_interest = np.where(share < 1, -left, interest[rows] - share * monthly * rate * timed)
-        # the subsidy part shrinks in proportion with the account's value
-        remains = np.divide(left + left_interest, value, out=np.zeros_like(value), where=value > 0)
-        pop.account_subsidy[rows] *= remains
-        pop.account[rows] = left
-        interest[rows] = left_interest
+        due, from_account = np.empty(rows.size), np.empty(rows.size)    # the year's account pensions, yuan
+        for block in range(0, rows.size, BLOCK):     # block by block (small temporaries)
+            part = slice(block, block + BLOCK)
+            at, new_now = rows[part], starting[part]
+            months = np.where(new_now, new[0], all_year[0])
+            timed = np.where(new_now, new[1], all_year[1])          # sum over the months of the share left
+            monthly = pop.account_pension[at]
+            due[part] = months * monthly
+            held = pop.account[at]
+            value = held + interest[at]                             # the account at the year's end, before pensions
+            share = timing.account_share(value, monthly, months, timed, rate)
+            from_account[part] = share * due[part]
+            left = held - from_account[part]
+            left_interest = np.where(share < 1, -left, interest[at] - share * monthly * rate * timed)
+            # the subsidy part shrinks in proportion with the account's value
+            remains = np.divide(left + left_interest, value, out=np.zeros_like(value), where=value > 0)
+            pop.account_subsidy[at] *= remains
+            pop.account[at] = left
+            interest[at] = left_interest
         self._add("account_pensions", from_account)
         self._add("public_after_exhaustion", due - from_account)
-        self._accrue_paid(pop, rows, basic, basic_timed, from_account, due - from_account, monthly * timed)
+        if pop.lifetime:
+            basic, basic_timed = yearly_basic_pension(policy, years, first)
+            if starting.any():
+                later, later_timed = yearly_basic_pension(policy, years, start)
+                basic, basic_timed = np.where(starting, later, basic), np.where(starting, later_timed, basic_timed)
+            timed = np.where(starting, new[1], all_year[1])
+            self._accrue_paid(pop, rows, basic, basic_timed, from_account, due - from_account,
+                              pop.account_pension[rows] * timed)
 
     def _pay_public(self, policy: YearPolicy, years: np.ndarray, starting: np.ndarray, first: int, start: int) -> None:
         """The basic pension's public money: national minimum (central and local shares), top-up, bonus;
@@ -228,13 +242,15 @@ class Fund:
             np.minimum(pop.account_subsidy[dead], pop.account[dead])
         self._add("returned_subsidies", returned)
         self._add("inheritance", pop.account[dead] - returned)
-        accrue(pop, dead, "pv_estate", pop.account[dead] - returned, self.discount, RECEIVED)
+        if pop.lifetime:
+            accrue(pop, dead, "pv_estate", pop.account[dead] - returned, self.discount, RECEIVED)
         self._record_exits(pop, dead, "died")
 
     def close_year(self, pop) -> dict[str, float]:
         """Check conservation and return the year's ledger row (yuan)."""
         self._year_end(pop)
-        settle(pop, self.discount)
+        if pop.lifetime:
+            settle(pop, self.discount)
         row = self._row
         row["inflow"] = sum(row[k] for k in INFLOWS)
         row["outflow"] = sum(row[k] for k in OUTFLOWS)
@@ -251,9 +267,12 @@ class Fund:
         if not self._credited:
             self.credit_interest(pop)
 
-    # residents' lifetime present values (abm/sim/lifetime.py): additive, one call where the money moves
+    # residents' lifetime present values (abm/sim/lifetime.py): additive, one call where the money moves, for a
+    # population that keeps them (pop.lifetime)
 
     def _accrue_collected(self, pop, rows, grade, gov_paid, subsidy, policy: YearPolicy, left: float) -> None:
+        if not pop.lifetime:
+            return
         own = (grade > 0) & ~gov_paid
         accrue(pop, rows[own], "pv_own", grade[own], self.discount, OWN, left)
         accrue(pop, rows, "pv_subsidy", subsidy + np.where(gov_paid, grade, 0.0), self.discount, INTO_ACCOUNT, left)
@@ -261,6 +280,8 @@ class Fund:
         pop.years_gov[rows[gov_paid & (grade > 0)]] += 1
 
     def _accrue_backpaid(self, pop, gap: np.ndarray, backpay: np.ndarray, left: float) -> None:
+        if not pop.lifetime:
+            return
         paid = backpay > 0
         accrue(pop, paid, "pv_own", backpay[paid], self.discount, OWN, left)
         pop.years_lowest[paid] += gap[paid].astype(pop.years_lowest.dtype)   # back-paid at the lowest grade
@@ -273,6 +294,8 @@ class Fund:
             account_timed: the year's account pensions (from the account and after) times the share of the
                 year left after each month, per pensioner.
         """
+        if not pop.lifetime:
+            return
         due = from_account + after
         mean_left = np.divide(account_timed, due, out=np.zeros_like(due), where=due > 0)
         present(pop, rows, "pv_basic", basic, basic_timed, self.discount)
@@ -282,7 +305,7 @@ class Fund:
 
     def _record_exits(self, pop, mask: np.ndarray, how: str) -> None:
         """Keep the lifetime record of residents leaving the county (abm/analysis/cohorts.py reads them)."""
-        if not np.any(mask):
+        if not pop.lifetime or not np.any(mask):
             return
         settle(pop, self.discount, mask)
         record = {name: getattr(pop, name)[mask].copy() for name in

@@ -33,13 +33,15 @@ def contributions(pop, eligible: np.ndarray, policy: YearPolicy, all_grades: lis
     own = paying & ~pop.gov_paid
     chosen = pop.choice[own]
     n_own = max(chosen.size, 1)
-    shares = {grade_column(g): float(np.count_nonzero(chosen == g)) / n_own for g in all_grades}
+    per_grade = np.bincount(chosen, minlength=int(max(all_grades, default=0)) + 1)   # residents by grade paid
+    shares = {grade_column(g): float(per_grade[int(g)]) / n_own for g in all_grades}
     # enrolled: paying this year, or paid before and not yet drawing a pension (as statistics count participants)
     enrolled = paying | (~pop.pensioner & (pop.years > 0))
+    by_age = np.bincount(pop.age[eligible]), np.bincount(pop.age[paying])   # the eligible and those paying, by age
     bands = {}
     for name, (first, last) in AGE_BANDS.items():
-        band = eligible & (pop.age >= first) & (pop.age <= last)
-        bands[name] = float(np.count_nonzero(band & paying)) / max(np.count_nonzero(band), 1)
+        band, band_paying = (int(counts[first:last + 1].sum()) for counts in by_age)
+        bands[name] = float(band_paying) / max(band, 1)
     return {
         "eligible": eligible.sum() * w,
         "paying": paying.sum() * w,

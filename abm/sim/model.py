@@ -14,7 +14,7 @@ from abm.inputs.loader import load_scenario
 from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim import attitudes, demography, indicators
 from abm.sim.actuarial import valuation
-from abm.sim.agents import Government, Household
+from abm.sim.agents import Government, Households
 from abm.sim.choice import (
     CHUNK,
     MECHANISMS,
@@ -56,10 +56,12 @@ class PensionModel(mesa.Model):
         scenario: a :class:`Scenario` or the path of a scenario file.
         rng: seed or generator; defaults to the scenario's first replication seed.
         coefficients: behavioural coefficients to use instead of the scenario's file.
+        lifetime: keep each resident's lifetime accounts (abm/sim/lifetime.py), which the cohort
+            tables (abm/analysis/cohorts.py) read; they change no indicator.
     """
 
     def __init__(self, *, scenario: Scenario | str | Path = DEFAULT_SCENARIO, rng=None,
-                 coefficients: Coefficients | None = None):
+                 coefficients: Coefficients | None = None, lifetime: bool = False):
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         super().__init__(rng=replication_seeds(scenario.run.seed, 1)[0] if rng is None else rng)
         self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
@@ -74,15 +76,34 @@ class PensionModel(mesa.Model):
         self.government = Government(self)
         self.policy = self.government.step()
         self.population = synthesise(self.county, self.life, scenario.population.residents,
-                                     self.economy.mean_income(self.year), self.policy.pension_age, self.rng)
+                                     self.economy.mean_income(self.year), self.policy.pension_age, self.rng,
+                                     lifetime=lifetime)
         self.fund = Fund(self.population.weight)
         self.away = np.zeros(self.life.last_age + 1)   # out-migrants since the start, by age (persons)
-        self.households: dict[int, Household] = {}
-        self._add_households(self.population.id)
+        self.households = Households(self, enabled=scenario.population.agents == "all")
         self.all_grades = offered_grades(scenario.policy, self.economy, scenario.years)
         self.indicators: dict[str, float] = {}
         self.datacollector = mesa.DataCollector(model_reporters={
             name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)})
+
+    @property
+    def agents(self):
+        """Mesa's set of the model's agents: the Government and a Household for every resident (made now
+        if not yet: abm/sim/agents.py Households)."""
+        if "households" in self.__dict__:
+            self.households.make_all()
+        return super().agents
+
+    @property
+    def agents_by_type(self):
+        """Mesa's agent sets by type, every resident's Household made (as :attr:`agents`)."""
+        if "households" in self.__dict__:
+            self.households.make_all()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        return list(self.agents_by_type)
 
     def step(self) -> None:
         """One simulated year, in the order of docs/architecture.md."""
@@ -194,11 +215,12 @@ class PensionModel(mesa.Model):
         """Eligible residents pick a grade; the government pays for its groups. Money is collected."""
         pop = self.population
         eligible, gov_paid = self._eligible(policy)
-        grade = np.zeros(len(pop))
+        grade = np.zeros(len(pop), dtype=pop.choice.dtype)   # yuan/year, whole (as the choice column holds them)
         choosers = np.flatnonzero(eligible & ~gov_paid)
         grade[choosers] = choose(self.coefficients.choice, pop, choosers, policy.grades, policy.subsidies,
                                  self.economy.mean_income(self.year), self.county["villages"], self.rng,
                                  self._worth(policy), self.coefficients.heterogeneity["liquidity_sd"])
+        del choosers
         grade[gov_paid] = policy.government_paid_grade
         pop.choice = np.where(eligible, grade, -1)
         pop.gov_paid = gov_paid
@@ -249,14 +271,15 @@ class PensionModel(mesa.Model):
         """
         pop, rng, county, w = self.population, self.rng, self.county, self.population.weight
         population = len(pop) * w + pop.under_16.sum()
+        self.fund.credit_interest(pop)   # the year's interest, at its end, before anyone leaves (its memory freed)
         dead = demography.deaths(pop.age, pop.sex, self.life, rng)
         leaving = ~dead & demography.out_migrants(pop.age, county["out_migration_rate"], rng)
         self.fund.bequeath(pop, dead, self.policy)
         self.fund.remove(pop, leaving, "transfers_out")
-        self._remove_households(pop.id[dead | leaving])
+        gone = dead | leaving
+        self.households.leave(pop.id[gone])
         self.away += np.bincount(pop.age[leaving], minlength=self.away.size)[: self.away.size] * w
-        pop.keep(~(dead | leaving))
-        pop.age += 1
+        pop.age += 1      # (those leaving too: their rows go with the arrivals' coming, below)
         births = county["birth_rate"] * population   # the communique's rate, on the population at the start
         pop.under_16, turning_16, child_deaths = demography.age_children(pop.under_16, self.life, births)
         self.away, returning = demography.age_away(self.away, self.life, county["return_migration_rate"])
@@ -266,10 +289,9 @@ class PensionModel(mesa.Model):
             np.full(demography.stochastic_round(turning_16 / w, rng), demography.ENTRY_AGE),
             demography.draw_ages(returning, n_return, rng),
             demography.in_migrant_ages(county["in_migration_ages"], n_in, rng)])
-        if ages.size:
-            pop.append(draw_residents(county, ages, self.economy.mean_income(self.year + 1), rng,
-                                      first_id=pop.next_id))
-            self._add_households(pop.id[-ages.size:])
+        arrivals = draw_residents(county, ages, self.economy.mean_income(self.year + 1), rng, first_id=pop.next_id,
+                                  lifetime=pop.lifetime) if ages.size else None
+        pop.keep(~gone, arrivals)
         return {"births": births, "deaths": dead.sum() * w + child_deaths,
                 "in_migrants": (n_return + n_in) * w, "out_migrants": leaving.sum() * w}
 
@@ -279,16 +301,11 @@ class PensionModel(mesa.Model):
         growth = self.economy.mean_income(self.year + 1) / self.economy.mean_income(self.year)
         sd = self.county["income_shock"]
         established = pop.age > demography.ENTRY_AGE  # this year's entrants were drawn at next year's level
-        shock = self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
-        pop.income[established] *= growth * shock
-
-    def _add_households(self, ids: np.ndarray) -> None:
-        if self.spec.population.agents == "all":
-            for resident_id in ids.tolist():
-                self.households[resident_id] = Household(self, resident_id)
-
-    def _remove_households(self, ids: np.ndarray) -> None:
-        for resident_id in ids.tolist():
-            household = self.households.pop(resident_id, None)
-            if household is not None:
-                household.remove()
+        factor = self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
+        factor *= growth
+        entrants = np.flatnonzero(~established)
+        if entrants.size and entrants[-1] - entrants[0] + 1 == entrants.size:   # one run of rows (arrivals): slices
+            pop.income[:entrants[0]] *= factor[:entrants[0]]
+            pop.income[entrants[-1] + 1:] *= factor[entrants[0]:]
+        else:
+            pop.income[established] *= factor

@@ -22,7 +22,6 @@ from abm.inputs.loader import load_scenario
 from abm.inputs.scenario import Scenario, period
 from abm.sim.model import DEFAULT_SCENARIO, PensionModel, run_economy
 from abm.sim.policy import basic_pension_path, menu_for_year
-from abm.sim.population import COLUMNS, Population
 
 SCENARIOS = DEFAULT_SCENARIO.parent
 PROJECT = SCENARIOS.parent                           # the package: scenario files are listed relative to it
@@ -177,10 +176,7 @@ class CountyModel(PensionModel):
         """A copy sharing all but what a year's opening changes: the residents' columns, the random
         generator, the Government (whose step sets its model's policy) and the year."""
         twin = copy.copy(self)
-        pop = self.population
-        twin.population = Population({name: getattr(pop, name).copy() for name in COLUMNS}, pop.weight,
-                                     pop.under_16.copy())
-        twin.population.next_id = pop.next_id
+        twin.population = self.population.copy()
         twin.rng = copy.deepcopy(self.rng)
         twin.government = copy.copy(self.government)
         twin.government.model = twin
