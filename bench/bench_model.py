@@ -5,8 +5,10 @@ the process's peak resident memory over what it held before the model was built 
 and libraries excluded, ``base_mib``); ``bytes_per_resident`` divides that by the residents at
 the start. ``vs_plain_mesa`` is the model's agent-years per second over those of the same yearly
 work written per agent in plain Mesa (bench/yardstick.py), run in the same process right after the
-model, so that the ratio holds on a busy or another machine. A size is a number of simulated
-residents, or a county file's name for one simulated resident per real one (``residents: null``).
+model, so that the ratio holds on a busy or another machine; ``cpu_seconds`` is the processor time of
+the model's run (user and system), which a busy machine changes less than the wall-clock ``seconds``.
+A size is a number of simulated residents, or a county file's name for one simulated resident per
+real one (``residents: null``).
 abm/infra/memory.py's estimate of a command's memory takes its figures from these lines.
 
 Usage: python bench/bench_model.py [--agents all|none] [--lifetime] [SIZES...]
@@ -48,16 +50,17 @@ def measure(size: str, agents: str = "all", lifetime: bool = False) -> dict:
     scenario = base.model_copy(update={"end_year": END_YEAR,
                                        "population": base.population.model_copy(update=population)})
     before = current_rss_kib()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     model = PensionModel(scenario=scenario, lifetime=lifetime)
     residents = len(model.population)
     while model.running:
         model.step()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before   # KiB
     years = len(scenario.years)
     line = {"size": size, "residents": residents, "years": years, "agents": agents, "lifetime": lifetime,
-            "seconds": round(seconds, 2), "agent_years_per_s": round(residents * years / seconds),
+            "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
+            "agent_years_per_s": round(residents * years / seconds),
             "peak_mib": round(peak / 1024, 1), "bytes_per_resident": round(peak * 1024 / residents),
             "base_mib": round(before / 1024, 1), "completed": True}
     sys.path.insert(0, str(Path(__file__).parent))

@@ -24,6 +24,28 @@ def test_the_shipped_county_passes_the_schema_unchanged(baseline):
     assert county["rural_income"] == raw["rural_income"]["values"]
 
 
+def test_the_shanxi_file_holds_the_provinces_census_totals_each_with_unit_and_source(baseline):
+    """abm/data/counties/shanxi.yaml: the 2020 census (34,915,616 people, 18.92% aged 60+, 12.90% 65+), every
+    value with its unit and source; one to one it simulates about 28.7 million residents aged 16+."""
+    from abm.sim.demography import LifeTable
+    from abm.sim.population import age_distribution
+
+    path = COUNTY_FILE.parent / "shanxi.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    assert all({"unit", "source"} <= set(leaf) and ("value" in leaf) != ("values" in leaf)
+               for name, leaf in raw.items() if name != "name")
+    scenario = baseline.model_copy(update={"population": baseline.population.model_copy(
+        update={"county": "shanxi", "residents": None})})
+    county = load_county(scenario)
+    assert set(county) == set(County.model_fields) and county["population"] == 34_915_616
+    bands = county["age_bands"]
+    assert bands["60-64"] + bands["65-104"] == pytest.approx(0.1892, abs=5e-5)
+    assert bands["65-104"] == pytest.approx(0.1290, abs=5e-5)
+    assert county["rural_income"][2022] == 16_323 and county["rural_income"][2023] == 17_677
+    adults = county["population"] * age_distribution(county, LifeTable.for_county(county))[16:].sum()
+    assert 28.0e6 < adults < 29.5e6
+
+
 def county_with(tmp: Path, name: str, value) -> Path:
     """The shipped county file with one value replaced (units and sources kept)."""
     data = yaml.safe_load(COUNTY_FILE.read_text(encoding="utf-8"))

@@ -68,22 +68,37 @@ def matrix_factors(peer_share: np.ndarray, last_choice: np.ndarray, alt_values: 
             "inertia": menu_place(last_choice, alt_values)[:, None] == np.arange(alt_values.size)[None, :]}
 
 
+ALTERNATIVE_FACTORS = sorted({alt for _, alt in TERMS.values() if alt is not None})   # their columns in weights()
+
+
+def weights(beta: dict[str, float], residents: dict[str, np.ndarray]) -> np.ndarray:
+    """Each resident's weight on each alternative factor (ALTERNATIVE_FACTORS): the product terms summed
+    per alternative factor, in TERMS order, shape (n, len(ALTERNATIVE_FACTORS)). Vector factors only."""
+    n = residents["one"].size
+    sums = {alt: np.zeros(n) for alt in ALTERNATIVE_FACTORS}
+    for name, (res, alt) in TERMS.items():
+        if alt is not None:
+            sums[alt] += beta[name] if res == "one" else beta[name] * residents[res]     # (beta x 1 is beta)
+    table = np.empty((n, len(ALTERNATIVE_FACTORS)))
+    for i, alt in enumerate(ALTERNATIVE_FACTORS):
+        table[:, i] = sums[alt]
+    return table
+
+
 def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
-              alternatives: dict[str, np.ndarray]) -> np.ndarray:
+              alternatives: dict[str, np.ndarray], resident_weights: np.ndarray | None = None) -> np.ndarray:
     """Systematic utility of each alternative for each resident, shape (n, K+1).
 
-    Product terms are summed per alternative factor first, so the (n, K+1) work is one matrix
-    product plus the matrix terms.
+    Product terms are summed per alternative factor first (:func:`weights`, or ``resident_weights``
+    worked out before for these residents), so the (n, K+1) work is one matrix product plus the matrix
+    terms.
     """
-    n = residents["one"].size
-    alt_names = sorted({alt for _, alt in TERMS.values() if alt is not None})
-    sums = {alt: np.zeros(n) for alt in alt_names}     # per alternative factor, the terms in TERMS order
     utility = None
     for name, (res, alt) in TERMS.items():
-        factor = residents[res]
         if alt is not None:
-            sums[alt] += beta[name] if res == "one" else beta[name] * factor     # (beta x 1 is beta)
-        elif utility is None and factor.dtype != bool:
+            continue
+        factor = residents[res]
+        if utility is None and factor.dtype != bool:
             utility = beta[name] * factor
         else:
             utility = np.zeros(factor.shape) if utility is None else utility
@@ -91,10 +106,8 @@ def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
                 np.add(utility, beta[name], out=utility, where=factor)
             else:
                 utility += beta[name] * factor
-    weights = np.empty((n, len(alt_names)))
-    for i, alt in enumerate(alt_names):
-        weights[:, i] = sums[alt]
-    product = weights @ np.stack([alternatives[a] for a in alt_names])
+    table = weights(beta, residents) if resident_weights is None else resident_weights
+    product = table @ np.stack([alternatives[a] for a in ALTERNATIVE_FACTORS])
     if utility is not None:
         product += utility
     return product
@@ -198,11 +211,12 @@ def choose(beta: dict[str, float], pop, rows: np.ndarray, grades: np.ndarray, su
     for start in range(0, rows.size, VECTOR_CHUNK):   # the vector factors of many blocks, then block by block
         outer = rows[start:start + VECTOR_CHUNK]
         vectors = block_factors(pop, outer, values, None, mean_income, worth, liquidity_sd)
+        table = weights(beta, vectors)
         for first in range(0, outer.size, CHUNK):
             part, block = slice(first, first + CHUNK), outer[first:first + CHUNK]
-            residents = {name: factor[part] for name, factor in vectors.items()} | matrix_factors(
-                peers[pop.village[block]], pop.choice[block], values)
-            chosen[start + first:start + first + CHUNK] = values[sample(utilities(beta, residents, alternatives), rng)]
+            residents = matrix_factors(peers[pop.village[block]], pop.choice[block], values)
+            utility = utilities(beta, residents, alternatives, table[part])
+            chosen[start + first:start + first + CHUNK] = values[sample(utility, rng)]
     return chosen
 
 
