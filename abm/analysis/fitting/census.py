@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from abm.analysis import replications
+from abm.analysis.replications import county_observations
+from abm.analysis.replications import run as run_replications
 from abm.infra.errors import UserError
 from abm.inputs.county import county_path, load_county
 from abm.inputs.datafiles import DATA_DIR
@@ -57,7 +58,7 @@ def crude_death_rate(ts: pd.DataFrame, year: int, start_population: float) -> fl
 
 def observations(scenario: Scenario) -> dict:
     """The census observations stored for the scenario's county file."""
-    observed = replications.county_observations(scenario)
+    observed = county_observations(scenario)
     if observed is None:
         raise UserError(f"no observations for this county under {DATA_DIR / 'observations'}",
                         file=county_path(scenario.population.county, scenario.source_dir))
@@ -69,7 +70,7 @@ def simulate(scenario_file: Path, rate: float, year: int, replications: int) -> 
     scenario = load_scenario(scenario_file, [("population.county_overrides.in_migration_rate", rate),
                                              ("end_year", year)])
     start = load_county(scenario)["population"]
-    ts = replications.run(scenario, runs=replications).timeseries
+    ts = run_replications(scenario, runs=replications).timeseries
     cdr = [crude_death_rate(frame, year, start) for _, frame in ts.groupby("run")]
     final = ts.loc[ts.year == year, "population"].mean()
     person_years = ts.groupby("run")["population"].sum().mean()
