@@ -51,7 +51,7 @@ def sweep_file(folder: Path, residents: int) -> Path:
 MILLION = "population.residents=1000000"
 COMMANDS = {   # arguments (SCENARIO: a small scenario file), words of the message
     "run": (["run", "SCENARIO", "--set", MILLION, "--quiet"],
-            "small.yaml:population.residents:1runofsmall,1,000,000residents,needsabout756MiB"),
+            "small.yaml:population.residents:1runofsmall,1,000,000residents,needsabout758MiB"),
     "run-2-workers": (["run", "SCENARIO", "--set", MILLION, "--set", "population.agents=none", "--runs", 4,
                        "--workers", 2, "--quiet"],
                       "4runsofsmallon2workers,1,000,000residents,needsabout1.6GiB"),
@@ -59,7 +59,7 @@ COMMANDS = {   # arguments (SCENARIO: a small scenario file), words of the messa
     "validate": (["validate", "SCENARIO", "--residents", 1_000_000, "--runs", 1, "--workers", 1],
                  "--residents:1runofsmall,1,000,000residents"),
     "experiments": (["experiments", "SCENARIO", "--residents", 1_000_000, "--runs", 1, "--year", 2011],
-                    "--residents:1replay(s)oftheexperiments,1,000,000residents,needsabout513MiB"),
+                    "--residents:1replay(s)oftheexperiments,1,000,000residents,needsabout498MiB"),
     "explain": (["explain", "SCENARIO", "--year", 2012, "--resident", 1, "--set", MILLION],
                 "population.residents:arunofsmallto2012,1,000,000residents"),
     "sweep": (["sweep", "SWEEP", "--workers", 2], "big.yaml:base:thesweep'spointson2workers,2,000,000residents"),
@@ -97,7 +97,7 @@ def test_the_process_address_space_limit_is_checked(tmp_path, small_scenario_fil
     monkeypatch.setattr(memory, "address_space", lambda: 800 * memory.MIB)
     result = invoke("run", small_scenario_file, "--set", "population.residents=200000", "--out", tmp_path / "out")
     assert result.exit_code == 2, result.output
-    assert ("needsabout838MiBofaddressspaceineachsimulatingprocess;thelimitis800MiB(RLIMIT_AS,`ulimit-v`)"
+    assert ("needsabout840MiBofaddressspaceineachsimulatingprocess;thelimitis800MiB(RLIMIT_AS,`ulimit-v`)"
             in squash(result.output))
     assert not (tmp_path / "out").exists()
 

@@ -3,15 +3,15 @@ the process limit leave; one that cannot fit is refused with the estimate, the l
 
 The figures are the model's own, measured with bench/bench_model.py (2011-2050) and kept here alone:
 
-    python bench/bench_model.py 100000 1000000              # peak_mib 32.5 and 156.9: 341 and 165 B/resident
-    python bench/bench_model.py --lifetime 100000 1000000   # peak_mib 75.6 and 543.0: 793 and 569 B/resident
+    python bench/bench_model.py 100000 1000000              # peak_mib 32.3 and 146.6: 339 and 154 B/resident
+    python bench/bench_model.py --lifetime 100000 1000000   # peak_mib 75.9 and 533.9: 796 and 560 B/resident
 
 Household agents are made only when something asks for them (abm/sim/agents.py), so a run pays for its
 columns and the year's temporaries; a run whose results include the cohort tables (``run``, ``compare``,
 ``validate``) also keeps each resident's lifetime accounts (abm/sim/lifetime.py) and the records of those
-who leave. A simulation's peak is taken as a fixed part (24 MiB; the intercepts between the two sizes are
-19 and 24 MiB) plus a part per resident (160 and 600 bytes; the slopes are 145 and 545): the estimate
-exceeds the four measured peaks by 5-21%. The command's process adds the interpreter with the model's
+who leave. A simulation's peak is taken as a fixed part (26 MiB; the intercepts between the two sizes are
+20 and 25 MiB) plus a part per resident (150 and 600 bytes; the slopes are 133 and 534): the estimate
+exceeds the four measured peaks by 10-25%. The command's process adds the interpreter with the model's
 libraries (``base_mib``, 156 MiB). A process pool adds its forkserver and resource tracker, and each worker
 what it does not share with the forkserver: the proportional set size (PSS, /proc/PID/smaps_rollup) of all
 the processes of `run baseline --set end_year=2025 --set population.residents=20000 --runs N --workers N`
@@ -27,8 +27,8 @@ from pathlib import Path
 from abm.infra.errors import UserError
 
 MIB = 1 << 20
-BYTES_PER_RESIDENT = {False: 160, True: 600}   # bytes, by whether lifetime accounts are kept
-MODEL_BYTES = 24 * MIB      # a simulation's fixed part
+BYTES_PER_RESIDENT = {False: 150, True: 600}   # bytes, by whether lifetime accounts are kept
+MODEL_BYTES = 26 * MIB      # a simulation's fixed part
 PROCESS_BYTES = 160 * MIB    # resident memory of the command's process with the model imported
 POOL_BYTES = 140 * MIB       # a process pool's forkserver (the model imported) and resource tracker
 WORKER_BYTES = 50 * MIB      # a worker's own memory besides its simulation (the rest shared with the forkserver)

@@ -238,7 +238,7 @@ class Fund:
         """Accounts of the dead: inherited; where the year's rules say so, less the subsidy part,
         which returns to public money. At the end of the year, after its pensions and interest."""
         self._year_end(pop)
-        returned = np.zeros(int(dead.sum())) if policy.subsidy_inheritable else \
+        returned = np.zeros(np.count_nonzero(dead)) if policy.subsidy_inheritable else \
             np.minimum(pop.account_subsidy[dead], pop.account[dead])
         self._add("returned_subsidies", returned)
         self._add("inheritance", pop.account[dead] - returned)

@@ -33,23 +33,22 @@ def contributions(pop, eligible: np.ndarray, policy: YearPolicy, all_grades: lis
     own = paying & ~pop.gov_paid
     chosen = pop.choice[own]
     n_own = max(chosen.size, 1)
-    per_grade = np.bincount(chosen, minlength=int(max(all_grades, default=0)) + 1)   # residents by grade paid
-    shares = {grade_column(g): float(per_grade[int(g)]) / n_own for g in all_grades}
+    shares = {grade_column(g): float(np.count_nonzero(chosen == g)) / n_own for g in all_grades}
     # enrolled: paying this year, or paid before and not yet drawing a pension (as statistics count participants)
     enrolled = paying | (~pop.pensioner & (pop.years > 0))
-    by_age = np.bincount(pop.age[eligible]), np.bincount(pop.age[paying])   # the eligible and those paying, by age
     bands = {}
     for name, (first, last) in AGE_BANDS.items():
-        band, band_paying = (int(counts[first:last + 1].sum()) for counts in by_age)
-        bands[name] = float(band_paying) / max(band, 1)
+        band = eligible & (pop.age >= first) & (pop.age <= last)
+        bands[name] = float(np.count_nonzero(band & paying)) / max(np.count_nonzero(band), 1)
+    n_eligible, n_paying = np.count_nonzero(eligible), np.count_nonzero(paying)
     return {
-        "eligible": eligible.sum() * w,
-        "paying": paying.sum() * w,
-        "participation_rate": paying.sum() / max(eligible.sum(), 1),
+        "eligible": n_eligible * w,
+        "paying": n_paying * w,
+        "participation_rate": n_paying / max(n_eligible, 1),
         "participants": (np.count_nonzero(enrolled) + np.count_nonzero(pop.pensioner)) * w,
-        "enrolment_rate": np.count_nonzero(enrolled & eligible) / max(eligible.sum(), 1),
+        "enrolment_rate": np.count_nonzero(enrolled & eligible) / max(n_eligible, 1),
         **bands,
-        "government_paid": (paying & pop.gov_paid).sum() * w,
+        "government_paid": np.count_nonzero(paying & pop.gov_paid) * w,
         "lowest_grade_share": float(np.count_nonzero(chosen == policy.grades[0])) / n_own,
         "top_grade_share": float(np.count_nonzero(chosen == policy.grades[-1])) / n_own,
         "mean_contribution": float(chosen.mean()) if chosen.size else 0.0,
@@ -67,7 +66,7 @@ def pensions(pop, policy: YearPolicy, mean_income: float, basic_needs_line: floa
         backpaying: per resident, back-paid this year (abm/sim/model.py's decision).
     """
     pensioners = pop.pensioner
-    count = pensioners.sum()
+    count = np.count_nonzero(pensioners)
     basic = float(monthly_basic_pension(policy, pop.years[pensioners]).mean()) if count else 0.0
     account = float(pop.account_pension[pensioners].mean()) if count else 0.0
     total = basic + account

@@ -292,8 +292,8 @@ class PensionModel(mesa.Model):
         arrivals = draw_residents(county, ages, self.economy.mean_income(self.year + 1), rng, first_id=pop.next_id,
                                   lifetime=pop.lifetime) if ages.size else None
         pop.keep(~gone, arrivals)
-        return {"births": births, "deaths": dead.sum() * w + child_deaths,
-                "in_migrants": (n_return + n_in) * w, "out_migrants": leaving.sum() * w}
+        return {"births": births, "deaths": np.count_nonzero(dead) * w + child_deaths,
+                "in_migrants": (n_return + n_in) * w, "out_migrants": np.count_nonzero(leaving) * w}
 
     def _grow_incomes(self) -> None:
         """Incomes follow the county mean, with a yearly idiosyncratic shock (mean one)."""
@@ -301,7 +301,7 @@ class PensionModel(mesa.Model):
         growth = self.economy.mean_income(self.year + 1) / self.economy.mean_income(self.year)
         sd = self.county["income_shock"]
         established = pop.age > demography.ENTRY_AGE  # this year's entrants were drawn at next year's level
-        factor = self.rng.lognormal(-sd**2 / 2, sd, int(established.sum()))
+        factor = self.rng.lognormal(-sd**2 / 2, sd, np.count_nonzero(established))
         factor *= growth
         entrants = np.flatnonzero(~established)
         if entrants.size and entrants[-1] - entrants[0] + 1 == entrants.size:   # one run of rows (arrivals): slices
