@@ -402,8 +402,8 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
         if file_hash(copy) != file_hash(sweep_file):
             raise UserError(f"the sweep file changed since this folder was started ({SWEEP_COPY} differs); "
                             "use another --out", file=sweep_file)
-        if base.exists() and base.read_text(encoding="utf-8") != _resolved_base(sweep):
-            _refuse_changed_base(base.read_text(encoding="utf-8"), _resolved_base(sweep), sweep)
+        if base.exists() and base.read_text(encoding="utf-8") != resolved_base(sweep):
+            refuse_changed_base(base.read_text(encoding="utf-8"), resolved_base(sweep), sweep)
         return read_design(out)
     marker = out / destinations.MARKER   # first: whatever else is written here, the folder is a sweep's
     if not marker.exists():
@@ -412,7 +412,7 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
     _write_atomic(frame, out / DESIGN)
     (out / PARTS).mkdir(exist_ok=True)
     if sweep.base is not None:
-        atomic.write_text(base, _resolved_base(sweep))
+        atomic.write_text(base, resolved_base(sweep))
     tmp = copy.with_name(f".{copy.name}.partial")
     tmp.write_bytes(Path(sweep_file).read_bytes())
     tmp.replace(copy)   # last: a folder with sweep.yaml has its design
@@ -422,7 +422,7 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
 DATA_HASH = ": sha256 "   # marks a data file's line at the end of the resolved base scenario
 
 
-def _resolved_base(sweep: Sweep) -> str:
+def resolved_base(sweep: Sweep) -> str:
     """The base scenario with the sweep's fixed overrides, as every point starts from it, and the
     digests of the data files it reads (a resumed sweep must read the same county and coefficients)."""
     scenario = load_scenario(sweep.base_path(), list(sweep.set.items()))
@@ -430,7 +430,7 @@ def _resolved_base(sweep: Sweep) -> str:
     return scenario.to_yaml() + "# data files it reads:\n" + digests
 
 
-def _refuse_changed_base(old: str, new: str, sweep: Sweep) -> None:
+def refuse_changed_base(old: str, new: str, sweep: Sweep) -> None:
     """One :class:`UserError` naming what changed since the folder was started: a data file or the scenario."""
     data = [line for line in set(new.splitlines()) ^ set(old.splitlines()) if DATA_HASH in line]
     changed = sorted({line.removeprefix("# ").split(DATA_HASH)[0] for line in data})
@@ -483,7 +483,7 @@ def run_sweep(sweep: Sweep, sweep_file: Path, out: Path, workers: int = 1, sched
     """Run every missing point; return counts and timing. ``out`` must be new, empty or an earlier
     sweep folder (:func:`abm.destinations.check`)."""
     destinations.check(out, "sweep")
-    with _executor(workers, scheduler) as submit_all:   # first: an unreachable scheduler writes nothing
+    with executor(workers, scheduler) as submit_all:   # first: an unreachable scheduler writes nothing
         frame = prepare(sweep, Path(sweep_file), out, resume)
         finished = done_points(out)
         todo = frame[~frame["point"].isin(finished)]
@@ -503,8 +503,12 @@ def run_sweep(sweep: Sweep, sweep_file: Path, out: Path, workers: int = 1, sched
 
 
 @contextmanager
-def _executor(workers: int, scheduler: str | None) -> Iterator[Callable]:
-    """Yield ``submit_all(sweep, chunks)``, an iterator over finished chunks in completion order."""
+def executor(workers: int, scheduler: str | None, evaluate: Callable[[Any, Any], Any] | None = None,
+             preload: tuple[str, ...] = ()) -> Iterator[Callable]:
+    """Yield ``submit_all(task, chunks)``, an iterator over ``evaluate(task, chunk)`` of every chunk (default:
+    :func:`evaluate_chunk`, a sweep's points) in completion order: in this process, on a local pool of
+    ``workers`` processes (with the modules ``preload`` names imported once), or on a Dask cluster."""
+    evaluate = evaluate or evaluate_chunk
     if scheduler:
         try:
             from distributed import Client
@@ -514,19 +518,19 @@ def _executor(workers: int, scheduler: str | None) -> Iterator[Callable]:
             raise UserError(f"cannot reach the Dask scheduler ({err})", field="--scheduler") from None
         with client:
             def submit_all(sweep, chunks):
-                futures = [client.submit(evaluate_chunk, sweep, c, pure=False) for c in chunks]
+                futures = [client.submit(evaluate, sweep, c, pure=False) for c in chunks]
                 for future in dask_completed(futures):
                     yield future.result()
                     future.release()
             yield submit_all
         return
     if workers <= 1:
-        yield lambda sweep, chunks: (evaluate_chunk(sweep, c) for c in chunks)
+        yield lambda sweep, chunks: (evaluate(sweep, c) for c in chunks)
         return
     # interrupted: the chunks not started yet are dropped and the workers stopped, not drained
-    with processes.pool(workers, ["abm.sweep", "abm.runner"]) as pool:
+    with processes.pool(workers, ["abm.sweep", "abm.runner", *preload]) as pool:
         def submit_all(sweep, chunks):
-            futures = [pool.submit(evaluate_chunk, sweep, c) for c in chunks]
+            futures = [pool.submit(evaluate, sweep, c) for c in chunks]
             for future in as_completed(futures):
                 yield future.result()
         yield submit_all
