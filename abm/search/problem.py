@@ -135,14 +135,29 @@ def _run(problem: Problem, codes: tuple | None, extra: tuple, replication: int) 
 @lru_cache(maxsize=8)
 def _jobs(base: str, overrides_yaml: str, seeds: tuple[int, ...]) -> list:
     """The scenario of a policy in one uncertain scenario, as the runs of ``pension-abm run`` with these
-    seeds (each with the coefficients its replication draws)."""
+    seeds (abm/runner.py ``jobs_for``): each with the coefficients its replication draws."""
     import yaml
 
-    from abm.runner import jobs_for
     from abm.scenario import load_scenario
 
     scenario = load_scenario(base, [tuple(item) for item in yaml.safe_load(overrides_yaml)])
-    return jobs_for(scenario, list(seeds))
+    return list(zip([scenario] * len(seeds), seeds, _coefficients(scenario, seeds)))
+
+
+_DRAWS: dict[tuple, list] = {}   # this process's coefficient draws, by what they depend on
+
+
+def _coefficients(scenario, seeds: tuple[int, ...]) -> list:
+    """Each replication's coefficients (abm/uncertainty.py), drawn once per behaviour section and seeds in a
+    process: levers seldom touch behaviour, so the policies of an uncertain scenario share them."""
+    from abm.uncertainty import replication_coefficients
+
+    found = (scenario.behaviour.model_dump_json(), scenario.run.uncertainty, str(scenario.source_file), seeds)
+    if found not in _DRAWS:
+        if len(_DRAWS) >= 64:
+            _DRAWS.clear()
+        _DRAWS[found] = replication_coefficients(scenario, list(seeds))
+    return _DRAWS[found]
 
 
 def per_run(measure: Measure, frame: pd.DataFrame) -> float:
