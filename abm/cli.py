@@ -352,10 +352,12 @@ def search(
         err_console.print(f"interrupted: the policies run so far are archived in {folder}; continue with --resume")
         raise typer.Exit(interrupt_code(err)) from None
     written = report.write(outcome, folder)
-    rate = len(outcome.evaluations) / outcome.seconds if outcome.seconds > 0 else 0.0
-    out_console.print(f"{len(outcome.evaluations)} policies in {outcome.seconds:.1f} s ({rate:.2f} policies/s), "
-                      f"{outcome.ran} runs simulated; front run again in {outcome.final_seconds:.1f} s",
-                      highlight=False)
+    rate = outcome.policies_run / outcome.seconds if outcome.seconds > 0 else 0.0
+    archived = len(outcome.evaluations) - outcome.policies_run
+    out_console.print(f"{len(outcome.evaluations)} policies searched"
+                      + (f" ({archived} read from the archive)" if archived else "")
+                      + f"; {outcome.policies_run} run in {outcome.seconds:.1f} s ({rate:.2f} policies/s); the front "
+                      f"run again in {outcome.final_seconds:.1f} s; {outcome.ran} runs simulated", highlight=False)
     if written["cheapest"] is None:
         out_console.print("[bold]no policy met every constraint[/]: search.md shows the closest")
     else:

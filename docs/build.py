@@ -424,7 +424,7 @@ def search_answer(spec, outcome, written: dict, seconds: float, workers: int) ->
     search_front = int(outcome.evaluations["search_front"].sum())
     kept = int((front["feasible"] & front["non_dominated"]).sum()) if len(front) else 0
     runs = len(outcome.problem.scenarios) * spec.final_replications
-    rate = len(outcome.evaluations) / outcome.seconds if outcome.seconds > 0 else 0.0
+    rate = outcome.policies_run / outcome.seconds if outcome.seconds > 0 else 0.0
     lead = (f"`{spec.name}` ({spec.description}): {len(outcome.evaluations)} policies searched in "
             f"{outcome.seconds:.0f} s ({rate:.2f} policies/s, each {len(outcome.problem.scenarios)} scenarios x "
             f"{spec.replications} replications), the front ({search_front} policies) run again with "

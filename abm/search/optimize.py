@@ -52,6 +52,7 @@ class Outcome:
     seconds: float              # the search stage's wall time
     final_seconds: float
     ran: int                    # runs simulated in this invocation (both stages)
+    policies_run: int           # policies whose search stage ran in this invocation (the rest: from the archive)
 
 
 def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, scheduler: str | None = None,
@@ -73,7 +74,7 @@ def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, s
                 for row in scores(search, pd.concat([known["search"][k] for k in missing])).to_dict("records"):
                     scored[row["key"]] = row
             return pd.DataFrame([scored[k] for k in keys])
-        ran = [0]
+        ran, policies_run = [0], [0]
 
         def ensure(keys: list[str], stage: str) -> None:
             """Run the policies not archived yet in ``stage`` (the search's replications, or the final ones):
@@ -90,6 +91,7 @@ def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, s
                 for policy, part in result.groupby("key", sort=False):
                     known[stage][policy] = part.assign(stage=stage)
                 ran[0] += len(result)
+                policies_run[0] += result["key"].nunique() if stage == "search" else 0
 
         started = time.perf_counter()
         reference = [BASE_KEY] if search.base is not None else []   # a test problem has no base policy
@@ -104,7 +106,7 @@ def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, s
     every = pd.concat([part for stage in archive.STAGES for part in known[stage].values()], ignore_index=True)
     final = final_scores(search, every, chosen)
     return Outcome(search, problem, evaluations, generations, final, final_scores(search, every, reference), every,
-                   seconds, final_seconds, ran[0])
+                   seconds, final_seconds, ran[0], policies_run[0])
 
 
 def make_algorithm(search: Search):

@@ -390,7 +390,8 @@ def write(outcome: Outcome, out: Path, extra: dict | None = None) -> dict:
         (staging / "search.md").write_text(markdown(outcome, table, cheapest), encoding="utf-8")
         meta = {**destinations.marker("search"), "search": outcome.search.name, "seed": outcome.search.seed,
                 "search_seconds": round(outcome.seconds, 3), "final_seconds": round(outcome.final_seconds, 3),
-                "policies": len(outcome.evaluations), "runs_this_invocation": outcome.ran, **(extra or {})}
+                "policies": len(outcome.evaluations), "policies_run_this_invocation": outcome.policies_run,
+                "runs_this_invocation": outcome.ran, **(extra or {})}
         (staging / destinations.MARKER).write_text(json.dumps(meta, indent=2))
     stale = out / CHEAPEST
     if cheapest is None and stale.exists():   # an earlier invocation's answer no longer holds
