@@ -288,3 +288,29 @@ def test_a_resumed_model_search_gives_the_uninterrupted_front(tmp_path, tiny_run
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "front.csv").read_bytes() == (folder / "w1" / "front.csv").read_bytes()
     assert len(calls) == 1
+
+
+def test_nsga3_runs_the_same_path(tmp_path):
+    """NSGA-III (Das and Dennis's reference directions) on ZDT1: a front that is honest and near the true one."""
+    file = zdt1_copy(tmp_path, algorithm="nsga3", budget=300, population=30)
+    search = load_search(file)
+    outcome = run_search(search, file, tmp_path / "out")
+    front = outcome.evaluations[outcome.evaluations["search_front"]]
+    assert len(front) >= 5
+    assert (front["f2"] - zdt1_front(front["f1"].to_numpy())).min() >= -1e-12
+    assert_front_honest(search, outcome.final)
+
+
+def test_when_no_policy_meets_the_constraints_the_report_says_so(tmp_path):
+    """An impossible constraint: no cheapest policy, no cheapest.yaml, and the closest policies shown."""
+    file = zdt1_copy(tmp_path, budget=60, population=20,
+                     constraints=[{"name": "impossible", "indicator": "f2", "statistic": "value", "at_most": -1.0}])
+    search = load_search(file)
+    outcome = run_search(search, file, tmp_path / "out")
+    written = report.write(outcome, tmp_path / "out")
+    assert written["cheapest"] is None and not outcome.evaluations["feasible"].any()
+    front = pd.read_csv(tmp_path / "out" / "front.csv")
+    assert 0 < len(front) <= 5 and not front["feasible"].any() and not front["non_dominated"].any()
+    closest = outcome.evaluations["impossible_margin"].max()
+    assert front["impossible_margin"].max() == pytest.approx(closest)
+    assert "No policy met every constraint" in (tmp_path / "out" / "search.md").read_text(encoding="utf-8")
