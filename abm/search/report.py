@@ -164,9 +164,10 @@ def _check_cheapest(outcome: Outcome, key: str, path: Path) -> None:
 
 
 def _axes_measures(search: Search) -> list[Measure]:
-    """The measures of the front figure: the cost, then the other objectives, then the constraints."""
+    """The measures of the front figure (x, y, colour): the cost, the other objectives, the measures only
+    reported, the constraints."""
     cost = search.cost_objective
-    return [cost, *[o for o in search.objectives if o is not cost], *search.constraints]
+    return [cost, *[o for o in search.objectives if o is not cost], *search.reported, *search.constraints]
 
 
 def front_figure(outcome: Outcome, table: pd.DataFrame):
@@ -292,6 +293,7 @@ def markdown(outcome: Outcome, table: pd.DataFrame, cheapest: str | None) -> str
     scenarios = len(outcome.problem.scenarios)
     lines += [f"**Question.** Levers {', '.join(f'`{lever.name}`' for lever in search.levers)}; objectives: {goals}"
               + (f"; constraints: {'; '.join(c.text() for c in search.constraints)}" if search.constraints else "")
+              + (f"; also reported: {'; '.join(m.describe() for m in search.reported)}" if search.reported else "")
               + "."]
     if search.base is not None:
         uncertain = ", ".join(f"`{u.name}` ({u.field}, {u.bounds[0]:g} to {u.bounds[1]:g})"

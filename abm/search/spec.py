@@ -288,6 +288,7 @@ class Search(Frozen):
     levers: list[Lever] = Field(min_length=1)
     objectives: list[Objective] = Field(min_length=1)
     constraints: list[Constraint] = []
+    reported: list[Measure] = Field([], description="measures reported for every policy (with bands), not optimised")
     cost: Identifier | None = Field(None, description="the objective the cheapest policy minimises (default: the "
                                                       "first objective to minimise)")
     uncertainties: list[Uncertainty] = []
@@ -311,7 +312,7 @@ class Search(Frozen):
             raise CrossFieldError("give either base (a scenario) or function (a test problem)",
                                   "function" if self.function is not None else "base")
         seen: dict[str, str] = {}
-        for kind in ("levers", "objectives", "constraints", "uncertainties"):
+        for kind in ("levers", "objectives", "constraints", "reported", "uncertainties"):
             for i, item in enumerate(getattr(self, kind)):
                 if item.name in seen:
                     raise CrossFieldError(f"the name {item.name!r} is used twice (also in {seen[item.name]}): names "
@@ -324,7 +325,7 @@ class Search(Frozen):
             if self.function is not None and lever.field is not None:
                 raise CrossFieldError("a test problem's levers take no field", f"levers.{i}.field")
         if self.function is not None:
-            for kind in ("objectives", "constraints"):
+            for kind in ("objectives", "constraints", "reported"):
                 for i, measure in enumerate(getattr(self, kind)):
                     if measure.statistic != "value" or measure.year is not None:
                         raise CrossFieldError("a test problem gives one value per run: statistic: value, no year",
@@ -332,7 +333,7 @@ class Search(Frozen):
             if self.uncertainties:
                 raise CrossFieldError("a test problem has no scenario fields to be uncertain", "uncertainties")
         else:
-            for kind in ("objectives", "constraints"):
+            for kind in ("objectives", "constraints", "reported"):
                 for i, measure in enumerate(getattr(self, kind)):
                     if measure.statistic == "value" and measure.year is None:
                         raise CrossFieldError("the value statistic needs its year: year: Y", f"{kind}.{i}.statistic")
@@ -373,7 +374,8 @@ class Search(Frozen):
 
     @property
     def measures(self) -> list[Measure]:
-        return [*self.objectives, *self.constraints]
+        """Every measure scored: the objectives, the constraints, the measures only reported."""
+        return [*self.objectives, *self.constraints, *self.reported]
 
     def base_path(self) -> Path:
         """The base scenario's file: relative to the search file, or a shipped scenario's name."""
@@ -416,7 +418,7 @@ def check_against_base(search: Search, path: Path, layer: Layer | None = None) -
         raise UserError(f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}", file=path,
                         field=f"set ({err.field})", line=line("set", key) if key else line("set")) from None
     known = set(names(run_grades(scenario)))
-    for kind in ("objectives", "constraints"):
+    for kind in ("objectives", "constraints", "reported"):
         for i, measure in enumerate(getattr(search, kind)):
             if measure.indicator not in known:
                 raise UserError(f"unknown indicator {measure.indicator!r}: not a column of the runs "
