@@ -421,16 +421,13 @@ def search_answer(spec, outcome, written: dict, seconds: float, workers: int) ->
     from abm.search.problem import codes_of
 
     front = written["table"]
-    search_front = int(outcome.evaluations["search_front"].sum())
-    kept = int((front["feasible"] & front["non_dominated"]).sum()) if len(front) else 0
     runs = len(outcome.problem.scenarios) * spec.final_replications
     rate = outcome.policies_run / outcome.seconds if outcome.seconds > 0 else 0.0
     lead = (f"`{spec.name}` ({spec.description}): {len(outcome.evaluations)} policies searched in "
             f"{outcome.seconds:.0f} s ({rate:.2f} policies/s, each {len(outcome.problem.scenarios)} scenarios x "
-            f"{spec.replications} replications), the front ({search_front} policies) run again with "
-            f"{spec.final_replications} replications per scenario in {outcome.final_seconds:.0f} s; {seconds:.0f} s "
-            f"in all on {workers} workers. In the re-run {kept} of the {len(front)} policies run again still meet "
-            "every constraint and stay on the front.")
+            f"{spec.replications} replications), {len(front)} run again with {spec.final_replications} replications "
+            f"per scenario in {outcome.final_seconds:.0f} s; {seconds:.0f} s in all on {workers} workers. "
+            + report.changed(outcome, front))
     if written["cheapest"] is None:
         return lead + " **No policy met every constraint**; the closest are in its search.md."
     row = front[front["cheapest"]].iloc[0]

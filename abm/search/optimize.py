@@ -229,19 +229,29 @@ def _evaluations(search: Search, table: pd.DataFrame, first_seen: dict[str, int]
 
 
 def final_policies(search: Search, evaluations: pd.DataFrame) -> list[str]:
-    """The policies run again: the front, spread along the cost if it has more than ``final_policies``; if
-    no policy meets every constraint, the closest (smallest violation, each constraint relative to its bound)."""
+    """The policies run again: the front, spread along the cost if it has more than ``final_policies``, and
+    the near misses: up to ``final_near`` policies cheaper than the cheapest feasible one that missed a
+    constraint by the least in the search (its few runs judge a quantile roughly; more runs may find them
+    feasible). If no policy meets every constraint, the closest."""
     cost = search.cost_objective.name
+    violation = _violation(search, evaluations)
     front = evaluations[evaluations["search_front"]].sort_values([cost, "key"])
     if front.empty:
-        violation = sum(np.maximum(-evaluations[f"{c.name}_margin"], 0.0) / max(abs(c.bound), 1e-9)
-                        for c in search.constraints)
         order = evaluations.assign(violation=violation).sort_values(["violation", "key"])
         return list(order["key"].head(min(CLOSEST, search.final_policies)))
     if len(front) > search.final_policies:
         picks = np.unique(np.round(np.linspace(0, len(front) - 1, search.final_policies)).astype(int))
         front = front.iloc[picks]
-    return list(front["key"])
+    cheaper = evaluations[~evaluations["feasible"] & (evaluations[cost] < front[cost].min())]
+    near = cheaper.assign(violation=violation.loc[cheaper.index]).sort_values(["violation", "key"]).head(
+        search.final_near)
+    return [*front["key"], *near["key"]]
+
+
+def _violation(search: Search, table: pd.DataFrame) -> pd.Series:
+    """How far a policy misses its constraints: the shortfalls added up, each relative to its bound."""
+    return sum((np.maximum(-table[f"{c.name}_margin"], 0.0) / max(abs(c.bound), 1e-9) for c in search.constraints),
+               pd.Series(0.0, index=table.index))
 
 
 def final_scores(search: Search, runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -99,6 +99,7 @@ def front_table(outcome: Outcome) -> pd.DataFrame:
     for constraint in search.constraints:
         table[f"{constraint.name}_margin"] = final[f"{constraint.name}_margin"]
     table["runs"] = final["runs"]
+    table["search_front"] = searched.loc[final["key"], "search_front"].to_numpy()
     table["feasible"] = final["feasible"]
     table["non_dominated"] = final["non_dominated"]
     cheapest = cheapest_key(outcome)
@@ -285,7 +286,6 @@ def _save(fig, path: Path) -> None:
 
 def markdown(outcome: Outcome, table: pd.DataFrame, cheapest: str | None) -> str:
     search = outcome.search
-    cost = search.cost_objective
     lines = [f"# Search `{search.name}`", ""]
     if search.description:
         lines += [search.description, ""]
@@ -341,16 +341,12 @@ def markdown(outcome: Outcome, table: pd.DataFrame, cheapest: str | None) -> str
                   f"percentile; bands: {100 * BAND[0]:.0f}th to {100 * BAND[1]:.0f}th percentile over runs. "
                   "met: every constraint met in the re-run; front: no other re-run policy meeting every constraint "
                   "is better in every objective."]
-    front = outcome.evaluations[outcome.evaluations["search_front"]]
-    kept = int((table["feasible"] & table["non_dominated"]).sum()) if not table.empty else 0
     asked = int(outcome.generations["asked"].iloc[-1]) if not outcome.generations.empty else 0
     lines += ["", "## The search", "",
               f"{search.algorithm.upper()} (pymoo), population {search.population}, seed {search.seed}: "
               f"{len(outcome.generations)} generations, {asked} evaluations asked for (budget {search.budget}), "
               f"{len(outcome.evaluations)} distinct policies run (a policy asked for again is read from the archive). "
-              f"The search's front held {len(front)} policies; {len(table)} were run again"
-              + (f" (spread along {cost.name})" if len(front) > len(table) else "")
-              + f", of which {kept} still meet every constraint and stay on the front."]
+              + changed(outcome, table)]
     if search.base is not None:
         lines += ["", "Uncertain scenarios (`scenarios.csv`):", ""]
         from abm.search.problem import scenario_table
@@ -358,6 +354,25 @@ def markdown(outcome: Outcome, table: pd.DataFrame, cheapest: str | None) -> str
         scen = scenario_table(search)
         lines += _md_table(list(scen.columns), [[_cell(v) for v in row] for row in scen.itertuples(index=False)])
     return "\n".join(lines) + "\n"
+
+
+def changed(outcome: Outcome, table: pd.DataFrame) -> str:
+    """How the front changed when run again: what was run again, and what still meets every constraint and
+    stays on the front."""
+    front = int(outcome.evaluations["search_front"].sum())
+    if table.empty:
+        return "Nothing was run again."
+    again = int(table["search_front"].sum())
+    near = len(table) - again
+    kept = int((table["search_front"] & table["feasible"] & table["non_dominated"]).sum())
+    gained = int((~table["search_front"] & table["feasible"] & table["non_dominated"]).sum())
+    spread = f" (spread along {outcome.search.cost_objective.name})" if again < front else ""
+    if not front:
+        return (f"No policy met every constraint in the search; the {len(table)} closest were run again, and "
+                f"{int(table['feasible'].sum())} of them meet every constraint over more runs.")
+    return (f"The search's front held {front} policies; {again} of them were run again{spread}, and {near} near "
+            f"misses (cheaper, a constraint missed by the least in the search). Over the re-run's runs {kept} of the "
+            f"{again} still meet every constraint and stay on the front, and {gained} of the near misses join it.")
 
 
 def _cell(value) -> str:

@@ -300,6 +300,9 @@ class Search(Frozen):
         10, description="runs per scenario when the front is run again at the end")
     final_policies: Annotated[int, Field(ge=1, le=1000)] = Field(
         12, description="at most this many policies of the front are run again (spread along the cost)")
+    final_near: Annotated[int, Field(ge=0, le=1000)] = Field(
+        3, description="also run again: this many policies cheaper than the cheapest feasible one that missed a "
+                       "constraint by the least in the search")
     budget: Annotated[int, Field(ge=2, le=1_000_000)] = Field(description="evaluations (policies) the search asks for")
     population: Annotated[int, Field(ge=4, le=10_000)] = Field(24, description="policies per generation")
     algorithm: Literal["nsga2", "nsga3"] = "nsga2"
