@@ -204,7 +204,8 @@ def front_figure(outcome: Outcome, table: pd.DataFrame):
     for constraint in search.constraints:
         if constraint.name == y.name or (constraint.indicator == y.indicator and constraint.statistic == y.statistic
                                          and constraint.years == y.years and constraint.year == y.year):
-            ax.axhline(constraint.bound * scale(y), color="crimson", ls="--", lw=1, label=constraint.name)
+            ax.axhline(constraint.bound * scale(y), color="crimson", ls="--", lw=1,
+                       label=f"{constraint.name}: its bound (on the {constraint.over_runs()})")
     ax.set_xlabel(f"{x.describe()}, {unit(x)}" if unit(x) else x.describe())
     ax.set_ylabel(f"{y.describe()}, {unit(y)}" if unit(y) else y.describe())
     ax.set_title(f"search {search.name}: the front run again")
