@@ -91,7 +91,8 @@ def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, s
                 for policy, part in result.groupby("key", sort=False):
                     known[stage][policy] = part.assign(stage=stage)
                 ran[0] += len(result)
-                policies_run[0] += result["key"].nunique() if stage == "search" else 0
+                if stage == "search":   # the base scenario's own policy is a reference, not a searched policy
+                    policies_run[0] += int((result["key"].drop_duplicates() != BASE_KEY).sum())
 
         started = time.perf_counter()
         reference = [BASE_KEY] if search.base is not None else []   # a test problem has no base policy
