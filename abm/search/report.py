@@ -147,7 +147,7 @@ def cheapest_scenario(outcome: Outcome, key: str) -> str:
     head = (f"# The cheapest policy of search {search.name} meeting every constraint ({levers}).\n"
             f"# `pension-abm run cheapest.yaml` runs it on the base scenario with the seeds of the search's final "
             f"stage.\n")
-    return head + dump(data, sort_keys=False, allow_unicode=True)
+    return head + dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
 
 
 def _check_cheapest(outcome: Outcome, key: str, path: Path) -> None:
