@@ -62,7 +62,7 @@ bench: setup
 
 # The README's run-derived tables and docs/ figures, regenerated between their markers (docs/build.py).
 # docs: the baseline and IRR tables and the baseline figure (seconds); docs-bench: also the shipped
-# sweeps, the scenario table, the benchmarks and the page's screenshot (minutes).
+# sweeps and searches, the scenario table, the benchmarks and the page's screenshot (minutes).
 # DOCS_FLAGS=--sobol-1024 adds the N=1024 Sobol timing (several minutes more).
 docs: setup
 	$(BIN)/python docs/build.py $(DOCS_FLAGS)

@@ -293,6 +293,68 @@ def sweep(
 
 @app.command()
 @user_errors
+def search(
+    search_file: Annotated[Path, typer.Argument(help="search YAML file (searches/*.yaml), or a shipped search's name")],
+    workers: Annotated[int | None, typer.Option(min=1, max=1024, help=WORKERS_HELP)] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")] = None,
+    resume: Annotated[bool, typer.Option(help="continue an interrupted search: archived policies are read, not "
+                                              "run again")] = False,
+    out: Annotated[Path | None, typer.Option(help="search folder (default: results/searches/<name>)")] = None,
+) -> None:
+    """The cheapest mix of levers reaching a target over uncertain scenarios (NSGA-II): front, figures, cheapest."""
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+
+    from abm.analysis.replications import resident_count
+    from abm.analysis.search import report
+    from abm.analysis.search.optimize import run_search
+    from abm.analysis.search.spec import load_search
+    from abm.analysis.sweep import check_scheduler
+    from abm.infra import destinations, memory, progress
+    from abm.inputs.loader import load_scenario
+
+    if scheduler is not None:
+        check_scheduler(scheduler)
+    spec = load_search(search_file)
+    folder = destinations.check(out or destinations.default(Path("results") / "searches", spec.name, search_file),
+                                "search")
+    processes = workers or os.cpu_count() or 1
+    if scheduler is None and spec.base is not None:   # on a cluster, the workers' machines hold the runs
+        base = load_scenario(spec.base_path(), list(spec.set.items()))
+        memory.check(resident_count(base), workers=processes, file=spec.source_file,
+                     field="base", what=f"the search's runs{f' on {processes} workers' if processes > 1 else ''}")
+    columns = (TextColumn(f"[bold]{spec.name}[/] evaluations"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("gen {task.fields[generation]}, front {task.fields[front]}, hypervolume "
+                          "{task.fields[hv]}"), TimeElapsedColumn())
+    try:
+        with progress.bar(*columns, console=err_console, total=spec.budget, generation=0, front="-",
+                          hv="-") as update:
+            outcome = run_search(spec, Path(spec.source_file), folder, processes, scheduler, resume,
+                                 on_progress=lambda p: update(completed=min(p.asked, p.budget), generation=p.generation,
+                                                              front=p.front, hv=f"{p.hypervolume:.3f}"))
+    except KeyboardInterrupt as err:
+        err_console.print(f"interrupted: the policies run so far are archived in {folder}; continue with --resume")
+        raise typer.Exit(interrupt_code(err)) from None
+    written = report.write(outcome, folder)
+    rate = outcome.policies_run / outcome.seconds if outcome.seconds > 0 else 0.0
+    archived = len(outcome.evaluations) - outcome.policies_run
+    out_console.print(f"{len(outcome.evaluations)} policies searched"
+                      + (f" ({archived} read from the archive)" if archived else "")
+                      + f"; {outcome.policies_run} run in {outcome.seconds:.1f} s ({rate:.2f} policies/s); the front "
+                      f"run again in {outcome.final_seconds:.1f} s; {outcome.ran} runs simulated", highlight=False)
+    if written["cheapest"] is None:
+        out_console.print("[bold]no policy met every constraint[/]: search.md shows the closest")
+    else:
+        row = written["table"][written["table"]["cheapest"]].iloc[0]
+        cost = spec.cost_objective
+        out_console.print("cheapest meeting every constraint: "
+                          + ", ".join(f"{lever.name} {escape(str(row[lever.name]))}" for lever in spec.levers)
+                          + f"; {cost.name} {escape(report.with_band(cost, row))} {report.unit(cost)}", highlight=False)
+    out_console.print(f"results in [bold]{folder}[/] (search.md, front.csv, front.png"
+                      + (", cheapest.yaml" if written["cheapest"] and spec.base is not None else "") + ")")
+
+
+@app.command()
+@user_errors
 def analyze(folder: Annotated[Path, typer.Argument(help="a sweep folder")]) -> None:
     """Sensitivity indices of a finished sweep: indices.csv, indices.json and figures."""
     _report_indices(folder)

@@ -12,7 +12,8 @@ docs/) each:
 - slow (minutes; ``make docs-bench``): ``sweeps`` (the shipped sweeps run and analysed: their
   table, their leading indices, docs/sweep-*.png), ``scenario-effects`` (the scenario table: each
   shipped scenario's effects in 2040 against the baseline over paired runs, and the mechanisms
-  behind them), ``bench-model``, ``bench-sweep`` and ``bench-viz`` (the JSON lines of
+  behind them), ``searches`` (the shipped policy searches run: each answer with its bands and times,
+  docs/search-*.png), ``bench-model``, ``bench-sweep`` and ``bench-viz`` (the JSON lines of
   bench/bench_*.py turned into tables) and ``screenshot`` (docs/viz.png, the browser page after 15
   simulated years).
 
@@ -57,6 +58,7 @@ DOCS = ROOT / "docs"
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 SWEEPS = ROOT / "scenarios" / "sweeps"
 SCENARIOS = ROOT / "scenarios"
+SEARCHES = ROOT / "searches"
 
 OPEN = re.compile(r"^<!-- generated: ([a-z0-9-]+) -->$")
 CLOSE = "<!-- /generated -->"
@@ -387,6 +389,65 @@ def _leading(spec, analysis: dict) -> str:
     return lead + "\n\n" + table(header, rows)
 
 
+# The shipped policy searches, in the README's order.
+SHIPPED_SEARCHES = ("cheapest_participation", "adequacy")
+
+
+def searches(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
+    """The shipped searches run as ``pension-abm search`` runs them: each answer (the cheapest policy meeting
+    every constraint, its measures with 90% bands), how the front changed when run again, and the times."""
+    from abm.analysis.search import report
+    from abm.analysis.search.optimize import run_search
+    from abm.analysis.search.spec import load_search
+
+    where, parts, out = machine(), [], Result()
+    folder = Path(tempfile.mkdtemp(prefix="docs-searches-"))
+    try:
+        for name in SHIPPED_SEARCHES:
+            path = SEARCHES / f"{name}.yaml"
+            spec = load_search(path)
+            started = time.perf_counter()
+            outcome = run_search(spec, path, folder / name, workers=workers)
+            written = report.write(outcome, folder / name)
+            seconds = time.perf_counter() - started
+            parts.append(search_answer(spec, outcome, written, seconds, workers))
+            if figures is not None:
+                out.files.append(Path(shutil.copyfile(folder / name / "front.png", figures / f"search-{name}.png")))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    out.sections["searches"] = "\n\n".join(parts) + "\n\n" + where
+    return out
+
+
+def search_answer(spec, outcome, written: dict, seconds: float, workers: int) -> str:
+    """One shipped search's answer: a lead, the cheapest policy's measures with bands, the front's change."""
+    from abm.analysis.search import report
+    from abm.analysis.search.problem import codes_of
+
+    front = written["table"]
+    runs = len(outcome.problem.scenarios) * spec.final_replications
+    rate = outcome.policies_run / outcome.seconds if outcome.seconds > 0 else 0.0
+    lead = (f"`{spec.name}` ({spec.description}): {len(outcome.evaluations)} policies searched in "
+            f"{outcome.seconds:.0f} s ({rate:.2f} policies/s, each {len(outcome.problem.scenarios)} scenarios x "
+            f"{spec.replications} replications), {len(front)} run again with {spec.final_replications} replications "
+            f"per scenario in {outcome.final_seconds:.0f} s; {seconds:.0f} s in all on {workers} workers. "
+            + report.changed(outcome, front))
+    if written["cheapest"] is None:
+        return lead + " **No policy met every constraint**; the closest are in its search.md."
+    row = front[front["cheapest"]].iloc[0]
+    levers = ", ".join(f"{lever.name} {lever.shown(c)}{f' {lever.unit}' if lever.unit else ''}"
+                       for lever, c in zip(spec.levers, codes_of(written["cheapest"])))
+    rows = [[m.describe(), report.unit(m), report.with_band(m, row),
+             report.number(m, row[f"{m.name}_margin"], signed=True) if f"{m.name}_margin" in row else ""]
+            for m in spec.measures]
+    reference = outcome.reference.iloc[0] if len(outcome.reference) else None
+    if reference is not None:
+        rows = [[*r, report.with_band(m, reference)] for r, m in zip(rows, spec.measures)]
+    header = ["measure", "unit", f"cheapest [90% band over {runs} runs]", "margin", "base scenario as written"]
+    return (lead + f" The cheapest policy meeting every constraint: {levers}:\n\n"
+            + table(header[:len(rows[0])], rows))
+
+
 # The scenarios' effects: the year compared, and runs x residents giving bands narrow enough to read
 # in a few minutes on 2 cores (docs/build.py --only scenario-effects).
 EFFECTS = {"year": 2040, "runs": 30, "residents": 10_000}
@@ -612,12 +673,13 @@ def screenshot(figures: Path | None = DOCS) -> Result:
 
 QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "population": population, "irr": irr,
                                            "experiments": experiments, "cost-path": cost_path}
-SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "scenario-effects": scenario_effects, "levers": levers,
+SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "searches": searches, "scenario-effects": scenario_effects,
+                                          "levers": levers,
                                           "bench-model": bench_model, "bench-sweep": bench_sweep,
                                           "bench-viz": bench_viz, "screenshot": screenshot}
 JOBS = QUICK | SLOW
 # jobs whose sections quote wall times
-TIMED = ("sweeps", "scenario-effects", "levers", "bench-model", "bench-sweep", "bench-viz")
+TIMED = ("sweeps", "searches", "scenario-effects", "levers", "bench-model", "bench-sweep", "bench-viz")
 
 
 def survey_sections() -> dict[str, str]:

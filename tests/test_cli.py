@@ -241,8 +241,8 @@ def test_irr_default_scenario_works_from_any_folder(tmp_path, monkeypatch):
     assert "irr" in json.loads(result.stdout)
 
 
-COMMANDS = (["run"], ["compare"], ["sweep"], ["analyze"], ["irr"], ["explain"], ["validate"], ["experiments"],
-            ["viz"], ["calibrate", "survey"], ["calibrate", "aggregates"], ["calibrate", "standin"])
+COMMANDS = (["run"], ["compare"], ["sweep"], ["search"], ["analyze"], ["irr"], ["explain"], ["validate"],
+            ["experiments"], ["viz"], ["calibrate", "survey"], ["calibrate", "aggregates"], ["calibrate", "standin"])
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -42,7 +42,7 @@ def test_readme_quick_sections_equal_fresh_runs(fresh):
 def test_readme_has_markers_for_every_job_section():
     """Every section a job writes has its markers in the README (the slow ones too)."""
     names = set(build.parse(README.read_text(encoding="utf-8")))
-    assert {"baseline", "irr", "sweeps", "sweep-findings", "scenario-effects", "levers", "bench-sweep",
+    assert {"baseline", "irr", "sweeps", "sweep-findings", "searches", "scenario-effects", "levers", "bench-sweep",
             "bench-sobol-1024",
             "bench-viz", "bench-model"} <= names
 

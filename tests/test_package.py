@@ -24,6 +24,7 @@ from helpers import REPO_ROOT
 SOURCES = shutil.ignore_patterns(".venv", ".git", "results", ".cache", "build", "*.egg-info", "__pycache__",
                                  ".pytest_cache", "docs", "bench")
 SHIPPED = ["abm/scenarios/baseline.yaml", "abm/scenarios/troika.yaml", "abm/scenarios/sweeps/policy_levers.yaml",
+           "abm/searches/cheapest_participation.yaml", "abm/searches/adequacy.yaml",
            "abm/calibration/fitted/coefficients.yaml", "abm/calibration/targets.yaml", "abm/calibration/evidence.yaml",
            "abm/calibration/survey/codebook.yaml", "abm/calibration/survey/qi_county_standin.csv",
            "abm/data/counties/qi_county.yaml", "abm/data/life_table_rural.csv",
@@ -68,7 +69,7 @@ def test_the_wheel_carries_the_shipped_files_once(installed):
     shipped = sorted(n.removeprefix("abm/scenarios/") for n in names if n.startswith("abm/scenarios/"))
     checkout = REPO_ROOT / "scenarios"
     assert shipped == sorted(str(p.relative_to(checkout)) for p in checkout.rglob("*.yaml"))
-    assert not any(n.startswith(("scenarios/", "calibration/", "tests/")) for n in names)
+    assert not any(n.startswith(("scenarios/", "searches/", "calibration/", "tests/")) for n in names)
 
 
 def test_abm_comes_from_the_new_environment(installed):

@@ -25,8 +25,10 @@ UNSCANNED = {
 # Names that look like paths but are not files of the repository: (files it is allowed in, token), why.
 ALLOWED: dict[tuple[str, str], str] = {
     ("*", r"results/(?!README\.md$).+"): "run outputs the commands write (git-ignored), e.g. results/baseline/",
-    ("*", r"(comparison|validation)\.md"): "reports written by pension-abm compare and validate into their folder",
+    ("*", r"(comparison|validation|search)\.md"): (
+        "reports written by pension-abm compare, validate and search into their folder"),
     ("*", r"parts/part-\*\.parquet"): "the chunks a sweep writes into its folder",
+    ("results/README.md", r"archive/<stage>-<digest>\.parquet"): "the runs a search archives into its folder",
     ("docs/domain.md", r"data/census/census_city_2010-2020_v1\.csv|dist/areas\.csv"):
         "files of the public data sets the census figures were compiled from, in their own repositories",
     ("abm/calibration/survey/README.md", r"path/to/survey\.csv"): "a placeholder for the user's own survey file",

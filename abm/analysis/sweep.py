@@ -15,7 +15,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import as_completed
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +29,7 @@ from SALib.test_functions import Ishigami
 
 from abm.infra import atomic, destinations, memory
 from abm.infra.errors import UserError
-from abm.infra.executors import InProcess, executor
+from abm.infra.executors import as_finished, executor
 from abm.inputs.datafiles import SCENARIOS_DIR, depth_and_line, read_parquet, shipped_file
 from abm.inputs.loader import FROM_OVERRIDES, Layer, data_files, load_scenario, read_layer, validate
 from abm.inputs.scenario import CrossFieldError, Frozen, Name, Scenario, replication_seeds
@@ -399,8 +398,8 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
         if file_hash(copy) != file_hash(sweep_file):
             raise UserError(f"the sweep file changed since this folder was started ({SWEEP_COPY} differs); "
                             "use another --out", file=sweep_file)
-        if base.exists() and base.read_text(encoding="utf-8") != _resolved_base(sweep):
-            _refuse_changed_base(base.read_text(encoding="utf-8"), _resolved_base(sweep), sweep)
+        if base.exists() and base.read_text(encoding="utf-8") != resolved_base(sweep):
+            refuse_changed_base(base.read_text(encoding="utf-8"), resolved_base(sweep), sweep)
         return read_design(out)
     marker = out / destinations.MARKER   # first: whatever else is written here, the folder is a sweep's
     if not marker.exists():
@@ -409,7 +408,7 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
     _write_atomic(frame, out / DESIGN)
     (out / PARTS).mkdir(exist_ok=True)
     if sweep.base is not None:
-        atomic.write_text(base, _resolved_base(sweep))
+        atomic.write_text(base, resolved_base(sweep))
     tmp = copy.with_name(f".{copy.name}.partial")
     tmp.write_bytes(Path(sweep_file).read_bytes())
     tmp.replace(copy)   # last: a folder with sweep.yaml has its design
@@ -419,7 +418,7 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
 DATA_HASH = ": sha256 "   # marks a data file's line at the end of the resolved base scenario
 
 
-def _resolved_base(sweep: Sweep) -> str:
+def resolved_base(sweep: Sweep) -> str:
     """The base scenario with the sweep's fixed overrides, as every point starts from it, and the
     digests of the data files it reads (a resumed sweep must read the same county and coefficients)."""
     scenario = load_scenario(sweep.base_path(), list(sweep.set.items()))
@@ -427,7 +426,7 @@ def _resolved_base(sweep: Sweep) -> str:
     return scenario.to_yaml() + "# data files it reads:\n" + digests
 
 
-def _refuse_changed_base(old: str, new: str, sweep: Sweep) -> None:
+def refuse_changed_base(old: str, new: str, sweep: Sweep) -> None:
     """One :class:`UserError` naming what changed since the folder was started: a data file or the scenario."""
     data = [line for line in set(new.splitlines()) ^ set(old.splitlines()) if DATA_HASH in line]
     changed = sorted({line.removeprefix("# ").split(DATA_HASH)[0] for line in data})
@@ -502,15 +501,7 @@ def run_sweep(sweep: Sweep, sweep_file: Path, out: Path, workers: int = 1, sched
 @contextmanager
 def _executor(workers: int, scheduler: str | None) -> Iterator[Callable]:
     """Yield ``submit_all(sweep, chunks)``, an iterator over finished chunks in completion order
-    (in this process: in order, each chunk run when its result is asked for)."""
-    preload = ["abm.analysis.sweep", "abm.analysis.replications"]
+    (:func:`abm.infra.executors.as_finished`)."""
     # interrupted: the chunks not started yet are dropped and the workers stopped, not drained
-    with executor(workers, scheduler, preload) as chunks_run:
-        def submit_all(sweep, chunks):
-            if isinstance(chunks_run, InProcess):
-                yield from (evaluate_chunk(sweep, c) for c in chunks)
-                return
-            futures = [chunks_run.submit(evaluate_chunk, sweep, c) for c in chunks]
-            for future in as_completed(futures):
-                yield future.result()
-        yield submit_all
+    with executor(workers, scheduler, ["abm.analysis.sweep", "abm.analysis.replications"]) as pool:
+        yield lambda sweep, chunks: as_finished(pool, evaluate_chunk, chunks, sweep)

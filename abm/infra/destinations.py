@@ -20,7 +20,7 @@ from abm.infra.atomic import staging_name
 from abm.infra.errors import UserError
 
 MARKER = "metadata.json"
-KINDS = ("run", "compare", "sweep", "calibration", "validate")
+KINDS = ("run", "compare", "sweep", "calibration", "validate", "search")
 WHOLE = ("run", "compare", "validate")   # kinds replaced as a whole: built beside the folder, then renamed
 NAME_MAX = 255            # bytes in one name of a path, where the file system does not say
 PACKAGE = Path(__file__).resolve().parent.parent   # the abm package
@@ -67,7 +67,7 @@ def check(out: Path, kind: str, option: str = "--out") -> Path:
 
     Args:
         out: the folder as given (relative to the working folder or absolute).
-        kind: run, compare, sweep or calibration.
+        kind: one of KINDS (run, compare, sweep, calibration, validate, search).
         option: the command-line option that gave it, named in the message.
     """
     assert kind in KINDS, kind
@@ -134,8 +134,8 @@ def _cut(text: str, keep: int = 40) -> str:
 
 
 def _check_writable(path: Path, kind: str, given: Path, option: str) -> None:
-    """A run or comparison is staged beside its folder; a sweep or calibration writes inside it."""
-    target = path if path.is_dir() and kind in ("sweep", "calibration") else path.parent
+    """A run or comparison is staged beside its folder; a sweep, calibration or search writes inside it."""
+    target = path if path.is_dir() and kind in ("sweep", "calibration", "search") else path.parent
     while not target.exists():
         target = target.parent
     if not target.is_dir():

@@ -8,8 +8,8 @@ work runs. Results never depend on the executor: every task carries its own seed
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, Future, as_completed
 from contextlib import contextmanager
 
 from abm.infra import processes
@@ -60,3 +60,18 @@ def executor(workers: int = 1, scheduler: str | None = None, preload: Sequence[s
         return
     with processes.pool(workers, list(preload)) as pool:
         yield pool
+
+
+def as_finished(pool: Executor, fn: Callable, items: Iterable, *args) -> Iterator:
+    """``fn(*args, item)`` of every item, yielded as each finishes (in completion order).
+
+    On a pool or a cluster every item is submitted at once; in this process (:class:`InProcess`) each
+    runs when its result is asked for, so a caller writing each result before asking for the next
+    loses nothing finished when it is interrupted.
+    """
+    if isinstance(pool, InProcess):
+        yield from (fn(*args, item) for item in items)
+        return
+    futures = [pool.submit(fn, *args, item) for item in items]
+    for future in as_completed(futures):
+        yield future.result()
