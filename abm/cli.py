@@ -729,6 +729,7 @@ def explain(
     from abm.analysis import replications
     from abm.inputs.loader import load_scenario
     from abm.inputs.scenario import replication_seeds
+    from abm.sim import diagnostics
 
     spec = load_scenario(scenario, set_ or ())
     if not spec.start_year <= year <= spec.end_year:
@@ -737,7 +738,7 @@ def explain(
     rng = replication_seeds(spec.run.seed if seed is None else seed, 1)[0]
     model = replications.model_at(spec, year, rng)
     try:
-        result = {"scenario": spec.name, "seed": rng} | model.explain(resident)
+        result = {"scenario": spec.name, "seed": rng} | diagnostics.explain(model, resident)
     except LookupError as err:
         raise UserError(str(err), field="--resident") from None
     if as_json:

@@ -65,9 +65,10 @@ def test_a_coefficient_out_of_range_names_the_file_and_coefficient(tmp_path, sec
 def _one_resident(last_choice: float = 0.0, peers=(0.5, 0.25, 0.25)) -> tuple[dict, dict]:
     """One resident choosing among not paying and grades 100 and 200 (subsidies 30 and 60)."""
     alternatives = alternative_factors(np.array([100.0, 200.0]), np.array([30.0, 60.0]))
-    residents = resident_factors(np.array([45]), np.array([10_000.0]), np.array([0.5]), np.array([0.5]),
-                                 np.array([0.0]), np.array([1.0]), 10_000.0, np.array([last_choice]),
-                                 np.array([peers]), alternatives["value"])
+    residents = resident_factors({"age": np.array([45]), "income": np.array([10_000.0]), "awareness": np.array([0.5]),
+                                  "trust": np.array([0.5]), "reliance": np.array([0.0]), "good_health": np.array([1.0]),
+                                  "last_choice": np.array([last_choice]), "peer_share": np.array([peers])},
+                                 10_000.0, alternatives["value"])
     return residents, alternatives
 
 
@@ -180,17 +181,18 @@ def test_renamed_grades_keep_habit_and_village_shares():
     last = np.array([0.0, 100.0, 200.0, 300.0, 200.0, -1.0])
     village = np.array([0, 0, 0, 1, 1, 1])
     np.testing.assert_array_equal(peer_shares(village, last, new, 2), peer_shares(village, last, old, 2))
-    kwargs = {"age": np.full(6, 40), "income": np.full(6, 10_000.0), "awareness": np.full(6, 0.5),
-              "trust": np.full(6, 0.5), "reliance": np.zeros(6), "good_health": np.ones(6), "mean_income": 10_000.0,
+    rows = {"age": np.full(6, 40), "income": np.full(6, 10_000.0), "awareness": np.full(6, 0.5),
+              "trust": np.full(6, 0.5), "reliance": np.zeros(6), "good_health": np.ones(6),
               "last_choice": last, "peer_share": np.zeros((6, 4))}
-    np.testing.assert_array_equal(resident_factors(**kwargs, alt_values=new)["inertia"],
-                                  resident_factors(**kwargs, alt_values=old)["inertia"])
+    np.testing.assert_array_equal(resident_factors(rows, 10_000.0, new)["inertia"],
+                                  resident_factors(rows, 10_000.0, old)["inertia"])
 
 
 def test_liquidity_multiplies_the_cost_per_yuan_of_income():
-    base = resident_factors(np.array([40, 40]), np.array([8_000.0, 8_000.0]), np.zeros(2), np.zeros(2),
-                            np.zeros(2), np.zeros(2), 8_000.0, np.full(2, -1.0), np.zeros((2, 3)),
-                            np.array([0.0, 100.0, 200.0]), liquidity=np.array([1.0, 2.0]))
+    rows = {"age": np.array([40, 40]), "income": np.array([8_000.0, 8_000.0]), "awareness": np.zeros(2),
+            "trust": np.zeros(2), "reliance": np.zeros(2), "good_health": np.zeros(2),
+            "liquidity": np.array([1.0, 2.0])}
+    base = resident_factors(rows, 8_000.0)
     assert base["inverse_income"] == pytest.approx([1 / 8_000, 2 / 8_000])
 
 
@@ -215,6 +217,9 @@ SIGNED = {name: (st.floats(-60, 0) if sign == "<= 0" else st.floats(0, 60)) for 
 FREE = {name: st.floats(-3, 3) for name in TERMS if name not in SIGNS}
 
 
+MEAN_INCOME = 12_000.0   # yuan/year
+
+
 @st.composite
 def choice_cases(draw):
     """Coefficients with the signs the economics fixes (any size), a menu, and a few residents' inputs
@@ -229,7 +234,7 @@ def choice_cases(draw):
 
     inputs = {"age": column(st.integers(16, 70)), "income": column(st.floats(2_000, 80_000)),
               "awareness": column(st.floats(0, 1)), "trust": column(st.floats(0, 1)), "reliance": np.zeros(n),
-              "good_health": np.ones(n), "mean_income": 12_000.0,
+              "good_health": np.ones(n),
               "last_choice": column(st.sampled_from([-1.0, 0.0, *grades])),
               "peer_share": np.full((n, grades.size + 1), 1 / (grades.size + 1)),
               "basic_worth": column(st.floats(0, 5)), "account_worth": column(st.floats(0, 1e-3))}
@@ -237,7 +242,7 @@ def choice_cases(draw):
 
 
 def _residents(inputs: dict, grades: np.ndarray, **changed) -> dict:
-    return resident_factors(**(inputs | changed), alt_values=np.concatenate([[0.0], grades]))
+    return resident_factors(inputs | changed, MEAN_INCOME, np.concatenate([[0.0], grades]))
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from abm.inputs.coefficients import TERMS
+from abm.sim import diagnostics
 from abm.sim.choice import probabilities
 from abm.sim.demography import SEXES
 from abm.sim.model import PensionModel
@@ -19,7 +20,7 @@ def explained(scenario, year: int, resident: int, seed: int = 7) -> dict:
     model = PensionModel(scenario=small(scenario, residents=1000, end_year=year), rng=seed)
     while model.year < year:
         model.step()
-    return model.explain(resident)
+    return diagnostics.explain(model, resident)
 
 
 def first_chooser(scenario, year: int, seed: int = 7) -> int:

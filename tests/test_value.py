@@ -296,9 +296,10 @@ def test_probabilities_sum_to_one_with_the_benefit_terms(baseline, county_life, 
     basic, account = perceived_worth(tables, policy, age, np.zeros(n, int), years, income, rng.random(n),
                                      rng.random(n) < 0.3, 5.0, 0.5)
     alternatives = alternative_factors(policy.grades, policy.subsidies)
-    residents = resident_factors(age, income, rng.random(n), rng.random(n), rng.random(n) < 0.5, rng.random(n) < 0.8,
-                                 float(income.mean()), np.zeros(n), np.zeros((n, policy.grades.size + 1)),
-                                 alternatives["value"], basic, account)
+    rows = {"age": age, "income": income, "awareness": rng.random(n), "trust": rng.random(n),
+            "reliance": rng.random(n) < 0.5, "good_health": rng.random(n) < 0.8, "last_choice": np.zeros(n),
+            "peer_share": np.zeros((n, policy.grades.size + 1)), "basic_worth": basic, "account_worth": account}
+    residents = resident_factors(rows, float(income.mean()), alternatives["value"])
     beta = load_coefficients("default").choice | {"basic_value": 0.5, "account_value": 0.8}
     p = probabilities(utilities(beta, residents, alternatives))
     assert np.allclose(p.sum(axis=1), 1.0) and (p >= 0).all()

@@ -24,6 +24,7 @@ from abm.inputs.coefficients import Coefficients
 from abm.inputs.dated import value_at
 from abm.inputs.loader import load_scenario
 from abm.inputs.scenario import Scenario, replication_seeds
+from abm.sim import diagnostics
 
 NOISE = 0.003          # share of the eligible: a mean paired difference within it is noise (0.3 points)
 SPAN = 10              # years of outcome, from the lever's year
@@ -209,7 +210,7 @@ def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame:
     series, certain = [], []
     for job in replications.jobs_for(spec, replication_seeds(scenario.run.seed, runs), coefficients):
         series.append(replications.simulate(job).set_index("year").loc[CEILING_FROM:, "participation_45_59"])
-        ages, paying = replications.model_at(spec, year, job[1], job[2]).paying_probabilities()
+        ages, paying = diagnostics.paying_probabilities(replications.model_at(spec, year, job[1], job[2]))
         band = (ages >= 45) & (ages <= 59)
         certain.append(float((paying[band] >= CERTAIN).mean()) if band.any() else 0.0)
     gap = reference["participation_45_59"] - reference["participation_16_29"]

@@ -22,6 +22,7 @@ from abm.infra.executors import executor
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.loader import Override, load_scenario
 from abm.inputs.scenario import Scenario, replication_seeds
+from abm.sim import diagnostics
 from abm.sim.choice import MECHANISMS
 from abm.sim.model import PensionModel
 
@@ -115,7 +116,7 @@ def replicate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFr
     model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients)
     while model.year < scenario.end_year:
         model.step()
-    return replications.simulate(job), model.mechanisms()
+    return replications.simulate(job), diagnostics.mechanisms(model)
 
 
 def _map(workers: int, function, jobs: list) -> list:

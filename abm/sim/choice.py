@@ -7,9 +7,12 @@ matrix the calibration estimates the coefficients from.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.special import expit, softmax
 
 from abm.inputs.coefficients import BACKPAY, BENEFIT_TERMS, TERMS
@@ -34,28 +37,44 @@ def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, 
     }
 
 
-def resident_factors(age, income, awareness, trust, reliance, good_health, mean_income: float, last_choice,
-                     peer_share, alt_values, basic_worth=None, account_worth=None,
-                     liquidity=None) -> dict[str, np.ndarray]:
-    """Factors of each resident: vectors, and the two resident x alternative matrices (:func:`matrix_factors`;
-    left out where ``last_choice`` and ``peer_share`` are None). The benefit factors (abm/sim/perceived_worth.py:
-    perceived_worth, per yuan of income) are 0 where not given; ``liquidity`` multiplies the cost per yuan of
-    income (:meth:`Coefficients.liquidity`; 1 where not given)."""
-    zero = np.zeros(np.shape(age))
-    account_worth = zero if account_worth is None else np.asarray(account_worth, dtype=float)
-    matrices = {} if last_choice is None and peer_share is None else matrix_factors(peer_share, last_choice, alt_values)
+RESIDENT_COLUMNS = ("age", "income", "awareness", "trust", "reliance", "good_health")   # what every choice reads
+
+
+def resident_factors(rows: Mapping[str, ArrayLike], mean_income: float,
+                     alt_values: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Factors of each resident: vectors, and the two resident x alternative matrices (:func:`matrix_factors`)
+    where ``rows`` holds last year's choices and the village shares.
+
+    Args:
+        rows: the residents' columns (a mapping: a dict of arrays, a DataFrame): ``age`` (years), ``income``
+            (per-capita household income, yuan/year), ``awareness`` and ``trust`` (0-1), ``reliance`` and
+            ``good_health`` (true/false); optionally ``basic_worth`` and ``account_worth`` (what paying buys,
+            per yuan of income: abm/sim/perceived_worth.py perceived_worth; 0 where not given), ``liquidity``
+            (the multiplier of the cost per yuan of income, :meth:`Coefficients.liquidity`; 1 where not
+            given), and ``last_choice`` (yuan/year, 0 not paying, -1 no choice) with ``peer_share`` ((n, K+1),
+            the village's shares of last year's choices) for the matrix factors.
+        mean_income: the county's mean per-capita income, yuan/year.
+        alt_values: this year's alternatives, 0 then the grades, yuan/year (with ``last_choice``).
+    """
+    age, income = np.asarray(rows["age"]), np.asarray(rows["income"], dtype=float)
+    awareness = np.asarray(rows["awareness"], dtype=float)
+    zero = np.zeros(age.shape)
+    account_worth = np.asarray(rows["account_worth"], dtype=float) if "account_worth" in rows else zero
+    liquidity = np.asarray(rows["liquidity"], dtype=float) if "liquidity" in rows else 1.0
+    matrices = matrix_factors(np.asarray(rows["peer_share"]), np.asarray(rows["last_choice"]),
+                              alt_values) if "last_choice" in rows else {}
     return {
-        "basic_worth": zero if basic_worth is None else np.asarray(basic_worth, dtype=float),
+        "basic_worth": np.asarray(rows["basic_worth"], dtype=float) if "basic_worth" in rows else zero,
         "account_worth": account_worth,
         "account_worth_x_awareness": account_worth * awareness,
         "one": np.ones(age.size),
-        "awareness": np.asarray(awareness, dtype=float),
-        "trust": np.asarray(trust, dtype=float),
+        "awareness": awareness,
+        "trust": np.asarray(rows["trust"], dtype=float),
         "age": (age - AGE_CENTRE) / AGE_SCALE,
         "log_income": np.log(income / mean_income),
-        "reliance": np.asarray(reliance, dtype=float),
-        "good_health": np.asarray(good_health, dtype=float),
-        "inverse_income": (1.0 if liquidity is None else liquidity) / income,
+        "reliance": np.asarray(rows["reliance"], dtype=float),
+        "good_health": np.asarray(rows["good_health"], dtype=float),
+        "inverse_income": liquidity / income,
         **matrices,
     }
 
@@ -195,45 +214,6 @@ def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.nda
     return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
 
 
-def choose(beta: dict[str, float], pop, rows: np.ndarray, grades: np.ndarray, subsidies: np.ndarray,
-           mean_income: float, n_villages: int, rng: np.random.Generator,
-           worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-           liquidity_sd: float = 0.0) -> np.ndarray:
-    """Draw this year's grade (yuan; 0 = not paying) for the residents in ``rows``; ``worth`` gives
-    the benefit factors of a block of rows (abm/sim/perceived_worth.py: perceived_worth); ``liquidity_sd`` the
-    dispersion of the cost term across residents (their ``liquidity`` draws)."""
-    alternatives = alternative_factors(grades, subsidies)
-    values = alternatives["value"]
-    peers = peer_shares(pop.village, pop.choice, values, n_villages)
-    if not any(beta[term] for term in BENEFIT_TERMS):
-        worth = None   # weighed at 0: their factors would add nothing
-    chosen = np.empty(rows.size, dtype=float)
-    for start in range(0, rows.size, VECTOR_CHUNK):   # the vector factors of many blocks, then block by block
-        outer = rows[start:start + VECTOR_CHUNK]
-        vectors = block_factors(pop, outer, values, None, mean_income, worth, liquidity_sd)
-        table = weights(beta, vectors)
-        for first in range(0, outer.size, CHUNK):
-            part, block = slice(first, first + CHUNK), outer[first:first + CHUNK]
-            residents = matrix_factors(peers[pop.village[block]], pop.choice[block], values)
-            utility = utilities(beta, residents, alternatives, table[part])
-            chosen[start + first:start + first + CHUNK] = values[sample(utility, rng)]
-    return chosen
-
-
-def block_factors(pop, block: np.ndarray, values: np.ndarray, peers: np.ndarray, mean_income: float,
-                  worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None,
-                  liquidity_sd: float = 0.0) -> dict[str, np.ndarray]:
-    """The resident factors of the rows ``block`` (peers: the village shares of last year's choices, None
-    for the vector factors only; ``liquidity_sd``: the dispersion of the cost term over the residents'
-    ``liquidity`` draws)."""
-    basic, account = worth(block) if worth is not None else (None, None)
-    liquidity = np.exp(liquidity_sd * pop.liquidity[block].astype(float)) if liquidity_sd else None
-    last, shares = (None, None) if peers is None else (pop.choice[block], peers[pop.village[block]])
-    return resident_factors(pop.age[block], pop.income[block], pop.awareness[block], pop.trust[block],
-                            pop.reliance[block], pop.good_health[block], mean_income, last, shares, values,
-                            basic, account, liquidity)
-
-
 # The back-payment decision (abm/sim/policy.py: backpay_gap): a binary logit with the grade choice's own
 # coefficients, "back-pay the gap and draw the pension from now" against "not" (utility 0).
 BACKPAY_TERMS = ("pay", BACKPAY, "affordability", "basic_value", "account_value", "account_value_x_awareness")
@@ -335,3 +315,96 @@ def mechanism_utilities(beta: dict[str, float], residents: dict[str, np.ndarray]
                 value += beta[term] * residents[res] * (weights @ alternatives[alt])
         out[mechanism] = value
     return out
+
+
+@dataclass(frozen=True)
+class ChoiceSituation:
+    """One year's grade choice, set up once (:meth:`of_year`) and used by drawing the choices
+    (:meth:`draw`), explaining one resident's (:meth:`explain`), the mechanisms' pull (:meth:`mechanisms`)
+    and each chooser's probability of paying (:meth:`paying`).
+
+    Args:
+        beta: the choice coefficients (utility per unit of each term).
+        population: the residents' columns (abm/sim/population.py Population) as the year opens.
+        choosers: the rows of the residents who choose a grade this year.
+        alternatives: factors of "not paying" and each grade (:func:`alternative_factors`).
+        peers: each village's shares of last year's choices at this year's alternatives (villages, K+1).
+        mean_income: the county's mean per-capita income this year, yuan/year.
+        worth: what paying buys for a block of rows (abm/sim/perceived_worth.py perceived_worth), None
+            where the coefficients weigh it at 0.
+        liquidity_sd: the dispersion of the cost term over the residents' ``liquidity`` draws.
+    """
+
+    beta: Mapping[str, float]
+    population: Any
+    choosers: np.ndarray
+    alternatives: dict[str, np.ndarray]
+    peers: np.ndarray
+    mean_income: float
+    worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None
+    liquidity_sd: float = 0.0
+
+    @classmethod
+    def of_year(cls, beta: Mapping[str, float], population, choosers: np.ndarray, grades: np.ndarray,
+                subsidies: np.ndarray, mean_income: float, n_villages: int,
+                worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+                liquidity_sd: float = 0.0) -> ChoiceSituation:
+        """The year's situation: the alternatives of ``grades`` and ``subsidies`` (yuan/year) and the
+        ``n_villages`` villages' shares of last year's choices (``population.choice``)."""
+        alternatives = alternative_factors(grades, subsidies)
+        peers = peer_shares(population.village, population.choice, alternatives["value"], n_villages)
+        if not any(beta[term] for term in BENEFIT_TERMS):
+            worth = None   # weighed at 0: their factors would add nothing
+        return cls(beta, population, choosers, alternatives, peers, mean_income, worth, liquidity_sd)
+
+    def factors(self, rows: np.ndarray, matrices: bool = True) -> dict[str, np.ndarray]:
+        """The resident factors (:func:`resident_factors`) of the population's ``rows``; the vectors only
+        without ``matrices``."""
+        pop = self.population
+        columns = {name: getattr(pop, name)[rows] for name in RESIDENT_COLUMNS}
+        if self.worth is not None:
+            columns["basic_worth"], columns["account_worth"] = self.worth(rows)
+        if self.liquidity_sd:
+            columns["liquidity"] = np.exp(self.liquidity_sd * pop.liquidity[rows].astype(float))
+        if matrices:
+            columns["last_choice"], columns["peer_share"] = pop.choice[rows], self.peers[pop.village[rows]]
+        return resident_factors(columns, self.mean_income, self.alternatives["value"])
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """This year's grade of every chooser, in the order of :attr:`choosers` (yuan/year; 0 not paying)."""
+        pop, rows, values = self.population, self.choosers, self.alternatives["value"]
+        chosen = np.empty(rows.size, dtype=float)
+        for start in range(0, rows.size, VECTOR_CHUNK):   # the vector factors of many blocks, then block by block
+            outer = rows[start:start + VECTOR_CHUNK]
+            table = weights(self.beta, self.factors(outer, matrices=False))
+            for first in range(0, outer.size, CHUNK):
+                part, block = slice(first, first + CHUNK), outer[first:first + CHUNK]
+                residents = matrix_factors(self.peers[pop.village[block]], pop.choice[block], values)
+                utility = utilities(self.beta, residents, self.alternatives, table[part])
+                chosen[start + first:start + first + CHUNK] = values[sample(utility, rng)]
+        return chosen
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """The choosers block by block: their rows and resident factors."""
+        for start in range(0, self.choosers.size, CHUNK):
+            rows = self.choosers[start:start + CHUNK]
+            yield rows, self.factors(rows)
+
+    def explain(self, row: int) -> list[dict]:
+        """The choice of the resident at ``row`` alternative by alternative (:func:`explain`)."""
+        return explain(self.beta, self.factors(np.array([row])), self.alternatives)
+
+    def mechanisms(self) -> dict[str, float]:
+        """The mean, over the choosers, of the utility each mechanism (:data:`MECHANISMS`) adds to paying
+        over not paying (:func:`mechanism_utilities`)."""
+        totals = dict.fromkeys(MECHANISMS, 0.0)
+        for _, residents in self.blocks():
+            for name, utility in mechanism_utilities(self.beta, residents, self.alternatives).items():
+                totals[name] += float(utility.sum())
+        return {name: total / max(self.choosers.size, 1) for name, total in totals.items()}
+
+    def paying(self) -> np.ndarray:
+        """Each chooser's probability of paying some grade, in the order of :attr:`choosers`."""
+        paying = [1 - probabilities(utilities(self.beta, residents, self.alternatives))[:, 0]
+                  for _, residents in self.blocks()]
+        return np.concatenate(paying) if paying else np.zeros(0)

@@ -7,7 +7,7 @@ from pathlib import Path
 import mesa
 import numpy as np
 
-from abm.inputs.coefficients import BENEFIT_TERMS, Coefficients, load_coefficients
+from abm.inputs.coefficients import Coefficients, load_coefficients
 from abm.inputs.county import load_county
 from abm.inputs.datafiles import DEFAULT_SCENARIO
 from abm.inputs.loader import load_scenario
@@ -15,27 +15,13 @@ from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim import attitudes, demography, indicators
 from abm.sim.actuarial import valuation
 from abm.sim.agents import Government, Households
-from abm.sim.choice import (
-    CHUNK,
-    MECHANISMS,
-    alternative_factors,
-    backpays,
-    block_factors,
-    choose,
-    mechanism_utilities,
-    peer_shares,
-    probabilities,
-    utilities,
-)
-from abm.sim.choice import explain as choice_explain
+from abm.sim.choice import ChoiceSituation, backpays
 from abm.sim.demography import LifeTable
 from abm.sim.economy import Economy
 from abm.sim.fund import Fund
 from abm.sim.perceived_worth import Expectations, backpay_worth, perceived_worth, value_tables
-from abm.sim.policy import GROUP_CODES, backpay_gap, eligible_to_contribute, offered_grades
+from abm.sim.policy import backpay_gap, eligible_to_contribute, offered_grades
 from abm.sim.population import draw_residents, synthesise
-
-GROUPS = {code: name for name, code in GROUP_CODES.items()}   # population.group code -> name
 
 
 def run_economy(scenario: Scenario, county: dict) -> Economy:
@@ -109,7 +95,7 @@ class PensionModel(mesa.Model):
         """One simulated year, in the order of docs/architecture.md."""
         if self.year > self.spec.end_year:
             raise RuntimeError(f"the scenario ends in {self.spec.end_year}; build a new model to run again")
-        pop, policy = self.population, self._open_year()
+        pop, policy = self.population, self.open_year()
         self.fund.open_year(self.year)
         eligible = self._choose(policy)
         mean_income = self.economy.mean_income(self.year)
@@ -133,94 +119,38 @@ class PensionModel(mesa.Model):
         self.year += 1
         self.running = self.year <= self.spec.end_year
 
-    def _open_year(self):
-        """The start of a year: the Government sets its policy, then awareness, trust and literacy move."""
+    def open_year(self):
+        """The start of a year: the Government sets its policy, then awareness, trust and literacy move.
+        Returns the year's policy. (:meth:`step` opens the year itself; abm/sim/diagnostics.py opens it to
+        look at the year's choices before they are drawn.)"""
         policy = self.government.step()
         attitudes.update(self.population, policy, self.coefficients.dynamics, self.county["villages"], self.rng)
         return policy
 
-    def explain(self, resident_id: int) -> dict:
-        """This year's choice of one resident, before it is drawn: each alternative's probability and
-        utility, term by term. It opens the year, so the model is left for the explanation only.
-        The resident's codes are spelled out (sex, group); ``last_choice`` is the grade paid last year
-        in yuan/year, 0 for not paying, None when not eligible then.
-
-        Raises:
-            LookupError: the resident is not in the county, or may not choose this year.
-        """
-        policy = self._open_year()
-        pop = self.population
-        row = int(pop.rows(np.array([resident_id]))[0])
-        if row < 0:
-            raise LookupError(f"resident {resident_id} is not in the county in {self.year}")
-        if not eligible_to_contribute(pop, policy)[row] or pop.group[row] in policy.government_paid_groups:
-            raise LookupError(f"resident {resident_id} does not choose a grade in {self.year} (age {pop.age[row]}, "
-                              f"{'pensioner' if pop.pensioner[row] else 'not eligible or paid for by the government'})")
-        alternatives = alternative_factors(policy.grades, policy.subsidies)
-        peers = peer_shares(pop.village, pop.choice, alternatives["value"], self.county["villages"])
-        residents = block_factors(pop, np.array([row]), alternatives["value"], peers,
-                                  self.economy.mean_income(self.year), self._worth(policy),
-                                  self.coefficients.heterogeneity["liquidity_sd"])
-        last = int(pop.choice[row])
-        return {"year": self.year, "resident": {
-                    "id": int(resident_id), "age": int(pop.age[row]), "sex": demography.SEXES[int(pop.sex[row])],
-                    "group": GROUPS[int(pop.group[row])], "income": float(pop.income[row]),
-                    "years_paid": int(pop.years[row]), "awareness": float(pop.awareness[row]),
-                    "trust": float(pop.trust[row]), "literate": bool(pop.literate[row]),
-                    "last_choice": last if last >= 0 else None, "liquidity": float(pop.liquidity[row])},
-                "alternatives": choice_explain(self.coefficients.choice, residents, alternatives)}
-
-    def mechanisms(self) -> dict[str, float]:
-        """This year's choices before they are drawn: the mean, over the residents who choose, of the
-        utility each mechanism (abm/sim/choice.py MECHANISMS) adds to paying over not paying. It opens the
-        year, so the model is left for this only (as :meth:`explain`)."""
-        totals, choosers = dict.fromkeys(MECHANISMS, 0.0), 0
-        for rows, residents, alternatives in self._chooser_blocks():
-            choosers += rows.size
-            for name, utility in mechanism_utilities(self.coefficients.choice, residents, alternatives).items():
-                totals[name] += float(utility.sum())
-        return {name: total / max(choosers, 1) for name, total in totals.items()}
-
-    def paying_probabilities(self) -> tuple[np.ndarray, np.ndarray]:
-        """This year's choosers before their choices are drawn: their ages and each one's probability
-        of paying some grade. It opens the year, so the model is left for this only (as :meth:`explain`)."""
-        ages, paying = [], []
-        for rows, residents, alternatives in self._chooser_blocks():
-            ages.append(self.population.age[rows])
-            paying.append(1 - probabilities(utilities(self.coefficients.choice, residents, alternatives))[:, 0])
-        return (np.concatenate(ages), np.concatenate(paying)) if ages else (np.zeros(0, int), np.zeros(0))
-
-    def _chooser_blocks(self):
-        """Open the year and yield, block by block, the rows of the residents who choose a grade, their
-        factors and the year's alternatives."""
-        policy = self._open_year()
-        pop, beta = self.population, self.coefficients.choice
-        eligible, gov_paid = self._eligible(policy)
-        choosers = np.flatnonzero(eligible & ~gov_paid)
-        alternatives = alternative_factors(policy.grades, policy.subsidies)
-        values = alternatives["value"]
-        peers = peer_shares(pop.village, pop.choice, values, self.county["villages"])
-        worth = self._worth(policy) if any(beta[term] for term in BENEFIT_TERMS) else None
-        for start in range(0, choosers.size, CHUNK):
-            rows = choosers[start:start + CHUNK]
-            yield rows, block_factors(pop, rows, values, peers, self.economy.mean_income(self.year), worth,
-                                      self.coefficients.heterogeneity["liquidity_sd"]), alternatives
-
-    def _eligible(self, policy) -> tuple[np.ndarray, np.ndarray]:
-        """Who may pay this year, and those of them the government pays for."""
+    def eligible(self, policy) -> tuple[np.ndarray, np.ndarray]:
+        """Who may pay this year, and those of them the government pays for (masks over the residents)."""
         eligible = eligible_to_contribute(self.population, policy)
         return eligible, eligible & np.isin(self.population.group, policy.government_paid_groups)
+
+    def choice_situation(self, policy, choosers: np.ndarray | None = None) -> ChoiceSituation:
+        """The year's grade choice of the residents at the rows ``choosers`` (default: every eligible
+        resident the government does not pay for)."""
+        if choosers is None:
+            eligible, gov_paid = self.eligible(policy)
+            choosers = np.flatnonzero(eligible & ~gov_paid)
+        return ChoiceSituation.of_year(self.coefficients.choice, self.population, choosers, policy.grades,
+                                       policy.subsidies, self.economy.mean_income(self.year),
+                                       self.county["villages"], self._worth(policy),
+                                       self.coefficients.heterogeneity["liquidity_sd"])
 
     def _choose(self, policy) -> np.ndarray:
         """Eligible residents pick a grade; the government pays for its groups. Money is collected."""
         pop = self.population
-        eligible, gov_paid = self._eligible(policy)
+        eligible, gov_paid = self.eligible(policy)
         grade = np.zeros(len(pop), dtype=pop.choice.dtype)   # yuan/year, whole (as the choice column holds them)
-        choosers = np.flatnonzero(eligible & ~gov_paid)
-        grade[choosers] = choose(self.coefficients.choice, pop, choosers, policy.grades, policy.subsidies,
-                                 self.economy.mean_income(self.year), self.county["villages"], self.rng,
-                                 self._worth(policy), self.coefficients.heterogeneity["liquidity_sd"])
-        del choosers
+        situation = self.choice_situation(policy, np.flatnonzero(eligible & ~gov_paid))
+        grade[situation.choosers] = situation.draw(self.rng)
+        del situation
         grade[gov_paid] = policy.government_paid_grade
         pop.choice = np.where(eligible, grade, -1)
         pop.gov_paid = gov_paid

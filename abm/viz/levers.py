@@ -20,6 +20,7 @@ from abm.inputs.county import load_county
 from abm.inputs.dated import value_at
 from abm.inputs.loader import load_scenario
 from abm.inputs.scenario import Scenario, period
+from abm.sim import diagnostics
 from abm.sim.model import DEFAULT_SCENARIO, PensionModel, run_economy
 from abm.sim.policy import basic_pension_path, menu_for_year
 
@@ -160,14 +161,14 @@ class CountyModel(PensionModel):
         super().step()
 
     def explain_shown(self, resident_id: int) -> dict:
-        """PensionModel.explain of the year the map shows (the last simulated, or the first before any
+        """abm/sim/diagnostics.py explain of the year the map shows (the last simulated, or the first before any
         step), worked out on a copy: this model is left as it is. The resident's village is added.
 
         Raises:
             LookupError: the resident was not in the county then, or did not choose a grade.
         """
         twin = (self.before or self)._twin()
-        result = twin.explain(resident_id)
+        result = diagnostics.explain(twin, resident_id)
         row = int(twin.population.rows(np.array([resident_id]))[0])
         result["resident"]["village"] = int(twin.population.village[row])
         return result

@@ -302,7 +302,7 @@ def alternative_label(grade: int) -> str:
 
 
 def explanation_records(explained: dict) -> tuple[list[dict], list[dict]]:
-    """From an explanation (PensionModel.explain): one row per alternative and mechanism (its part
+    """From an explanation (abm/sim/diagnostics.py explain): one row per alternative and mechanism (its part
     of the utility; rank: the mechanism's place in abm.sim.choice.MECHANISMS), and one per alternative
     (probability, utility, the top of its positive parts)."""
     parts = [{"alternative": alternative_label(a["grade"]), "mechanism": name, "rank": rank, "utility": value}

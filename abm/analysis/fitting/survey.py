@@ -168,12 +168,12 @@ def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path
             rows["income"].to_numpy(dtype=float), trust, (rows["compound_interest"] == "yes").to_numpy(),
             valuation["pivot_horizon"], valuation["compounding_gap"])
         residents = resident_factors(
-            age=rows["age"].to_numpy(dtype=float), income=rows["income"].to_numpy(dtype=float),
-            awareness=likert_share(rows["knowledge"]), trust=trust,
-            reliance=(rows["reliance_on_children"] == "yes").to_numpy(),
-            good_health=(rows["health"] == "good").to_numpy(), mean_income=economy.mean_income(year),
-            last_choice=np.full(n, -1.0), peer_share=np.zeros((n, alternatives["value"].size)),
-            alt_values=alternatives["value"], basic_worth=basic_worth, account_worth=account_worth)
+            {"age": rows["age"].to_numpy(dtype=float), "income": rows["income"].to_numpy(dtype=float),
+             "awareness": likert_share(rows["knowledge"]), "trust": trust,
+             "reliance": (rows["reliance_on_children"] == "yes").to_numpy(),
+             "good_health": (rows["health"] == "good").to_numpy(), "last_choice": np.full(n, -1.0),
+             "peer_share": np.zeros((n, alternatives["value"].size)), "basic_worth": basic_worth,
+             "account_worth": account_worth}, economy.mean_income(year), alternatives["value"])
         situations.append({"year": year, "residents": residents, "alternatives": alternatives, "chosen": chosen})
     return situations
 
