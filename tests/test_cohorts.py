@@ -26,7 +26,7 @@ def expected_net_value(scenario, rates: np.ndarray) -> np.ndarray:
     county = load_county(scenario)
     life = LifeTable.for_county(county)
     horizon = range(START, START + LAST_AGE - ENTRY_AGE + 1)
-    economy = Economy(county["rural_income"], scenario.economy, START - 1, horizon[-1])
+    economy = Economy(county.rural_income, scenario.economy, START - 1, horizon[-1])
     basic = basic_pension_path(scenario.policy, economy, horizon)
     policies = [policy_for_year(scenario.policy, year, basic[year], economy) for year in horizon]
     n = len(policies)

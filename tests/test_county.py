@@ -16,12 +16,14 @@ from helpers import BASELINE, COUNTY_FILE, invoke, squash
 
 
 def test_the_shipped_county_passes_the_schema_unchanged(baseline):
+    """The county stays the validated object it was read into (values as in the file)."""
     county = load_county(baseline)
+    assert isinstance(county, County)
     raw = yaml.safe_load(COUNTY_FILE.read_text(encoding="utf-8"))
-    assert set(county) == set(raw) == set(County.model_fields)
-    assert county["population"] == raw["population"]["value"]
-    assert county["children"] == raw["children"]["value"]
-    assert county["rural_income"] == raw["rural_income"]["values"]
+    assert set(county.model_dump()) == set(raw) == set(County.model_fields)
+    assert county.population == raw["population"]["value"]
+    assert county.children.model_dump() == raw["children"]["value"]
+    assert county.rural_income == raw["rural_income"]["values"]
 
 
 def test_the_shanxi_file_holds_the_provinces_census_totals_each_with_unit_and_source(baseline):
@@ -37,12 +39,12 @@ def test_the_shanxi_file_holds_the_provinces_census_totals_each_with_unit_and_so
     scenario = baseline.model_copy(update={"population": baseline.population.model_copy(
         update={"county": "shanxi", "residents": None})})
     county = load_county(scenario)
-    assert set(county) == set(County.model_fields) and county["population"] == 34_915_616
-    bands = county["age_bands"]
+    assert set(county.model_dump()) == set(County.model_fields) and county.population == 34_915_616
+    bands = county.age_bands
     assert bands["60-64"] + bands["65-104"] == pytest.approx(0.1892, abs=5e-5)
     assert bands["65-104"] == pytest.approx(0.1290, abs=5e-5)
-    assert county["rural_income"][2022] == 16_323 and county["rural_income"][2023] == 17_677
-    adults = county["population"] * age_distribution(county, LifeTable.for_county(county))[16:].sum()
+    assert county.rural_income[2022] == 16_323 and county.rural_income[2023] == 17_677
+    adults = county.population * age_distribution(county, LifeTable.for_county(county))[16:].sum()
     assert 28.0e6 < adults < 29.5e6
 
 
@@ -120,4 +122,4 @@ def test_an_override_on_the_command_line_is_named_as_such(tmp_path):
 def test_good_overrides_merge_into_the_county(tmp_path):
     path = scenario_for(tmp_path, "population:\n  county_overrides: {children: {from_40: 1.5}, villages: 12}\n")
     county = load_county(load_scenario(path))
-    assert county["children"] == {"under_40": 1.3, "from_40": 1.5} and county["villages"] == 12
+    assert county.children.model_dump() == {"under_40": 1.3, "from_40": 1.5} and county.villages == 12

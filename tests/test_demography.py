@@ -80,7 +80,7 @@ def test_births_at_the_county_birth_rate(baseline, baseline_run):
     """Births are the birth rate times the population at the start of the year; per mid-year
     population, within 0.1 per mille of 7.34 while the population grows slowly (to 2019)."""
     start, _, ts = baseline_run
-    rate = load_county(baseline)["birth_rate"]
+    rate = load_county(baseline).birth_rate
     previous = ts["population"].shift(1).fillna(start)
     np.testing.assert_allclose(ts["births"], rate * previous, rtol=1e-12)
     mid_year = (previous + ts["population"]) / 2
@@ -119,7 +119,7 @@ def test_county_file_values_reproduce_the_target_on_average(baseline):
     """Over five replications the county file's in-migration gives the 2019 population (within 0.5%)
     it was fitted to."""
     observed = observations(baseline)
-    _, population, _ = calibration.simulate(BASELINE, load_county(baseline)["in_migration_rate"], 2019, 5)
+    _, population, _ = calibration.simulate(BASELINE, load_county(baseline).in_migration_rate, 2019, 5)
     assert abs(population / observed["population"][2019] - 1) < 0.005
 
 
@@ -130,7 +130,7 @@ def test_fit_moves_a_bad_start_towards_the_county_file(tmp_path, baseline):
     start.write_text(f"extends: {BASELINE}\nname: start\n"
                      "population: {county_overrides: {in_migration_rate: 0.0}}\n")
     result = fit(start, replications=1, rounds=4)
-    assert result.in_migration_rate == pytest.approx(load_county(baseline)["in_migration_rate"], rel=0.1)
+    assert result.in_migration_rate == pytest.approx(load_county(baseline).in_migration_rate, rel=0.1)
 
 
 def test_systematic_draw_has_the_given_probabilities_and_a_near_exact_count():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from abm.inputs.county import County
 from abm.inputs.datafiles import load_parameters
 from abm.inputs.dated import value_at
 from abm.inputs.scenario import MAX_GRADE, GradeRevision, Indexation
@@ -68,8 +69,8 @@ def test_value_at_before_the_first_date_raises():
 
 
 def _economy(scenario, last_year=2045):
-    county = load_parameters(COUNTY_FILE)
-    return Economy(county["rural_income"], scenario.economy, scenario.start_year - 1, last_year)
+    county = County.model_validate(load_parameters(COUNTY_FILE))
+    return Economy(county.rural_income, scenario.economy, scenario.start_year - 1, last_year)
 
 
 def _growth_by_hand(scenario, year):

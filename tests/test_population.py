@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from abm.inputs.county import County
 from abm.inputs.datafiles import load_parameters
 from abm.sim import population
 from abm.sim.demography import LifeTable, gompertz_makeham_qx
@@ -20,7 +21,7 @@ E60 = {"male": 19.0, "female": 22.1}
 
 @pytest.fixture(scope="module")
 def county():
-    return load_parameters(COUNTY_FILE)
+    return County.model_validate(load_parameters(COUNTY_FILE))
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ def expected_shares(county, qx_table):
     qx = (qx_table["male"] + qx_table["female"]) / 2
     lx = np.concatenate([[1.0], np.cumprod(1 - qx)[:-1]])
     shares = np.zeros(qx.size)
-    for band, share in county["age_bands"].items():
+    for band, share in county.age_bands.items():
         first, last = map(int, band.split("-"))
         shares[first:last + 1] = share * lx[first:last + 1] / lx[first:last + 1].sum()
     return shares / shares.sum()
@@ -54,16 +55,16 @@ def _draw(county, life, residents, seed=1):
 
 def test_weights_add_up_to_the_county_adults(county, life, expected_shares):
     """Sum of weights = county population x share aged 16+ (census bands, qi_county.yaml)."""
-    adults = county["population"] * expected_shares[16:].sum()
+    adults = county.population * expected_shares[16:].sum()
     pop = _draw(county, life, 2000)
     assert len(pop) == 2000
     assert pop.weight * len(pop) == pytest.approx(adults, rel=1e-12)
-    assert 0.80 * county["population"] < adults < 0.83 * county["population"]   # 82% are 15+ in the census
+    assert 0.80 * county.population < adults < 0.83 * county.population   # 82% are 15+ in the census
 
 
 def test_one_to_one_population_has_weight_one(county, life, expected_shares):
     """residents: None draws one simulated resident per real adult."""
-    adults = county["population"] * expected_shares[16:].sum()
+    adults = county.population * expected_shares[16:].sum()
     pop = _draw(county, life, None)
     assert len(pop) == round(adults)
     assert pop.weight == pytest.approx(1.0, abs=0.5 / len(pop))
@@ -73,8 +74,8 @@ def test_one_to_one_population_has_weight_one(county, life, expected_shares):
 def test_under_16_cohorts_hold_the_rest_of_the_county(county, life, expected_shares):
     """Children 0-15 are counted, not simulated: they and the adults make up the county."""
     pop = _draw(county, life, 2000)
-    np.testing.assert_allclose(pop.under_16, county["population"] * expected_shares[:16], rtol=1e-12)
-    assert pop.under_16.sum() + pop.weight * len(pop) == pytest.approx(county["population"], rel=1e-12)
+    np.testing.assert_allclose(pop.under_16, county.population * expected_shares[:16], rtol=1e-12)
+    assert pop.under_16.sum() + pop.weight * len(pop) == pytest.approx(county.population, rel=1e-12)
 
 
 @pytest.mark.parametrize("first, last", [(16, 29), (30, 44), (45, 59), (60, 64), (65, 105)])
@@ -94,7 +95,7 @@ def test_nobody_is_under_16(county, life):
 def test_male_share_matches_the_county(county, life):
     """Share of men within 4 standard errors of the county's 52.1%."""
     pop = _draw(county, life, 20_000)
-    p = county["male_share"]
+    p = county.male_share
     assert p == 0.521
     assert abs(pop.sex.mean() - p) < 4 * np.sqrt(p * (1 - p) / len(pop))
 

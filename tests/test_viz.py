@@ -515,12 +515,12 @@ def test_the_map_shows_every_resident_and_the_status_shares():
     rc = render_component(panels.CountyMap, model)
     texts = [c for w in rc.find(v.Html, tag="span").widgets for c in w.children if isinstance(c, str)]
     assert texts[0] == (f"The county in 2011: {len(model.population):,} residents in "
-                        f"{model.county['villages']} villages, one cell each; click a village to see why one "
+                        f"{model.county.villages} villages, one cell each; click a village to see why one "
                         "of its residents pays what they pay")
     assert texts[1] == panels.levers_in_force(model.levers)
     spec = rc.find(solara.widgets.VegaLite).widget.spec
     assert map_image(spec) == panels.map_png(panels.county_grid(model.population.village, panels.statuses(model),
-                                                                model.county["villages"]))
+                                                                model.county.villages))
     legend = rc.find(solara.widgets.HTML).widget.unsafe_innerHTML
     shares = np.bincount(panels.statuses(model), minlength=len(STATUSES)) / len(model.population)
     assert legend == panels.legend(shares)
@@ -540,7 +540,7 @@ def test_county_grid_places_every_resident_once_in_its_village_block():
 def test_county_grid_of_a_model_population(small_model):
     pop = small_model.population
     codes = panels.statuses(small_model)
-    check_grid(pop.village, codes, small_model.county["villages"])
+    check_grid(pop.village, codes, small_model.county.villages)
 
 
 def check_grid(village: np.ndarray, codes: np.ndarray, villages: int) -> None:
@@ -725,8 +725,8 @@ def test_a_click_picks_a_resident_of_the_clicked_village_and_clicks_again_go_thr
 
 def test_a_village_where_nobody_chose_gives_nobody(stepped_model):
     pop = stepped_model.population
-    empty = sorted(set(range(stepped_model.county["villages"])) - set(pop.village[panels.choosers(stepped_model)]))
-    village = empty[0] if empty else stepped_model.county["villages"]    # one past the last if all chose
+    empty = sorted(set(range(stepped_model.county.villages)) - set(pop.village[panels.choosers(stepped_model)]))
+    village = empty[0] if empty else stepped_model.county.villages    # one past the last if all chose
     assert panels.pick_resident(stepped_model, village) is None
 
 

@@ -87,7 +87,7 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
     county = load_county(scenario)
     life = LifeTable.for_county(county)
     horizon = range(start, start + LAST_AGE - entry_age + 1)
-    economy = Economy(county["rural_income"], scenario.economy, policy_spec.launch_year - 1, horizon[-1])
+    economy = Economy(county.rural_income, scenario.economy, policy_spec.launch_year - 1, horizon[-1])
     basic = basic_pension_path(policy_spec, economy, horizon)
     policies = [policy_for_year(policy_spec, year, basic[year], economy) for year in horizon]
     ages = np.arange(entry_age, LAST_AGE + 1)

@@ -223,7 +223,7 @@ def resident_count(scenario: Scenario) -> int:
     (one per real resident) the county's population (all ages: an upper bound of those aged 16+)."""
     if scenario.population.residents is not None:
         return scenario.population.residents
-    return int(load_county(scenario)["population"])
+    return int(load_county(scenario).population)
 
 
 def check_memory(scenario: Scenario, runs: int, workers: int, what: str | None = None,

@@ -150,9 +150,8 @@ def county_path(ref: str, relative_to: Path | None) -> Path:
     return find(ref, DATA_DIR / "counties", relative_to, "population.county")
 
 
-def load_county_values(ref: str, relative_to: Path | None, overrides: dict[str, Any]) -> dict:
-    """The county's values (without units and sources) with ``overrides`` merged in, checked
-    against :class:`County`.
+def load_county_values(ref: str, relative_to: Path | None, overrides: dict[str, Any]) -> County:
+    """The county's values (without units and sources) with ``overrides`` merged in, as a :class:`County`.
 
     Args:
         ref: packaged county name or path (relative to ``relative_to``, the scenario's folder).
@@ -175,7 +174,7 @@ def load_county_values(ref: str, relative_to: Path | None, overrides: dict[str, 
         merged[name] = merge(merged[name], value) if isinstance(merged.get(name), dict) and isinstance(
             value, dict) else value
     try:
-        return County.model_validate(merged).model_dump()
+        return County.model_validate(merged)
     except ValidationError as err:
         loc, message = _first(err, prefer=overrides)
         culprit = next((loc[:i] for i in range(len(loc), 0, -1) if _holds(overrides, loc[:i])), None)
@@ -222,9 +221,8 @@ def _holds(data: Any, loc: tuple) -> bool:
     return True
 
 
-def load_county(scenario: Scenario) -> dict:
-    """The scenario's county data (values only), with the scenario's overrides, checked
-    against the county schema above."""
+def load_county(scenario: Scenario) -> County:
+    """The scenario's county (values only, a :class:`County`), with the scenario's overrides."""
     try:
         return load_county_values(scenario.population.county, scenario.source_dir,
                                   scenario.population.county_overrides)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from abm.infra.errors import UserError
+from abm.inputs.county import County
 from abm.inputs.datafiles import DATA_DIR, load_parameters
 
 LIFE_TABLE = DATA_DIR / "life_table_rural.csv"
@@ -62,9 +63,9 @@ class LifeTable:
         return LifeTable(qx=qx)
 
     @classmethod
-    def for_county(cls, county: dict) -> LifeTable:
+    def for_county(cls, county: County) -> LifeTable:
         """The life table at the county's mortality level (what the simulation and irr use)."""
-        return cls.from_csv().scaled(county["mortality_level"])
+        return cls.from_csv().scaled(county.mortality_level)
 
     def death_probability(self, age: np.ndarray, sex: np.ndarray) -> np.ndarray:
         return self.qx[sex, np.minimum(age, self.last_age)]

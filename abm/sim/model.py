@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 
 from abm.inputs.coefficients import Coefficients, load_coefficients
-from abm.inputs.county import load_county
+from abm.inputs.county import County, load_county
 from abm.inputs.datafiles import DEFAULT_SCENARIO
 from abm.inputs.loader import load_scenario
 from abm.inputs.scenario import Scenario, replication_seeds
@@ -24,9 +24,9 @@ from abm.sim.policy import backpay_gap, eligible_to_contribute, offered_grades
 from abm.sim.population import draw_residents, synthesise
 
 
-def run_economy(scenario: Scenario, county: dict) -> Economy:
+def run_economy(scenario: Scenario, county: County) -> Economy:
     """The economy of a run of ``scenario`` in ``county`` (its values, abm/inputs/county.py load_county)."""
-    return Economy(county["rural_income"], scenario.economy, scenario.start_year - 1, scenario.end_year + 1)
+    return Economy(county.rural_income, scenario.economy, scenario.start_year - 1, scenario.end_year + 1)
 
 
 def run_grades(scenario: Scenario) -> list[int]:
@@ -113,8 +113,8 @@ class PensionModel(mesa.Model):
         self.indicators |= indicators.money(ledger)
         self.indicators |= valuation(pop, policy, self.life, ledger["closing_balance"], ledger["account_pensions"])
         self.indicators |= indicators.fiscal(ledger, self.indicators["population"],
-                                             self.economy.with_income(self.county["gdp"], self.year),
-                                             self.economy.with_income(self.county["budget_revenue"], self.year))
+                                             self.economy.with_income(self.county.gdp, self.year),
+                                             self.economy.with_income(self.county.budget_revenue, self.year))
         self.datacollector.collect(self)
         self.year += 1
         self.running = self.year <= self.spec.end_year
@@ -124,7 +124,7 @@ class PensionModel(mesa.Model):
         Returns the year's policy. (:meth:`step` opens the year itself; abm/sim/diagnostics.py opens it to
         look at the year's choices before they are drawn.)"""
         policy = self.government.step()
-        attitudes.update(self.population, policy, self.coefficients.dynamics, self.county["villages"], self.rng)
+        attitudes.update(self.population, policy, self.coefficients.dynamics, self.county.villages, self.rng)
         return policy
 
     def eligible(self, policy) -> tuple[np.ndarray, np.ndarray]:
@@ -140,7 +140,7 @@ class PensionModel(mesa.Model):
             choosers = np.flatnonzero(eligible & ~gov_paid)
         return ChoiceSituation.of_year(self.coefficients.choice, self.population, choosers, policy.grades,
                                        policy.subsidies, self.economy.mean_income(self.year),
-                                       self.county["villages"], self._worth(policy),
+                                       self.county.villages, self._worth(policy),
                                        self.coefficients.heterogeneity["liquidity_sd"])
 
     def _choose(self, policy) -> np.ndarray:
@@ -203,22 +203,22 @@ class PensionModel(mesa.Model):
         population = len(pop) * w + pop.under_16.sum()
         self.fund.credit_interest(pop)   # the year's interest, at its end, before anyone leaves (its memory freed)
         dead = demography.deaths(pop.age, pop.sex, self.life, rng)
-        leaving = ~dead & demography.out_migrants(pop.age, county["out_migration_rate"], rng)
+        leaving = ~dead & demography.out_migrants(pop.age, county.out_migration_rate, rng)
         self.fund.bequeath(pop, dead, self.policy)
         self.fund.remove(pop, leaving, "transfers_out")
         gone = dead | leaving
         self.households.leave(pop.id[gone])
         self.away += np.bincount(pop.age[leaving], minlength=self.away.size)[: self.away.size] * w
         pop.age += 1      # (those leaving too: their rows go with the arrivals' coming, below)
-        births = county["birth_rate"] * population   # the communique's rate, on the population at the start
+        births = county.birth_rate * population   # the communique's rate, on the population at the start
         pop.under_16, turning_16, child_deaths = demography.age_children(pop.under_16, self.life, births)
-        self.away, returning = demography.age_away(self.away, self.life, county["return_migration_rate"])
+        self.away, returning = demography.age_away(self.away, self.life, county.return_migration_rate)
         n_return = demography.stochastic_round(returning.sum() / w, rng)
-        n_in = demography.stochastic_round(county["in_migration_rate"] * population / w, rng)
+        n_in = demography.stochastic_round(county.in_migration_rate * population / w, rng)
         ages = np.concatenate([
             np.full(demography.stochastic_round(turning_16 / w, rng), demography.ENTRY_AGE),
             demography.draw_ages(returning, n_return, rng),
-            demography.in_migrant_ages(county["in_migration_ages"], n_in, rng)])
+            demography.in_migrant_ages(county.in_migration_ages, n_in, rng)])
         arrivals = draw_residents(county, ages, self.economy.mean_income(self.year + 1), rng, first_id=pop.next_id,
                                   lifetime=pop.lifetime) if ages.size else None
         pop.keep(~gone, arrivals)
@@ -229,7 +229,7 @@ class PensionModel(mesa.Model):
         """Incomes follow the county mean, with a yearly idiosyncratic shock (mean one)."""
         pop = self.population
         growth = self.economy.mean_income(self.year + 1) / self.economy.mean_income(self.year)
-        sd = self.county["income_shock"]
+        sd = self.county.income_shock
         established = pop.age > demography.ENTRY_AGE  # this year's entrants were drawn at next year's level
         factor = self.rng.lognormal(-sd**2 / 2, sd, np.count_nonzero(established))
         factor *= growth

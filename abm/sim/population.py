@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.inputs.county import Beta, County
 from abm.sim.demography import ENTRY_AGE, LifeTable
 from abm.sim.lifetime import NET_WIDTH, RATES
 
@@ -175,18 +176,18 @@ def _shaped(name: str, values) -> np.ndarray:
     return col
 
 
-def age_distribution(county: dict, life: LifeTable) -> np.ndarray:
+def age_distribution(county: County, life: LifeTable) -> np.ndarray:
     """Share of the whole population at each single age: census bands, shaped by survivorship."""
     lx = life.survivorship()
     shares = np.zeros(lx.size)
-    for band, share in county["age_bands"].items():
+    for band, share in county.age_bands.items():
         first, last = (int(x) for x in band.split("-"))
         ages = np.arange(first, min(last, life.last_age) + 1)
         shares[ages] = share * lx[ages] / lx[ages].sum()
     return shares / shares.sum()
 
 
-def synthesise(county: dict, life: LifeTable, residents: int | None, mean_income: float,
+def synthesise(county: County, life: LifeTable, residents: int | None, mean_income: float,
                pension_age: int, rng: np.random.Generator, lifetime: bool = False) -> Population:
     """Draw the county's residents aged 16+ at the launch year.
 
@@ -198,50 +199,51 @@ def synthesise(county: dict, life: LifeTable, residents: int | None, mean_income
         lifetime: keep each resident's lifetime accounts (LIFETIME_COLUMNS).
     """
     shares = age_distribution(county, life)
-    adults = county["population"] * shares[ENTRY_AGE:].sum()
+    adults = county.population * shares[ENTRY_AGE:].sum()
     n = int(round(adults)) if residents is None else int(residents)
     ages = ENTRY_AGE + rng.choice(shares.size - ENTRY_AGE, size=n, p=shares[ENTRY_AGE:] / shares[ENTRY_AGE:].sum())
     columns = draw_residents(county, np.sort(ages), mean_income, rng, first_id=0, lifetime=lifetime)
     columns["pensioner"] = (columns["age"] >= pension_age) & ~columns["employee"]
-    return Population(columns, weight=adults / n, under_16=county["population"] * shares[:ENTRY_AGE])
+    return Population(columns, weight=adults / n, under_16=county.population * shares[:ENTRY_AGE])
 
 
-def draw_residents(county: dict, ages: np.ndarray, mean_income: float,
+def draw_residents(county: County, ages: np.ndarray, mean_income: float,
                    rng: np.random.Generator, first_id: int, lifetime: bool = False) -> dict[str, np.ndarray]:
     """Attributes of residents of the given ages (also used for each year's new 16-year-olds), with
     empty lifetime accounts if ``lifetime``; each column in its type as soon as it is drawn."""
     n = ages.size
-    education = _typed("education", rng.choice(3, size=n, p=[county["education_shares"][k] for k in EDUCATION_LEVELS]))
-    factors = np.array([county["education_income_factor"][k] for k in EDUCATION_LEVELS])
-    mean_factor = factors @ [county["education_shares"][k] for k in EDUCATION_LEVELS]
-    sigma = county["income_dispersion"]
+    shares = [getattr(county.education_shares, k) for k in EDUCATION_LEVELS]
+    education = _typed("education", rng.choice(3, size=n, p=shares))
+    factors = np.array([getattr(county.education_income_factor, k) for k in EDUCATION_LEVELS])
+    mean_factor = factors @ shares
+    sigma = county.income_dispersion
     income = mean_income * factors[education] / mean_factor * rng.lognormal(-sigma**2 / 2, sigma, n)
-    health = county["good_health_share"]
-    children = _typed("children", np.minimum(rng.poisson(np.where(ages < 40, county["children"]["under_40"],
-                                                                  county["children"]["from_40"])), 10))
-    reliance = county["reliance_on_children"]
-    schooling = county["schooling"]
-    group = _typed("group", rng.choice(3, size=n, p=[1 - county["disabled_share"] - county["poor_share"],
-                                                      county["disabled_share"], county["poor_share"]]))
+    health = county.good_health_share
+    children = _typed("children", np.minimum(rng.poisson(np.where(ages < 40, county.children.under_40,
+                                                                  county.children.from_40)), 10))
+    reliance = county.reliance_on_children
+    schooling = county.schooling
+    group = _typed("group", rng.choice(3, size=n, p=[1 - county.disabled_share - county.poor_share,
+                                                      county.disabled_share, county.poor_share]))
     return {
         "id": np.arange(first_id, first_id + n, dtype=COLUMNS["id"]),
         "age": _typed("age", ages),
-        "sex": rng.random(n) < county["male_share"],
-        "village": _typed("village", rng.integers(0, county["villages"], n)),
+        "sex": rng.random(n) < county.male_share,
+        "village": _typed("village", rng.integers(0, county.villages, n)),
         "income": income,
         "education": education,
-        "good_health": rng.random(n) < np.where(ages < 60, health["under_60"], health["from_60"]),
-        "household_size": _typed("household_size", 1 + rng.poisson(county["household_size"] - 1, n)),
+        "good_health": rng.random(n) < np.where(ages < 60, health.under_60, health.from_60),
+        "household_size": _typed("household_size", 1 + rng.poisson(county.household_size - 1, n)),
         "children": children,
-        "reliance": rng.random(n) < np.where(children > 0, reliance["with_children"], reliance["without_children"]),
-        "awareness": _typed("awareness", _beta(county["awareness"], n, rng)),
-        "trust": _typed("trust", _beta(county["trust"], n, rng)),
+        "reliance": rng.random(n) < np.where(children > 0, reliance.with_children, reliance.without_children),
+        "awareness": _typed("awareness", _beta(county.awareness, n, rng)),
+        "trust": _typed("trust", _beta(county.trust, n, rng)),
         # a later attribute draws from a spawned child stream: adding it leaves every other draw as it was
-        "literate": rng.spawn(1)[0].random(n) < county["financial_literacy"],
+        "literate": rng.spawn(1)[0].random(n) < county.financial_literacy,
         "liquidity": _typed("liquidity", rng.spawn(1)[0].standard_normal(n)),
         "school_until": _typed("school_until", rng.choice([int(a) for a in schooling], size=n,
                                                           p=list(schooling.values()))),
-        "employee": rng.random(n) < county["employee_scheme_share"],
+        "employee": rng.random(n) < county.employee_scheme_share,
         "group": group,
         **{name: np.zeros(n, dtype=COLUMNS[name]) for name in ("pensioner", "gov_paid", "years", "account",
                                                               "account_subsidy", "account_pension")},
@@ -262,6 +264,6 @@ def lifetime_columns(n: int) -> dict[str, np.ndarray]:
             "years_lowest": np.zeros(n), "years_gov": np.zeros(n)}
 
 
-def _beta(spec: dict, n: int, rng: np.random.Generator) -> np.ndarray:
-    mean, concentration = spec["mean"], spec["concentration"]
+def _beta(spec: Beta, n: int, rng: np.random.Generator) -> np.ndarray:
+    mean, concentration = spec.mean, spec.concentration
     return rng.beta(mean * concentration, (1 - mean) * concentration, n)

@@ -160,7 +160,7 @@ def CountyMap(model):
     update_counter.get()   # redrawn after every step
     codes = statuses(model)
     selected = selection(model)
-    villages = model.county["villages"]
+    villages = model.county.villages
     png = solara.use_memo(lambda: map_png(county_grid(model.population.village, codes, villages)),
                           [model, model.year])
     rows = model.population.rows(np.array([selected.value])) if selected.value is not None else [-1]

@@ -69,7 +69,7 @@ def simulate(scenario_file: Path, rate: float, year: int, replications: int) -> 
     """Mean crude death rate and population in ``year``, and person-years from the start to it."""
     scenario = load_scenario(scenario_file, [("population.county_overrides.in_migration_rate", rate),
                                              ("end_year", year)])
-    start = load_county(scenario)["population"]
+    start = load_county(scenario).population
     ts = run_replications(scenario, runs=replications).timeseries
     cdr = [crude_death_rate(frame, year, start) for _, frame in ts.groupby("run")]
     final = ts.loc[ts.year == year, "population"].mean()
@@ -83,7 +83,7 @@ def fit(scenario_file: Path = DEFAULT_SCENARIO, replications: int = REPLICATIONS
     observed = observations(scenario)
     year = max(observed["population"])
     target = observed["population"][year]
-    rate = load_county(scenario)["in_migration_rate"]
+    rate = load_county(scenario).in_migration_rate
     done = 0
     while True:
         cdr, population, person_years = simulate(scenario_file, rate, year, replications)

@@ -52,7 +52,7 @@ def make_standin(scenario: Scenario, respondents: int = RESPONDENTS, year: int =
 
     rng = np.random.default_rng(seed)
     county = load_county(scenario)
-    economy = Economy(county["rural_income"], scenario.economy, year - 1, year + 1)
+    economy = Economy(county.rural_income, scenario.economy, year - 1, year + 1)
     pop = synthesise(county, LifeTable.from_csv(), 20 * respondents, economy.mean_income(year), 60, rng)
     may_pay = (pop.age >= 18) & (pop.age < 60) & ~pop.employee & (pop.age >= pop.school_until)
     rows = np.sort(rng.choice(np.flatnonzero(may_pay), size=respondents, replace=False))

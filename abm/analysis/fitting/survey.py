@@ -142,7 +142,7 @@ def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path
     county = load_county(scenario)
     life = LifeTable.for_county(county)
     years = sorted(int(y) for y in survey["survey_year"].unique())
-    economy = Economy(county["rural_income"], scenario.economy, min(years) - 1, max(years) + 1)
+    economy = Economy(county.rural_income, scenario.economy, min(years) - 1, max(years) + 1)
     situations = []
     for year in years:
         positions = np.flatnonzero((survey["survey_year"] == year).to_numpy(dtype=bool))
