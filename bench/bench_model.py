@@ -34,7 +34,7 @@ TARGETS = {"100000": ("agent_years_per_s", ">=", 5_000_000), "qi_county": ("seco
 
 
 def current_rss_kib() -> int:
-    with open("/proc/self/statm") as statm:
+    with Path("/proc/self/statm").open() as statm:
         return int(statm.read().split()[1]) * resource.getpagesize() // 1024
 
 

@@ -71,10 +71,10 @@ def test_no_import_circles():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                circles.append(" -> ".join(stack[stack.index(nxt):] + [node, nxt]) if nxt in stack
+                circles.append(" -> ".join([*stack[stack.index(nxt):], node, nxt]) if nxt in stack
                                else f"{node} -> {nxt}")
             elif nxt not in state:
-                visit(nxt, stack + [node])
+                visit(nxt, [*stack, node])
         state[node] = 2
 
     for module in graph:

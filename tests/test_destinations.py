@@ -282,10 +282,13 @@ def test_files_put_in_place_together_or_not_at_all(tmp_path):
     (folder / "fitted" / "coefficients.yaml").write_text("old")
     (folder / "targets.yaml").write_text("mine")
     before = tree(tmp_path)
-    with pytest.raises(RuntimeError), atomic.files(folder) as staging:
-        (staging / "fitted").mkdir()
-        (staging / "fitted" / "coefficients.yaml").write_text("new")
-        raise RuntimeError("the report failed")
+    def failing_report() -> None:
+        with atomic.files(folder) as staging:
+            (staging / "fitted").mkdir()
+            (staging / "fitted" / "coefficients.yaml").write_text("new")
+            raise RuntimeError("the report failed")
+    with pytest.raises(RuntimeError):
+        failing_report()
     assert tree(tmp_path) == before
     with atomic.files(folder) as staging:
         (staging / "fitted").mkdir()

@@ -35,6 +35,5 @@ def test_a_local_pool_gives_the_same_results_in_order():
 
 
 def test_an_unreachable_scheduler_is_one_message():
-    with pytest.raises(UserError, match="cannot reach the Dask scheduler"):
-        with executor(scheduler="tcp://127.0.0.1:9"):
-            pass
+    with pytest.raises(UserError, match="cannot reach the Dask scheduler"), executor(scheduler="tcp://127.0.0.1:9"):
+        pass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -41,7 +43,7 @@ def test_contributions_subsidies_and_interest_go_into_accounts_and_ledger(baseli
     policy = year_policy(baseline, 2014)                   # interest 2.75% in 2014
     assert policy.collection_month == 6
     pop = make_population(3, weight=W, account=[1000.0, 0.0, 0.0])
-    fund, row = _collect(pop, policy, grade=[100, 500, 0])
+    _fund, row = _collect(pop, policy, grade=[100, 500, 0])
     np.testing.assert_allclose(pop.account, [1000 * 1.0275 + 130 * JUNE_2014, 560 * JUNE_2014, 0], rtol=1e-12)
     np.testing.assert_array_equal(pop.years, [1, 1, 0])
     assert row["interest"] == pytest.approx((27.5 + (130 + 560) * 0.0275 / 2) * W)
@@ -71,7 +73,7 @@ def test_government_paid_residents_get_the_paid_grade_and_its_subsidy_as_public_
     policy = year_policy(scenario, 2011)
     assert policy.government_paid_subsidy == 40
     pop = make_population(2, weight=W)
-    fund, row = _collect(pop, policy, grade=[policy.government_paid_grade, 100], gov_paid=[True, False])
+    _fund, row = _collect(pop, policy, grade=[policy.government_paid_grade, 100], gov_paid=[True, False])
     np.testing.assert_allclose(pop.account, np.array([240, 130]) * (1 + 0.035 * 5 / 12))   # July 2011 to December
     assert row["government_contributions"] == pytest.approx(200 * W)
     assert row["public_government_contributions"] == pytest.approx(200 * W)
@@ -322,7 +324,7 @@ def test_fund_is_conserved_every_year_of_a_model_run(small_scenario, revision):
                                        "backpayments", "interest"))
         outflow = sum(row[k] for k in ("account_pensions", "inheritance", "returned_subsidies", "transfers_out"))
         assert row["opening_balance"] + inflow - outflow == pytest.approx(row["closing_balance"], rel=1e-9)
-    for before, after in zip(ledger, ledger[1:]):
+    for before, after in itertools.pairwise(ledger):
         assert after["opening_balance"] == before["closing_balance"]
     assert ledger[-1]["closing_balance"] == pytest.approx(model.population.account.sum() * model.population.weight,
                                                           rel=1e-12)

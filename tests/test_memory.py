@@ -157,6 +157,5 @@ def test_a_memory_error_inside_a_worker_process_is_one_message(tmp_path, small_s
 def test_a_killed_worker_is_one_message():
     """A worker ended from outside (the kernel's out-of-memory killer): a UserError, not BrokenProcessPool."""
     with pytest.raises(UserError, match=r"a worker process was killed \(most often by the system, for lack of "
-                                        r"memory\): use fewer residents"):
-        with processes.pool(1, []) as pool:
-            pool.submit(os._exit, 1).result()
+                                        r"memory\): use fewer residents"), processes.pool(1, []) as pool:
+        pool.submit(os._exit, 1).result()

@@ -275,7 +275,7 @@ def _made_economy(baseline, incomes: dict[int, float]) -> Economy:
 
 
 # mean rural income, yuan/year: x1.25 from 2025 to 2030, x2 to 2035 (and 13,000 in 2032)
-INCOMES = {year: 10_000.0 for year in range(2010, 2030)} | {2030: 12_500.0, 2031: 12_800.0, 2032: 13_000.0,
+INCOMES = dict.fromkeys(range(2010, 2030), 10000.0) | {2030: 12_500.0, 2031: 12_800.0, 2032: 13_000.0,
                                                              2033: 13_500.0, 2034: 14_000.0, 2035: 20_000.0}
 
 

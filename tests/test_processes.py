@@ -9,6 +9,7 @@ read from /proc is the command's whole process tree. Each command gets its own t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -158,10 +159,8 @@ def press_twice(process: subprocess.Popen, gap: float) -> None:
     """Ctrl-C twice, ``gap`` seconds apart, to the command's group (the second may find it gone)."""
     os.killpg(process.pid, signal.SIGINT)
     time.sleep(gap)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGINT)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.mark.parametrize("gap", [0.0, 0.005, 0.05], ids=["together", "5ms-apart", "50ms-apart"])

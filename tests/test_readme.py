@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,9 +34,6 @@ def test_readme_scenario_example_runs_from_any_folder_and_its_error_reads_as_sho
     spec = load_scenario(path)
     assert spec.name == "my_subsidy" and spec.policy.subsidy[2027] == [(100, 30), (500, 100)]
     path.write_text(example.replace("[500, 100]", "[500, -100]"), encoding="utf-8")
-    try:
+    with pytest.raises(UserError) as info:   # a negative subsidy is refused, in the README's words
         load_scenario(path)
-    except UserError as err:
-        assert str(err) == f"{path}, {shown}"
-    else:
-        raise AssertionError("a negative subsidy was accepted")
+    assert str(info.value) == f"{path}, {shown}"

@@ -99,7 +99,7 @@ def test_the_known_front_is_recovered(zdt1_outcome):
     """ZDT1 over a real, a grid, a choice and an on/off lever (1,000 evaluations): the search's front lies on
     f2 = 1 - sqrt(f1) (never below it) within NEAR and FAR, and covers the feasible part of it (f2 <= 0.8,
     f1 from 0.04 to 1) within IGD."""
-    search, outcome, _, _ = zdt1_outcome
+    _search, outcome, _, _ = zdt1_outcome
     front = outcome.evaluations[outcome.evaluations["search_front"]]
     assert len(front) >= 20
     gap = front["f2"] - zdt1_front(front["f1"].to_numpy())

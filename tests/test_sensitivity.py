@@ -86,11 +86,11 @@ def test_delta_analysis_gives_delta_and_first_order_indices(tmp_path):
     assert list(table.columns) == ["output", "delta", "delta_conf", "S1", "S1_conf"]
     values = table[["delta", "delta_conf", "S1", "S1_conf"]].to_numpy()
     assert np.isfinite(values).all()
-    assert ((0 <= table["delta"]) & (table["delta"] <= 1)).all()
+    assert ((table["delta"] >= 0) & (table["delta"] <= 1)).all()
 
 
 def test_analyze_writes_indices_csv_json_and_a_figure_per_output(sobol_run):
-    out, _, table = sobol_run
+    out, _, _table = sobol_run
     assert {"indices.csv", "indices.json", "indices_y.png"} <= {p.name for p in out.iterdir()}
     assert (out / "indices_y.png").read_bytes()[:8] == PNG_MAGIC
     csv = pd.read_csv(out / "indices.csv")

@@ -283,7 +283,7 @@ def test_a_damaged_part_is_named_with_what_to_do_and_resume_then_completes(ishig
 
 
 def test_a_damaged_design_is_named(ishigami_small, tmp_path):
-    file, uninterrupted = ishigami_small
+    _file, uninterrupted = ishigami_small
     (uninterrupted / "design.parquet").write_bytes(b"PAR1")
     result = invoke("analyze", uninterrupted)
     assert result.exit_code == 2, result.output
@@ -300,7 +300,7 @@ def test_resuming_a_finished_sweep_runs_nothing(ishigami_small):
 
 
 def test_a_chunk_size_does_not_change_the_results(ishigami_small, tmp_path):
-    file, uninterrupted = ishigami_small
+    _file, uninterrupted = ishigami_small
     other = ishigami_copy(tmp_path, "chunks_of_7.yaml", samples=64, chunk=7)
     run_sweep(load_sweep(other), other, tmp_path / "out", workers=1)
     exact(results(tmp_path / "out"), results(uninterrupted))

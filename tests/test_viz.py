@@ -118,7 +118,7 @@ class PageSession:
             widget.fire_event("keyup.enter")
 
     def control(self, label: str):
-        return [w for cls in (v.Slider, v.Select, v.TextField) for w in self.rc.find(cls, label=label).widgets][0]
+        return next(w for cls in (v.Slider, v.Select, v.TextField) for w in self.rc.find(cls, label=label).widgets)
 
     def texts(self) -> list[str]:
         return [str(c) for w in self.rc.find(v.Html, tag="span").widgets for c in w.children if isinstance(c, str)]
@@ -463,7 +463,7 @@ def render_component(component, model):
     def Shown():
         return component(model)
 
-    box, rc = solara.render(Shown(), handle_error=False)
+    _box, rc = solara.render(Shown(), handle_error=False)
     return rc
 
 
@@ -483,7 +483,7 @@ CHARTS = [(panels.Enrolment, ["Enrolment"]), (panels.Grades, ["Grades chosen (sh
 
 
 def test_the_components_are_the_seven_panels():
-    assert panels.COMPONENTS == (panels.CountyMap, panels.Explanation, *(c for c, _ in CHARTS))
+    assert (panels.CountyMap, panels.Explanation, *(c for c, _ in CHARTS)) == panels.COMPONENTS
 
 
 @pytest.mark.parametrize("component", panels.COMPONENTS, ids=lambda c: c.__name__)
@@ -746,7 +746,7 @@ def render_explanation(model):
             panels.Explanation(model)
         return main
 
-    box, rc = solara.render(Shown(), handle_error=False)
+    _box, rc = solara.render(Shown(), handle_error=False)
     return rc
 
 

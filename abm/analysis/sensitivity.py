@@ -122,11 +122,8 @@ def _time_series(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Outputs that are one indicator in several years."""
     split = frame["output"].str.extract(r"^(?P<indicator>[^@]+)@(?P<year>\d{4})$")
     frame = frame.assign(indicator=split["indicator"], year=pd.to_numeric(split["year"]))
-    groups = {}
-    for indicator, part in frame.dropna(subset=["year"]).groupby("indicator"):
-        if part["year"].nunique() > 1:
-            groups[indicator] = part
-    return groups
+    return {indicator: part for indicator, part in frame.dropna(subset=["year"]).groupby("indicator")
+            if part["year"].nunique() > 1}
 
 
 def _slug(text: str) -> str:

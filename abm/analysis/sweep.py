@@ -87,9 +87,9 @@ class Parameter(Frozen):
     def value(self, x: float) -> Any:
         """The lever's value for a sampled float."""
         if self.type == "categorical":
-            return self.levels[min(int(math.floor(x)), len(self.levels) - 1)]
+            return self.levels[min(math.floor(x), len(self.levels) - 1)]
         if self.type == "integer":
-            return min(int(math.floor(x)), int(self.bounds[1]))
+            return min(math.floor(x), int(self.bounds[1]))
         return float(x)
 
 

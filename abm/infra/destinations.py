@@ -86,7 +86,7 @@ def check(out: Path, kind: str, option: str = "--out") -> Path:
 
 def _check_folder(given: Path, kind: str, option: str) -> None:
     if given.is_symlink() and not given.exists():
-        raise UserError(f"is a symbolic link to {os.readlink(given)}, which does not exist; create that folder, "
+        raise UserError(f"is a symbolic link to {given.readlink()}, which does not exist; create that folder, "
                         "remove the link or choose another folder", file=given, field=option)
     path = given.resolve()
     if path.exists() and not path.is_dir():

@@ -21,8 +21,8 @@ class Economy:
                  first_year: int, last_year: int):
         self.observed = {int(y): float(v) for y, v in sorted(observed_income.items())}
         self.spec = spec
-        self.first_year = min(first_year, min(self.observed))
-        self.last_year = max(last_year, max(self.observed))
+        self.first_year = min(first_year, *self.observed)
+        self.last_year = max(last_year, *self.observed)
 
     @cached_property
     def _income(self) -> dict[int, float]:

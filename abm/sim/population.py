@@ -200,7 +200,7 @@ def synthesise(county: County, life: LifeTable, residents: int | None, mean_inco
     """
     shares = age_distribution(county, life)
     adults = county.population * shares[ENTRY_AGE:].sum()
-    n = int(round(adults)) if residents is None else int(residents)
+    n = round(adults) if residents is None else int(residents)
     ages = ENTRY_AGE + rng.choice(shares.size - ENTRY_AGE, size=n, p=shares[ENTRY_AGE:] / shares[ENTRY_AGE:].sum())
     columns = draw_residents(county, np.sort(ages), mean_income, rng, first_id=0, lifetime=lifetime)
     columns["pensioner"] = (columns["age"] >= pension_age) & ~columns["employee"]

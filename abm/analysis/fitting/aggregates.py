@@ -15,7 +15,7 @@ import math
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import Executor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -310,8 +310,6 @@ def _searches(jobs: list[tuple], executor: Executor | None, record) -> list[dict
         queue = manager.Queue()
         futures = [executor.submit(_local_search, (*job, queue)) for job in jobs]
         while not all(f.done() for f in futures) or not queue.empty():
-            try:
+            with suppress(Empty):
                 record(queue.get(timeout=0.2))
-            except Empty:
-                pass
         return [f.result() for f in futures]

@@ -63,7 +63,7 @@ def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, s
     with executor(workers, scheduler, ["abm.analysis.search.problem"]) as pool:
         archive.prepare(search, Path(search_file), out, resume)
         runs = archive.read(out)
-        known = {stage: {k: part for k, part in runs[runs["stage"] == stage].groupby("key")}
+        known = {stage: dict(runs[runs["stage"] == stage].groupby("key"))
                  for stage in archive.STAGES}
         scored: dict[str, dict] = {}   # a policy's scores over the search's runs, computed once
 

@@ -48,7 +48,7 @@ def make_problem(search: Search) -> Problem:
     base = str(search.base_path().resolve()) if search.base is not None else None
     overrides = [tuple((u.field, value) for u, value in zip(search.uncertainties, row))
                  for row in uncertain_values(search)]
-    return Problem(search, base, ((),) + tuple(overrides), tuple(replication_seeds(search.seed,
+    return Problem(search, base, ((), *tuple(overrides)), tuple(replication_seeds(search.seed,
                                                                                    search.final_replications)))
 
 

@@ -110,7 +110,7 @@ class Lever(Frozen):
         if self.type == "binary":
             return 2
         step = self.grid_step
-        return None if step is None else int(round((self.bounds[1] - self.bounds[0]) / step)) + 1
+        return None if step is None else round((self.bounds[1] - self.bounds[0]) / step) + 1
 
     @property
     def path(self) -> str | None:
@@ -149,7 +149,7 @@ class Lever(Frozen):
         if step is None:
             return float(code)
         number = self.bounds[0] + int(code) * step
-        return int(round(number)) if self.type == "integer" else round(number, 12)
+        return round(number) if self.type == "integer" else round(number, 12)
 
     def shown(self, code: int | float | bool) -> str:
         """The value as a table shows it: its label, or the number."""
