@@ -103,13 +103,18 @@ def public_spending_panel(ax, ts: pd.DataFrame) -> None:
     ax.legend(loc="upper left", fontsize=8)
 
 
+def mark_observed(ax, observed: dict | None, column: str, label: str, *style, **styles) -> None:
+    """Mark the observations of ``column`` ({year: value} in its stored unit), if ``observed`` holds any,
+    in the column's shown unit."""
+    if observed and column in observed:
+        years, values = zip(*sorted(observed[column].items()))
+        ax.plot(years, [v * outcomes.scale(column) for v in values], *style, label=label, **styles)
+
+
 def population_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None:
     for column, label in POPULATION.items():
         band_line(ax, ts, column, label)
-    if observed and "population" in observed:
-        years, values = zip(*sorted(observed["population"].items()))
-        ax.plot(years, [v * outcomes.scale("population") for v in values], "ko",
-                label="census (2010), communique (end-2019)")
+    mark_observed(ax, observed, "population", "census (2010), communique (end-2019)", "ko")
     ax.set(ylabel=outcomes.shown_unit("population"), title="Population (end of year)")
     ax.margins(y=0.15)
     ax.legend(loc="lower center", fontsize=8)
@@ -118,10 +123,7 @@ def population_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None
 def old_age_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None:
     for column, label in OLD_AGE.items():
         band_line(ax, ts, column, label)
-    if observed and "share_60_plus" in observed:
-        years, values = zip(*sorted(observed["share_60_plus"].items()))
-        ax.plot(years, [v * outcomes.scale("share_60_plus") for v in values], "ks", mfc="none",
-                label="national rural, 2020 census (comparison)")
+    mark_observed(ax, observed, "share_60_plus", "national rural, 2020 census (comparison)", "ks", mfc="none")
     ax.set(ylim=(0, None), ylabel="% of the population", title="Aged 60+")
     ax.legend(loc="lower right", fontsize=8)
 
