@@ -94,11 +94,12 @@ def test_local_searches_give_the_same_optima_in_this_process_and_on_two_workers(
     """Each local search is deterministic: run inline or on a pool of two processes, the same optima,
     and every evaluation is reported (through the queue from the workers)."""
     from abm.infra import processes
+    from abm.infra.executors import InProcess
     from helpers import TwoValleys
 
     jobs = [(TwoValleys(), np.array([z0, 0.5, -0.5]), 60) for z0 in (-1.5, 2.5, 0.2)]
     inline: list[float] = []
-    alone = aggregates._searches(jobs, None, inline.append)
+    alone = aggregates._searches(jobs, InProcess(), inline.append)
     pooled: list[float] = []
     with processes.pool(2, ["abm.analysis.fitting.aggregates"]) as executor:
         together = aggregates._searches(jobs, executor, pooled.append)

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-from collections.abc import Iterator
 from concurrent.futures import Executor
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
@@ -256,10 +255,9 @@ def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: l
         history.append(value)
         on_evaluation(len(history), min(history))
 
-    with _executor(workers) as executor:
-        mapper = map if executor is None else executor.map
+    with executor(workers, preload=["abm.analysis.fitting.aggregates"]) as evaluations:
         screened = []
-        for value in mapper(_screen_point, [(problem, z) for z in starts]):
+        for value in evaluations.map(_screen_point, [(problem, z) for z in starts]):
             screened.append(value)
             record(value)
         left = budget - len(history)
@@ -269,7 +267,7 @@ def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: l
             only = {"start": 0, "values": problem.values(starts[best]), "loss": screened[best], "evaluations": 1}
             return Fit(only["values"], only["loss"], len(history), history, [only])
         jobs = [(problem, starts[i], left // len(chosen)) for i in chosen]
-        results = _searches(jobs, executor, record)
+        results = _searches(jobs, evaluations, record)
     optima = sorted(({"start": rank, "values": problem.values(r["z"]), "loss": r["loss"],
                       "evaluations": r["evaluations"]} for rank, r in enumerate(results)), key=lambda o: o["loss"])
     return Fit(optima[0]["values"], optima[0]["loss"], len(history), history, optima)
@@ -287,13 +285,6 @@ def _apart(points: list[np.ndarray], losses: list[float], count: int, distance: 
     return chosen
 
 
-@contextmanager
-def _executor(workers: int) -> Iterator[Executor | None]:
-    """The executor of ``workers`` processes (None: this process)."""
-    with executor(workers, preload=["abm.analysis.fitting.aggregates"]) as evaluations:
-        yield None if isinstance(evaluations, InProcess) else evaluations
-
-
 class _Report:
     """Where a local search reports each evaluation's loss: a callback in this process."""
 
@@ -301,14 +292,14 @@ class _Report:
         self.put = record
 
 
-def _searches(jobs: list[tuple], executor: Executor | None, record) -> list[dict]:
+def _searches(jobs: list[tuple], evaluations: Executor, record) -> list[dict]:
     """The local searches' results in the order of ``jobs``; every evaluation's loss goes to ``record``
-    as it happens (through a managed queue from worker processes)."""
-    if executor is None:
+    as it happens (in this process directly, from worker processes through a managed queue)."""
+    if isinstance(evaluations, InProcess):
         return [_local_search((*job, _Report(record))) for job in jobs]
     with multiprocessing.Manager() as manager:
         queue = manager.Queue()
-        futures = [executor.submit(_local_search, (*job, queue)) for job in jobs]
+        futures = [evaluations.submit(_local_search, (*job, queue)) for job in jobs]
         while not all(f.done() for f in futures) or not queue.empty():
             with suppress(Empty):
                 record(queue.get(timeout=0.2))
