@@ -41,7 +41,7 @@ def test_interest_and_discount_at_ten_percent():
     after it grows to 797.5 and pays that share of each month's pension, public money the rest
     (457.5 at the year's end); then public money pays them all. Year k's flows are valued at its end
     and discounted 1.1^-(k + 1)."""
-    assert pytest.approx(1255) == YEAR_10
+    assert YEAR_10 == pytest.approx(1255)
     values = _values(0.10, 0.10)
     gap = 0.5 * (1255 - 797.5) / 1.1**2 + 0.25 * 1255 / 1.1**3
     assert values.gap[0] == pytest.approx(gap)

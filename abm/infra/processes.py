@@ -105,7 +105,7 @@ def release_semaphores() -> None:
     process's pools as that exit would, so that the resource tracker has none left to warn about."""
     from multiprocessing import synchronize, util
 
-    for finalizer in list(util._finalizer_registry.values()):
+    for finalizer in list(util._finalizer_registry.values()):   # (no public handle on them)
         if getattr(finalizer, "_callback", None) is synchronize.SemLock._cleanup:
             finalizer()
 
@@ -115,7 +115,7 @@ def stop(executor: ProcessPoolExecutor) -> None:
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        processes = list((executor._processes or {}).values())
+        processes = list((executor._processes or {}).values())   # (no public handle on them)
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             if process.is_alive():

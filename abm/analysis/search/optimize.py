@@ -63,7 +63,8 @@ def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, s
     with executor(workers, scheduler, ["abm.analysis.search.problem"]) as pool:
         archive.prepare(search, Path(search_file), out, resume)
         runs = archive.read(out)
-        known = {stage: dict(runs[runs["stage"] == stage].groupby("key"))
+        # (not dict(groupby): a GroupBy's .keys attribute would make dict() read it as a mapping)
+        known = {stage: {k: part for k, part in runs[runs["stage"] == stage].groupby("key")}  # noqa: C416
                  for stage in archive.STAGES}
         scored: dict[str, dict] = {}   # a policy's scores over the search's runs, computed once
 
