@@ -67,7 +67,9 @@ class LifeTable:
         return cls.from_csv().scaled(county["mortality_level"])
 
     def death_probability(self, age: np.ndarray, sex: np.ndarray) -> np.ndarray:
-        return self.qx[sex, np.minimum(age, self.last_age)]
+        cell = np.asarray(sex, dtype=np.intp) * self.qx.shape[1]    # [sex, age] as one index into the flat table
+        cell += np.minimum(age, self.last_age)
+        return self.qx.ravel()[cell]
 
     def survivorship(self, sex: int | None = None) -> np.ndarray:
         """l(x) from birth, radix 1, for one sex or the average of both."""
@@ -106,8 +108,8 @@ def systematic_draw(probability: np.ndarray | Callable[[np.ndarray], np.ndarray]
             then asked block by block in the draw's order (less memory), with ``size`` rows in all.
     """
     n = probability.size if size is None else size
-    order = np.arange(n, dtype=np.int32 if n < 2**31 else np.intp)
-    rng.shuffle(order)                     # the permutation rng.permutation draws, in half the memory
+    order = np.arange(n)
+    rng.shuffle(order)                     # the permutation rng.permutation draws (in place: intp, numpy's fast case)
     if callable(probability):
         drawn = np.empty(n)
         for first in range(0, n, DRAW_BLOCK):
@@ -135,7 +137,7 @@ def out_migrants(age: np.ndarray, rate: float, rng: np.random.Generator,
                  ages: tuple[int, int] = (ENTRY_AGE, 45)) -> np.ndarray:
     """Mask of working-age residents who leave the county this year."""
     at_risk = (age >= ages[0]) & (age <= ages[1])
-    return systematic_draw(lambda rows: np.where(at_risk[rows], rate, 0.0), rng, age.size)
+    return systematic_draw(lambda rows: at_risk[rows] * rate, rng, age.size)
 
 
 def age_children(children: np.ndarray, life: LifeTable, births: float) -> tuple[np.ndarray, float, float]:
