@@ -67,14 +67,26 @@ class LifeTable:
         return cls.from_csv().scaled(county["mortality_level"])
 
     def death_probability(self, age: np.ndarray, sex: np.ndarray) -> np.ndarray:
-        cell = np.asarray(sex, dtype=np.intp) * self.qx.shape[1]    # [sex, age] as one index into the flat table
-        cell += np.minimum(age, self.last_age)
-        return self.qx.ravel()[cell]
+        return by_sex_age(self.qx, sex, age)
 
     def survivorship(self, sex: int | None = None) -> np.ndarray:
         """l(x) from birth, radix 1, for one sex or the average of both."""
         qx = self.qx.mean(axis=0) if sex is None else self.qx[sex]
         return np.concatenate([[1.0], np.cumprod(1 - qx)[:-1]])
+
+
+def by_sex_age(table: np.ndarray, sex: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Each resident's value in a ``[sex, age]`` table (ages past its last read at the last), by one
+    index into the flattened table (faster than indexing by the two arrays).
+
+    Args:
+        table: values per ``[sex, age]``, ages 0..its last.
+        sex: code 0 female, 1 male, per resident.
+        age: years, per resident (0 or more).
+    """
+    cell = np.asarray(sex, dtype=np.intp) * table.shape[1]
+    cell += np.minimum(age, table.shape[1] - 1)
+    return table.ravel()[cell]
 
 
 def survival_paths(qx: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
