@@ -33,7 +33,7 @@ from functools import lru_cache
 import numpy as np
 
 from abm.sim import outcomes, timing
-from abm.sim.demography import LifeTable, survival_paths
+from abm.sim.demography import LifeTable, by_sex_age, survival_paths
 from abm.sim.fund import MONTHS, monthly_basic_pension
 from abm.sim.policy import YearPolicy
 from abm.sim.population import BLOCK
@@ -174,8 +174,8 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
                 + tables.tail[:, every_age, np.minimum(n + 1, width - 1)] * year_worth)
     accruing = ~pop.pensioner & ~pop.employee                       # accrued share 0 without years paid
     accrued = (accrued_share(pop.years[accruing], policy.min_years)
-               * deferred[pop.sex[accruing], np.minimum(pop.age[accruing], last)]).sum()
-    obligation = (float((basic_now * annuity[sex, age]).sum())   # (no BLAS: its threads cost more here)
+               * by_sex_age(deferred, pop.sex[accruing], pop.age[accruing])).sum()
+    obligation = (float((basic_now * by_sex_age(annuity, sex, age)).sum())   # (no BLAS: its threads cost more here)
                   + (policy.basic_pension + policy.local_top_up) * float(accrued)) * w
     mix = np.bincount(sex if rows.size else pop.sex, minlength=2)
     pension_age = min(int(policy.pension_age), last)

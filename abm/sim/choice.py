@@ -94,14 +94,12 @@ def weights(beta: dict[str, float], residents: dict[str, np.ndarray]) -> np.ndar
     """Each resident's weight on each alternative factor (ALTERNATIVE_FACTORS): the product terms summed
     per alternative factor, in TERMS order, shape (n, len(ALTERNATIVE_FACTORS)). Vector factors only."""
     n = residents["one"].size
-    sums = {alt: np.zeros(n) for alt in ALTERNATIVE_FACTORS}
+    sums = np.zeros((len(ALTERNATIVE_FACTORS), n))     # a row per alternative factor: the sums run along rows
     for name, (res, alt) in TERMS.items():
         if alt is not None:
-            sums[alt] += beta[name] if res == "one" else beta[name] * residents[res]     # (beta x 1 is beta)
-    table = np.empty((n, len(ALTERNATIVE_FACTORS)))
-    for i, alt in enumerate(ALTERNATIVE_FACTORS):
-        table[:, i] = sums[alt]
-    return table
+            row = sums[ALTERNATIVE_FACTORS.index(alt)]
+            row += beta[name] if res == "one" else beta[name] * residents[res]     # (beta x 1 is beta)
+    return sums.T
 
 
 def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
@@ -118,11 +116,11 @@ def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
             continue
         factor = residents[res]
         if utility is None and factor.dtype != bool:
-            utility = beta[name] * factor
+            utility = np.ascontiguousarray(beta[name] * factor)     # (in C order: indicators add by flat index)
         else:
             utility = np.zeros(factor.shape) if utility is None else utility
             if factor.dtype == bool:      # an indicator: the coefficient where it holds
-                np.add(utility, beta[name], out=utility, where=factor)
+                utility.reshape(-1)[np.flatnonzero(factor)] += beta[name]
             else:
                 utility += beta[name] * factor
     table = weights(beta, residents) if resident_weights is None else resident_weights
@@ -157,9 +155,7 @@ def sample(utility: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     for j in range(1, k):
         cumulative[j] += cumulative[j - 1]
     draws = rng.random(n) * cumulative[-1]
-    below = np.zeros(n, dtype=np.intp)
-    for row in cumulative:
-        below += row < draws
+    below = np.count_nonzero(cumulative < draws, axis=0)
     return np.minimum(below, k - 1)
 
 

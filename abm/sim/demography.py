@@ -68,12 +68,26 @@ class LifeTable:
         return cls.from_csv().scaled(county.mortality_level)
 
     def death_probability(self, age: np.ndarray, sex: np.ndarray) -> np.ndarray:
-        return self.qx[sex, np.minimum(age, self.last_age)]
+        return by_sex_age(self.qx, sex, age)
 
     def survivorship(self, sex: int | None = None) -> np.ndarray:
         """l(x) from birth, radix 1, for one sex or the average of both."""
         qx = self.qx.mean(axis=0) if sex is None else self.qx[sex]
         return np.concatenate([[1.0], np.cumprod(1 - qx)[:-1]])
+
+
+def by_sex_age(table: np.ndarray, sex: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Each resident's value in a ``[sex, age]`` table (ages past its last read at the last), by one
+    index into the flattened table (faster than indexing by the two arrays).
+
+    Args:
+        table: values per ``[sex, age]``, ages 0..its last.
+        sex: code 0 female, 1 male, per resident.
+        age: years, per resident (0 or more).
+    """
+    cell = np.asarray(sex, dtype=np.intp) * table.shape[1]
+    cell += np.minimum(age, table.shape[1] - 1)
+    return table.ravel()[cell]
 
 
 def survival_paths(qx: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,8 +121,8 @@ def systematic_draw(probability: np.ndarray | Callable[[np.ndarray], np.ndarray]
             then asked block by block in the draw's order (less memory), with ``size`` rows in all.
     """
     n = probability.size if size is None else size
-    order = np.arange(n, dtype=np.int32 if n < 2**31 else np.intp)
-    rng.shuffle(order)                     # the permutation rng.permutation draws, in half the memory
+    order = np.arange(n)
+    rng.shuffle(order)                     # the permutation rng.permutation draws (in place: intp, numpy's fast case)
     if callable(probability):
         drawn = np.empty(n)
         for first in range(0, n, DRAW_BLOCK):
@@ -136,7 +150,7 @@ def out_migrants(age: np.ndarray, rate: float, rng: np.random.Generator,
                  ages: tuple[int, int] = (ENTRY_AGE, 45)) -> np.ndarray:
     """Mask of working-age residents who leave the county this year."""
     at_risk = (age >= ages[0]) & (age <= ages[1])
-    return systematic_draw(lambda rows: np.where(at_risk[rows], rate, 0.0), rng, age.size)
+    return systematic_draw(lambda rows: at_risk[rows] * rate, rng, age.size)
 
 
 def age_children(children: np.ndarray, life: LifeTable, births: float) -> tuple[np.ndarray, float, float]:

@@ -106,8 +106,9 @@ class Fund:
         interest = self._accruing(pop, policy)
         left = timing.remaining(timing.collection_month(policy))
         paying = grade > 0
-        subsidy = np.zeros(rows.size)
-        subsidy[paying] = policy.subsidies[np.searchsorted(policy.grades, grade[paying])]
+        by_grade = np.zeros(int(policy.grades[-1]) + 1)   # each whole-yuan grade's subsidy (0 for not paying)
+        by_grade[policy.grades.astype(np.intp)] = policy.subsidies
+        subsidy = by_grade[grade.astype(np.intp)]
         subsidy[gov_paid] = policy.government_paid_subsidy
         self._add("contributions", grade[paying & ~gov_paid])
         self._add("government_contributions", grade[gov_paid])
