@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements.lock
 
-.PHONY: setup lock lock-upgrade run test test-fast lint bench docs docs-bench viz browser clean
+.PHONY: setup lock lock-upgrade run test test-fast lint format bench docs docs-bench viz browser clean
 
 # The packages at the lock's exact versions, each file checked against its hash, then the project
 # itself (editable, adding nothing: its build backend, setuptools, is in the lock).
@@ -52,8 +52,14 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "warning: chromium not installed (needs root); browser tests will be skipped"
 
+# lint: the code as the formatter writes it, and the rule set of pyproject.toml; format: rewrite it so
 lint: setup
+	$(BIN)/ruff format --check abm tests bench docs
 	$(BIN)/ruff check abm tests bench docs
+
+format: setup
+	$(BIN)/ruff format abm tests bench docs
+	$(BIN)/ruff check --fix abm tests bench docs
 
 bench: setup
 	$(BIN)/python bench/bench_model.py

@@ -25,12 +25,16 @@ import time
 from pathlib import Path
 
 SIZES = ("10000", "100000", "1000000", "qi_county", "shanxi")
-END_YEAR = 2050                   # 2011-2050: 40 years
-YARDSTICK = (5_000, 5)            # residents and years of the plain-Mesa yardstick (bench/yardstick.py)
+END_YEAR = 2050  # 2011-2050: 40 years
+YARDSTICK = (5_000, 5)  # residents and years of the plain-Mesa yardstick (bench/yardstick.py)
 # the targets (issue 19): at least 5 M agent-years/s at 100,000; Qi County one-to-one under 5 s; at most 160
 # bytes per resident at 1,000,000; Shanxi one-to-one in one process (time and peak memory reported)
-TARGETS = {"100000": ("agent_years_per_s", ">=", 5_000_000), "qi_county": ("seconds", "<", 5.0),
-           "1000000": ("bytes_per_resident", "<=", 160), "shanxi": ("completed", "==", True)}
+TARGETS = {
+    "100000": ("agent_years_per_s", ">=", 5_000_000),
+    "qi_county": ("seconds", "<", 5.0),
+    "1000000": ("bytes_per_resident", "<=", 160),
+    "shanxi": ("completed", "==", True),
+}
 
 
 def current_rss_kib() -> int:
@@ -47,8 +51,9 @@ def measure(size: str, agents: str = "all", lifetime: bool = False) -> dict:
     population = {"agents": agents, "residents": None if one_to_one else int(size)}
     if one_to_one:
         population["county"] = size
-    scenario = base.model_copy(update={"end_year": END_YEAR,
-                                       "population": base.population.model_copy(update=population)})
+    scenario = base.model_copy(
+        update={"end_year": END_YEAR, "population": base.population.model_copy(update=population)}
+    )
     before = current_rss_kib()
     started, cpu = time.perf_counter(), time.process_time()
     model = PensionModel(scenario=scenario, lifetime=lifetime)
@@ -56,13 +61,22 @@ def measure(size: str, agents: str = "all", lifetime: bool = False) -> dict:
     while model.running:
         model.step()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before   # KiB
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before  # KiB
     years = len(scenario.years)
-    line = {"size": size, "residents": residents, "years": years, "agents": agents, "lifetime": lifetime,
-            "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2),
-            "agent_years_per_s": round(residents * years / seconds),
-            "peak_mib": round(peak / 1024, 1), "bytes_per_resident": round(peak * 1024 / residents),
-            "base_mib": round(before / 1024, 1), "completed": True}
+    line = {
+        "size": size,
+        "residents": residents,
+        "years": years,
+        "agents": agents,
+        "lifetime": lifetime,
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(cpu, 2),
+        "agent_years_per_s": round(residents * years / seconds),
+        "peak_mib": round(peak / 1024, 1),
+        "bytes_per_resident": round(peak * 1024 / residents),
+        "base_mib": round(before / 1024, 1),
+        "completed": True,
+    }
     sys.path.insert(0, str(Path(__file__).parent))
     from yardstick import measure as plain_mesa
 
@@ -70,8 +84,12 @@ def measure(size: str, agents: str = "all", lifetime: bool = False) -> dict:
     line |= {"plain_mesa_agent_years_per_s": yardstick, "vs_plain_mesa": round(line["agent_years_per_s"] / yardstick)}
     if size in TARGETS:
         field, relation, value = TARGETS[size]
-        met = {">=": line[field] >= value, "<": line[field] < value, "<=": line[field] <= value,
-               "==": line[field] == value}[relation]
+        met = {
+            ">=": line[field] >= value,
+            "<": line[field] < value,
+            "<=": line[field] <= value,
+            "==": line[field] == value,
+        }[relation]
         line |= {"target": f"{field} {relation} {value}", "met": met}
     return line
 

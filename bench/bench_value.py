@@ -47,9 +47,14 @@ def main(residents: int = 100_000) -> dict:
     per_resident = best(lambda: payment_values(tables, policy, age, sex, years, horizon=5.0), 10)
     income, trust, literate = rng.lognormal(9.5, 0.6, residents), rng.random(residents), rng.random(residents) < 0.3
     factors = best(lambda: perceived_worth(tables, policy, age, sex, years, income, trust, literate, 5.0, 0.5), 10)
-    return {"residents": residents, "alternatives": 1 + policy.grades.size,
-            "value_tables_cold_ms": round(cold * 1e3, 3), "value_tables_cached_us": round(cached * 1e6, 2),
-            "payment_values_ms": round(per_resident * 1e3, 2), "perceived_worth_ms": round(factors * 1e3, 2)}
+    return {
+        "residents": residents,
+        "alternatives": 1 + policy.grades.size,
+        "value_tables_cold_ms": round(cold * 1e3, 3),
+        "value_tables_cached_us": round(cached * 1e6, 2),
+        "payment_values_ms": round(per_resident * 1e3, 2),
+        "perceived_worth_ms": round(factors * 1e3, 2),
+    }
 
 
 if __name__ == "__main__":

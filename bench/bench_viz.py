@@ -33,7 +33,7 @@ def measure(residents: int) -> dict:
     model = CountyModel(residents=residents)
 
     @solara.component
-    def Components():                             # each redrawn after a step, as on the page (force_update)
+    def Components():  # each redrawn after a step, as on the page (force_update)
         with solara.Column() as main:
             for component in COMPONENTS:
                 component(model)
@@ -47,13 +47,24 @@ def measure(residents: int) -> dict:
         force_update()
         times.append(time.perf_counter() - start)
     context.close()
-    return {"residents": residents, "years": len(times), "mean_ms": round(1000 * sum(times) / len(times), 1),
-            "worst_ms": round(1000 * max(times), 1)}
+    return {
+        "residents": residents,
+        "years": len(times),
+        "mean_ms": round(1000 * sum(times) / len(times), 1),
+        "worst_ms": round(1000 * max(times), 1),
+    }
 
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CLICKS = 20
 
 
@@ -88,8 +99,13 @@ def measure_browser() -> dict | None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait()
-    return {"browser_step": "chromium", "residents": 5_000, "clicks": CLICKS,
-            "mean_ms": round(1000 * sum(times) / len(times), 1), "worst_ms": round(1000 * max(times), 1)}
+    return {
+        "browser_step": "chromium",
+        "residents": 5_000,
+        "clicks": CLICKS,
+        "mean_ms": round(1000 * sum(times) / len(times), 1),
+        "worst_ms": round(1000 * max(times), 1),
+    }
 
 
 def _wait_for(url: str, seconds: float = 120) -> None:

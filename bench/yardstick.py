@@ -22,17 +22,28 @@ import time
 
 import mesa
 
-GRADES = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000)   # yuan/year (2014 list)
-SUBSIDY = {grade: 30 if grade < 500 else 60 for grade in GRADES}           # yuan/year
-BETA = {"pay": -3.88, "awareness": 2.73, "trust": 2.25, "age": 0.46, "log_income": 0.64, "affordability": -45.9,
-        "lowest": 2.02, "highest": 0.57, "peer_share": 1.0, "inertia": 1.0, "account_value": 7.78}
+GRADES = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000)  # yuan/year (2014 list)
+SUBSIDY = {grade: 30 if grade < 500 else 60 for grade in GRADES}  # yuan/year
+BETA = {
+    "pay": -3.88,
+    "awareness": 2.73,
+    "trust": 2.25,
+    "age": 0.46,
+    "log_income": 0.64,
+    "affordability": -45.9,
+    "lowest": 2.02,
+    "highest": 0.57,
+    "peer_share": 1.0,
+    "inertia": 1.0,
+    "account_value": 7.78,
+}
 VILLAGES = 150
 PENSION_AGE, MIN_YEARS, DIVISOR = 60, 15, 139
-BASIC_PENSION = 103.0 * 12         # yuan/year
-INTEREST = 0.015                   # per year
-MEAN_INCOME = 12_000.0             # yuan/year
+BASIC_PENSION = 103.0 * 12  # yuan/year
+INTEREST = 0.015  # per year
+MEAN_INCOME = 12_000.0  # yuan/year
 GROWTH = 1.06
-OUT_MIGRATION = 0.005              # per year, ages 16-45
+OUT_MIGRATION = 0.005  # per year, ages 16-45
 
 
 def death_probability(age: int) -> float:
@@ -52,7 +63,7 @@ class Resident(mesa.Agent):
         self.awareness = random.betavariate(2.0, 3.0)
         self.trust = random.betavariate(3.0, 2.0)
         self.employee = random.random() < 0.2
-        self.choice = -1          # last year's grade, yuan; 0 not paying, -1 no choice
+        self.choice = -1  # last year's grade, yuan; 0 not paying, -1 no choice
         self.years = 0
         self.account = 0.0
         self.account_pension = 0.0
@@ -61,9 +72,12 @@ class Resident(mesa.Agent):
     def step(self) -> None:
         model, random = self.model, self.model.random
         paying_share, pensioner_share = model.paying[self.village], model.pensioners[self.village]
-        self.awareness = min(1.0, self.awareness + (1 - self.awareness) * (0.05 + 0.1 * paying_share
-                                                                           + 0.1 * pensioner_share)
-                             - 0.05 * self.awareness)
+        self.awareness = min(
+            1.0,
+            self.awareness
+            + (1 - self.awareness) * (0.05 + 0.1 * paying_share + 0.1 * pensioner_share)
+            - 0.05 * self.awareness,
+        )
         self.trust = min(1.0, self.trust + (1 - self.trust) * (0.03 + 0.1 * pensioner_share) - 0.03 * self.trust)
         interest = self.account * INTEREST
         if not self.pensioner and not self.employee and self.age < PENSION_AGE:
@@ -84,8 +98,7 @@ class Resident(mesa.Agent):
             model.ledger["pensions"] += BASIC_PENSION + from_account
         self.account += interest
         model.ledger["interest"] += interest
-        if random.random() < death_probability(self.age) or (
-                16 <= self.age <= 45 and random.random() < OUT_MIGRATION):
+        if random.random() < death_probability(self.age) or (16 <= self.age <= 45 and random.random() < OUT_MIGRATION):
             model.ledger["inheritance"] += self.account
             self.remove()
             return
@@ -96,14 +109,25 @@ class Resident(mesa.Agent):
         """A multinomial logit over not paying and each grade: utilities, their exponentials, one draw."""
         b = BETA
         peers = self.model.peers[self.village]
-        pay = (b["pay"] + b["awareness"] * self.awareness + b["trust"] * self.trust
-               + b["age"] * (self.age - 45) / 10 + b["log_income"] * math.log(self.income / MEAN_INCOME))
+        pay = (
+            b["pay"]
+            + b["awareness"] * self.awareness
+            + b["trust"] * self.trust
+            + b["age"] * (self.age - 45) / 10
+            + b["log_income"] * math.log(self.income / MEAN_INCOME)
+        )
         worth = b["account_value"] * self.trust * (PENSION_AGE - min(self.age, PENSION_AGE)) / 40 / self.income
         utilities = [b["peer_share"] * peers.get(0, 0.0) + b["inertia"] * (self.choice == 0)]
         for i, grade in enumerate(GRADES):
-            utilities.append(pay + b["affordability"] * grade / self.income + worth * (grade + SUBSIDY[grade])
-                             + b["lowest"] * (i == 0) + b["highest"] * (i == len(GRADES) - 1)
-                             + b["peer_share"] * peers.get(grade, 0.0) + b["inertia"] * (self.choice == grade))
+            utilities.append(
+                pay
+                + b["affordability"] * grade / self.income
+                + worth * (grade + SUBSIDY[grade])
+                + b["lowest"] * (i == 0)
+                + b["highest"] * (i == len(GRADES) - 1)
+                + b["peer_share"] * peers.get(grade, 0.0)
+                + b["inertia"] * (self.choice == grade)
+            )
         top = max(utilities)
         weights = [math.exp(u - top) for u in utilities]
         draw = random.random() * sum(weights)
@@ -144,7 +168,7 @@ class Yardstick(mesa.Model):
     def step(self) -> None:
         self.ledger = dict.fromkeys(("contributions", "pensions", "interest", "inheritance"), 0.0)
         self.agents.shuffle_do("step")
-        for _ in range(int(len(self.agents) * 0.018)):      # new 16-year-olds and migrants
+        for _ in range(int(len(self.agents) * 0.018)):  # new 16-year-olds and migrants
             Resident(self, 16)
         self.village_shares()
 
@@ -158,8 +182,12 @@ def measure(residents: int = 5_000, years: int = 5) -> dict:
         agent_years += len(model.agents)
         model.step()
     seconds = time.perf_counter() - started
-    return {"residents": residents, "years": years, "seconds": round(seconds, 2),
-            "agent_years_per_s": round(agent_years / seconds)}
+    return {
+        "residents": residents,
+        "years": years,
+        "seconds": round(seconds, 2),
+        "agent_years_per_s": round(agent_years / seconds),
+    }
 
 
 if __name__ == "__main__":

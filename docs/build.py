@@ -52,8 +52,8 @@ from abm.infra.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-SURVEY_README = ROOT / "abm" / "calibration" / "survey" / "README.md"   # the stand-in's generating values
-RESULTS_README = ROOT / "results" / "README.md"                          # the time series' columns
+SURVEY_README = ROOT / "abm" / "calibration" / "survey" / "README.md"  # the stand-in's generating values
+RESULTS_README = ROOT / "results" / "README.md"  # the time series' columns
 DOCS = ROOT / "docs"
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
 SWEEPS = ROOT / "scenarios" / "sweeps"
@@ -65,6 +65,7 @@ CLOSE = "<!-- /generated -->"
 
 
 # --- markers -------------------------------------------------------------------------------------
+
 
 def parse(text: str, source: str | Path = README) -> dict[str, str]:
     """The generated sections of ``text``, name -> the lines between its markers.
@@ -78,8 +79,12 @@ def parse(text: str, source: str | Path = README) -> dict[str, str]:
         opening = OPEN.match(line)
         if opening:
             if name is not None:
-                raise UserError(f"section {opening[1]!r} opens inside section {name!r} (opened on line {start}); "
-                                f"close it first with {CLOSE}", file=source, line=number)
+                raise UserError(
+                    f"section {opening[1]!r} opens inside section {name!r} (opened on line {start}); "
+                    f"close it first with {CLOSE}",
+                    file=source,
+                    line=number,
+                )
             if opening[1] in sections:
                 raise UserError(f"section {opening[1]!r} appears twice", file=source, line=number)
             name, start, body = opening[1], number, []
@@ -89,8 +94,12 @@ def parse(text: str, source: str | Path = README) -> dict[str, str]:
             sections[name] = "\n".join(body).strip("\n")
             name = None
         elif line.lstrip().startswith(("<!-- generated", "<!-- /generated")):
-            raise UserError(f"malformed marker {line.strip()!r}: a marker is alone on its line, "
-                            f"'<!-- generated: NAME -->' (NAME: a-z, 0-9, -) or {CLOSE!r}", file=source, line=number)
+            raise UserError(
+                f"malformed marker {line.strip()!r}: a marker is alone on its line, "
+                f"'<!-- generated: NAME -->' (NAME: a-z, 0-9, -) or {CLOSE!r}",
+                file=source,
+                line=number,
+            )
         elif name is not None:
             body.append(line)
     if name is not None:
@@ -102,8 +111,11 @@ def replace(text: str, fresh: dict[str, str], source: str | Path = README) -> st
     """``text`` with the named sections' contents replaced; every other line is kept as it is."""
     missing = sorted(set(fresh) - set(parse(text, source)))
     if missing:
-        raise UserError(f"no markers for section(s) {', '.join(missing)}: add "
-                        f"'<!-- generated: NAME -->' and {CLOSE!r} lines where they belong", file=source)
+        raise UserError(
+            f"no markers for section(s) {', '.join(missing)}: add "
+            f"'<!-- generated: NAME -->' and {CLOSE!r} lines where they belong",
+            file=source,
+        )
     out, name = [], None
     for line in text.splitlines(keepends=True):
         opening = OPEN.match(line.rstrip("\n"))
@@ -127,6 +139,7 @@ def stale(text: str, fresh: dict[str, str], source: str | Path = README) -> list
 
 
 # --- formatting ----------------------------------------------------------------------------------
+
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     return tables.markdown(header, rows)
@@ -153,23 +166,27 @@ def count(value: int) -> str:
 
 def machine() -> str:
     """Where timings were taken: cores and the load already on them (the machine may be shared)."""
-    return (f"Measured on {os.cpu_count()} cores with a load average of {os.getloadavg()[0]:.1f} "
-            "when the runs started.")
+    return f"Measured on {os.cpu_count()} cores with a load average of {os.getloadavg()[0]:.1f} when the runs started."
 
 
 # --- jobs ----------------------------------------------------------------------------------------
 
+
 @dataclass
 class Result:
     sections: dict[str, str] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)     # written under docs/
+    files: list[Path] = field(default_factory=list)  # written under docs/
     notes: list[str] = field(default_factory=list)
 
 
 BASELINE_YEARS = (2011, 2018, 2020, 2030, 2050)
 # the indicators of the table, and what each row adds to the indicator's label (abm/sim/outcomes.py)
-BASELINE_ROWS = {"participation_rate": "paying / eligible", "lowest_grade_share": "", "top_grade_share": "",
-                 "replacement_rate": "mean pension / rural income"}
+BASELINE_ROWS = {
+    "participation_rate": "paying / eligible",
+    "lowest_grade_share": "",
+    "top_grade_share": "",
+    "replacement_rate": "mean pension / rural income",
+}
 
 
 def row_label(name: str, note: str = "") -> str:
@@ -183,8 +200,10 @@ def indicator_rows(means, rows: dict[str, str], years) -> list[list[str]]:
     """One row per indicator (its label, note and unit), its mean in each year in its shown unit."""
     from abm.sim import outcomes
 
-    return [[row_label(name, note), *(outcomes.number(name, means.loc[year, name]) for year in years)]
-            for name, note in rows.items()]
+    return [
+        [row_label(name, note), *(outcomes.number(name, means.loc[year, name]) for year in years)]
+        for name, note in rows.items()
+    ]
 
 
 def baseline(figures: Path | None = DOCS) -> Result:
@@ -196,15 +215,18 @@ def baseline(figures: Path | None = DOCS) -> Result:
     result = replications.run(scenario)
     means = result.timeseries.groupby("year").mean(numeric_only=True)
     coefficients = scenario.behaviour.coefficients
-    lead = (f"`make run` (`pension-abm run scenarios/baseline.yaml`): seed {result.seed}, "
-            f"{count(scenario.population.residents)} simulated residents, {coefficients} coefficients, "
-            f"{result.runs} run{'s' if result.runs > 1 else ''}:")
+    lead = (
+        f"`make run` (`pension-abm run scenarios/baseline.yaml`): seed {result.seed}, "
+        f"{count(scenario.population.residents)} simulated residents, {coefficients} coefficients, "
+        f"{result.runs} run{'s' if result.runs > 1 else ''}:"
+    )
     rows = indicator_rows(means, BASELINE_ROWS, BASELINE_YEARS)
     out = Result({"baseline": lead + "\n\n" + table(["indicator", *map(str, BASELINE_YEARS)], rows)})
     if figures is not None:
         runs = f"{result.runs} runs" if result.runs > 1 else "1 run"
-        fig = plots.figure(result.timeseries, plots.FIGURES["enrolment.png"],
-                           f"{scenario.name} (seed {result.seed}, {runs})")
+        fig = plots.figure(
+            result.timeseries, plots.FIGURES["enrolment.png"], f"{scenario.name} (seed {result.seed}, {runs})"
+        )
         out.files.append(plots.save(fig, figures / "baseline-enrolment.png"))
     return out
 
@@ -224,34 +246,57 @@ def population(figures: Path | None = DOCS) -> Result:
     census = observed.get("population", {})
     deaths = observed.get("crude_death_rate", {})
     old = observed.get("share_60_plus", {})
-    rows = [[str(year), "", "", "", f"{count(census[year])} (census)"]
-            for year in sorted(census) if year < scenario.start_year]
+    rows = [
+        [str(year), "", "", "", f"{count(census[year])} (census)"]
+        for year in sorted(census)
+        if year < scenario.start_year
+    ]
     for year in POPULATION_YEARS:
         row = means.loc[year]
         mid_year = row["population"] - (row["births"] - row["deaths"] + row["in_migrants"] - row["out_migrants"]) / 2
-        notes = ([f"{count(census[year])}"] if year in census else []) + \
-            ([f"death rate {1000 * deaths[year]:.2f}"] if year in deaths else []) + \
-            ([f"60+: {percent(old[year])} (national rural)"] if year in old else [])
-        rows.append([str(year), count(round(row["population"])), percent(row["share_60_plus"]),
-                     f"{1000 * row['deaths'] / mid_year:.2f}", "; ".join(notes)])
-    lead = (f"Baseline, seed {result.seed}, {result.runs} run{'s' if result.runs > 1 else ''}: population at the "
-            "end of each year, crude death rate per mid-year population; observations from "
-            "`abm/data/observations/qi_county.yaml`:")
+        notes = (
+            ([f"{count(census[year])}"] if year in census else [])
+            + ([f"death rate {1000 * deaths[year]:.2f}"] if year in deaths else [])
+            + ([f"60+: {percent(old[year])} (national rural)"] if year in old else [])
+        )
+        rows.append(
+            [
+                str(year),
+                count(round(row["population"])),
+                percent(row["share_60_plus"]),
+                f"{1000 * row['deaths'] / mid_year:.2f}",
+                "; ".join(notes),
+            ]
+        )
+    lead = (
+        f"Baseline, seed {result.seed}, {result.runs} run{'s' if result.runs > 1 else ''}: population at the "
+        "end of each year, crude death rate per mid-year population; observations from "
+        "`abm/data/observations/qi_county.yaml`:"
+    )
     header = ["year", "population", "aged 60+", "deaths per mille", "census / communique"]
     out = Result({"population": lead + "\n\n" + table(header, rows)})
     if figures is not None:
-        fig = plots.figure(result.timeseries, plots.with_observed(plots.FIGURES["population.png"], observed),
-                           f"{scenario.name} (seed {result.seed})")
+        fig = plots.figure(
+            result.timeseries,
+            plots.with_observed(plots.FIGURES["population.png"], observed),
+            f"{scenario.name} (seed {result.seed})",
+        )
         out.files.append(plots.save(fig, figures / "population.png"))
     return out
 
 
 COST_YEARS = (2020, 2030, 2050, 2070, 2100)
 COST_END = 2100
-COST_ROWS = {"funding_ratio": "accounts / account liability", "longevity_gap": "present value",
-             "basic_pension_obligation": "present value", "public_spending": "", "public_spending_per_person": "",
-             "public_spending_share_gdp": "", "public_spending_share_budget": "",
-             "life_expectancy_at_pension_age": "60; the divisor implies 11.6"}
+COST_ROWS = {
+    "funding_ratio": "accounts / account liability",
+    "longevity_gap": "present value",
+    "basic_pension_obligation": "present value",
+    "public_spending": "",
+    "public_spending_per_person": "",
+    "public_spending_share_gdp": "",
+    "public_spending_share_budget": "",
+    "life_expectancy_at_pension_age": "60; the divisor implies 11.6",
+}
 
 
 def cost_path(figures: Path | None = DOCS) -> Result:
@@ -265,16 +310,18 @@ def cost_path(figures: Path | None = DOCS) -> Result:
     divisor = {float(means.loc[year, "divisor_life_expectancy"]) for year in COST_YEARS}
     if divisor != {139 / 12}:
         raise RuntimeError(f"the row label assumes the divisor 139 throughout, got {sorted(divisor)}")
-    lead = (f"`pension-abm run scenarios/baseline.yaml --set end_year={COST_END}`: seed {result.seed}, "
-            f"{count(scenario.population.residents)} simulated residents, {result.runs} "
-            f"run{'s' if result.runs > 1 else ''}; valued at the account interest rate in force "
-            f"({percent(list(scenario.policy.interest_rate.values())[-1])} from "
-            f"{list(scenario.policy.interest_rate)[-1]}):")
+    lead = (
+        f"`pension-abm run scenarios/baseline.yaml --set end_year={COST_END}`: seed {result.seed}, "
+        f"{count(scenario.population.residents)} simulated residents, {result.runs} "
+        f"run{'s' if result.runs > 1 else ''}; valued at the account interest rate in force "
+        f"({percent(list(scenario.policy.interest_rate.values())[-1])} from "
+        f"{list(scenario.policy.interest_rate)[-1]}):"
+    )
     rows = indicator_rows(means, COST_ROWS, COST_YEARS)
     return Result({"cost-path": lead + "\n\n" + table(["indicator", *map(str, COST_YEARS)], rows)})
 
 
-EXPERIMENTS = {"year": 2026, "replications": 10, "residents": 5_000}   # the command's defaults
+EXPERIMENTS = {"year": 2026, "replications": 10, "residents": 5_000}  # the command's defaults
 
 
 def experiments(figures: Path | None = DOCS) -> Result:
@@ -286,10 +333,19 @@ def experiments(figures: Path | None = DOCS) -> Result:
     rows = []
     for row in frame.itertuples():
         target = row.target
-        rows.append([row.experiment, row.measure, simulated_text(row),
-                     target.replace("|", "\\|"), {True: "yes", False: "no"}.get(row.met, "")])
-    lead = (f"`pension-abm experiments` (baseline, {EXPERIMENTS['year']}, {EXPERIMENTS['replications']} runs of "
-            f"{count(EXPERIMENTS['residents'])} residents), mean [90% band]:")
+        rows.append(
+            [
+                row.experiment,
+                row.measure,
+                simulated_text(row),
+                target.replace("|", "\\|"),
+                {True: "yes", False: "no"}.get(row.met, ""),
+            ]
+        )
+    lead = (
+        f"`pension-abm experiments` (baseline, {EXPERIMENTS['year']}, {EXPERIMENTS['replications']} runs of "
+        f"{count(EXPERIMENTS['residents'])} residents), mean [90% band]:"
+    )
     return Result({"experiments": lead + "\n\n" + table(["experiment", "measure", "simulated", "target", "met"], rows)})
 
 
@@ -305,21 +361,29 @@ def irr(figures: Path | None = DOCS) -> Result:
     scenario = load_scenario(BASELINE)
     worth = [money_worth(scenario, grade, IRR_ENTRY_AGE) for grade in IRR_GRADES]
     first = worth[0]
-    if any((w.years, w.start_year, w.retirement_age) != (first.years, first.start_year, first.retirement_age)
-           for w in worth):
+    if any(
+        (w.years, w.start_year, w.retirement_age) != (first.years, first.start_year, first.retirement_age)
+        for w in worth
+    ):
         raise RuntimeError("the grades retire at different ages: the table's header would be wrong")
-    lead = (f"`pension-abm irr --grade G --entry-age {IRR_ENTRY_AGE}` on the baseline: {first.years} years "
-            f"of contributions from {first.start_year}, pension from age {first.retirement_age}:")
-    rows = [["internal rate of return", *(percent(w.irr) for w in worth)],
-            [f"monthly pension at {first.retirement_age} (yuan)", *(f"{w.monthly_pension:.0f}" for w in worth)],
-            ["replacement rate", *(percent(w.replacement_rate) for w in worth)]]
+    lead = (
+        f"`pension-abm irr --grade G --entry-age {IRR_ENTRY_AGE}` on the baseline: {first.years} years "
+        f"of contributions from {first.start_year}, pension from age {first.retirement_age}:"
+    )
+    rows = [
+        ["internal rate of return", *(percent(w.irr) for w in worth)],
+        [f"monthly pension at {first.retirement_age} (yuan)", *(f"{w.monthly_pension:.0f}" for w in worth)],
+        ["replacement rate", *(percent(w.replacement_rate) for w in worth)],
+    ]
     return Result({"irr": lead + "\n\n" + table(["grade (yuan/year)", *map(str, IRR_GRADES)], rows)})
 
 
 # The shipped sweeps in the README's order, and the output whose index figure the README shows.
-SHIPPED = {"policy_levers": ("participation_rate@mean2026-2040", "sweep-policy-levers.png"),
-           "behaviour": ("lowest_grade_share@2040", "sweep-behaviour.png")}
-LEADING = 3       # parameters shown per output
+SHIPPED = {
+    "policy_levers": ("participation_rate@mean2026-2040", "sweep-policy-levers.png"),
+    "behaviour": ("lowest_grade_share@2040", "sweep-behaviour.png"),
+}
+LEADING = 3  # parameters shown per output
 WORKERS = 2
 
 
@@ -337,9 +401,16 @@ def sweeps(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
             spec = load_sweep(path)
             stats = run_sweep(spec, path, folder / name, workers=workers)
             analysis = analyze_folder(folder / name)
-            rows.append([f"`{name}.yaml`", _method(spec), ", ".join(p.name.replace("_", " ") for p in spec.parameters),
-                         count(stats["points"]), count(stats["runs"]),
-                         f"{stats['seconds']:.0f} s ({stats['runs_per_second']:.1f} runs/s)"])
+            rows.append(
+                [
+                    f"`{name}.yaml`",
+                    _method(spec),
+                    ", ".join(p.name.replace("_", " ") for p in spec.parameters),
+                    count(stats["points"]),
+                    count(stats["runs"]),
+                    f"{stats['seconds']:.0f} s ({stats['runs_per_second']:.1f} runs/s)",
+                ]
+            )
             findings.append(_leading(spec, analysis))
             if figures is not None:
                 slug = re.sub(r"[^A-Za-z0-9_-]+", "_", figure_output).strip("_")
@@ -365,25 +436,33 @@ def _leading(spec, analysis: dict) -> str:
     frame = analysis["indices"]
     key = "mu_star" if spec.method == "morris" else next(k for k in ("ST", "delta", "S1") if k in frame)
     conf = f"{key}_conf"
-    if key == "mu_star":   # effects are in each output's unit: the widest half-width relative to the leading mu*
+    if key == "mu_star":  # effects are in each output's unit: the widest half-width relative to the leading mu*
         ratios = [part[conf].max() / part[key].max() for _, part in frame.groupby("output") if part[key].max() > 0]
         widest = f"widest {100 * max(ratios, default=0.0):.0f}% of its output's leading mu*"
         label = "mu*, the mean absolute elementary effect in the output's unit"
     else:
         widest = f"widest {number(float(frame[conf].max()) if len(frame) else 0.0)}"
-        label = {"ST": "ST, the total-order index", "S1": "S1, the first-order index",
-                 "delta": "delta, the moment-independent index"}[key]
+        label = {
+            "ST": "ST, the total-order index",
+            "S1": "S1, the first-order index",
+            "delta": "delta, the moment-independent index",
+        }[key]
     general = [w for w in analysis["warnings"] if w.startswith("samples")]
-    lead = (f"`{spec.name}` ({_method(spec)}): {label}, ± its 95% confidence half-width ({widest})"
-            + (f"; the analysis warns: {general[0]}" if general else "") + ":")
+    lead = (
+        f"`{spec.name}` ({_method(spec)}): {label}, ± its 95% confidence half-width ({widest})"
+        + (f"; the analysis warns: {general[0]}" if general else "")
+        + ":"
+    )
     rows = []
     for column in spec.columns:
         part = frame[frame["output"] == column].sort_values(key, ascending=False) if len(frame) else frame
         if not len(part):
             rows.append([f"`{column}`", *["does not vary over the sample"] + [""] * (LEADING - 1)])
             continue
-        cells = [f"{row.parameter} {number(getattr(row, key))} ± {number(getattr(row, conf))}"
-                 for row in part.head(LEADING).itertuples()]
+        cells = [
+            f"{row.parameter} {number(getattr(row, key))} ± {number(getattr(row, conf))}"
+            for row in part.head(LEADING).itertuples()
+        ]
         rows.append([f"`{column}`", *cells, *[""] * (LEADING - len(cells))])
     header = ["output", *("first", "second", "third", "fourth", "fifth")[:LEADING]]
     return lead + "\n\n" + table(header, rows)
@@ -427,25 +506,34 @@ def search_answer(spec, outcome, written: dict, seconds: float, workers: int) ->
     front = written["table"]
     runs = len(outcome.problem.scenarios) * spec.final_replications
     rate = outcome.policies_run / outcome.seconds if outcome.seconds > 0 else 0.0
-    lead = (f"`{spec.name}` ({spec.description}): {len(outcome.evaluations)} policies searched in "
-            f"{outcome.seconds:.0f} s ({rate:.2f} policies/s, each {len(outcome.problem.scenarios)} scenarios x "
-            f"{spec.replications} replications), {len(front)} run again with {spec.final_replications} replications "
-            f"per scenario in {outcome.final_seconds:.0f} s; {seconds:.0f} s in all on {workers} workers. "
-            + report.changed(outcome, front))
+    lead = (
+        f"`{spec.name}` ({spec.description}): {len(outcome.evaluations)} policies searched in "
+        f"{outcome.seconds:.0f} s ({rate:.2f} policies/s, each {len(outcome.problem.scenarios)} scenarios x "
+        f"{spec.replications} replications), {len(front)} run again with {spec.final_replications} replications "
+        f"per scenario in {outcome.final_seconds:.0f} s; {seconds:.0f} s in all on {workers} workers. "
+        + report.changed(outcome, front)
+    )
     if written["cheapest"] is None:
         return lead + " **No policy met every constraint**; the closest are in its search.md."
     row = front[front["cheapest"]].iloc[0]
-    levers = ", ".join(f"{lever.name} {lever.shown(c)}{f' {lever.unit}' if lever.unit else ''}"
-                       for lever, c in zip(spec.levers, codes_of(written["cheapest"])))
-    rows = [[m.describe(), report.unit(m), report.with_band(m, row),
-             report.number(m, row[f"{m.name}_margin"], signed=True) if f"{m.name}_margin" in row else ""]
-            for m in spec.measures]
+    levers = ", ".join(
+        f"{lever.name} {lever.shown(c)}{f' {lever.unit}' if lever.unit else ''}"
+        for lever, c in zip(spec.levers, codes_of(written["cheapest"]))
+    )
+    rows = [
+        [
+            m.describe(),
+            report.unit(m),
+            report.with_band(m, row),
+            report.number(m, row[f"{m.name}_margin"], signed=True) if f"{m.name}_margin" in row else "",
+        ]
+        for m in spec.measures
+    ]
     reference = outcome.reference.iloc[0] if len(outcome.reference) else None
     if reference is not None:
         rows = [[*r, report.with_band(m, reference)] for r, m in zip(rows, spec.measures)]
     header = ["measure", "unit", f"cheapest [90% band over {runs} runs]", "margin", "base scenario as written"]
-    return (lead + f" The cheapest policy meeting every constraint: {levers}:\n\n"
-            + table(header[:len(rows[0])], rows))
+    return lead + f" The cheapest policy meeting every constraint: {levers}:\n\n" + table(header[: len(rows[0])], rows)
 
 
 # The scenarios' effects: the year compared, and runs x residents giving bands narrow enough to read
@@ -463,13 +551,17 @@ def scenario_effects(figures: Path | None = DOCS, workers: int = WORKERS) -> Res
     return Result({"scenario-effects": effects_table(effects, workers) + "\n\n" + where})
 
 
-LEVER_YEAR = 2026   # the levers are abm/analysis/directions.py's, from this year
+LEVER_YEAR = 2026  # the levers are abm/analysis/directions.py's, from this year
 LEVER_SPAN = (LEVER_YEAR, LEVER_YEAR + 9)
 LEVER_SIZE = {"runs": 20, "residents": 10_000}
 # the lever table's indicators: differences in their shown unit, or relative to the baseline's level
-LEVER_INDICATORS = {"participation_rate": "difference", "participation_16_29": "difference",
-                    "participation_45_59": "difference", "mean_contribution": "relative",
-                    "lowest_grade_share": "difference"}
+LEVER_INDICATORS = {
+    "participation_rate": "difference",
+    "participation_16_29": "difference",
+    "participation_45_59": "difference",
+    "mean_contribution": "relative",
+    "lowest_grade_share": "difference",
+}
 
 
 def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
@@ -483,8 +575,9 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     started, where = time.perf_counter(), machine()
     baseline = load_scenario(BASELINE)
     levers = {f"{d.label} from {LEVER_YEAR}": d.change(baseline, LEVER_YEAR) for d in DIRECTIONS}
-    frame = lever_effects(BASELINE, levers, LEVER_SPAN, indicators=list(LEVER_INDICATORS), workers=workers,
-                          **LEVER_SIZE)
+    frame = lever_effects(
+        BASELINE, levers, LEVER_SPAN, indicators=list(LEVER_INDICATORS), workers=workers, **LEVER_SIZE
+    )
     seconds = time.perf_counter() - started
     rows = []
     for lever in levers:
@@ -500,16 +593,23 @@ def levers(figures: Path | None = DOCS, workers: int = WORKERS) -> Result:
     base = frame[frame["lever"] == next(iter(levers))].set_index("indicator")["reference"]
     levels = [outcomes.indicator(name).unit.text(base[name]) for name in LEVER_INDICATORS]
     rows.insert(0, ["baseline (levels)", *levels])
-    lead = (f"Each lever alone against the baseline, mean over {LEVER_SPAN[0]}-{LEVER_SPAN[1]} of "
-            f"{LEVER_SIZE['runs']} paired runs (the same seeds) of {count(LEVER_SIZE['residents'])} residents, "
-            f"difference [90% band]; participation in percentage points of the eligible, the mean contribution "
-            f"relative to the baseline's. Each replication draws its behaviour coefficients from their estimates' "
-            f"uncertainty (the same draws with and without the lever), so the bands carry that uncertainty as well "
-            f"as the simulation's noise. The levers are those `pension-abm directions` holds to the evidence's "
-            f"directions (`abm/analysis/directions.py`). The runs took {seconds:.0f} s on {workers} workers "
-            f"(`python docs/build.py --only levers`).")
-    header = ["lever", *(outcomes.heading(name, difference=True) if kind == "difference" else
-                         f"{outcomes.label(name)}, change" for name, kind in LEVER_INDICATORS.items())]
+    lead = (
+        f"Each lever alone against the baseline, mean over {LEVER_SPAN[0]}-{LEVER_SPAN[1]} of "
+        f"{LEVER_SIZE['runs']} paired runs (the same seeds) of {count(LEVER_SIZE['residents'])} residents, "
+        f"difference [90% band]; participation in percentage points of the eligible, the mean contribution "
+        f"relative to the baseline's. Each replication draws its behaviour coefficients from their estimates' "
+        f"uncertainty (the same draws with and without the lever), so the bands carry that uncertainty as well "
+        f"as the simulation's noise. The levers are those `pension-abm directions` holds to the evidence's "
+        f"directions (`abm/analysis/directions.py`). The runs took {seconds:.0f} s on {workers} workers "
+        f"(`python docs/build.py --only levers`)."
+    )
+    header = [
+        "lever",
+        *(
+            outcomes.heading(name, difference=True) if kind == "difference" else f"{outcomes.label(name)}, change"
+            for name, kind in LEVER_INDICATORS.items()
+        ),
+    ]
     return Result({"levers": lead + "\n\n" + table(header, rows) + "\n\n" + where})
 
 
@@ -520,23 +620,33 @@ def effects_table(effects, workers: int = WORKERS) -> str:
     from abm.sim import outcomes
 
     base = effects.scenarios[0].name
-    rows = [[f"`{base}`", effects.scenarios[0].description,
-             *(_level(name, effects.level(base, name)) for name in INDICATORS),
-             "the reference: levels in the year"]]
+    rows = [
+        [
+            f"`{base}`",
+            effects.scenarios[0].description,
+            *(_level(name, effects.level(base, name)) for name in INDICATORS),
+            "the reference: levels in the year",
+        ]
+    ]
     for scenario in effects.scenarios[1:]:
         cells = [_effect(name, effects.difference(scenario.name, name)) for name in INDICATORS]
         rows.append([f"`{scenario.name}`", scenario.description, *cells, mechanism_sentence(effects, scenario.name)])
-    header = ["scenario", "question (its description)",
-              *(outcomes.heading(name, difference=True) for name in INDICATORS),
-              f"why: what it changes, and what moved the utility of paying in {effects.year}"]
-    lead = (f"Effects in {effects.year} against `{base}`: the mean difference over {effects.runs} paired runs (the "
-            f"same seeds and the same draws of the behaviour coefficients from their estimates' uncertainty) of "
-            f"{count(effects.residents)} simulated residents, [90% band: the simulation's noise and the "
-            f"coefficients' uncertainty]; the `{base}` row gives its levels. Public spending is the "
-            f"`public_spending` indicator: the year's public money for the scheme "
-            f"(basic pensions, bonuses, entry subsidies, government-paid contributions, payments after an "
-            f"account is exhausted; abm/sim/fund.py `PUBLIC`). The runs took {effects.seconds:.0f} s on {workers} "
-            f"workers (`python docs/build.py --only scenario-effects`).")
+    header = [
+        "scenario",
+        "question (its description)",
+        *(outcomes.heading(name, difference=True) for name in INDICATORS),
+        f"why: what it changes, and what moved the utility of paying in {effects.year}",
+    ]
+    lead = (
+        f"Effects in {effects.year} against `{base}`: the mean difference over {effects.runs} paired runs (the "
+        f"same seeds and the same draws of the behaviour coefficients from their estimates' uncertainty) of "
+        f"{count(effects.residents)} simulated residents, [90% band: the simulation's noise and the "
+        f"coefficients' uncertainty]; the `{base}` row gives its levels. Public spending is the "
+        f"`public_spending` indicator: the year's public money for the scheme "
+        f"(basic pensions, bonuses, entry subsidies, government-paid contributions, payments after an "
+        f"account is exhausted; abm/sim/fund.py `PUBLIC`). The runs took {effects.seconds:.0f} s on {workers} "
+        f"workers (`python docs/build.py --only scenario-effects`)."
+    )
     return lead + "\n\n" + table(header, rows)
 
 
@@ -557,8 +667,9 @@ def _effect(name: str, value) -> str:
 
 def _bench(script: str, *args: str) -> list[dict]:
     """The JSON lines a benchmark script prints (run in its own process, from the project root)."""
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, check=True,
-                          stdout=subprocess.PIPE, text=True)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True
+    )
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
@@ -569,11 +680,26 @@ def bench_model(figures: Path | None = DOCS) -> Result:
     for line in _bench("bench_model.py"):
         size = count(line["residents"]) + ("" if line["size"].isdigit() else f" ({line['size']}, one to one)")
         target = "" if "target" not in line else f"{line['target']}: {'met' if line['met'] else 'not met'}"
-        rows.append([size, f"{line['seconds']:.2f}", f"{line['agent_years_per_s'] / 1e6:.2f} M",
-                     f"{line['vs_plain_mesa']:,}x", f"{line['peak_mib']:,.0f} MiB", count(line["bytes_per_resident"]),
-                     target])
-    header = ["residents", "seconds", "agent-years/s", "vs plain Mesa", "peak memory growth", "bytes/resident",
-              "target"]
+        rows.append(
+            [
+                size,
+                f"{line['seconds']:.2f}",
+                f"{line['agent_years_per_s'] / 1e6:.2f} M",
+                f"{line['vs_plain_mesa']:,}x",
+                f"{line['peak_mib']:,.0f} MiB",
+                count(line["bytes_per_resident"]),
+                target,
+            ]
+        )
+    header = [
+        "residents",
+        "seconds",
+        "agent-years/s",
+        "vs plain Mesa",
+        "peak memory growth",
+        "bytes/resident",
+        "target",
+    ]
     return Result({"bench-model": table(header, rows) + "\n\n" + where})
 
 
@@ -589,8 +715,16 @@ def bench_sweep(figures: Path | None = DOCS, sobol_1024: bool = False) -> Result
         if name == "sobol_1024":
             continue
         one, two = runs[1], runs[2]
-        rows.append([f"`{name}`", str(one["samples"]), count(one["runs"]), f"{one['runs_per_s']:.1f}",
-                     f"{two['runs_per_s']:.1f}", f"{two['speedup_vs_1_worker']:.2f}x"])
+        rows.append(
+            [
+                f"`{name}`",
+                str(one["samples"]),
+                count(one["runs"]),
+                f"{one['runs_per_s']:.1f}",
+                f"{two['runs_per_s']:.1f}",
+                f"{two['speedup_vs_1_worker']:.2f}x",
+            ]
+        )
     header = ["sweep", "samples", "runs", "runs/s, 1 worker", "runs/s, 2 workers", "speed-up"]
     out = Result({"bench-sweep": table(header, rows) + "\n\n" + where})
     if "sobol_1024" in by_sweep:
@@ -603,7 +737,8 @@ def bench_sweep(figures: Path | None = DOCS, sobol_1024: bool = False) -> Result
             f"A Sobol sweep of N={spec.samples} over {len(spec.parameters)} parameters ({count(line['points'])} "
             f"points, {spec.replications} run{'s' if spec.replications > 1 else ''} each, `bench/sobol_1024.yaml`) "
             f"took {line['seconds']:.0f} s ({minutes} min {seconds} s, {line['runs_per_s']:.1f} runs/s) on "
-            f"{line['workers']} workers (`python bench/bench_sweep.py --sobol-1024`). {where}")
+            f"{line['workers']} workers (`python bench/bench_sweep.py --sobol-1024`). {where}"
+        )
     return out
 
 
@@ -614,13 +749,16 @@ def bench_viz(figures: Path | None = DOCS) -> Result:
         if "browser_step" in line:
             browser = line
         else:
-            rows.append([count(line["residents"]), str(line["years"]), f"{line['mean_ms']:.0f}",
-                         f"{line['worst_ms']:.0f}"])
+            rows.append(
+                [count(line["residents"]), str(line["years"]), f"{line['mean_ms']:.0f}", f"{line['worst_ms']:.0f}"]
+            )
     text = table(["residents", "years", "mean ms per year", "worst year, ms"], rows)
     if browser and "mean_ms" in browser:
-        text += (f"\n\nIn Chromium a Step click shows the new year after {browser['mean_ms']:.0f} ms on average at "
-                 f"{count(browser['residents'])} residents (worst of {browser['clicks']} clicks "
-                 f"{browser['worst_ms']:.0f} ms).")
+        text += (
+            f"\n\nIn Chromium a Step click shows the new year after {browser['mean_ms']:.0f} ms on average at "
+            f"{count(browser['residents'])} residents (worst of {browser['clicks']} clicks "
+            f"{browser['worst_ms']:.0f} ms)."
+        )
     else:
         text += "\n\nThe Step click in Chromium was not timed (chromium or Playwright missing)."
     return Result({"bench-viz": text + " " + where})
@@ -648,8 +786,9 @@ def screenshot(figures: Path | None = DOCS) -> Result:
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/"
     command = [str(Path(sys.executable).parent / "pension-abm"), "viz", "--port", str(port)]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         bench_viz._wait_for(url)
         with sync_playwright() as playwright:
@@ -661,7 +800,7 @@ def screenshot(figures: Path | None = DOCS) -> Result:
             for number_ in range(1, SCREENSHOT_STEPS + 1):
                 step.click()
                 page.get_by_text(re.compile(rf"^Time: {number_}(\.0)?$")).wait_for()
-            page.wait_for_timeout(1000)        # the charts redraw after a short debounce
+            page.wait_for_timeout(1000)  # the charts redraw after a short debounce
             path = figures / "viz.png"
             page.screenshot(path=str(path), full_page=True)
             browser.close()
@@ -671,12 +810,23 @@ def screenshot(figures: Path | None = DOCS) -> Result:
     return Result(files=[path])
 
 
-QUICK: dict[str, Callable[..., Result]] = {"baseline": baseline, "population": population, "irr": irr,
-                                           "experiments": experiments, "cost-path": cost_path}
-SLOW: dict[str, Callable[..., Result]] = {"sweeps": sweeps, "searches": searches, "scenario-effects": scenario_effects,
-                                          "levers": levers,
-                                          "bench-model": bench_model, "bench-sweep": bench_sweep,
-                                          "bench-viz": bench_viz, "screenshot": screenshot}
+QUICK: dict[str, Callable[..., Result]] = {
+    "baseline": baseline,
+    "population": population,
+    "irr": irr,
+    "experiments": experiments,
+    "cost-path": cost_path,
+}
+SLOW: dict[str, Callable[..., Result]] = {
+    "sweeps": sweeps,
+    "searches": searches,
+    "scenario-effects": scenario_effects,
+    "levers": levers,
+    "bench-model": bench_model,
+    "bench-sweep": bench_sweep,
+    "bench-viz": bench_viz,
+    "screenshot": screenshot,
+}
 JOBS = QUICK | SLOW
 # jobs whose sections quote wall times
 TIMED = ("sweeps", "searches", "scenario-effects", "levers", "bench-model", "bench-sweep", "bench-viz")
@@ -694,8 +844,10 @@ def columns_table() -> str:
     each column's stored unit, meaning and whether it is a key indicator."""
     from abm.sim import outcomes
 
-    rows = [[f"`{name}`", entry.unit.stored, entry.meaning, "key" if entry.key else ""]
-            for name, entry in outcomes.INDICATORS.items()]
+    rows = [
+        [f"`{name}`", entry.unit.stored, entry.meaning, "key" if entry.key else ""]
+        for name, entry in outcomes.INDICATORS.items()
+    ]
     return table(["column", "unit", "meaning", "key"], rows)
 
 
@@ -715,15 +867,19 @@ def quick_sections() -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bench", action="store_true", help="also the slow jobs: " + ", ".join(SLOW))
-    parser.add_argument("--only", nargs="+", choices=list(JOBS), metavar="JOB",
-                        help="run only these jobs: " + ", ".join(JOBS))
+    parser.add_argument(
+        "--only", nargs="+", choices=list(JOBS), metavar="JOB", help="run only these jobs: " + ", ".join(JOBS)
+    )
     parser.add_argument("--sobol-1024", action="store_true", help="bench-sweep also times bench/sobol_1024.yaml")
-    parser.add_argument("--check", action="store_true",
-                        help="compare the README's quick sections with fresh runs; exit 1 if any differs")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare the README's quick sections with fresh runs; exit 1 if any differs",
+    )
     args = parser.parse_args(argv)
     try:
         text = README.read_text(encoding="utf-8")
-        parse(text, README)                                # refuse a broken README before any run
+        parse(text, README)  # refuse a broken README before any run
         if args.check:
             names = stale(text, quick_sections(), README)
             for name in names:
@@ -735,15 +891,21 @@ def main(argv: list[str] | None = None) -> int:
         fresh: dict[str, str] = {}
         for name in names:
             if name in TIMED and os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
-                print(f"note: {name}: the machine is busy (load average {os.getloadavg()[0]:.1f}); its times will "
-                      "be longer than on a quiet machine", file=sys.stderr)
+                print(
+                    f"note: {name}: the machine is busy (load average {os.getloadavg()[0]:.1f}); its times will "
+                    "be longer than on a quiet machine",
+                    file=sys.stderr,
+                )
             started = time.perf_counter()
             job = JOBS[name]
             result = job(sobol_1024=True) if name == "bench-sweep" and args.sobol_1024 else job()
             fresh |= result.sections
             written = [str(p.relative_to(ROOT)) for p in result.files]
-            print(f"{name}: {time.perf_counter() - started:.1f} s; sections {', '.join(result.sections) or '-'}; "
-                  f"files {', '.join(written) or '-'}", flush=True)
+            print(
+                f"{name}: {time.perf_counter() - started:.1f} s; sections {', '.join(result.sections) or '-'}; "
+                f"files {', '.join(written) or '-'}",
+                flush=True,
+            )
             for note in result.notes:
                 print(f"note: {note}", file=sys.stderr)
         atomic.write_text(README, replace(text, fresh, README))

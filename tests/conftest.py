@@ -20,7 +20,7 @@ from helpers import BASELINE, CALIBRATION, REPO_ROOT, SHIPPED_CALIBRATION, STAND
 
 SYSTEM_TEMP = Path(tempfile.gettempdir())
 RESULTS = REPO_ROOT / "results"
-RUNNING = re.compile(r"\.partial-(?P<host>.+)-(?P<pid>\d+)$")   # abm.infra.atomic's temporary names
+RUNNING = re.compile(r"\.partial-(?P<host>.+)-(?P<pid>\d+)$")  # abm.infra.atomic's temporary names
 
 
 @pytest.fixture(scope="session")
@@ -64,9 +64,10 @@ def pytest_collection_modifyitems(items):
     pytest-xdist (make test: ``--dist loadfile``, a file on one worker, so that its module fixtures are
     computed once) the long files start early and the short ones fill the end, so that no worker
     starts a long file when the other is about to finish."""
-    heavy = Counter(item.path for item in items
-                    if item.get_closest_marker("slow") or item.get_closest_marker("browser"))
-    items.sort(key=lambda item: -heavy[item.path])      # stable: files stay whole and in order
+    heavy = Counter(
+        item.path for item in items if item.get_closest_marker("slow") or item.get_closest_marker("browser")
+    )
+    items.sort(key=lambda item: -heavy[item.path])  # stable: files stay whole and in order
 
 
 def temporary_entries() -> set[Path]:

@@ -68,7 +68,7 @@ def make_population(n: int, weight: float = 1.0, **columns) -> Population:
 
 
 # --- calibration ---------------------------------------------------------------------------------
-CALIBRATION = REPO_ROOT / "calibration"                  # report; fitted/, survey/, targets.yaml link into:
+CALIBRATION = REPO_ROOT / "calibration"  # report; fitted/, survey/, targets.yaml link into:
 SHIPPED_CALIBRATION = REPO_ROOT / "abm" / "calibration"
 STANDIN_FILE = CALIBRATION / "survey" / "qi_county_standin.csv"
 CODEBOOK_FILE = CALIBRATION / "survey" / "codebook.yaml"

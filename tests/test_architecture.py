@@ -34,7 +34,7 @@ def imports(path, top_level_only: bool = False) -> list[tuple[str, int]]:
     that is a module); with ``top_level_only``, the imports run when the module is imported."""
     tree = ast.parse(path.read_text())
     nodes = tree.body if top_level_only else list(ast.walk(tree))
-    if top_level_only:   # also under `if TYPE_CHECKING:` is not run; try/if blocks at the top are
+    if top_level_only:  # also under `if TYPE_CHECKING:` is not run; try/if blocks at the top are
         nodes = [n for n in nodes if not (isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test))]
         nodes = [sub for n in nodes for sub in ast.walk(n) if not isinstance(n, (ast.FunctionDef, ast.ClassDef))]
     found = []
@@ -53,10 +53,13 @@ def test_every_module_is_in_a_layer():
 
 
 def test_no_module_imports_a_higher_layer():
-    upward = [f"{MODULES[m].relative_to(REPO_ROOT)}:{line} ({layer(m)}) imports {target} ({layer(target)})"
-              for m in MODULES if layer(m)
-              for target, line in imports(MODULES[m])
-              if layer(target) and LAYERS.index(layer(target)) > LAYERS.index(layer(m))]
+    upward = [
+        f"{MODULES[m].relative_to(REPO_ROOT)}:{line} ({layer(m)}) imports {target} ({layer(target)})"
+        for m in MODULES
+        if layer(m)
+        for target, line in imports(MODULES[m])
+        if layer(target) and LAYERS.index(layer(target)) > LAYERS.index(layer(m))
+    ]
     assert upward == []
 
 
@@ -71,8 +74,9 @@ def test_no_import_circles():
         state[node] = 1
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                circles.append(" -> ".join([*stack[stack.index(nxt):], node, nxt]) if nxt in stack
-                               else f"{node} -> {nxt}")
+                circles.append(
+                    " -> ".join([*stack[stack.index(nxt) :], node, nxt]) if nxt in stack else f"{node} -> {nxt}"
+                )
             elif nxt not in state:
                 visit(nxt, [*stack, node])
         state[node] = 2
@@ -89,8 +93,9 @@ def test_architecture_lists_every_module_in_its_layer():
     for heading, body in re.findall(r"^### (\w+)\n(.*?)(?=^#|\Z)", text, re.M | re.S):
         for path in re.findall(r"^- `(abm/[\w/]+\.py)`", body, re.M):
             listed[path] = heading
-    shipped = {str(p.relative_to(REPO_ROOT)): layer(m) for m, p in MODULES.items()
-               if layer(m) and p.name != "__init__.py"}
+    shipped = {
+        str(p.relative_to(REPO_ROOT)): layer(m) for m, p in MODULES.items() if layer(m) and p.name != "__init__.py"
+    }
     assert listed == shipped
 
 
@@ -111,19 +116,24 @@ def test_figures_are_made_without_pyplot_or_a_backend_switch(tmp_path):
     import subprocess
     import sys
 
-    found = [f"{path.relative_to(REPO_ROOT)}:{node.lineno}" for path in MODULES.values()
-             for node in ast.walk(ast.parse(path.read_text()))
-             if (isinstance(node, ast.Call) and ast.unparse(node.func) in ("matplotlib.use", "mpl.use"))
-             or (isinstance(node, ast.Import | ast.ImportFrom) and "pyplot" in ast.unparse(node))]
+    found = [
+        f"{path.relative_to(REPO_ROOT)}:{node.lineno}"
+        for path in MODULES.values()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if (isinstance(node, ast.Call) and ast.unparse(node.func) in ("matplotlib.use", "mpl.use"))
+        or (isinstance(node, ast.Import | ast.ImportFrom) and "pyplot" in ast.unparse(node))
+    ]
     assert found == []
-    script = ("import sys, pandas as pd\n"
-              "from abm.analysis import cohorts, compare, plots, sensitivity, validation\n"
-              "from abm.analysis.fitting import report\n"
-              "ts = pd.DataFrame({'run': [0, 0, 1, 1], 'year': [2011, 2012, 2011, 2012],\n"
-              "                   'participation_rate': [0.5, 0.6, 0.4, 0.7]})\n"
-              "fig = compare.figure([compare.Entry('A', ts, [2011])], 'participation_rate')\n"
-              f"plots.save(fig, {str(tmp_path / 'a.png')!r})\n"
-              "print('matplotlib.pyplot' in sys.modules)\n")
+    script = (
+        "import sys, pandas as pd\n"
+        "from abm.analysis import cohorts, compare, plots, sensitivity, validation\n"
+        "from abm.analysis.fitting import report\n"
+        "ts = pd.DataFrame({'run': [0, 0, 1, 1], 'year': [2011, 2012, 2011, 2012],\n"
+        "                   'participation_rate': [0.5, 0.6, 0.4, 0.7]})\n"
+        "fig = compare.figure([compare.Entry('A', ts, [2011])], 'participation_rate')\n"
+        f"plots.save(fig, {str(tmp_path / 'a.png')!r})\n"
+        "print('matplotlib.pyplot' in sys.modules)\n"
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "False"
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -30,7 +30,7 @@ from helpers import (
 )
 
 FIGURES = ("baseline_targets.png", "survey_shares.png")
-TOL = 1e-6   # the estimation section rounds to 6 decimals
+TOL = 1e-6  # the estimation section rounds to 6 decimals
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,8 @@ def reuse_estimates():
 def _state(folder: Path, result) -> dict:
     fitted_file = folder / "fitted" / "coefficients.yaml"
     return {
-        "exit_code": result.exit_code, "output": result.output,
+        "exit_code": result.exit_code,
+        "output": result.output,
         "files": sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()),
         "fitted": yaml.safe_load(fitted_file.read_text(encoding="utf-8")) if fitted_file.is_file() else None,
         "report": (folder / "report.md").read_text(encoding="utf-8") if (folder / "report.md").is_file() else "",
@@ -74,8 +75,9 @@ def runs(tmp_path_factory, reuse_estimates) -> dict:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(pipeline, "REPORT_REPLICATIONS", 2)
         states["survey"] = _state(folder, invoke("calibrate", "survey", "--out", folder))
-        states["aggregates"] = _state(folder, invoke("calibrate", "aggregates", "--budget", 3, "--seeds", 1,
-                                                     "--residents", 500, "--out", folder))
+        states["aggregates"] = _state(
+            folder, invoke("calibrate", "aggregates", "--budget", 3, "--seeds", 1, "--residents", 500, "--out", folder)
+        )
         states["rerun"] = _state(folder, invoke("calibrate", "survey", "--out", folder))
     return states
 
@@ -91,6 +93,7 @@ def targets_data() -> list[dict]:
 
 
 # --- calibrate survey ----------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_survey_writes_the_fitted_file_report_and_figures(runs):
@@ -112,7 +115,7 @@ def test_survey_says_the_targets_are_not_fitted_yet_and_names_the_next_step(runs
     assert "notfittedyet" in survey and f"calibrateaggregates--out{squash(str(runs['folder']))}" in survey
     assert "notfittedyet" not in fit and "withthefittedcoefficients" in fit
     lines = runs["survey"]["output"].splitlines()
-    for target in targets_data:   # in the indicator's unit: a share in %, its label's first words beside it
+    for target in targets_data:  # in the indicator's unit: a share in %, its label's first words beside it
         name = target["indicator"]
         shown = f"{outcomes.number(name, target['value'])} ± {outcomes.number(name, target['tolerance'])}"
         row = next(line for line in lines if shown in line)
@@ -168,16 +171,19 @@ def test_survey_report_shows_the_estimates_and_every_target(runs, targets_data):
         assert re.search(rf"^\|\s*{term}\s*\|", report, flags=re.MULTILINE), term
     for target in targets_data:
         assert _target_row(report, target), target["indicator"]
-    assert "awareness_publicity" not in report      # no aggregate fit yet
+    assert "awareness_publicity" not in report  # no aggregate fit yet
 
 
 def _target_row(report: str, target: dict) -> bool:
     """A table row with the target's indicator and year."""
-    return re.search(rf"^\|.*\|\s*{target['indicator']}\s*\|\s*{target['year']}\s*\|", report,
-                     flags=re.MULTILINE) is not None
+    return (
+        re.search(rf"^\|.*\|\s*{target['indicator']}\s*\|\s*{target['year']}\s*\|", report, flags=re.MULTILINE)
+        is not None
+    )
 
 
 # --- calibrate aggregates ------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_aggregates_adds_a_section_with_every_fitted_parameter_in_bounds(runs):
@@ -220,7 +226,7 @@ def test_aggregates_report_lists_the_fit_and_every_target(runs, targets_data):
     report = runs["aggregates"]["report"]
     for name in aggregates.PARAMETERS:
         assert re.search(rf"^\|\s*{name}\s*\|", report, flags=re.MULTILINE), name
-        assert re.search(rf"^\|\s*{name} ±[0-9.e-]+\s*\|", report, flags=re.MULTILINE), name   # sensitivity row
+        assert re.search(rf"^\|\s*{name} ±[0-9.e-]+\s*\|", report, flags=re.MULTILINE), name  # sensitivity row
     for target in targets_data:
         assert _target_row(report, target), target["indicator"]
     for measure in experiments.MEASURES:
@@ -259,7 +265,7 @@ def test_aggregates_without_a_survey_fit_exits_2(tmp_path):
     result = invoke("calibrate", "aggregates", "--budget", 1, "--seeds", 1, "--residents", 500, "--out", out)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "calibratesurvey" in squash(result.output)
-    assert squash(result.output).startswith("error:"), result.output   # the one message: no progress bar before it
+    assert squash(result.output).startswith("error:"), result.output  # the one message: no progress bar before it
     assert list(out.iterdir()) == []
 
 
@@ -272,8 +278,9 @@ def test_aggregates_refuses_a_changed_survey(tmp_path, runs):
     path.parent.mkdir(parents=True)
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     before = path.read_bytes()
-    result = invoke("calibrate", "aggregates", "--budget", 1, "--seeds", 1, "--residents", 500,
-                    "--out", tmp_path / "cal")
+    result = invoke(
+        "calibrate", "aggregates", "--budget", 1, "--seeds", 1, "--residents", 500, "--out", tmp_path / "cal"
+    )
     assert result.exit_code == 2, result.output
     assert "changed" in result.output and "calibratesurvey" in squash(result.output)
     assert path.read_bytes() == before and not (tmp_path / "cal" / "report.md").exists()
@@ -294,6 +301,7 @@ def test_survey_with_bad_targets_writes_nothing(tmp_path, reuse_estimates, targe
 
 # --- the repository's fitted file ----------------------------------------------------------------
 
+
 def test_baseline_model_uses_the_repository_fitted_file(baseline, priors):
     """PensionModel on the baseline loads calibration/fitted/coefficients.yaml, with its values
     (which are not the packaged priors)."""
@@ -310,8 +318,12 @@ def test_repository_fitted_file_matches_the_shipped_survey():
     estimates, or the aggregate fit for the parameters that fit sets, within their bounds."""
     data = yaml.safe_load(FITTED_FILE.read_text(encoding="utf-8"))
     est = data["estimation"]
-    values = (data["choice"]["value"] | data["dynamics"]["value"] | data["valuation"]["value"]
-              | data["heterogeneity"]["value"])
+    values = (
+        data["choice"]["value"]
+        | data["dynamics"]["value"]
+        | data["valuation"]["value"]
+        | data["heterogeneity"]["value"]
+    )
     assert est["survey_sha256"] == sha256(STANDIN_FILE)
     refit = data.get("aggregates", {}).get("values", {})
     for term in est["terms"]:
@@ -323,6 +335,7 @@ def test_repository_fitted_file_matches_the_shipped_survey():
 
 
 # --- targets file ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def known(baseline) -> set[str]:
@@ -353,8 +366,9 @@ def test_unknown_indicator_names_the_target(tmp_path, known, targets_data):
     assert "happiness_rate" in str(caught.value)
 
 
-@pytest.mark.parametrize("tolerance", [0, -0.01, "0.05", float("inf"), float("nan")],
-                         ids=["zero", "negative", "text", "infinite", "NaN"])
+@pytest.mark.parametrize(
+    "tolerance", [0, -0.01, "0.05", float("inf"), float("nan")], ids=["zero", "negative", "text", "infinite", "NaN"]
+)
 def test_a_bad_tolerance_names_the_target(tmp_path, known, targets_data, tolerance):
     """A tolerance of zero or below, or given as text: UserError naming the file and targets[i].tolerance."""
     entries = [dict(t) for t in targets_data]
@@ -383,9 +397,8 @@ def test_target_with_a_missing_field_names_it(tmp_path, known, targets_data):
     assert caught.value.field == "targets[4]" and "value" in str(caught.value)
 
 
-
-
 # --- a failure leaves the folder as it was -------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_a_failing_report_leaves_the_calibration_folder_as_it_was(runs, tmp_path, monkeypatch):
@@ -397,6 +410,7 @@ def test_a_failing_report_leaves_the_calibration_folder_as_it_was(runs, tmp_path
 
     def broken(*args, **kwargs):
         raise RuntimeError("the report failed")
+
     monkeypatch.setattr(report, "baseline_figure", broken)
     monkeypatch.setattr(pipeline, "REPORT_REPLICATIONS", 2)
     for command in (["survey"], ["aggregates", "--budget", 1, "--seeds", 1, "--residents", 500]):

@@ -39,16 +39,19 @@ def test_the_shipped_coefficients_are_within_their_ranges():
         assert all(0 <= v <= 1 for v in coefficients.dynamics.values())
 
 
-@pytest.mark.parametrize(("section", "name", "value", "fragment"), [
-    ("choice", "pay", math.inf, "finite number"),
-    ("choice", "inertia", math.nan, "finite number"),
-    ("choice", "affordability", -10_000.0, "greater than or equal to -1000"),
-    ("choice", "lowest", "high", "valid number"),
-    ("choice", "highest", True, "valid number"),
-    ("dynamics", "trust_decay", 1.5, "less than or equal to 1"),
-    ("dynamics", "awareness_peers", -0.1, "greater than or equal to 0"),
-    ("dynamics", "awareness_publicity", math.inf, "finite number"),
-])
+@pytest.mark.parametrize(
+    ("section", "name", "value", "fragment"),
+    [
+        ("choice", "pay", math.inf, "finite number"),
+        ("choice", "inertia", math.nan, "finite number"),
+        ("choice", "affordability", -10_000.0, "greater than or equal to -1000"),
+        ("choice", "lowest", "high", "valid number"),
+        ("choice", "highest", True, "valid number"),
+        ("dynamics", "trust_decay", 1.5, "less than or equal to 1"),
+        ("dynamics", "awareness_peers", -0.1, "greater than or equal to 0"),
+        ("dynamics", "awareness_publicity", math.inf, "finite number"),
+    ],
+)
 def test_a_coefficient_out_of_range_names_the_file_and_coefficient(tmp_path, section, name, value, fragment):
     data = yaml.safe_load(DEFAULT.read_text(encoding="utf-8"))
     data[section]["value"][name] = value
@@ -62,13 +65,24 @@ def test_a_coefficient_out_of_range_names_the_file_and_coefficient(tmp_path, sec
 
 # --- mechanisms of paying ------------------------------------------------------------------------
 
+
 def _one_resident(last_choice: float = 0.0, peers=(0.5, 0.25, 0.25)) -> tuple[dict, dict]:
     """One resident choosing among not paying and grades 100 and 200 (subsidies 30 and 60)."""
     alternatives = alternative_factors(np.array([100.0, 200.0]), np.array([30.0, 60.0]))
-    residents = resident_factors({"age": np.array([45]), "income": np.array([10_000.0]), "awareness": np.array([0.5]),
-                                  "trust": np.array([0.5]), "reliance": np.array([0.0]), "good_health": np.array([1.0]),
-                                  "last_choice": np.array([last_choice]), "peer_share": np.array([peers])},
-                                 10_000.0, alternatives["value"])
+    residents = resident_factors(
+        {
+            "age": np.array([45]),
+            "income": np.array([10_000.0]),
+            "awareness": np.array([0.5]),
+            "trust": np.array([0.5]),
+            "reliance": np.array([0.0]),
+            "good_health": np.array([1.0]),
+            "last_choice": np.array([last_choice]),
+            "peer_share": np.array([peers]),
+        },
+        10_000.0,
+        alternatives["value"],
+    )
     return residents, alternatives
 
 
@@ -80,8 +94,12 @@ def test_mechanism_utilities_by_hand():
     residents, alternatives = _one_resident()
     got = mechanism_utilities(beta, residents, alternatives)
     q200 = math.exp(0.3) / (1 + math.exp(0.3))
-    expected = dict.fromkeys(MECHANISMS, 0.0) | {"paying": 0.5, "subsidy": 0.3 * (1 - q200) + 0.6 * q200,
-                                                  "habit": -1.0, "peers": 2 * 0.25 - 2 * 0.5}
+    expected = dict.fromkeys(MECHANISMS, 0.0) | {
+        "paying": 0.5,
+        "subsidy": 0.3 * (1 - q200) + 0.6 * q200,
+        "habit": -1.0,
+        "peers": 2 * 0.25 - 2 * 0.5,
+    }
     assert set(got) == set(MECHANISMS)
     for name, value in expected.items():
         assert got[name] == pytest.approx([value], abs=1e-12), name
@@ -92,8 +110,10 @@ def test_mechanism_utilities_agree_with_explain_and_are_computed_row_by_row():
     less those of not paying; stacking residents changes no row."""
     rng = np.random.default_rng(3)
     beta = {name: float(rng.normal()) for name in TERMS}
-    rows = [_one_resident(last_choice, peers) for last_choice, peers in
-            ((0.0, (0.6, 0.3, 0.1)), (100.0, (0.2, 0.5, 0.3)), (200.0, (0.1, 0.1, 0.8)))]
+    rows = [
+        _one_resident(last_choice, peers)
+        for last_choice, peers in ((0.0, (0.6, 0.3, 0.1)), (100.0, (0.2, 0.5, 0.3)), (200.0, (0.1, 0.1, 0.8)))
+    ]
     alternatives = rows[0][1]
     stacked = {name: np.concatenate([r[name] for r, _ in rows]) for name in rows[0][0]}
     together = mechanism_utilities(beta, stacked, alternatives)
@@ -109,8 +129,14 @@ def test_mechanism_utilities_agree_with_explain_and_are_computed_row_by_row():
 
 # --- back-paying ---------------------------------------------------------------------------------
 
-BACKPAY_BETA = {"pay": -1.0, "backpay": 0.0, "affordability": -3.0, "basic_value": 0.2, "account_value": 0.5,
-                "account_value_x_awareness": 0.0}
+BACKPAY_BETA = {
+    "pay": -1.0,
+    "backpay": 0.0,
+    "affordability": -3.0,
+    "basic_value": 0.2,
+    "account_value": 0.5,
+    "account_value_x_awareness": 0.0,
+}
 
 
 def test_backpay_probability_by_hand():
@@ -124,22 +150,31 @@ def test_backpay_probability_by_hand():
 def test_nobody_backpays_without_benefit_terms_and_a_very_negative_constant():
     beta = BACKPAY_BETA | {"pay": -100.0, "basic_value": 0.0, "account_value": 0.0}
     n = 1000
-    drawn = backpays(beta, np.full(n, 5.0), np.full(n, 1e-4), np.full(n, 1400.0), np.full(n, 7000.0),
-                     np.random.default_rng(1))
+    drawn = backpays(
+        beta, np.full(n, 5.0), np.full(n, 1e-4), np.full(n, 1400.0), np.full(n, 7000.0), np.random.default_rng(1)
+    )
     assert not drawn.any()
 
 
 def test_nearly_everybody_backpays_when_the_pension_dwarfs_the_cost():
     n = 1000
-    drawn = backpays(BACKPAY_BETA | {"basic_value": 5.0}, np.full(n, 5.0), np.full(n, 1e-4),
-                     np.full(n, 1400.0), np.full(n, 7000.0), np.random.default_rng(1))
+    drawn = backpays(
+        BACKPAY_BETA | {"basic_value": 5.0},
+        np.full(n, 5.0),
+        np.full(n, 1e-4),
+        np.full(n, 1400.0),
+        np.full(n, 7000.0),
+        np.random.default_rng(1),
+    )
     assert drawn.mean() > 0.99
 
 
 def test_backpay_probability_rises_with_the_pension_and_falls_with_the_lump_sum_and_lower_income():
     def p(basic=2.0, lump=1400.0, income=7000.0):
-        return backpay_probability(BACKPAY_BETA, np.array([basic]), np.array([1e-4]), np.array([lump]),
-                                   np.array([income]))[0]
+        return backpay_probability(
+            BACKPAY_BETA, np.array([basic]), np.array([1e-4]), np.array([lump]), np.array([income])
+        )[0]
+
     assert p(basic=3.0) > p() > p(basic=1.0)
     assert p(lump=2800.0) < p() < p(lump=700.0)
     assert p(income=4000.0) < p() < p(income=20_000.0)
@@ -166,6 +201,7 @@ def test_awareness_of_the_rules_adds_to_the_back_payment_account_value():
 
 # --- the menu: habit and peers follow a grade's place, not an identical yuan amount ----------------
 
+
 def test_menu_place_keeps_offered_grades_and_maps_the_others_to_the_nearest_in_ratio():
     values = np.array([0.0, 101.0, 201.0, 301.0, 1001.0, 2001.0])
     last = np.array([-1.0, 0.0, 100.0, 200.0, 300.0, 1000.0, 2000.0, 150.0, 5000.0, 50.0])
@@ -181,17 +217,31 @@ def test_renamed_grades_keep_habit_and_village_shares():
     last = np.array([0.0, 100.0, 200.0, 300.0, 200.0, -1.0])
     village = np.array([0, 0, 0, 1, 1, 1])
     np.testing.assert_array_equal(peer_shares(village, last, new, 2), peer_shares(village, last, old, 2))
-    rows = {"age": np.full(6, 40), "income": np.full(6, 10_000.0), "awareness": np.full(6, 0.5),
-              "trust": np.full(6, 0.5), "reliance": np.zeros(6), "good_health": np.ones(6),
-              "last_choice": last, "peer_share": np.zeros((6, 4))}
-    np.testing.assert_array_equal(resident_factors(rows, 10_000.0, new)["inertia"],
-                                  resident_factors(rows, 10_000.0, old)["inertia"])
+    rows = {
+        "age": np.full(6, 40),
+        "income": np.full(6, 10_000.0),
+        "awareness": np.full(6, 0.5),
+        "trust": np.full(6, 0.5),
+        "reliance": np.zeros(6),
+        "good_health": np.ones(6),
+        "last_choice": last,
+        "peer_share": np.zeros((6, 4)),
+    }
+    np.testing.assert_array_equal(
+        resident_factors(rows, 10_000.0, new)["inertia"], resident_factors(rows, 10_000.0, old)["inertia"]
+    )
 
 
 def test_liquidity_multiplies_the_cost_per_yuan_of_income():
-    rows = {"age": np.array([40, 40]), "income": np.array([8_000.0, 8_000.0]), "awareness": np.zeros(2),
-            "trust": np.zeros(2), "reliance": np.zeros(2), "good_health": np.zeros(2),
-            "liquidity": np.array([1.0, 2.0])}
+    rows = {
+        "age": np.array([40, 40]),
+        "income": np.array([8_000.0, 8_000.0]),
+        "awareness": np.zeros(2),
+        "trust": np.zeros(2),
+        "reliance": np.zeros(2),
+        "good_health": np.zeros(2),
+        "liquidity": np.array([1.0, 2.0]),
+    }
     base = resident_factors(rows, 8_000.0)
     assert base["inverse_income"] == pytest.approx([1 / 8_000, 2 / 8_000])
 
@@ -209,6 +259,7 @@ def test_signs_the_economics_fixes_are_refused_in_a_coefficients_file(tmp_path):
 
 # --- directions the evidence gives, as properties of the choice itself -----------------------------
 
+
 def _paying(beta, residents, alternatives) -> np.ndarray:
     return 1 - probabilities(utilities(beta, residents, alternatives))[:, 0]
 
@@ -217,7 +268,7 @@ SIGNED = {name: (st.floats(-60, 0) if sign == "<= 0" else st.floats(0, 60)) for 
 FREE = {name: st.floats(-3, 3) for name in TERMS if name not in SIGNS}
 
 
-MEAN_INCOME = 12_000.0   # yuan/year
+MEAN_INCOME = 12_000.0  # yuan/year
 
 
 @st.composite
@@ -232,12 +283,18 @@ def choice_cases(draw):
     def column(strategy):
         return np.array(draw(st.lists(strategy, min_size=n, max_size=n)))
 
-    inputs = {"age": column(st.integers(16, 70)), "income": column(st.floats(2_000, 80_000)),
-              "awareness": column(st.floats(0, 1)), "trust": column(st.floats(0, 1)), "reliance": np.zeros(n),
-              "good_health": np.ones(n),
-              "last_choice": column(st.sampled_from([-1.0, 0.0, *grades])),
-              "peer_share": np.full((n, grades.size + 1), 1 / (grades.size + 1)),
-              "basic_worth": column(st.floats(0, 5)), "account_worth": column(st.floats(0, 1e-3))}
+    inputs = {
+        "age": column(st.integers(16, 70)),
+        "income": column(st.floats(2_000, 80_000)),
+        "awareness": column(st.floats(0, 1)),
+        "trust": column(st.floats(0, 1)),
+        "reliance": np.zeros(n),
+        "good_health": np.ones(n),
+        "last_choice": column(st.sampled_from([-1.0, 0.0, *grades])),
+        "peer_share": np.full((n, grades.size + 1), 1 / (grades.size + 1)),
+        "basic_worth": column(st.floats(0, 5)),
+        "account_worth": column(st.floats(0, 1e-3)),
+    }
     return beta, grades, subsidies, inputs
 
 

@@ -17,8 +17,21 @@ import abm.analysis.plots
 from abm.cli import app
 from abm.inputs.loader import load_scenario
 
-FILES = ("timeseries.csv", "timeseries.parquet", "bands.csv", "bands.parquet", "summary.json", "scenario.yaml",
-         "metadata.json", "enrolment.png", "pensions.png", "fund.png", "population.png", "cohorts.csv", "cohorts.png")
+FILES = (
+    "timeseries.csv",
+    "timeseries.parquet",
+    "bands.csv",
+    "bands.parquet",
+    "summary.json",
+    "scenario.yaml",
+    "metadata.json",
+    "enrolment.png",
+    "pensions.png",
+    "fund.png",
+    "population.png",
+    "cohorts.csv",
+    "cohorts.png",
+)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"
 BASELINE_FILE = Path(__file__).resolve().parent.parent / "scenarios" / "baseline.yaml"
@@ -141,8 +154,13 @@ def _negative_seed(tmp_path, data):
     return ["run", write_yaml(tmp_path / "ok.yaml", data), "--seed", "-1"], ["--seed"]
 
 
-BAD_INPUT = {"missing file": _missing, "malformed YAML": _malformed, "unknown field": _unknown_field,
-             "out-of-range value": _out_of_range, "negative seed": _negative_seed}
+BAD_INPUT = {
+    "missing file": _missing,
+    "malformed YAML": _malformed,
+    "unknown field": _unknown_field,
+    "out-of-range value": _out_of_range,
+    "negative seed": _negative_seed,
+}
 
 
 @pytest.mark.parametrize("case", list(BAD_INPUT))
@@ -165,8 +183,13 @@ def test_bad_input_exits_2_with_one_message_and_no_results(tmp_path, baseline_da
 @pytest.mark.slow
 def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     """The installed pension-abm script: a missing scenario file gives exit 2 and one line on stderr."""
-    proc = subprocess.run([str(PENSION_ABM), "run", "nowhere.yaml", "--out", "out", "--quiet"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(PENSION_ABM), "run", "nowhere.yaml", "--out", "out", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "nowhere.yaml" in proc.stderr and "not found" in proc.stderr
@@ -186,14 +209,17 @@ except SystemExit as end:
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["calibrate", "--help"], ["run"],
-                                  ["run", "baseline", "--runs", "0"], ["nosuch"]],
-                         ids=["help", "run-help", "calibrate-help", "run-no-scenario", "runs-0", "unknown-command"])
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["run", "--help"], ["calibrate", "--help"], ["run"], ["run", "baseline", "--runs", "0"], ["nosuch"]],
+    ids=["help", "run-help", "calibrate-help", "run-no-scenario", "runs-0", "unknown-command"],
+)
 def test_arguments_are_read_and_refused_before_the_model_is_imported(args):
     """Help and refused arguments never import the model, Mesa, NumPy or pandas (the command line's speed):
     the program ends with its exit code and none of them in sys.modules."""
-    proc = subprocess.run([sys.executable, "-c", IMPORTS_AFTER.format(heavy=HEAVY), *args], capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", IMPORTS_AFTER.format(heavy=HEAVY), *args], capture_output=True, text=True, timeout=60
+    )
     expected = 0 if "--help" in args else 2
     assert proc.stderr.strip().splitlines()[-1] == f"{expected} []", proc.stderr
 
@@ -203,7 +229,7 @@ def test_failure_while_writing_leaves_the_existing_results_untouched(tmp_path, s
     out = tmp_path / "out"
     out.mkdir()
     (out / "timeseries.csv").write_text("previous results")
-    (out / "metadata.json").write_text('{"format": "pension-abm/run/1"}')   # an earlier run's folder
+    (out / "metadata.json").write_text('{"format": "pension-abm/run/1"}')  # an earlier run's folder
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
@@ -241,8 +267,21 @@ def test_irr_default_scenario_works_from_any_folder(tmp_path, monkeypatch):
     assert "irr" in json.loads(result.stdout)
 
 
-COMMANDS = (["run"], ["compare"], ["sweep"], ["search"], ["analyze"], ["irr"], ["explain"], ["validate"],
-            ["experiments"], ["viz"], ["calibrate", "survey"], ["calibrate", "aggregates"], ["calibrate", "standin"])
+COMMANDS = (
+    ["run"],
+    ["compare"],
+    ["sweep"],
+    ["search"],
+    ["analyze"],
+    ["irr"],
+    ["explain"],
+    ["validate"],
+    ["experiments"],
+    ["viz"],
+    ["calibrate", "survey"],
+    ["calibrate", "aggregates"],
+    ["calibrate", "standin"],
+)
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
@@ -269,8 +308,9 @@ def test_viz_on_a_port_in_use_is_one_message_and_starts_nothing(monkeypatch):
         port = taken.getsockname()[1]
         result = invoke("viz", BASELINE_FILE, "--host", "127.0.0.1", "--port", str(port))
     assert result.exit_code == 2, result.output
-    assert squash(result.output) == squash(f"error: --port: port {port} is already in use on 127.0.0.1; stop what "
-                                           "uses it or choose another --port")
+    assert squash(result.output) == squash(
+        f"error: --port: port {port} is already in use on 127.0.0.1; stop what uses it or choose another --port"
+    )
     assert not started
 
 

@@ -43,13 +43,13 @@ def expected_net_value(scenario, rates: np.ndarray) -> np.ndarray:
         dead = rows == t
         fund.bequeath(pop, dead, policy)
         at_death[t] = pop.npv[t]
-        lifetime.settle(pop, fund.discount)   # the year's flows valued, as Fund.close_year does
+        lifetime.settle(pop, fund.discount)  # the year's flows valued, as Fund.close_year does
         pop.account[dead] = 0.0
         pop.account_pension[dead] = 0.0
         pop.age += 1
-    qx = life.qx[SEXES.index("female")][ENTRY_AGE:ENTRY_AGE + n]
+    qx = life.qx[SEXES.index("female")][ENTRY_AGE : ENTRY_AGE + n]
     alive = np.concatenate([[1.0], np.cumprod(1 - qx)[:-1]])
-    weights = np.append(alive * qx, alive[-1] * (1 - qx[-1]))   # dying in each year; surviving the horizon
+    weights = np.append(alive * qx, alive[-1] * (1 - qx[-1]))  # dying in each year; surviving the horizon
     at_death[n] = pop.npv[n - 1] if weights[-1] else 0.0
     return weights @ at_death
 
@@ -61,7 +61,7 @@ def test_cohort_money_worth_equals_pension_abm_irr_for_one_resident(baseline, mo
     monkeypatch.setattr(lifetime, "RATES", rates)
     monkeypatch.setattr(population, "WIDTHS", {**population.WIDTHS, "npv": rates.size})
     value = expected_net_value(baseline, rates)
-    assert value[0] > 0 > value[1]   # the accumulated net value changes sign within 0.01 pp of irr.py's rate
+    assert value[0] > 0 > value[1]  # the accumulated net value changes sign within 0.01 pp of irr.py's rate
 
 
 def test_irr_from_the_default_grid_is_close_to_pension_abm_irr(baseline):
@@ -89,7 +89,7 @@ def test_present_values_of_the_account_balance_out(baseline):
     assert set(table["grade"]) <= {cohorts.ALL, *cohorts.GRADES}
     assert ((table["valued_share"] >= 0) & (table["valued_share"] <= 1)).all()
     launch_old = table[(table["cohort"] == "1940-1944") & (table["grade"] == cohorts.ALL)].iloc[0]
-    assert launch_old["own"] == 0 and launch_old["basic"] > 0   # 60+ at launch: the basic pension without paying
+    assert launch_old["own"] == 0 and launch_old["basic"] > 0  # 60+ at launch: the basic pension without paying
 
 
 def test_lifetime_accounts_are_kept_only_when_asked_for_and_change_no_indicator(baseline):

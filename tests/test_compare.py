@@ -21,7 +21,7 @@ from helpers import PNG_MAGIC, invoke, squash
 
 BAND = (0.05, 0.95)
 RUNS = 2
-CHANGE_YEAR = 2013                     # B differs from A from this year on
+CHANGE_YEAR = 2013  # B differs from A from this year on
 REPORT_YEARS = [2011, 2012, 2013, 2015]
 
 
@@ -41,8 +41,10 @@ def sources(tmp_path_factory, baseline_data) -> dict[str, Path]:
     b = copy.deepcopy(a)
     b["name"] = "B"
     b["policy"]["publicity"] = {**a["policy"]["publicity"], CHANGE_YEAR: 0.95}
-    b["policy"]["subsidy"] = {**{y: v for y, v in a["policy"]["subsidy"].items() if y < CHANGE_YEAR},
-                              CHANGE_YEAR: [[100, 30], [200, 60], [300, 90], [500, 150]]}
+    b["policy"]["subsidy"] = {
+        **{y: v for y, v in a["policy"]["subsidy"].items() if y < CHANGE_YEAR},
+        CHANGE_YEAR: [[100, 30], [200, 60], [300, 90], [500, 150]],
+    }
     return {"folder": folder, "A": write_yaml(folder / "A.yaml", a), "B": write_yaml(folder / "B.yaml", b)}
 
 
@@ -57,8 +59,9 @@ def compared(sources) -> Path:
 @pytest.fixture(scope="module")
 def timeseries(sources) -> dict[str, pd.DataFrame]:
     """Each scenario run here, independently of compare (the same seeds: the same runs)."""
-    return {name: replications.run(load_scenario(sources[name]), runs=RUNS, workers=1).timeseries
-            for name in ("A", "B")}
+    return {
+        name: replications.run(load_scenario(sources[name]), runs=RUNS, workers=1).timeseries for name in ("A", "B")
+    }
 
 
 def values(ts: pd.DataFrame, name: str, year: int) -> pd.Series:
@@ -67,8 +70,14 @@ def values(ts: pd.DataFrame, name: str, year: int) -> pd.Series:
 
 @pytest.mark.slow
 def test_compare_writes_table_page_and_figures(compared):
-    expected = {"comparison.csv", "comparison.md", "overview.png", "cohorts.png", "metadata.json",
-                *(f"{name}.png" for name in KEY_INDICATORS)}
+    expected = {
+        "comparison.csv",
+        "comparison.md",
+        "overview.png",
+        "cohorts.png",
+        "metadata.json",
+        *(f"{name}.png" for name in KEY_INDICATORS),
+    }
     assert {p.name for p in compared.iterdir()} == expected
     metadata = json.loads((compared / "metadata.json").read_text())
     assert metadata["format"] == "pension-abm/compare/1" and metadata["scenarios"] == ["A", "B"]
@@ -80,8 +89,18 @@ def test_compare_writes_table_page_and_figures(compared):
 @pytest.mark.slow
 def test_table_has_a_row_per_indicator_year_and_scenario(compared):
     frame = pd.read_csv(compared / "comparison.csv")
-    assert list(frame.columns) == ["indicator", "year", "scenario", "mean", "low", "high", "difference",
-                                   "difference_low", "difference_high", "runs"]
+    assert list(frame.columns) == [
+        "indicator",
+        "year",
+        "scenario",
+        "mean",
+        "low",
+        "high",
+        "difference",
+        "difference_low",
+        "difference_high",
+        "runs",
+    ]
     assert len(frame) == len(KEY_INDICATORS) * len(REPORT_YEARS) * 2
     assert set(frame["indicator"]) == set(KEY_INDICATORS)
     assert sorted(set(frame["year"])) == REPORT_YEARS
@@ -111,7 +130,7 @@ def test_means_bands_and_paired_differences_match_the_runs(compared, timeseries)
             row, reference = frame.loc[(name, year, "B")], frame.loc[(name, year, "A")]
             scale = 1e-9 * max(1.0, abs(a).max(), abs(b).max())
             assert row["difference"] == pytest.approx(row["mean"] - reference["mean"], abs=scale)
-            paired = (b - a.reindex(b.index)).to_numpy()          # run i of B minus run i of A
+            paired = (b - a.reindex(b.index)).to_numpy()  # run i of B minus run i of A
             assert row["difference_low"] == pytest.approx(np.quantile(paired, BAND[0]), abs=scale)
             assert row["difference_high"] == pytest.approx(np.quantile(paired, BAND[1]), abs=scale)
             assert row["difference_low"] - scale <= row["difference"] <= row["difference_high"] + scale
@@ -246,11 +265,17 @@ def test_the_console_table_gives_each_indicator_its_unit_and_the_difference(comp
             console.print(table)
             text = console.export_text()
             assert "…" not in text and max(map(len, text.splitlines())) <= width
-            for name in KEY_INDICATORS:   # a row starting with the label: A's mean, and B's with the difference
+            for name in KEY_INDICATORS:  # a row starting with the label: A's mean, and B's with the difference
                 b = last.loc[(name, "B")]
-                a, b = outcomes.number(name, last.loc[(name, "A"), "mean"]), f"{outcomes.number(name, b['mean'])} " \
-                    f"({outcomes.number(name, b['difference'], True)})"
-                assert any(line.startswith(f"│ {textwrap.wrap(outcomes.heading(name), 16)[0]}") and f" {a} │" in line
-                           and (f" {b} │" in line or "B" not in table.columns[2].header) for line in text.splitlines())
+                a, b = (
+                    outcomes.number(name, last.loc[(name, "A"), "mean"]),
+                    f"{outcomes.number(name, b['mean'])} ({outcomes.number(name, b['difference'], True)})",
+                )
+                assert any(
+                    line.startswith(f"│ {textwrap.wrap(outcomes.heading(name), 16)[0]}")
+                    and f" {a} │" in line
+                    and (f" {b} │" in line or "B" not in table.columns[2].header)
+                    for line in text.splitlines()
+                )
         shown = [column.header for table in tables for column in table.columns[1:]]
         assert sorted(set(shown)) == sorted(set(data["scenario"])) and shown.count("A") == count

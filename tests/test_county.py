@@ -34,10 +34,14 @@ def test_the_shanxi_file_holds_the_provinces_census_totals_each_with_unit_and_so
 
     path = COUNTY_FILE.parent / "shanxi.yaml"
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    assert all({"unit", "source"} <= set(leaf) and ("value" in leaf) != ("values" in leaf)
-               for name, leaf in raw.items() if name != "name")
-    scenario = baseline.model_copy(update={"population": baseline.population.model_copy(
-        update={"county": "shanxi", "residents": None})})
+    assert all(
+        {"unit", "source"} <= set(leaf) and ("value" in leaf) != ("values" in leaf)
+        for name, leaf in raw.items()
+        if name != "name"
+    )
+    scenario = baseline.model_copy(
+        update={"population": baseline.population.model_copy(update={"county": "shanxi", "residents": None})}
+    )
     county = load_county(scenario)
     assert set(county.model_dump()) == set(County.model_fields) and county.population == 34_915_616
     bands = county.age_bands
@@ -63,12 +67,15 @@ def scenario_for(tmp: Path, body: str) -> Path:
     return path
 
 
-BAD_VALUES = {   # value name: (bad value, field path, message fragment)
+BAD_VALUES = {  # value name: (bad value, field path, message fragment)
     "villages": (math.inf, "villages", "finite number"),
     "population": (-5, "population", "greater than or equal to 1"),
     "male_share": (float("nan"), "male_share", "finite number"),
-    "education_shares": ({"primary_or_less": 0.5, "junior_secondary": 0.5, "senior_secondary_or_more": 0.5},
-                         "education_shares", "add up to 1"),
+    "education_shares": (
+        {"primary_or_less": 0.5, "junior_secondary": 0.5, "senior_secondary_or_more": 0.5},
+        "education_shares",
+        "add up to 1",
+    ),
     "children": ({"under_40": 1.3, "from_40": 99}, "children.from_40", "less than or equal to 20"),
     "awareness": ({"mean": 1.0, "concentration": 5}, "awareness.mean", "less than 1"),
     "schooling": ({10: 1.0}, "schooling.10", "greater than or equal to 16"),
@@ -89,10 +96,10 @@ def test_a_bad_county_file_names_its_file_value_and_line(tmp_path, name):
     if field != "(top level)":
         assert err.field == field, str(err)
         line = next(i for i, text in enumerate(county.read_text().splitlines(), 1) if text.startswith(f"{name}:"))
-        assert err.line is not None and err.line > line, str(err)   # at or below the value's key, not line 1
+        assert err.line is not None and err.line > line, str(err)  # at or below the value's key, not line 1
 
 
-OVERRIDES = {   # override (YAML): (field path, message fragment)
+OVERRIDES = {  # override (YAML): (field path, message fragment)
     "villages: .inf": ("population.county_overrides.villages", "finite number"),
     "children: {from_40: -1}": ("population.county_overrides.children.from_40", "greater than or equal to 0"),
     "education_shares: {junior_secondary: 0.9}": ("population.county_overrides.education_shares", "add up to 1"),

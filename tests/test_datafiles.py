@@ -38,10 +38,10 @@ def alias_bomb(levels: int = 8) -> str:
     return "\n".join(lines) + "\n"
 
 
-NESTING = re.compile(r"nest(ed|ing)", re.I)   # too deep, in whichever words the check that met it uses
+NESTING = re.compile(r"nest(ed|ing)", re.I)  # too deep, in whichever words the check that met it uses
 
 
-BAD_TEXT = {   # case: (file bytes, fragment of the message or pattern, line named or None)
+BAD_TEXT = {  # case: (file bytes, fragment of the message or pattern, line named or None)
     "repeated key": (b"name: a\nend_year: 2012\nend_year: 2013\n", "key 'end_year' given twice (first on line 2)", 3),
     "repeated year": (b"grades:\n  2011: [100]\n  2011: [200]\n", "key 2011 given twice (first on line 2)", 3),
     "binary": (b"name: a\n\x00\x01\x02\xff", "a binary file, not text", None),
@@ -115,13 +115,23 @@ def _survey(tmp, body: bytes) -> tuple[list, Path]:
     return ["calibrate", "survey", path, "--out", tmp / "out"], path
 
 
-FILE_KINDS = {"scenario": _scenario, "sweep": _sweep, "county": _county, "coefficients": _coefficients,
-              "survey": _survey}
-BODIES = {"binary": (b"\x00\x01\xff\n", "abinaryfile"), "not UTF-8": (b"# caf\xe9\n", "notUTF-8text"),
-          "repeated key": (b"name: again\n", "giventwice"), "alias bomb": (alias_bomb().encode(), "values"),
-          "deep": (b"deep: " + b"[" * 100_000 + b"]" * 100_000 + b"\n", NESTING)}
-CASES = [(kind, body) for kind in FILE_KINDS for body in BODIES
-         if kind != "survey" or body in ("binary", "not UTF-8")]   # a CSV has no keys or aliases
+FILE_KINDS = {
+    "scenario": _scenario,
+    "sweep": _sweep,
+    "county": _county,
+    "coefficients": _coefficients,
+    "survey": _survey,
+}
+BODIES = {
+    "binary": (b"\x00\x01\xff\n", "abinaryfile"),
+    "not UTF-8": (b"# caf\xe9\n", "notUTF-8text"),
+    "repeated key": (b"name: again\n", "giventwice"),
+    "alias bomb": (alias_bomb().encode(), "values"),
+    "deep": (b"deep: " + b"[" * 100_000 + b"]" * 100_000 + b"\n", NESTING),
+}
+CASES = [
+    (kind, body) for kind in FILE_KINDS for body in BODIES if kind != "survey" or body in ("binary", "not UTF-8")
+]  # a CSV has no keys or aliases
 
 
 @pytest.mark.parametrize(("kind", "body"), CASES)
@@ -166,6 +176,7 @@ def test_a_set_value_is_read_with_the_same_limits(tmp_path):
 
 
 # --- shipped files ------------------------------------------------------------------------------
+
 
 def test_a_shipped_scenario_is_found_by_name_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -220,8 +231,9 @@ def test_an_alias_bomb_is_too_large_once_its_aliases_are_expanded(tmp_path):
         read_yaml(path)
 
 
-@pytest.mark.parametrize(("path", "kind"), [("FOLDER", "a folder"), ("/dev/zero", "a character device")],
-                         ids=["folder", "device"])
+@pytest.mark.parametrize(
+    ("path", "kind"), [("FOLDER", "a folder"), ("/dev/zero", "a character device")], ids=["folder", "device"]
+)
 def test_run_of_a_folder_or_a_device_says_what_it_is(tmp_path, path, kind):
     """Not "file not found": the path exists, and is not a file (a device is never read)."""
     path = tmp_path if path == "FOLDER" else Path(path)
@@ -242,7 +254,16 @@ def test_numbers_with_an_exponent_read_as_floats_as_yaml_1_2_has_them(text, valu
 
 def test_other_scalars_keep_their_type():
     assert parse_yaml("[12, 1_000, 1.5, 0x1F, 1e, e5, 1e5x, 2014-07, '1e5']")[0] == [
-        12, 1000, 1.5, 31, "1e", "e5", "1e5x", "2014-07", "1e5"]
+        12,
+        1000,
+        1.5,
+        31,
+        "1e",
+        "e5",
+        "1e5x",
+        "2014-07",
+        "1e5",
+    ]
 
 
 def test_a_coefficients_file_and_set_read_an_exponent_alike(tmp_path, baseline):

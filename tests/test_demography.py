@@ -52,6 +52,7 @@ def test_start_is_the_2010_census(baseline, baseline_run):
 def test_life_expectancy_at_60_is_the_rural_tables(baseline, sex):
     """The county's mortality is the rural life table's: life expectancy at 60 within 1.5 years of the
     table's (19.0 men, 22.1 women), not the 25 years a level fitted to the communique's death rate gave."""
+
     def e60(life: LifeTable) -> float:
         lx = life.survivorship(SEXES.index(sex))
         return lx[61:].sum() / lx[60] + 0.5
@@ -127,8 +128,9 @@ def test_county_file_values_reproduce_the_target_on_average(baseline):
 def test_fit_moves_a_bad_start_towards_the_county_file(tmp_path, baseline):
     """From no in-migration, a few rounds on one replication bring the rate within 10% of the fitted one."""
     start = tmp_path / "start.yaml"
-    start.write_text(f"extends: {BASELINE}\nname: start\n"
-                     "population: {county_overrides: {in_migration_rate: 0.0}}\n")
+    start.write_text(
+        f"extends: {BASELINE}\nname: start\npopulation: {{county_overrides: {{in_migration_rate: 0.0}}}}\n"
+    )
     result = fit(start, replications=1, rounds=4)
     assert result.in_migration_rate == pytest.approx(load_county(baseline).in_migration_rate, rel=0.1)
 

@@ -25,8 +25,10 @@ ISHIGAMI = Path(__file__).resolve().parent / "data" / "ishigami.yaml"
 @pytest.fixture
 def no_simulation(monkeypatch):
     """Any simulation fails the test: the output folder must be refused before one starts."""
+
     def fail(*args, **kwargs):
         raise AssertionError("a simulation started before the output folder was checked")
+
     monkeypatch.setattr(replications, "run", fail)
 
 
@@ -45,7 +47,7 @@ def project_like(root: Path) -> Path:
     return root
 
 
-REFUSED = {   # --out, words of the message
+REFUSED = {  # --out, words of the message
     "scenarios": "notemptyandnotanearlierrunfolder",
     "results": "notemptyandnotanearlierrunfolder",
     ".": "'.'and'..'cannotberesultsfolders",
@@ -58,8 +60,9 @@ REFUSED = {   # --out, words of the message
 
 
 @pytest.mark.parametrize(("out", "words"), REFUSED.items(), ids=REFUSED.keys())
-def test_run_refuses_what_it_did_not_write_before_running(tmp_path, monkeypatch, small_scenario_file, no_simulation,
-                                                         out, words):
+def test_run_refuses_what_it_did_not_write_before_running(
+    tmp_path, monkeypatch, small_scenario_file, no_simulation, out, words
+):
     root = project_like(tmp_path / "project")
     monkeypatch.chdir(root)
     before = tree(tmp_path)
@@ -117,14 +120,15 @@ def test_a_folder_of_another_kind_is_not_replaced(tmp_path, small_scenario_file,
 def test_an_old_folder_without_the_marker_is_refused(tmp_path, small_scenario_file, no_simulation):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "metadata.json").write_text(json.dumps({"seed": 1}))   # written before folders carried a format
+    (out / "metadata.json").write_text(json.dumps({"seed": 1}))  # written before folders carried a format
     (out / "timeseries.csv").write_text("run,year\n")
     result = invoke("run", small_scenario_file, "--out", out, "--quiet")
     assert result.exit_code == 2 and "nomarker" in squash(result.output)
 
 
-def test_compare_refuses_a_folder_of_other_files_before_running(tmp_path, monkeypatch, small_scenario_file,
-                                                               no_simulation):
+def test_compare_refuses_a_folder_of_other_files_before_running(
+    tmp_path, monkeypatch, small_scenario_file, no_simulation
+):
     root = project_like(tmp_path / "project")
     monkeypatch.chdir(root)
     before = tree(tmp_path)
@@ -173,18 +177,23 @@ def test_calibrate_refuses_a_folder_that_is_not_a_calibration_folder(tmp_path, m
     assert tree(tmp_path) == before
 
 
-LONG = "x" * 300   # one name longer than the file system's 255 bytes
+LONG = "x" * 300  # one name longer than the file system's 255 bytes
 
 
-@pytest.mark.parametrize(("command", "words"), [
-    (["run", "SCENARIO", "--out", f"results/{LONG}"], "is300byteslong;thefilesystemholdsnamesofatmost255bytes"),
-    (["run", "SCENARIO", "--out", "y" * 250], "is250byteslong;atmost"),
-    (["sweep", ISHIGAMI, "--workers", 1, "--out", f"sweeps/{LONG}"], "is300byteslong"),
-    (["calibrate", "standin", "--out", f"{LONG}/standin.csv"], "is300byteslong"),
-    (["run", "SCENARIO", "--out", "/"], "isthefilesystem'sroot;nameafolderinsideit"),
-], ids=["run", "run-temporary-name", "sweep", "standin", "root"])
-def test_a_path_the_file_system_cannot_hold_is_refused_before_running(tmp_path, monkeypatch, small_scenario_file,
-                                                                     no_simulation, command, words):
+@pytest.mark.parametrize(
+    ("command", "words"),
+    [
+        (["run", "SCENARIO", "--out", f"results/{LONG}"], "is300byteslong;thefilesystemholdsnamesofatmost255bytes"),
+        (["run", "SCENARIO", "--out", "y" * 250], "is250byteslong;atmost"),
+        (["sweep", ISHIGAMI, "--workers", 1, "--out", f"sweeps/{LONG}"], "is300byteslong"),
+        (["calibrate", "standin", "--out", f"{LONG}/standin.csv"], "is300byteslong"),
+        (["run", "SCENARIO", "--out", "/"], "isthefilesystem'sroot;nameafolderinsideit"),
+    ],
+    ids=["run", "run-temporary-name", "sweep", "standin", "root"],
+)
+def test_a_path_the_file_system_cannot_hold_is_refused_before_running(
+    tmp_path, monkeypatch, small_scenario_file, no_simulation, command, words
+):
     """A name over 255 bytes in --out (or one that would be, under the temporary name a run is built under),
     and the root folder: one message naming --out, not an OSError once the run is done."""
     monkeypatch.chdir(tmp_path)
@@ -220,8 +229,9 @@ def test_a_symbolic_link_to_an_earlier_run_folder_is_written_through(tmp_path, s
 
 
 @pytest.mark.parametrize("command", ["run", "compare", "validate"])
-def test_a_mount_point_is_refused_for_a_folder_replaced_as_a_whole(tmp_path, monkeypatch, small_scenario_file,
-                                                                   no_simulation, command):
+def test_a_mount_point_is_refused_for_a_folder_replaced_as_a_whole(
+    tmp_path, monkeypatch, small_scenario_file, no_simulation, command
+):
     """A run is built beside its folder and renamed into place, which a mount point cannot take (EBUSY)."""
     mount = tmp_path / "disk"
     mount.mkdir()
@@ -245,6 +255,7 @@ def test_a_failed_rename_leaves_the_earlier_folder_and_no_staging(tmp_path, monk
         if ".partial-" in self.name:
             raise OSError(16, "Device or resource busy")
         return rename(self, target)
+
     monkeypatch.setattr(Path, "rename", refuse_the_staging)
     with pytest.raises(OSError), atomic.folder(out) as staging:
         (staging / "a.txt").write_text("new")
@@ -253,6 +264,7 @@ def test_a_failed_rename_leaves_the_earlier_folder_and_no_staging(tmp_path, monk
 
 
 # --- staging folders ---------------------------------------------------------------------------
+
 
 def dead_pid() -> int:
     """The id of a process that has exited."""
@@ -264,8 +276,10 @@ def dead_pid() -> int:
 def test_staging_folders_of_killed_processes_are_removed_by_the_next_write(tmp_path):
     host = socket.gethostname()
     dead = [tmp_path / f".run.partial-{host}-{dead_pid()}", tmp_path / f".other.old-{host}-{dead_pid()}"]
-    alive = [tmp_path / f".run.partial-{host}-{os.getppid()}",       # a process still writing
-             tmp_path / f".run.partial-elsewhere-{dead_pid()}"]      # another host's (a shared disk)
+    alive = [
+        tmp_path / f".run.partial-{host}-{os.getppid()}",  # a process still writing
+        tmp_path / f".run.partial-elsewhere-{dead_pid()}",
+    ]  # another host's (a shared disk)
     for folder in dead + alive:
         folder.mkdir()
         (folder / "timeseries.csv").write_text("run,year\n")
@@ -282,11 +296,13 @@ def test_files_put_in_place_together_or_not_at_all(tmp_path):
     (folder / "fitted" / "coefficients.yaml").write_text("old")
     (folder / "targets.yaml").write_text("mine")
     before = tree(tmp_path)
+
     def failing_report() -> None:
         with atomic.files(folder) as staging:
             (staging / "fitted").mkdir()
             (staging / "fitted" / "coefficients.yaml").write_text("new")
             raise RuntimeError("the report failed")
+
     with pytest.raises(RuntimeError):
         failing_report()
     assert tree(tmp_path) == before
@@ -306,12 +322,15 @@ def test_the_standin_survey_overwrites_only_an_earlier_standin(tmp_path, monkeyp
     root = project_like(tmp_path / "project")
     monkeypatch.chdir(root)
     before = tree(tmp_path)
-    for out, words in (("notes.txt", "existsandwasnotwrittenbythiscommand"), ("results", "isafolder"),
-                       (".", "'.'and'..'arefolders")):
+    for out, words in (
+        ("notes.txt", "existsandwasnotwrittenbythiscommand"),
+        ("results", "isafolder"),
+        (".", "'.'and'..'arefolders"),
+    ):
         result = invoke("calibrate", "standin", "--out", out)
         assert result.exit_code == 2, result.output
         assert f"{out}:--out:" in squash(result.output) and words in squash(result.output)
     assert tree(tmp_path) == before
-    for _ in range(2):   # the second time replaces the first stand-in
+    for _ in range(2):  # the second time replaces the first stand-in
         result = invoke("calibrate", "standin", "--out", "standin.csv", "--respondents", 50)
         assert result.exit_code == 0, result.output

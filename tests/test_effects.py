@@ -9,15 +9,17 @@ from abm.sim.choice import MECHANISMS
 from helpers import BASELINE
 
 SIZE = {"year": 2026, "runs": 2, "residents": 500}
-VALUED = [("behaviour.choice", {"basic_value": 2.0})]   # the fitted file weighs the basic pension at 0
+VALUED = [("behaviour.choice", {"basic_value": 2.0})]  # the fitted file weighs the basic pension at 0
 
 
 @pytest.fixture(scope="module")
 def basic_only(tmp_path_factory):
     """A higher basic pension from 2026 and nothing else, against the baseline, in 2026."""
     path = tmp_path_factory.mktemp("effects") / "basic.yaml"
-    path.write_text(f"# a higher basic pension\nextends: {BASELINE}\nname: basic_only\n"
-                    "policy:\n  basic_pension: {2026: 400}\n", encoding="utf-8")
+    path.write_text(
+        f"# a higher basic pension\nextends: {BASELINE}\nname: basic_only\npolicy:\n  basic_pension: {{2026: 400}}\n",
+        encoding="utf-8",
+    )
     return measure([BASELINE, path], overrides=VALUED, **SIZE)
 
 
@@ -39,7 +41,7 @@ def test_differences_are_paired_runs_of_the_same_seeds(basic_only):
     assert list(basic_only.differences["scenario"].unique()) == ["baseline", "basic_only"]
     assert set(basic_only.differences["year"]) == {2026} and set(basic_only.differences["runs"]) == {2}
     mean, low, high = basic_only.difference("basic_only", "participation_rate")
-    assert low <= mean <= high and mean > 0           # the pension's value pulls residents into paying
+    assert low <= mean <= high and mean > 0  # the pension's value pulls residents into paying
     assert basic_only.difference("baseline", "participation_rate") == (0.0, 0.0, 0.0)
 
 
@@ -57,17 +59,27 @@ def test_the_sentence_says_when_no_mechanism_moved_or_only_noise_did(baseline):
     from abm.analysis.effects import Effects
 
     same = baseline.model_copy(update={"name": "same"})
-    noisy = baseline.model_copy(update={"name": "noisy", "policy": baseline.policy.model_copy(
-        update={"publicity": {2011: 0.5, 2026: 0.6}})})
-    rows = [{"scenario": name, "run": run, **dict.fromkeys(MECHANISMS, 0.0),
-             "peers": (-0.01, 0.002, 0.014)[run] if name == "noisy" else 0.0}
-            for name in ("baseline", "same", "noisy") for run in range(3)]
+    noisy = baseline.model_copy(
+        update={"name": "noisy", "policy": baseline.policy.model_copy(update={"publicity": {2011: 0.5, 2026: 0.6}})}
+    )
+    rows = [
+        {
+            "scenario": name,
+            "run": run,
+            **dict.fromkeys(MECHANISMS, 0.0),
+            "peers": (-0.01, 0.002, 0.014)[run] if name == "noisy" else 0.0,
+        }
+        for name in ("baseline", "same", "noisy")
+        for run in range(3)
+    ]
     effects = Effects(2040, 3, 1000, [baseline, same, noisy], pd.DataFrame(), pd.DataFrame(rows))
-    assert mechanism_sentence(effects, "same") == ("changes no policy field; the choice's mechanisms did not move "
-                                                   "in 2040 (the effect is the rules' own)")
+    assert mechanism_sentence(effects, "same") == (
+        "changes no policy field; the choice's mechanisms did not move in 2040 (the effect is the rules' own)"
+    )
     assert mechanism_sentence(effects, "noisy") == (
         "changes `policy.publicity`; no mechanism's utility of paying moved beyond the runs' noise in 2040 "
-        "(largest: neighbours' choices (+0.002 [-0.009, +0.013]))")
+        "(largest: neighbours' choices (+0.002 [-0.009, +0.013]))"
+    )
 
 
 def test_lever_effects_are_paired_window_means():
@@ -75,10 +87,13 @@ def test_lever_effects_are_paired_window_means():
     local top-up with the basic pension's value weighed brings payers in."""
     from abm.analysis.effects import lever_effects
 
-    levers = {"nothing": ["policy.financial_education.2026=0.0"],
-              "top-up": ["policy.local_top_up.2014=100", "behaviour.choice.basic_value=40.0"]}
-    frame = lever_effects(BASELINE, levers, (2014, 2016), runs=2, residents=2000,
-                          indicators=["participation_rate", "mean_contribution"]).set_index(["lever", "indicator"])
+    levers = {
+        "nothing": ["policy.financial_education.2026=0.0"],
+        "top-up": ["policy.local_top_up.2014=100", "behaviour.choice.basic_value=40.0"],
+    }
+    frame = lever_effects(
+        BASELINE, levers, (2014, 2016), runs=2, residents=2000, indicators=["participation_rate", "mean_contribution"]
+    ).set_index(["lever", "indicator"])
     assert frame.loc[("nothing", "participation_rate"), "difference"] == 0
     assert frame.loc[("nothing", "mean_contribution"), ["low", "high"]].tolist() == [0, 0]
     assert frame.loc[("top-up", "participation_rate"), "low"] > 0

@@ -20,7 +20,7 @@ RECOVERY_RESPONDENTS, RECOVERY_SEED = 2000, 424242
 SHIFTED_RESPONDENTS, SHIFTED_SEED, SHIFT = 1000, 777, 1.5
 
 
-GENERATED = standin.GENERATING | standin.GENERATING_HETEROGENEITY   # every estimated parameter's true value
+GENERATED = standin.GENERATING | standin.GENERATING_HETEROGENEITY  # every estimated parameter's true value
 
 
 def _estimate(scenario, survey: pd.DataFrame, generating: dict) -> estimate.ChoiceEstimate:
@@ -67,7 +67,7 @@ def test_one_cross_section_identifies_all_survey_terms_but_the_subsidy(baseline,
     assert set(estimate.identified_terms(one)) == set(estimate.SURVEY_TERMS) - {"subsidy"}
     waves = standin_survey.copy()
     early = (waves["respondent"] % 2 == 0) & (waves["grade"].fillna(0) <= 500)
-    waves.loc[early, "survey_year"] = 2012          # grades 100-500 only: another subsidy schedule
+    waves.loc[early, "survey_year"] = 2012  # grades 100-500 only: another subsidy schedule
     two = choice_situations(waves, baseline)
     assert [s["year"] for s in two] == [2012, 2018]
     assert estimate.identified_terms(two) == estimate.SURVEY_TERMS
@@ -89,10 +89,12 @@ def test_estimation_converges_with_a_valid_covariance(recovered):
 @pytest.mark.slow
 def test_each_estimate_is_within_3_se_of_its_generating_value(recovered):
     """Parameter recovery, term by term: |estimate - generating value| < 3 standard errors."""
-    assert estimate.LIQUIDITY in recovered.terms      # the dispersion the survey was drawn with is found
-    misses = {t: (round(float(b), 3), round(float(se), 3), GENERATED[t])
-              for t, b, se in zip(recovered.terms, recovered.params, recovered.bse)
-              if not abs(b - GENERATED[t]) < 3 * se}
+    assert estimate.LIQUIDITY in recovered.terms  # the dispersion the survey was drawn with is found
+    misses = {
+        t: (round(float(b), 3), round(float(se), 3), GENERATED[t])
+        for t, b, se in zip(recovered.terms, recovered.params, recovered.bse)
+        if not abs(b - GENERATED[t]) < 3 * se
+    }
     assert misses == {}
 
 
@@ -154,9 +156,10 @@ def test_the_plain_logit_is_statsmodels_conditional_logit_where_no_bound_binds(s
         first += n
     exog = np.concatenate(exog)
     scale = exog.std(axis=0)
-    reference = ConditionalLogit(np.concatenate(endog), exog / scale, groups=np.concatenate(groups),
-                                 offset=np.concatenate(offset)).fit(method="bfgs", maxiter=5000, gtol=1e-10, disp=False)
-    assert ours.loglik >= reference.llf - 1e-6   # at least as high: the optimisers stop at their own tolerances
+    reference = ConditionalLogit(
+        np.concatenate(endog), exog / scale, groups=np.concatenate(groups), offset=np.concatenate(offset)
+    ).fit(method="bfgs", maxiter=5000, gtol=1e-10, disp=False)
+    assert ours.loglik >= reference.llf - 1e-6  # at least as high: the optimisers stop at their own tolerances
     assert ours.loglik == pytest.approx(reference.llf, abs=1e-3)
     # the same estimates up to the optimisers' stopping points: within 1% of a standard error
     assert np.all(np.abs(ours.params - np.asarray(reference.params) / scale) < 0.01 * ours.bse)
@@ -166,8 +169,10 @@ def test_the_plain_logit_is_statsmodels_conditional_logit_where_no_bound_binds(s
 def test_estimates_keep_the_signs_the_economics_fixes(small_situations):
     """A coefficient whose sign is fixed (abm/sim/choice.py SIGNS) never crosses 0: a survey whose answers
     would push the account's value below 0 stops it at 0, and says so (at_bound)."""
-    turned = [s | {"residents": s["residents"] | {"account_worth": -s["residents"]["account_worth"]}}
-              for s in small_situations]   # a survey where buying more in the account looks worse
+    turned = [
+        s | {"residents": s["residents"] | {"account_worth": -s["residents"]["account_worth"]}}
+        for s in small_situations
+    ]  # a survey where buying more in the account looks worse
     est = estimate.conditional_logit(turned, ("pay", "affordability", "lowest", "account_value"))
     values = dict(zip(est.terms, est.params))
     assert values["account_value"] == 0.0 and "account_value" in est.at_bound
@@ -180,8 +185,9 @@ def test_a_survey_without_dispersion_keeps_the_plain_logit(small_situations):
     """The likelihood-ratio test keeps the mixed logit only where the data need it: answers drawn with
     no liquidity dispersion (the small survey is drawn with GENERATING_HETEROGENEITY zeroed here)
     keep the plain logit, and the test is reported."""
-    est, test = estimate.choice_model(small_situations, estimate.identified_terms(small_situations),
-                                      fixed={"subsidy": 0.0}, draws=50)
+    est, test = estimate.choice_model(
+        small_situations, estimate.identified_terms(small_situations), fixed={"subsidy": 0.0}, draws=50
+    )
     assert test["loglik_mixed"] >= test["loglik_plain"] - 1e-6
     assert test["kept"] == (estimate.LIQUIDITY in est.terms) == (test["p_value"] < estimate.LIQUIDITY_TEST_LEVEL)
 
@@ -210,6 +216,7 @@ def test_estimate_table_reports_z_and_p(recovered):
 
 
 # --- the study's binary logit on the shipped stand-in --------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def study(standin_survey, baseline):

@@ -15,6 +15,8 @@ from abm.inputs.scenario import replication_seeds
 from helpers import invoke, small
 
 YEAR, RESIDENTS, RUNS = 2016, 2000, 3
+
+
 @pytest.fixture(scope="module")
 def scenario(baseline):
     return small(baseline, end_year=YEAR + 2)
@@ -35,8 +37,9 @@ def test_information_without_benefit_terms_changes_nothing(scenario, shipped):
     np.testing.assert_array_equal(effect, 0.0)
     # the treatment reaches the choice only through the perceived account value: with no compounding
     # gap the literate see what the others see, so even a weighed account value changes nothing
-    no_gap = experiments.information(scenario, YEAR, RUNS, RESIDENTS,
-                                     shipped.replace({"account_value": 20.0}, valuation={"compounding_gap": 0.0}))
+    no_gap = experiments.information(
+        scenario, YEAR, RUNS, RESIDENTS, shipped.replace({"account_value": 20.0}, valuation={"compounding_gap": 0.0})
+    )
     np.testing.assert_array_equal(no_gap, 0.0)
 
 
@@ -47,7 +50,7 @@ def test_information_raises_contributions_when_the_account_value_counts(scenario
 
 def test_basic_pension_raises_participation_only_through_basic_value(scenario, shipped):
     none = experiments.basic_pension(scenario, YEAR, RUNS, RESIDENTS, shipped)
-    np.testing.assert_array_equal(none.participation, 0.0)   # same seeds, nothing in the choice changed
+    np.testing.assert_array_equal(none.participation, 0.0)  # same seeds, nothing in the choice changed
     valued = experiments.basic_pension(scenario, YEAR, RUNS, RESIDENTS, shipped.replace({"basic_value": 20.0}))
     assert (valued.participation > 0).all()
     assert (valued.participation_relative > 0).all()
@@ -76,8 +79,7 @@ def test_age_profile_is_the_gap_of_a_plain_run(scenario):
 def test_raised_adds_from_the_year_on():
     dated = {2011: [(100, 30)], 2014: [(100, 30), (500, 60)], 2020: [(100, 40)]}
     raised = experiments._raised(dated, 2016, lambda rules: [(g, a + 5) for g, a in rules])
-    assert raised == {2011: [(100, 30)], 2014: [(100, 30), (500, 60)], 2016: [(100, 35), (500, 65)],
-                      2020: [(100, 45)]}
+    assert raised == {2011: [(100, 30)], 2014: [(100, 30), (500, 60)], 2016: [(100, 35), (500, 65)], 2020: [(100, 45)]}
     assert experiments._raised({2011: 0, "2016-07": 10}, 2016, lambda v: v + 20) == {2011: 0, 2016: 20, "2016-07": 30}
 
 
@@ -94,7 +96,7 @@ def test_run_all_has_every_measure_with_its_target(scenario):
         assert row.band_low <= row.mean <= row.band_high
         assert isinstance(row.met, bool)
     gap = table.set_index("measure").loc["participation_gap"]
-    assert gap.met == (gap["mean"] > 0.05)   # the evidence file's bound
+    assert gap.met == (gap["mean"] > 0.05)  # the evidence file's bound
 
 
 def test_evidence_file_problems_name_the_field(tmp_path):

@@ -53,8 +53,9 @@ def test_explain_command_json_and_refusals(small_scenario_file):
     from abm.inputs.scenario import replication_seeds
 
     spec = load_scenario(small_scenario_file)
-    model = PensionModel(scenario=spec.model_copy(update={"end_year": 2013}),
-                         rng=replication_seeds(spec.run.seed, 1)[0])
+    model = PensionModel(
+        scenario=spec.model_copy(update={"end_year": 2013}), rng=replication_seeds(spec.run.seed, 1)[0]
+    )
     while model.running:
         model.step()
     pop = model.population
@@ -63,7 +64,7 @@ def test_explain_command_json_and_refusals(small_scenario_file):
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert data["year"] == 2013 and data["resident"]["id"] == resident
-    row = int(pop.rows(np.array([resident]))[0])   # the codes spelled out, as the population holds them
+    row = int(pop.rows(np.array([resident]))[0])  # the codes spelled out, as the population holds them
     who = data["resident"]
     assert who["sex"] == SEXES[pop.sex[row]] and who["group"] in GROUP_CODES
     assert GROUP_CODES[who["group"]] == pop.group[row]

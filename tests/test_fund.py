@@ -14,9 +14,9 @@ from abm.sim.policy import GROUP_CODES, backpay_gap, eligible_to_contribute
 from helpers import make_population, with_policy, year_policy
 
 W = 10.0  # persons per simulated resident: every ledger amount is 10x the accounts' change
-JUNE_2014 = 1 + 0.0275 * 6 / 12   # paid at the end of June 2014: half a year's simple interest at 2.75%
-HALF_2040 = 1 + 0.015 * 6 / 12    # half a year's interest at 1.5% (2015 on)
-YEAR_2040 = 12 + 0.015 * 5.5      # twelve monthly yuan at the end of 2040: sum of 1 + 1.5% x (12 - m) / 12
+JUNE_2014 = 1 + 0.0275 * 6 / 12  # paid at the end of June 2014: half a year's simple interest at 2.75%
+HALF_2040 = 1 + 0.015 * 6 / 12  # half a year's interest at 1.5% (2015 on)
+YEAR_2040 = 12 + 0.015 * 5.5  # twelve monthly yuan at the end of 2040: sum of 1 + 1.5% x (12 - m) / 12
 
 
 def _open(pop, year):
@@ -40,7 +40,7 @@ def test_contributions_subsidies_and_interest_go_into_accounts_and_ledger(baseli
     """Account = opening x (1 + rate) + (grade + subsidy) x (1 + rate x 6/12): paid at the end of June
     (from 2014 the subsidy is 30 below 500, 60 from 500), interest credited at the end of the year,
     simple within it; the ledger records each."""
-    policy = year_policy(baseline, 2014)                   # interest 2.75% in 2014
+    policy = year_policy(baseline, 2014)  # interest 2.75% in 2014
     assert policy.collection_month == 6
     pop = make_population(3, weight=W, account=[1000.0, 0.0, 0.0])
     _fund, row = _collect(pop, policy, grade=[100, 500, 0])
@@ -68,13 +68,14 @@ def test_2009_rules_subsidise_every_grade_30_yuan_until_2014(baseline, year):
 
 def test_government_paid_residents_get_the_paid_grade_and_its_subsidy_as_public_spending(baseline):
     """Government pays grade 200 with Anhui's 40 subsidy: public money, not the resident's contribution."""
-    scenario = with_policy(baseline, subsidy={2011: [[100, 30], [200, 40], [500, 70]]},
-                           government_paid_grade={2011: 200})
+    scenario = with_policy(
+        baseline, subsidy={2011: [[100, 30], [200, 40], [500, 70]]}, government_paid_grade={2011: 200}
+    )
     policy = year_policy(scenario, 2011)
     assert policy.government_paid_subsidy == 40
     pop = make_population(2, weight=W)
     _fund, row = _collect(pop, policy, grade=[policy.government_paid_grade, 100], gov_paid=[True, False])
-    np.testing.assert_allclose(pop.account, np.array([240, 130]) * (1 + 0.035 * 5 / 12))   # July 2011 to December
+    np.testing.assert_allclose(pop.account, np.array([240, 130]) * (1 + 0.035 * 5 / 12))  # July 2011 to December
     assert row["government_contributions"] == pytest.approx(200 * W)
     assert row["public_government_contributions"] == pytest.approx(200 * W)
     assert row["contributions"] == pytest.approx(100 * W)
@@ -84,7 +85,7 @@ def test_government_paid_residents_get_the_paid_grade_and_its_subsidy_as_public_
 def test_model_year_government_paid_residents_pay_the_government_grade(small_scenario):
     """In a simulated year everyone the government pays for is in a paid group, at the paid grade."""
     model = PensionModel(scenario=small_scenario.model_copy(update={"end_year": 2017}))
-    while model.running:                     # through 2017, when the poor join the disabled
+    while model.running:  # through 2017, when the poor join the disabled
         model.step()
     pop = model.population
     paid = pop.gov_paid
@@ -97,45 +98,47 @@ def test_model_year_government_paid_residents_pay_the_government_grade(small_sce
 
 def test_fifteen_year_rule(baseline):
     """At 60, 14 contribution years are not enough for a pension, 15 are (not transitional)."""
-    policy = year_policy(baseline, 2040)                   # 60 in 2040: 31 at launch
+    policy = year_policy(baseline, 2040)  # 60 in 2040: 31 at launch
     pop = make_population(2, weight=W, age=60, years=[14, 15], account=[1000.0, 1000.0])
     fund = _open(pop, 2040)
     retiring = fund.retire(pop, policy)
     np.testing.assert_array_equal(retiring, [False, True])
     np.testing.assert_array_equal(pop.pensioner, [False, True])
-    np.testing.assert_array_equal(pop.years, [14, 15])     # no back-payment outside the cohort
+    np.testing.assert_array_equal(pop.years, [14, 15])  # no back-payment outside the cohort
     fund.close_year(pop)
 
 
 def test_transitional_cohort_backpays_at_the_lowest_grade_without_subsidy(baseline):
     """Under 15 years to go at launch: the gap is back-paid at the lowest grade, no subsidy, to 15 years,
     at the start of July; the account pension is fixed then on the balance with half a year's interest."""
-    policy = year_policy(baseline, 2014)                   # 60 in 2014: 57 at launch
+    policy = year_policy(baseline, 2014)  # 60 in 2014: 57 at launch
     pop = make_population(3, weight=W, age=60, years=[3, 1, 0], account=[500.0, 200.0, 0.0])
     fund = _open(pop, 2014)
     retiring = fund.retire(pop, policy)
     row = fund.close_year(pop)
     lowest = policy.grades[0]
-    np.testing.assert_array_equal(retiring, [True, True, False])   # never paid: no right to back-pay
-    np.testing.assert_array_equal(pop.years, [15, 15, 0])          # capped at 15 in total
-    np.testing.assert_allclose(pop.account, [500 * 1.0275 + 12 * lowest * JUNE_2014,
-                                             200 * 1.0275 + 14 * lowest * JUNE_2014, 0])
+    np.testing.assert_array_equal(retiring, [True, True, False])  # never paid: no right to back-pay
+    np.testing.assert_array_equal(pop.years, [15, 15, 0])  # capped at 15 in total
+    np.testing.assert_allclose(
+        pop.account, [500 * 1.0275 + 12 * lowest * JUNE_2014, 200 * 1.0275 + 14 * lowest * JUNE_2014, 0]
+    )
     assert row["backpayments"] == pytest.approx(26 * lowest * W)
     assert row["entry_subsidies"] == 0 and row["public_entry_subsidies"] == 0
-    np.testing.assert_allclose(pop.account_pension[:2], [(500 * JUNE_2014 + 12 * lowest) / 139,
-                                                         (200 * JUNE_2014 + 14 * lowest) / 139])
+    np.testing.assert_allclose(
+        pop.account_pension[:2], [(500 * JUNE_2014 + 12 * lowest) / 139, (200 * JUNE_2014 + 14 * lowest) / 139]
+    )
 
 
 def test_declining_to_back_pay_leaves_the_resident_short_and_the_right_kept(baseline):
     """Only those deciding to back-pay pay the gap and retire; the books balance. A year later the
     resident who declined may back-pay the same gap and does not pay yearly."""
-    policy = year_policy(baseline, 2014)                   # 60 in 2014: 57 at launch
+    policy = year_policy(baseline, 2014)  # 60 in 2014: 57 at launch
     pop = make_population(3, weight=W, age=60, years=[3, 1, 0], account=[500.0, 200.0, 0.0])
     fund = _open(pop, 2014)
     retiring = fund.retire(pop, policy, backpaying=np.array([True, False, True]))
-    row = fund.close_year(pop)                             # conserved
+    row = fund.close_year(pop)  # conserved
     lowest = policy.grades[0]
-    np.testing.assert_array_equal(retiring, [True, False, False])   # never paid: nothing to back-pay
+    np.testing.assert_array_equal(retiring, [True, False, False])  # never paid: nothing to back-pay
     np.testing.assert_array_equal(pop.pensioner, [True, False, False])
     np.testing.assert_array_equal(pop.years, [15, 1, 0])
     np.testing.assert_allclose(pop.account, [500 * 1.0275 + 12 * lowest * JUNE_2014, 200 * 1.0275, 0])
@@ -164,8 +167,7 @@ def test_retiring_late_for_want_of_years_keeps_the_divisor_of_the_pension_age(ba
     policy = year_policy(baseline, 2040)
     pop = make_population(2, age=[61, 62], years=15, account=[13_900.0, 12_380.0])
     Fund(1.0).retire(pop, policy)
-    np.testing.assert_allclose(pop.account_pension, np.array([13_900.0 / 139, 12_380.0 / 139]) * HALF_2040,
-                               rtol=1e-12)
+    np.testing.assert_allclose(pop.account_pension, np.array([13_900.0 / 139, 12_380.0 / 139]) * HALF_2040, rtol=1e-12)
 
 
 def test_a_later_pension_age_uses_its_own_divisor(baseline):
@@ -181,11 +183,11 @@ def test_a_later_pension_age_uses_its_own_divisor(baseline):
 def test_pay_splits_public_basic_pension_and_account_pension(baseline):
     """A year of pensions: 12 x basic from the budget (central/local), 12 x account pension from accounts,
     at the end of each month: each month's pension loses the interest to the end of the year."""
-    scenario = with_policy(baseline, central_share=0.75, local_top_up={2011: 10.0},
-                           long_contribution_bonus={2011: 2.0})
+    scenario = with_policy(baseline, central_share=0.75, local_top_up={2011: 10.0}, long_contribution_bonus={2011: 2.0})
     policy = year_policy(scenario, 2040, basic_pension=100.0)
-    pop = make_population(2, weight=W, age=70, pensioner=True, years=[15, 18],
-                          account=[5000.0, 5000.0], account_pension=[20.0, 30.0])
+    pop = make_population(
+        2, weight=W, age=70, pensioner=True, years=[15, 18], account=[5000.0, 5000.0], account_pension=[20.0, 30.0]
+    )
     fund = _open(pop, 2040)
     fund.pay(pop, policy)
     row = fund.close_year(pop)
@@ -202,8 +204,9 @@ def test_exhausted_account_is_paid_from_public_money(baseline):
     The account worth 500 x 1.015 = 507.5 at the end of 2040 pays that share of each month's pension
     that the year's pensions, 100 x 12.0825 at the year's end, exceed it by; public money the rest."""
     policy = year_policy(baseline, 2040)
-    pop = make_population(2, weight=W, age=75, pensioner=True, years=15,
-                          account=[500.0, 5000.0], account_pension=[100.0, 100.0])
+    pop = make_population(
+        2, weight=W, age=75, pensioner=True, years=15, account=[500.0, 5000.0], account_pension=[100.0, 100.0]
+    )
     fund = _open(pop, 2040)
     fund.pay(pop, policy)
     row = fund.close_year(pop)
@@ -240,7 +243,7 @@ def test_2013_death_returns_the_subsidy_part_to_public_money(baseline):
         fund.close_year(pop)
     fund = _open(pop, 2013)
     fund.collect(pop, np.array([], dtype=int), np.array([]), np.array([], dtype=bool), policies[2013])  # interest
-    fund.credit_interest(pop)                                # at the end of 2013, before the death
+    fund.credit_interest(pop)  # at the end of 2013, before the death
     paid = (1 + 0.035 * 5 / 12) * 1.03 * 1.03 + (1 + 0.03 * 6 / 12) * 1.03
     subsidy_part, balance = 30 * paid, 130 * paid
     assert pop.account[0] == pytest.approx(balance, rel=1e-12)
@@ -256,8 +259,9 @@ def test_the_subsidy_part_shrinks_with_the_account_as_the_pension_is_paid(baseli
     """A pensioner whose account pays a year's pension keeps the subsidy share of what is left:
     1000 x 1.015 - 50 x 12.0825 remains, a quarter of it the subsidy part."""
     policy = year_policy(baseline, 2040)
-    pop = make_population(1, age=70, pensioner=True, years=15, account=1000.0, account_subsidy=250.0,
-                          account_pension=50.0)
+    pop = make_population(
+        1, age=70, pensioner=True, years=15, account=1000.0, account_subsidy=250.0, account_pension=50.0
+    )
     fund = _open(pop, 2040)
     fund.pay(pop, policy)
     fund.close_year(pop)
@@ -297,22 +301,27 @@ def test_close_year_detects_accounts_changed_behind_the_ledger(baseline):
         fund.close_year(pop)
 
 
-@pytest.mark.parametrize("revision", [None, GradeRevision(every=2, first_year=2014, base_year=2012)],
-                         ids=["dated grades", "grades revised with income"])
+@pytest.mark.parametrize(
+    "revision",
+    [None, GradeRevision(every=2, first_year=2014, base_year=2012)],
+    ids=["dated grades", "grades revised with income"],
+)
 def test_fund_is_conserved_every_year_of_a_model_run(small_scenario, revision):
     """opening + inflow - outflow == closing for every ledger row; each year opens where the last closed;
     the accounts of the dead leave as inheritance or returned subsidies. With grades and subsidies
     revised every two years (a grade no dated list has is offered), too."""
-    model = PensionModel(scenario=with_policy(small_scenario, grade_revision=revision).model_copy(
-        update={"end_year": 2020}))
+    model = PensionModel(
+        scenario=with_policy(small_scenario, grade_revision=revision).model_copy(update={"end_year": 2020})
+    )
     dated = {g for grades in small_scenario.policy.grades.values() for g in grades}
     assert (set(model.all_grades) > dated) == (revision is not None)
     dead_accounts, bequeath = [], model.fund.bequeath
 
     def recording(pop, dead, policy):
-        model.fund.credit_interest(pop)     # the estate inherits the balance at the end of the year
+        model.fund.credit_interest(pop)  # the estate inherits the balance at the end of the year
         dead_accounts.append(float(pop.account[dead].sum()) * pop.weight)
         bequeath(pop, dead, policy)
+
     model.fund.bequeath = recording
     while model.running:
         model.step()
@@ -320,14 +329,16 @@ def test_fund_is_conserved_every_year_of_a_model_run(small_scenario, revision):
     assert [row["year"] for row in ledger] == list(range(2011, 2021))
     assert ledger[0]["opening_balance"] == 0
     for row in ledger:
-        inflow = sum(row[k] for k in ("contributions", "entry_subsidies", "government_contributions",
-                                       "backpayments", "interest"))
+        inflow = sum(
+            row[k] for k in ("contributions", "entry_subsidies", "government_contributions", "backpayments", "interest")
+        )
         outflow = sum(row[k] for k in ("account_pensions", "inheritance", "returned_subsidies", "transfers_out"))
         assert row["opening_balance"] + inflow - outflow == pytest.approx(row["closing_balance"], rel=1e-9)
     for before, after in itertools.pairwise(ledger):
         assert after["opening_balance"] == before["closing_balance"]
-    assert ledger[-1]["closing_balance"] == pytest.approx(model.population.account.sum() * model.population.weight,
-                                                          rel=1e-12)
+    assert ledger[-1]["closing_balance"] == pytest.approx(
+        model.population.account.sum() * model.population.weight, rel=1e-12
+    )
     assert all(row[k] > 0 for row in ledger[1:] for k in ("contributions", "interest"))
     # whether anyone dies with money in the account in a year of 2,000 residents is chance
     assert [row["inheritance"] + row["returned_subsidies"] for row in ledger] == pytest.approx(dead_accounts)
@@ -340,7 +351,7 @@ def test_a_late_payers_year_by_hand(baseline):
     + 330 (no interest on the June payment yet); pensions are paid at the end of July-December and
     the year's interest is credited at its end: 2,000 x 1.5% + 330 x 1.5% x 6/12 less the interest
     the six pensions would have earned, 1.5% x (5 + 4 + 3 + 2 + 1 + 0) / 12 each."""
-    policy = year_policy(with_policy(baseline, grade_revision=None), 2040)   # the 2014 list kept: 300 + 30
+    policy = year_policy(with_policy(baseline, grade_revision=None), 2040)  # the 2014 list kept: 300 + 30
     pop = make_population(1, weight=W, age=62, years=14, account=2000.0)
     fund = _open(pop, 2040)
     fund.collect(pop, np.array([0]), np.array([300.0]), np.array([False]), policy)
@@ -352,11 +363,11 @@ def test_a_late_payers_year_by_hand(baseline):
     interest = 2000 * 0.015 + 330 * 0.015 * 6 / 12 - pension * 0.015 * 15 / 12
     assert row["interest"] == pytest.approx(interest * W, rel=1e-12)
     assert row["account_pensions"] == pytest.approx(6 * pension * W, rel=1e-12)
-    assert row["public_basic_pension_central"] == pytest.approx(6 * 143 * W)   # July-December
+    assert row["public_basic_pension_central"] == pytest.approx(6 * 143 * W)  # July-December
     assert pop.account[0] == pytest.approx(2000 + 330 + interest - 6 * pension, rel=1e-12)
     # the resident's lifetime: own money paid in June, the pensions received from July, in yuan at the year's end
     assert pop.pv_own[0] == pytest.approx(300 * HALF_2040 * fund.discount.factor, rel=1e-12)
-    assert row["public_basic_pension_local"] == pytest.approx(6 * 20 * W)       # Shanxi's top-up
+    assert row["public_basic_pension_local"] == pytest.approx(6 * 20 * W)  # Shanxi's top-up
     received = (143 + 20 + pension) * (6 + 0.015 * 15 / 12) * fund.discount.factor
     assert pop.pv_basic[0] + pop.pv_account[0] == pytest.approx(received, rel=1e-12)
 
@@ -369,7 +380,7 @@ def test_a_backpayers_year_by_hand(baseline):
     policy = year_policy(baseline, 2014)
     pop = make_population(1, weight=W, age=60, years=3, account=500.0)
     fund = _open(pop, 2014)
-    fund.collect(pop, np.array([], dtype=int), np.array([]), np.array([], dtype=bool), policy)   # not eligible
+    fund.collect(pop, np.array([], dtype=int), np.array([]), np.array([], dtype=bool), policy)  # not eligible
     assert fund.retire(pop, policy)[0]
     pension = (500 * JUNE_2014 + 1200) / 139
     assert pop.account_pension[0] == pytest.approx(pension, rel=1e-12)
@@ -377,5 +388,6 @@ def test_a_backpayers_year_by_hand(baseline):
     row = fund.close_year(pop)
     assert row["backpayments"] == pytest.approx(1200 * W)
     assert row["public_basic_pension_central"] == pytest.approx(6 * 70 * W)
-    assert pop.account[0] == pytest.approx(500 * 1.0275 + 1200 * JUNE_2014 - pension * (6 + 0.0275 * 15 / 12),
-                                           rel=1e-12)
+    assert pop.account[0] == pytest.approx(
+        500 * 1.0275 + 1200 * JUNE_2014 - pension * (6 + 0.0275 * 15 / 12), rel=1e-12
+    )

@@ -19,22 +19,25 @@ def coefficients():
 
 def test_sensitivities_are_central_differences_in_tolerances(coefficients):
     """A hand-checkable evaluation: a = 2 lowest + gap^2, b = 3 peer_share; tolerances 1 and 0.5."""
+
     def evaluate(c):
-        return pd.Series({"a": 2 * c.choice["lowest"] + c.valuation["compounding_gap"] ** 2,
-                          "b": 3 * c.choice["peer_share"]})
+        return pd.Series(
+            {"a": 2 * c.choice["lowest"] + c.valuation["compounding_gap"] ** 2, "b": 3 * c.choice["peer_share"]}
+        )
 
     table = identification.sensitivities(evaluate, coefficients, pd.Series({"a": 1.0, "b": 0.5}))
     rows = {name.split(" ")[0]: row for name, row in table.iterrows()}
     lowest_step = identification.STEP * (aggregates.PARAMETERS["lowest"][2] - aggregates.PARAMETERS["lowest"][1])
     assert rows["lowest"]["a"] == pytest.approx(2 * lowest_step)
     assert rows["lowest"]["b"] == 0
-    peer_step = identification.RELATIVE_STEP * coefficients.choice["peer_share"]   # a prior: a share of its value
+    peer_step = identification.RELATIVE_STEP * coefficients.choice["peer_share"]  # a prior: a share of its value
     assert rows["peer_share"]["b"] == pytest.approx(3 * peer_step / 0.5)
     gap, gap_step = coefficients.valuation["compounding_gap"], identification.STEP * 1.0
     assert rows["compounding_gap"]["a"] == pytest.approx(((gap + gap_step) ** 2 - (gap - gap_step) ** 2) / 2)
     # survey estimates step by a share of their value; every parameter has its row
-    assert set(rows) == (set(aggregates.PARAMETERS) | set(identification.SURVEY_PARAMETERS)
-                         | set(identification.PRIORS))
+    assert set(rows) == (
+        set(aggregates.PARAMETERS) | set(identification.SURVEY_PARAMETERS) | set(identification.PRIORS)
+    )
     assert rows["affordability"]["a"] == 0
 
 
@@ -59,14 +62,17 @@ def test_the_loss_adds_the_fitted_experiments_misses_squared():
     assert aggregates.loss(table) == pytest.approx(4.0)
 
 
-@pytest.mark.parametrize(("target", "mean", "expected"), [
-    ({"value": 0.4, "tolerance": 0.15}, 0.1, 2.0),
-    ({"bound": "> 0.05", "tolerance": 0.05}, 0.0, 1.0),
-    ({"bound": "> 0.05", "tolerance": 0.05}, 0.2, 0.0),
-    ({"bound": "|x| < 0.10", "tolerance": 0.05}, -0.2, 2.0),
-    ({"bound": "< basic_pension.participation_points", "tolerance": 0.5}, 1.5, 1.0),
-    ({"bound": "> 0"}, -1.0, 0.0),      # no tolerance: reported, never fitted
-])
+@pytest.mark.parametrize(
+    ("target", "mean", "expected"),
+    [
+        ({"value": 0.4, "tolerance": 0.15}, 0.1, 2.0),
+        ({"bound": "> 0.05", "tolerance": 0.05}, 0.0, 1.0),
+        ({"bound": "> 0.05", "tolerance": 0.05}, 0.2, 0.0),
+        ({"bound": "|x| < 0.10", "tolerance": 0.05}, -0.2, 2.0),
+        ({"bound": "< basic_pension.participation_points", "tolerance": 0.5}, 1.5, 1.0),
+        ({"bound": "> 0"}, -1.0, 0.0),  # no tolerance: reported, never fitted
+    ],
+)
 def test_a_miss_is_counted_in_tolerances(target, mean, expected):
     means = {("basic_pension", "participation_points"): 1.0}
     assert experiments.miss(target, mean, means) == pytest.approx(expected)
@@ -75,6 +81,7 @@ def test_a_miss_is_counted_in_tolerances(target, mean, expected):
 def test_the_fit_screens_the_bounds_before_the_simplex_so_it_leaves_a_shallow_valley(monkeypatch, coefficients):
     """A loss with a shallow valley near the start (lowest 0.8) and the deepest one far away (6.5):
     the Sobol screening finds the deep valley, which a simplex from the start alone does not."""
+
     def simulate(scenario, c, seeds, end_year):
         x = c.choice["lowest"]
         return pd.DataFrame({"year": [2018], "x": [min((x - 0.8) ** 2 + 0.3, (x - 6.5) ** 2) ** 0.5]})
@@ -111,6 +118,7 @@ def test_local_searches_give_the_same_optima_in_this_process_and_on_two_workers(
 def test_the_fit_keeps_every_local_optimum_best_first(monkeypatch, coefficients):
     """The fit reports each local search's optimum, best first: the deep valley wins and the shallow
     one is kept beside it, so the report can say how close another optimum comes."""
+
     def simulate(scenario, c, seeds, end_year):
         x = c.choice["lowest"]
         return pd.DataFrame({"year": [2018], "x": [min((x - 0.8) ** 2 + 0.3, (x - 3.5) ** 2) ** 0.5]})
@@ -121,5 +129,5 @@ def test_the_fit_keeps_every_local_optimum_best_first(monkeypatch, coefficients)
     losses = [o["loss"] for o in result.optima]
     assert losses == sorted(losses) and len(result.optima) == aggregates.STARTS
     assert result.optima[0]["values"] == result.values and result.loss == losses[0]
-    screened = 1 + 32   # the start and 2^5 Sobol points
+    screened = 1 + 32  # the start and 2^5 Sobol points
     assert sum(o["evaluations"] for o in result.optima) + screened == result.evaluations

@@ -15,17 +15,23 @@ from helpers import make_population, year_policy
 def test_participants_enrolment_and_participation_by_age_band(baseline):
     """Six residents (weight 10): paying at 20 and at 50; paid before but not this year at 35; never
     paid at 25; a pensioner; a student, not eligible."""
-    pop = make_population(6, weight=10.0, age=[20, 50, 35, 25, 70, 17],
-                          years=[2, 8, 4, 0, 15, 0], pensioner=[False, False, False, False, True, False],
-                          school_until=[16, 16, 16, 16, 16, 18], choice=[100, 300, 0, 0, -1, -1])
+    pop = make_population(
+        6,
+        weight=10.0,
+        age=[20, 50, 35, 25, 70, 17],
+        years=[2, 8, 4, 0, 15, 0],
+        pensioner=[False, False, False, False, True, False],
+        school_until=[16, 16, 16, 16, 16, 18],
+        choice=[100, 300, 0, 0, -1, -1],
+    )
     eligible = np.array([True, True, True, True, False, False])
     row = indicators.contributions(pop, eligible, year_policy(baseline, 2020), [100, 300])
     assert row["paying"] == pytest.approx(20)
     assert row["participation_rate"] == pytest.approx(2 / 4)
-    assert row["participants"] == pytest.approx((3 + 1) * 10)       # two paying, one paid before, one pensioner
+    assert row["participants"] == pytest.approx((3 + 1) * 10)  # two paying, one paid before, one pensioner
     assert row["enrolment_rate"] == pytest.approx(3 / 4)
-    assert row["participation_16_29"] == pytest.approx(1 / 2)       # 20 pays, 25 does not
-    assert row["participation_30_44"] == pytest.approx(0)           # 35 paid before, not this year
+    assert row["participation_16_29"] == pytest.approx(1 / 2)  # 20 pays, 25 does not
+    assert row["participation_30_44"] == pytest.approx(0)  # 35 paid before, not this year
     assert row["participation_45_59"] == pytest.approx(1)
 
 
@@ -43,8 +49,11 @@ def test_enrolment_and_age_bands_stay_within_their_ranges_in_a_run(small_scenari
 def test_fiscal_cost_per_person_as_shares_and_by_payer():
     from abm.sim.fund import PUBLIC
 
-    row = dict.fromkeys(PUBLIC, 0.0) | {"public_basic_pension_central": 600.0, "public_basic_pension_local": 100.0,
-                                         "public_entry_subsidies": 300.0}
+    row = dict.fromkeys(PUBLIC, 0.0) | {
+        "public_basic_pension_central": 600.0,
+        "public_basic_pension_local": 100.0,
+        "public_entry_subsidies": 300.0,
+    }
     row["public_spending"] = sum(row[k] for k in PUBLIC)
     fiscal = indicators.fiscal(row, population=50.0, gdp=100_000.0, budget_revenue=10_000.0)
     assert fiscal["public_spending_per_person"] == pytest.approx(20.0)
@@ -79,7 +88,7 @@ def test_every_column_a_run_writes_is_in_the_registry_and_every_entry_is_written
     while model.running:
         model.step()
     written = list(model.datacollector.get_model_vars_dataframe().columns)
-    assert set(model.indicators) == set(written)                 # nothing computed is left out of the table
+    assert set(model.indicators) == set(written)  # nothing computed is left out of the table
     assert written == indicators.names(model.all_grades)
     grades = [c for c in written if outcomes.GRADE_SHARE.fullmatch(c)]
     assert grades == [indicators.grade_column(g) for g in model.all_grades] and grades
@@ -104,8 +113,9 @@ def test_results_readme_column_table_is_the_registry():
     sys.modules[spec.name] = build
     spec.loader.exec_module(build)
     text = build.RESULTS_README.read_text(encoding="utf-8")
-    assert build.stale(text, build.results_sections(), build.RESULTS_README) == [], \
+    assert build.stale(text, build.results_sections(), build.RESULTS_README) == [], (
         "results/README.md's column table differs from the registry: run `python docs/build.py`"
+    )
     rows = build.parse(text)["columns"].splitlines()[2:]
     documented = {}
     for row in rows:
@@ -136,7 +146,7 @@ def test_every_indicator_has_a_label_a_unit_and_a_number_format():
     assert outcomes.number("participation_rate", 0.8766) == "87.7"
     assert outcomes.number("fund_balance", 1_925_415_637.2) == "1,925.4"
     assert outcomes.number("mean_contribution", 1093.6, signed=True) == "+1,094"
-    assert outcomes.number("mean_contribution", -0.4, signed=True) == "+0"      # no negative zero
+    assert outcomes.number("mean_contribution", -0.4, signed=True) == "+0"  # no negative zero
     assert outcomes.number("funding_ratio", -1e-9) == "0.0"
     with pytest.raises(KeyError, match=re.escape("abm/sim/outcomes.py")):
         outcomes.indicator("no_such_indicator")
@@ -151,11 +161,16 @@ def test_key_indicators_and_panels_come_from_the_registry():
     assert replications.KEY_INDICATORS is outcomes.KEY_INDICATORS
     assert compare.table.__defaults__ == (outcomes.KEY_INDICATORS,)
     assert outcomes.KEY_INDICATORS[:3] == ("participation_rate", "lowest_grade_share", "top_grade_share")
-    assert plots.ENROLMENT == {"participation_rate": "participation rate (paying / eligible)",
-                               "lowest_grade_share": "payers at the lowest grade",
-                               "top_grade_share": "payers at the highest grade"}
-    assert plots.PUBLIC == {name: outcomes.label(name) for name in outcomes.INDICATORS if name.startswith("public_")
-                            and outcomes.indicator(name).panel == "public"}
+    assert plots.ENROLMENT == {
+        "participation_rate": "participation rate (paying / eligible)",
+        "lowest_grade_share": "payers at the lowest grade",
+        "top_grade_share": "payers at the highest grade",
+    }
+    assert plots.PUBLIC == {
+        name: outcomes.label(name)
+        for name in outcomes.INDICATORS
+        if name.startswith("public_") and outcomes.indicator(name).panel == "public"
+    }
     assert all(outcomes.panel(name) for name in outcomes.PANELS)
     with pytest.raises(KeyError, match="no panel"):
         outcomes.panel("no_such_panel")

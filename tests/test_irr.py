@@ -29,10 +29,10 @@ def test_irr_falls_as_the_grade_rises(baseline):
     irrs = [money_worth(baseline, grade, entry_age=45).irr for grade in (100, 300, 1000, 2000)]
     assert all(np.isfinite(irrs))
     assert irrs == sorted(irrs, reverse=True) and len(set(irrs)) == 4
-    assert irrs[-1] > 0.015      # still above the deposit rate credited to accounts
+    assert irrs[-1] > 0.015  # still above the deposit rate credited to accounts
 
 
-JUNE = 1 + 0.015 * 6 / 12     # half a year's simple interest at 1.5%: paid in June to December, or January to June
+JUNE = 1 + 0.015 * 6 / 12  # half a year's simple interest at 1.5%: paid in June to December, or January to June
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +112,13 @@ def test_account_pension_matches_the_simulations_fund(baseline):
         fund.collect(pop, np.array([0]), np.array([float(grade)]), np.array([False]), year_policy(baseline, year))
         fund.close_year(pop)
         pop.age += 1
-    policy = year_policy(baseline, start + 15)      # 60: no longer eligible; the year's interest, then retire
+    policy = year_policy(baseline, start + 15)  # 60: no longer eligible; the year's interest, then retire
     fund.open_year(start + 15)
     fund.collect(pop, np.array([], dtype=int), np.array([]), np.array([], dtype=bool), policy)
     assert fund.retire(pop, policy)[0]
     assert money_worth(baseline, grade, entry_age=45).monthly_account_pension == pytest.approx(
-        pop.account_pension[0], rel=1e-9)
+        pop.account_pension[0], rel=1e-9
+    )
 
 
 def test_later_start_year_keeps_the_basic_pension_indexed(baseline):
@@ -132,7 +133,7 @@ def test_fifteen_years_from_30_draw_the_pension_at_the_pension_age(frozen):
     at 60 (not at 45), divided by 139."""
     result = money_worth(frozen, 1000, entry_age=30, years=15)
     assert result.retirement_age == 60
-    balance = 1060 * JUNE * ((1.015**15 - 1) / 0.015) * 1.015**15 * JUNE   # 15 payments, 15 years, half a year
+    balance = 1060 * JUNE * ((1.015**15 - 1) / 0.015) * 1.015**15 * JUNE  # 15 payments, 15 years, half a year
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
 
@@ -141,7 +142,7 @@ def test_short_of_years_at_the_pension_age_pays_on_and_keeps_the_divisor(frozen)
     after the June payment, as in the simulation) on the divisor of the pension age (139)."""
     result = money_worth(frozen, 300, entry_age=50)
     assert (result.years, result.retirement_age) == (15, 64)
-    balance = 330 * JUNE * ((1.015**14 - 1) / 0.015) * JUNE + 330     # the 15th payment has no interest yet
+    balance = 330 * JUNE * ((1.015**14 - 1) / 0.015) * JUNE + 330  # the 15th payment has no interest yet
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
 
@@ -179,10 +180,10 @@ def test_a_revised_list_moves_the_grade_to_the_nearest_offered_one(baseline):
     assert 2000 in grades_2030 and rules_2030[-1] == (600, 80.0)
     assert 2000 not in grades_2035 and {1500, 2500} <= set(grades_2035) and rules_2035[-1] == (800, 90.0)
     balance = 0.0
-    for year in range(2025, 2040):             # paid at the end of June: half a year's interest in its year
+    for year in range(2025, 2040):  # paid at the end of June: half a year's interest in its year
         grade, subsidy = (2000, 60) if year < 2030 else (2000, 80) if year < 2035 else (2500, 90)
         balance = balance * 1.015 + (grade + subsidy) * JUNE
-    balance *= 1.015 ** 15 * JUNE               # interest to 60 (in 2055), the pension fixed in July
+    balance *= 1.015**15 * JUNE  # interest to 60 (in 2055), the pension fixed in July
     assert result.retirement_age == 60
     assert result.monthly_account_pension == pytest.approx(balance / 139, rel=1e-12)
 
@@ -194,7 +195,7 @@ def test_a_grade_dropped_by_a_dated_list_is_followed_too(baseline):
     kept = money_worth(with_policy(baseline, grade_revision=None), 100, entry_age=40, start_year=2020)
     moved = money_worth(redesign, 100, entry_age=40, start_year=2020)
     balance = 0.0
-    for year in range(2020, 2040):             # paid at the end of June
+    for year in range(2020, 2040):  # paid at the end of June
         rate = latest(baseline.policy.interest_rate, year)
         balance = balance * (1 + rate) + ((100 if year < 2026 else 200) + 30) * (1 + rate * 6 / 12)
     balance *= JUNE
@@ -202,17 +203,20 @@ def test_a_grade_dropped_by_a_dated_list_is_followed_too(baseline):
     assert moved.monthly_account_pension > kept.monthly_account_pension
 
 
-@pytest.mark.parametrize("kwargs, field", [
-    (dict(entry_age=59, years=1), "--years"),                       # under 15 years without the launch route
-    (dict(entry_age=30, years=14), "--years"),
-    (dict(entry_age=45, years=20), "--years"),                      # paying past 60 with 15 years done
-    (dict(entry_age=60), "--entry-age"),                            # joining at the pension age
-    (dict(entry_age=45, backpay=True), "--backpay"),                # 31 at launch: not the launch cohort
-    (dict(entry_age=30, start_year=2011, backpay=True), "--backpay"),
-    (dict(entry_age=50, years=11, backpay=True), "--years"),         # pays until 60 at most (10 years)
-    (dict(entry_age=45, start_year=2005), "--year"),                # before launch
-    (dict(entry_age=45, start_year=2051), "--year"),                # after the scenario's years
-])
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        (dict(entry_age=59, years=1), "--years"),  # under 15 years without the launch route
+        (dict(entry_age=30, years=14), "--years"),
+        (dict(entry_age=45, years=20), "--years"),  # paying past 60 with 15 years done
+        (dict(entry_age=60), "--entry-age"),  # joining at the pension age
+        (dict(entry_age=45, backpay=True), "--backpay"),  # 31 at launch: not the launch cohort
+        (dict(entry_age=30, start_year=2011, backpay=True), "--backpay"),
+        (dict(entry_age=50, years=11, backpay=True), "--years"),  # pays until 60 at most (10 years)
+        (dict(entry_age=45, start_year=2005), "--year"),  # before launch
+        (dict(entry_age=45, start_year=2051), "--year"),  # after the scenario's years
+    ],
+)
 def test_combinations_the_rules_forbid_are_refused(baseline, kwargs, field):
     with pytest.raises(UserError) as err:
         money_worth(baseline, 100, **kwargs)
@@ -244,7 +248,7 @@ def test_rate_of_return_of_a_short_life_by_hand(baseline, monkeypatch):
     account = (opening_2012 * (1 + 0.03 * 6 / 12) + 1400) / 139
     assert result.monthly_account_pension == pytest.approx(account, rel=1e-12)
     monthly = 55 + account
-    top_up = 10                          # Shanxi's addition from 2013
+    top_up = 10  # Shanxi's addition from 2013
     opening_2013 = opening_2012 * 1.03 + 1400 * (1 + 0.03 * 6 / 12) - account * (6 + 0.03 * 15 / 12)
     heirs = opening_2013 * 1.03 - account * (12 + 0.03 * 5.5)
     n = [-100, 6 * monthly - 1400, 12 * (monthly + top_up) + heirs]
@@ -262,8 +266,7 @@ def test_a_scenario_ending_before_its_latest_policy_year_is_blamed_not_year(tmp_
     import yaml
 
     path = tmp_path / "short.yaml"
-    path.write_text(yaml.safe_dump(dict(baseline_data, name="short", end_year=2020), sort_keys=False),
-                    encoding="utf-8")
+    path.write_text(yaml.safe_dump(dict(baseline_data, name="short", end_year=2020), sort_keys=False), encoding="utf-8")
     result = CliRunner().invoke(app, ["irr", "--grade", "100", "--entry-age", "40", "--scenario", str(path)])
     assert result.exit_code == 2, result.output
     message = " ".join(result.output.split())

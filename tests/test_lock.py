@@ -30,8 +30,9 @@ def pins(text: str) -> dict[str, tuple[Version, int]]:
 
 
 LOCKED = pins(LOCK)
-DECLARED = [Requirement(r) for r in PYPROJECT["project"]["dependencies"]
-            + PYPROJECT["project"]["optional-dependencies"]["test"]]
+DECLARED = [
+    Requirement(r) for r in PYPROJECT["project"]["dependencies"] + PYPROJECT["project"]["optional-dependencies"]["test"]
+]
 
 
 def test_every_line_of_the_lock_is_an_exact_pin_with_hashes():
@@ -45,8 +46,9 @@ def test_each_dependency_is_pinned_within_its_range(requirement):
     name = canonicalize_name(requirement.name)
     assert name in LOCKED, f"{requirement} is not in requirements.lock: run `make lock`"
     version, _ = LOCKED[name]
-    assert requirement.specifier.contains(version, prereleases=True), \
+    assert requirement.specifier.contains(version, prereleases=True), (
         f"requirements.lock pins {name}=={version}, outside pyproject.toml's {requirement}: run `make lock`"
+    )
 
 
 @pytest.mark.parametrize("requirement", [r for r in DECLARED if r.extras], ids=str)
@@ -58,7 +60,7 @@ def test_what_a_dependency_extra_brings_is_pinned_too(requirement):
             if needed.marker is None or not needed.marker.evaluate({"extra": extra}):
                 continue
             if needed.marker.evaluate({"extra": ""}):
-                continue                    # not the extra's own: a platform marker that holds here anyway
+                continue  # not the extra's own: a platform marker that holds here anyway
             name = canonicalize_name(needed.name)
             assert name in LOCKED, f"{needed} ({requirement}) is not in requirements.lock: run `make lock`"
             assert needed.specifier.contains(LOCKED[name][0], prereleases=True), (needed, LOCKED[name])

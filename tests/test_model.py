@@ -38,8 +38,9 @@ def test_different_seed_gives_different_timeseries(small_scenario):
 
 def test_scenario_seed_is_the_default_seed(small_scenario):
     """Without a seed argument the run uses the scenario's seed."""
-    pd.testing.assert_frame_equal(_timeseries(small_scenario),
-                                  _timeseries(small_scenario, seed=small_scenario.run.seed), check_exact=True)
+    pd.testing.assert_frame_equal(
+        _timeseries(small_scenario), _timeseries(small_scenario, seed=small_scenario.run.seed), check_exact=True
+    )
 
 
 def test_model_takes_keyword_arguments_only(small_scenario):
@@ -135,7 +136,7 @@ def test_a_run_makes_no_household_until_one_is_asked_for(small_scenario):
     model.step()
     model.step()
     assert model.households.made == 0
-    assert Household not in model._agents_by_type        # Mesa's own registry: the Government only
+    assert Household not in model._agents_by_type  # Mesa's own registry: the Government only
     resident = int(model.population.id[len(model.population) // 2])
     household = model.households[resident]
     assert household is model.households[resident] and household.resident_id == resident
@@ -150,7 +151,7 @@ def test_an_asked_for_household_leaves_with_its_resident(small_scenario):
     """The agent of a resident who dies or moves away is removed from the model and the mapping; an id
     no longer present (or never present) is a KeyError."""
     model = PensionModel(scenario=small_scenario)
-    households = [model.households[int(r)] for r in model.population.id]   # every resident, made one by one
+    households = [model.households[int(r)] for r in model.population.id]  # every resident, made one by one
     model.step()
     present = set(model.population.id.tolist())
     gone = [h for h in households if h.resident_id not in present]
@@ -197,7 +198,9 @@ def test_mesa_agent_reporters_read_every_residents_row(small_scenario):
     everyone = mesa.DataCollector(agent_reporters={"kind": lambda a: type(a).__name__})
     everyone.collect(model)
     assert everyone.get_agent_vars_dataframe()["kind"].value_counts().to_dict() == {
-        "Household": len(model.population), "Government": 1}
+        "Household": len(model.population),
+        "Government": 1,
+    }
 
 
 def test_residents_60_plus_at_launch_get_the_basic_pension_only(small_scenario):
@@ -240,8 +243,7 @@ def test_replacement_rate_is_mean_pension_over_mean_income(baseline_to_2025):
     ts = baseline_to_2025
     np.testing.assert_allclose(ts["mean_pension"], ts["mean_basic_pension"] + ts["mean_account_pension"], rtol=1e-12)
     np.testing.assert_allclose(ts["replacement_rate"], 12 * ts["mean_pension"] / ts["mean_income"], rtol=1e-12)
-    assert ts.at[2023, "mean_income"] == 17677    # Shanxi rural income, docs/domain.md section 2
-
+    assert ts.at[2023, "mean_income"] == 17677  # Shanxi rural income, docs/domain.md section 2
 
 
 def _launch_cohort_run(scenario, choice: dict[str, float]):
@@ -256,9 +258,17 @@ def _launch_cohort_run(scenario, choice: dict[str, float]):
     while model.running:
         model.step()
         pop, policy = model.population, model.policy
-        age = pop.age - 1                                   # this year's age (the year has aged them)
-        declined.append(int((~pop.pensioner & (age >= policy.pension_age) & (pop.years < policy.min_years)
-                             & may_backpay(age, pop.years, policy)).sum()))
+        age = pop.age - 1  # this year's age (the year has aged them)
+        declined.append(
+            int(
+                (
+                    ~pop.pensioner
+                    & (age >= policy.pension_age)
+                    & (pop.years < policy.min_years)
+                    & may_backpay(age, pop.years, policy)
+                ).sum()
+            )
+        )
     table = model.datacollector.get_model_vars_dataframe().iloc[1:]
     return table["backpayers"].to_numpy(), np.array(declined), table["backpayments"].to_numpy()
 
@@ -266,9 +276,10 @@ def _launch_cohort_run(scenario, choice: dict[str, float]):
 def test_nobody_backpays_when_paying_is_worth_nothing(small_scenario):
     """Benefit terms 0 and a very negative pay constant: those with the right stay short; no back-payments."""
     backpayers, declined, backpayments = _launch_cohort_run(
-        small_scenario, {"pay": -100.0, "basic_value": 0.0, "account_value": 0.0})
+        small_scenario, {"pay": -100.0, "basic_value": 0.0, "account_value": 0.0}
+    )
     assert np.all(backpayers == 0) and np.all(backpayments == 0)
-    assert np.all(declined > 0) and np.all(np.diff(declined) > 0)   # waiting, more every year
+    assert np.all(declined > 0) and np.all(np.diff(declined) > 0)  # waiting, more every year
 
 
 def test_everybody_backpays_when_the_pension_dwarfs_the_cost(small_scenario):
@@ -279,6 +290,7 @@ def test_everybody_backpays_when_the_pension_dwarfs_the_cost(small_scenario):
 
 
 # --- grade lists revised with income (policy.grade_revision) --------------------------------------
+
 
 def _revising(scenario, end_year=2018, **rule):
     """``scenario`` to ``end_year`` with its grades revised every two years from 2015 (incomes relative to 2013)."""
@@ -297,7 +309,7 @@ def test_grade_columns_cover_the_revised_lists_and_shares_sum_to_one(small_scena
     df = model.datacollector.get_model_vars_dataframe().set_index("year", drop=False)
     dated = {g for grades in small_scenario.policy.grades.values() for g in grades}
     new = {g for grades in lists.values() for g in grades} - dated
-    assert new, lists                                    # a revision offered a grade no dated list has
+    assert new, lists  # a revision offered a grade no dated list has
     assert list(df.columns) == indicators.names(model.all_grades)
     assert all(indicators.grade_column(g) in df.columns for g in new)
     np.testing.assert_allclose(df.filter(like="grade_share_").sum(axis=1), 1.0, rtol=1e-12)

@@ -21,16 +21,27 @@ import pytest
 
 from helpers import REPO_ROOT
 
-SOURCES = shutil.ignore_patterns(".venv", ".git", "results", ".cache", "build", "*.egg-info", "__pycache__",
-                                 ".pytest_cache", "docs", "bench")
-SHIPPED = ["abm/scenarios/baseline.yaml", "abm/scenarios/troika.yaml", "abm/scenarios/sweeps/policy_levers.yaml",
-           "abm/searches/cheapest_participation.yaml", "abm/searches/adequacy.yaml",
-           "abm/calibration/fitted/coefficients.yaml", "abm/calibration/targets.yaml", "abm/calibration/evidence.yaml",
-           "abm/calibration/survey/codebook.yaml", "abm/calibration/survey/qi_county_standin.csv",
-           "abm/data/counties/qi_county.yaml", "abm/data/life_table_rural.csv",
-           "abm/data/coefficients/default.yaml", "abm/viz/front_end.txt"]
+SOURCES = shutil.ignore_patterns(
+    ".venv", ".git", "results", ".cache", "build", "*.egg-info", "__pycache__", ".pytest_cache", "docs", "bench"
+)
+SHIPPED = [
+    "abm/scenarios/baseline.yaml",
+    "abm/scenarios/troika.yaml",
+    "abm/scenarios/sweeps/policy_levers.yaml",
+    "abm/searches/cheapest_participation.yaml",
+    "abm/searches/adequacy.yaml",
+    "abm/calibration/fitted/coefficients.yaml",
+    "abm/calibration/targets.yaml",
+    "abm/calibration/evidence.yaml",
+    "abm/calibration/survey/codebook.yaml",
+    "abm/calibration/survey/qi_county_standin.csv",
+    "abm/data/counties/qi_county.yaml",
+    "abm/data/life_table_rural.csv",
+    "abm/data/coefficients/default.yaml",
+    "abm/viz/front_end.txt",
+]
 TIMES: dict[str, float] = {}
-pytestmark = pytest.mark.slow     # a wheel built and installed, then real processes
+pytestmark = pytest.mark.slow  # a wheel built and installed, then real processes
 
 
 def timed(name: str, args: list, **kwargs) -> subprocess.CompletedProcess:
@@ -45,19 +56,24 @@ def installed(tmp_path_factory) -> dict[str, Path]:
     """The wheel, a venv with it installed, and an empty working folder."""
     root = tmp_path_factory.mktemp("package")
     source, dist, venv, empty = root / "source", root / "dist", root / "venv", root / "empty"
-    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=SOURCES)   # no build/ or egg-info in the checkout
-    built = timed("build", [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", dist, source])
+    shutil.copytree(REPO_ROOT, source, symlinks=True, ignore=SOURCES)  # no build/ or egg-info in the checkout
+    built = timed(
+        "build", [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", dist, source]
+    )
     assert built.returncode == 0, built.stderr
-    wheel, = dist.glob("pension_abm-*.whl")
+    (wheel,) = dist.glob("pension_abm-*.whl")
     made = timed("venv", [sys.executable, "-m", "venv", "--without-pip", venv])
     assert made.returncode == 0, made.stderr
     python = venv / "bin" / "python"
-    site = Path(subprocess.check_output([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                                        text=True).strip())
+    site = Path(
+        subprocess.check_output(
+            [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"], text=True
+        ).strip()
+    )
     (site / "project_dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n", encoding="utf-8")
-    done = timed("install", [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
-                             "--no-index", "-q", wheel])
+    done = timed(
+        "install", [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", wheel]
+    )
     assert done.returncode == 0, done.stderr
     empty.mkdir()
     return {"wheel": wheel, "venv": venv, "bin": venv / "bin", "site": site, "empty": empty}
@@ -73,39 +89,80 @@ def test_the_wheel_carries_the_shipped_files_once(installed):
 
 
 def test_abm_comes_from_the_new_environment(installed):
-    where = subprocess.run([installed["bin"] / "python", "-c", "import abm; print(abm.__file__)"],
-                           cwd=installed["empty"], capture_output=True, text=True)
+    where = subprocess.run(
+        [installed["bin"] / "python", "-c", "import abm; print(abm.__file__)"],
+        cwd=installed["empty"],
+        capture_output=True,
+        text=True,
+    )
     assert where.returncode == 0, where.stderr
     assert Path(where.stdout.strip()).is_relative_to(installed["site"]), where.stdout
 
 
 def test_a_shipped_scenario_runs_by_name_from_an_empty_folder(installed):
     out = installed["empty"] / "baseline-short"
-    done = timed("run", [installed["bin"] / "pension-abm", "run", "baseline", "--set", "end_year=2013",
-                         "--set", "population.residents=500", "--runs", "1", "--workers", "1", "--quiet",
-                         "--out", out], cwd=installed["empty"])
+    done = timed(
+        "run",
+        [
+            installed["bin"] / "pension-abm",
+            "run",
+            "baseline",
+            "--set",
+            "end_year=2013",
+            "--set",
+            "population.residents=500",
+            "--runs",
+            "1",
+            "--workers",
+            "1",
+            "--quiet",
+            "--out",
+            out,
+        ],
+        cwd=installed["empty"],
+    )
     assert done.returncode == 0, done.stderr
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary, "empty summary"
     metadata = json.loads((out / "metadata.json").read_text(encoding="utf-8"))
     assert metadata["git_commit"] is None, "the run used the checkout's abm, not the installed one"
     years = (out / "timeseries.csv").read_text(encoding="utf-8").splitlines()
-    assert len(years) == 1 + 3      # header, 2011-2013
-    print(f"\nwheel {installed['wheel'].stat().st_size / 1024:.0f} KiB; "
-          + ", ".join(f"{k} {v:.1f} s" for k, v in TIMES.items()))
+    assert len(years) == 1 + 3  # header, 2011-2013
+    print(
+        f"\nwheel {installed['wheel'].stat().st_size / 1024:.0f} KiB; "
+        + ", ".join(f"{k} {v:.1f} s" for k, v in TIMES.items())
+    )
 
 
 def test_irr_and_the_calibration_guard_work_installed(installed):
-    irr = timed("irr", [installed["bin"] / "pension-abm", "irr", "--grade", "500", "--entry-age", "45",
-                        "--scenario", "troika", "--json"], cwd=installed["empty"])
+    irr = timed(
+        "irr",
+        [
+            installed["bin"] / "pension-abm",
+            "irr",
+            "--grade",
+            "500",
+            "--entry-age",
+            "45",
+            "--scenario",
+            "troika",
+            "--json",
+        ],
+        cwd=installed["empty"],
+    )
     assert irr.returncode == 0, irr.stderr
     result = json.loads(irr.stdout)
     assert result["grade"] == 500 and 0 < result["irr"] < 1 and result["monthly_pension"] > 0
-    refused = subprocess.run([installed["bin"] / "pension-abm", "calibrate", "survey"], cwd=installed["empty"],
-                             capture_output=True, text=True)
+    refused = subprocess.run(
+        [installed["bin"] / "pension-abm", "calibrate", "survey"],
+        cwd=installed["empty"],
+        capture_output=True,
+        text=True,
+    )
     assert refused.returncode == 2 and "--out" in refused.stderr, refused.stderr
-    unknown = subprocess.run([installed["bin"] / "pension-abm", "run", "nowhere"], cwd=installed["empty"],
-                             capture_output=True, text=True)
+    unknown = subprocess.run(
+        [installed["bin"] / "pension-abm", "run", "nowhere"], cwd=installed["empty"], capture_output=True, text=True
+    )
     assert unknown.returncode == 2 and "troika" in unknown.stderr, unknown.stderr
     assert not any(installed["empty"].glob("results*")), "nothing written for bad input"
 
@@ -129,8 +186,14 @@ def test_the_page_serves_from_an_empty_folder_with_its_front_end_files(installed
 
     port, before = free_port(), sorted(installed["empty"].iterdir())
     env = {**os.environ, "JUPYTER_CONFIG_PATH": str(Path(sys.prefix) / "etc" / "jupyter"), "TMPDIR": str(tmp_path)}
-    page = subprocess.Popen([installed["bin"] / "pension-abm", "viz", "--port", str(port)], cwd=installed["empty"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    page = subprocess.Popen(
+        [installed["bin"] / "pension-abm", "viz", "--port", str(port)],
+        cwd=installed["empty"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline, status = time.monotonic() + 120, None
         while time.monotonic() < deadline and status is None:
@@ -154,13 +217,18 @@ def test_the_page_serves_from_an_empty_folder_with_its_front_end_files(installed
 def test_calibrate_survey_writes_its_folder_from_the_installed_package(installed):
     """`pension-abm calibrate survey --out DIR` from an empty folder: the shipped stand-in survey and
     codebook are found in the package; the fitted coefficients and the report go to DIR only."""
+
     def package_files() -> dict[str, float]:
-        return {str(p): p.stat().st_mtime for p in installed["site"].joinpath("abm").rglob("*")
-                if p.is_file() and "__pycache__" not in p.parts}
+        return {
+            str(p): p.stat().st_mtime
+            for p in installed["site"].joinpath("abm").rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts
+        }
 
     out, before = installed["empty"] / "my-calibration", package_files()
-    done = timed("calibrate", [installed["bin"] / "pension-abm", "calibrate", "survey", "--out", out],
-                 cwd=installed["empty"])
+    done = timed(
+        "calibrate", [installed["bin"] / "pension-abm", "calibrate", "survey", "--out", out], cwd=installed["empty"]
+    )
     assert done.returncode == 0, done.stderr
     fitted = (out / "fitted" / "coefficients.yaml").read_text(encoding="utf-8")
     assert "status: fitted" in fitted and "estimation:" in fitted

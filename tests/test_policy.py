@@ -26,8 +26,18 @@ from helpers import COUNTY_FILE, latest, make_population, with_policy, year_poli
 
 GRADES_2014 = np.array([100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1500, 2000])
 # Anhui's "pay more, get more" schedule (docs/domain.md section 1), with the national 30 at the lowest grade.
-ANHUI = [[100, 30], [200, 40], [300, 50], [400, 60], [500, 70], [600, 80], [700, 90],
-         [1000, 120], [1500, 150], [2000, 200]]
+ANHUI = [
+    [100, 30],
+    [200, 40],
+    [300, 50],
+    [400, 60],
+    [500, 70],
+    [600, 80],
+    [700, 90],
+    [1000, 120],
+    [1500, 150],
+    [2000, 200],
+]
 
 
 def test_national_subsidy_is_30_below_500_and_60_from_500():
@@ -46,8 +56,7 @@ def test_anhui_tiered_subsidy_takes_the_highest_rule_at_or_below_each_grade():
 
 def test_subsidy_rules_need_not_be_sorted():
     """The rule order in a scenario file does not matter."""
-    np.testing.assert_array_equal(subsidy_schedule(ANHUI[::-1], GRADES_2014),
-                                  subsidy_schedule(ANHUI, GRADES_2014))
+    np.testing.assert_array_equal(subsidy_schedule(ANHUI[::-1], GRADES_2014), subsidy_schedule(ANHUI, GRADES_2014))
 
 
 def test_grade_below_every_subsidy_rule_raises():
@@ -76,7 +85,7 @@ def _economy(scenario, last_year=2045):
 def _growth_by_hand(scenario, year):
     """Growth of the basic pension in ``year`` from the scenario's numbers, not the package's."""
     rule = scenario.policy.basic_pension_indexation
-    income_growth = latest(scenario.economy.income_growth, year)   # years after the observed data
+    income_growth = latest(scenario.economy.income_growth, year)  # years after the observed data
     inflation = latest(scenario.economy.inflation, year)
     return rule.rate + rule.income_share * income_growth + rule.price_share * inflation
 
@@ -84,15 +93,25 @@ def _growth_by_hand(scenario, year):
 def test_basic_pension_follows_dated_values_up_to_the_last_date(baseline):
     """Up to 2025 the national minimum is the dated value in force (docs/domain.md section 1)."""
     path = basic_pension_path(baseline.policy, _economy(baseline), range(2011, 2026))
-    expected = {2011: 55, 2013: 55, 2014: 70, 2017: 70, 2018: 88, 2020: 93, 2021: 93,
-                2022: 98, 2023: 103, 2024: 123, 2025: 143}
+    expected = {
+        2011: 55,
+        2013: 55,
+        2014: 70,
+        2017: 70,
+        2018: 88,
+        2020: 93,
+        2021: 93,
+        2022: 98,
+        2023: 103,
+        2024: 123,
+        2025: 143,
+    }
     assert {y: path[y] for y in expected} == expected
 
 
 def test_basic_pension_is_indexed_after_the_last_date(baseline):
     """After 2025: last value times (1 + rate + income_share*income growth + price_share*inflation)."""
-    scenario = with_policy(baseline, basic_pension_indexation=Indexation(rate=0.01, income_share=0.5,
-                                                                         price_share=0.5))
+    scenario = with_policy(baseline, basic_pension_indexation=Indexation(rate=0.01, income_share=0.5, price_share=0.5))
     path = basic_pension_path(scenario.policy, _economy(scenario), range(2011, 2045))
     expected = 143.0
     for year in range(2026, 2045):
@@ -108,12 +127,22 @@ def test_basic_pension_after_the_last_date_does_not_depend_on_the_first_year_ask
     full = basic_pension_path(baseline.policy, economy, range(2011, 2032))
     late = basic_pension_path(baseline.policy, economy, range(2030, 2032))
     assert late[2030] == pytest.approx(full[2030], rel=1e-12)
-    assert late[2030] == pytest.approx(143 * 1.02**5, rel=1e-12)   # prices +2%/year from 2026
+    assert late[2030] == pytest.approx(143 * 1.02**5, rel=1e-12)  # prices +2%/year from 2026
 
 
-@pytest.mark.parametrize("age, months", [(60, 139), (65, 101), (55, 170), (40, 233), (70, 56),
-                                         (62, 139 + (101 - 139) * 2 / 5),   # interpolated
-                                         (30, 233), (80, 56)])              # clamped to the table
+@pytest.mark.parametrize(
+    "age, months",
+    [
+        (60, 139),
+        (65, 101),
+        (55, 170),
+        (40, 233),
+        (70, 56),
+        (62, 139 + (101 - 139) * 2 / 5),  # interpolated
+        (30, 233),
+        (80, 56),
+    ],
+)  # clamped to the table
 def test_annuity_divisor_interpolates_in_the_table_and_clamps_outside(baseline, age, months):
     """Divisor by pension age: table values, linear in between, the end values outside."""
     policy = year_policy(baseline, 2020)
@@ -144,13 +173,16 @@ def test_eligible_to_contribute(baseline, case):
     assert bool(eligible_to_contribute(pop, year_policy(baseline, year))[0]) is expected
 
 
-@pytest.mark.parametrize("age_at_launch, years, expected", [
-    (45, 1, False),   # exactly 15 years to go: no back-payment
-    (46, 1, True),    # 14 years to go
-    (59, 1, True),
-    (50, 0, False),   # never paid
-    (30, 5, False),
-])
+@pytest.mark.parametrize(
+    "age_at_launch, years, expected",
+    [
+        (45, 1, False),  # exactly 15 years to go: no back-payment
+        (46, 1, True),  # 14 years to go
+        (59, 1, True),
+        (50, 0, False),  # never paid
+        (30, 5, False),
+    ],
+)
 def test_may_backpay_only_under_15_years_to_go_at_launch_and_paid_once(baseline, age_at_launch, years, expected):
     """Back-payment is for residents with under 15 years to go at launch who have paid at least once."""
     policy = year_policy(baseline, 2016)
@@ -187,17 +219,24 @@ def test_no_back_payments_in_a_run_after_the_pension_age_is_cut(baseline):
 
     eager = load_coefficients(baseline.behaviour.coefficients, baseline.source_dir).replace({"basic_value": 100.0})
 
-    def backpayers_and_exposed(scenario):   # ages at launch of 2030's back-payers, residents exposed
+    def backpayers_and_exposed(scenario):  # ages at launch of 2030's back-payers, residents exposed
         model = PensionModel(scenario=small(scenario, residents=3000, end_year=2030), rng=5, coefficients=eager)
         retire, seen = model.fund.retire, {}
 
         def recording(pop, policy, backpaying=None):
             years, age_at_launch = pop.years.copy(), pop.age - (policy.year - policy.launch_year)
-            exposed = (~pop.pensioner & (pop.age >= policy.pension_age) & (age_at_launch >= 41)
-                       & (age_at_launch <= 45) & (pop.years > 0) & (pop.years < policy.min_years))
+            exposed = (
+                ~pop.pensioner
+                & (pop.age >= policy.pension_age)
+                & (age_at_launch >= 41)
+                & (age_at_launch <= 45)
+                & (pop.years > 0)
+                & (pop.years < policy.min_years)
+            )
             retiring = retire(pop, policy, backpaying)
             seen[policy.year] = age_at_launch[pop.years > years], int(exposed.sum())
             return retiring
+
         model.fund.retire = recording
         while model.running:
             model.step()
@@ -205,7 +244,7 @@ def test_no_back_payments_in_a_run_after_the_pension_age_is_cut(baseline):
 
     for scenario in (baseline, with_policy(baseline, pension_age={2011: 60, 2030: 55})):
         ages_at_launch, exposed = backpayers_and_exposed(scenario)
-        assert ages_at_launch.size == 0   # the launch cohort with the right back-paid at 60: 65+ by 2030
+        assert ages_at_launch.size == 0  # the launch cohort with the right back-paid at 60: 65+ by 2030
         assert exposed > 0
 
 
@@ -226,15 +265,16 @@ def test_county_aggregates_move_with_mean_rural_income(baseline):
     assert economy.with_income(observed, 2017) == 1000.0
     for year in (2011, 2030, 2100):
         assert economy.with_income(observed, year) == pytest.approx(
-            1000.0 * economy.mean_income(year) / economy.mean_income(2017))
-    two = {2015: 10.0, 2020: 30.0}   # the latest year given at or before, else the first
+            1000.0 * economy.mean_income(year) / economy.mean_income(2017)
+        )
+    two = {2015: 10.0, 2020: 30.0}  # the latest year given at or before, else the first
     assert economy.with_income(two, 2019) == pytest.approx(10.0 * economy.mean_income(2019) / economy.mean_income(2015))
     assert economy.with_income(two, 2012) == pytest.approx(10.0 * economy.mean_income(2012) / economy.mean_income(2015))
 
 
 # --- grade lists and subsidy steps revised with income (policy.grade_revision) ---------------------
 
-LADDER = [(0, 100), (1000, 500), (5000, 1000)]     # the baseline's: 100s to 1,000, 500s to 5,000, then 1,000s
+LADDER = [(0, 100), (1000, 500), (5000, 1000)]  # the baseline's: 100s to 1,000, 500s to 5,000, then 1,000s
 
 
 def _revision(**fields) -> GradeRevision:
@@ -275,8 +315,14 @@ def _made_economy(baseline, incomes: dict[int, float]) -> Economy:
 
 
 # mean rural income, yuan/year: x1.25 from 2025 to 2030, x2 to 2035 (and 13,000 in 2032)
-INCOMES = dict.fromkeys(range(2010, 2030), 10000.0) | {2030: 12_500.0, 2031: 12_800.0, 2032: 13_000.0,
-                                                             2033: 13_500.0, 2034: 14_000.0, 2035: 20_000.0}
+INCOMES = dict.fromkeys(range(2010, 2030), 10000.0) | {
+    2030: 12_500.0,
+    2031: 12_800.0,
+    2032: 13_000.0,
+    2033: 13_500.0,
+    2034: 14_000.0,
+    2035: 20_000.0,
+}
 
 
 def test_menu_of_a_revision_year_moves_the_last_dated_list_with_income(baseline):
@@ -289,10 +335,12 @@ def test_menu_of_a_revision_year_moves_the_last_dated_list_with_income(baseline)
     assert menu_for_year(policy, 2029, economy) == dated
     revised_2030 = ([100, 300, 400, 500, 600, 800, 900, 1000, 1500, 2000, 2500], [(100, 40.0), (600, 80.0)])
     assert menu_for_year(policy, 2030, economy) == revised_2030
-    assert menu_for_year(policy, 2034, economy) == revised_2030     # no revision until the next revision year
+    assert menu_for_year(policy, 2034, economy) == revised_2030  # no revision until the next revision year
     # x2: 200 ... 1,000, 1,200->1,000, 1,400->1,500, 1,600->1,500, 1,800->2,000, 2,000, 3,000, 4,000
-    assert menu_for_year(policy, 2035, economy) == ([200, 400, 600, 800, 1000, 1500, 2000, 3000, 4000],
-                                                    [(100, 60.0), (1000, 120.0)])
+    assert menu_for_year(policy, 2035, economy) == (
+        [200, 400, 600, 800, 1000, 1500, 2000, 3000, 4000],
+        [(100, 60.0), (1000, 120.0)],
+    )
     resolved = policy_for_year(policy, 2035, 143.0, economy)
     np.testing.assert_array_equal(resolved.subsidies, [60, 60, 60, 60, 120, 120, 120, 120, 120])
     assert resolved.lowest_grade == 200 and resolved.government_paid_subsidy == 60
@@ -302,16 +350,18 @@ def test_a_dated_list_wins_from_its_year_and_is_revised_from_its_own_income(base
     """A list dated 2032 holds from 2032 (over the 2030 revision); the 2035 revision moves it by
     income(2035) / income(2032) = 20,000 / 13,000: 200 -> 307.7 -> 300, 500 -> 769.2 -> 800.
     The subsidy steps, dated 2014, stay revised as before."""
-    policy = with_policy(baseline, grade_revision=_revision(),
-                         grades={**baseline.policy.grades, 2032: [200, 500]}).policy
+    policy = with_policy(
+        baseline, grade_revision=_revision(), grades={**baseline.policy.grades, 2032: [200, 500]}
+    ).policy
     economy = _made_economy(baseline, INCOMES)
     assert menu_for_year(policy, 2031, economy)[0][:3] == [100, 300, 400]
     assert menu_for_year(policy, 2032, economy) == ([200, 500], [(100, 40.0), (600, 80.0)])
     assert menu_for_year(policy, 2035, economy)[0] == [300, 800]
     # offered over the years: the dated lists, 2030-2031's (2,500 new) and 2035's (within the 2014 list)
     assert offered_grades(policy, economy, range(2011, 2036)) == [*GRADES_2014, 2500]
-    assert 3000 in offered_grades(with_policy(baseline, grade_revision=_revision()).policy, economy,
-                                  range(2011, 2036))       # without the 2032 list, 2035 offers 3,000
+    assert 3000 in offered_grades(
+        with_policy(baseline, grade_revision=_revision()).policy, economy, range(2011, 2036)
+    )  # without the 2032 list, 2035 offers 3,000
 
 
 def test_without_a_rule_or_with_every_0_the_dated_lists_hold(baseline):

@@ -44,13 +44,12 @@ def expected_shares(county, qx_table):
     shares = np.zeros(qx.size)
     for band, share in county.age_bands.items():
         first, last = map(int, band.split("-"))
-        shares[first:last + 1] = share * lx[first:last + 1] / lx[first:last + 1].sum()
+        shares[first : last + 1] = share * lx[first : last + 1] / lx[first : last + 1].sum()
     return shares / shares.sum()
 
 
 def _draw(county, life, residents, seed=1):
-    return synthesise(county, life, residents, mean_income=5601.0, pension_age=60,
-                      rng=np.random.default_rng(seed))
+    return synthesise(county, life, residents, mean_income=5601.0, pension_age=60, rng=np.random.default_rng(seed))
 
 
 def test_weights_add_up_to_the_county_adults(county, life, expected_shares):
@@ -59,7 +58,7 @@ def test_weights_add_up_to_the_county_adults(county, life, expected_shares):
     pop = _draw(county, life, 2000)
     assert len(pop) == 2000
     assert pop.weight * len(pop) == pytest.approx(adults, rel=1e-12)
-    assert 0.80 * county.population < adults < 0.83 * county.population   # 82% are 15+ in the census
+    assert 0.80 * county.population < adults < 0.83 * county.population  # 82% are 15+ in the census
 
 
 def test_one_to_one_population_has_weight_one(county, life, expected_shares):
@@ -82,7 +81,7 @@ def test_under_16_cohorts_hold_the_rest_of_the_county(county, life, expected_sha
 def test_age_mix_matches_the_census_bands_within_sampling_error(county, life, expected_shares, first, last):
     """Share of a 20,000 sample in each age band is within 4 standard errors of the expected share."""
     pop = _draw(county, life, 20_000)
-    expected = expected_shares[first:last + 1].sum() / expected_shares[16:].sum()
+    expected = expected_shares[first : last + 1].sum() / expected_shares[16:].sum()
     observed = np.mean((pop.age >= first) & (pop.age <= last))
     assert abs(observed - expected) < 4 * np.sqrt(expected * (1 - expected) / len(pop))
 
@@ -154,10 +153,14 @@ def test_years_of_departures_and_arrivals_keep_every_column_aligned():
     expected = {name: getattr(pop, name).copy() for name in ("id", "age", "income", "village")}
     for _ in range(6):
         keep = rng.random(len(pop)) > 0.05
-        count = int(rng.integers(0, 2 * n // population.HEADROOM))          # some years more than the room left
+        count = int(rng.integers(0, 2 * n // population.HEADROOM))  # some years more than the room left
         arrivals = {name: np.zeros(count, dtype=dtype) for name, dtype in COLUMNS.items()}
-        arrivals |= {"id": np.arange(pop.next_id, pop.next_id + count), "age": np.full(count, 16),
-                     "income": rng.random(count), "village": rng.integers(0, 50, count)}
+        arrivals |= {
+            "id": np.arange(pop.next_id, pop.next_id + count),
+            "age": np.full(count, 16),
+            "income": rng.random(count),
+            "village": rng.integers(0, 50, count),
+        }
         pop.keep(keep, arrivals)
         for name in expected:
             expected[name] = np.concatenate([expected[name][keep], arrivals[name].astype(COLUMNS[name])])
@@ -184,8 +187,7 @@ def test_life_table_is_the_stated_gompertz_makeham_fit(qx_table, sex):
     the comparison allows rtol 1e-6 or half a unit in the 8th decimal."""
     qx = qx_table[sex]
     ages = np.arange(qx.size)
-    np.testing.assert_allclose(qx, gompertz_makeham_qx(*GOMPERTZ[sex], ages, last_age=ages[-1]),
-                               rtol=1e-6, atol=5e-9)
+    np.testing.assert_allclose(qx, gompertz_makeham_qx(*GOMPERTZ[sex], ages, last_age=ages[-1]), rtol=1e-6, atol=5e-9)
     assert qx[-1] == 1.0
 
 
@@ -228,8 +230,11 @@ def test_a_run_with_a_high_grade_records_it_unchanged(small_scenario):
     from abm.sim.model import PensionModel
 
     spec = with_policy(small_scenario, grades={2011: [100, MAX_GRADE]})
-    model = PensionModel(scenario=spec.model_copy(update={"behaviour": spec.behaviour.model_copy(
-        update={"choice": {"highest": 30.0, "affordability": 0.0}})}))
+    model = PensionModel(
+        scenario=spec.model_copy(
+            update={"behaviour": spec.behaviour.model_copy(update={"choice": {"highest": 30.0, "affordability": 0.0}})}
+        )
+    )
     model.step()
     assert set(np.unique(model.population.choice)) <= {-1, 0, 100, MAX_GRADE}
     assert (model.population.choice == MAX_GRADE).any()

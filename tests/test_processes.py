@@ -57,9 +57,15 @@ def tmpdir_of_commands(tmp_path_factory) -> Path:
 
 def start(*args, cwd: Path, tmp: Path) -> subprocess.Popen:
     """The command in its own process group, with ``tmp`` as its temporary directory."""
-    return subprocess.Popen([str(PENSION_ABM), *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            env={**os.environ, "TMPDIR": str(tmp)})
+    return subprocess.Popen(
+        [str(PENSION_ABM), *map(str, args)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
 
 
 def finish(process: subprocess.Popen, seconds: float = 30) -> str:
@@ -89,8 +95,9 @@ def scenario(tmp_path) -> Path:
 
 def running_run(scenario: Path, tmp_path: Path, tmp: Path) -> subprocess.Popen:
     """`pension-abm run --runs 8 --workers 2` with both workers simulating (main, forkserver, tracker, 2 workers)."""
-    process = start("run", scenario, "--runs", 8, "--workers", 2, "--quiet", "--out", tmp_path / "out", cwd=tmp_path,
-                    tmp=tmp)
+    process = start(
+        "run", scenario, "--runs", 8, "--workers", 2, "--quiet", "--out", tmp_path / "out", cwd=tmp_path, tmp=tmp
+    )
     wait_for(lambda: len(group(process.pid)) >= 5 or process.poll() is not None, 60, "two workers")
     assert process.poll() is None, process.communicate()
     return process
@@ -106,7 +113,7 @@ def assert_nothing_written(tmp_path: Path) -> None:
 def test_ctrl_c_ends_a_parallel_run_and_its_workers(scenario, tmp_path, tmpdir_of_commands, presses):
     process = running_run(scenario, tmp_path, tmpdir_of_commands)
     for _ in range(presses):
-        os.killpg(process.pid, signal.SIGINT)   # the terminal sends Ctrl-C to the whole group
+        os.killpg(process.pid, signal.SIGINT)  # the terminal sends Ctrl-C to the whole group
         time.sleep(0.2)
     stderr = finish(process)
     assert process.returncode == 130, stderr
@@ -118,7 +125,7 @@ def test_ctrl_c_ends_a_parallel_run_and_its_workers(scenario, tmp_path, tmpdir_o
 @pytest.mark.slow
 def test_sigterm_to_the_main_process_ends_a_parallel_run_like_ctrl_c(scenario, tmp_path, tmpdir_of_commands):
     process = running_run(scenario, tmp_path, tmpdir_of_commands)
-    process.send_signal(signal.SIGTERM)   # a job scheduler's stop, to the main process alone
+    process.send_signal(signal.SIGTERM)  # a job scheduler's stop, to the main process alone
     stderr = finish(process)
     assert process.returncode == 128 + signal.SIGTERM, stderr
     assert "Traceback" not in stderr
@@ -168,15 +175,23 @@ def test_two_quick_ctrl_cs_end_a_parallel_sweep_with_130(tmp_path, tmpdir_of_com
     """The second Ctrl-C may come while the first is being handled (submitting points, stopping the workers,
     exiting): the sweep still ends with exit 130, its message and no process left, never by the signal itself
     or hanging on a pool thread the first interrupt stopped mid-lock."""
-    process = start("sweep", ishigami_sweep(tmp_path), "--workers", 2, "--out", tmp_path / "out", cwd=tmp_path,
-                    tmp=tmpdir_of_commands)
+    process = start(
+        "sweep",
+        ishigami_sweep(tmp_path),
+        "--workers",
+        2,
+        "--out",
+        tmp_path / "out",
+        cwd=tmp_path,
+        tmp=tmpdir_of_commands,
+    )
     wait_for(lambda: len(group(process.pid)) >= 5 or process.poll() is not None, 60, "two workers")
     assert process.poll() is None, process.communicate()
     press_twice(process, gap)
     stderr = finish(process)
     assert process.returncode == 130, stderr
     assert "interrupted:" in stderr and "continue with --resume" in stderr
-    assert "Traceback" not in stderr and "Warning" not in stderr, stderr   # nor the resource tracker's leaks
+    assert "Traceback" not in stderr and "Warning" not in stderr, stderr  # nor the resource tracker's leaks
 
 
 def free_port() -> int:
@@ -218,7 +233,7 @@ def test_the_page_server_ends_with_the_command(tmpdir_of_commands, sig):
     if sig == signal.SIGTERM:
         assert front_end_links(tmpdir_of_commands) == []
         return
-    left, = front_end_links(tmpdir_of_commands)
+    (left,) = front_end_links(tmpdir_of_commands)
     again = start_page(tmpdir_of_commands)
     try:
         assert not left.exists() and len(front_end_links(tmpdir_of_commands)) == 1, front_end_links(tmpdir_of_commands)
@@ -238,9 +253,11 @@ def test_the_next_temporary_folder_removes_only_those_of_its_kind_left_by_killed
     gone.wait()
     host = socket.gethostname()
     dead = tmp_path / f".pension-abm-cdn-x1.partial-{host}-{gone.pid}"
-    kept = [tmp_path / f".pension-abm-cdn-x2.partial-{host}-{os.getpid()}",     # still running
-            tmp_path / f".pension-abm-cdn-x3.partial-elsewhere-{gone.pid}",     # another host's (a shared disk)
-            tmp_path / f".other.partial-{host}-{gone.pid}"]                     # not the page's
+    kept = [
+        tmp_path / f".pension-abm-cdn-x2.partial-{host}-{os.getpid()}",  # still running
+        tmp_path / f".pension-abm-cdn-x3.partial-elsewhere-{gone.pid}",  # another host's (a shared disk)
+        tmp_path / f".other.partial-{host}-{gone.pid}",
+    ]  # not the page's
     for folder in (dead, *kept):
         folder.mkdir()
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))

@@ -34,6 +34,6 @@ def test_readme_scenario_example_runs_from_any_folder_and_its_error_reads_as_sho
     spec = load_scenario(path)
     assert spec.name == "my_subsidy" and spec.policy.subsidy[2027] == [(100, 30), (500, 100)]
     path.write_text(example.replace("[500, 100]", "[500, -100]"), encoding="utf-8")
-    with pytest.raises(UserError) as info:   # a negative subsidy is refused, in the README's words
+    with pytest.raises(UserError) as info:  # a negative subsidy is refused, in the README's words
         load_scenario(path)
     assert str(info.value) == f"{path}, {shown}"

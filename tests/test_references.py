@@ -26,11 +26,14 @@ UNSCANNED = {
 ALLOWED: dict[tuple[str, str], str] = {
     ("*", r"results/(?!README\.md$).+"): "run outputs the commands write (git-ignored), e.g. results/baseline/",
     ("*", r"(comparison|validation|search)\.md"): (
-        "reports written by pension-abm compare, validate and search into their folder"),
+        "reports written by pension-abm compare, validate and search into their folder"
+    ),
     ("*", r"parts/part-\*\.parquet"): "the chunks a sweep writes into its folder",
     ("results/README.md", r"archive/<stage>-<digest>\.parquet"): "the runs a search archives into its folder",
-    ("docs/domain.md", r"data/census/census_city_2010-2020_v1\.csv|dist/areas\.csv"):
-        "files of the public data sets the census figures were compiled from, in their own repositories",
+    (
+        "docs/domain.md",
+        r"data/census/census_city_2010-2020_v1\.csv|dist/areas\.csv",
+    ): "files of the public data sets the census figures were compiled from, in their own repositories",
     ("abm/calibration/survey/README.md", r"path/to/survey\.csv"): "a placeholder for the user's own survey file",
     ("tests/*", r"cal/.+|\.\./mid\.yaml|\.\./data/my_county\.yaml"): "files a test writes in its tmp_path",
     ("tests/test_architecture.py", r"abm\.x(\.y)?"): "a placeholder module name in a docstring",
@@ -63,7 +66,7 @@ def known_paths() -> frozenset[str]:
     paths = set(files)
     for link in (path for path, mode in tracked().items() if mode == "120000"):
         target = (REPO_ROOT / link).resolve().relative_to(REPO_ROOT).as_posix()
-        paths |= {link + f[len(target):] for f in files if f == target or f.startswith(target + "/")}
+        paths |= {link + f[len(target) :] for f in files if f == target or f.startswith(target + "/")}
     folders = {"/".join(p.split("/")[:i]) for p in paths for i in range(1, p.count("/") + 1)}
     return frozenset(paths | folders)
 
@@ -85,8 +88,11 @@ def path_exists(token: str, source: str) -> bool:
     while relative.startswith("../"):
         relative = relative[3:]
     beside = (REPO_ROOT / source).parent / pattern
-    candidates = [p for p in known_paths() if p == relative or p.endswith("/" + relative)] if not glob else \
-        [p for p in known_paths() if fnmatch.fnmatchcase(p, relative) or fnmatch.fnmatchcase(p, "*/" + relative)]
+    candidates = (
+        [p for p in known_paths() if p == relative or p.endswith("/" + relative)]
+        if not glob
+        else [p for p in known_paths() if fnmatch.fnmatchcase(p, relative) or fnmatch.fnmatchcase(p, "*/" + relative)]
+    )
     return bool(candidates) or (not glob and beside.exists())
 
 
@@ -95,7 +101,7 @@ def is_path(token: str) -> bool:
     ends with a file suffix (yuan/year, and/or, web addresses are not paths)."""
     first = token.lstrip("./").split("/")[0]
     if "." in first and not token.startswith(".."):
-        return False    # a web address: example.org/page.html
+        return False  # a web address: example.org/page.html
     roots = {p.split("/")[0] for p in known_paths()}
     return first in roots or token.endswith(FILE_SUFFIXES) or bool(re.search(r"\.\w+\*?$", token) and "*" in token)
 
@@ -117,7 +123,7 @@ def module_exists(token: str) -> bool:
         if source is not None:
             rest = parts[k:]
             if rest and rest[0].startswith("__"):
-                return True      # abm.__file__, abm.__version__: the module's own attributes
+                return True  # abm.__file__, abm.__version__: the module's own attributes
             return not rest or re.search(rf"\b{re.escape(rest[0])}\b", source) is not None
     return False
 
@@ -138,8 +144,11 @@ def problems(source: str, text: str) -> list[str]:
             if is_path(token) and not allowed(source, token) and not path_exists(token, source):
                 found.append(f"{where}: {token} does not exist in the repository")
         for name in BARE_MD.findall(line):
-            if not NOTES.fullmatch(name) and not allowed(source, name) and \
-                    not any(p.rsplit("/", 1)[-1] == name for p in known_paths()):
+            if (
+                not NOTES.fullmatch(name)
+                and not allowed(source, name)
+                and not any(p.rsplit("/", 1)[-1] == name for p in known_paths())
+            ):
                 found.append(f"{where}: {name} is no file of the repository")
         for token in MODULE.findall(line):
             if not allowed(source, token) and not module_exists(token):
@@ -159,16 +168,25 @@ def scanned() -> list[str]:
         try:
             (REPO_ROOT / path).read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            continue     # a figure
+            continue  # a figure
         files.append(path)
     return files
 
 
 def test_the_scan_covers_the_documentation_code_data_and_tests():
     files = scanned()
-    for expected in ("README.md", "Makefile", "results/README.md", "docs/domain.md", "docs/architecture.md",
-                     "abm/sim/model.py", "abm/scenarios/baseline.yaml", "abm/calibration/targets.yaml",
-                     "abm/calibration/survey/README.md", "tests/test_model.py"):
+    for expected in (
+        "README.md",
+        "Makefile",
+        "results/README.md",
+        "docs/domain.md",
+        "docs/architecture.md",
+        "abm/sim/model.py",
+        "abm/scenarios/baseline.yaml",
+        "abm/calibration/targets.yaml",
+        "abm/calibration/survey/README.md",
+        "tests/test_model.py",
+    ):
         assert expected in files
     assert not [f for f in files if f.endswith(".png")]
 
@@ -179,27 +197,44 @@ def test_every_reference_points_inside_the_repository():
 
 
 def test_the_check_finds_references_that_point_outside():
-    text = "\n".join([
-        "see abm/sim/nowhere.py and docs/missing.md,",
-        "the notes in DESIGN" + ".md and sim/value.py,",
-        "abm.demography.gompertz_makeham_qx and abm.sim.model.NoSuchModel,",
-        "docs/domain.md section 99, scenarios/*.toml and NOTES.md,",
-        "but not yuan/year, results/baseline/, abm/sim/model.py, scenarios/*.yaml, abm.sim.model.PensionModel,",
-        "calibration/survey/README.md, sweeps/behaviour.yaml, docs/domain.md section 1 or example.org/x.md.",
-    ])
+    text = "\n".join(
+        [
+            "see abm/sim/nowhere.py and docs/missing.md,",
+            "the notes in DESIGN" + ".md and sim/value.py,",
+            "abm.demography.gompertz_makeham_qx and abm.sim.model.NoSuchModel,",
+            "docs/domain.md section 99, scenarios/*.toml and NOTES.md,",
+            "but not yuan/year, results/baseline/, abm/sim/model.py, scenarios/*.yaml, abm.sim.model.PensionModel,",
+            "calibration/survey/README.md, sweeps/behaviour.yaml, docs/domain.md section 1 or example.org/x.md.",
+        ]
+    )
     found = problems("docs/example.md", text)
     assert [p.split(": ", 1)[1].split(" ")[0] for p in found] == [
-        "abm/sim/nowhere.py", "docs/missing.md", "cites", "sim/value.py", "abm.demography.gompertz_makeham_qx",
-        "abm.sim.model.NoSuchModel", "scenarios/*.toml", "NOTES.md", "docs/domain.md"]
+        "abm/sim/nowhere.py",
+        "docs/missing.md",
+        "cites",
+        "sim/value.py",
+        "abm.demography.gompertz_makeham_qx",
+        "abm.sim.model.NoSuchModel",
+        "scenarios/*.toml",
+        "NOTES.md",
+        "docs/domain.md",
+    ]
     assert all(p.startswith("docs/example.md:") for p in found)
 
 
 def test_every_allowance_is_still_needed():
     """An allowance no scanned file uses any more is dropped from the list, so the list stays short."""
     texts = {path: (REPO_ROOT / path).read_text() for path in scanned()}
-    unused = [key for key in ALLOWED
-              if not any(fnmatch.fnmatch(path, key[0]) and any(re.fullmatch(key[1], token) for token in
-                                                                 PATH.findall(text) + BARE_MD.findall(text)
-                                                                 + MODULE.findall(text))
-                         for path, text in texts.items())]
+    unused = [
+        key
+        for key in ALLOWED
+        if not any(
+            fnmatch.fnmatch(path, key[0])
+            and any(
+                re.fullmatch(key[1], token)
+                for token in PATH.findall(text) + BARE_MD.findall(text) + MODULE.findall(text)
+            )
+            for path, text in texts.items()
+        )
+    ]
     assert unused == []

@@ -15,7 +15,7 @@ from abm.inputs.loader import load_scenario
 from abm.inputs.scenario import Scenario, replication_seeds
 from helpers import invoke, small
 
-BAND = (0.05, 0.95)   # the documented 90% band
+BAND = (0.05, 0.95)  # the documented 90% band
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def test_cli_run_with_three_runs_on_two_workers_writes_bands_and_seeds(tmp_path,
     assert (summary["runs"], summary["seed"]) == (3, spec.run.seed)
     assert list(summary["indicators"]) == list(KEY_INDICATORS)
     years = [str(y) for y in spec.report_years]
-    assert years == [str(spec.start_year), str(spec.end_year)]      # 2011-2014: no tenth year between
+    assert years == [str(spec.start_year), str(spec.end_year)]  # 2011-2014: no tenth year between
     for name, by_year in summary["indicators"].items():
         assert list(by_year) == years
         for year, cell in by_year.items():

@@ -47,6 +47,7 @@ def raw(path: Path) -> dict:
 
 # --- the shipped scenarios -----------------------------------------------------------------------
 
+
 def test_scenario_folder_holds_the_scenarios_listed_in_the_readme():
     """The README's table of the studies' scenarios names exactly the shipped scenario files."""
     readme = (BASELINE.parent.parent / "README.md").read_text(encoding="utf-8")
@@ -80,12 +81,15 @@ def test_policy_scenario_has_a_header_comment_and_extends_the_baseline(path):
 def test_policy_scenario_differs_from_the_baseline_and_inherits_the_rest(path, baseline):
     spec = load_scenario(path)
     assert spec.name != baseline.name
-    changed = [section for section in ("policy", "economy")
-               if getattr(spec, section).model_dump() != getattr(baseline, section).model_dump()]
+    changed = [
+        section
+        for section in ("policy", "economy")
+        if getattr(spec, section).model_dump() != getattr(baseline, section).model_dump()
+    ]
     assert changed, f"{path.name} changes no policy or economy field"
     written = set(raw(path))
     for section in ("start_year", "end_year", "population", "policy", "economy", "behaviour", "run"):
-        if section not in written:       # not written in the file: exactly the baseline's
+        if section not in written:  # not written in the file: exactly the baseline's
             assert getattr(spec, section) == getattr(baseline, section), section
     # every policy field the file does not write is the baseline's
     for field, value in spec.policy:
@@ -126,6 +130,7 @@ def test_a_dated_lever_must_start_by_the_launch(tmp_path, baseline):
 
 # --- extends -------------------------------------------------------------------------------------
 
+
 def test_child_changes_one_dated_value_and_inherits_everything_else(tmp_path, baseline):
     path = child(tmp_path, "policy:\n  publicity: {2026: 0.9}\n")
     spec = load_scenario(path)
@@ -155,15 +160,19 @@ def test_years_of_the_child_may_fall_between_years_of_the_parent(tmp_path, basel
 
 
 def test_chain_of_two_extends_with_paths_relative_to_each_file(tmp_path, baseline, monkeypatch):
-    monkeypatch.chdir(tmp_path / "..")          # relative paths must not depend on the working folder
-    write(tmp_path / "mid.yaml", f"# middle\nextends: {BASELINE}\nname: mid\nend_year: 2030\n"
-                                 "policy:\n  publicity: {2026: 0.9}\n  min_years: 10\n")
-    leaf = write(tmp_path / "sub" / "leaf.yaml", "# leaf\nextends: ../mid.yaml\nname: leaf\n"
-                                                 "policy:\n  publicity: {2028: 0.7}\n")
+    monkeypatch.chdir(tmp_path / "..")  # relative paths must not depend on the working folder
+    write(
+        tmp_path / "mid.yaml",
+        f"# middle\nextends: {BASELINE}\nname: mid\nend_year: 2030\n"
+        "policy:\n  publicity: {2026: 0.9}\n  min_years: 10\n",
+    )
+    leaf = write(
+        tmp_path / "sub" / "leaf.yaml", "# leaf\nextends: ../mid.yaml\nname: leaf\npolicy:\n  publicity: {2028: 0.7}\n"
+    )
     spec = load_scenario(leaf)
-    assert spec.name == "leaf"                                   # the child's
+    assert spec.name == "leaf"  # the child's
     assert spec.end_year == 2030 and spec.policy.min_years == 10  # the middle file's
-    assert spec.economy == baseline.economy                      # the baseline's
+    assert spec.economy == baseline.economy  # the baseline's
     assert spec.policy.publicity == {**baseline.policy.publicity, 2026: 0.9, 2028: 0.7}
     assert spec.description == baseline.description
 
@@ -171,13 +180,16 @@ def test_chain_of_two_extends_with_paths_relative_to_each_file(tmp_path, baselin
 def test_extends_names_a_shipped_scenario_when_no_such_file_is_next_to_it(tmp_path, baseline, monkeypatch):
     """`extends: baseline` (as the README's example): the shipped baseline, from any folder."""
     monkeypatch.chdir(tmp_path)
-    write(tmp_path / "baseline", "not a scenario, and not next to the extending file\n")   # the working folder's
-    spec = load_scenario(write(tmp_path / "mine" / "mine.yaml",
-                               "extends: baseline\nname: mine\npolicy:\n  publicity: {2027: 0.9}\n"))
+    write(tmp_path / "baseline", "not a scenario, and not next to the extending file\n")  # the working folder's
+    spec = load_scenario(
+        write(tmp_path / "mine" / "mine.yaml", "extends: baseline\nname: mine\npolicy:\n  publicity: {2027: 0.9}\n")
+    )
     assert spec.name == "mine"
     assert spec.policy.publicity == {**baseline.policy.publicity, 2027: 0.9}
-    assert spec.model_copy(update={"name": "baseline", "policy": baseline.policy,
-                                   "source_file": baseline.source_file}) == baseline
+    assert (
+        spec.model_copy(update={"name": "baseline", "policy": baseline.policy, "source_file": baseline.source_file})
+        == baseline
+    )
 
 
 def test_extends_reads_a_file_next_to_the_extending_file_before_a_shipped_name(tmp_path, baseline):
@@ -198,16 +210,19 @@ def test_extends_a_name_that_is_neither_a_file_nor_shipped_lists_the_shipped_nam
 
 
 def test_lists_and_scalars_replace_while_mappings_merge(tmp_path, baseline, baseline_data):
-    path = child(tmp_path, "end_year: 2020\n"
-                           "policy:\n"
-                           "  grades: {2014: [100, 200]}\n"
-                           "  government_paid_groups: {2017: [poor]}\n"
-                           "  min_years: 10\n"
-                           "  basic_pension_indexation: {income_share: 0.5}\n"
-                           "run:\n  report_years: [2015]\n")
+    path = child(
+        tmp_path,
+        "end_year: 2020\n"
+        "policy:\n"
+        "  grades: {2014: [100, 200]}\n"
+        "  government_paid_groups: {2017: [poor]}\n"
+        "  min_years: 10\n"
+        "  basic_pension_indexation: {income_share: 0.5}\n"
+        "run:\n  report_years: [2015]\n",
+    )
     spec = load_scenario(path)
     assert spec.end_year == 2020 and spec.policy.min_years == 10
-    assert spec.policy.grades[2014] == [100, 200]                # the list replaced, not extended
+    assert spec.policy.grades[2014] == [100, 200]  # the list replaced, not extended
     assert spec.policy.grades[2011] == baseline_data["policy"]["grades"][2011]
     assert spec.policy.government_paid_groups[2017] == ["poor"]
     assert spec.run.report_years == [2015]
@@ -218,22 +233,33 @@ def test_lists_and_scalars_replace_while_mappings_merge(tmp_path, baseline, base
 
 # --- --set ---------------------------------------------------------------------------------------
 
+
 def test_set_overrides_fields_and_years_become_ints(baseline):
-    spec = load_scenario(BASELINE, ["policy.publicity.2030=0.7", "population.residents=1234", "run.replications=3",
-                                    "policy.basic_pension.2016=75"])
+    spec = load_scenario(
+        BASELINE,
+        [
+            "policy.publicity.2030=0.7",
+            "population.residents=1234",
+            "run.replications=3",
+            "policy.basic_pension.2016=75",
+        ],
+    )
     assert spec.policy.publicity == {**baseline.policy.publicity, 2030: 0.7}
     assert all(type(year) is int for year in spec.policy.publicity)
     assert list(spec.policy.basic_pension) == sorted({*baseline.policy.basic_pension, 2016}, key=when)
     assert spec.policy.basic_pension[2016] == 75
     assert spec.population.residents == 1234
     assert spec.run.replications == 3
-    assert spec.model_copy(update={"policy": baseline.policy, "population": baseline.population,
-                                   "run": baseline.run}) == baseline
+    assert (
+        spec.model_copy(update={"policy": baseline.policy, "population": baseline.population, "run": baseline.run})
+        == baseline
+    )
 
 
 def test_set_value_is_yaml(baseline):
-    spec = load_scenario(BASELINE, ["policy.grades.2030=[200, 500]", "policy.backpay=false",
-                                    ("policy.publicity.2031", 0.6)])
+    spec = load_scenario(
+        BASELINE, ["policy.grades.2030=[200, 500]", "policy.backpay=false", ("policy.publicity.2031", 0.6)]
+    )
     assert spec.policy.grades == {**baseline.policy.grades, 2030: [200, 500]}
     assert list(spec.policy.grades) == sorted(spec.policy.grades)
     assert spec.policy.backpay is False
@@ -265,39 +291,59 @@ def test_set_to_a_bad_value_says_it_came_from_the_command_line():
 # or allowed, marker of the offending key's line or None). Checks across fields name the field the
 # user should change (subsidy rules of a year, the end year), at its line.
 
+
 def _unknown_key(tmp):
     return child(tmp, "bogus: 1\n"), "bogus", ["unknown field", "allowed", "policy", "economy"], "bogus:"
 
 
 def _unknown_nested_key(tmp):
-    return (child(tmp, "policy:\n  publicty: {2011: 0.9}\n"), "policy.publicty",
-            ["unknown field", "allowed", "publicity", "service_quality"], "publicty:")
+    return (
+        child(tmp, "policy:\n  publicty: {2011: 0.9}\n"),
+        "policy.publicty",
+        ["unknown field", "allowed", "publicity", "service_quality"],
+        "publicty:",
+    )
 
 
 def _wrong_type(tmp):
-    return (child(tmp, "population:\n  residents: many\n"), "population.residents",
-            ["integer", "'many'"], "residents:")
+    return (child(tmp, "population:\n  residents: many\n"), "population.residents", ["integer", "'many'"], "residents:")
 
 
 def _share_out_of_range(tmp):
-    return (child(tmp, "policy:\n  publicity: {2011: 1.5}\n"), "policy.publicity.2011",
-            ["less than or equal to 1", "1.5"], "publicity:")
+    return (
+        child(tmp, "policy:\n  publicity: {2011: 1.5}\n"),
+        "policy.publicity.2011",
+        ["less than or equal to 1", "1.5"],
+        "publicity:",
+    )
 
 
 def _residents_out_of_range(tmp):
-    return (child(tmp, "population:\n  county: qi_county\n  residents: 5\n"), "population.residents",
-            ["greater than or equal to 100", "(got 5)"], "residents:")
+    return (
+        child(tmp, "population:\n  county: qi_county\n  residents: 5\n"),
+        "population.residents",
+        ["greater than or equal to 100", "(got 5)"],
+        "residents:",
+    )
 
 
 def _years_out_of_order(tmp):
-    return (child(tmp, "policy:\n  publicity: {2020: 1, 2015: 0.2}\n"), "policy.publicity",
-            ["increasing order", "2020", "2015"], "publicity:")
+    return (
+        child(tmp, "policy:\n  publicity: {2020: 1, 2015: 0.2}\n"),
+        "policy.publicity",
+        ["increasing order", "2020", "2015"],
+        "publicity:",
+    )
 
 
 def _grade_without_subsidy(tmp):
     # the lowest grade (100 in 2011) is below the first subsidy rule (200)
-    return (child(tmp, "policy:\n  subsidy:\n    2011: [[200, 30]]\n"), "policy.subsidy.2011",
-            ["subsidy", "no subsidy rule covers grade 100", "2011", "[200]", "from 100 or lower"], "2011: [[200")
+    return (
+        child(tmp, "policy:\n  subsidy:\n    2011: [[200, 30]]\n"),
+        "policy.subsidy.2011",
+        ["subsidy", "no subsidy rule covers grade 100", "2011", "[200]", "from 100 or lower"],
+        "2011: [[200",
+    )
 
 
 def _missing_extends_target(tmp):
@@ -317,20 +363,32 @@ def _yaml_syntax(tmp):
 
 
 def _unknown_behaviour_coefficient(tmp):
-    return (child(tmp, "behaviour:\n  dynamics: {awarness_decay: 0.1}\n"), "behaviour.dynamics",
-            ["dynamics", "awarness_decay", "allowed", "awareness_decay", "trust_decay"], ("behaviour:", "dynamics:"))
+    return (
+        child(tmp, "behaviour:\n  dynamics: {awarness_decay: 0.1}\n"),
+        "behaviour.dynamics",
+        ["dynamics", "awarness_decay", "allowed", "awareness_decay", "trust_decay"],
+        ("behaviour:", "dynamics:"),
+    )
 
 
 def _end_before_start(tmp):
     return child(tmp, "end_year: 2010\n"), "end_year", ["end_year 2010", "before start_year 2011"], "end_year:"
 
 
-ERRORS = {"unknown key": _unknown_key, "unknown nested key": _unknown_nested_key, "wrong type": _wrong_type,
-          "share out of range": _share_out_of_range, "residents out of range": _residents_out_of_range,
-          "years out of order": _years_out_of_order, "grade without subsidy rule": _grade_without_subsidy,
-          "missing extends target": _missing_extends_target, "extends loop": _extends_loop,
-          "YAML syntax": _yaml_syntax, "unknown behaviour coefficient": _unknown_behaviour_coefficient,
-          "end before start": _end_before_start}
+ERRORS = {
+    "unknown key": _unknown_key,
+    "unknown nested key": _unknown_nested_key,
+    "wrong type": _wrong_type,
+    "share out of range": _share_out_of_range,
+    "residents out of range": _residents_out_of_range,
+    "years out of order": _years_out_of_order,
+    "grade without subsidy rule": _grade_without_subsidy,
+    "missing extends target": _missing_extends_target,
+    "extends loop": _extends_loop,
+    "YAML syntax": _yaml_syntax,
+    "unknown behaviour coefficient": _unknown_behaviour_coefficient,
+    "end before start": _end_before_start,
+}
 
 
 @pytest.mark.parametrize("case", list(ERRORS))
@@ -339,7 +397,7 @@ def test_error_names_file_line_field_and_what_is_allowed(tmp_path, case):
     with pytest.raises(UserError) as info:
         load_scenario(path)
     err, text = info.value, str(info.value)
-    if case == "extends loop":     # reported where the loop closes: either file of the loop
+    if case == "extends loop":  # reported where the loop closes: either file of the loop
         assert Path(err.file).name in ("a.yaml", "b.yaml")
         path = tmp_path / Path(err.file).name
     else:
@@ -391,6 +449,7 @@ def test_years_out_of_order_in_a_child_are_an_error_even_if_the_merge_could_sort
 
 # --- amounts dated from a month ------------------------------------------------------------------
 
+
 def test_a_monthly_amount_may_be_dated_from_a_month_in_a_file_and_with_set(tmp_path, baseline):
     """`2027-07: 200` holds from July 2027; `--set policy.local_top_up.2028-03=20` likewise; both sort
     among the years, and a January date is kept as the year alone."""
@@ -418,12 +477,17 @@ def test_month_dates_are_only_for_monthly_amounts(tmp_path):
 
 # --- where errors point: the key, the offending field, the file (not an unrelated --set) ----------
 
-@pytest.mark.parametrize("body, marker", [
-    ("policy:\n  publicty:\n    2011: 0.9\n", "publicty:"),                 # unknown key, block mapping value
-    ("policy:\n  grades:\n    - 100\n    - 200\n", "grades:"),              # wrong type (list, not dated), block
-    ("end_year: 2010\n", "end_year:"),                                       # cross-field: the offending key
-    ("policy:\n  publicity: {2011: 0.5}\n  subsidy:\n    2011: [[200, 30]]\n", "2011: [[200"),   # its year
-], ids=["unknown key", "wrong type", "end before start", "subsidy after another key"])
+
+@pytest.mark.parametrize(
+    "body, marker",
+    [
+        ("policy:\n  publicty:\n    2011: 0.9\n", "publicty:"),  # unknown key, block mapping value
+        ("policy:\n  grades:\n    - 100\n    - 200\n", "grades:"),  # wrong type (list, not dated), block
+        ("end_year: 2010\n", "end_year:"),  # cross-field: the offending key
+        ("policy:\n  publicity: {2011: 0.5}\n  subsidy:\n    2011: [[200, 30]]\n", "2011: [[200"),  # its year
+    ],
+    ids=["unknown key", "wrong type", "end before start", "subsidy after another key"],
+)
 def test_an_error_points_at_the_offending_keys_line(tmp_path, body, marker):
     path = child(tmp_path, body)
     with pytest.raises(UserError) as info:
@@ -431,10 +495,14 @@ def test_an_error_points_at_the_offending_keys_line(tmp_path, body, marker):
     assert info.value.line == line_of(path, marker), str(info.value)
 
 
-@pytest.mark.parametrize("body, override", [
-    ("end_year: 2010\n", "population.residents=1000"),
-    ("policy:\n  subsidy:\n    2011: [[200, 30]]\n", "policy.publicity.2030=0.7"),
-], ids=["end before start", "subsidy"])
+@pytest.mark.parametrize(
+    "body, override",
+    [
+        ("end_year: 2010\n", "population.residents=1000"),
+        ("policy:\n  subsidy:\n    2011: [[200, 30]]\n", "policy.publicity.2030=0.7"),
+    ],
+    ids=["end before start", "subsidy"],
+)
 def test_file_error_is_not_blamed_on_an_unrelated_set(tmp_path, body, override):
     path = child(tmp_path, body)
     with pytest.raises(UserError) as info:
@@ -452,11 +520,10 @@ def test_yaml_syntax_error_sets_the_line_attribute(tmp_path):
 
 # --- the scenario saved with a result ------------------------------------------------------------
 
+
 def test_saved_scenario_reloads_to_the_same_scenario_without_extends(tmp_path, baseline):
-    write(tmp_path / "mid.yaml", f"# mid\nextends: {BASELINE}\nname: mid\n"
-                                       "policy:\n  publicity: {2012: 0.8}\n")
-    leaf = write(tmp_path / "leaf.yaml", "# leaf\nextends: mid.yaml\nname: leaf\n"
-                                         "economy:\n  inflation: {2012: 0.03}\n")
+    write(tmp_path / "mid.yaml", f"# mid\nextends: {BASELINE}\nname: mid\npolicy:\n  publicity: {{2012: 0.8}}\n")
+    leaf = write(tmp_path / "leaf.yaml", "# leaf\nextends: mid.yaml\nname: leaf\neconomy:\n  inflation: {2012: 0.03}\n")
     overrides = [*SMALL, "policy.service_quality.2013=0.7"]
     out = tmp_path / "results" / "leaf"
     sets = [arg for item in overrides for arg in ("--set", item)]
@@ -496,53 +563,102 @@ CHECKED = {
     "infinite yuan": ("policy:\n  basic_pension: {2026: .inf}\n", "policy.basic_pension.2026", ["finite number"]),
     "NaN share": ("policy:\n  publicity: {2011: .nan}\n", "policy.publicity.2011", ["finite number"]),
     "infinite divisor": ("policy:\n  annuity_divisor: {60: .inf}\n", "policy.annuity_divisor.60", ["finite number"]),
-    "zero divisor": ("policy:\n  annuity_divisor: {60: 0.000001}\n", "policy.annuity_divisor.60",
-                     ["greater than or equal to 1"]),
-    "huge yuan": ("economy:\n  basic_needs_line: 1.0e+300\n", "economy.basic_needs_line",
-                  ["less than or equal to 1000000"]),
+    "zero divisor": (
+        "policy:\n  annuity_divisor: {60: 0.000001}\n",
+        "policy.annuity_divisor.60",
+        ["greater than or equal to 1"],
+    ),
+    "huge yuan": (
+        "economy:\n  basic_needs_line: 1.0e+300\n",
+        "economy.basic_needs_line",
+        ["less than or equal to 1000000"],
+    ),
     "infinite coefficient": ("behaviour:\n  choice: {pay: -.inf}\n", "behaviour.choice.pay", ["finite number"]),
-    "coefficient out of range": ("behaviour:\n  choice: {inertia: 5000}\n", "behaviour.choice.inertia",
-                                 ["less than or equal to 1000"]),
-    "dynamics above 1": ("behaviour:\n  dynamics: {trust_decay: 1.5}\n", "behaviour.dynamics.trust_decay",
-                         ["less than or equal to 1"]),
-    "grade above the limit": ("policy:\n  grades: {2014: [100, 20000, 40000]}\n", "policy.grades.2014.2",
-                              ["less than or equal to 20000"]),
+    "coefficient out of range": (
+        "behaviour:\n  choice: {inertia: 5000}\n",
+        "behaviour.choice.inertia",
+        ["less than or equal to 1000"],
+    ),
+    "dynamics above 1": (
+        "behaviour:\n  dynamics: {trust_decay: 1.5}\n",
+        "behaviour.dynamics.trust_decay",
+        ["less than or equal to 1"],
+    ),
+    "grade above the limit": (
+        "policy:\n  grades: {2014: [100, 20000, 40000]}\n",
+        "policy.grades.2014.2",
+        ["less than or equal to 20000"],
+    ),
     "subsidy misses a later year's grade": (
-        "policy:\n  grades: {2020: [50, 100]}\n", "policy.grades.2020",
-        ["no subsidy rule covers grade 50 in 2020", "rules start at [100, 500]"]),
+        "policy:\n  grades: {2020: [50, 100]}\n",
+        "policy.grades.2020",
+        ["no subsidy rule covers grade 50 in 2020", "rules start at [100, 500]"],
+    ),
     "subsidy rules changed to miss the lowest grade": (
-        "policy:\n  subsidy: {2018: [[200, 30]]}\n", "policy.subsidy.2018",
-        ["no subsidy rule covers grade 100 in 2018"]),
+        "policy:\n  subsidy: {2018: [[200, 30]]}\n",
+        "policy.subsidy.2018",
+        ["no subsidy rule covers grade 100 in 2018"],
+    ),
     "government-paid grade not offered": (
-        "policy:\n  government_paid_grade: {2016: 250}\n", "policy.government_paid_grade.2016",
-        ["government-paid grade 250 is not a grade of 2016", "allowed: 100, 200"]),
+        "policy:\n  government_paid_grade: {2016: 250}\n",
+        "policy.government_paid_grade.2016",
+        ["government-paid grade 250 is not a grade of 2016", "allowed: 100, 200"],
+    ),
     "government-paid grade without a rule": (
         "policy:\n  subsidy: {2014: [[200, 30]]}\n  grades: {2014: [200, 300]}\n",
-        "policy.subsidy.2014", ["government-paid grade 100 has no subsidy rule"]),
-    "revision without its first year": ("policy:\n  grade_revision: {first_year: null}\n",
-                                        "policy.grade_revision.first_year",
-                                        ["first_year is needed when every is 5", "set every to 0"]),
-    "revision based after its first year": ("policy:\n  grade_revision: {base_year: 2031}\n",
-                                            "policy.grade_revision.base_year",
-                                            ["base_year 2031 is after first_year 2030"]),
-    "revision based before the launch": ("policy:\n  grade_revision: {base_year: 2005}\n",
-                                         "policy.grade_revision.base_year",
-                                         ["base_year 2005 is before launch_year 2011"]),
-    "revision interval negative": ("policy:\n  grade_revision: {every: -5}\n", "policy.grade_revision.every",
-                                   ["greater than or equal to 0"]),
-    "rounding ladder not from 0": ("policy:\n  grade_revision: {rounding: [[100, 100]]}\n",
-                                   "policy.grade_revision.rounding", ["starting from 0"]),
-    "rounding rung off its step": ("policy:\n  grade_revision:\n    rounding: [[0, 100], [1200, 500]]\n",
-                                   "policy.grade_revision.rounding",
-                                   ["the rung from 1200 must start at a multiple of its step 500"]),
-    "rounding rungs not increasing": ("policy:\n  grade_revision:\n    rounding: [[0, 100], [1000, 500], [500, 100]]\n",
-                                      "policy.grade_revision.rounding", ["rungs must start at increasing amounts"]),
-    "subsidy rounding zero": ("policy:\n  grade_revision: {subsidy_rounding: 0}\n",
-                              "policy.grade_revision.subsidy_rounding", ["greater than or equal to 1"]),
-    "revision field misspelt": ("policy:\n  grade_revision: {evry: 5}\n", "policy.grade_revision.evry",
-                                ["unknown field", "every, first_year, base_year, rounding, subsidy_rounding"]),
-    "report year after the end": ("run:\n  report_years: [2011, 2060]\n", "run.report_years.1",
-                                  ["report years [2060] are outside the run's 2011-2050"]),
+        "policy.subsidy.2014",
+        ["government-paid grade 100 has no subsidy rule"],
+    ),
+    "revision without its first year": (
+        "policy:\n  grade_revision: {first_year: null}\n",
+        "policy.grade_revision.first_year",
+        ["first_year is needed when every is 5", "set every to 0"],
+    ),
+    "revision based after its first year": (
+        "policy:\n  grade_revision: {base_year: 2031}\n",
+        "policy.grade_revision.base_year",
+        ["base_year 2031 is after first_year 2030"],
+    ),
+    "revision based before the launch": (
+        "policy:\n  grade_revision: {base_year: 2005}\n",
+        "policy.grade_revision.base_year",
+        ["base_year 2005 is before launch_year 2011"],
+    ),
+    "revision interval negative": (
+        "policy:\n  grade_revision: {every: -5}\n",
+        "policy.grade_revision.every",
+        ["greater than or equal to 0"],
+    ),
+    "rounding ladder not from 0": (
+        "policy:\n  grade_revision: {rounding: [[100, 100]]}\n",
+        "policy.grade_revision.rounding",
+        ["starting from 0"],
+    ),
+    "rounding rung off its step": (
+        "policy:\n  grade_revision:\n    rounding: [[0, 100], [1200, 500]]\n",
+        "policy.grade_revision.rounding",
+        ["the rung from 1200 must start at a multiple of its step 500"],
+    ),
+    "rounding rungs not increasing": (
+        "policy:\n  grade_revision:\n    rounding: [[0, 100], [1000, 500], [500, 100]]\n",
+        "policy.grade_revision.rounding",
+        ["rungs must start at increasing amounts"],
+    ),
+    "subsidy rounding zero": (
+        "policy:\n  grade_revision: {subsidy_rounding: 0}\n",
+        "policy.grade_revision.subsidy_rounding",
+        ["greater than or equal to 1"],
+    ),
+    "revision field misspelt": (
+        "policy:\n  grade_revision: {evry: 5}\n",
+        "policy.grade_revision.evry",
+        ["unknown field", "every, first_year, base_year, rounding, subsidy_rounding"],
+    ),
+    "report year after the end": (
+        "run:\n  report_years: [2011, 2060]\n",
+        "run.report_years.1",
+        ["report years [2060] are outside the run's 2011-2050"],
+    ),
     "end before start": ("end_year: 2010\n", "end_year", ["end_year 2010 is before start_year 2011"]),
     "start is not the launch": ("start_year: 2012\n", "start_year", ["must equal policy.launch_year"]),
 }
@@ -559,19 +675,23 @@ def test_a_bad_value_is_one_error_naming_the_field_to_change(tmp_path, case):
     assert "(top level)" not in text and text.count("(got") <= 1, text
     for fragment in fragments:
         assert fragment in text, (fragment, text)
-    assert err.line is not None and err.line > 3, text    # the offending key's line in the child
+    assert err.line is not None and err.line > 3, text  # the offending key's line in the child
 
 
-@pytest.mark.parametrize("override", ["policy.grade_revision.every=0", "policy.grade_revision=null",
-                                      "policy.grade_revision={every: 0}"])
+@pytest.mark.parametrize(
+    "override", ["policy.grade_revision.every=0", "policy.grade_revision=null", "policy.grade_revision={every: 0}"]
+)
 def test_the_grade_revision_can_be_switched_off_from_the_command_line(baseline, override):
     """--set policy.grade_revision.every=0 (or no rule): the dated lists hold, as in frozen_grades."""
     spec = load_scenario(BASELINE, [override])
     assert spec.policy.grade_revision is None or not spec.policy.grade_revision.active
     frozen = load_scenario(SCENARIO_DIR / "frozen_grades.yaml")
     assert not frozen.policy.grade_revision.active and baseline.policy.grade_revision.active
-    assert year_policy(spec, 2050).grades.tolist() == year_policy(frozen, 2050).grades.tolist() == \
-        baseline.policy.grades[2014]
+    assert (
+        year_policy(spec, 2050).grades.tolist()
+        == year_policy(frozen, 2050).grades.tolist()
+        == baseline.policy.grades[2014]
+    )
 
 
 def test_a_grade_kept_for_the_government_paid_groups_is_allowed(tmp_path):
@@ -587,12 +707,15 @@ def test_a_message_says_what_was_given_once(tmp_path):
     assert str(info.value).count("got") == 1, str(info.value)
 
 
-@pytest.mark.parametrize("override, message", [
-    ("behaviour.valuation.discount_rate=0.9", "less than or equal to 0.5"),
-    ("behaviour.valuation.pivot_horizon=0", "greater than 0"),
-    ("behaviour.valuation.compounding_gap=.nan", "finite"),
-    ("behaviour.valuation.bogus=1", "discount_rate, pivot_horizon, compounding_gap"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("behaviour.valuation.discount_rate=0.9", "less than or equal to 0.5"),
+        ("behaviour.valuation.pivot_horizon=0", "greater than 0"),
+        ("behaviour.valuation.compounding_gap=.nan", "finite"),
+        ("behaviour.valuation.bogus=1", "discount_rate, pivot_horizon, compounding_gap"),
+    ],
+)
 def test_valuation_overrides_are_checked_against_the_coefficient_files_ranges(override, message):
     with pytest.raises(UserError) as info:
         load_scenario(BASELINE, [override])
@@ -611,8 +734,9 @@ def test_a_name_too_long_for_a_folder_is_refused_at_load_in_a_short_message(tmp_
     """The name becomes a folder name: at most 64 characters. The message quotes only the name's ends,
     however long it is (100,000 characters once made a two-year run of 100 residents take 87 s)."""
     path = tmp_path / "long.yaml"
-    path.write_text(yaml.safe_dump(dict(baseline_data, name="n" * length, end_year=2012), sort_keys=False),
-                    encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump(dict(baseline_data, name="n" * length, end_year=2012), sort_keys=False), encoding="utf-8"
+    )
     result = invoke("run", path, "--out", tmp_path / "out", "--quiet")
     assert result.exit_code == 2, result.output
     message = squash(result.output)

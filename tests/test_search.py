@@ -40,26 +40,71 @@ def tiny_model(**fields) -> dict:
     """A search on the baseline small enough for a test: 200 residents to 2028, three levers, one uncertain
     field sampled into one scenario besides the base, 1 replication (2 in the final stage), 12 evaluations."""
     data = {
-        "name": "tiny", "base": str(BASELINE),
+        "name": "tiny",
+        "base": str(BASELINE),
         "set": {"population.residents": 200, "population.agents": "none", "end_year": 2028},
         "levers": [
-            {"name": "top_up", "field": "policy.local_top_up", "year": 2026, "type": "integer", "bounds": [20, 100],
-             "step": 20},
-            {"name": "publicity", "field": "policy.publicity", "year": 2026, "type": "float", "bounds": [0.5, 1.0],
-             "step": 0.25},
-            {"name": "subsidy", "field": "policy.subsidy", "year": 2026, "type": "choice",
-             "choices": [[[100, 30], [500, 60]], [[100, 60], [500, 120]]], "labels": ["today", "doubled"]}],
+            {
+                "name": "top_up",
+                "field": "policy.local_top_up",
+                "year": 2026,
+                "type": "integer",
+                "bounds": [20, 100],
+                "step": 20,
+            },
+            {
+                "name": "publicity",
+                "field": "policy.publicity",
+                "year": 2026,
+                "type": "float",
+                "bounds": [0.5, 1.0],
+                "step": 0.25,
+            },
+            {
+                "name": "subsidy",
+                "field": "policy.subsidy",
+                "year": 2026,
+                "type": "choice",
+                "choices": [[[100, 30], [500, 60]], [[100, 60], [500, 120]]],
+                "labels": ["today", "doubled"],
+            },
+        ],
         "objectives": [
-            {"name": "cost", "indicator": "public_spending", "statistic": "sum", "years": [2026, 2028],
-             "direction": "minimize"},
-            {"name": "participation", "indicator": "participation_rate", "statistic": "mean", "years": [2026, 2028],
-             "direction": "maximize"}],
-        "constraints": [{"name": "participation_2028", "indicator": "participation_rate", "statistic": "value",
-                         "year": 2028, "quantile": 0.1, "at_least": 0.5}],
+            {
+                "name": "cost",
+                "indicator": "public_spending",
+                "statistic": "sum",
+                "years": [2026, 2028],
+                "direction": "minimize",
+            },
+            {
+                "name": "participation",
+                "indicator": "participation_rate",
+                "statistic": "mean",
+                "years": [2026, 2028],
+                "direction": "maximize",
+            },
+        ],
+        "constraints": [
+            {
+                "name": "participation_2028",
+                "indicator": "participation_rate",
+                "statistic": "value",
+                "year": 2028,
+                "quantile": 0.1,
+                "at_least": 0.5,
+            }
+        ],
         "reported": [{"name": "adequacy", "indicator": "basic_needs_coverage", "statistic": "value", "year": 2028}],
         "uncertainties": [{"name": "income_growth", "field": "economy.income_growth.2026", "bounds": [0.03, 0.06]}],
-        "scenarios": 1, "replications": 1, "final_replications": 2, "final_policies": 3,
-        "budget": 12, "population": 6, "seed": 11}
+        "scenarios": 1,
+        "replications": 1,
+        "final_replications": 2,
+        "final_policies": 3,
+        "budget": 12,
+        "population": 6,
+        "seed": 11,
+    }
     return {**data, **fields}
 
 
@@ -108,9 +153,10 @@ def test_the_known_front_is_recovered(zdt1_outcome):
     assert (front["f2"] <= 0.8).all()
     truth = np.linspace(0.04, 1.0, 500)
     points = front[["f1", "f2"]].to_numpy()
-    distance = np.min(np.hypot(truth[:, None] - points[None, :, 0], zdt1_front(truth)[:, None] - points[None, :, 1]),
-                      axis=1)
-    assert distance.mean() < IGD      # inverted generational distance to the feasible true front
+    distance = np.min(
+        np.hypot(truth[:, None] - points[None, :, 0], zdt1_front(truth)[:, None] - points[None, :, 1]), axis=1
+    )
+    assert distance.mean() < IGD  # inverted generational distance to the feasible true front
     assert outcome.generations["hypervolume"].is_monotonic_increasing
 
 
@@ -124,7 +170,7 @@ def test_reported_points_are_non_dominated_and_feasible_where_they_say(zdt1_outc
     cheapest = front[front["cheapest"]]
     assert len(cheapest) == 1 and cheapest["feasible"].all()
     assert cheapest["f1"].iloc[0] == front.loc[front["feasible"], "f1"].min()
-    near = front[~front["search_front"]]   # cheaper than the cheapest feasible, f2 just above its cap
+    near = front[~front["search_front"]]  # cheaper than the cheapest feasible, f2 just above its cap
     assert len(near) == search.final_near and (near["f1"] < cheapest["f1"].iloc[0]).all()
     assert not near["feasible"].any()
     evaluated = outcome.evaluations
@@ -132,7 +178,7 @@ def test_reported_points_are_non_dominated_and_feasible_where_they_say(zdt1_outc
     assert set(near["key"]) == set(cheaper.nlargest(search.final_near, "f2_cap_margin")["key"])
     for name in ("front.png", "levers.png", "convergence.png", "search.md", "evaluations.parquet"):
         assert (out / name).stat().st_size > 0
-    assert not (out / "cheapest.yaml").exists()   # a test problem has no scenario to write
+    assert not (out / "cheapest.yaml").exists()  # a test problem has no scenario to write
     assert len(pd.read_parquet(out / "evaluations.parquet")) == len(outcome.evaluations)
 
 
@@ -180,21 +226,66 @@ BAD = {
     "empty bounds": (_lever(0, bounds=[100, 20]), "levers.0.bounds", "empty domain"),
     "empty choices": (_lever(2, choices=[], labels=None), "levers.2.choices", "empty domain"),
     "off the grid": (_lever(1, step=0.3), "levers.1.step", "does not lead"),
-    "unknown indicator": ({**tiny_model(), "objectives": [
-        {"name": "cost", "indicator": "public_money", "statistic": "sum", "years": [2026, 2028],
-         "direction": "minimize"}]}, "objectives[0].indicator", "unknown indicator 'public_money'"),
-    "unknown statistic": ({**tiny_model(), "objectives": [
-        {"name": "cost", "indicator": "public_spending", "statistic": "median", "years": [2026, 2028],
-         "direction": "minimize"}]}, "objectives.0.statistic", "'mean', 'sum', 'min', 'max' or 'value'"),
-    "constraint on a missing column": ({**tiny_model(), "constraints": [
-        {"name": "c", "indicator": "participation", "statistic": "value", "year": 2028, "at_least": 0.5}]},
-        "constraints[0].indicator", "unknown indicator 'participation'"),
-    "year outside": ({**tiny_model(), "constraints": [
-        {"name": "c", "indicator": "participation_rate", "statistic": "value", "year": 2035, "at_least": 0.5}]},
-        "constraints[0].year", "outside the scenario's 2011-2028"),
-    "uncertain field out of range": ({**tiny_model(), "uncertainties": [
-        {"name": "g", "field": "economy.income_growth.2026", "bounds": [0.03, 0.9]}]}, "uncertainties[0]",
-        "less than or equal to 0.5"),
+    "unknown indicator": (
+        {
+            **tiny_model(),
+            "objectives": [
+                {
+                    "name": "cost",
+                    "indicator": "public_money",
+                    "statistic": "sum",
+                    "years": [2026, 2028],
+                    "direction": "minimize",
+                }
+            ],
+        },
+        "objectives[0].indicator",
+        "unknown indicator 'public_money'",
+    ),
+    "unknown statistic": (
+        {
+            **tiny_model(),
+            "objectives": [
+                {
+                    "name": "cost",
+                    "indicator": "public_spending",
+                    "statistic": "median",
+                    "years": [2026, 2028],
+                    "direction": "minimize",
+                }
+            ],
+        },
+        "objectives.0.statistic",
+        "'mean', 'sum', 'min', 'max' or 'value'",
+    ),
+    "constraint on a missing column": (
+        {
+            **tiny_model(),
+            "constraints": [
+                {"name": "c", "indicator": "participation", "statistic": "value", "year": 2028, "at_least": 0.5}
+            ],
+        },
+        "constraints[0].indicator",
+        "unknown indicator 'participation'",
+    ),
+    "year outside": (
+        {
+            **tiny_model(),
+            "constraints": [
+                {"name": "c", "indicator": "participation_rate", "statistic": "value", "year": 2035, "at_least": 0.5}
+            ],
+        },
+        "constraints[0].year",
+        "outside the scenario's 2011-2028",
+    ),
+    "uncertain field out of range": (
+        {
+            **tiny_model(),
+            "uncertainties": [{"name": "g", "field": "economy.income_growth.2026", "bounds": [0.03, 0.9]}],
+        },
+        "uncertainties[0]",
+        "less than or equal to 0.5",
+    ),
 }
 
 
@@ -262,7 +353,7 @@ def test_the_model_front_is_honest_and_cheapest_yaml_reproduces_its_runs(tiny_ru
     search, _, folder, outcomes = tiny_runs
     front = pd.read_csv(folder / "w1" / "front.csv")
     assert_front_honest(search, front)
-    assert {"adequacy", "adequacy_low", "adequacy_high"} <= set(front.columns)   # reported, not optimised
+    assert {"adequacy", "adequacy_low", "adequacy_high"} <= set(front.columns)  # reported, not optimised
     cheapest = front[front["cheapest"]]
     if cheapest.empty:
         pytest.fail("the tiny search's constraint should be met by some policy")
@@ -291,7 +382,7 @@ def test_a_resumed_model_search_gives_the_uninterrupted_front(tmp_path, tiny_run
     with pytest.raises(KeyboardInterrupt):
         run_search(search, file, tmp_path / "out", workers=2, on_progress=stop)
     archived = len(list((tmp_path / "out" / "archive").glob("*.parquet")))
-    assert archived >= 2 and not (tmp_path / "out" / "front.csv").exists()   # the base and the first generation
+    assert archived >= 2 and not (tmp_path / "out" / "front.csv").exists()  # the base and the first generation
     result = invoke("search", file, "--out", tmp_path / "out", "--resume", "--workers", "2")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "out" / "front.csv").read_bytes() == (folder / "w1" / "front.csv").read_bytes()
@@ -311,8 +402,12 @@ def test_nsga3_runs_the_same_path(tmp_path):
 
 def test_when_no_policy_meets_the_constraints_the_report_says_so(tmp_path):
     """An impossible constraint: no cheapest policy, no cheapest.yaml, and the closest policies shown."""
-    file = zdt1_copy(tmp_path, budget=60, population=20,
-                     constraints=[{"name": "impossible", "indicator": "f2", "statistic": "value", "at_most": -1.0}])
+    file = zdt1_copy(
+        tmp_path,
+        budget=60,
+        population=20,
+        constraints=[{"name": "impossible", "indicator": "f2", "statistic": "value", "at_most": -1.0}],
+    )
     search = load_search(file)
     outcome = run_search(search, file, tmp_path / "out")
     written = report.write(outcome, tmp_path / "out")

@@ -14,7 +14,7 @@ import yaml
 
 from helpers import PNG_MAGIC, invoke, squash
 
-ISHIGAMI = Path(__file__).resolve().parent / "data" / "ishigami.yaml"   # Sobol, N = 1024, seed 7
+ISHIGAMI = Path(__file__).resolve().parent / "data" / "ishigami.yaml"  # Sobol, N = 1024, seed 7
 
 # Analytical indices of y = sin x1 + 7 sin^2 x2 + 0.1 x3^4 sin x1, x uniform on [-pi, pi]^3
 S1 = {"x1": 0.3139, "x2": 0.4424, "x3": 0.0}
@@ -65,7 +65,7 @@ def test_fast_methods_on_ishigami_recover_the_analytical_indices(tmp_path, metho
     _, table = sweep_and_analyze(ishigami_copy(tmp_path, method=method, samples=samples), tmp_path / "out")
     for name in ("x1", "x2", "x3"):
         assert table.at[name, "S1"] == pytest.approx(S1[name], abs=0.03), name
-        if total_order:   # FAST's total-order estimates are biased upwards by a few points
+        if total_order:  # FAST's total-order estimates are biased upwards by a few points
             assert table.at[name, "ST"] == pytest.approx(ST[name], abs=0.05), name
 
 
@@ -76,7 +76,7 @@ def test_morris_on_ishigami_ranks_x3_last_and_gets_x2_exactly(tmp_path):
     assert table.at["x2", "mu_star"] == pytest.approx(7 * 0.75 / (2 / 3), rel=1e-9)
     assert table.at["x1", "mu"] == pytest.approx(table.at["x1", "mu_star"]) and table.at["x1", "mu"] > 0
     assert table.at["x3", "mu_star"] < min(table.at["x1", "mu_star"], table.at["x2", "mu_star"])
-    assert table.at["x3", "sigma"] > table.at["x3", "mu_star"]   # interaction only: effects of both signs
+    assert table.at["x3", "sigma"] > table.at["x3", "mu_star"]  # interaction only: effects of both signs
 
 
 @pytest.mark.slow
@@ -98,7 +98,11 @@ def test_analyze_writes_indices_csv_json_and_a_figure_per_output(sobol_run):
     assert list(csv["parameter"]) == ["x1", "x2", "x3"] and set(csv["output"]) == {"y"}
     payload = json.loads((out / "indices.json").read_text(encoding="utf-8"))
     assert (payload["sweep"], payload["method"], payload["samples"], payload["replications"]) == (
-        "ishigami", "sobol", 1024, 1)
+        "ishigami",
+        "sobol",
+        1024,
+        1,
+    )
     assert payload["runs"] == 1024 * (3 + 2)
     pd.testing.assert_frame_equal(pd.DataFrame(payload["indices"]), csv, check_exact=False, rtol=1e-12)
 
@@ -170,10 +174,15 @@ def test_a_one_parameter_sweep_runs_and_says_why_it_has_no_indices(tmp_path):
     analysis writes an empty table with the reason among its warnings."""
     from helpers import BASELINE
 
-    data = {"name": "one", "base": str(BASELINE), "set": {"population.residents": 200, "end_year": 2013},
-            "method": "morris", "samples": 2, "parameters": [{"name": "publicity", "path": "policy.publicity.2012",
-                                                              "bounds": [0.2, 1.0]}],
-            "outputs": [{"indicator": "participation_rate", "year": 2013}]}
+    data = {
+        "name": "one",
+        "base": str(BASELINE),
+        "set": {"population.residents": 200, "end_year": 2013},
+        "method": "morris",
+        "samples": 2,
+        "parameters": [{"name": "publicity", "path": "policy.publicity.2012", "bounds": [0.2, 1.0]}],
+        "outputs": [{"indicator": "participation_rate", "year": 2013}],
+    }
     sweep_file = tmp_path / "one.yaml"
     sweep_file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     result = invoke("sweep", sweep_file, "--out", tmp_path / "out", "--workers", 1)

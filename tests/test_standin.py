@@ -67,6 +67,7 @@ def test_understanding_compound_interest_goes_with_higher_grades():
     """Drawn with account_value > 0 and a compounding gap, payers who understand compound interest pay
     above the lowest grade more often (a large survey, so the difference is not noise)."""
     from abm.inputs.loader import load_scenario
+
     survey = standin.make_standin(load_scenario("baseline"), respondents=3000, seed=11)
     payers = survey[survey["enrolled"] == "yes"]
     above = payers["grade"].astype(float) > 100
@@ -106,5 +107,6 @@ def test_the_survey_readme_shows_the_generating_values_of_the_code():
     import build
 
     text = build.SURVEY_README.read_text(encoding="utf-8")
-    assert build.stale(text, build.survey_sections(), build.SURVEY_README) == [], \
+    assert build.stale(text, build.survey_sections(), build.SURVEY_README) == [], (
         "the survey README's generating values differ from abm/analysis/fitting/standin.py: run `make docs`"
+    )

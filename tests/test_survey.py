@@ -102,10 +102,18 @@ def _repeated_respondent(f, cb):
     return f, 13, "respondent", ["repeated"]
 
 
-BROKEN = {"text in age": _text_in_age, "decimal knowledge": _decimal_knowledge, "age 12": _age_12,
-          "knowledge 7": _knowledge_7, "sex x": _sex_x, "unknown grade": _grade_250,
-          "enrolled without grade": _enrolled_without_grade, "grade but not enrolled": _grade_not_enrolled,
-          "empty required value": _empty_income, "repeated respondent": _repeated_respondent}
+BROKEN = {
+    "text in age": _text_in_age,
+    "decimal knowledge": _decimal_knowledge,
+    "age 12": _age_12,
+    "knowledge 7": _knowledge_7,
+    "sex x": _sex_x,
+    "unknown grade": _grade_250,
+    "enrolled without grade": _enrolled_without_grade,
+    "grade but not enrolled": _grade_not_enrolled,
+    "empty required value": _empty_income,
+    "repeated respondent": _repeated_respondent,
+}
 
 
 def test_the_clean_excerpt_reads(tmp_path, rows):
@@ -175,15 +183,16 @@ def test_cli_grade_not_offered_that_year_names_file_and_row(tmp_path, rows):
     row = payer(frame, 5)
     frame.loc[row, "grade"] = "1000"
     path = write_csv(tmp_path, frame)
-    read_survey(path)                  # the codebook allows 1000: the check is against the year's policy
+    read_survey(path)  # the codebook allows 1000: the check is against the year's policy
     result = invoke("calibrate", "survey", path, "--out", tmp_path / "cal")
     assert result.exit_code == 2 and not (tmp_path / "cal").exists()
     text = squash(result.output)
-    assert "notofferedin2012" in text      # the check itself works; what is missing is where
+    assert "notofferedin2012" in text  # the check itself works; what is missing is where
     assert squash(str(path)) in text and f"row{row + 1}" in text, result.output
 
 
 # --- through the command line -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("case", ["missing column", *BROKEN])
 def test_cli_bad_survey_exits_2_with_one_message_and_writes_nothing(tmp_path, rows, codebook, case):
@@ -210,9 +219,14 @@ def test_cli_bad_survey_in_a_real_process_is_one_line(tmp_path, rows):
     frame = rows.copy()
     frame.loc[4, "age"] = "12"
     path = write_csv(tmp_path, frame, name="bad_survey.csv")
-    proc = subprocess.run([str(PENSION_ABM), "calibrate", "survey", str(path), "--out", str(tmp_path / "cal")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, COLUMNS="400"))
+    proc = subprocess.run(
+        [str(PENSION_ABM), "calibrate", "survey", str(path), "--out", str(tmp_path / "cal")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, COLUMNS="400"),
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
     lines = proc.stderr.strip().splitlines()
@@ -239,6 +253,7 @@ def test_cli_survey_without_respondents_is_a_user_error(tmp_path, rows):
 
 # --- the shipped stand-in -----------------------------------------------------------------------
 
+
 def test_shipped_standin_reads_cleanly_and_says_it_is_synthetic(standin_survey):
     """The stand-in follows the codebook, has the documented number of respondents (1..n, unique),
     and its first line says it is synthetic."""
@@ -262,19 +277,25 @@ def test_shipped_standin_columns_are_typed(standin_survey, codebook):
 
 # --- surveys the estimation cannot learn from -----------------------------------------------------
 
+
 def _all_at(frame: pd.DataFrame, grade: str) -> pd.DataFrame:
     return frame.assign(enrolled="yes", grade=grade)
 
 
-UNESTIMABLE = {   # case: (change to the stand-in, field named or None, message fragment)
+UNESTIMABLE = {  # case: (change to the stand-in, field named or None, message fragment)
     "one respondent": (lambda f: f.head(1), None, "only one respondent"),
     "fewer respondents than terms": (lambda f: f.head(10), None, "10 respondents for 13 estimated terms"),
     "nobody enrolled": (lambda f: f.assign(enrolled="no", grade=""), "enrolled", "nobody is enrolled"),
-    "everyone at one grade": (lambda f: _all_at(f, "300"), "grade",
-                              "every respondent chose the same option (grade 300)"),
+    "everyone at one grade": (
+        lambda f: _all_at(f, "300"),
+        "grade",
+        "every respondent chose the same option (grade 300)",
+    ),
     "every payer at the lowest grade": (
-        lambda f: f.assign(grade=f["grade"].where(f["enrolled"] != "yes", "100")), "grade",
-        "every enrolled respondent paid at the lowest grade (100)"),
+        lambda f: f.assign(grade=f["grade"].where(f["enrolled"] != "yes", "100")),
+        "grade",
+        "every enrolled respondent paid at the lowest grade (100)",
+    ),
 }
 
 

@@ -40,9 +40,11 @@ def shrunk(name: str, **fields) -> dict:
     data["base"] = str((SWEEPS / data["base"]).resolve())
     data["set"] = {**data["set"], **TINY}
     data["samples"] = 2
-    data["outputs"] = [{"indicator": "participation_rate", "mean_over": [2026, 2030]},
-                       {"indicator": "replacement_rate", "years": [2028, 2030]},
-                       {"indicator": "fund_balance", "year": 2030}]
+    data["outputs"] = [
+        {"indicator": "participation_rate", "mean_over": [2026, 2030]},
+        {"indicator": "replacement_rate", "years": [2028, 2030]},
+        {"indicator": "fund_balance", "year": 2030},
+    ]
     return {**data, **fields}
 
 
@@ -71,7 +73,7 @@ def assert_complete(out: Path) -> None:
 
 # --- a tiny version of the shipped policy-lever sweep, run once by the command line ----------------
 
-TINY_POINTS = 2 * (8 + 2)     # policy_levers' eight levers at Sobol N = 2
+TINY_POINTS = 2 * (8 + 2)  # policy_levers' eight levers at Sobol N = 2
 
 
 @pytest.fixture(scope="module")
@@ -102,15 +104,23 @@ def two_workers(tiny_file) -> Path:
 def test_a_tiny_real_model_sweep_runs_end_to_end(reference):
     """design, parts, the sweep file's copy, indices and a figure per output (and one over the years)."""
     assert summary((reference / "cli_output.txt").read_text()).startswith(
-        f"{2 * TINY_POINTS} runs ({TINY_POINTS} of {TINY_POINTS} points) in ")
+        f"{2 * TINY_POINTS} runs ({TINY_POINTS} of {TINY_POINTS} points) in "
+    )
     names = {p.name for p in reference.iterdir()}
     assert {"sweep.yaml", "design.parquet", "parts", "indices.csv", "indices.json"} <= names
     assert len(list((reference / "parts").glob("part-*.parquet"))) == TINY_POINTS // 2
     assert {"indices_replacement_rate_over_years.png", "indices_fund_balance_2030.png"} <= names
     assert_complete(reference)
     runs = results(reference)
-    assert list(runs.columns) == ["point", "replication", "seed", "participation_rate@mean2026-2030",
-                                  "replacement_rate@2028", "replacement_rate@2030", "fund_balance@2030"]
+    assert list(runs.columns) == [
+        "point",
+        "replication",
+        "seed",
+        "participation_rate@mean2026-2030",
+        "replacement_rate@2028",
+        "replacement_rate@2030",
+        "fund_balance@2030",
+    ]
     assert runs.iloc[:, 3:].notna().all().all()
     indices = pd.read_csv(reference / "indices.csv")
     assert set(indices["parameter"]) == {p["name"] for p in shrunk("policy_levers")["parameters"]}
@@ -164,8 +174,14 @@ def test_categorical_and_integer_parameters_reach_every_level_evenly():
     grades = Parameter(name="g", path="policy.grades.2026", type="categorical", levels=[[100], [200], [300]])
     age = Parameter(name="age", path="policy.pension_age.2030", type="integer", bounds=[60, 65])
     (low, high), _ = grades.salib()
-    assert [grades.value(low + (high - low) * (i + 0.5) / 6) for i in range(6)] == [[100], [100], [200], [200],
-                                                                                    [300], [300]]
+    assert [grades.value(low + (high - low) * (i + 0.5) / 6) for i in range(6)] == [
+        [100],
+        [100],
+        [200],
+        [200],
+        [300],
+        [300],
+    ]
     assert grades.value(high) == [300]
     (low, high), _ = age.salib()
     assert [age.value(low + (high - low) * (i + 0.5) / 6) for i in range(6)] == [60, 61, 62, 63, 64, 65]
@@ -174,6 +190,7 @@ def test_categorical_and_integer_parameters_reach_every_level_evenly():
 
 # --- Dask ----------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def dask_scheduler(tmp_path_factory):
     """A local Dask cluster: two single-threaded workers in this process, their scratch space in a
@@ -181,15 +198,17 @@ def dask_scheduler(tmp_path_factory):
     distributed = pytest.importorskip("distributed")
     import dask
 
-    with dask.config.set({"temporary-directory": str(tmp_path_factory.mktemp("dask"))}), \
-            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                     dashboard_address=":0") as cluster:
+    with (
+        dask.config.set({"temporary-directory": str(tmp_path_factory.mktemp("dask"))}),
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster,
+    ):
         yield cluster.scheduler_address
 
 
 @pytest.mark.slow
-def test_a_dask_cluster_gives_exactly_the_results_of_the_local_pool(dask_scheduler, tiny_file, two_workers,
-                                                                    reference, tmp_path):
+def test_a_dask_cluster_gives_exactly_the_results_of_the_local_pool(
+    dask_scheduler, tiny_file, two_workers, reference, tmp_path
+):
     out = tmp_path / "dask"
     result = invoke("sweep", tiny_file, "--scheduler", dask_scheduler, "--out", out)
     assert result.exit_code == 0, result.output
@@ -201,14 +220,16 @@ def test_an_unreachable_scheduler_is_one_message(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
     real = distributed.Client
     monkeypatch.setattr(distributed, "Client", lambda address, timeout: real(address, timeout="1s"))
-    result = invoke("sweep", ishigami_copy(tmp_path, samples=4), "--scheduler", "tcp://127.0.0.1:9",
-                    "--out", tmp_path / "out")
+    result = invoke(
+        "sweep", ishigami_copy(tmp_path, samples=4), "--scheduler", "tcp://127.0.0.1:9", "--out", tmp_path / "out"
+    )
     assert result.exit_code == 2
     assert "error:--scheduler:cannotreachtheDaskscheduler" in squash(result.output)
-    assert not (tmp_path / "out").exists()          # nothing written: the same command can run again
+    assert not (tmp_path / "out").exists()  # nothing written: the same command can run again
 
 
 # --- resuming ------------------------------------------------------------------------------------
+
 
 def interrupt_after(chunks: int):
     """An ``on_progress`` that acts like Ctrl-C once ``chunks`` chunks are written."""
@@ -218,6 +239,7 @@ def interrupt_after(chunks: int):
         calls.append(done)
         if len(calls) > chunks:
             raise KeyboardInterrupt
+
     return on_progress
 
 
@@ -275,7 +297,7 @@ def test_a_damaged_part_is_named_with_what_to_do_and_resume_then_completes(ishig
         assert squash(result.output).startswith(f"error:{part}:damagedornotaParquetfile("), result.output
         assert f"deleteitandcontinuewith`pension-abmsweep<sweepfile>--out{out}--resume`" in squash(result.output)
         assert "Traceback" not in result.output and "ArrowInvalid" not in result.output
-        assert "0/?" not in result.output   # no progress bar drawn before the refusal
+        assert "0/?" not in result.output  # no progress bar drawn before the refusal
     part.unlink()
     result = invoke("sweep", file, "--workers", 1, "--out", out, "--resume")
     assert result.exit_code == 0, result.output
@@ -337,7 +359,7 @@ def slow_chunk(sweep, points):
 @pytest.mark.slow
 def test_an_interrupt_does_not_wait_for_the_chunks_not_started(tmp_path, monkeypatch):
     """Ctrl-C stops a local pool after the chunks in progress, not after running all queued chunks."""
-    file = ishigami_copy(tmp_path, samples=8, chunk=1)   # 40 chunks
+    file = ishigami_copy(tmp_path, samples=8, chunk=1)  # 40 chunks
     monkeypatch.setattr(abm.analysis.sweep, "evaluate_chunk", slow_chunk)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(load_sweep(file), file, tmp_path / "out", workers=2, on_progress=interrupt_after(1))
@@ -347,14 +369,20 @@ def test_an_interrupt_does_not_wait_for_the_chunks_not_started(tmp_path, monkeyp
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sig", "workers"), [(signal.SIGINT, 2), (signal.SIGKILL, 1)], ids=["ctrl-c", "kill"])
-def test_a_sweep_stopped_from_outside_resumes_to_the_uninterrupted_results(tiny_file, reference, tmp_path, sig,
-                                                                           workers):
+def test_a_sweep_stopped_from_outside_resumes_to_the_uninterrupted_results(
+    tiny_file, reference, tmp_path, sig, workers
+):
     """pension-abm sweep in its own process group, stopped as soon as its first part is on disk (Ctrl-C:
     SIGINT to the group; or SIGKILL), then continued with --resume: the same runs and indices."""
     out = tmp_path / "out"
-    process = subprocess.Popen([PENSION_ABM, "sweep", tiny_file, "--workers", str(workers), "--out", out],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [PENSION_ABM, "sweep", tiny_file, "--workers", str(workers), "--out", out],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not list((out / "parts").glob("part-*.parquet")) and process.poll() is None:
@@ -384,10 +412,18 @@ def test_a_sweep_stopped_from_outside_resumes_to_the_uninterrupted_results(tiny_
 
 # --- bad sweep files -----------------------------------------------------------------------------
 
-GOOD = {"name": "checked", "base": str(BASELINE), "set": dict(TINY), "method": "sobol", "samples": 2,
-        "parameters": [{"name": "publicity", "path": "policy.publicity.2026", "bounds": [0.2, 1.0]},
-                       {"name": "top_up", "path": "policy.local_top_up.2026", "bounds": [0, 100]}],
-        "outputs": [{"indicator": "participation_rate", "year": 2030}]}
+GOOD = {
+    "name": "checked",
+    "base": str(BASELINE),
+    "set": dict(TINY),
+    "method": "sobol",
+    "samples": 2,
+    "parameters": [
+        {"name": "publicity", "path": "policy.publicity.2026", "bounds": [0.2, 1.0]},
+        {"name": "top_up", "path": "policy.local_top_up.2026", "bounds": [0, 100]},
+    ],
+    "outputs": [{"indicator": "participation_rate", "year": 2030}],
+}
 
 
 def variant(change) -> dict:
@@ -396,56 +432,113 @@ def variant(change) -> dict:
     return data
 
 
-BAD = {   # case: (sweep file data, what the message must name: the field and the problem)
+BAD = {  # case: (sweep file data, what the message must name: the field and the problem)
     "unknown key": (variant(lambda d: d.update(replicatons=2)), ["replicatons", "unknownfield"]),
-    "unknown key of a parameter": (variant(lambda d: d["parameters"][0].update(bound=[0, 1])),
-                                   ["parameters.0.bound", "unknownfield"]),
-    "decreasing bounds": (variant(lambda d: d["parameters"][1].update(bounds=[100, 0])),
-                          ["parameters.1", "boundsmustbeincreasing"]),
-    "three bounds for a uniform": (variant(lambda d: d["parameters"][1].update(bounds=[0, 1, 2])),
-                                   ["parameters.1", "boundsof2numbers"]),
-    "unknown parameter path": (variant(lambda d: d["parameters"][0].update(path="policy.publicty.2026")),
-                               ["parameters[0](publicity:policy.publicty.2026)", "unknownfield"]),
-    "upper bound out of range": (variant(lambda d: d["parameters"][0].update(bounds=[0.2, 1.5])),
-                                 ["parameters[0](publicity:policy.publicity.2026)", "thevalue1.5doesnotfit"]),
-    "integer out of range": (variant(lambda d: d["parameters"].append(
-        {"name": "age", "path": "policy.pension_age.2030", "type": "integer", "bounds": [60, 95]})),
-        ["parameters[2](age:policy.pension_age.2030)", "thevalue95doesnotfit"]),
-    "normal tail out of range": (variant(lambda d: d["parameters"].append(
-        {"name": "rate", "path": "policy.interest_rate.2026", "distribution": "normal", "bounds": [0.03, 0.5]})),
-        ["parameters[2](rate:policy.interest_rate.2026)", "doesnotfit"]),
-    "invalid level": (variant(lambda d: d["parameters"].append(
-        {"name": "grades", "path": "policy.grades.2026", "type": "categorical", "levels": [[100, 200], [200, 100]]})),
-        ["parameters[2](grades:policy.grades.2026)", "thevalue[200,100]doesnotfit"]),
-    "negative revision interval": (variant(lambda d: d["parameters"].append(
-        {"name": "revision", "path": "policy.grade_revision.every", "type": "categorical", "levels": [0, 5, -5]})),
-        ["parameters[2](revision:policy.grade_revision.every)", "thevalue-5doesnotfit", "greaterthanorequalto0"]),
-    "a grade no run offers": (variant(lambda d: d["outputs"][0].update(indicator="grade_share_9000")),
-                              ["outputs[0].indicator", "unknownindicator'grade_share_9000'"]),
+    "unknown key of a parameter": (
+        variant(lambda d: d["parameters"][0].update(bound=[0, 1])),
+        ["parameters.0.bound", "unknownfield"],
+    ),
+    "decreasing bounds": (
+        variant(lambda d: d["parameters"][1].update(bounds=[100, 0])),
+        ["parameters.1", "boundsmustbeincreasing"],
+    ),
+    "three bounds for a uniform": (
+        variant(lambda d: d["parameters"][1].update(bounds=[0, 1, 2])),
+        ["parameters.1", "boundsof2numbers"],
+    ),
+    "unknown parameter path": (
+        variant(lambda d: d["parameters"][0].update(path="policy.publicty.2026")),
+        ["parameters[0](publicity:policy.publicty.2026)", "unknownfield"],
+    ),
+    "upper bound out of range": (
+        variant(lambda d: d["parameters"][0].update(bounds=[0.2, 1.5])),
+        ["parameters[0](publicity:policy.publicity.2026)", "thevalue1.5doesnotfit"],
+    ),
+    "integer out of range": (
+        variant(
+            lambda d: d["parameters"].append(
+                {"name": "age", "path": "policy.pension_age.2030", "type": "integer", "bounds": [60, 95]}
+            )
+        ),
+        ["parameters[2](age:policy.pension_age.2030)", "thevalue95doesnotfit"],
+    ),
+    "normal tail out of range": (
+        variant(
+            lambda d: d["parameters"].append(
+                {"name": "rate", "path": "policy.interest_rate.2026", "distribution": "normal", "bounds": [0.03, 0.5]}
+            )
+        ),
+        ["parameters[2](rate:policy.interest_rate.2026)", "doesnotfit"],
+    ),
+    "invalid level": (
+        variant(
+            lambda d: d["parameters"].append(
+                {
+                    "name": "grades",
+                    "path": "policy.grades.2026",
+                    "type": "categorical",
+                    "levels": [[100, 200], [200, 100]],
+                }
+            )
+        ),
+        ["parameters[2](grades:policy.grades.2026)", "thevalue[200,100]doesnotfit"],
+    ),
+    "negative revision interval": (
+        variant(
+            lambda d: d["parameters"].append(
+                {"name": "revision", "path": "policy.grade_revision.every", "type": "categorical", "levels": [0, 5, -5]}
+            )
+        ),
+        ["parameters[2](revision:policy.grade_revision.every)", "thevalue-5doesnotfit", "greaterthanorequalto0"],
+    ),
+    "a grade no run offers": (
+        variant(lambda d: d["outputs"][0].update(indicator="grade_share_9000")),
+        ["outputs[0].indicator", "unknownindicator'grade_share_9000'"],
+    ),
     "unknown method": (variant(lambda d: d.update(method="sobel")), ["method", "'sobel'"]),
     "missing base": (variant(lambda d: d.update(base="nowhere.yaml")), ["base", "'nowhere.yaml'notfound"]),
-    "unknown indicator": (variant(lambda d: d["outputs"][0].update(indicator="participation")),
-                          ["outputs[0].indicator", "unknownindicator'participation'"]),
-    "output year after the end": (variant(lambda d: d["outputs"][0].update(year=2045)),
-                                  ["outputs[0]", "[2045]outside"]),
-    "mean over reversed years": (variant(lambda d: d["outputs"][0].update(year=None, mean_over=[2030, 2026])),
-                                 ["outputs.0", "mean_overis[first,last]year"]),
-    "empty series of years": (variant(lambda d: d["outputs"][0].update(year=None, years=[])),
-                              ["outputs.0", "years:giveatleastoneyear"]),
+    "unknown indicator": (
+        variant(lambda d: d["outputs"][0].update(indicator="participation")),
+        ["outputs[0].indicator", "unknownindicator'participation'"],
+    ),
+    "output year after the end": (
+        variant(lambda d: d["outputs"][0].update(year=2045)),
+        ["outputs[0]", "[2045]outside"],
+    ),
+    "mean over reversed years": (
+        variant(lambda d: d["outputs"][0].update(year=None, mean_over=[2030, 2026])),
+        ["outputs.0", "mean_overis[first,last]year"],
+    ),
+    "empty series of years": (
+        variant(lambda d: d["outputs"][0].update(year=None, years=[])),
+        ["outputs.0", "years:giveatleastoneyear"],
+    ),
     "base and function": (variant(lambda d: d.update(function="ishigami")), ["eitherbase", "orfunction"]),
-    "fixed override unknown": (variant(lambda d: d["set"].update({"population.residnts": 3})),
-                               ["set(population.residnts)", "unknownfield"]),
+    "fixed override unknown": (
+        variant(lambda d: d["set"].update({"population.residnts": 3})),
+        ["set(population.residnts)", "unknownfield"],
+    ),
     "fast too small": (variant(lambda d: d.update(method="fast", samples=64)), ["fastneedssamples>64"]),
-    "infinite bound": (variant(lambda d: d["parameters"][1].update(bounds=[0, float("inf")])),
-                       ["parameters.1.bounds.1", "finitenumber"]),
-    "NaN bound": (variant(lambda d: d["parameters"][1].update(bounds=[float("nan"), 1])),
-                  ["parameters.1.bounds.0", "finitenumber"]),
-    "repeated parameter name": (variant(lambda d: d["parameters"][1].update(name="publicity")),
-                                ["parameters.1.name", "parameternamesrepeat"]),
-    "missing coefficients file": (variant(lambda d: d["set"].update({"behaviour.coefficients": "nowhere.yaml"})),
-                                  ["set(behaviour.coefficients)", "'nowhere.yaml'notfound"]),
-    "bad county override": (variant(lambda d: d["set"].update({"population.county_overrides.villages": 0})),
-                            ["set(population.county_overrides.villages)", "greaterthanorequalto1"]),
+    "infinite bound": (
+        variant(lambda d: d["parameters"][1].update(bounds=[0, float("inf")])),
+        ["parameters.1.bounds.1", "finitenumber"],
+    ),
+    "NaN bound": (
+        variant(lambda d: d["parameters"][1].update(bounds=[float("nan"), 1])),
+        ["parameters.1.bounds.0", "finitenumber"],
+    ),
+    "repeated parameter name": (
+        variant(lambda d: d["parameters"][1].update(name="publicity")),
+        ["parameters.1.name", "parameternamesrepeat"],
+    ),
+    "missing coefficients file": (
+        variant(lambda d: d["set"].update({"behaviour.coefficients": "nowhere.yaml"})),
+        ["set(behaviour.coefficients)", "'nowhere.yaml'notfound"],
+    ),
+    "bad county override": (
+        variant(lambda d: d["set"].update({"population.county_overrides.villages": 0})),
+        ["set(population.county_overrides.villages)", "greaterthanorequalto1"],
+    ),
 }
 
 
@@ -470,15 +563,21 @@ def test_a_bad_sweep_file_is_one_message_naming_the_file_and_field(tmp_path, cas
     for name in names:
         assert name in text, result.output
     assert result.output.count("error:") == 1 and "Traceback" not in result.output
-    assert "commandline" not in text   # nothing was set on the command line
+    assert "commandline" not in text  # nothing was set on the command line
     assert text.count("(got") <= 1 and "(toplevel)" not in text
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(("case", "key"), [("unknown indicator", "indicator:"), ("missing base", "base:"),
-                                           ("upper bound out of range", "name: publicity"),
-                                           ("repeated parameter name", "name: publicity"),
-                                           ("fixed override unknown", "population.residnts:")])
+@pytest.mark.parametrize(
+    ("case", "key"),
+    [
+        ("unknown indicator", "indicator:"),
+        ("missing base", "base:"),
+        ("upper bound out of range", "name: publicity"),
+        ("repeated parameter name", "name: publicity"),
+        ("fixed override unknown", "population.residnts:"),
+    ],
+)
 def test_a_sweep_error_names_the_line_of_the_key(tmp_path, case, key):
     """As the README promises: the sweep file's line, also for checks against the base scenario."""
     data, _ = BAD[case]
@@ -489,8 +588,10 @@ def test_a_sweep_error_names_the_line_of_the_key(tmp_path, case, key):
     assert result.exit_code == 2 and any(f"line {line}:" in result.output for line in lines), (lines, result.output)
 
 
-@pytest.mark.parametrize("address", ["garbage", "tcp://127.0.0.1", "tcp://127.0.0.1:notaport", "foo://host:1",
-                                     "tcp://host:0", "tcp://host:70000", ""])
+@pytest.mark.parametrize(
+    "address",
+    ["garbage", "tcp://127.0.0.1", "tcp://127.0.0.1:notaport", "foo://host:1", "tcp://host:0", "tcp://host:70000", ""],
+)
 def test_a_malformed_scheduler_address_is_one_message_before_anything_runs(tmp_path, address):
     result = invoke("sweep", ishigami_copy(tmp_path, samples=4), "--scheduler", address, "--out", tmp_path / "out")
     assert result.exit_code == 2, result.output
@@ -504,9 +605,15 @@ def test_resume_refuses_a_changed_data_file_of_the_base_scenario(tmp_path, chang
     county, coefficients = tmp_path / "county.yaml", tmp_path / "coefficients.yaml"
     county.write_text((REPO_ROOT / "abm" / "data" / "counties" / "qi_county.yaml").read_text(encoding="utf-8"))
     coefficients.write_text((REPO_ROOT / "abm" / "data" / "coefficients" / "default.yaml").read_text(encoding="utf-8"))
-    base = write_yaml(tmp_path / "base.yaml", {"extends": str(BASELINE), "name": "base",
-                                               "population": {"county": str(county)},
-                                               "behaviour": {"coefficients": str(coefficients)}})
+    base = write_yaml(
+        tmp_path / "base.yaml",
+        {
+            "extends": str(BASELINE),
+            "name": "base",
+            "population": {"county": str(county)},
+            "behaviour": {"coefficients": str(coefficients)},
+        },
+    )
     data = variant(lambda d: d.update(base=str(base), samples=2, chunk=64))
     data["set"] |= {"population.residents": 100, "end_year": 2013}
     data["outputs"] = [{"indicator": "participation_rate", "year": 2013}]
@@ -553,15 +660,17 @@ def test_the_default_sweep_folder_is_results_sweeps_name(tmp_path, monkeypatch):
 
 # --- the shipped sweeps --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "parameters", "points"), [("policy_levers", 8, 64 * (8 + 2)),
-                                                             ("behaviour", 10, 20 * (10 + 1))])
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "points"), [("policy_levers", 8, 64 * (8 + 2)), ("behaviour", 10, 20 * (10 + 1))]
+)
 def test_a_shipped_sweep_loads_and_has_the_design_its_comment_gives(name, parameters, points):
     sweep = load_sweep(SWEEPS / f"{name}.yaml")
     assert sweep.base_path().resolve() == BASELINE.resolve()
     assert len(sweep.parameters) == parameters
     frame = design(sweep)
     assert len(frame) == points and list(frame["point"]) == list(range(points))
-    for parameter in sweep.parameters:   # every sampled value is one the scenario accepts
+    for parameter in sweep.parameters:  # every sampled value is one the scenario accepts
         values = frame[f"x_{parameter.name}"].map(parameter.value)
         if parameter.type == "categorical":
             assert {repr(v) for v in values} <= {repr(v) for v in parameter.levels}
@@ -582,8 +691,9 @@ def test_a_tiny_behaviour_screening_runs_end_to_end(tmp_path):
 
 
 def test_an_error_in_a_list_item_points_at_that_items_line(tmp_path):
-    text = ISHIGAMI.read_text(encoding="utf-8").replace("- {name: x2, bounds: [-3.141592653589793, 3.141592653589793]}",
-                                                        "- {name: x2, bounds: [1.0, 0.5]}")
+    text = ISHIGAMI.read_text(encoding="utf-8").replace(
+        "- {name: x2, bounds: [-3.141592653589793, 3.141592653589793]}", "- {name: x2, bounds: [1.0, 0.5]}"
+    )
     path = tmp_path / "bad.yaml"
     path.write_text(text, encoding="utf-8")
     line = next(i for i, row in enumerate(text.splitlines(), 1) if "name: x2" in row)
@@ -609,7 +719,8 @@ def test_resume_refuses_a_changed_base_scenario(tmp_path):
 
 
 def test_a_test_function_output_takes_no_years(tmp_path):
-    result = invoke("sweep", ishigami_copy(tmp_path, outputs=[{"indicator": "y", "years": [1, 2]}]),
-                    "--out", tmp_path / "out")
+    result = invoke(
+        "sweep", ishigami_copy(tmp_path, outputs=[{"indicator": "y", "years": [1, 2]}]), "--out", tmp_path / "out"
+    )
     assert result.exit_code == 2 and "outputs take no year" in result.output, result.output
     assert not (tmp_path / "out").exists()

@@ -17,12 +17,20 @@ DEFAULT = DATA_DIR / "coefficients" / "default.yaml"
 def fitted_file(tmp_path):
     """The priors with an estimation and an aggregates section, as the calibration writes them."""
     data = yaml.safe_load(DEFAULT.read_text(encoding="utf-8"))
-    data["estimation"] = {"terms": ["affordability", "account_value", "lowest", "liquidity_sd"],
-                          "covariance": np.diag([100.0, 400.0, 1.0, 0.04]).tolist()}
-    data["aggregates"] = {"values": {"lowest": 2.5, "inertia": 1.0}, "lower": {"lowest": -4.0, "inertia": 0.0},
-                          "upper": {"lowest": 8.0, "inertia": 8.0},
-                          "covariance": {"parameters": ["lowest", "inertia"], "sections": ["choice", "choice"],
-                                         "matrix": [[0.25, 0.0], [0.0, 4.0]]}}
+    data["estimation"] = {
+        "terms": ["affordability", "account_value", "lowest", "liquidity_sd"],
+        "covariance": np.diag([100.0, 400.0, 1.0, 0.04]).tolist(),
+    }
+    data["aggregates"] = {
+        "values": {"lowest": 2.5, "inertia": 1.0},
+        "lower": {"lowest": -4.0, "inertia": 0.0},
+        "upper": {"lowest": 8.0, "inertia": 8.0},
+        "covariance": {
+            "parameters": ["lowest", "inertia"],
+            "sections": ["choice", "choice"],
+            "matrix": [[0.25, 0.0], [0.0, 4.0]],
+        },
+    }
     path = tmp_path / "fitted.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
@@ -42,23 +50,26 @@ def test_draws_depend_on_the_seed_only_and_keep_every_range(fitted_file):
     base = load_coefficients(fitted_file)
     draws = [uncertainty.draw(base, spread, seed) for seed in range(300)]
     assert uncertainty.draw(base, spread, 7) == draws[7]
-    values = {name: np.array([getattr(d, section)[name] for d in draws])
-              for name, section in zip(spread.names, spread.sections)}
+    values = {
+        name: np.array([getattr(d, section)[name] for d in draws])
+        for name, section in zip(spread.names, spread.sections)
+    }
     for name, sign in SIGNS.items():
         if name in values:
             assert np.all(values[name] <= 0) if sign == "<= 0" else np.all(values[name] >= 0), name
     assert np.all(values["inertia"] >= 0) and np.all(values["inertia"] <= 8)
     assert np.all(values["liquidity_sd"] >= 0)
-    assert values["affordability"].std() == pytest.approx(10, rel=0.2)      # the covariance's spread
-    assert np.mean(values["account_value"] == 0) > 0.2                       # 10 +- 20 clipped at its sign
+    assert values["affordability"].std() == pytest.approx(10, rel=0.2)  # the covariance's spread
+    assert np.mean(values["account_value"] == 0) > 0.2  # 10 +- 20 clipped at its sign
     assert values["lowest"].std() == pytest.approx(0.5, rel=0.2)
     untouched = uncertainty.draw(base, spread, 7, fixed={"choice": {"affordability"}})
     assert untouched.choice["affordability"] == base.choice["affordability"]
 
 
 def test_replications_draw_only_with_two_runs_or_more_and_not_for_noise(baseline, fitted_file):
-    spec = small(baseline).model_copy(update={"behaviour": baseline.behaviour.model_copy(
-        update={"coefficients": str(fitted_file)})})
+    spec = small(baseline).model_copy(
+        update={"behaviour": baseline.behaviour.model_copy(update={"coefficients": str(fitted_file)})}
+    )
     seeds = [11, 12, 13]
     drawn = uncertainty.replication_coefficients(spec, seeds)
     assert all(c is not None for c in drawn) and drawn[0] != drawn[1]

@@ -23,12 +23,15 @@ def test_shipped_facts_load_and_none_is_a_calibration_target():
     assert all(f.range[0] <= f.value <= f.range[1] for f in facts)
 
 
-@pytest.mark.parametrize("field, value, named", [
-    ("value", "many", "facts[0].value"),
-    ("range", [0.5, 0.6], "facts[0].range"),
-    ("measure", "happiness", "facts[0].measure"),
-    ("source", "", "facts[0].source"),
-])
+@pytest.mark.parametrize(
+    "field, value, named",
+    [
+        ("value", "many", "facts[0].value"),
+        ("range", [0.5, 0.6], "facts[0].range"),
+        ("measure", "happiness", "facts[0].measure"),
+        ("source", "", "facts[0].source"),
+    ],
+)
 def test_bad_facts_file_names_the_field(tmp_path, field, value, named):
     data = yaml.safe_load(validation.FACTS.read_text())
     data["facts"][0][field] = value
@@ -87,13 +90,32 @@ def test_the_communiques_death_rate_is_a_validation_fact_not_a_target(tmp_path):
     fact = next(f for f in validation.load_facts() if f.measure == "crude_death_rate")
     observed = read_yaml(DATA_DIR / "observations" / "qi_county.yaml")["crude_death_rate"]["values"]
     assert fact.value == observed[fact.year] and fact.range[0] <= fact.value < fact.range[1]
-    ts = pd.DataFrame({"run": [0, 0, 1, 1], "year": [2018, 2019] * 2, "deaths": [9.0, 12.0, 8.0, 10.0],
-                       "population": [1000.0, 1400.0, 900.0, 1100.0]})
-    for column in ("contributions", "backpayments", "public_spending", "interest", "fund_balance", "participants",
-                   "beneficiary_share", "mean_basic_pension", "mean_income", "public_basic_pension_central",
-                   "public_basic_pension_local", "public_bonus", "account_pensions", "public_after_exhaustion"):
-        ts[column] = 1.0    # the other measures' inputs
+    ts = pd.DataFrame(
+        {
+            "run": [0, 0, 1, 1],
+            "year": [2018, 2019] * 2,
+            "deaths": [9.0, 12.0, 8.0, 10.0],
+            "population": [1000.0, 1400.0, 900.0, 1100.0],
+        }
+    )
+    for column in (
+        "contributions",
+        "backpayments",
+        "public_spending",
+        "interest",
+        "fund_balance",
+        "participants",
+        "beneficiary_share",
+        "mean_basic_pension",
+        "mean_income",
+        "public_basic_pension_central",
+        "public_basic_pension_local",
+        "public_bonus",
+        "account_pensions",
+        "public_after_exhaustion",
+    ):
+        ts[column] = 1.0  # the other measures' inputs
     rates = validation.measures(ts).set_index(["run", "year"])["crude_death_rate"]
     assert rates[(0, 2019)] == pytest.approx(12 / 1200) and rates[(1, 2019)] == pytest.approx(10 / 1000)
     assert rates[(0, 2019)] == pytest.approx(crude_death_rate(ts[ts.run == 0], 2019, 0.0))
-    assert pd.isna(rates[(0, 2018)])     # the first year's start is not in the series
+    assert pd.isna(rates[(0, 2018)])  # the first year's start is not in the series

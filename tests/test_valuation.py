@@ -32,7 +32,7 @@ def test_no_interest_no_discount_counts_the_payments():
     assert values.liability[0] == pytest.approx(1200 * (1 + 0.5 + 0.25) + 0.5 * 600)
 
 
-YEAR_10 = 100 * (12 + 0.10 * 5.5)   # twelve monthly pensions of 100 at the year's end at 10%: 1,255
+YEAR_10 = 100 * (12 + 0.10 * 5.5)  # twelve monthly pensions of 100 at the year's end at 10%: 1,255
 
 
 def test_interest_and_discount_at_ten_percent():
@@ -47,7 +47,7 @@ def test_interest_and_discount_at_ten_percent():
     assert values.gap[0] == pytest.approx(gap)
     pensions = 1255 / 1.1 + 0.5 * 1255 / 1.1**2 + 0.25 * 1255 / 1.1**3
     assert values.liability[0] == pytest.approx(pensions + 0.5 * 725 / 1.1)
-    assert values.liability[0] == pytest.approx(1800 + gap)   # the balance pays exactly the account's part
+    assert values.liability[0] == pytest.approx(1800 + gap)  # the balance pays exactly the account's part
 
 
 def test_a_higher_valuation_rate_lowers_both_present_values():
@@ -71,14 +71,12 @@ def test_liability_is_assets_plus_gap_at_the_interest_rate_on_the_real_table():
     n = 500
     tables = annuity_tables(life, 0.025, 0.025)
     balance = rng.uniform(0, 40_000, n)
-    values = pension_values(tables, rng.integers(60, 110, n), rng.integers(0, 2, n), balance,
-                            rng.uniform(1, 300, n))
+    values = pension_values(tables, rng.integers(60, 110, n), rng.integers(0, 2, n), balance, rng.uniform(1, 300, n))
     np.testing.assert_allclose(values.liability, balance + values.gap, rtol=1e-9)
 
 
 def _one_pensioner_county(baseline, **policy_fields):
-    pop = make_population(1, weight=7.0, age=60, sex=1, pensioner=True, account=1800.0,
-                          account_pension=100.0, years=15)
+    pop = make_population(1, weight=7.0, age=60, sex=1, pensioner=True, account=1800.0, account_pension=100.0, years=15)
     policy = dataclasses.replace(year_policy(baseline, 2020), **policy_fields)
     return pop, policy
 
@@ -95,8 +93,7 @@ def test_funding_ratio_of_a_county_of_one_pensioner(baseline):
     assert row["divisor_life_expectancy"] == pytest.approx(139 / 12)
     assert row["life_expectancy_at_pension_age"] == pytest.approx(0.5 + 0.25 + 0.5)
     basic = (12 + 0.10 * 5.5) * (policy.basic_pension + policy.local_top_up)
-    assert row["basic_pension_obligation"] == pytest.approx(
-        7 * basic * (1 / 1.1 + 0.5 / 1.1**2 + 0.25 / 1.1**3))
+    assert row["basic_pension_obligation"] == pytest.approx(7 * basic * (1 / 1.1 + 0.5 / 1.1**2 + 0.25 / 1.1**3))
 
 
 def test_contributors_count_their_balance_and_their_accrued_basic_pension(baseline):
@@ -108,7 +105,7 @@ def test_contributors_count_their_balance_and_their_accrued_basic_pension(baseli
     assert row["account_liability"] == pytest.approx(900.0)
     assert row["funding_ratio"] == pytest.approx(1.0)
     assert row["longevity_gap"] == 0.0
-    assert row["reserve_ratio"] == 0.0     # no account pension paid: no ratio
+    assert row["reserve_ratio"] == 0.0  # no account pension paid: no ratio
     basic = policy.basic_pension + policy.local_top_up
     assert row["basic_pension_obligation"] == pytest.approx(0.4 * basic * (6 + 12 * 0.75))
 

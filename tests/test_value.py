@@ -73,7 +73,7 @@ def test_basic_annuity_rises_with_growth_falls_with_discounting_and_with_youth(c
     assert np.all(growing[working] > base[working])
     assert np.all(impatient[working] < base[working])
     assert np.all(base[:, 30] < base[:, 55])
-    assert np.all(np.diff(base[:, 16:60], axis=1) > 0)      # nearer the pension (drawing from 60), worth more
+    assert np.all(np.diff(base[:, 16:60], axis=1) > 0)  # nearer the pension (drawing from 60), worth more
 
 
 def test_tables_reproduce_money_worth_at_its_irr(baseline, county_life, policy):
@@ -99,8 +99,18 @@ def test_tables_reproduce_money_worth_at_its_irr(baseline, county_life, policy):
     assert account < contributions < account + basic
 
 
-def account_by_hand(q: float, age: int, pension_age: int, divisor: float, rate: float, discount: float,
-                    last_age: int = 105, starts_now: bool = False, paid: int = 6, first: int = 7) -> float:
+def account_by_hand(
+    q: float,
+    age: int,
+    pension_age: int,
+    divisor: float,
+    rate: float,
+    discount: float,
+    last_age: int = 105,
+    starts_now: bool = False,
+    paid: int = 6,
+    first: int = 7,
+) -> float:
     """One yuan paid at the end of month ``paid`` at ``age``, followed year by year and month by month
     with a constant q (restating the rules): interest credited at the end of each year, simple within it;
     the pension from month ``first`` of the year of the pension age (this year at or past it), fixed at
@@ -113,13 +123,13 @@ def account_by_hand(q: float, age: int, pension_age: int, divisor: float, rate: 
     value, alive, opening, monthly = 0.0, 1.0, 0.0, 0.0
     for k in range(last_age - age + 1):
         dies = 1.0 if age + k == last_age else q
-        principal, interest = opening, opening * rate          # interest to the end of the year
+        principal, interest = opening, opening * rate  # interest to the end of the year
         if k == 0:
             principal += 1.0
             interest += rate * (12 - paid_at) / 12
         received = 0.0
         if k == start:
-            accrued = interest - principal * rate * (12 - (first - 1)) / 12   # to the start of month first
+            accrued = interest - principal * rate * (12 - (first - 1)) / 12  # to the start of month first
             monthly = (principal + accrued) / divisor
         if k >= start:
             months = range(first if k == start else 1, 13)
@@ -146,7 +156,8 @@ def test_account_factor_by_hand_and_a_later_pension_age(policy):
     assert at_65 != pytest.approx(at_60, rel=1e-3)
     # past the pension age (short of years): the pension starts this year, in July
     assert value_tables(life, policy, expectations).account_factor[FEMALE, 62] == pytest.approx(
-        account_by_hand(0.01, 62, 60, 139, 0.015, 0.03), rel=1e-12)
+        account_by_hand(0.01, 62, 60, 139, 0.015, 0.03), rel=1e-12
+    )
 
 
 def test_account_factor_at_the_interest_rate_is_one_yuan_unless_the_account_runs_out(county_life, policy):
@@ -173,8 +184,7 @@ def test_pivotal_weight_by_slack(policy):
     no_right = replace(policy, backpay=False)
     age = np.array([30, 30, 50, 58, 62, 45, 58, 59])
     years = np.array([0, 5, 2, 14, 10, 20, 15, 14])
-    slack = np.array([30 - 15, 30 + 5 - 15, 10 + 2 - 15, 2 + 14 - 15, 10 - 15, 15 + 20 - 15, 2 + 15 - 15,
-                      1 + 14 - 15])
+    slack = np.array([30 - 15, 30 + 5 - 15, 10 + 2 - 15, 2 + 14 - 15, 10 - 15, 15 + 20 - 15, 2 + 15 - 15, 1 + 14 - 15])
     expected = np.where(years >= 15, 0.0, np.where(slack <= 0, 1.0, np.exp(-slack / 4.0)))
     assert pivotal_weight(age, years, no_right, horizon=4.0) == pytest.approx(expected, rel=1e-12)
     assert list(expected[[2, 4, 5, 6, 7]]) == [1.0, 1.0, 0.0, 0.0, 1.0]
@@ -189,7 +199,7 @@ def test_pivotal_weight_with_the_right_to_back_pay(baseline):
     age = np.array([50, 50, 46, 45, 40])
     years = np.array([0, 2, 1, 0, 0])
     assert list(pivotal_weight(age, years, launch, horizon=5.0)) == [1.0, 0.0, 0.0, 1.0, np.exp(-5 / 5.0)]
-    raised = replace(year_policy(baseline, 2020), pension_age=75)   # 59 in 2020 was 50 at launch
+    raised = replace(year_policy(baseline, 2020), pension_age=75)  # 59 in 2020 was 50 at launch
     weight = pivotal_weight(np.array([59, 59]), np.array([0, 3]), raised, horizon=5.0)
     assert list(weight) == [1.0, 0.0]
 
@@ -236,10 +246,21 @@ def test_expectations_from_the_indexation_rule():
 
 # --- what residents perceive: the choice model's benefit factors --------------------------------
 
+
 def _worth(tables, policy, age=40, years=10, income=10_000.0, trust=0.8, literate=True, horizon=5.0, gap=0.5):
     one = np.ones(1)
-    return perceived_worth(tables, policy, one.astype(int) * age, one.astype(int) * FEMALE, one * years,
-                           one * income, one * trust, one.astype(bool) & literate, horizon, gap)
+    return perceived_worth(
+        tables,
+        policy,
+        one.astype(int) * age,
+        one.astype(int) * FEMALE,
+        one * years,
+        one * income,
+        one * trust,
+        one.astype(bool) & literate,
+        horizon,
+        gap,
+    )
 
 
 def test_perceived_worth_by_hand(county_life, policy):
@@ -255,7 +276,8 @@ def test_perceived_worth_by_hand(county_life, policy):
 
 
 def test_the_value_of_paying_rises_with_the_basic_pension_interest_and_years_near_the_pension_age(
-        baseline, county_life, policy):
+    baseline, county_life, policy
+):
     expect = Expectations(0.04)
     tables = value_tables(county_life, policy, expect)
     richer = replace(policy, basic_pension=policy.basic_pension + 20)
@@ -293,12 +315,22 @@ def test_probabilities_sum_to_one_with_the_benefit_terms(baseline, county_life, 
     tables = value_tables(county_life, policy, Expectations(0.04))
     age, years = rng.integers(16, 60, n), rng.integers(0, 20, n)
     income = rng.lognormal(9.5, 0.6, n)
-    basic, account = perceived_worth(tables, policy, age, np.zeros(n, int), years, income, rng.random(n),
-                                     rng.random(n) < 0.3, 5.0, 0.5)
+    basic, account = perceived_worth(
+        tables, policy, age, np.zeros(n, int), years, income, rng.random(n), rng.random(n) < 0.3, 5.0, 0.5
+    )
     alternatives = alternative_factors(policy.grades, policy.subsidies)
-    rows = {"age": age, "income": income, "awareness": rng.random(n), "trust": rng.random(n),
-            "reliance": rng.random(n) < 0.5, "good_health": rng.random(n) < 0.8, "last_choice": np.zeros(n),
-            "peer_share": np.zeros((n, policy.grades.size + 1)), "basic_worth": basic, "account_worth": account}
+    rows = {
+        "age": age,
+        "income": income,
+        "awareness": rng.random(n),
+        "trust": rng.random(n),
+        "reliance": rng.random(n) < 0.5,
+        "good_health": rng.random(n) < 0.8,
+        "last_choice": np.zeros(n),
+        "peer_share": np.zeros((n, policy.grades.size + 1)),
+        "basic_worth": basic,
+        "account_worth": account,
+    }
     residents = resident_factors(rows, float(income.mean()), alternatives["value"])
     beta = load_coefficients("default").choice | {"basic_value": 0.5, "account_value": 0.8}
     p = probabilities(utilities(beta, residents, alternatives))
@@ -318,7 +350,8 @@ def test_tables_of_a_pension_starting_now_by_hand(policy):
     now = value_tables(life, policy, expectations).account_factor_now
     for age in (60, 64):
         assert now[FEMALE, age] == pytest.approx(
-            account_by_hand(0.01, age, 60, 139, 0.015, 0.03, starts_now=True), rel=1e-12)
+            account_by_hand(0.01, age, 60, 139, 0.015, 0.03, starts_now=True), rel=1e-12
+        )
     # discounted at the interest rate, everyone dying before exhaustion: worth the yuan paid in
     at_rate = Expectations(discount_rate=policy.interest_rate)
     short_lived = value_tables(constant_table(0.05, last_age=64), policy, at_rate).account_factor_now
@@ -335,11 +368,14 @@ def test_a_later_collection_month_moves_the_payment_and_the_pension_start(baseli
     tables = value_tables(life, september, expectations)
     for age in (50, 62):
         assert tables.account_factor[FEMALE, age] == pytest.approx(
-            account_by_hand(0.01, age, 60, 139, 0.015, 0.03, paid=9, first=10), rel=1e-12)
+            account_by_hand(0.01, age, 60, 139, 0.015, 0.03, paid=9, first=10), rel=1e-12
+        )
     assert tables.account_factor_now[FEMALE, 61] == pytest.approx(
-        account_by_hand(0.01, 61, 60, 139, 0.015, 0.03, starts_now=True, first=10), rel=1e-12)
+        account_by_hand(0.01, 61, 60, 139, 0.015, 0.03, starts_now=True, first=10), rel=1e-12
+    )
     assert tables.account_factor[FEMALE, 50] != pytest.approx(
-        value_tables(life, policy, expectations).account_factor[FEMALE, 50], rel=1e-6)
+        value_tables(life, policy, expectations).account_factor[FEMALE, 50], rel=1e-6
+    )
 
 
 def test_backpay_worth_by_hand(county_life, policy):
@@ -348,9 +384,26 @@ def test_backpay_worth_by_hand(county_life, policy):
     what opens the pension)."""
     topped = replace(policy, local_top_up=10.0)
     tables = value_tables(county_life, topped, Expectations(0.04))
-    basic, account = backpay_worth(tables, topped, np.array([60, 63]), np.array([FEMALE, 1]),
-                                   np.array([8_000.0, 12_000.0]), np.array([0.5, 0.9]), np.array([True, False]), 0.4)
-    np.testing.assert_allclose(basic, [0.5 * tables.basic_annuity_now[FEMALE, 60] * 153 / 8_000,
-                                       0.9 * tables.basic_annuity_now[1, 63] * 153 / 12_000], rtol=1e-12)
-    np.testing.assert_allclose(account, [0.5 * tables.account_factor_now[FEMALE, 60] / 8_000,
-                                         0.9 * 0.6 * tables.account_factor_now[1, 63] / 12_000], rtol=1e-12)
+    basic, account = backpay_worth(
+        tables,
+        topped,
+        np.array([60, 63]),
+        np.array([FEMALE, 1]),
+        np.array([8_000.0, 12_000.0]),
+        np.array([0.5, 0.9]),
+        np.array([True, False]),
+        0.4,
+    )
+    np.testing.assert_allclose(
+        basic,
+        [
+            0.5 * tables.basic_annuity_now[FEMALE, 60] * 153 / 8_000,
+            0.9 * tables.basic_annuity_now[1, 63] * 153 / 12_000,
+        ],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        account,
+        [0.5 * tables.account_factor_now[FEMALE, 60] / 8_000, 0.9 * 0.6 * tables.account_factor_now[1, 63] / 12_000],
+        rtol=1e-12,
+    )

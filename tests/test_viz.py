@@ -44,13 +44,14 @@ SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
 # --- driving a page -------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def built(monkeypatch) -> list[CountyModel]:
     """Every CountyModel built while the test runs, in order (the page's and Reset's)."""
     models: list[CountyModel] = []
     original = CountyModel.__init__
 
-    @functools.wraps(original)          # keeps the signature SolaraViz inspects
+    @functools.wraps(original)  # keeps the signature SolaraViz inspects
     def init(self, **kwargs):
         original(self, **kwargs)
         models.append(self)
@@ -71,8 +72,8 @@ def open_page(built, monkeypatch):
 
     yield opener
     for page in pages:
-        if page.failed:                        # closing re-raises the error the page stopped on
-            with pytest.raises(Exception):     # noqa: B017
+        if page.failed:  # closing re-raises the error the page stopped on
+            with pytest.raises(Exception):  # noqa: B017
                 page.rc.close()
         else:
             page.rc.close()
@@ -101,7 +102,7 @@ class PageSession:
     def click(self, label: str) -> None:
         before = len(self.built)
         self.button(label).click()
-        if len(self.built) > before:          # Reset built a new model
+        if len(self.built) > before:  # Reset built a new model
             self.model = self.built[-1]
 
     def step(self, times: int = 1) -> None:
@@ -114,7 +115,7 @@ class PageSession:
         assert len(found) == 1, f"no single control labelled {label!r}: {found}"
         widget = found[0]
         widget.v_model = value
-        if isinstance(widget, v.TextField):   # a text field commits on Enter (or leaving it)
+        if isinstance(widget, v.TextField):  # a text field commits on Enter (or leaving it)
             widget.fire_event("keyup.enter")
 
     def control(self, label: str):
@@ -150,6 +151,7 @@ def baseline_spec():
 
 # --- the page: a fresh session, Step, Reset, Play -----------------------------------------------------
 
+
 def test_a_fresh_page_shows_the_scenario_at_its_start(open_page, baseline_spec):
     """Time 0, the map of 2011, and a model that is the scenario exactly (but for the residents shown)."""
     page = open_page()
@@ -170,7 +172,7 @@ def test_step_advances_the_year_and_the_time_shown(open_page):
     assert page.model is model
     assert model.year == 2012 and model.indicators["year"] == 2011
     assert page.time_shown() == 1
-    assert page.map_year() == 2011            # the map shows the last simulated year
+    assert page.map_year() == 2011  # the map shows the last simulated year
     page.step(2)
     assert model.year == 2014 and page.time_shown() == 3 and page.map_year() == 2013
     assert list(model.datacollector.get_model_vars_dataframe().year) == [2011, 2012, 2013]
@@ -185,7 +187,7 @@ def test_reset_builds_a_fresh_model_from_the_controls(open_page):
     assert page.model.year == 2011 and page.model.indicators == {}
     assert page.time_shown() == 0 and page.map_year() == 2011
     assert page.model.spec == first.spec and page.model.levers == first.levers
-    assert first.year == 2013                 # the old model is left alone
+    assert first.year == 2013  # the old model is left alone
     page.step()
     assert page.model.year == 2012 and page.time_shown() == 1
 
@@ -198,13 +200,13 @@ def test_play_runs_years_until_paused(open_page):
     model = page.model
     page.click("▶")
     assert page.button("❚❚").disabled is False
-    assert page.button("Step").disabled is True    # no stepping while playing
+    assert page.button("Step").disabled is True  # no stepping while playing
     deadline = time.monotonic() + 20
     while model.year < 2015 and time.monotonic() < deadline:
         time.sleep(0.05)
     page.click("❚❚")
     assert model.year >= 2015, "Play should run several years"
-    time.sleep(0.5)                                 # a step in flight may still finish
+    time.sleep(0.5)  # a step in flight may still finish
     stopped = model.year
     time.sleep(0.5)
     assert model.year == stopped, "the model should stop after pause"
@@ -214,11 +216,12 @@ def test_play_runs_years_until_paused(open_page):
 
 # --- the controls --------------------------------------------------------------------------------------
 
+
 def test_controls_start_at_the_scenarios_own_values(baseline_spec):
     params = app.controls("scenarios/baseline.yaml")
     own = scenario_levers(baseline_spec)
     keywords = set(inspect.signature(CountyModel.__init__).parameters) - {"self"}
-    assert set(params) == keywords                 # one control per keyword (and where they start)
+    assert set(params) == keywords  # one control per keyword (and where they start)
     controls = {name: control for name, control in params.items() if name != "untouched"}
     for name, control in controls.items():
         assert control["label"]
@@ -244,7 +247,7 @@ def test_every_slider_starts_on_its_step_grid(scenario):
             assert abs(steps - round(steps)) < 1e-9, (name, control)
 
 
-MOVES = {   # control label, value, the model's lever, and the scenario field it must change
+MOVES = {  # control label, value, the model's lever, and the scenario field it must change
     "publicity": ("Publicity (0-1)", 0.8, "publicity"),
     "service": ("Service quality (0-1)", 0.25, "service_quality"),
     "pension age": ("Pension age (years)", 65, "pension_age"),
@@ -265,13 +268,19 @@ def expected_policy(spec, lever: str, value):
     def from_reform(dated):
         return {**{y: x for y, x in dated.items() if when(y) < (year, 1)}, year: value}
 
-    if lever in ("publicity", "service_quality", "pension_age", "interest_rate", "basic_pension",
-                 "financial_education"):
+    if lever in (
+        "publicity",
+        "service_quality",
+        "pension_age",
+        "interest_rate",
+        "basic_pension",
+        "financial_education",
+    ):
         return policy.model_copy(update={lever: from_reform(getattr(policy, lever))})
     if lever == "minimum_grade":
         current = policy.grades[max(y for y in policy.grades if y <= year)]
         return policy.model_copy(update={"grades": {**policy.grades, year: [g for g in current if g >= value]}})
-    if lever == "subsidy_level":     # the scenario's schedule rescaled: 30 -> 60 doubles every rule
+    if lever == "subsidy_level":  # the scenario's schedule rescaled: 30 -> 60 doubles every rule
         return policy.model_copy(update={"subsidy": {**policy.subsidy, year: [(100, 60.0), (500, 120.0)]}})
     if lever == "subsidy_schedule":  # flat at the scenario's lowest-grade amount
         return policy.model_copy(update={"subsidy": {**policy.subsidy, year: [(1, 30.0)]}})
@@ -292,19 +301,26 @@ def test_a_control_moved_then_reset_changes_that_lever_only(open_page, baseline_
     assert getattr(model.levers, lever) == value
     assert model.levers.residents == 1000 and len(model.population) == 1000
     own = scenario_levers(baseline_spec)
-    assert {k: x for k, x in model.levers.__dict__.items() if k not in (lever, "residents")} == \
-        {k: x for k, x in own.__dict__.items() if k not in (lever, "residents")}
+    assert {k: x for k, x in model.levers.__dict__.items() if k not in (lever, "residents")} == {
+        k: x for k, x in own.__dict__.items() if k not in (lever, "residents")
+    }
     assert model.spec.policy == expected_policy(baseline_spec, lever, value)
-    assert without_residents(model.spec).model_copy(update={"policy": baseline_spec.policy}) == \
-        without_residents(baseline_spec)
+    assert without_residents(model.spec).model_copy(update={"policy": baseline_spec.policy}) == without_residents(
+        baseline_spec
+    )
     assert page.model.year == 2011 and page.time_shown() == 0
     assert page.text("From 2026:") == panels.levers_in_force(model.levers)
 
 
 def test_several_controls_moved_together(open_page, baseline_spec):
     page = open_page()
-    for label, value in [("Residents shown", 1000), ("Publicity (0-1)", 0.8), ("Pension age (years)", 65),
-                         ("Minimum grade (yuan/year)", 200), ("Seed (0: the scenario's)", 7)]:
+    for label, value in [
+        ("Residents shown", 1000),
+        ("Publicity (0-1)", 0.8),
+        ("Pension age (years)", 65),
+        ("Minimum grade (yuan/year)", 200),
+        ("Seed (0: the scenario's)", 7),
+    ]:
         page.set(label, value)
     page.click("Reset")
     spec = page.model.spec
@@ -315,7 +331,7 @@ def test_several_controls_moved_together(open_page, baseline_spec):
     assert spec.run.seed == 7 and spec.population.residents == 1000
     assert page.model.levers.publicity == 0.8 and page.model.levers.pension_age == 65
     assert page.model.levers.minimum_grade == 200
-    page.step()                                     # and it runs
+    page.step()  # and it runs
     assert page.model.year == 2012
 
 
@@ -323,8 +339,9 @@ def test_moving_only_the_reform_year_changes_nothing(baseline_spec):
     """The Reform year slider alone (other controls untouched) must leave the scenario as it is."""
     params = app.controls("scenarios/baseline.yaml")
     model = app.build(params | {"reform_year": 2030, "residents": 1000})
-    assert without_residents(model.spec) == without_residents(baseline_spec), \
+    assert without_residents(model.spec) == without_residents(baseline_spec), (
         f"basic pension became {model.spec.policy.basic_pension}"
+    )
 
 
 def test_choosing_another_scenario_runs_it_as_it_is(open_page):
@@ -335,8 +352,9 @@ def test_choosing_another_scenario_runs_it_as_it_is(open_page):
     page.click("Reset")
     chosen = load_scenario(SCENARIOS / "publicity_service.yaml")
     assert page.model.spec.name == chosen.name
-    assert without_residents(page.model.spec) == without_residents(chosen), \
+    assert without_residents(page.model.spec) == without_residents(chosen), (
         f"publicity {page.model.spec.policy.publicity} instead of {chosen.policy.publicity}"
+    )
 
 
 @pytest.mark.parametrize("scenario", SHIPPED, ids=lambda p: p.stem)
@@ -354,7 +372,7 @@ def test_levers_from_a_revision_year_start_from_the_grades_and_subsidies_then_in
     the revised lowest grade and its subsidy, and a minimum grade moved then keeps the revised grades
     above it."""
     grades, rules = year_policy(baseline_spec, 2035).grades.tolist(), year_policy(baseline_spec, 2035).subsidies
-    assert grades[0] > 100                                # the revision has raised the lowest grade
+    assert grades[0] > 100  # the revision has raised the lowest grade
     own = scenario_levers(baseline_spec, 2035)
     assert (own.minimum_grade, own.subsidy_level) == (grades[0], int(rules[0]))
     assert overrides(baseline_spec, own) == []
@@ -375,8 +393,8 @@ def test_the_environment_variable_selects_the_scenario(open_page, monkeypatch, s
     assert page.model.spec == load_scenario(small_scenario_file)
     assert page.control("Scenario").v_model == str(small_scenario_file)
     assert page.control("Residents shown").v_model == 2000
-    assert page.control("Levers apply from (year)").v_model == 2014   # 2026 is past its end: its last year
-    page.step(4)                                       # 2011-2014
+    assert page.control("Levers apply from (year)").v_model == 2014  # 2026 is past its end: its last year
+    page.step(4)  # 2011-2014
     assert page.model.year == 2015 and not page.model.running
     assert page.button("Step").disabled and page.button("▶").disabled
     page.click("Reset")
@@ -385,6 +403,7 @@ def test_the_environment_variable_selects_the_scenario(open_page, monkeypatch, s
 
 
 # --- seeds -----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("seed", ["abc", "-1", "1.5", " "])
 def test_a_bad_seed_is_a_user_error(seed):
@@ -415,21 +434,32 @@ def test_the_seed_slider_sets_the_run_seed_and_zero_keeps_the_scenarios(open_pag
 
 # --- two sessions ------------------------------------------------------------------------------------------
 
+
 def test_the_one_tab_has_a_name_and_every_slider_shows_its_value(open_page):
     """The panels sit under a tab named for them (not "Page 0"); each slider writes its value after it,
     and a moved slider its new value."""
     page = open_page()
     assert [w.children for w in page.rc.find(v.Tab).widgets] == [[app.TAB]]
     sliders = page.rc.find(v.Slider).widgets
-    assert len(sliders) == sum(c.get("type", "").startswith("Slider") for c in app.controls(app.scenario_file())
-                               .values() if isinstance(c, dict)) + 2   # and SolaraViz's play and render intervals
+    assert (
+        len(sliders)
+        == sum(
+            c.get("type", "").startswith("Slider")
+            for c in app.controls(app.scenario_file()).values()
+            if isinstance(c, dict)
+        )
+        + 2
+    )  # and SolaraViz's play and render intervals
 
     values = page.rc.find(v.Html, class_="slider-value").widgets
-    ours = [w for w in sliders if w.label in {c.get("label") for c in app.controls(app.scenario_file()).values()
-                                               if isinstance(c, dict)}]
+    ours = [
+        w
+        for w in sliders
+        if w.label in {c.get("label") for c in app.controls(app.scenario_file()).values() if isinstance(c, dict)}
+    ]
     assert len(values) == len(ours)
 
-    def shown(label: str) -> str:   # the value written after the slider (the sliders and values in one order)
+    def shown(label: str) -> str:  # the value written after the slider (the sliders and values in one order)
         return values[[w.label for w in ours].index(label)].children[0]
 
     assert shown("Pension age (years)") == "60" and shown("Publicity (0-1)") == "0.5"
@@ -452,6 +482,7 @@ def test_two_sessions_run_their_own_models(open_page):
 
 
 # --- the components ----------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def small_model() -> CountyModel:
@@ -476,10 +507,13 @@ def chart_titles(spec: dict) -> list[str]:
 
 
 # each chart component and the titles it shows (components are not hashable: listed in pairs)
-CHARTS = [(panels.Enrolment, ["Enrolment"]), (panels.Grades, ["Grades chosen (share of payers)"]),
-          (panels.Pensions, ["Mean pension (yuan/month)", "Adequacy"]),
-          (panels.Fund, ["Fund (million yuan)", "Public spending (million yuan/year)"]),
-          (panels.Sustainability, ["Funding ratio", "Public cost (share)"])]
+CHARTS = [
+    (panels.Enrolment, ["Enrolment"]),
+    (panels.Grades, ["Grades chosen (share of payers)"]),
+    (panels.Pensions, ["Mean pension (yuan/month)", "Adequacy"]),
+    (panels.Fund, ["Fund (million yuan)", "Public spending (million yuan/year)"]),
+    (panels.Sustainability, ["Funding ratio", "Public cost (share)"]),
+]
 
 
 def test_the_components_are_the_seven_panels():
@@ -514,13 +548,16 @@ def test_the_map_shows_every_resident_and_the_status_shares():
     model.step()
     rc = render_component(panels.CountyMap, model)
     texts = [c for w in rc.find(v.Html, tag="span").widgets for c in w.children if isinstance(c, str)]
-    assert texts[0] == (f"The county in 2011: {len(model.population):,} residents in "
-                        f"{model.county.villages} villages, one cell each; click a village to see why one "
-                        "of its residents pays what they pay")
+    assert texts[0] == (
+        f"The county in 2011: {len(model.population):,} residents in "
+        f"{model.county.villages} villages, one cell each; click a village to see why one "
+        "of its residents pays what they pay"
+    )
     assert texts[1] == panels.levers_in_force(model.levers)
     spec = rc.find(solara.widgets.VegaLite).widget.spec
-    assert map_image(spec) == panels.map_png(panels.county_grid(model.population.village, panels.statuses(model),
-                                                                model.county.villages))
+    assert map_image(spec) == panels.map_png(
+        panels.county_grid(model.population.village, panels.statuses(model), model.county.villages)
+    )
     legend = rc.find(solara.widgets.HTML).widget.unsafe_innerHTML
     shares = np.bincount(panels.statuses(model), minlength=len(STATUSES)) / len(model.population)
     assert legend == panels.legend(shares)
@@ -532,7 +569,7 @@ def test_county_grid_places_every_resident_once_in_its_village_block():
     rng = np.random.default_rng(1)
     villages = 23
     village = rng.integers(0, villages, 700)
-    village[village == 5] = 6                             # an empty village
+    village[village == 5] = 6  # an empty village
     codes = rng.integers(0, len(STATUSES), village.size).astype(np.int8)
     check_grid(village, codes, villages)
 
@@ -547,19 +584,19 @@ def check_grid(village: np.ndarray, codes: np.ndarray, villages: int) -> None:
     grid = panels.county_grid(village, codes, villages)
     counts = np.bincount(village, minlength=villages)
     empty = len(STATUSES)
-    assert (grid != empty).sum() == village.size          # every resident has one cell, nobody twice
+    assert (grid != empty).sum() == village.size  # every resident has one cell, nobody twice
     side = int(np.ceil(np.sqrt(counts.max())))
     columns = int(np.ceil(np.sqrt(villages * panels.MAP_ASPECT)))
     block = side + 1
     assert grid.shape == (int(np.ceil(villages / columns)) * block, columns * block)
     for v_ in range(villages):
         top, left = (v_ // columns) * block, (v_ % columns) * block
-        cells = grid[top:top + block, left:left + block]
-        assert (cells[side, :] == empty).all() and (cells[:, side] == empty).all()   # the gap between villages
+        cells = grid[top : top + block, left : left + block]
+        assert (cells[side, :] == empty).all() and (cells[:, side] == empty).all()  # the gap between villages
         inside = cells[:side, :side].ravel()
         # the village's residents, in id (= row) order, fill its block row by row
-        assert np.array_equal(inside[:counts[v_]], codes[village == v_]), v_
-        assert (inside[counts[v_]:] == empty).all(), v_
+        assert np.array_equal(inside[: counts[v_]], codes[village == v_]), v_
+        assert (inside[counts[v_] :] == empty).all(), v_
 
 
 def test_map_png_is_a_png_of_the_grid():
@@ -584,15 +621,15 @@ def test_each_village_block_holds_exactly_its_residents_cells():
     rng = np.random.default_rng(2)
     villages = 23
     village = rng.integers(0, villages, 700)
-    village[village == 5] = 6                             # an empty village
+    village[village == 5] = 6  # an empty village
     grid = panels.county_grid(village, np.zeros(village.size, dtype=np.int8), villages)
     blocks = panels.village_blocks(village, villages)
     assert [b["village"] for b in blocks] == list(range(villages))
     counts = np.bincount(village, minlength=villages)
     for b in blocks:
-        cells = grid[b["y"]:b["y2"], b["x"]:b["x2"]]
+        cells = grid[b["y"] : b["y2"], b["x"] : b["x2"]]
         assert (cells == 0).sum() == counts[b["village"]] == b["residents"]
-    assert sum((grid[b["y"]:b["y2"], b["x"]:b["x2"]] == 0).sum() for b in blocks) == village.size
+    assert sum((grid[b["y"] : b["y2"], b["x"] : b["x2"]] == 0).sum() for b in blocks) == village.size
 
 
 def test_the_map_spec_lays_the_blocks_over_the_image_and_outlines_the_selected_village():
@@ -619,6 +656,7 @@ def test_legend_names_every_status_with_its_share():
 
 
 # --- why a resident pays what they pay ----------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def stepped_model() -> CountyModel:
@@ -654,7 +692,7 @@ def test_explaining_leaves_the_run_as_it_is():
     explained, untouched = (CountyModel(residents=1000, reform_year=2012, financial_education=0.5) for _ in "ab")
     for model in (explained, untouched):
         model.step()
-        model.step()                                                   # the map shows 2012
+        model.step()  # the map shows 2012
     explained.explain_shown(a_chooser(explained))
     explained.explain_shown(a_chooser(explained, 3))
     for model in (explained, untouched):
@@ -686,8 +724,8 @@ def test_the_explanation_chart_splits_each_utility_into_its_mechanisms(stepped_m
     for alternative, total in zip(explained["alternatives"], totals):
         mine = [p for p in parts if p["alternative"] == total["alternative"]]
         assert [p["mechanism"] for p in mine] == list(MECHANISMS)
-        assert [p["rank"] for p in mine] == list(range(len(MECHANISMS)))        # stacked in that order
-        assert sum(p["utility"] for p in mine) == pytest.approx(alternative["utility"])   # the bars add up
+        assert [p["rank"] for p in mine] == list(range(len(MECHANISMS)))  # stacked in that order
+        assert sum(p["utility"] for p in mine) == pytest.approx(alternative["utility"])  # the bars add up
         assert total["top"] == pytest.approx(sum(max(p["utility"], 0) for p in mine))
     spec = panels.explanation_spec(explained)
     bars, net, probability = spec["layer"]
@@ -697,10 +735,15 @@ def test_the_explanation_chart_splits_each_utility_into_its_mechanisms(stepped_m
     assert probability["encoding"]["text"]["field"] == "probability"
 
 
-@pytest.mark.parametrize("paid, stepped, ending", [(100, True, "2013: why they pay 100"),
-                                                   (0, True, "2013: why they do not pay"),
-                                                   (None, True, "2013: their choice (died or left since)"),
-                                                   (None, False, "2013: the choice to come")])
+@pytest.mark.parametrize(
+    "paid, stepped, ending",
+    [
+        (100, True, "2013: why they pay 100"),
+        (0, True, "2013: why they do not pay"),
+        (None, True, "2013: their choice (died or left since)"),
+        (None, False, "2013: the choice to come"),
+    ],
+)
 def test_the_explanation_title_says_who_where_when_and_what_they_pay(paid, stepped, ending):
     explained = {"year": 2013, "resident": {"id": 1234, "age": 47, "village": 12}}
     assert panels.explanation_title(explained, paid, stepped) == f"Resident 1234 (age 47, village 12), {ending}"
@@ -715,18 +758,17 @@ def test_a_click_picks_a_resident_of_the_clicked_village_and_clicks_again_go_thr
     picked = [panels.clicked(stepped_model, {"village": village}, None)]
     for _ in range(len(residents)):
         picked.append(panels.clicked(stepped_model, {"village": village}, picked[-1]))
-    assert picked == [*residents, residents[0]]                   # in id order, then around again
+    assert picked == [*residents, residents[0]]  # in id order, then around again
     other = int(pop.village[chooses][pop.village[chooses] != village][0])
-    assert panels.clicked(stepped_model, {"village": other}, residents[1]) == panels.pick_resident(stepped_model,
-                                                                                                   other)
-    assert panels.clicked(stepped_model, None, residents[1]) == residents[1]      # a click beside the blocks
+    assert panels.clicked(stepped_model, {"village": other}, residents[1]) == panels.pick_resident(stepped_model, other)
+    assert panels.clicked(stepped_model, None, residents[1]) == residents[1]  # a click beside the blocks
     assert panels.clicked(stepped_model, {"x": 3}, residents[1]) == residents[1]
 
 
 def test_a_village_where_nobody_chose_gives_nobody(stepped_model):
     pop = stepped_model.population
     empty = sorted(set(range(stepped_model.county.villages)) - set(pop.village[panels.choosers(stepped_model)]))
-    village = empty[0] if empty else stepped_model.county.villages    # one past the last if all chose
+    village = empty[0] if empty else stepped_model.county.villages  # one past the last if all chose
     assert panels.pick_resident(stepped_model, village) is None
 
 
@@ -735,7 +777,7 @@ def test_choosers_are_who_chose_in_the_year_shown(stepped_model):
     chooses = panels.choosers(stepped_model)
     assert chooses.any() and np.all(pop.choice[chooses] >= 0) and not pop.gov_paid[chooses].any()
     for resident in pop.id[chooses][:20]:
-        stepped_model.explain_shown(int(resident))                     # each has an explanation
+        stepped_model.explain_shown(int(resident))  # each has an explanation
 
 
 def render_explanation(model):
@@ -774,7 +816,7 @@ def test_the_explanation_card_follows_a_click_on_the_map_and_each_step():
     assert any(t.startswith("Click a village on the map") for t in card_texts(rc))
     clickable = the_map(rc)
     village = int(model.population.village[panels.choosers(model)][0])
-    clickable.vue_altair_click({"village": village, "residents": 3})      # the datum vega sends
+    clickable.vue_altair_click({"village": village, "residents": 3})  # the datum vega sends
     resident = panels.selection(model).value
     assert resident == panels.pick_resident(model, village)
     row = model.population.rows(np.array([resident]))[0]
@@ -783,7 +825,7 @@ def test_the_explanation_card_follows_a_click_on_the_map_and_each_step():
     assert f"village {village}), 2011: why they" in title
     assert explanation_chart(rc) == panels.explanation_spec(model.explain_shown(resident))
     assert [b["selected"] for b in clickable.spec["layer"][1]["data"]["values"]].index(True) == village
-    model.step()                                                        # the next year, redrawn as the page does
+    model.step()  # the next year, redrawn as the page does
     force_update()
     assert model.year == 2013 and explanation_chart(rc) == panels.explanation_spec(model.explain_shown(resident))
     assert any(t.startswith(f"Resident {resident} (") and ", 2012: " in t for t in card_texts(rc))
@@ -793,8 +835,9 @@ def test_the_explanation_card_follows_a_click_on_the_map_and_each_step():
 @pytest.mark.parametrize("who", ["unknown", "pensioner", "child of the future"])
 def test_the_explanation_card_says_why_there_is_no_chart(who, stepped_model):
     pop = stepped_model.population
-    resident = {"unknown": 10**9, "pensioner": int(pop.id[pop.pensioner][0]),
-                "child of the future": int(pop.next_id)}[who]
+    resident = {"unknown": 10**9, "pensioner": int(pop.id[pop.pensioner][0]), "child of the future": int(pop.next_id)}[
+        who
+    ]
     message = panels.explained_resident(stepped_model, resident)
     assert isinstance(message, str) and message.startswith(f"Resident {resident} ")
     assert ("does not choose a grade in 2013" in message) == (who == "pensioner")
@@ -840,9 +883,11 @@ def test_typing_a_resident_id_selects_that_resident(stepped_model):
 
 # --- the command line --------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def no_server(monkeypatch):
     """`pension-abm viz` must fail before it starts a server."""
+
     def refuse(*args, **kwargs):
         raise AssertionError(f"the server was started: {args}")
 
@@ -882,18 +927,19 @@ def test_viz_serves_the_scenario_it_is_given(monkeypatch, small_scenario_file):
     front-end cache and no telemetry in its environment."""
     calls, served = [], {}
 
-    class Server:   # stands for the solara process: records how it was started, exits at once
+    class Server:  # stands for the solara process: records how it was started, exits at once
         def __init__(self, cmd, env, preexec_fn):
-            cache = Path(env["SOLARA_ASSETS_PROXY_CACHE_DIR"])   # temporary: look into it while it "runs"
+            cache = Path(env["SOLARA_ASSETS_PROXY_CACHE_DIR"])  # temporary: look into it while it "runs"
             served.update({spec: (cache / spec / "package.json").is_file() for spec in server.FRONT_END})
             calls.append((cmd, env))
 
         def wait(self, timeout=None):
             return 0
+
     monkeypatch.setattr("abm.viz.server.subprocess.Popen", Server)
     result = invoke("viz", small_scenario_file, "--host", "127.0.0.1", "--port", "8799")
     assert result.exit_code == 0, result.output
-    (cmd, env), = calls
+    ((cmd, env),) = calls
     assert cmd[1:5] == ["-m", "solara", "run", "abm.viz.app"]
     assert cmd[cmd.index("--port") + 1] == "8799" and cmd[cmd.index("--host") + 1] == "127.0.0.1"
     assert "--production" in cmd

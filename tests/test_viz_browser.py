@@ -23,11 +23,18 @@ import pytest
 from helpers import REPO_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PENSION_ABM = Path(sys.executable).parent / "pension-abm"
 SERVER_START_SECONDS = 90
-WAIT_MS = 20_000                             # for the page to react to a click
+WAIT_MS = 20_000  # for the page to react to a click
 pytestmark = pytest.mark.browser
 
 
@@ -80,8 +87,14 @@ def server(out):
     (out / "tmp").mkdir()
     env = {k: x for k, x in os.environ.items() if k != "PENSION_ABM_VIZ_SCENARIO"} | {"TMPDIR": str(out / "tmp")}
     with log.open("w", encoding="utf-8") as out:
-        process = subprocess.Popen([str(PENSION_ABM), "viz", "--port", str(port)], cwd=REPO_ROOT, env=env,
-                                   stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(PENSION_ABM), "viz", "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     served = Server(url, log)
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
@@ -158,6 +171,7 @@ def offline(browser, server):
 
 # --- reading and driving a page ----------------------------------------------------------------------------
 
+
 def time_text(number: int) -> re.Pattern:
     """Mesa's ShowSteps text: "Time: N" (Mesa 3.5 shows model.time, a float: "Time: 1.0")."""
     return re.compile(rf"^Time: {number}(\.0)?$")
@@ -203,9 +217,10 @@ def chart_ink(page: Page) -> list[int]:
 
 # --- tests -------------------------------------------------------------------------------------------------
 
+
 def test_the_page_loads_offline_with_the_map_and_the_charts(offline):
     page = offline.open()
-    expect(page.get_by_role("tab")).to_have_text([app.TAB], ignore_case=True)   # one tab, with its name
+    expect(page.get_by_role("tab")).to_have_text([app.TAB], ignore_case=True)  # one tab, with its name
     expect_time(page, 0)
     expect_map_year(page, 2011)
     expect(page.get_by_text(re.compile(r"^From 2026: publicity 0\.50"))).to_be_visible()
@@ -215,7 +230,7 @@ def test_the_page_loads_offline_with_the_map_and_the_charts(offline):
     step(page)
     # the five chart widgets (Enrolment, Grades, Pensions, Fund, Sustainability; titles checked in test_viz.py)
     expect(page.locator(CHARTS)).to_have_count(5, timeout=WAIT_MS)
-    page.wait_for_timeout(600)           # the charts redraw after a short debounce
+    page.wait_for_timeout(600)  # the charts redraw after a short debounce
     assert all(ink > 1000 for ink in chart_ink(page)), chart_ink(page)
     box = page.locator(MAP).bounding_box()
     assert box and box["width"] > 200 and box["height"] > 100, box
@@ -224,12 +239,12 @@ def test_the_page_loads_offline_with_the_map_and_the_charts(offline):
 def test_step_advances_the_year(offline, out, capsys):
     page = offline.open()
     step(page)
-    expect_map_year(page, 2011)          # the map shows the year just simulated
+    expect_map_year(page, 2011)  # the map shows the year just simulated
     step(page, 2)
     expect_time(page, 3)
     expect_map_year(page, 2013)
     expect(page.locator(CHARTS)).to_have_count(5, timeout=WAIT_MS)
-    page.wait_for_timeout(600)           # the charts redraw after a short debounce
+    page.wait_for_timeout(600)  # the charts redraw after a short debounce
     shot = out / "page.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
@@ -247,7 +262,7 @@ def test_play_runs_several_years_then_pauses(offline):
     pause.click()
     expect(page.get_by_role("button", name="▶")).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_role("button", name="Step")).to_be_enabled()
-    page.wait_for_timeout(500)           # a step in flight may still land
+    page.wait_for_timeout(500)  # a step in flight may still land
     stopped = shown_time(page)
     page.wait_for_timeout(1000)
     assert shown_time(page) == stopped, "the model kept running after pause"
@@ -273,15 +288,15 @@ def test_a_control_moved_in_the_browser_takes_effect_on_reset(offline):
     page.get_by_label("Minimum grade (yuan/year)").click(force=True)
     page.locator(".v-menu__content .v-list-item", has_text=re.compile(r"^\s*200\s*$")).click()
     pension_age = page.get_by_role("slider", name="Pension age (years)")
-    row = page.locator("div", has=pension_age).filter(has=page.locator(".slider-value")).last   # the slider's row
+    row = page.locator("div", has=pension_age).filter(has=page.locator(".slider-value")).last  # the slider's row
     shown = row.locator(".slider-value")
-    expect(shown).to_have_text("60")                                # each slider shows its value
+    expect(shown).to_have_text("60")  # each slider shows its value
     pension_age.focus()
     for _ in range(5):
         pension_age.press("ArrowRight")
     expect(pension_age).to_have_attribute("aria-valuenow", "65")
     expect(shown).to_have_text("65")
-    expect(page.get_by_text(re.compile(r"^From 2026:"))).to_contain_text("minimum grade 100,")   # not before Reset
+    expect(page.get_by_text(re.compile(r"^From 2026:"))).to_contain_text("minimum grade 100,")  # not before Reset
     page.get_by_role("button", name="Reset").click()
     levers = page.get_by_text(re.compile(r"^From 2026:"))
     expect(levers).to_contain_text("minimum grade 200,", timeout=WAIT_MS)
@@ -311,16 +326,16 @@ def test_a_click_on_a_village_explains_one_of_its_residents(offline, out, capsys
     expect(page.get_by_text(re.compile(r"^Click a village on the map"))).to_be_visible(timeout=WAIT_MS)
     step(page, 3)
     expect_map_year(page, 2013)
-    page.wait_for_timeout(600)           # the map redraws after a short debounce
-    page.locator(MAP).click(position={"x": 8, "y": 8})   # the first village's block, top left
+    page.wait_for_timeout(600)  # the map redraws after a short debounce
+    page.locator(MAP).click(position={"x": 8, "y": 8})  # the first village's block, top left
     title = page.get_by_text(re.compile(r"^Resident \d+ \(age \d+, village 0\), 2013: why they (pay \d+|do not pay)$"))
     expect(title).to_be_visible(timeout=WAIT_MS)
     expect(page.locator(EXPLANATION)).to_have_count(1)
-    page.wait_for_timeout(600)           # the chart draws after a short debounce
+    page.wait_for_timeout(600)  # the chart draws after a short debounce
     assert page.locator(EXPLANATION).evaluate_all(INK)[0] > 1000
     resident = int(re.match(r"Resident (\d+)", title.inner_text()).group(1))
     expect(page.get_by_label("Resident id")).to_have_value(str(resident))
-    step(page)                           # redrawn for the next year
+    step(page)  # redrawn for the next year
     expect(page.get_by_text(re.compile(rf"^Resident {resident} .*, 2014: "))).to_be_visible(timeout=WAIT_MS)
     page.wait_for_timeout(600)
     shot = out / "explain.png"

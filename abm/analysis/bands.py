@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-BAND = (0.05, 0.95)   # the 90% band over runs: their 5th and 95th percentiles (linear interpolation)
+BAND = (0.05, 0.95)  # the 90% band over runs: their 5th and 95th percentiles (linear interpolation)
 
 
 def bands(values) -> pd.Series | pd.DataFrame:

@@ -28,13 +28,29 @@ from abm.sim.lifetime import RATES, irr_from_grid
 from abm.sim.population import PV_COLUMNS
 
 COHORT_YEARS = 5
-COMPLETE = 0.9          # share of a cohort's residents valued for its row to be drawn
+COMPLETE = 0.9  # share of a cohort's residents valued for its row to be drawn
 GRADES = ("never paid", "government-paid", "lowest grade", "higher grades")
 ALL = "all"
-MEASURES = ("residents", "valued_share", "own", "subsidy", "basic", "account", "after", "estate", "received",
-            "public_received", "money_worth", "net_transfer", "net_transfer_total", "irr_p10", "irr_median",
-            "irr_p90", "irr_defined_share")
-BANDED = ("money_worth", "net_transfer", "irr_median")   # written with their 90% band over runs
+MEASURES = (
+    "residents",
+    "valued_share",
+    "own",
+    "subsidy",
+    "basic",
+    "account",
+    "after",
+    "estate",
+    "received",
+    "public_received",
+    "money_worth",
+    "net_transfer",
+    "net_transfer_total",
+    "irr_p10",
+    "irr_median",
+    "irr_p90",
+    "irr_defined_share",
+)
+BANDED = ("money_worth", "net_transfer", "irr_median")  # written with their 90% band over runs
 
 
 def records(model) -> pd.DataFrame:
@@ -66,14 +82,14 @@ def _alive_valued(model) -> dict[str, np.ndarray]:
     and the account to the heirs at the end of the year of death."""
     pop, policy, life, discount = model.population, model.policy, model.life, model.fund.discount
     values = {name: getattr(pop, name).copy() for name in ("years", "years_lowest", "years_gov", "npv", *PV_COLUMNS)}
-    values["birth_year"] = model.year - pop.age.astype(np.int64)    # the ages are those of the year after the end
+    values["birth_year"] = model.year - pop.age.astype(np.int64)  # the ages are those of the year after the end
     rows = np.flatnonzero(pop.pensioner)
     age, sex = pop.age[rows].astype(int), pop.sex[rows].astype(int)
     basic = MONTHS * monthly_basic_pension(policy, pop.years[rows])
     monthly = pop.account_pension[rows]
     due = MONTHS * monthly
-    months, timed = timing.stream(np.ones(MONTHS))             # a whole year of monthly pensions
-    left = timed / months                                      # their mean share of the year left
+    months, timed = timing.stream(np.ones(MONTHS))  # a whole year of monthly pensions
+    left = timed / months  # their mean share of the year left
     balance = pop.account[rows].copy()
     rate, alive = policy.interest_rate, np.ones(rows.size)
     for t in range(1, life.last_age + 2 - int(age.min(initial=life.last_age))):
@@ -86,10 +102,14 @@ def _alive_valued(model) -> dict[str, np.ndarray]:
         share = timing.account_share(value, monthly, months, timed, rate)
         from_account = share * due
         balance = value - share * monthly * (months + rate * timed)
-        q = np.where(age + t - 1 >= life.last_age, 1.0,
-                     life.death_probability(np.minimum(age + t - 1, life.last_age), sex))
-        flows = {"pv_basic": alive * basic, "pv_account": alive * from_account,
-                 "pv_after": alive * (due - from_account)}
+        q = np.where(
+            age + t - 1 >= life.last_age, 1.0, life.death_probability(np.minimum(age + t - 1, life.last_age), sex)
+        )
+        flows = {
+            "pv_basic": alive * basic,
+            "pv_account": alive * from_account,
+            "pv_after": alive * (due - from_account),
+        }
         for name, flow in flows.items():
             values[name][rows] += flow * (1 + rate * left) * factor
         values["pv_estate"][rows] += alive * q * balance * factor
@@ -129,19 +149,27 @@ def table(records: pd.DataFrame, weight: float) -> pd.DataFrame:
         received = float(mean[["basic", "account", "after", "estate"]].sum()) if mean is not None else np.nan
         own = float(mean["own"]) if mean is not None else np.nan
         irr = valued["irr"].dropna()
-        row = {"cohort": cohort, "grade": grade, "residents": len(part) * weight,
-               "valued_share": len(valued) / len(part)}
-        row |= {k: float(mean[k]) if mean is not None else np.nan
-                for k in ("own", "subsidy", "basic", "account", "after", "estate")}
-        row |= {"received": received,
-                "public_received": row["basic"] + row["after"] + row["subsidy"],
-                "money_worth": received / own if own > 0 else np.nan,
-                "net_transfer": received - own,
-                "net_transfer_total": (received - own) * len(valued) * weight,
-                "irr_p10": irr.quantile(0.1) if len(irr) else np.nan,
-                "irr_median": irr.median() if len(irr) else np.nan,
-                "irr_p90": irr.quantile(0.9) if len(irr) else np.nan,
-                "irr_defined_share": len(irr) / len(valued) if len(valued) else np.nan}
+        row = {
+            "cohort": cohort,
+            "grade": grade,
+            "residents": len(part) * weight,
+            "valued_share": len(valued) / len(part),
+        }
+        row |= {
+            k: float(mean[k]) if mean is not None else np.nan
+            for k in ("own", "subsidy", "basic", "account", "after", "estate")
+        }
+        row |= {
+            "received": received,
+            "public_received": row["basic"] + row["after"] + row["subsidy"],
+            "money_worth": received / own if own > 0 else np.nan,
+            "net_transfer": received - own,
+            "net_transfer_total": (received - own) * len(valued) * weight,
+            "irr_p10": irr.quantile(0.1) if len(irr) else np.nan,
+            "irr_median": irr.median() if len(irr) else np.nan,
+            "irr_p90": irr.quantile(0.9) if len(irr) else np.nan,
+            "irr_defined_share": len(irr) / len(valued) if len(valued) else np.nan,
+        }
         rows.append(row)
     return pd.DataFrame(rows, columns=["cohort", "grade", *MEASURES])
 
@@ -161,8 +189,9 @@ def over_runs(per_run: pd.DataFrame) -> pd.DataFrame:
     out["runs"] = grouped.size()
     order = {g: i for i, g in enumerate((ALL, *GRADES))}
     out = out.reset_index()
-    return out.sort_values(["cohort", "grade"], key=lambda s: s.map(order) if s.name == "grade" else s,
-                           ignore_index=True)
+    return out.sort_values(
+        ["cohort", "grade"], key=lambda s: s.map(order) if s.name == "grade" else s, ignore_index=True
+    )
 
 
 def complete(table: pd.DataFrame) -> pd.DataFrame:
@@ -179,20 +208,32 @@ def figure(tables: dict[str, pd.DataFrame], title: str) -> Figure:
     several = len(tables) > 1
     for label, frame in tables.items():
         frame = complete(frame)
-        groups = [(label, frame[frame["grade"] == ALL])] if several else \
-            [(g, frame[frame["grade"] == g]) for g in (ALL, *GRADES)]
+        groups = (
+            [(label, frame[frame["grade"] == ALL])]
+            if several
+            else [(g, frame[frame["grade"] == g]) for g in (ALL, *GRADES)]
+        )
         for name, part in groups:
             part = part[part["valued_share"] > 0]
             if part.empty:
                 continue
             x = part["cohort"].str[:4].astype(int)
             style = {"lw": 2.4, "color": "black"} if name == ALL and not several else {"lw": 1.5}
-            for ax, column, scale in ((axes[0], "money_worth", 1), (axes[1], "irr_median", 100),
-                                      (axes[2], "net_transfer", 1e-3)):
+            for ax, column, scale in (
+                (axes[0], "money_worth", 1),
+                (axes[1], "irr_median", 100),
+                (axes[2], "net_transfer", 1e-3),
+            ):
                 line = ax.plot(x, part[column] * scale, marker="o", ms=3, label=name, **style)[0]
                 if f"{column}_low" in part and (part[f"{column}_low"] != part[f"{column}_high"]).any():
-                    ax.fill_between(x, part[f"{column}_low"] * scale, part[f"{column}_high"] * scale,
-                                    color=line.get_color(), alpha=0.15, lw=0)
+                    ax.fill_between(
+                        x,
+                        part[f"{column}_low"] * scale,
+                        part[f"{column}_high"] * scale,
+                        color=line.get_color(),
+                        alpha=0.15,
+                        lw=0,
+                    )
     axes[0].set(title="money's worth: received / own money (present values)", ylabel="ratio")
     axes[1].set(title="internal rate of return, median resident", ylabel="% per year")
     axes[2].set(title="net transfer per person (received - own)", ylabel="thousand yuan of the launch year")
@@ -204,8 +245,9 @@ def figure(tables: dict[str, pd.DataFrame], title: str) -> Figure:
     else:
         axes[0].text(0.5, 0.5, "no cohort valued enough yet", ha="center", transform=axes[0].transAxes)
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"{title}: cohorts at least {COMPLETE:.0%} valued (dead, or pensioners valued to the end)",
-                 fontsize=10)
+    fig.suptitle(
+        f"{title}: cohorts at least {COMPLETE:.0%} valued (dead, or pensioners valued to the end)", fontsize=10
+    )
     fig.tight_layout()
     return fig
 

@@ -25,15 +25,15 @@ from abm.sim.outcomes import KEY_INDICATORS
 @dataclass(frozen=True)
 class Entry:
     name: str
-    timeseries: pd.DataFrame     # run, year, indicators
+    timeseries: pd.DataFrame  # run, year, indicators
     report_years: list[int]
-    cohorts: pd.DataFrame | None = None   # cohorts.csv of the run (abm/analysis/cohorts.py), if it has one
+    cohorts: pd.DataFrame | None = None  # cohorts.csv of the run (abm/analysis/cohorts.py), if it has one
 
 
 def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), progress=False) -> list[Entry]:
     """Each source is a scenario file (run now) or a results folder (read)."""
     specs = {source: load_scenario(source, overrides) for source in map(Path, sources) if not source.is_dir()}
-    for spec in specs.values():   # every scenario checked before the first runs
+    for spec in specs.values():  # every scenario checked before the first runs
         replications.check_memory(spec, runs or spec.run.replications, workers)
     entries = []
     for source in map(Path, sources):
@@ -48,8 +48,7 @@ def gather(sources: list[Path], runs: int | None, workers: int, overrides=(), pr
             entries.append(Entry(spec.name, result.timeseries, spec.report_years, cohorts.over_runs(result.cohorts)))
     names = [e.name for e in entries]
     if len(set(names)) < len(names):
-        raise UserError(f"scenario names repeat ({', '.join(names)}); give each scenario its own name",
-                        field="name")
+        raise UserError(f"scenario names repeat ({', '.join(names)}); give each scenario its own name", field="name")
     return entries
 
 
@@ -85,12 +84,18 @@ def table(entries: list[Entry], indicators=KEY_INDICATORS) -> pd.DataFrame:
                 reference = _values(base, name, year)
                 stats = bands(values)
                 diff = bands(values - reference.reindex(values.index)) if paired else {}
-                rows.append({
-                    "indicator": name, "year": year, "scenario": entry.name, **stats,
-                    "difference": stats["mean"] - reference.mean(),
-                    "difference_low": diff.get("low", np.nan), "difference_high": diff.get("high", np.nan),
-                    "runs": len(values),
-                })
+                rows.append(
+                    {
+                        "indicator": name,
+                        "year": year,
+                        "scenario": entry.name,
+                        **stats,
+                        "difference": stats["mean"] - reference.mean(),
+                        "difference_low": diff.get("low", np.nan),
+                        "difference_high": diff.get("high", np.nan),
+                        "runs": len(values),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -148,10 +153,10 @@ def overview(entries: list[Entry], names=KEY_INDICATORS) -> Figure:
         for entry in entries:
             band_line(ax, entry.timeseries, name, entry.name)
         _axes(ax, name)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
-    for ax in list(axes.flat)[len(names) - cols:len(names)]:
-        ax.xaxis.set_tick_params(labelbottom=True)   # the bottom panel of each column shows the years
+    for ax in list(axes.flat)[len(names) - cols : len(names)]:
+        ax.xaxis.set_tick_params(labelbottom=True)  # the bottom panel of each column shows the years
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 5), fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
@@ -164,14 +169,19 @@ def write(entries: list[Entry], out: Path) -> Path:
     destinations.check(out, "compare")
     frame = table(entries)
     with atomic.folder(out) as staging:
-        metadata = {**destinations.marker("compare"), "scenarios": [e.name for e in entries],
-                    "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        metadata = {
+            **destinations.marker("compare"),
+            "scenarios": [e.name for e in entries],
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         (staging / destinations.MARKER).write_text(json.dumps(metadata, indent=2))
         frame.to_csv(staging / "comparison.csv", index=False)
         base = entries[0].name
-        header = (f"# Comparison against {base}\n\nMean over runs; in brackets the difference from {base} "
-                  f"and its 90% band over paired runs (same seeds); differences of percentages are in percentage "
-                  f"points.\n\n![overview](overview.png)\n\n")
+        header = (
+            f"# Comparison against {base}\n\nMean over runs; in brackets the difference from {base} "
+            f"and its 90% band over paired runs (same seeds); differences of percentages are in percentage "
+            f"points.\n\n![overview](overview.png)\n\n"
+        )
         by_scenario = {e.name: e.cohorts for e in entries if e.cohorts is not None}
         cohort_text = cohort_markdown(by_scenario) if by_scenario else ""
         (staging / "comparison.md").write_text(header + markdown(frame, base) + cohort_text)
@@ -186,12 +196,20 @@ def write(entries: list[Entry], out: Path) -> Path:
 def cohort_markdown(by_scenario: dict[str, pd.DataFrame]) -> str:
     """Money's worth (received / own money) and median internal rate of return of all residents by
     birth cohort, a column per scenario; cohorts valued to at least cohorts.COMPLETE."""
-    lines = ["## Money's worth by birth cohort", "",
-             f"All residents of each cohort (`cohorts.csv` of each run); cohorts at least {cohorts.COMPLETE:.0%} "
-             "valued. Money's worth: present value received / own money paid, at the account interest rates; "
-             "in brackets the median internal rate of return.", "", "![cohorts](cohorts.png)", ""]
-    parts = {name: cohorts.complete(t)[lambda f: f["grade"] == cohorts.ALL].set_index("cohort")
-             for name, t in by_scenario.items()}
+    lines = [
+        "## Money's worth by birth cohort",
+        "",
+        f"All residents of each cohort (`cohorts.csv` of each run); cohorts at least {cohorts.COMPLETE:.0%} "
+        "valued. Money's worth: present value received / own money paid, at the account interest rates; "
+        "in brackets the median internal rate of return.",
+        "",
+        "![cohorts](cohorts.png)",
+        "",
+    ]
+    parts = {
+        name: cohorts.complete(t)[lambda f: f["grade"] == cohorts.ALL].set_index("cohort")
+        for name, t in by_scenario.items()
+    }
     rows = []
     for cohort in sorted(set().union(*(p.index for p in parts.values()))):
         cells = []

@@ -26,11 +26,11 @@ from abm.inputs.loader import load_scenario
 from abm.inputs.scenario import Scenario, replication_seeds
 from abm.sim import diagnostics
 
-NOISE = 0.003          # share of the eligible: a mean paired difference within it is noise (0.3 points)
-SPAN = 10              # years of outcome, from the lever's year
-CERTAIN = 0.99         # a chooser paying with at least this probability pays for sure
-CERTAIN_SHARE = 0.25   # at most this share of choosers aged 45-59 may pay for sure
-CEILING_45_59 = 0.97   # participation aged 45-59 stays below this in every year from CEILING_FROM
+NOISE = 0.003  # share of the eligible: a mean paired difference within it is noise (0.3 points)
+SPAN = 10  # years of outcome, from the lever's year
+CERTAIN = 0.99  # a chooser paying with at least this probability pays for sure
+CERTAIN_SHARE = 0.25  # at most this share of choosers aged 45-59 may pay for sure
+CEILING_45_59 = 0.97  # participation aged 45-59 stays below this in every year from CEILING_FROM
 CEILING_FROM = 2015
 
 
@@ -54,14 +54,16 @@ class Check:
 
     def text(self) -> str:
         """The bounds in the measure's unit: "> -0.5 pts", "+15% to +70%"."""
+
         def shown(value: float) -> str:
             return difference_text(self.measure, value, decimals=1 if self.measure == "points" else 0)
+
         if self.low is not None and self.high is not None:
             return f"{shown(self.low)} to {shown(self.high)}"
         return f"> {shown(self.low)}" if self.low is not None else f"< {shown(self.high)}"
 
 
-UNITS = {"points": " pts", "relative": "%"}   # a measure's differences: percentage points, or percent of the reference
+UNITS = {"points": " pts", "relative": "%"}  # a measure's differences: percentage points, or percent of the reference
 
 
 def difference_text(measure: str, value: float, decimals: int = 2) -> str:
@@ -99,18 +101,21 @@ def subsidy_plus(amount: float) -> Callable[[Scenario, int], list[str]]:
     def change(scenario: Scenario, year: int) -> list[str]:
         rules = value_at(scenario.policy.subsidy, year)
         return [f"policy.subsidy.{year}=[{', '.join(f'[{g}, {a + amount:g}]' for g, a in rules)}]"]
+
     return change
 
 
 def top_up_plus(amount: float) -> Callable[[Scenario, int], list[str]]:
     def change(scenario: Scenario, year: int) -> list[str]:
         return [f"policy.local_top_up.{year}={value_at(scenario.policy.local_top_up, year) + amount:g}"]
+
     return change
 
 
 def set_value(path: str, value) -> Callable[[Scenario, int], list[str]]:
     def change(scenario: Scenario, year: int) -> list[str]:
         return [f"{path}.{year}={value}"]
+
     return change
 
 
@@ -118,28 +123,40 @@ def minimum_grade(grade: int) -> Callable[[Scenario, int], list[str]]:
     def change(scenario: Scenario, year: int) -> list[str]:
         grades = [g for g in value_at(scenario.policy.grades, year) if g >= grade]
         return [f"policy.grades.{year}={_yaml_list(sorted({grade, *grades}))}"]
+
     return change
 
 
 def grades_renamed(by: int) -> Callable[[Scenario, int], list[str]]:
     def change(scenario: Scenario, year: int) -> list[str]:
         return [f"policy.grades.{year}={_yaml_list([g + by for g in value_at(scenario.policy.grades, year)])}"]
+
     return change
 
 
 PARTICIPATION_NOT_LOWER = Check("participation_rate", "points", low=-NOISE)
 DIRECTIONS = (
-    Direction("entry subsidy +100 yuan/year on every step", subsidy_plus(100),
-              (PARTICIPATION_NOT_LOWER, Check("mean_contribution", "relative", -0.10, 0.10))),
+    Direction(
+        "entry subsidy +100 yuan/year on every step",
+        subsidy_plus(100),
+        (PARTICIPATION_NOT_LOWER, Check("mean_contribution", "relative", -0.10, 0.10)),
+    ),
     Direction("local top-up +100 yuan/month", top_up_plus(100), (Check("participation_rate", "points", low=0.0),)),
     Direction("account interest 3% a year", set_value("policy.interest_rate", 0.03), (PARTICIPATION_NOT_LOWER,)),
     Direction("publicity 0.8", set_value("policy.publicity", 0.8), (PARTICIPATION_NOT_LOWER,)),
     Direction("service quality 0.8", set_value("policy.service_quality", 0.8), (PARTICIPATION_NOT_LOWER,)),
-    Direction("financial education reaching everyone 16-59", set_value("policy.financial_education", 1.0),
-              (PARTICIPATION_NOT_LOWER, Check("mean_contribution", "relative", 0.15, 0.70))),
+    Direction(
+        "financial education reaching everyone 16-59",
+        set_value("policy.financial_education", 1.0),
+        (PARTICIPATION_NOT_LOWER, Check("mean_contribution", "relative", 0.15, 0.70)),
+    ),
     Direction("minimum grade 200", minimum_grade(200), (Check("participation_rate", "points", high=0.0),)),
-    Direction("every grade renamed +1 yuan", grades_renamed(1),
-              (Check("participation_rate", "points", -0.005, 0.005),), years=2),
+    Direction(
+        "every grade renamed +1 yuan",
+        grades_renamed(1),
+        (Check("participation_rate", "points", -0.005, 0.005),),
+        years=2,
+    ),
 )
 
 
@@ -147,8 +164,8 @@ DIRECTIONS = (
 class Result:
     """The directions' table and the reference runs' age profile."""
 
-    table: pd.DataFrame      # lever, indicator, measure, reference, difference, low, high, bound, met
-    profile: pd.DataFrame    # check, value, bound, met
+    table: pd.DataFrame  # lever, indicator, measure, reference, difference, low, high, bound, met
+    profile: pd.DataFrame  # check, value, bound, met
     year: int
     runs: int
     residents: int
@@ -159,9 +176,16 @@ class Result:
         return bool(self.table["met"].all() and self.profile["met"].all())
 
 
-def check(source, year: int = 2026, runs: int = 10, residents: int = 5000, workers: int = 1,
-          directions: tuple[Direction, ...] = DIRECTIONS, coefficients: Coefficients | None = None,
-          overrides: tuple = ()) -> Result:
+def check(
+    source,
+    year: int = 2026,
+    runs: int = 10,
+    residents: int = 5000,
+    workers: int = 1,
+    directions: tuple[Direction, ...] = DIRECTIONS,
+    coefficients: Coefficients | None = None,
+    overrides: tuple = (),
+) -> Result:
     """Every direction's lever against the scenario from ``year``, over paired runs, and the age profile.
 
     Args:
@@ -178,30 +202,57 @@ def check(source, year: int = 2026, runs: int = 10, residents: int = 5000, worke
     scenario = load_scenario(source, overrides)
     end = year + max(d.years for d in directions) - 1
     if not scenario.start_year < year <= end <= scenario.end_year:
-        raise ValueError(f"the levers need {year}-{end} within the scenario's {scenario.start_year + 1}-"
-                         f"{scenario.end_year}")
-    indicators = sorted({c.indicator for d in directions for c in d.checks} | {"participation_45_59",
-                                                                             "participation_16_29"})
+        raise ValueError(
+            f"the levers need {year}-{end} within the scenario's {scenario.start_year + 1}-{scenario.end_year}"
+        )
+    indicators = sorted(
+        {c.indicator for d in directions for c in d.checks} | {"participation_45_59", "participation_16_29"}
+    )
     rows = []
     levers = {d.label: d.change(scenario, year) for d in directions}
-    frame = effects.lever_effects(source, levers, (year, end), runs, residents, indicators, workers,
-                                  spans={d.label: (year, year + d.years - 1) for d in directions},
-                                  coefficients=coefficients, overrides=overrides)
+    frame = effects.lever_effects(
+        source,
+        levers,
+        (year, end),
+        runs,
+        residents,
+        indicators,
+        workers,
+        spans={d.label: (year, year + d.years - 1) for d in directions},
+        coefficients=coefficients,
+        overrides=overrides,
+    )
     for direction in directions:
         for item in direction.checks:
             row = frame[(frame["lever"] == direction.label) & (frame["indicator"] == item.indicator)].iloc[0]
             scale = 1.0 if item.measure == "points" else row["reference"]
             difference, low, high = (row[k] / scale for k in ("difference", "low", "high"))
-            rows.append({"lever": direction.label, "years": f"{year}-{year + direction.years - 1}",
-                         "indicator": item.indicator, "measure": item.measure, "reference": row["reference"],
-                         "difference": difference, "low": low, "high": high, "bound": item.text(),
-                         "met": item.met(difference)})
+            rows.append(
+                {
+                    "lever": direction.label,
+                    "years": f"{year}-{year + direction.years - 1}",
+                    "indicator": item.indicator,
+                    "measure": item.measure,
+                    "reference": row["reference"],
+                    "difference": difference,
+                    "low": low,
+                    "high": high,
+                    "bound": item.text(),
+                    "met": item.met(difference),
+                }
+            )
     profile = age_profile(scenario, year, runs, residents, frame, coefficients)
     return Result(pd.DataFrame(rows), profile, year, runs, residents, time.perf_counter() - started)
 
 
-def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame: pd.DataFrame,
-                coefficients: Coefficients | None = None) -> pd.DataFrame:
+def age_profile(
+    scenario: Scenario,
+    year: int,
+    runs: int,
+    residents: int,
+    frame: pd.DataFrame,
+    coefficients: Coefficients | None = None,
+) -> pd.DataFrame:
     """The reference runs held to the age profile: participation 45-59 above 16-29 over the levers'
     span; participation 45-59 below CEILING_45_59 in every year from CEILING_FROM; fewer than
     CERTAIN_SHARE of the choosers aged 45-59 in ``year`` paying with probability CERTAIN or more."""
@@ -217,12 +268,26 @@ def age_profile(scenario: Scenario, year: int, runs: int, residents: int, frame:
     mean = pd.concat(series, axis=1).mean(axis=1)
     highest, year_of = float(mean.max()), int(mean.idxmax())
     single = max(float(s.max()) for s in series)
-    return pd.DataFrame([
-        {"check": "participation 45-59 minus 16-29, mean of the span", "value": gap, "bound": "> 0",
-         "met": bool(gap > 0)},
-        {"check": f"highest participation 45-59 in a year from {CEILING_FROM} (mean over runs; {year_of}; the "
-                  f"highest single run {single:.1%})",
-         "value": highest, "bound": f"< {CEILING_45_59:.0%}", "met": bool(highest < CEILING_45_59)},
-        {"check": f"choosers aged 45-59 in {year} paying with probability >= {CERTAIN} (mean over runs)",
-         "value": float(np.mean(certain)), "bound": f"< {CERTAIN_SHARE:.0%}",
-         "met": bool(np.mean(certain) < CERTAIN_SHARE)}])
+    return pd.DataFrame(
+        [
+            {
+                "check": "participation 45-59 minus 16-29, mean of the span",
+                "value": gap,
+                "bound": "> 0",
+                "met": bool(gap > 0),
+            },
+            {
+                "check": f"highest participation 45-59 in a year from {CEILING_FROM} (mean over runs; {year_of}; the "
+                f"highest single run {single:.1%})",
+                "value": highest,
+                "bound": f"< {CEILING_45_59:.0%}",
+                "met": bool(highest < CEILING_45_59),
+            },
+            {
+                "check": f"choosers aged 45-59 in {year} paying with probability >= {CERTAIN} (mean over runs)",
+                "value": float(np.mean(certain)),
+                "bound": f"< {CERTAIN_SHARE:.0%}",
+                "met": bool(np.mean(certain) < CERTAIN_SHARE),
+            },
+        ]
+    )

@@ -27,15 +27,20 @@ from abm.sim.choice import MECHANISMS
 from abm.sim.model import PensionModel
 
 INDICATORS = ("participation_rate", "lowest_grade_share", "mean_pension", "public_spending")
-SECTIONS = ("policy", "economy", "behaviour")   # what a scenario may change besides its size and seeds
+SECTIONS = ("policy", "economy", "behaviour")  # what a scenario may change besides its size and seeds
 # What each mechanism stands for, as a sentence names it.
-MEANINGS = {"cost": "the grades' cost against income", "basic": "the basic pension's value",
-            "account": "the account's value", "subsidy": "the entry subsidy",
-            "habit": "habit (paying as last year)", "peers": "neighbours' choices",
-            "default": "the pull of the lowest and top grades",
-            "paying": "attitudes to paying (awareness, trust, age, income, health)"}
-SHOWN = 2          # mechanisms named per scenario
-STILL = 5e-4       # utility: a mean change below it is shown as none (+0.000)
+MEANINGS = {
+    "cost": "the grades' cost against income",
+    "basic": "the basic pension's value",
+    "account": "the account's value",
+    "subsidy": "the entry subsidy",
+    "habit": "habit (paying as last year)",
+    "peers": "neighbours' choices",
+    "default": "the pull of the lowest and top grades",
+    "paying": "attitudes to paying (awareness, trust, age, income, health)",
+}
+SHOWN = 2  # mechanisms named per scenario
+STILL = 5e-4  # utility: a mean change below it is shown as none (+0.000)
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,10 @@ class Effects:
     year: int
     runs: int
     residents: int
-    scenarios: list[Scenario]       # as run (first: the reference)
-    differences: pd.DataFrame       # compare.table's rows at the year, for INDICATORS
-    mechanisms: pd.DataFrame        # scenario, run, one column per mechanism (utility)
-    seconds: float = 0.0           # wall time of the runs
+    scenarios: list[Scenario]  # as run (first: the reference)
+    differences: pd.DataFrame  # compare.table's rows at the year, for INDICATORS
+    mechanisms: pd.DataFrame  # scenario, run, one column per mechanism (utility)
+    seconds: float = 0.0  # wall time of the runs
 
     def mechanism_effects(self, scenario: str) -> pd.DataFrame:
         """Paired difference from the first scenario of each mechanism's utility of paying: mean and
@@ -77,8 +82,14 @@ def changes(reference: Scenario, scenario: Scenario) -> list[str]:
     return out
 
 
-def measure(sources: Sequence[str | Path], year: int, runs: int, residents: int, workers: int = 1,
-            overrides: Sequence[Override] = ()) -> Effects:
+def measure(
+    sources: Sequence[str | Path],
+    year: int,
+    runs: int,
+    residents: int,
+    workers: int = 1,
+    overrides: Sequence[Override] = (),
+) -> Effects:
     """Run each scenario file to ``year`` with the seeds of the first, and measure its effects.
 
     Args:
@@ -90,21 +101,31 @@ def measure(sources: Sequence[str | Path], year: int, runs: int, residents: int,
         overrides: applied to every scenario after its size and years.
     """
     first = load_scenario(sources[0])
-    size = [("end_year", year), ("population.residents", residents), ("population.agents", "none"),
-            ("run.seed", first.run.seed)]
+    size = [
+        ("end_year", year),
+        ("population.residents", residents),
+        ("population.agents", "none"),
+        ("run.seed", first.run.seed),
+    ]
     scenarios = [load_scenario(source, [*size, *overrides]) for source in sources]
     seeds = replication_seeds(first.run.seed, runs)
     started = time.perf_counter()
     done = _map(workers, replicate, [job for scenario in scenarios for job in replications.jobs_for(scenario, seeds)])
     entries, frames = [], []
     for number, scenario in enumerate(scenarios):
-        mine = done[number * runs:(number + 1) * runs]
+        mine = done[number * runs : (number + 1) * runs]
         timeseries = pd.concat([frame.assign(run=run) for run, (frame, _) in enumerate(mine)], ignore_index=True)
         entries.append(compare.Entry(scenario.name, timeseries, [year]))
         frames.append(pd.DataFrame([utility for _, utility in mine]).assign(scenario=scenario.name, run=range(runs)))
-    return Effects(year, runs, residents, scenarios, compare.table(entries, INDICATORS),
-                   pd.concat(frames, ignore_index=True)[["scenario", "run", *MECHANISMS]],
-                   time.perf_counter() - started)
+    return Effects(
+        year,
+        runs,
+        residents,
+        scenarios,
+        compare.table(entries, INDICATORS),
+        pd.concat(frames, ignore_index=True)[["scenario", "run", *MECHANISMS]],
+        time.perf_counter() - started,
+    )
 
 
 def replicate(job: tuple[Scenario, int, Coefficients | None]) -> tuple[pd.DataFrame, dict[str, float]]:
@@ -136,25 +157,36 @@ def mechanism_sentence(effects: Effects, scenario: str, shown: int = SHOWN) -> s
         return f"{lead}; the choice's mechanisms did not move in {effects.year} (the effect is the rules' own)"
     moved = table[(table["low"] > 0) | (table["high"] < 0)].head(shown)
     if not len(moved):
-        return (f"{lead}; no mechanism's utility of paying moved beyond the runs' noise in {effects.year} "
-                f"(largest: {_described(table.head(1))})")
-    return (f"{lead}; utility of paying over not paying in {effects.year} moved most through "
-            f"{_described(moved)}")
+        return (
+            f"{lead}; no mechanism's utility of paying moved beyond the runs' noise in {effects.year} "
+            f"(largest: {_described(table.head(1))})"
+        )
+    return f"{lead}; utility of paying over not paying in {effects.year} moved most through {_described(moved)}"
 
 
 def _described(table: pd.DataFrame) -> str:
-    return " and ".join(f"{MEANINGS[name]} ({_signed(row['mean'])} [{_signed(row['low'])}, {_signed(row['high'])}])"
-                        for name, row in table.iterrows())
+    return " and ".join(
+        f"{MEANINGS[name]} ({_signed(row['mean'])} [{_signed(row['low'])}, {_signed(row['high'])}])"
+        for name, row in table.iterrows()
+    )
 
 
 def _signed(value: float) -> str:
     return f"{value:+.3f}" if np.isfinite(value) else "n/a"
 
 
-def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], years: tuple[int, int], runs: int,
-                  residents: int, indicators: Sequence[str], workers: int = 1,
-                  spans: dict[str, tuple[int, int]] | None = None,
-                  coefficients: Coefficients | None = None, overrides: Sequence[Override] = ()) -> pd.DataFrame:
+def lever_effects(
+    source: str | Path,
+    levers: dict[str, Sequence[Override]],
+    years: tuple[int, int],
+    runs: int,
+    residents: int,
+    indicators: Sequence[str],
+    workers: int = 1,
+    spans: dict[str, tuple[int, int]] | None = None,
+    coefficients: Coefficients | None = None,
+    overrides: Sequence[Override] = (),
+) -> pd.DataFrame:
     """Each lever (overrides of one scenario) against the scenario itself over a span of years,
     paired by seed: the mean over the years of each indicator, its paired difference and 90% band.
 
@@ -177,11 +209,19 @@ def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], yea
     reference = load_scenario(source, size)
     scenarios = [reference, *(load_scenario(source, [*size, *lever]) for lever in levers.values())]
     seeds = replication_seeds(reference.run.seed, runs)
-    done = _map(workers, replications.simulate,
-                [job for scenario in scenarios for job in replications.jobs_for(scenario, seeds, coefficients)])
-    def means(number: int, span: tuple[int, int]) -> pd.DataFrame:   # runs x indicators: the span's mean per run
-        return pd.DataFrame([frame.set_index("year").loc[span[0]:span[1], list(indicators)].mean()
-                             for frame in done[number * runs:(number + 1) * runs]])
+    done = _map(
+        workers,
+        replications.simulate,
+        [job for scenario in scenarios for job in replications.jobs_for(scenario, seeds, coefficients)],
+    )
+
+    def means(number: int, span: tuple[int, int]) -> pd.DataFrame:  # runs x indicators: the span's mean per run
+        return pd.DataFrame(
+            [
+                frame.set_index("year").loc[span[0] : span[1], list(indicators)].mean()
+                for frame in done[number * runs : (number + 1) * runs]
+            ]
+        )
 
     rows = []
     for number, label in enumerate(levers, start=1):
@@ -190,6 +230,14 @@ def lever_effects(source: str | Path, levers: dict[str, Sequence[Override]], yea
         diff = means(number, span) - base
         for name in indicators:
             stats = bands(diff[name])
-            rows.append({"lever": label, "indicator": name, "reference": float(base[name].mean()),
-                         "difference": float(stats["mean"]), "low": float(stats["low"]), "high": float(stats["high"])})
+            rows.append(
+                {
+                    "lever": label,
+                    "indicator": name,
+                    "reference": float(base[name].mean()),
+                    "difference": float(stats["mean"]),
+                    "low": float(stats["low"]),
+                    "high": float(stats["high"]),
+                }
+            )
     return pd.DataFrame(rows)

@@ -27,8 +27,8 @@ from abm.sim.attitudes import EDUCATION_AGES as TAUGHT_AGES  # whom the treatmen
 from abm.sim.model import PensionModel
 
 EVIDENCE = CALIBRATION_DIR / "evidence.yaml"
-WINDOW = 3                 # years of outcome after a policy change: year .. year + 2
-YEARS_AFTER = WINDOW - 1   # years the scenario must run past the experiment's year
+WINDOW = 3  # years of outcome after a policy change: year .. year + 2
+YEARS_AFTER = WINDOW - 1  # years the scenario must run past the experiment's year
 
 
 def check_year(scenario: Scenario, year: int, field: str = "year") -> None:
@@ -39,13 +39,17 @@ def check_year(scenario: Scenario, year: int, field: str = "year") -> None:
     """
     last = scenario.end_year - YEARS_AFTER
     if not scenario.start_year <= year <= last:
-        raise UserError(f"the experiments need the year and the {YEARS_AFTER} years after it within the scenario's "
-                        f"{scenario.start_year}-{scenario.end_year}: allowed {scenario.start_year}-{last} "
-                        f"(got {year})", field=field)
+        raise UserError(
+            f"the experiments need the year and the {YEARS_AFTER} years after it within the scenario's "
+            f"{scenario.start_year}-{scenario.end_year}: allowed {scenario.start_year}-{last} "
+            f"(got {year})",
+            field=field,
+        )
 
 
-def information(scenario: Scenario, year: int, replications: int, residents: int,
-                coefficients: Coefficients | None = None) -> np.ndarray:
+def information(
+    scenario: Scenario, year: int, replications: int, residents: int, coefficients: Coefficients | None = None
+) -> np.ndarray:
     """Song (2020): compound interest explained to a random half of the residents aged 16-59.
 
     Each replication runs the scenario twice with the same seed to the end of ``year - 1``; before
@@ -76,7 +80,7 @@ def information(scenario: Scenario, year: int, replications: int, residents: int
             _run_to(model, year)
             pop = model.population
             candidates = pop.id[(pop.age >= TAUGHT_AGES[0]) & (pop.age <= TAUGHT_AGES[1])]
-            drawn = np.random.default_rng([seed, year]).permutation(candidates)   # apart from the model's stream
+            drawn = np.random.default_rng([seed, year]).permutation(candidates)  # apart from the model's stream
             treated_ids = drawn[: candidates.size // 2]
             if teach:
                 pop.literate = pop.literate | np.isin(pop.id, treated_ids)
@@ -94,14 +98,20 @@ def information(scenario: Scenario, year: int, replications: int, residents: int
 class PolicyEffect:
     """Treated against control, per replication, over the outcome window."""
 
-    participation: np.ndarray            # difference in the mean participation rate, percentage points
-    participation_relative: np.ndarray   # treated / control - 1
-    contribution_relative: np.ndarray    # mean contribution, treated / control - 1
-    treatment_relative: float            # the treatment's relative size (see each experiment)
+    participation: np.ndarray  # difference in the mean participation rate, percentage points
+    participation_relative: np.ndarray  # treated / control - 1
+    contribution_relative: np.ndarray  # mean contribution, treated / control - 1
+    treatment_relative: float  # the treatment's relative size (see each experiment)
 
 
-def basic_pension(scenario: Scenario, year: int, replications: int, residents: int,
-                  coefficients: Coefficients | None = None, rise: float = 20.0) -> PolicyEffect:
+def basic_pension(
+    scenario: Scenario,
+    year: int,
+    replications: int,
+    residents: int,
+    coefficients: Coefficients | None = None,
+    rise: float = 20.0,
+) -> PolicyEffect:
     """Lin & Zhang (2020): ``rise`` yuan/month more basic pension from ``year``, paid as a local
     top-up added to the one in force (every dated ``policy.local_top_up`` from January of ``year`` on
     is raised by ``rise``), against the same seeds without it; outcomes over ``year``..``year + 2``.
@@ -119,12 +129,19 @@ def basic_pension(scenario: Scenario, year: int, replications: int, residents: i
     effect = _policy_effect(scenario, treated, year, replications, residents, coefficients)
     probe = PensionModel(scenario=resized(scenario, year, 100), coefficients=coefficients)
     in_force = probe.government.basic_pension[year] + value_at(scenario.policy.local_top_up, year)
-    return PolicyEffect(effect.participation, effect.participation_relative, effect.contribution_relative,
-                        rise / in_force)
+    return PolicyEffect(
+        effect.participation, effect.participation_relative, effect.contribution_relative, rise / in_force
+    )
 
 
-def subsidy(scenario: Scenario, year: int, replications: int, residents: int,
-            coefficients: Coefficients | None = None, rise: float = 30.0) -> PolicyEffect:
+def subsidy(
+    scenario: Scenario,
+    year: int,
+    replications: int,
+    residents: int,
+    coefficients: Coefficients | None = None,
+    rise: float = 30.0,
+) -> PolicyEffect:
     """Lin & Zhang (2020): ``rise`` yuan/year more on every rule of the subsidy schedule in force
     from ``year`` (and on every later dated schedule), against the same seeds without it; outcomes
     over ``year``..``year + 2``.
@@ -140,12 +157,17 @@ def subsidy(scenario: Scenario, year: int, replications: int, residents: int,
     treated = scenario.model_copy(update={"policy": scenario.policy.model_copy(update={"subsidy": raised})})
     effect = _policy_effect(scenario, treated, year, replications, residents, coefficients)
     lowest = min(value_at(rules, year))[1]
-    return PolicyEffect(effect.participation, effect.participation_relative, effect.contribution_relative,
-                        rise / lowest if lowest else float("inf"))
+    return PolicyEffect(
+        effect.participation,
+        effect.participation_relative,
+        effect.contribution_relative,
+        rise / lowest if lowest else float("inf"),
+    )
 
 
-def age_profile(scenario: Scenario, year: int, replications: int, residents: int,
-                coefficients: Coefficients | None = None) -> np.ndarray:
+def age_profile(
+    scenario: Scenario, year: int, replications: int, residents: int, coefficients: Coefficients | None = None
+) -> np.ndarray:
     """The age gradient of take-up: participation_45_59 - participation_16_29 in ``year``, per
     replication (shares of the eligible in each band)."""
     check_year(scenario, year)
@@ -157,8 +179,14 @@ def age_profile(scenario: Scenario, year: int, replications: int, residents: int
     return np.array(gaps)
 
 
-def run_all(scenario: Scenario, year: int, replications: int, residents: int,
-            coefficients: Coefficients | None = None, evidence: Path = EVIDENCE) -> pd.DataFrame:
+def run_all(
+    scenario: Scenario,
+    year: int,
+    replications: int,
+    residents: int,
+    coefficients: Coefficients | None = None,
+    evidence: Path = EVIDENCE,
+) -> pd.DataFrame:
     """Every experiment, one row per measure: experiment, measure, mean, band_low, band_high (5th
     and 95th percentiles over replications), unit, target, tolerance, met, source.
 
@@ -184,12 +212,22 @@ def run_all(scenario: Scenario, year: int, replications: int, residents: int,
     rows = []
     for (experiment, measure), band in stats.items():
         target = targets.get(f"{experiment}.{measure}", {})
-        rows.append({"experiment": experiment, "measure": measure, "mean": means[(experiment, measure)],
-                     "band_low": float(band["low"]), "band_high": float(band["high"]),
-                     "unit": target.get("unit", ""), "target": _target_text(target),
-                     "tolerance": target.get("tolerance"), "met": _met(target, means[(experiment, measure)], means),
-                     "miss": miss(target, means[(experiment, measure)], means), "fit": bool(target.get("fit", True)),
-                     "source": target.get("source", "")})
+        rows.append(
+            {
+                "experiment": experiment,
+                "measure": measure,
+                "mean": means[(experiment, measure)],
+                "band_low": float(band["low"]),
+                "band_high": float(band["high"]),
+                "unit": target.get("unit", ""),
+                "target": _target_text(target),
+                "tolerance": target.get("tolerance"),
+                "met": _met(target, means[(experiment, measure)], means),
+                "miss": miss(target, means[(experiment, measure)], means),
+                "fit": bool(target.get("fit", True)),
+                "source": target.get("source", ""),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -238,10 +276,16 @@ def load_evidence(path: Path = EVIDENCE) -> dict[str, dict]:
             raise UserError("give either value (with tolerance) or bound", file=path, field=field)
         if "value" in target and not isinstance(target.get("tolerance"), int | float):
             raise UserError("a value needs a numeric tolerance", file=path, field=f"{field}.tolerance")
-        if "tolerance" in target and not (isinstance(target["tolerance"], int | float)
-                                          and not isinstance(target["tolerance"], bool) and target["tolerance"] > 0):
-            raise UserError(f"tolerance must be a positive number (got {target['tolerance']!r})", file=path,
-                            field=f"{field}.tolerance")
+        if "tolerance" in target and not (
+            isinstance(target["tolerance"], int | float)
+            and not isinstance(target["tolerance"], bool)
+            and target["tolerance"] > 0
+        ):
+            raise UserError(
+                f"tolerance must be a positive number (got {target['tolerance']!r})",
+                file=path,
+                field=f"{field}.tolerance",
+            )
         if not isinstance(target.get("fit", True), bool):
             raise UserError(f"fit must be true or false (got {target['fit']!r})", file=path, field=f"{field}.fit")
         if "bound" in target:
@@ -250,9 +294,14 @@ def load_evidence(path: Path = EVIDENCE) -> dict[str, dict]:
     return found
 
 
-MEASURES = ("information.contribution_relative", "basic_pension.participation_points",
-            "basic_pension.participation_elasticity", "subsidy.contribution_relative",
-            "subsidy.participation_points", "age_profile.participation_gap")
+MEASURES = (
+    "information.contribution_relative",
+    "basic_pension.participation_points",
+    "basic_pension.participation_elasticity",
+    "subsidy.contribution_relative",
+    "subsidy.participation_points",
+    "age_profile.participation_gap",
+)
 
 
 def _parse_bound(bound, path: Path | None = None, field: str = "bound") -> tuple[str, float | str, bool]:
@@ -264,15 +313,21 @@ def _parse_bound(bound, path: Path | None = None, field: str = "bound") -> tuple
     operator, _, rest = text.partition(" ")
     rest = rest.strip()
     if operator not in ("<", ">") or not rest:
-        raise UserError(f"a bound is '< number', '> number', '|x| < number' or '< experiment.measure' (got {bound!r})",
-                        file=path, field=field)
+        raise UserError(
+            f"a bound is '< number', '> number', '|x| < number' or '< experiment.measure' (got {bound!r})",
+            file=path,
+            field=field,
+        )
     if rest in MEASURES:
         return operator, rest, absolute
     try:
         return operator, float(rest), absolute
     except ValueError:
-        raise UserError(f"the bound's right side must be a number or one of {', '.join(MEASURES)} (got {rest!r})",
-                        file=path, field=field) from None
+        raise UserError(
+            f"the bound's right side must be a number or one of {', '.join(MEASURES)} (got {rest!r})",
+            file=path,
+            field=field,
+        ) from None
 
 
 def _target_text(target: dict) -> str:
@@ -291,15 +346,26 @@ def _met(target: dict, mean: float, means: dict[tuple[str, str], float]) -> bool
     return bool(_beyond_bound(target["bound"], mean, means) < 0)
 
 
-def _policy_effect(control: Scenario, treated: Scenario, year: int, replications: int, residents: int,
-                   coefficients: Coefficients | None) -> PolicyEffect:
+def _policy_effect(
+    control: Scenario,
+    treated: Scenario,
+    year: int,
+    replications: int,
+    residents: int,
+    coefficients: Coefficients | None,
+) -> PolicyEffect:
     """Treated against control with the same seeds; participation and mean contribution averaged
     over the window ``year``..``year + 2``."""
     window = list(range(year, year + WINDOW))
     points, participation, contribution = [], [], []
     for seed in _seeds(control, replications):
-        base, new = (_timeseries(resized(spec, year + YEARS_AFTER, residents), seed, coefficients)
-                     .set_index("year").loc[window].mean() for spec in (control, treated))
+        base, new = (
+            _timeseries(resized(spec, year + YEARS_AFTER, residents), seed, coefficients)
+            .set_index("year")
+            .loc[window]
+            .mean()
+            for spec in (control, treated)
+        )
         points.append(100 * (new["participation_rate"] - base["participation_rate"]))
         participation.append(new["participation_rate"] / base["participation_rate"] - 1)
         contribution.append(new["mean_contribution"] / base["mean_contribution"] - 1)
@@ -328,4 +394,3 @@ def _timeseries(spec: Scenario, seed: int, coefficients: Coefficients | None) ->
     model = PensionModel(scenario=spec, rng=seed, coefficients=coefficients)
     _run_to(model, spec.end_year + 1)
     return model.datacollector.get_model_vars_dataframe().reset_index(drop=True).astype({"year": int})
-

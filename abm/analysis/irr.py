@@ -38,14 +38,14 @@ LAST_AGE = 105
 class MoneyWorth:
     grade: int
     entry_age: int
-    years: int                       # years paid at the grade
+    years: int  # years paid at the grade
     start_year: int
     retirement_age: int
-    backpaid_years: int              # years back-paid at the lowest grade when the pension starts
-    monthly_account_pension: float   # yuan/month at retirement
-    monthly_pension: float           # basic + account, yuan/month at retirement
-    irr: float                       # per year, on the resident's own contributions (abm/sim/timing.py)
-    replacement_rate: float          # yearly pension / mean rural income in the retirement year
+    backpaid_years: int  # years back-paid at the lowest grade when the pension starts
+    monthly_account_pension: float  # yuan/month at retirement
+    monthly_pension: float  # basic + account, yuan/month at retirement
+    irr: float  # per year, on the resident's own contributions (abm/sim/timing.py)
+    replacement_rate: float  # yearly pension / mean rural income in the retirement year
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
@@ -54,13 +54,26 @@ class MoneyWorth:
 def latest_policy_year(scenario: Scenario) -> int:
     """The most recent year any policy value is dated (the policy 'in force now')."""
     policy = scenario.policy
-    dated = [policy.grades, policy.subsidy, policy.basic_pension, policy.interest_rate,
-             policy.pension_age, policy.local_top_up]
+    dated = [
+        policy.grades,
+        policy.subsidy,
+        policy.basic_pension,
+        policy.interest_rate,
+        policy.pension_age,
+        policy.local_top_up,
+    ]
     return max(last_year(values) for values in dated)
 
 
-def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | None = None,
-                start_year: int | None = None, sex: str | None = None, backpay: bool = False) -> MoneyWorth:
+def money_worth(
+    scenario: Scenario,
+    grade: int,
+    entry_age: int,
+    years: int | None = None,
+    start_year: int | None = None,
+    sex: str | None = None,
+    backpay: bool = False,
+) -> MoneyWorth:
     """Pension and rate of return of paying ``grade`` yuan/year from ``entry_age`` in ``start_year``.
 
     Args:
@@ -76,14 +89,20 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
     policy_spec = scenario.policy
     default_start = policy_spec.launch_year if backpay else latest_policy_year(scenario)
     start = default_start if start_year is None else start_year
-    if start_year is None and start > scenario.end_year:   # the scenario's years, not an option, are at fault
-        raise UserError(f"the scenario ends in {scenario.end_year}, before its latest policy year {start}, where the "
-                        f"first contribution falls by default; give --year {policy_spec.launch_year}-"
-                        f"{scenario.end_year}, or a scenario running to {start} or later",
-                        file=scenario.source_file, field="end_year")
+    if start_year is None and start > scenario.end_year:  # the scenario's years, not an option, are at fault
+        raise UserError(
+            f"the scenario ends in {scenario.end_year}, before its latest policy year {start}, where the "
+            f"first contribution falls by default; give --year {policy_spec.launch_year}-"
+            f"{scenario.end_year}, or a scenario running to {start} or later",
+            file=scenario.source_file,
+            field="end_year",
+        )
     if not policy_spec.launch_year <= start <= scenario.end_year:
-        raise UserError(f"the first contribution year must lie within the scenario's policy years "
-                        f"{policy_spec.launch_year}-{scenario.end_year} (got {start})", field="--year")
+        raise UserError(
+            f"the first contribution year must lie within the scenario's policy years "
+            f"{policy_spec.launch_year}-{scenario.end_year} (got {start})",
+            field="--year",
+        )
     county = load_county(scenario)
     life = LifeTable.for_county(county)
     horizon = range(start, start + LAST_AGE - entry_age + 1)
@@ -93,14 +112,16 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
     ages = np.arange(entry_age, LAST_AGE + 1)
 
     if grade not in policies[0].grades:
-        raise UserError(f"grade {grade} is not offered in {start}; allowed: "
-                        f"{', '.join(str(int(g)) for g in policies[0].grades)}", field="--grade")
+        raise UserError(
+            f"grade {grade} is not offered in {start}; allowed: {', '.join(str(int(g)) for g in policies[0].grades)}",
+            field="--grade",
+        )
     years, retirement, gap = _schedule(policies, ages, years, backpay, entry_age, start)
     paid = grades_paid(policies[:years], grade, economy)
 
     qx = life.qx.mean(axis=0) if sex is None else life.qx[SEXES.index(sex)]
-    alive = np.concatenate([[1.0], np.cumprod(1 - qx[ages])[:-1]])   # at the start of each year
-    dying = alive * qx[ages]                                            # during each year
+    alive = np.concatenate([[1.0], np.cumprod(1 - qx[ages])[:-1]])  # at the start of each year
+    dying = alive * qx[ages]  # during each year
 
     # per year: the resident's own money, the pension received while alive, each with its timed part
     # (times the share of the year left, abm/sim/timing.py), and the account left to heirs if dying that year
@@ -108,7 +129,7 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
     principal, monthly_account, total_years = 0.0, 0.0, years + gap
     for t, policy in enumerate(policies):
         rate = policy.interest_rate
-        interest = principal * rate                     # on the opening balance, to the end of the year
+        interest = principal * rate  # on the opening balance, to the end of the year
         if t < years:
             subsidy = policy.subsidies[np.searchsorted(policy.grades, paid[t])]
             left = timing.remaining(timing.collection_month(policy))
@@ -118,14 +139,15 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
         if t == retirement:  # as in the simulation: the back-payment, then the pension is fixed on the balance
             fixed_at = timing.backpay_month(policy)
             left = timing.remaining(fixed_at)
-            backpaid = gap * policy.lowest_grade          # no subsidy on back-payments
+            backpaid = gap * policy.lowest_grade  # no subsidy on back-payments
             own[t] += backpaid
             own_timed[t] += backpaid * left
             principal += backpaid
             interest += backpaid * rate * left
-            monthly_account = float(monthly_account_pension(timing.balance_at(principal, interest, rate, fixed_at),
-                                                            policy))
-        value = principal + interest                    # at the end of the year, before its pensions
+            monthly_account = float(
+                monthly_account_pension(timing.balance_at(principal, interest, rate, fixed_at), policy)
+            )
+        value = principal + interest  # at the end of the year, before its pensions
         if t >= retirement:
             first = timing.pension_start_month(policy) if t == retirement else timing.first_paid_month(policy)
             months, timed = timing.stream(np.ones(MONTHS), first)
@@ -140,8 +162,18 @@ def money_worth(scenario: Scenario, grade: int, entry_age: int, years: int | Non
     timed_flows = alive * (pension_timed - own_timed)
     at_retirement = policies[retirement]
     monthly_pension = float(monthly_basic_pension(at_retirement, total_years)) + monthly_account
-    return MoneyWorth(grade, entry_age, years, start, entry_age + retirement, gap, monthly_account, monthly_pension,
-                      _irr(flows, timed_flows), MONTHS * monthly_pension / economy.mean_income(at_retirement.year))
+    return MoneyWorth(
+        grade,
+        entry_age,
+        years,
+        start,
+        entry_age + retirement,
+        gap,
+        monthly_account,
+        monthly_pension,
+        _irr(flows, timed_flows),
+        MONTHS * monthly_pension / economy.mean_income(at_retirement.year),
+    )
 
 
 def grades_paid(policies: list[YearPolicy], grade: float, economy: Economy) -> np.ndarray:
@@ -157,43 +189,58 @@ def grades_paid(policies: list[YearPolicy], grade: float, economy: Economy) -> n
     return paid
 
 
-def _schedule(policies: list[YearPolicy], ages: np.ndarray, years: int | None, backpay: bool,
-              entry_age: int, start: int) -> tuple[int, int, int]:
+def _schedule(
+    policies: list[YearPolicy], ages: np.ndarray, years: int | None, backpay: bool, entry_age: int, start: int
+) -> tuple[int, int, int]:
     """Years paid, the year index the pension starts and the years back-paid then; a UserError
     naming the option for a combination the rules forbid."""
     first = policies[0]
-    reached = [int(t) for t in np.flatnonzero(ages[:len(policies)] >= [p.pension_age for p in policies])]
+    reached = [int(t) for t in np.flatnonzero(ages[: len(policies)] >= [p.pension_age for p in policies])]
     if not reached:
         raise UserError(f"entry age {entry_age} never reaches the pension age before {LAST_AGE}", field="--entry-age")
     if entry_age >= first.pension_age:
-        raise UserError(f"residents join before the pension age ({first.pension_age} in {start}); "
-                        f"got entry age {entry_age}", field="--entry-age")
-    to_pension_age = reached[0]      # years from entry until the pension age in force
+        raise UserError(
+            f"residents join before the pension age ({first.pension_age} in {start}); got entry age {entry_age}",
+            field="--entry-age",
+        )
+    to_pension_age = reached[0]  # years from entry until the pension age in force
     if backpay:
         age_at_launch = entry_age - (start - first.launch_year)
         if not first.backpay:
             raise UserError("the scenario gives no right to back-pay (policy.backpay is false)", field="--backpay")
         if age_at_launch <= first.launch_pension_age - first.min_years:
-            raise UserError(f"back-paying is for residents with fewer than {first.min_years} years to the pension "
-                            f"age at launch (older than {first.launch_pension_age - first.min_years} in "
-                            f"{first.launch_year}); this resident was {age_at_launch}", field="--backpay")
+            raise UserError(
+                f"back-paying is for residents with fewer than {first.min_years} years to the pension "
+                f"age at launch (older than {first.launch_pension_age - first.min_years} in "
+                f"{first.launch_year}); this resident was {age_at_launch}",
+                field="--backpay",
+            )
         years = to_pension_age if years is None else years
         if not 1 <= years <= to_pension_age:
-            raise UserError(f"with --backpay the resident pays 1 to {to_pension_age} years (until the pension "
-                            f"age), then back-pays the gap; got {years}", field="--years")
+            raise UserError(
+                f"with --backpay the resident pays 1 to {to_pension_age} years (until the pension "
+                f"age), then back-pays the gap; got {years}",
+                field="--years",
+            )
         return years, to_pension_age, max(first.min_years - years, 0)
     # the usual route: pay until the pension age, and beyond it only while short of the minimum years
     longest = max(to_pension_age, first.min_years)
     years = longest if years is None else years
     if years < first.min_years:
-        raise UserError(f"a pension needs at least {first.min_years} contribution years (got {years}); "
-                        "--backpay gives the launch cohort's route", field="--years")
+        raise UserError(
+            f"a pension needs at least {first.min_years} contribution years (got {years}); "
+            "--backpay gives the launch cohort's route",
+            field="--years",
+        )
     if years > longest:
-        raise UserError(f"at most {longest} years from age {entry_age}: contributions stop at the pension age "
-                        f"once {first.min_years} years are paid (got {years})", field="--years")
+        raise UserError(
+            f"at most {longest} years from age {entry_age}: contributions stop at the pension age "
+            f"once {first.min_years} years are paid (got {years})",
+            field="--years",
+        )
     if entry_age + years > LAST_AGE - 1:
         raise UserError(f"entry age {entry_age} + {years} years passes age {LAST_AGE}", field="--years")
-    retirement = next(t for t in reached if t >= years - 1)   # in the year of the last payment at the earliest
+    retirement = next(t for t in reached if t >= years - 1)  # in the year of the last payment at the earliest
     return years, retirement, 0
 
 

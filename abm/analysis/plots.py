@@ -31,8 +31,9 @@ def band_line(ax, ts: pd.DataFrame, column: str, label: str, **style) -> None:
     stats = (bands(grouped) if several else grouped.mean().to_frame("mean")) * outcomes.scale(column)
     (line,) = ax.plot(stats.index, stats["mean"].to_numpy(), label=label, **style)
     if several:
-        ax.fill_between(stats.index, stats["low"].to_numpy(), stats["high"].to_numpy(), color=line.get_color(),
-                        alpha=0.2, lw=0)
+        ax.fill_between(
+            stats.index, stats["low"].to_numpy(), stats["high"].to_numpy(), color=line.get_color(), alpha=0.2, lw=0
+        )
 
 
 def _means(ts: pd.DataFrame) -> pd.DataFrame:
@@ -42,8 +43,9 @@ def _means(ts: pd.DataFrame) -> pd.DataFrame:
 # The series each panel shows and their legend labels, from the registry of indicators (abm/sim/outcomes.py
 # `panel`, `legend`); the browser page shows the same.
 ENROLMENT, PENSION, ADEQUACY, POPULATION, OLD_AGE, FUND, PUBLIC, FUNDING, PUBLIC_COST = map(
-    outcomes.panel, ("enrolment", "pension", "adequacy", "population", "old_age", "fund", "public", "funding",
-                     "public_cost"))
+    outcomes.panel,
+    ("enrolment", "pension", "adequacy", "population", "old_age", "fund", "public", "funding", "public_cost"),
+)
 
 
 def grade_shares(mean: pd.DataFrame) -> pd.DataFrame:
@@ -97,8 +99,9 @@ def fund_panel(ax, ts: pd.DataFrame) -> None:
 def public_spending_panel(ax, ts: pd.DataFrame) -> None:
     mean = _means(ts)
     items = public_items(mean)
-    ax.stackplot(mean.year, (mean[list(items)] * outcomes.scale("public_spending")).T.to_numpy(),
-                 labels=list(items.values()))
+    ax.stackplot(
+        mean.year, (mean[list(items)] * outcomes.scale("public_spending")).T.to_numpy(), labels=list(items.values())
+    )
     ax.set(ylabel=outcomes.shown_unit("public_spending"), title="Public spending (mean of runs)")
     ax.legend(loc="upper left", fontsize=8)
 
@@ -128,8 +131,13 @@ def old_age_panel(ax, ts: pd.DataFrame, observed: dict | None = None) -> None:
     ax.legend(loc="lower right", fontsize=8)
 
 
-def figure(ts: pd.DataFrame, panels, title: str = "", size: tuple[float, float] = (12, 4.5),
-           years: tuple[int, int] | None = None) -> Figure:
+def figure(
+    ts: pd.DataFrame,
+    panels,
+    title: str = "",
+    size: tuple[float, float] = (12, 4.5),
+    years: tuple[int, int] | None = None,
+) -> Figure:
     """One figure with the given panels side by side (a pyplot-free Figure: safe across threads).
     ``years`` fixes the horizontal axis, e.g. to the whole scenario while a run is under way."""
     fig = Figure(figsize=size)
@@ -144,8 +152,12 @@ def figure(ts: pd.DataFrame, panels, title: str = "", size: tuple[float, float] 
     return fig
 
 
-FIGURES = {"enrolment.png": (enrolment_panel, grades_panel), "pensions.png": (pension_panel, adequacy_panel),
-           "fund.png": (fund_panel, public_spending_panel), "population.png": (population_panel, old_age_panel)}
+FIGURES = {
+    "enrolment.png": (enrolment_panel, grades_panel),
+    "pensions.png": (pension_panel, adequacy_panel),
+    "fund.png": (fund_panel, public_spending_panel),
+    "population.png": (population_panel, old_age_panel),
+}
 
 
 def save(fig: Figure, path: Path) -> Path:
@@ -160,5 +172,4 @@ def with_observed(panels, observed: dict | None) -> list:
 
 
 def save_all(ts: pd.DataFrame, title: str, folder: Path, observed: dict | None = None) -> list[Path]:
-    return [save(figure(ts, with_observed(panels, observed), title), folder / name)
-            for name, panels in FIGURES.items()]
+    return [save(figure(ts, with_observed(panels, observed), title), folder / name) for name, panels in FIGURES.items()]

@@ -34,11 +34,11 @@ PACKAGES = ("mesa", "numpy", "pandas", "scipy", "pydantic", "pension-abm")
 @dataclass(frozen=True)
 class RunResult:
     scenario: Scenario
-    seed: int                  # the base seed the replication seeds were spawned from
-    seeds: list[int]           # one per replication
-    timeseries: pd.DataFrame   # one row per replication and year: run, year, indicators
+    seed: int  # the base seed the replication seeds were spawned from
+    seeds: list[int]  # one per replication
+    timeseries: pd.DataFrame  # one row per replication and year: run, year, indicators
     seconds: float
-    cohorts: pd.DataFrame | None = None   # money's worth by cohort and grade, per run (cohorts.py), with ``run``
+    cohorts: pd.DataFrame | None = None  # money's worth by cohort and grade, per run (cohorts.py), with ``run``
 
     @property
     def runs(self) -> int:
@@ -58,13 +58,18 @@ class RunResult:
             "seed": self.seed,
             "runs": self.runs,
             "years": [self.scenario.start_year, self.scenario.end_year],
-            "indicators": {name: {str(y): stats.loc[(name, y)].to_dict() for y in years}
-                           for name in KEY_INDICATORS},
+            "indicators": {name: {str(y): stats.loc[(name, y)].to_dict() for y in years} for name in KEY_INDICATORS},
         }
 
 
-def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, workers: int = 1,
-        progress: bool = False, coefficients: Coefficients | None = None) -> RunResult:
+def run(
+    scenario: Scenario,
+    seed: int | None = None,
+    runs: int | None = None,
+    workers: int = 1,
+    progress: bool = False,
+    coefficients: Coefficients | None = None,
+) -> RunResult:
     """Simulate ``runs`` replications of ``scenario`` (default: its run section).
 
     ``seed`` replaces the scenario's base seed; ``workers`` > 1 runs replications in parallel
@@ -85,20 +90,24 @@ def run(scenario: Scenario, seed: int | None = None, runs: int | None = None, wo
             update(advance=1)
     timeseries = pd.concat(frames, ignore_index=True)
     timeseries = timeseries[["run", *[c for c in timeseries.columns if c != "run"]]]
-    return RunResult(scenario, seed, seeds, timeseries, time.perf_counter() - started,
-                     pd.concat(tables, ignore_index=True))
+    return RunResult(
+        scenario, seed, seeds, timeseries, time.perf_counter() - started, pd.concat(tables, ignore_index=True)
+    )
 
 
-def jobs_for(scenario: Scenario, seeds: list[int], coefficients: Coefficients | None = None
-             ) -> list[tuple[Scenario, int, Coefficients | None]]:
+def jobs_for(
+    scenario: Scenario, seeds: list[int], coefficients: Coefficients | None = None
+) -> list[tuple[Scenario, int, Coefficients | None]]:
     """The replications of a scenario as jobs (:func:`simulate`): each seed with its coefficients,
     drawn from the estimates' uncertainty where the scenario asks for it (abm/analysis/uncertainty.py)."""
-    return list(zip([scenario] * len(seeds), seeds, uncertainty.replication_coefficients(scenario, seeds,
-                                                                                          coefficients)))
+    return list(
+        zip([scenario] * len(seeds), seeds, uncertainty.replication_coefficients(scenario, seeds, coefficients))
+    )
 
 
-def resized(scenario: Scenario, end_year: int | None = None, residents: int | None = None,
-            agents: str | None = None) -> Scenario:
+def resized(
+    scenario: Scenario, end_year: int | None = None, residents: int | None = None, agents: str | None = None
+) -> Scenario:
     """The scenario with another last year, number of simulated residents or Household objects
     (``population.agents``); what is not given stays. The one way a run is shortened or resized."""
     population = {k: v for k, v in (("residents", residents), ("agents", agents)) if v is not None}
@@ -126,8 +135,9 @@ def simulate_with_cohorts(job: tuple[Scenario, int, Coefficients | None]) -> tup
     return frame, cohorts.model_table(model)
 
 
-def _simulate(job: tuple[Scenario, int, Coefficients | None], lifetime: bool = False
-              ) -> tuple[pd.DataFrame, PensionModel]:
+def _simulate(
+    job: tuple[Scenario, int, Coefficients | None], lifetime: bool = False
+) -> tuple[pd.DataFrame, PensionModel]:
     scenario, seed, coefficients = job
     model = PensionModel(scenario=scenario, rng=seed, coefficients=coefficients, lifetime=lifetime)
     while model.running:
@@ -148,10 +158,14 @@ def _progress(show: bool, scenario: Scenario, runs: int):
     """``advance()`` of the runs' progress bar (drawn at once), or of nothing."""
     if not show:
         return nullcontext(lambda **fields: None)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-               TimeElapsedColumn())
-    return progress.bar(*columns, description=f"{scenario.name} {scenario.start_year}-{scenario.end_year}",
-                        total=runs)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("runs"),
+        TimeElapsedColumn(),
+    )
+    return progress.bar(*columns, description=f"{scenario.name} {scenario.start_year}-{scenario.end_year}", total=runs)
 
 
 def write(result: RunResult, out: Path) -> Path:
@@ -168,8 +182,12 @@ def write(result: RunResult, out: Path) -> Path:
         (staging / "scenario.yaml").write_text(result.scenario.to_yaml())
         (staging / "metadata.json").write_text(json.dumps(metadata(result), indent=2))
         runs = f"{result.runs} runs" if result.runs > 1 else "1 run"
-        plots.save_all(result.timeseries, f"{result.scenario.name} (seed {result.seed}, {runs})", staging,
-                       observed=county_observations(result.scenario))
+        plots.save_all(
+            result.timeseries,
+            f"{result.scenario.name} (seed {result.seed}, {runs})",
+            staging,
+            observed=county_observations(result.scenario),
+        )
         if result.cohorts is not None:
             write_cohorts(result, staging)
     return Path(out)
@@ -179,8 +197,10 @@ def write_cohorts(result: RunResult, folder: Path) -> None:
     """cohorts.csv (mean over runs, bands of the main measures) and cohorts.png."""
     table = cohorts.over_runs(result.cohorts)
     table.to_csv(folder / "cohorts.csv", index=False)
-    plots.save(cohorts.figure({result.scenario.name: table}, f"{result.scenario.name}, {result.runs} run(s)"),
-               folder / "cohorts.png")
+    plots.save(
+        cohorts.figure({result.scenario.name: table}, f"{result.scenario.name}, {result.runs} run(s)"),
+        folder / "cohorts.png",
+    )
 
 
 def county_observations(scenario: Scenario) -> dict | None:
@@ -190,8 +210,10 @@ def county_observations(scenario: Scenario) -> dict | None:
 
 def read(folder: Path) -> pd.DataFrame:
     """The time series of a results folder."""
-    return read_parquet(Path(folder) / "timeseries.parquet", "run its scenario again (pension-abm run ... --out "
-                        f"{folder}) to rewrite the folder")
+    return read_parquet(
+        Path(folder) / "timeseries.parquet",
+        f"run its scenario again (pension-abm run ... --out {folder}) to rewrite the folder",
+    )
 
 
 def metadata(result: RunResult) -> dict:
@@ -211,8 +233,9 @@ def metadata(result: RunResult) -> dict:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None
@@ -226,12 +249,26 @@ def resident_count(scenario: Scenario) -> int:
     return int(load_county(scenario).population)
 
 
-def check_memory(scenario: Scenario, runs: int, workers: int, what: str | None = None,
-                 field: str = "population.residents", models: int = 1) -> None:
+def check_memory(
+    scenario: Scenario,
+    runs: int,
+    workers: int,
+    what: str | None = None,
+    field: str = "population.residents",
+    models: int = 1,
+) -> None:
     """Refuse ``runs`` replications of ``scenario`` on ``workers`` processes if they cannot fit
     (see :func:`abm.infra.memory.check`; as runs keep the lifetime accounts the cohort tables read)."""
     parallel = min(workers, runs)
-    what = what or (f"{runs} run{'s' if runs != 1 else ''} of {scenario.name}"
-                    + (f" on {parallel} workers" if parallel > 1 else ""))
-    memory.check(resident_count(scenario), models, parallel, what, lifetime=True,
-                 file=scenario.source_file if field.startswith("population.") else None, field=field)
+    what = what or (
+        f"{runs} run{'s' if runs != 1 else ''} of {scenario.name}" + (f" on {parallel} workers" if parallel > 1 else "")
+    )
+    memory.check(
+        resident_count(scenario),
+        models,
+        parallel,
+        what,
+        lifetime=True,
+        file=scenario.source_file if field.startswith("population.") else None,
+        field=field,
+    )

@@ -19,12 +19,16 @@ from abm.inputs.loader import read_layer, validate
 
 # Below these sample sizes indices are usually unstable (confidence intervals too wide to rank).
 RECOMMENDED_SAMPLES = {"sobol": 512, "morris": 20, "fast": 500, "rbd_fast": 500, "delta": 500}
-WIDE_INTERVAL = 0.1   # a confidence half-width above this (Morris: 10% of the top mu*) makes rankings doubtful
+WIDE_INTERVAL = 0.1  # a confidence half-width above this (Morris: 10% of the top mu*) makes rankings doubtful
 ANALYSIS_SEED = 12345
 # What each method's analysis reports, per parameter ("_conf": the 95% confidence half-width).
-INDICES = {"sobol": ("S1", "S1_conf", "ST", "ST_conf"), "morris": ("mu", "mu_star", "mu_star_conf", "sigma"),
-           "fast": ("S1", "S1_conf", "ST", "ST_conf"), "rbd_fast": ("S1", "S1_conf"),
-           "delta": ("delta", "delta_conf", "S1", "S1_conf")}
+INDICES = {
+    "sobol": ("S1", "S1_conf", "ST", "ST_conf"),
+    "morris": ("mu", "mu_star", "mu_star_conf", "sigma"),
+    "fast": ("S1", "S1_conf", "ST", "ST_conf"),
+    "rbd_fast": ("S1", "S1_conf"),
+    "delta": ("delta", "delta_conf", "S1", "S1_conf"),
+}
 
 
 def indices(sweep: Sweep, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
@@ -35,8 +39,8 @@ def indices(sweep: Sweep, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
         warnings.simplefilter("ignore", RuntimeWarning)
         getattr(spec, f"analyze_{sweep.method}")(seed=ANALYSIS_SEED, **sweep.salib_options)
     res = spec.analysis
-    if sweep.method == "delta" and "delta" not in res:   # SALib >= 1.5 names Borgonovo's delta (plain bootstrap)
-        res["delta"], res["delta_conf"] = res["delta_raw"], res["delta_raw_conf"]   # delta_raw
+    if sweep.method == "delta" and "delta" not in res:  # SALib >= 1.5 names Borgonovo's delta (plain bootstrap)
+        res["delta"], res["delta_conf"] = res["delta_raw"], res["delta_raw_conf"]  # delta_raw
     return pd.DataFrame({k: np.asarray(res[k], dtype=float) for k in INDICES[sweep.method]}, index=spec["names"])
 
 
@@ -60,13 +64,14 @@ def analyze_folder(folder: Path) -> dict:
     runs = results(folder)
     missing = len(design) - (runs["point"].nunique() if len(runs) else 0)
     if missing:
-        raise UserError(f"{missing} of {len(design)} points are not run yet: `pension-abm sweep ... --resume`",
-                        file=folder)
-    means = runs.groupby("point")[sweep.columns].mean().sort_index()   # replications averaged
+        raise UserError(
+            f"{missing} of {len(design)} points are not run yet: `pension-abm sweep ... --resume`", file=folder
+        )
+    means = runs.groupby("point")[sweep.columns].mean().sort_index()  # replications averaged
     x = design.sort_values("point")[[f"x_{p.name}" for p in sweep.parameters]].to_numpy()
     tables, notes = [], []
     analysed = sweep.columns
-    if len(sweep.parameters) < 2:   # SALib's ProblemSpec analyses two or more
+    if len(sweep.parameters) < 2:  # SALib's ProblemSpec analyses two or more
         notes.append("one parameter: it accounts for all of each output's variance; no indices")
         analysed = []
     for column in analysed:
@@ -78,12 +83,17 @@ def analyze_folder(folder: Path) -> dict:
         tables.append(table.rename_axis("parameter").reset_index().assign(output=column))
         widest = _widest_interval(sweep, table)
         if widest > WIDE_INTERVAL:
-            notes.append(f"{column}: confidence half-widths up to {widest:.2f}"
-                         f"{' of the largest mu*' if sweep.method == 'morris' else ''}; "
-                         "rankings may not be stable: increase samples")
+            notes.append(
+                f"{column}: confidence half-widths up to {widest:.2f}"
+                f"{' of the largest mu*' if sweep.method == 'morris' else ''}; "
+                "rankings may not be stable: increase samples"
+            )
     if sweep.samples < RECOMMENDED_SAMPLES[sweep.method]:
-        notes.insert(0, f"samples = {sweep.samples} is below the {RECOMMENDED_SAMPLES[sweep.method]} usually needed "
-                        f"for stable {sweep.method} indices")
+        notes.insert(
+            0,
+            f"samples = {sweep.samples} is below the {RECOMMENDED_SAMPLES[sweep.method]} usually needed "
+            f"for stable {sweep.method} indices",
+        )
     frame = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if len(frame):
         frame = frame[["output", "parameter", *[c for c in frame.columns if c not in ("output", "parameter")]]]
@@ -100,9 +110,15 @@ def _load_copy(folder: Path) -> Sweep:
 def _write(folder: Path, sweep: Sweep, frame: pd.DataFrame, notes: list[str], runs: int) -> None:
     frame.to_csv(folder / ".indices.csv.partial", index=False)
     (folder / ".indices.csv.partial").replace(folder / "indices.csv")
-    payload = {"sweep": sweep.name, "method": sweep.method, "samples": sweep.samples,
-               "replications": sweep.replications, "runs": runs, "warnings": notes,
-               "indices": json.loads(frame.to_json(orient="records")) if len(frame) else []}
+    payload = {
+        "sweep": sweep.name,
+        "method": sweep.method,
+        "samples": sweep.samples,
+        "replications": sweep.replications,
+        "runs": runs,
+        "warnings": notes,
+        "indices": json.loads(frame.to_json(orient="records")) if len(frame) else [],
+    }
     atomic.write_text(folder / "indices.json", json.dumps(payload, indent=2))
     for old in folder.glob("indices_*.png"):
         old.unlink()
@@ -122,8 +138,11 @@ def _time_series(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Outputs that are one indicator in several years."""
     split = frame["output"].str.extract(r"^(?P<indicator>[^@]+)@(?P<year>\d{4})$")
     frame = frame.assign(indicator=split["indicator"], year=pd.to_numeric(split["year"]))
-    return {indicator: part for indicator, part in frame.dropna(subset=["year"]).groupby("indicator")
-            if part["year"].nunique() > 1}
+    return {
+        indicator: part
+        for indicator, part in frame.dropna(subset=["year"]).groupby("indicator")
+        if part["year"].nunique() > 1
+    }
 
 
 def _slug(text: str) -> str:
@@ -137,21 +156,24 @@ def _bars(sweep: Sweep, part: pd.DataFrame, output: str) -> Figure:
     if sweep.method == "morris":
         ax.errorbar(part["mu_star"], part["sigma"], xerr=part["mu_star_conf"], fmt="o", capsize=3)
         for _, row in part.iterrows():
-            ax.annotate(row["parameter"], (row["mu_star"], row["sigma"]), textcoords="offset points",
-                        xytext=(4, 4), fontsize=8)
+            ax.annotate(
+                row["parameter"], (row["mu_star"], row["sigma"]), textcoords="offset points", xytext=(4, 4), fontsize=8
+            )
         ax.set(xlabel="mu* (mean absolute elementary effect)", ylabel="sigma (interaction / non-linearity)")
     else:
         pairs = [(k, f"{k}_conf") for k in ("S1", "ST", "delta") if k in part]
         width = 0.8 / len(pairs)
         for i, (key, conf) in enumerate(pairs):
-            ax.bar(x + (i - (len(pairs) - 1) / 2) * width, part[key], width, yerr=part.get(conf),
-                   capsize=3, label=key)
+            ax.bar(x + (i - (len(pairs) - 1) / 2) * width, part[key], width, yerr=part.get(conf), capsize=3, label=key)
         ax.set(xticks=x, xticklabels=part["parameter"], ylabel="index")
         ax.tick_params(axis="x", rotation=30)
         ax.axhline(0, color="black", lw=0.5)
         ax.legend()
-    ax.set_title(f"{sweep.name}: {output} ({sweep.method}, {sweep.samples} samples, "
-                 f"{sweep.replications} replication(s) averaged)", fontsize=9)
+    ax.set_title(
+        f"{sweep.name}: {output} ({sweep.method}, {sweep.samples} samples, "
+        f"{sweep.replications} replication(s) averaged)",
+        fontsize=9,
+    )
     fig.tight_layout()
     return fig
 

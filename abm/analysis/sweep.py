@@ -49,8 +49,10 @@ class Parameter(Frozen):
     path: str | None = Field(None, description="scenario field, e.g. policy.publicity.2026 (not for functions)")
     type: Literal["float", "integer", "categorical"] = "float"
     bounds: list[float] | None = Field(
-        None, description="uniform/integer: [low, high]; triangular: [low, high, mode]; normal: [mean, sd]; "
-                          "lognormal: [mean, sd] of the log")
+        None,
+        description="uniform/integer: [low, high]; triangular: [low, high, mode]; normal: [mean, sd]; "
+        "lognormal: [mean, sd] of the log",
+    )
     distribution: Literal["uniform", "triangular", "normal", "lognormal"] = "uniform"
     levels: list[Any] | None = Field(None, description="categorical: the values, any YAML")
 
@@ -125,7 +127,7 @@ class Output(Frozen):
         if self.year is not None:
             return {self.columns()[0]: float(series.loc[self.year])}
         if self.mean_over is not None:
-            return {self.columns()[0]: float(series.loc[self.mean_over[0]:self.mean_over[1]].mean())}
+            return {self.columns()[0]: float(series.loc[self.mean_over[0] : self.mean_over[1]].mean())}
         if self.years is not None:
             return {c: float(series.loc[y]) for c, y in zip(self.columns(), self.years)}
         return {self.indicator: float(series.iloc[-1])}
@@ -139,7 +141,8 @@ class Sweep(Frozen):
     set: dict[str, Any] = Field({}, description="fixed overrides of the base scenario, path: value")
     method: Literal["sobol", "morris", "fast", "rbd_fast", "delta"]
     samples: Annotated[int, Field(ge=2, le=1_000_000)] = Field(
-        description="sobol: N (N x (D+2) points); morris: trajectories; fast: N per parameter; rbd_fast, delta: N")
+        description="sobol: N (N x (D+2) points); morris: trajectories; fast: N per parameter; rbd_fast, delta: N"
+    )
     morris_levels: Annotated[int, Field(ge=2, le=20)] = 4
     replications: Annotated[int, Field(ge=1, le=1000)] = 1
     seed: Annotated[int, Field(ge=0)] = 0
@@ -152,8 +155,10 @@ class Sweep(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Sweep:
         if (self.base is None) == (self.function is None):
-            raise CrossFieldError("give either base (a scenario file) or function (a test function)",
-                                  "function" if self.function is not None else "base")
+            raise CrossFieldError(
+                "give either base (a scenario file) or function (a test function)",
+                "function" if self.function is not None else "base",
+            )
         names = [p.name for p in self.parameters]
         if len(set(names)) < len(names):
             repeated = next(i for i, n in enumerate(names) if n in names[:i])
@@ -161,12 +166,15 @@ class Sweep(Frozen):
         if self.function is not None:
             bad = next((i for i, o in enumerate(self.outputs) if o.columns() != [o.indicator]), None)
             if bad is not None:
-                raise CrossFieldError("a test function gives one value per point: its outputs take no year, "
-                                      "years or mean_over", f"outputs.{bad}")
+                raise CrossFieldError(
+                    "a test function gives one value per point: its outputs take no year, years or mean_over",
+                    f"outputs.{bad}",
+                )
         if self.base is not None and any(p.path is None for p in self.parameters):
             first = next(i for i, p in enumerate(self.parameters) if p.path is None)
-            raise CrossFieldError("every parameter of a scenario sweep needs a path (the scenario field it sets)",
-                                  f"parameters.{first}")
+            raise CrossFieldError(
+                "every parameter of a scenario sweep needs a path (the scenario field it sets)", f"parameters.{first}"
+            )
         if self.method == "fast" and self.samples <= 64:
             raise CrossFieldError("fast needs samples > 64 (4 M^2 with M = 4)", "samples")
         return self
@@ -174,14 +182,19 @@ class Sweep(Frozen):
     @property
     def problem(self) -> dict:
         bounds, dists = zip(*(p.salib() for p in self.parameters))
-        return {"num_vars": len(self.parameters), "names": [p.name for p in self.parameters],
-                "bounds": [list(b) for b in bounds], "dists": list(dists)}
+        return {
+            "num_vars": len(self.parameters),
+            "names": [p.name for p in self.parameters],
+            "bounds": [list(b) for b in bounds],
+            "dists": list(dists),
+        }
 
     @property
     def salib_options(self) -> dict:
         """The options SALib's sampling and analysis of the method share (its ``ProblemSpec`` methods)."""
-        return {"sobol": {"calc_second_order": False},
-                "morris": {"num_levels": self.morris_levels}}.get(self.method, {})
+        return {"sobol": {"calc_second_order": False}, "morris": {"num_levels": self.morris_levels}}.get(
+            self.method, {}
+        )
 
     def problem_spec(self) -> ProblemSpec:
         """The sweep's problem as a SALib ``ProblemSpec``: sample_<sampler> and analyze_<method> on it."""
@@ -217,39 +230,61 @@ def _check_against_base(sweep: Sweep, path: Path, layer: Layer | None = None, x:
 
     base = sweep.base_path()
     if not base.is_file():
-        raise UserError(f"base scenario {sweep.base!r} not found (relative to the sweep file)", file=path,
-                        field="base", line=line("base"))
+        raise UserError(
+            f"base scenario {sweep.base!r} not found (relative to the sweep file)",
+            file=path,
+            field="base",
+            line=line("base"),
+        )
     try:
         scenario = load_scenario(base, list(sweep.set.items()))
     except UserError as err:
         if not err.message.endswith(FROM_OVERRIDES):
-            raise   # a problem of the base scenario itself: its own file and line
+            raise  # a problem of the base scenario itself: its own file and line
         key = next((k for k in sweep.set if err.field and (err.field == k or err.field.startswith(f"{k}."))), None)
-        raise UserError(f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}", file=path,
-                        field=f"set ({err.field})", line=line("set", key) if key else line("set")) from None
+        raise UserError(
+            f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}",
+            file=path,
+            field=f"set ({err.field})",
+            line=line("set", key) if key else line("set"),
+        ) from None
     known = set(names(run_grades(scenario)))
     for i, output in enumerate(sweep.outputs):
         if output.indicator not in known:
-            raise UserError(f"unknown indicator {output.indicator!r}; see results/README.md", file=path,
-                            field=f"outputs[{i}].indicator", line=line("outputs", i, "indicator"))
+            raise UserError(
+                f"unknown indicator {output.indicator!r}; see results/README.md",
+                file=path,
+                field=f"outputs[{i}].indicator",
+                line=line("outputs", i, "indicator"),
+            )
         years = [output.year] if output.year else list(output.mean_over or output.years or [scenario.end_year])
         if not all(scenario.start_year <= y <= scenario.end_year for y in years):
-            raise UserError(f"years {years} outside the scenario's {scenario.start_year}-{scenario.end_year}",
-                            file=path, field=f"outputs[{i}]", line=line("outputs", i))
+            raise UserError(
+                f"years {years} outside the scenario's {scenario.start_year}-{scenario.end_year}",
+                file=path,
+                field=f"outputs[{i}]",
+                line=line("outputs", i),
+            )
     for i, parameter in enumerate(sweep.parameters):
-        extremes = parameter.levels if parameter.type == "categorical" else [
-            parameter.value(b) for b in _finite_extremes(parameter)]
+        extremes = (
+            parameter.levels
+            if parameter.type == "categorical"
+            else [parameter.value(b) for b in _finite_extremes(parameter)]
+        )
         if x is not None and parameter.type != "categorical" and len(x):
-            extremes += [v for v in (parameter.value(x[:, i].min()), parameter.value(x[:, i].max()))
-                         if v not in extremes]
+            extremes += [
+                v for v in (parameter.value(x[:, i].min()), parameter.value(x[:, i].max())) if v not in extremes
+            ]
         for value in extremes:
             try:
                 load_scenario(base, [*sweep.set.items(), (parameter.path, value)])
             except UserError as err:
-                raise UserError(f"the value {value!r} does not fit the scenario: "
-                                f"{err.message.removesuffix(FROM_OVERRIDES)}", file=path,
-                                field=f"parameters[{i}] ({parameter.name}: {parameter.path})",
-                                line=line("parameters", i)) from None
+                raise UserError(
+                    f"the value {value!r} does not fit the scenario: {err.message.removesuffix(FROM_OVERRIDES)}",
+                    file=path,
+                    field=f"parameters[{i}] ({parameter.name}: {parameter.path})",
+                    line=line("parameters", i),
+                ) from None
 
 
 def _check_design(sweep: Sweep, path: Path, layer: Layer) -> np.ndarray:
@@ -259,11 +294,19 @@ def _check_design(sweep: Sweep, path: Path, layer: Layer) -> np.ndarray:
         with np.errstate(all="ignore"):
             x = sample(sweep)
     except (ValueError, ZeroDivisionError, IndexError) as err:
-        raise UserError(f"{sweep.method} cannot sample this design ({err})", file=path, field="samples",
-                        line=depth_and_line(layer.node, ("samples",))[1]) from None
+        raise UserError(
+            f"{sweep.method} cannot sample this design ({err})",
+            file=path,
+            field="samples",
+            line=depth_and_line(layer.node, ("samples",))[1],
+        ) from None
     if not np.isfinite(x).all():
-        raise UserError(f"{sweep.method} drew values that are not finite numbers; narrow the parameters' bounds",
-                        file=path, field="parameters", line=depth_and_line(layer.node, ("parameters",))[1])
+        raise UserError(
+            f"{sweep.method} drew values that are not finite numbers; narrow the parameters' bounds",
+            file=path,
+            field="parameters",
+            line=depth_and_line(layer.node, ("parameters",))[1],
+        )
     return x
 
 
@@ -296,12 +339,20 @@ def check_memory(sweep: Sweep, workers: int) -> None:
 
     residents = resident_count(base)
     for parameter in sweep.parameters:
-        values = parameter.levels if parameter.type == "categorical" else [
-            parameter.value(b) for b in _finite_extremes(parameter)]
+        values = (
+            parameter.levels
+            if parameter.type == "categorical"
+            else [parameter.value(b) for b in _finite_extremes(parameter)]
+        )
         if parameter.path == "population.residents":
             residents = max([residents, *(int(v) for v in values if isinstance(v, (int, float)))])
-    memory.check(residents, workers=workers, file=sweep.source_file, field="base",
-                 what=f"the sweep's points{f' on {workers} workers' if workers > 1 else ''}")
+    memory.check(
+        residents,
+        workers=workers,
+        file=sweep.source_file,
+        field="base",
+        what=f"the sweep's points{f' on {workers} workers' if workers > 1 else ''}",
+    )
 
 
 def _finite_extremes(parameter: Parameter) -> list[float]:
@@ -393,15 +444,18 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
     copy, base = out / SWEEP_COPY, out / BASE_COPY
     if copy.exists():
         if not resume:
-            raise UserError("a sweep folder already exists here: add --resume to continue it, or choose "
-                            "another --out", file=out)
+            raise UserError(
+                "a sweep folder already exists here: add --resume to continue it, or choose another --out", file=out
+            )
         if file_hash(copy) != file_hash(sweep_file):
-            raise UserError(f"the sweep file changed since this folder was started ({SWEEP_COPY} differs); "
-                            "use another --out", file=sweep_file)
+            raise UserError(
+                f"the sweep file changed since this folder was started ({SWEEP_COPY} differs); use another --out",
+                file=sweep_file,
+            )
         if base.exists() and base.read_text(encoding="utf-8") != resolved_base(sweep):
             refuse_changed_base(base.read_text(encoding="utf-8"), resolved_base(sweep), sweep)
         return read_design(out)
-    marker = out / destinations.MARKER   # first: whatever else is written here, the folder is a sweep's
+    marker = out / destinations.MARKER  # first: whatever else is written here, the folder is a sweep's
     if not marker.exists():
         atomic.write_text(marker, json.dumps(destinations.marker("sweep"), indent=2))
     frame = design(sweep)
@@ -411,11 +465,11 @@ def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataF
         atomic.write_text(base, resolved_base(sweep))
     tmp = copy.with_name(f".{copy.name}.partial")
     tmp.write_bytes(Path(sweep_file).read_bytes())
-    tmp.replace(copy)   # last: a folder with sweep.yaml has its design
+    tmp.replace(copy)  # last: a folder with sweep.yaml has its design
     return frame
 
 
-DATA_HASH = ": sha256 "   # marks a data file's line at the end of the resolved base scenario
+DATA_HASH = ": sha256 "  # marks a data file's line at the end of the resolved base scenario
 
 
 def resolved_base(sweep: Sweep) -> str:
@@ -431,22 +485,34 @@ def refuse_changed_base(old: str, new: str, sweep: Sweep) -> None:
     data = [line for line in set(new.splitlines()) ^ set(old.splitlines()) if DATA_HASH in line]
     changed = sorted({line.removeprefix("# ").split(DATA_HASH)[0] for line in data})
     if changed and all(DATA_HASH in line or not line.strip() for line in set(new.splitlines()) ^ set(old.splitlines())):
-        raise UserError(f"a data file the base scenario reads changed since this folder was started ({BASE_COPY} "
-                        "records its digest); restore it or use another --out", file=changed[0])
-    raise UserError(f"the base scenario changed since this folder was started ({BASE_COPY} differs); "
-                    "use another --out", file=sweep.base_path(), field="base")
+        raise UserError(
+            f"a data file the base scenario reads changed since this folder was started ({BASE_COPY} "
+            "records its digest); restore it or use another --out",
+            file=changed[0],
+        )
+    raise UserError(
+        f"the base scenario changed since this folder was started ({BASE_COPY} differs); use another --out",
+        file=sweep.base_path(),
+        field="base",
+    )
 
 
 def read_design(out: Path) -> pd.DataFrame:
     """The design of a sweep folder; a damaged one is a :class:`UserError` (the folder cannot go on)."""
-    return read_parquet(out / DESIGN, "the sweep folder cannot be continued or analysed without it: run the sweep "
-                                      "again into a new --out")
+    return read_parquet(
+        out / DESIGN,
+        "the sweep folder cannot be continued or analysed without it: run the sweep again into a new --out",
+    )
 
 
 def read_part(part: Path, columns: list[str] | None = None) -> pd.DataFrame:
     """One part of a sweep's runs; a damaged one is a :class:`UserError` saying how to run its points again."""
-    return read_parquet(part, f"delete it and continue with `pension-abm sweep <sweep file> --out {part.parent.parent} "
-                              "--resume`, which runs its points again", columns)
+    return read_parquet(
+        part,
+        f"delete it and continue with `pension-abm sweep <sweep file> --out {part.parent.parent} "
+        "--resume`, which runs its points again",
+        columns,
+    )
 
 
 def done_points(out: Path) -> set[int]:
@@ -474,16 +540,23 @@ def _write_atomic(frame: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
-def run_sweep(sweep: Sweep, sweep_file: Path, out: Path, workers: int = 1, scheduler: str | None = None,
-              resume: bool = False, on_progress: Callable[[int, int], None] = lambda done, total: None) -> dict:
+def run_sweep(
+    sweep: Sweep,
+    sweep_file: Path,
+    out: Path,
+    workers: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> dict:
     """Run every missing point; return counts and timing. ``out`` must be new, empty or an earlier
     sweep folder (:func:`abm.infra.destinations.check`)."""
     destinations.check(out, "sweep")
-    with _executor(workers, scheduler) as submit_all:   # first: an unreachable scheduler writes nothing
+    with _executor(workers, scheduler) as submit_all:  # first: an unreachable scheduler writes nothing
         frame = prepare(sweep, Path(sweep_file), out, resume)
         finished = done_points(out)
         todo = frame[~frame["point"].isin(finished)]
-        chunks = [todo.iloc[i:i + sweep.chunk] for i in range(0, len(todo), sweep.chunk)]
+        chunks = [todo.iloc[i : i + sweep.chunk] for i in range(0, len(todo), sweep.chunk)]
         total, done = len(frame), len(finished)
         on_progress(done, total)
         started = time.perf_counter()
@@ -494,8 +567,13 @@ def run_sweep(sweep: Sweep, sweep_file: Path, out: Path, workers: int = 1, sched
             on_progress(done, total)
     seconds = time.perf_counter() - started
     runs = len(todo) * sweep.replications
-    return {"points": total, "ran_points": len(todo), "runs": runs, "seconds": seconds,
-            "runs_per_second": runs / seconds if seconds > 0 and runs else 0.0}
+    return {
+        "points": total,
+        "ran_points": len(todo),
+        "runs": runs,
+        "seconds": seconds,
+        "runs_per_second": runs / seconds if seconds > 0 and runs else 0.0,
+    }
 
 
 @contextmanager

@@ -24,7 +24,7 @@ import numpy as np
 from abm.inputs.coefficients import SIGNS, Coefficients, coefficients_path
 from abm.inputs.datafiles import read_yaml
 
-STREAM = 2_0260_0018   # mixed into a replication's seed: the draw's own stream, apart from the model's
+STREAM = 2_0260_0018  # mixed into a replication's seed: the draw's own stream, apart from the model's
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,14 @@ def spread(path: str | Path) -> Spread | None:
         keep = [i for i, t in enumerate(terms) if t not in refitted]
         cov = np.asarray(estimation["covariance"], dtype=float)[np.ix_(keep, keep)]
         names = [terms[i] for i in keep]
-        blocks.append((names, ["heterogeneity" if n == "liquidity_sd" else "choice" for n in names], cov,
-                       [_range(n) for n in names]))
+        blocks.append(
+            (
+                names,
+                ["heterogeneity" if n == "liquidity_sd" else "choice" for n in names],
+                cov,
+                [_range(n) for n in names],
+            )
+        )
     if aggregates.get("covariance"):
         listed = list(aggregates["covariance"]["parameters"])
         keep = [i for i, n in enumerate(listed) if n not in set(aggregates.get("unbounded") or ())]
@@ -67,12 +73,16 @@ def spread(path: str | Path) -> Spread | None:
     covariance = np.zeros((len(names), len(names)))
     at = 0
     for block_names, _, cov, _ in blocks:
-        covariance[at:at + len(block_names), at:at + len(block_names)] = cov
+        covariance[at : at + len(block_names), at : at + len(block_names)] = cov
         at += len(block_names)
     ranges = [r for block in blocks for r in block[3]]
-    return Spread(tuple(names), tuple(s for block in blocks for s in block[1]), covariance,
-                  np.array([-np.inf if lo is None else lo for lo, _ in ranges]),
-                  np.array([np.inf if hi is None else hi for _, hi in ranges]))
+    return Spread(
+        tuple(names),
+        tuple(s for block in blocks for s in block[1]),
+        covariance,
+        np.array([-np.inf if lo is None else lo for lo, _ in ranges]),
+        np.array([np.inf if hi is None else hi for _, hi in ranges]),
+    )
 
 
 def _range(name: str) -> tuple[float | None, float | None]:
@@ -83,8 +93,9 @@ def _range(name: str) -> tuple[float | None, float | None]:
     return (None, 0.0) if sign == "<= 0" else (0.0, None) if sign == ">= 0" else (None, None)
 
 
-def draw(coefficients: Coefficients, distribution: Spread, seed: int, fixed: dict[str, set[str]] | None = None
-         ) -> Coefficients:
+def draw(
+    coefficients: Coefficients, distribution: Spread, seed: int, fixed: dict[str, set[str]] | None = None
+) -> Coefficients:
     """One coefficient vector around ``coefficients`` for the replication with ``seed``.
 
     Args:
@@ -94,11 +105,13 @@ def draw(coefficients: Coefficients, distribution: Spread, seed: int, fixed: dic
         fixed: names per section the scenario sets explicitly: left as they are.
     """
     rng = np.random.default_rng([seed, STREAM])
-    shock = rng.multivariate_normal(np.zeros(len(distribution.names)), distribution.covariance,
-                                    method="eigh", check_valid="ignore")
+    shock = rng.multivariate_normal(
+        np.zeros(len(distribution.names)), distribution.covariance, method="eigh", check_valid="ignore"
+    )
     sections: dict[str, dict[str, float]] = {"choice": {}, "dynamics": {}, "valuation": {}, "heterogeneity": {}}
-    for name, section, delta, low, high in zip(distribution.names, distribution.sections, shock,
-                                               distribution.low, distribution.high):
+    for name, section, delta, low, high in zip(
+        distribution.names, distribution.sections, shock, distribution.low, distribution.high
+    ):
         if name in (fixed or {}).get(section, set()):
             continue
         value = getattr(coefficients, section)[name] + delta
@@ -106,8 +119,9 @@ def draw(coefficients: Coefficients, distribution: Spread, seed: int, fixed: dic
     return coefficients.replace(**sections)
 
 
-def replication_coefficients(scenario, seeds: list[int], coefficients: Coefficients | None = None
-                             ) -> list[Coefficients | None]:
+def replication_coefficients(
+    scenario, seeds: list[int], coefficients: Coefficients | None = None
+) -> list[Coefficients | None]:
     """The coefficients of each replication: drawn (:func:`draw`) where the scenario asks for
     parameter uncertainty (``run.uncertainty: parameters``), there are two replications or more and
     the coefficients file records its uncertainty; else None (the scenario's own) or ``coefficients``."""
@@ -120,8 +134,13 @@ def replication_coefficients(scenario, seeds: list[int], coefficients: Coefficie
     from abm.inputs.coefficients import load_coefficients
 
     behaviour = scenario.behaviour
-    base = load_coefficients(path).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation,
-                                           behaviour.heterogeneity)
-    fixed = {"choice": set(behaviour.choice), "dynamics": set(behaviour.dynamics),
-             "valuation": set(behaviour.valuation), "heterogeneity": set(behaviour.heterogeneity)}
+    base = load_coefficients(path).replace(
+        behaviour.choice, behaviour.dynamics, behaviour.valuation, behaviour.heterogeneity
+    )
+    fixed = {
+        "choice": set(behaviour.choice),
+        "dynamics": set(behaviour.dynamics),
+        "valuation": set(behaviour.valuation),
+        "heterogeneity": set(behaviour.heterogeneity),
+    }
     return [draw(base, distribution, seed, fixed) for seed in seeds]

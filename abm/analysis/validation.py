@@ -28,22 +28,27 @@ FACTS = CALIBRATION_DIR / "validation.yaml"
 
 @dataclass(frozen=True)
 class Measure:
-    meaning: str              # what the model computes, per run and year (from the time series)
-    unit: outcomes.Unit       # how its values are shown
+    meaning: str  # what the model computes, per run and year (from the time series)
+    unit: outcomes.Unit  # how its values are shown
 
 
 MEASURES = {
     "beneficiary_share": Measure("pensioners / participants", outcomes.indicator("beneficiary_share").unit),
-    "revenue_to_spending": Measure("(own money + public money + interest) / (basic pension + account pensions + "
-                                   "payments after exhaustion)", outcomes.RATIO),
+    "revenue_to_spending": Measure(
+        "(own money + public money + interest) / (basic pension + account pensions + payments after exhaustion)",
+        outcomes.RATIO,
+    ),
     "balance_to_spending": Measure("closing fund balance / spending", outcomes.RATIO),
     "balance_per_participant": Measure("closing fund balance / participants, yuan", outcomes.YUAN_PERSON),
     "subsidy_share_of_revenue": Measure("public money / revenue", outcomes.PERCENT),
     "basic_replacement_rate": Measure("12 x mean basic pension / mean rural income", outcomes.PERCENT),
-    "irr": Measure("pension-abm irr for the fact's grade, entry age and route (deterministic, expected values)",
-                   outcomes.PERCENT),
-    "crude_death_rate": Measure("deaths (all ages) / the mean of the population at the start and the end of the "
-                                "year, per person", outcomes.PER_MILLE),
+    "irr": Measure(
+        "pension-abm irr for the fact's grade, entry age and route (deterministic, expected values)", outcomes.PERCENT
+    ),
+    "crude_death_rate": Measure(
+        "deaths (all ages) / the mean of the population at the start and the end of the year, per person",
+        outcomes.PER_MILLE,
+    ),
 }
 REQUIRED = ("name", "measure", "year", "value", "range", "unit", "source", "checked", "comparability")
 OPTIONAL = ("from", "grade", "entry_age", "backpay")
@@ -79,24 +84,35 @@ def load_facts(path: Path = FACTS) -> list[Fact]:
             raise UserError("expected a mapping of fields", file=path, field=where)
         unknown = set(entry) - set(REQUIRED) - set(OPTIONAL)
         if unknown:
-            raise UserError(f"unknown field; allowed: {', '.join(REQUIRED + OPTIONAL)}", file=path,
-                            field=f"{where}.{sorted(unknown)[0]}")
+            raise UserError(
+                f"unknown field; allowed: {', '.join(REQUIRED + OPTIONAL)}",
+                file=path,
+                field=f"{where}.{sorted(unknown)[0]}",
+            )
         for name in REQUIRED:
             if name not in entry:
                 raise UserError("required field is missing", file=path, field=f"{where}.{name}")
         if entry["measure"] not in MEASURES:
-            raise UserError(f"unknown measure {entry['measure']!r}; allowed: {', '.join(MEASURES)}", file=path,
-                            field=f"{where}.measure")
+            raise UserError(
+                f"unknown measure {entry['measure']!r}; allowed: {', '.join(MEASURES)}",
+                file=path,
+                field=f"{where}.measure",
+            )
         if isinstance(entry["year"], bool) or not isinstance(entry["year"], int):
             raise UserError(f"expected a year, e.g. 2018, got {entry['year']!r}", file=path, field=f"{where}.year")
         low_high = entry["range"]
-        for name, value in (("value", entry["value"]), *((f"range[{k}]", v) for k, v in
-                            enumerate(low_high if isinstance(low_high, list) else []))):
+        for name, value in (
+            ("value", entry["value"]),
+            *((f"range[{k}]", v) for k, v in enumerate(low_high if isinstance(low_high, list) else [])),
+        ):
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise UserError(f"expected a finite number, got {value!r}", file=path, field=f"{where}.{name}")
         if not isinstance(low_high, list) or len(low_high) != 2 or not low_high[0] <= entry["value"] <= low_high[1]:
-            raise UserError(f"expected [low, high] around the value {entry['value']!r}, got {low_high!r}",
-                            file=path, field=f"{where}.range")
+            raise UserError(
+                f"expected [low, high] around the value {entry['value']!r}, got {low_high!r}",
+                file=path,
+                field=f"{where}.range",
+            )
         for name in ("name", "unit", "source", "checked", "comparability"):
             if not isinstance(entry[name], str) or not entry[name].strip():
                 raise UserError("expected a non-empty text", file=path, field=f"{where}.{name}")
@@ -107,30 +123,51 @@ def load_facts(path: Path = FACTS) -> list[Fact]:
             for name in ("grade", "entry_age"):
                 if isinstance(entry.get(name), bool) or not isinstance(entry.get(name), int):
                     raise UserError("an irr fact needs a whole number here", file=path, field=f"{where}.{name}")
-        facts.append(Fact(entry["name"], entry["measure"], entry["year"], float(entry["value"]),
-                          (float(low_high[0]), float(low_high[1])), entry["unit"], entry["source"], entry["checked"],
-                          entry["comparability"], str(entry.get("from", "")), entry.get("grade"),
-                          entry.get("entry_age"), bool(entry.get("backpay", False))))
+        facts.append(
+            Fact(
+                entry["name"],
+                entry["measure"],
+                entry["year"],
+                float(entry["value"]),
+                (float(low_high[0]), float(low_high[1])),
+                entry["unit"],
+                entry["source"],
+                entry["checked"],
+                entry["comparability"],
+                str(entry.get("from", "")),
+                entry.get("grade"),
+                entry.get("entry_age"),
+                bool(entry.get("backpay", False)),
+            )
+        )
     return facts
 
 
 def measures(ts: pd.DataFrame) -> pd.DataFrame:
     """The model's side of each time-series measure, one row per run and year."""
     revenue = ts["contributions"] + ts["backpayments"] + ts["public_spending"] + ts["interest"]
-    spending = (ts["public_basic_pension_central"] + ts["public_basic_pension_local"] + ts["public_bonus"]
-                + ts["account_pensions"] + ts["public_after_exhaustion"])
+    spending = (
+        ts["public_basic_pension_central"]
+        + ts["public_basic_pension_local"]
+        + ts["public_bonus"]
+        + ts["account_pensions"]
+        + ts["public_after_exhaustion"]
+    )
     spent = spending.where(spending > 0)
-    before = ts.groupby("run")["population"].shift(1)     # the first year's start is not in the series
-    return pd.DataFrame({
-        "run": ts["run"], "year": ts["year"],
-        "beneficiary_share": ts["beneficiary_share"],
-        "revenue_to_spending": revenue / spent,
-        "balance_to_spending": ts["fund_balance"] / spent,
-        "balance_per_participant": ts["fund_balance"] / ts["participants"].where(ts["participants"] > 0),
-        "subsidy_share_of_revenue": ts["public_spending"] / revenue.where(revenue > 0),
-        "basic_replacement_rate": MONTHS * ts["mean_basic_pension"] / ts["mean_income"],
-        "crude_death_rate": ts["deaths"] / ((before + ts["population"]) / 2),
-    })
+    before = ts.groupby("run")["population"].shift(1)  # the first year's start is not in the series
+    return pd.DataFrame(
+        {
+            "run": ts["run"],
+            "year": ts["year"],
+            "beneficiary_share": ts["beneficiary_share"],
+            "revenue_to_spending": revenue / spent,
+            "balance_to_spending": ts["fund_balance"] / spent,
+            "balance_per_participant": ts["fund_balance"] / ts["participants"].where(ts["participants"] > 0),
+            "subsidy_share_of_revenue": ts["public_spending"] / revenue.where(revenue > 0),
+            "basic_replacement_rate": MONTHS * ts["mean_basic_pension"] / ts["mean_income"],
+            "crude_death_rate": ts["deaths"] / ((before + ts["population"]) / 2),
+        }
+    )
 
 
 def compare(scenario: Scenario, facts: list[Fact], timeseries: pd.DataFrame) -> pd.DataFrame:
@@ -144,16 +181,33 @@ def compare(scenario: Scenario, facts: list[Fact], timeseries: pd.DataFrame) -> 
         else:
             values = series.loc[series["year"] == fact.year, fact.measure].dropna()
             if values.empty:
-                raise UserError(f"the model has no value of {fact.measure} in {fact.year} (the scenario runs "
-                                f"{scenario.start_year}-{scenario.end_year})", field=fact.name)
+                raise UserError(
+                    f"the model has no value of {fact.measure} in {fact.year} (the scenario runs "
+                    f"{scenario.start_year}-{scenario.end_year})",
+                    field=fact.name,
+                )
             mean, low, high = bands(values)
         inside = fact.range[0] <= mean <= fact.range[1]
         side = "inside" if inside else ("below" if mean < fact.range[0] else "above")
-        rows.append({"name": fact.name, "measure": fact.measure, "year": fact.year, "observed": fact.value,
-                     "range_low": fact.range[0], "range_high": fact.range[1], "model": mean, "model_low": low,
-                     "model_high": high, "verdict": side,
-                     "checked": "no" if fact.checked.startswith("unchecked") else
-                     "partly" if "unchecked" in fact.checked else "yes"})
+        rows.append(
+            {
+                "name": fact.name,
+                "measure": fact.measure,
+                "year": fact.year,
+                "observed": fact.value,
+                "range_low": fact.range[0],
+                "range_high": fact.range[1],
+                "model": mean,
+                "model_low": low,
+                "model_high": high,
+                "verdict": side,
+                "checked": "no"
+                if fact.checked.startswith("unchecked")
+                else "partly"
+                if "unchecked" in fact.checked
+                else "yes",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -162,7 +216,7 @@ def _fmt(measure: str, value: float) -> str:
     return MEASURES[measure].unit.marked(value)
 
 
-WHY = {   # why the model may lie outside, by measure and side (from what the baseline's runs show)
+WHY = {  # why the model may lie outside, by measure and side (from what the baseline's runs show)
     ("beneficiary_share", "above"): "Qi County's scheme started in 2011 with everyone 60+ drawing at once and "
     "few young enrolling; nationally the 2009 pilot counties enrolled the young earlier (family binding)",
     ("beneficiary_share", "below"): "Qi County's population is younger than rural China's (65+ 8.3% in 2010), "
@@ -214,39 +268,57 @@ def _sentence(text: str) -> str:
 def report(scenario: Scenario, facts: list[Fact], table: pd.DataFrame, runs: int, seconds: float) -> str:
     """validation.md: the table, a plain verdict per fact, and the facts' sources and caveats."""
     outside = table[table["verdict"] != "inside"]
-    lines = [f"# Validation of {scenario.name} against facts the calibration does not use", "",
-             f"{runs} runs of {scenario.population.residents or 'all'} residents, {scenario.start_year}-"
-             f"{scenario.end_year}, in {seconds:.0f} s. Model: mean over runs [90% band]; `irr` facts are "
-             "`pension-abm irr` (expected values, no band). A fact is met when the model's mean lies in its "
-             "observed range. Most facts are national (ministry bulletins, published studies) and the model is one "
-             "county (Qi County, Shanxi) under the national minimum rules, so ratios are compared, not levels; the "
-             "crude death rate is the county's own. "
-             "Facts and sources: `abm/calibration/validation.yaml`; definitions of the measures below.", "",
-             f"**{len(table) - len(outside)} of {len(table)} facts inside their observed range.**", "",
-             "![validation](validation.png)", ""]
+    lines = [
+        f"# Validation of {scenario.name} against facts the calibration does not use",
+        "",
+        f"{runs} runs of {scenario.population.residents or 'all'} residents, {scenario.start_year}-"
+        f"{scenario.end_year}, in {seconds:.0f} s. Model: mean over runs [90% band]; `irr` facts are "
+        "`pension-abm irr` (expected values, no band). A fact is met when the model's mean lies in its "
+        "observed range. Most facts are national (ministry bulletins, published studies) and the model is one "
+        "county (Qi County, Shanxi) under the national minimum rules, so ratios are compared, not levels; the "
+        "crude death rate is the county's own. "
+        "Facts and sources: `abm/calibration/validation.yaml`; definitions of the measures below.",
+        "",
+        f"**{len(table) - len(outside)} of {len(table)} facts inside their observed range.**",
+        "",
+        "![validation](validation.png)",
+        "",
+    ]
     rows = []
     for row in table.itertuples():
         m = row.measure
         band = "" if row.model_low == row.model_high else f" [{_fmt(m, row.model_low)}, {_fmt(m, row.model_high)}]"
-        rows.append([row.name, str(row.year), _fmt(m, row.observed), f"{_fmt(m, row.range_low)}-"
-                     f"{_fmt(m, row.range_high)}", f"{_fmt(m, row.model)}{band}", row.verdict, row.checked])
-    lines.append(tables.markdown(["fact", "year", "observed", "range", "model [90% band]", "verdict", "checked"],
-                                 rows))
+        rows.append(
+            [
+                row.name,
+                str(row.year),
+                _fmt(m, row.observed),
+                f"{_fmt(m, row.range_low)}-{_fmt(m, row.range_high)}",
+                f"{_fmt(m, row.model)}{band}",
+                row.verdict,
+                row.checked,
+            ]
+        )
+    lines.append(tables.markdown(["fact", "year", "observed", "range", "model [90% band]", "verdict", "checked"], rows))
     lines += ["", "## Where the model is outside the observed range, and why that may be", ""]
     if outside.empty:
         lines.append("Nowhere: every fact's model mean lies in its observed range.")
     for row in outside.itertuples():
         fact = next(f for f in facts if f.name == row.name)
-        lines.append(f"- **{row.name}** ({row.year}): model {_fmt(row.measure, row.model)} is {row.verdict} the "
-                     f"observed {_fmt(row.measure, row.range_low)}-{_fmt(row.measure, row.range_high)}. "
-                     f"{_sentence(WHY.get((row.measure, row.verdict), ''))}Comparability: {fact.comparability}.")
+        lines.append(
+            f"- **{row.name}** ({row.year}): model {_fmt(row.measure, row.model)} is {row.verdict} the "
+            f"observed {_fmt(row.measure, row.range_low)}-{_fmt(row.measure, row.range_high)}. "
+            f"{_sentence(WHY.get((row.measure, row.verdict), ''))}Comparability: {fact.comparability}."
+        )
     measures_rows = [[f"`{name}`", measure.meaning] for name, measure in MEASURES.items()]
     lines += ["", "## Measures", "", tables.markdown(["measure", "the model's side"], measures_rows)]
     lines += ["", "## Facts and sources", ""]
     for fact in facts:
         derived = f" ({fact.derived_from})" if fact.derived_from else ""
-        lines.append(f"- **{fact.name}**: {_fmt(fact.measure, fact.value)}{derived}, {fact.unit}. Source: "
-                     f"{fact.source}. Checked: {fact.checked}.")
+        lines.append(
+            f"- **{fact.name}**: {_fmt(fact.measure, fact.value)}{derived}, {fact.unit}. Source: "
+            f"{fact.source}. Checked: {fact.checked}."
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -264,15 +336,20 @@ def figure(facts: list[Fact], timeseries: pd.DataFrame, title: str) -> Figure:
         scale = unit.scale
         stats = bands(series.groupby("year")[name]) * scale
         ax.plot(stats.index, stats["mean"], color="C0", label="model (mean)")
-        ax.fill_between(stats.index, stats["low"], stats["high"], color="C0", alpha=0.2, lw=0,
-                        label="model 90% band")
+        ax.fill_between(stats.index, stats["low"], stats["high"], color="C0", alpha=0.2, lw=0, label="model 90% band")
         obs = [f for f in facts if f.measure == name]
-        ax.errorbar([f.year for f in obs], [f.value * scale for f in obs],
-                    yerr=np.array([[f.value - f.range[0], f.range[1] - f.value] for f in obs]).T * scale,
-                    fmt="o", color="C3", capsize=3, label="observed, range")
+        ax.errorbar(
+            [f.year for f in obs],
+            [f.value * scale for f in obs],
+            yerr=np.array([[f.value - f.range[0], f.range[1] - f.value] for f in obs]).T * scale,
+            fmt="o",
+            color="C3",
+            capsize=3,
+            label="observed, range",
+        )
         ax.set_title(name.replace("_", " ") + (f" ({unit.shown})" if unit.symbol else ""), fontsize=10)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=11)
@@ -280,25 +357,37 @@ def figure(facts: list[Fact], timeseries: pd.DataFrame, title: str) -> Figure:
     return fig
 
 
-def validate(scenario: Scenario, runs: int, workers: int, out: Path, facts_file: Path = FACTS,
-             progress: bool = False) -> tuple[Path, pd.DataFrame, float]:
+def validate(
+    scenario: Scenario, runs: int, workers: int, out: Path, facts_file: Path = FACTS, progress: bool = False
+) -> tuple[Path, pd.DataFrame, float]:
     """Run the scenario to the last fact's year, compare, and write the folder atomically."""
     destinations.check(out, "validate")
     facts = load_facts(facts_file)
     last = max([f.year for f in facts if f.measure != "irr"], default=scenario.start_year)
-    short = scenario.model_copy(update={"end_year": max(min(last, scenario.end_year), scenario.start_year),
-                                        "run": scenario.run.model_copy(update={"report_years": None})})
+    short = scenario.model_copy(
+        update={
+            "end_year": max(min(last, scenario.end_year), scenario.start_year),
+            "run": scenario.run.model_copy(update={"report_years": None}),
+        }
+    )
     started = time.perf_counter()
     result = replications.run(short, runs=runs, workers=workers, progress=progress)
     table = compare(scenario, facts, result.timeseries)
     seconds = time.perf_counter() - started
     with atomic.folder(out) as staging:
-        metadata = {**destinations.marker("validate"), "scenario": scenario.name, "runs": runs,
-                    "seed": result.seed, "wall_seconds": round(seconds, 3),
-                    "finished_at": datetime.now(UTC).isoformat(timespec="seconds")}
+        metadata = {
+            **destinations.marker("validate"),
+            "scenario": scenario.name,
+            "runs": runs,
+            "seed": result.seed,
+            "wall_seconds": round(seconds, 3),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         (staging / destinations.MARKER).write_text(json.dumps(metadata, indent=2))
         table.to_csv(staging / "validation.csv", index=False)
         (staging / "validation.md").write_text(report(short, facts, table, runs, seconds))
-        save(figure(facts, result.timeseries, f"{scenario.name} against national facts ({runs} runs)"),
-             staging / "validation.png")
+        save(
+            figure(facts, result.timeseries, f"{scenario.name} against national facts ({runs} runs)"),
+            staging / "validation.png",
+        )
     return Path(out), table, seconds

@@ -80,7 +80,7 @@ def folder(out: Path) -> Iterator[Path]:
         if out.exists():
             out.rename(old)
         staging.rename(out)
-    except BaseException:   # the earlier folder back in place, no staging left
+    except BaseException:  # the earlier folder back in place, no staging left
         if old.exists() and not out.exists():
             old.rename(out)
         shutil.rmtree(staging, ignore_errors=True)
@@ -104,7 +104,7 @@ def files(out: Path) -> Iterator[Path]:
         written = sorted(p.relative_to(staging) for p in staging.rglob("*") if p.is_file())
         for relative in written:
             (out / relative).parent.mkdir(parents=True, exist_ok=True)
-        for relative in written:   # renames only, one after the other: nothing left to fail between them
+        for relative in written:  # renames only, one after the other: nothing left to fail between them
             (staging / relative).replace(out / relative)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -21,10 +21,10 @@ from abm.infra.errors import UserError
 
 MARKER = "metadata.json"
 KINDS = ("run", "compare", "sweep", "calibration", "validate", "search")
-WHOLE = ("run", "compare", "validate")   # kinds replaced as a whole: built beside the folder, then renamed
-NAME_MAX = 255            # bytes in one name of a path, where the file system does not say
-PACKAGE = Path(__file__).resolve().parent.parent   # the abm package
-FITTED = Path("fitted") / "coefficients.yaml"   # the calibration folder's marker (status: fitted)
+WHOLE = ("run", "compare", "validate")  # kinds replaced as a whole: built beside the folder, then renamed
+NAME_MAX = 255  # bytes in one name of a path, where the file system does not say
+PACKAGE = Path(__file__).resolve().parent.parent  # the abm package
+FITTED = Path("fitted") / "coefficients.yaml"  # the calibration folder's marker (status: fitted)
 
 
 def marker(kind: str) -> dict:
@@ -57,8 +57,9 @@ def kind_of(folder: Path) -> str | None:
 def default(parent: Path, name: str, file: Path | None = None) -> Path:
     """``parent/name`` for a folder named after a scenario or sweep (its ``file``); '.' and '..' are refused."""
     if name in ("", ".", "..") or "/" in name or "\\" in name:
-        raise UserError(f"{name!r} cannot name a results folder; give it another name or use --out",
-                        file=file, field="name")
+        raise UserError(
+            f"{name!r} cannot name a results folder; give it another name or use --out", file=file, field="name"
+        )
     return Path(parent) / name
 
 
@@ -79,29 +80,40 @@ def check(out: Path, kind: str, option: str = "--out") -> Path:
     check_names(given, option, staged=kind in WHOLE)
     try:
         _check_folder(given, kind, option)
-    except OSError as err:   # a link loop, a folder that cannot be read ...
+    except OSError as err:  # a link loop, a folder that cannot be read ...
         raise UserError(f"cannot be used ({err.strerror or err})", file=given, field=option) from None
     return out
 
 
 def _check_folder(given: Path, kind: str, option: str) -> None:
     if given.is_symlink() and not given.exists():
-        raise UserError(f"is a symbolic link to {given.readlink()}, which does not exist; create that folder, "
-                        "remove the link or choose another folder", file=given, field=option)
+        raise UserError(
+            f"is a symbolic link to {given.readlink()}, which does not exist; create that folder, "
+            "remove the link or choose another folder",
+            file=given,
+            field=option,
+        )
     path = given.resolve()
     if path.exists() and not path.is_dir():
         raise UserError("is a file, not a folder; it is left as it is: choose a folder", file=given, field=option)
     if kind in WHOLE and os.path.ismount(path):
-        raise UserError(f"is a mount point: a {kind} folder is built beside its place and renamed into it, which a "
-                        f"mount point cannot take; name a folder inside it, e.g. {given / 'results'}",
-                        file=given, field=option)
+        raise UserError(
+            f"is a mount point: a {kind} folder is built beside its place and renamed into it, which a "
+            f"mount point cannot take; name a folder inside it, e.g. {given / 'results'}",
+            file=given,
+            field=option,
+        )
     if PACKAGE.is_relative_to(path) or Path.cwd().resolve().is_relative_to(path):
-        raise UserError("holds the working folder or the project's own files; choose a folder inside it",
-                        file=given, field=option)
+        raise UserError(
+            "holds the working folder or the project's own files; choose a folder inside it", file=given, field=option
+        )
     if path.is_dir() and any(path.iterdir()) and kind_of(path) != kind:
         found = kind_of(path)
-        what = f"an earlier {found} folder, not a {kind} folder" if found else (
-            f"not empty and not an earlier {kind} folder of pension-abm (no marker, see results/README.md)")
+        what = (
+            f"an earlier {found} folder, not a {kind} folder"
+            if found
+            else (f"not empty and not an earlier {kind} folder of pension-abm (no marker, see results/README.md)")
+        )
         raise UserError(f"{what}; it is left as it is: choose a new or empty folder", file=given, field=option)
     _check_writable(path, kind, given, option)
 
@@ -110,7 +122,7 @@ def check_names(given: Path, option: str, staged: bool) -> None:
     """Refuse a path with a name longer than the file system holds (255 bytes on most), counting
     for the last one the temporary name it is built under if ``staged``."""
     limit = NAME_MAX
-    for folder in (given.absolute(), *given.absolute().parents):   # the file system of the nearest existing folder
+    for folder in (given.absolute(), *given.absolute().parents):  # the file system of the nearest existing folder
         try:
             limit = os.pathconf(folder, "PC_NAME_MAX")
             break
@@ -119,18 +131,25 @@ def check_names(given: Path, option: str, staged: bool) -> None:
     shown = _cut(str(given), 120)
     for part in given.parts:
         if len(os.fsencode(part)) > limit:
-            raise UserError(f"the name {_cut(part)!r} is {len(os.fsencode(part)):,} bytes long; the file system "
-                            f"holds names of at most {limit} bytes", file=shown, field=option)
+            raise UserError(
+                f"the name {_cut(part)!r} is {len(os.fsencode(part)):,} bytes long; the file system "
+                f"holds names of at most {limit} bytes",
+                file=shown,
+                field=option,
+            )
     extra = len(os.fsencode(staging_name(""))) if staged else 0
     if len(os.fsencode(given.name)) + extra > limit:
-        raise UserError(f"the name {_cut(given.name)!r} is {len(os.fsencode(given.name)):,} bytes long; at most "
-                        f"{limit - extra} here: it is written under a temporary name {extra} bytes longer first",
-                        file=shown, field=option)
+        raise UserError(
+            f"the name {_cut(given.name)!r} is {len(os.fsencode(given.name)):,} bytes long; at most "
+            f"{limit - extra} here: it is written under a temporary name {extra} bytes longer first",
+            file=shown,
+            field=option,
+        )
 
 
 def _cut(text: str, keep: int = 40) -> str:
     """``text``, its middle cut out if it is longer than ``keep`` characters."""
-    return text if len(text) <= keep else f"{text[:keep // 2]}...{text[-keep // 2:]}"
+    return text if len(text) <= keep else f"{text[: keep // 2]}...{text[-keep // 2 :]}"
 
 
 def _check_writable(path: Path, kind: str, given: Path, option: str) -> None:
@@ -144,8 +163,9 @@ def _check_writable(path: Path, kind: str, given: Path, option: str) -> None:
         with tempfile.TemporaryFile(dir=target):
             pass
     except OSError as err:
-        raise UserError(f"cannot be written: no file can be created in {target} ({err.strerror or err})",
-                        file=given, field=option) from None
+        raise UserError(
+            f"cannot be written: no file can be created in {target} ({err.strerror or err})", file=given, field=option
+        ) from None
 
 
 def check_file(out: Path, mark: str, option: str = "--out") -> Path:
@@ -165,7 +185,11 @@ def check_file(out: Path, mark: str, option: str = "--out") -> Path:
         except (OSError, UnicodeDecodeError):
             ours = False
         if not ours:
-            raise UserError(f"exists and was not written by this command (its first line does not start with "
-                            f"{mark!r}); it is left as it is: choose another file", file=given, field=option)
+            raise UserError(
+                f"exists and was not written by this command (its first line does not start with "
+                f"{mark!r}); it is left as it is: choose another file",
+                file=given,
+                field=option,
+            )
     _check_writable(path, "run", given, option)
     return out

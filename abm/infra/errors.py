@@ -9,8 +9,7 @@ from pathlib import Path
 class UserError(Exception):
     """Bad input from a user: names the file, the field and what is allowed."""
 
-    def __init__(self, message: str, file: str | Path | None = None, field: str | None = None,
-                 line: int | None = None):
+    def __init__(self, message: str, file: str | Path | None = None, field: str | None = None, line: int | None = None):
         self.file = str(file) if file is not None else None
         self.field = field
         self.line = line
@@ -30,8 +29,9 @@ class CrossFieldError(ValueError):
         self.fields = fields
 
 
-def validation_message(error: dict, allowed: Callable[[], list[str]],
-                       missing: str = "required field is missing") -> str:
+def validation_message(
+    error: dict, allowed: Callable[[], list[str]], missing: str = "required field is missing"
+) -> str:
     """One pydantic error (an item of ``ValidationError.errors()``) as a message: an unknown field
     lists ``allowed()``, a missing one says so, and the value given is quoted once.
 
@@ -56,4 +56,4 @@ def quoted(value: object, keep: int = 60) -> str:
     if len(text) <= keep:
         return text
     size = f", {len(value):,} characters" if isinstance(value, str) else ""
-    return f"{text[:keep // 2]}...{text[-keep // 2:]}{size}"
+    return f"{text[: keep // 2]}...{text[-keep // 2 :]}{size}"

@@ -23,7 +23,7 @@ class InProcess(Executor):
         future: Future = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except Exception as err:   # the task's error, raised by result() as a pool's would be
+        except Exception as err:  # the task's error, raised by result() as a pool's would be
             future.set_exception(err)
         return future
 

@@ -27,11 +27,11 @@ from pathlib import Path
 from abm.infra.errors import UserError
 
 MIB = 1 << 20
-BYTES_PER_RESIDENT = {False: 150, True: 600}   # bytes, by whether lifetime accounts are kept
-MODEL_BYTES = 26 * MIB      # a simulation's fixed part
-PROCESS_BYTES = 160 * MIB    # resident memory of the command's process with the model imported
-POOL_BYTES = 140 * MIB       # a process pool's forkserver (the model imported) and resource tracker
-WORKER_BYTES = 50 * MIB      # a worker's own memory besides its simulation (the rest shared with the forkserver)
+BYTES_PER_RESIDENT = {False: 150, True: 600}  # bytes, by whether lifetime accounts are kept
+MODEL_BYTES = 26 * MIB  # a simulation's fixed part
+PROCESS_BYTES = 160 * MIB  # resident memory of the command's process with the model imported
+POOL_BYTES = 140 * MIB  # a process pool's forkserver (the model imported) and resource tracker
+WORKER_BYTES = 50 * MIB  # a worker's own memory besides its simulation (the rest shared with the forkserver)
 # address space of one process simulating (RLIMIT_AS counts it, not resident memory): under `ulimit -v`
 # a 4-year run of 2,000 residents needs less than 700,000 KiB, one of 100,000 residents 800,000-900,000
 PROCESS_ADDRESS_SPACE = 700 * MIB
@@ -39,8 +39,10 @@ PROCESS_ADDRESS_SPACE = 700 * MIB
 
 def advice(workers: bool = True) -> str:
     """What makes a command need less memory: fewer residents, fewer workers (``workers``)."""
-    ways = ["fewer residents (population.residents, or --residents where the command has it)",
-            *(["fewer --workers"] if workers else [])]
+    ways = [
+        "fewer residents (population.residents, or --residents where the command has it)",
+        *(["fewer --workers"] if workers else []),
+    ]
     return f"use {ways[0]} or {ways[1]}" if len(ways) > 1 else f"use {ways[0]}"
 
 
@@ -92,11 +94,14 @@ def _cgroup_room(membership: Path = Path("/proc/self/cgroup"), root: Path = CGRO
         if line.count(":") < 2:
             continue
         _, controllers, path = line.split(":", 2)
-        if controllers == "":           # v2: one hierarchy
+        if controllers == "":  # v2: one hierarchy
             folder, limit_name, usage_name = root / path.lstrip("/"), "memory.max", "memory.current"
         elif "memory" in controllers.split(","):
-            folder, limit_name, usage_name = (root / "memory" / path.lstrip("/"), "memory.limit_in_bytes",
-                                              "memory.usage_in_bytes")
+            folder, limit_name, usage_name = (
+                root / "memory" / path.lstrip("/"),
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+            )
         else:
             continue
         for parent in (folder, *folder.parents):
@@ -107,9 +112,13 @@ def _cgroup_room(membership: Path = Path("/proc/self/cgroup"), root: Path = CGRO
                 usage = int((parent / usage_name).read_text().strip())
             except (OSError, ValueError):
                 continue
-            if limit.isdigit() and int(limit) < 1 << 60:   # "max", or v1's huge number: no limit
-                room.append((max(int(limit) - usage, 0), f"left by the cgroup's limit ({parent / limit_name}: "
-                                                        f"{size(int(limit))}, {size(usage)} in use)"))
+            if limit.isdigit() and int(limit) < 1 << 60:  # "max", or v1's huge number: no limit
+                room.append(
+                    (
+                        max(int(limit) - usage, 0),
+                        f"left by the cgroup's limit ({parent / limit_name}: {size(int(limit))}, {size(usage)} in use)",
+                    )
+                )
     return room
 
 
@@ -124,8 +133,15 @@ def size(n: float) -> str:
     return f"{n / (1 << 30):,.1f} GiB" if n >= 1 << 30 else f"{n / MIB:,.0f} MiB"
 
 
-def check(residents: int, models: int = 1, workers: int = 1, what: str = "the command",
-          file: str | Path | None = None, field: str | None = None, lifetime: bool = False) -> None:
+def check(
+    residents: int,
+    models: int = 1,
+    workers: int = 1,
+    what: str = "the command",
+    file: str | Path | None = None,
+    field: str | None = None,
+    lifetime: bool = False,
+) -> None:
     """Refuse a command whose estimated peak exceeds the memory left, or a process's address space limit.
 
     Args:
@@ -143,11 +159,18 @@ def check(residents: int, models: int = 1, workers: int = 1, what: str = "the co
     room = available()
     described = f"{what}, {residents:,} residents,"
     if room is not None and total > room[0]:
-        raise UserError(f"{described} needs about {size(total)} of memory; {size(room[0])} is {room[1]}: "
-                        f"{advice(parallel)}", file=file, field=field)
+        raise UserError(
+            f"{described} needs about {size(total)} of memory; {size(room[0])} is {room[1]}: {advice(parallel)}",
+            file=file,
+            field=field,
+        )
     limit = address_space()
     per_process = PROCESS_ADDRESS_SPACE + models * (MODEL_BYTES + residents * BYTES_PER_RESIDENT[lifetime])
     if limit is not None and per_process > limit:
-        raise UserError(f"{described} needs about {size(per_process)} of address space in each simulating "
-                        f"process; the limit is {size(limit)} (RLIMIT_AS, `ulimit -v`): "
-                        f"{advice(False)}, or raise the limit", file=file, field=field)
+        raise UserError(
+            f"{described} needs about {size(per_process)} of address space in each simulating "
+            f"process; the limit is {size(limit)} (RLIMIT_AS, `ulimit -v`): "
+            f"{advice(False)}, or raise the limit",
+            file=file,
+            field=field,
+        )

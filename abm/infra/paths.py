@@ -5,11 +5,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-PACKAGE = Path(str(resources.files("abm")))   # the installed package (a checkout's abm/ in development)
+PACKAGE = Path(str(resources.files("abm")))  # the installed package (a checkout's abm/ in development)
 DATA_DIR = PACKAGE / "data"
-SCENARIOS_DIR = PACKAGE / "scenarios"          # shipped scenarios, and sweeps/
+SCENARIOS_DIR = PACKAGE / "scenarios"  # shipped scenarios, and sweeps/
 DEFAULT_SCENARIO = SCENARIOS_DIR / "baseline.yaml"
-CALIBRATION_DIR = PACKAGE / "calibration"      # fitted coefficients, targets, survey codebook and stand-in
+CALIBRATION_DIR = PACKAGE / "calibration"  # fitted coefficients, targets, survey codebook and stand-in
 
 
 def checkout_calibration() -> Path | None:

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from abm.infra.errors import UserError
 from abm.infra.memory import ADVICE
 
-PR_SET_PDEATHSIG = 1   # <linux/prctl.h>
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def die_with_parent() -> None:
@@ -48,16 +48,17 @@ def watch(pid: int) -> None:
     except ProcessLookupError:
         os.kill(os.getpid(), signal.SIGKILL)
         return
-    except OSError:   # no pidfd (old kernel): poll
+    except OSError:  # no pidfd (old kernel): poll
         handle = None
 
     def wait() -> None:
         if handle is not None:
-            select.select([handle], [], [])   # readable once the process has exited
+            select.select([handle], [], [])  # readable once the process has exited
         else:
             while alive(pid):
                 time.sleep(1.0)
         os.kill(os.getpid(), signal.SIGKILL)
+
     threading.Thread(target=wait, name=f"watch-{pid}", daemon=True).start()
 
 
@@ -73,7 +74,7 @@ def alive(pid: int) -> bool:
 
 
 def _initializer(main_pid: int) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C is the main process's to handle
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     watch(main_pid)
 
 
@@ -84,16 +85,18 @@ def pool(workers: int, preload: list[str]) -> Iterator[ProcessPoolExecutor]:
     Leaving the block normally waits for the work submitted; leaving it by an exception (Ctrl-C,
     SIGTERM, an error) cancels the rest and terminates the workers.
     """
-    context = multiprocessing.get_context("forkserver")   # safe with threads, unlike fork
+    context = multiprocessing.get_context("forkserver")  # safe with threads, unlike fork
     context.set_forkserver_preload(preload)
-    executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_initializer,
-                                   initargs=(os.getpid(),))
+    executor = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_initializer, initargs=(os.getpid(),)
+    )
     try:
         yield executor
-    except BrokenProcessPool:   # a worker killed: the kernel's out-of-memory killer, most often
+    except BrokenProcessPool:  # a worker killed: the kernel's out-of-memory killer, most often
         stop(executor)
-        raise UserError(f"a worker process was killed (most often by the system, for lack of memory): {ADVICE}"
-                        ) from None
+        raise UserError(
+            f"a worker process was killed (most often by the system, for lack of memory): {ADVICE}"
+        ) from None
     except BaseException:
         stop(executor)
         raise
@@ -105,7 +108,7 @@ def release_semaphores() -> None:
     process's pools as that exit would, so that the resource tracker has none left to warn about."""
     from multiprocessing import synchronize, util
 
-    for finalizer in list(util._finalizer_registry.values()):   # (no public handle on them)
+    for finalizer in list(util._finalizer_registry.values()):  # (no public handle on them)
         if getattr(finalizer, "_callback", None) is synchronize.SemLock._cleanup:
             finalizer()
 
@@ -115,7 +118,7 @@ def stop(executor: ProcessPoolExecutor) -> None:
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
-        processes = list((executor._processes or {}).values())   # (no public handle on them)
+        processes = list((executor._processes or {}).values())  # (no public handle on them)
         executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             if process.is_alive():

@@ -24,6 +24,7 @@ def bar(*columns, console=None, **task) -> Iterator[Callable[..., None]]:
             started.append(progress.add_task(task.pop("description", ""), **task))
             progress.start()
         progress.update(started[0], **fields)
+
     try:
         yield update
     finally:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 Year = Annotated[int, Field(ge=1900, le=2200)]
-SUM_TOLERANCE = 1e-9       # shares drawn from must add up to 1 this closely (numpy's own limit is 1.5e-8)
+SUM_TOLERANCE = 1e-9  # shares drawn from must add up to 1 this closely (numpy's own limit is 1.5e-8)
 AGE_BAND = re.compile(r"^(\d+)-(\d+)$")
 
 
@@ -89,25 +89,30 @@ class County(Strict):
 
     name: str
     population: Annotated[int, Field(ge=1, le=50_000_000)] = Field(
-        description="persons (at most 50 million, a province, simulated one to one with population.residents: null)")
+        description="persons (at most 50 million, a province, simulated one to one with population.residents: null)"
+    )
     age_bands: Annotated[dict[str, Share], AfterValidator(_age_bands)] = Field(
-        description="share of the whole population in each band 'first-last' (normalised)")
+        description="share of the whole population in each band 'first-last' (normalised)"
+    )
     male_share: Share
     birth_rate: Annotated[float, Field(ge=0.0, le=0.1)] = Field(description="births per person per year")
     household_size: Annotated[float, Field(ge=1.0, le=20.0)] = Field(description="persons per household")
     villages: Annotated[int, Field(ge=1, le=100_000)]
     employee_scheme_share: Share
     mortality_level: Annotated[float, Field(gt=0.0, le=10.0)] = Field(
-        description="multiplier of the life table's one-year death probabilities")
+        description="multiplier of the life table's one-year death probabilities"
+    )
     out_migration_rate: Share = Field(description="share of residents aged 16-45 leaving per year")
     return_migration_rate: Share = Field(description="share of the out-migrants still away returning per year")
     in_migration_rate: Annotated[float, Field(ge=0.0, le=0.5)] = Field(
-        description="persons moving in per year, per person of the population")
-    in_migration_ages: Annotated[tuple[Annotated[int, Field(ge=16, le=100)], Annotated[int, Field(ge=16, le=100)]],
-                                 AfterValidator(_first_last)] = Field(
-        description="first and last age of those moving in, years")
-    rural_income: Annotated[dict[Year, Annotated[float, Field(gt=0.0, le=10_000_000.0)]],
-                            AfterValidator(_ascending)] = Field(description="yuan per person per year, by year")
+        description="persons moving in per year, per person of the population"
+    )
+    in_migration_ages: Annotated[
+        tuple[Annotated[int, Field(ge=16, le=100)], Annotated[int, Field(ge=16, le=100)]], AfterValidator(_first_last)
+    ] = Field(description="first and last age of those moving in, years")
+    rural_income: Annotated[
+        dict[Year, Annotated[float, Field(gt=0.0, le=10_000_000.0)]], AfterValidator(_ascending)
+    ] = Field(description="yuan per person per year, by year")
     income_dispersion: Annotated[float, Field(ge=0.0, le=3.0)] = Field(description="sd of log income")
     income_shock: Annotated[float, Field(ge=0.0, le=2.0)] = Field(description="sd of the yearly log income shock")
     education_shares: Annotated[Education[Share], AfterValidator(_sums_to_one)]
@@ -116,7 +121,8 @@ class County(Strict):
     children: Children
     reliance_on_children: Reliance
     schooling: Annotated[dict[Annotated[int, Field(ge=16, le=30)], Share], AfterValidator(_sums_to_one)] = Field(
-        description="share of each cohort leaving school at each age 16-30; adds up to 1")
+        description="share of each cohort leaving school at each age 16-30; adds up to 1"
+    )
     disabled_share: Share
     poor_share: Share
     awareness: Beta
@@ -124,10 +130,12 @@ class County(Strict):
     financial_literacy: Share = Field(description="share of residents 16+ who understand compound interest")
     gdp: Annotated[dict[Year, Annotated[float, Field(gt=0.0, le=1e15)]], AfterValidator(_ascending)] = Field(
         description="gross domestic product of the county, yuan per year, by year (moved with mean rural income "
-                    "outside the years given)")
+        "outside the years given)"
+    )
     budget_revenue: Annotated[dict[Year, Annotated[float, Field(gt=0.0, le=1e15)]], AfterValidator(_ascending)] = Field(
         description="general public budget revenue collected in the county, yuan per year, by year (moved with "
-                    "mean rural income outside the years given)")
+        "mean rural income outside the years given)"
+    )
 
     @model_validator(mode="after")
     def _groups(self) -> County:
@@ -171,8 +179,9 @@ def load_county_values(ref: str, relative_to: Path | None, overrides: dict[str, 
     for name, value in overrides.items():
         if name not in County.model_fields or name == "name":
             raise OverrideError(f"unknown county value; allowed: {', '.join(_allowed())}", (name,))
-        merged[name] = merge(merged[name], value) if isinstance(merged.get(name), dict) and isinstance(
-            value, dict) else value
+        merged[name] = (
+            merge(merged[name], value) if isinstance(merged.get(name), dict) and isinstance(value, dict) else value
+        )
     try:
         return County.model_validate(merged)
     except ValidationError as err:
@@ -186,8 +195,14 @@ def _validate(values: dict, path: Path, node) -> None:
         County.model_validate(values)
     except ValidationError as err:
         loc, message = _first(err)
-        line = max((depth_and_line(node, (loc[0], key, *loc[1:])) for key in ("value", "values")),
-                   key=lambda found: found[0])[1] if loc else None
+        line = (
+            max(
+                (depth_and_line(node, (loc[0], key, *loc[1:])) for key in ("value", "values")),
+                key=lambda found: found[0],
+            )[1]
+            if loc
+            else None
+        )
         raise UserError(message, file=path, field=".".join(map(str, loc)) or None, line=line) from None
 
 
@@ -224,7 +239,6 @@ def _holds(data: Any, loc: tuple) -> bool:
 def load_county(scenario: Scenario) -> County:
     """The scenario's county (values only, a :class:`County`), with the scenario's overrides."""
     try:
-        return load_county_values(scenario.population.county, scenario.source_dir,
-                                  scenario.population.county_overrides)
+        return load_county_values(scenario.population.county, scenario.source_dir, scenario.population.county_overrides)
     except OverrideError as err:
         raise UserError(err.message, file=scenario.source_file, field=err.field) from None

@@ -19,20 +19,21 @@ from abm.infra.paths import CALIBRATION_DIR, DATA_DIR, DEFAULT_SCENARIO, PACKAGE
 
 __all__ = ["CALIBRATION_DIR", "DATA_DIR", "DEFAULT_SCENARIO", "PACKAGE", "SCENARIOS_DIR", "checkout_calibration"]
 
-LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml where PyYAML has it: parsing is 10x faster
-MAX_DEPTH = 50            # nesting levels of a YAML document
-MAX_NODES = 100_000       # values of a YAML document, counting every expansion of an alias
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where PyYAML has it: parsing is 10x faster
+MAX_DEPTH = 50  # nesting levels of a YAML document
+MAX_NODES = 100_000  # values of a YAML document, counting every expansion of an alias
 MERGE_TAG = "tag:yaml.org,2002:merge"
 FLOAT_TAG = "tag:yaml.org,2002:float"
 # floats of YAML 1.2 that PyYAML (YAML 1.1) reads as strings: an exponent without a decimal point or
 # without a sign (1e-1, 1E5, 2.5e3); those 1.1 reads as floats already match too
 EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$")
-SCAN_ABOVE = 5_000        # structural characters beyond which nesting is checked before the tree is built
-LIBYAML_TOO_DEEP = "nesting depth"   # in the message of libyaml's own depth limit (1,000 levels, from PyYAML 6.0.4)
+SCAN_ABOVE = 5_000  # structural characters beyond which nesting is checked before the tree is built
+LIBYAML_TOO_DEEP = "nesting depth"  # in the message of libyaml's own depth limit (1,000 levels, from PyYAML 6.0.4)
 
 
-def shipped_file(ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "scenario",
-                 relative_to: Path | None = None) -> Path:
+def shipped_file(
+    ref: str | Path, folder: Path = SCENARIOS_DIR, kind: str = "scenario", relative_to: Path | None = None
+) -> Path:
     """A scenario (or sweep) file named by path, or by the name of a shipped one (``baseline``).
     A bare name that is neither is a :class:`UserError` listing the shipped names; a path that
     does not exist is returned as it is (reading it says so).
@@ -64,12 +65,13 @@ class StrictLoader(LOADER):
                 key = self.construct_object(key_node, deep=True)
                 try:
                     earlier = first.setdefault(key, key_node.start_mark)
-                except TypeError:       # an unhashable key: the base class reports it
+                except TypeError:  # an unhashable key: the base class reports it
                     continue
                 if earlier is not key_node.start_mark:
                     raise yaml.constructor.ConstructorError(
                         problem=f"key {key!r} given twice (first on line {earlier.line + 1})",
-                        problem_mark=key_node.start_mark)
+                        problem_mark=key_node.start_mark,
+                    )
         return super().construct_mapping(node, deep=deep)
 
 
@@ -101,9 +103,10 @@ def read_text(path: str | Path) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = raw[:err.start].count(b"\n") + 1
-        raise UserError(f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file as UTF-8", file=path,
-                        line=line) from None
+        line = raw[: err.start].count(b"\n") + 1
+        raise UserError(
+            f"not UTF-8 text (byte 0x{raw[err.start]:02x}); save the file as UTF-8", file=path, line=line
+        ) from None
 
 
 def read_parquet(path: str | Path, remedy: str, columns: list[str] | None = None):
@@ -130,8 +133,13 @@ def _not_a_file(path: Path) -> str:
         mode = path.stat().st_mode
     except OSError:
         return "file not found"
-    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"))
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+    )
     return f"is {next((name for test, name in kinds if test(mode)), 'not a regular file')}, not a file"
 
 
@@ -152,7 +160,7 @@ def parse_yaml(text: str, file: str | Path | None = None, field: str | None = No
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
         line = mark.line + 1 if mark is not None and file is not None else None
-        if LIBYAML_TOO_DEEP in problem:     # libyaml's own limit, met first on a hostile file: one wording
+        if LIBYAML_TOO_DEEP in problem:  # libyaml's own limit, met first on a hostile file: one wording
             raise _too_deep(file, field, line) from None
         raise UserError(f"invalid YAML ({problem})", file=file, field=field, line=line) from None
     except RecursionError:
@@ -180,7 +188,7 @@ def _check_nesting(text: str, file: str | Path | None, field: str | None) -> Non
             elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 depth -= 1
     except yaml.YAMLError:
-        return      # reported with its line when the document is composed
+        return  # reported with its line when the document is composed
 
 
 def _check_size(root: yaml.Node, file: str | Path | None, field: str | None) -> None:
@@ -195,8 +203,7 @@ def _check_size(root: yaml.Node, file: str | Path | None, field: str | None) -> 
             raise _too_deep(file, field, node.start_mark.line + 1 if file is not None else None)
         if count > MAX_NODES:
             expanded = " once its aliases (*name) are expanded" if len(seen) < count else ""
-            raise UserError(f"too large{expanded}: at most {MAX_NODES:,} values",
-                            file=file, field=field)
+            raise UserError(f"too large{expanded}: at most {MAX_NODES:,} values", file=file, field=field)
         if isinstance(node, yaml.SequenceNode):
             stack.extend((child, depth + 1) for child in node.value)
         elif isinstance(node, yaml.MappingNode):
@@ -241,8 +248,7 @@ def find(ref: str | Path, folder: Path, relative_to: Path | None, field: str) ->
         if candidate.is_file():
             return candidate
     names = sorted(p.stem for p in folder.glob("*.yaml"))
-    raise UserError(f"file {str(ref)!r} not found; give a path or a packaged name: {', '.join(names)}",
-                    field=field)
+    raise UserError(f"file {str(ref)!r} not found; give a path or a packaged name: {', '.join(names)}", field=field)
 
 
 def absolute_ref(ref: str, relative_to: Path | None) -> str:
@@ -295,7 +301,7 @@ def depth_and_line(node: yaml.Node | None, loc: tuple) -> tuple[int, int | None]
     line = None if node is None else node.start_mark.line + 1
     for depth, part in enumerate(loc):
         if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]                # a list item: its own line
+            node = node.value[part]  # a list item: its own line
             line = node.start_mark.line + 1
             continue
         if not isinstance(node, yaml.MappingNode):
@@ -304,5 +310,5 @@ def depth_and_line(node: yaml.Node | None, loc: tuple) -> tuple[int, int | None]
         if match is None:
             return depth, line
         key, node = match
-        line = key.start_mark.line + 1   # the key's: a block value starts on the line after it
+        line = key.start_mark.line + 1  # the key's: a block value starts on the line after it
     return len(loc), line

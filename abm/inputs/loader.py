@@ -32,7 +32,7 @@ from abm.inputs.datafiles import (
 )
 from abm.inputs.scenario import Scenario
 
-Override = str | tuple[str, Any]   # "path=value" (value in YAML syntax), or (path, value)
+Override = str | tuple[str, Any]  # "path=value" (value in YAML syntax), or (path, value)
 
 
 def load_scenario(path: str | Path, overrides: Sequence[Override] = ()) -> Scenario:
@@ -44,10 +44,9 @@ def load_scenario(path: str | Path, overrides: Sequence[Override] = ()) -> Scena
     path = shipped_file(path)
     layers = _layers(path, seen=())
     merged: dict = {}
-    for layer in reversed(layers):            # the base first, each file over it
+    for layer in reversed(layers):  # the base first, each file over it
         merged = merge(merged, {k: v for k, v in layer.data.items() if k != "extends"})
-    set_paths = [set_path(merged, *(parse_override(item) if isinstance(item, str) else item))
-                 for item in overrides]
+    set_paths = [set_path(merged, *(parse_override(item) if isinstance(item, str) else item)) for item in overrides]
     scenario = validate(Scenario, {**merged, "source_file": Path(path).resolve()}, layers, set_paths)
     _check_county(scenario, layers, set_paths)
     _check_coefficients(scenario, layers, set_paths)
@@ -56,8 +55,10 @@ def load_scenario(path: str | Path, overrides: Sequence[Override] = ()) -> Scena
 
 def data_files(scenario: Scenario) -> list[Path]:
     """The data files a run of ``scenario`` reads besides the scenario files: county and coefficients."""
-    return [county_path(scenario.population.county, scenario.source_dir).resolve(),
-            coefficients_path(scenario.behaviour.coefficients, scenario.source_dir).resolve()]
+    return [
+        county_path(scenario.population.county, scenario.source_dir).resolve(),
+        coefficients_path(scenario.behaviour.coefficients, scenario.source_dir).resolve(),
+    ]
 
 
 def _check_coefficients(scenario: Scenario, layers: list[Layer], set_paths: Sequence[tuple]) -> None:
@@ -65,14 +66,14 @@ def _check_coefficients(scenario: Scenario, layers: list[Layer], set_paths: Sequ
     try:
         load_coefficients(scenario.behaviour.coefficients, scenario.source_dir)
     except UserError as err:
-        if err.file is None:    # not found: the scenario's field is at fault
+        if err.file is None:  # not found: the scenario's field is at fault
             _refuse_field(err.message, ("behaviour", "coefficients"), layers, set_paths)
         raise
 
 
 def _refuse_field(message: str, loc: tuple, layers: list[Layer], set_paths: Sequence[tuple]) -> None:
     """Raise one :class:`UserError` for the scenario field ``loc``: at its line, or as set on the command line."""
-    if any(loc[:len(p)] == p[:len(loc)] for p in set_paths):
+    if any(loc[: len(p)] == p[: len(loc)] for p in set_paths):
         raise UserError(message + FROM_OVERRIDES, file=layers[0].path, field=_dotted(loc)) from None
     layer, line = _locate(layers, loc)
     raise UserError(message, file=layer.path, field=_dotted(loc), line=line) from None
@@ -85,12 +86,12 @@ def _check_county(scenario: Scenario, layers: list[Layer], set_paths: Sequence[t
     except OverrideError as err:
         _refuse_field(err.message, ("population", "county_overrides", *err.loc), layers, set_paths)
     except UserError as err:
-        if err.file is None:    # the county file was not found: the scenario's field is at fault
+        if err.file is None:  # the county file was not found: the scenario's field is at fault
             _refuse_field(err.message, ("population", "county"), layers, set_paths)
         raise
 
 
-FROM_OVERRIDES = " (set on the command line)"   # ends the message of an error in an override
+FROM_OVERRIDES = " (set on the command line)"  # ends the message of an error in an override
 
 
 def validate[M: BaseModel](model: type[M], data: dict, layers: list[Layer], set_paths: Sequence[tuple] = ()) -> M:
@@ -99,10 +100,11 @@ def validate[M: BaseModel](model: type[M], data: dict, layers: list[Layer], set_
         return model.model_validate(data)
     except ValidationError as err:
         culprits = _culprits(err)
-        overridden = [loc for loc in culprits for p in set_paths if loc[:len(p)] == p[:len(loc)]]  # prefix either way
+        overridden = [loc for loc in culprits for p in set_paths if loc[: len(p)] == p[: len(loc)]]  # prefix either way
         if overridden:
-            raise UserError(_first_error(err, model) + FROM_OVERRIDES, file=layers[0].path,
-                            field=_dotted(overridden[0])) from None
+            raise UserError(
+                _first_error(err, model) + FROM_OVERRIDES, file=layers[0].path, field=_dotted(overridden[0])
+            ) from None
         # of several fields at fault, name one the user's own file writes, if any
         written = [loc for loc in culprits if _depth_and_line(layers[0].node, loc)[0] == len(loc)]
         loc = (written or culprits)[0]
@@ -152,15 +154,23 @@ def _layers(path: Path, seen: tuple[Path, ...]) -> list[Layer]:
     if parent is None:
         return [layer]
     line = _line(layer.node, ("extends",))
-    try:   # a path relative to this file, or a shipped scenario's name (baseline) when no such file is there
+    try:  # a path relative to this file, or a shipped scenario's name (baseline) when no such file is there
         target = shipped_file(str(parent), relative_to=path.parent).resolve()
     except UserError as err:
-        raise UserError(f"extends target {str(parent)!r} not found: no such file next to this file, and "
-                        f"{err.message.removeprefix('file not found, and ')}", file=path, field="extends",
-                        line=line) from None
+        raise UserError(
+            f"extends target {str(parent)!r} not found: no such file next to this file, and "
+            f"{err.message.removeprefix('file not found, and ')}",
+            file=path,
+            field="extends",
+            line=line,
+        ) from None
     if not target.is_file():
-        raise UserError(f"extends target {str(parent)!r} not found (paths are relative to this file, or a "
-                        "shipped scenario's name)", file=path, field="extends", line=line)
+        raise UserError(
+            f"extends target {str(parent)!r} not found (paths are relative to this file, or a shipped scenario's name)",
+            file=path,
+            field="extends",
+            line=line,
+        )
     if target in seen:
         raise UserError(f"extends loops back to {target.name}", file=path, field="extends", line=line)
     return [layer, *_layers(target, (*seen, path.resolve()))]
@@ -173,8 +183,9 @@ def _check_dated_order(layer: Layer, node: Any, at: tuple) -> None:
     keys = list(node)
     if is_dated(node) and keys != sorted(keys, key=period):
         field = ".".join(map(str, at))
-        raise UserError(f"years must be in increasing order, got {keys}", file=layer.path, field=field,
-                        line=_line(layer.node, at))
+        raise UserError(
+            f"years must be in increasing order, got {keys}", file=layer.path, field=field, line=_line(layer.node, at)
+        )
     for key, value in node.items():
         _check_dated_order(layer, value, (*at, key))
 
@@ -225,10 +236,10 @@ def _siblings(loc: tuple, model: type[BaseModel]) -> list[str]:
     while parts:
         part = parts.pop(0)
         annotation = model.model_fields[part].annotation if part in model.model_fields else None
-        if get_origin(annotation) is UnionType:      # an optional part (X | None): X
+        if get_origin(annotation) is UnionType:  # an optional part (X | None): X
             annotation = next(a for a in get_args(annotation) if a is not type(None))
         if get_origin(annotation) is list and parts and isinstance(parts[0], int):
-            annotation, _ = get_args(annotation)[0], parts.pop(0)   # an item of a list
+            annotation, _ = get_args(annotation)[0], parts.pop(0)  # an item of a list
         if is_typeddict(annotation) and not parts:
             return list(annotation.__annotations__)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):

@@ -38,7 +38,7 @@ from abm.sim.fund import MONTHS, monthly_basic_pension
 from abm.sim.policy import YearPolicy
 from abm.sim.population import BLOCK
 
-COLUMNS = outcomes.group("valuation")   # the columns :func:`valuation` writes (abm/sim/outcomes.py)
+COLUMNS = outcomes.group("valuation")  # the columns :func:`valuation` writes (abm/sim/outcomes.py)
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,8 +63,8 @@ class AnnuityTables:
     dying_cover: np.ndarray
     cover: np.ndarray
     life_expectancy: np.ndarray
-    interest_rate: float    # per year
-    valuation_rate: float   # per year
+    interest_rate: float  # per year
+    valuation_rate: float  # per year
 
 
 def annuity_tables(life: LifeTable, interest_rate: float, valuation_rate: float) -> AnnuityTables:
@@ -85,7 +85,7 @@ def annuity_tables(life: LifeTable, interest_rate: float, valuation_rate: float)
 @lru_cache(maxsize=32)
 def _tables(qx_bytes: bytes, shape: tuple[int, int], r: float, v: float) -> AnnuityTables:
     qx = np.frombuffer(qx_bytes).reshape(shape)
-    alive, q = survival_paths(qx, np.arange(shape[1]))        # [sex, age now, k], k = 0..last age
+    alive, q = survival_paths(qx, np.arange(shape[1]))  # [sex, age now, k], k = 0..last age
     k = np.arange(alive.shape[-1], dtype=float)
     pad = np.zeros_like(alive[..., :1])
     at = np.concatenate([alive * (1 + v) ** -(k + 1), pad], axis=-1)
@@ -105,12 +105,13 @@ def _tables(qx_bytes: bytes, shape: tuple[int, int], r: float, v: float) -> Annu
 class PensionValues:
     """Present values per pensioner, yuan."""
 
-    liability: np.ndarray   # account pension for life + balance left to heirs
-    gap: np.ndarray         # account pension paid from public money after the account is exhausted
+    liability: np.ndarray  # account pension for life + balance left to heirs
+    gap: np.ndarray  # account pension paid from public money after the account is exhausted
 
 
-def pension_values(tables: AnnuityTables, age: np.ndarray, sex: np.ndarray, balance: np.ndarray,
-                   account_pension: np.ndarray) -> PensionValues:
+def pension_values(
+    tables: AnnuityTables, age: np.ndarray, sex: np.ndarray, balance: np.ndarray, account_pension: np.ndarray
+) -> PensionValues:
     """What each pensioner's account owes and what public money will add, at the end of a year.
 
     Args:
@@ -120,20 +121,20 @@ def pension_values(tables: AnnuityTables, age: np.ndarray, sex: np.ndarray, bala
         account_pension: the account pension fixed at retirement, yuan/month.
     """
     ages, width = tables.tail.shape[1], tables.tail.shape[2]
-    row = (np.asarray(sex, np.intp) * ages + np.minimum(np.asarray(age, np.intp), ages - 1)) * width   # [sex, age, 0]
+    row = (np.asarray(sex, np.intp) * ages + np.minimum(np.asarray(age, np.intp), ages - 1)) * width  # [sex, age, 0]
     account_pension = np.asarray(account_pension, dtype=float)
     # a year's pensions valued at its end: at the interest rate (what the account pays) and at the valuation rate
     yearly = account_pension * timing.months_factor(tables.interest_rate)
     valued = account_pension * timing.months_factor(tables.valuation_rate)
-    held = np.divide(balance, yearly, out=np.zeros_like(yearly), where=yearly > 0)   # years of pension held
-    full = np.searchsorted(tables.cover, held, side="right")   # years the account pays in full
-    covered = np.concatenate([[0.0], tables.cover])[full]      # the balance that pays them
+    held = np.divide(balance, yearly, out=np.zeros_like(yearly), where=yearly > 0)  # years of pension held
+    full = np.searchsorted(tables.cover, held, side="right")  # years the account pays in full
+    covered = np.concatenate([[0.0], tables.cover])[full]  # the balance that pays them
     growth = (1 + tables.interest_rate) ** (full + 1.0)
-    left = np.clip((held - covered) * growth, 0.0, 1.0)       # share of the exhaustion year's pension still paid by it
+    left = np.clip((held - covered) * growth, 0.0, 1.0)  # share of the exhaustion year's pension still paid by it
     after = np.minimum(full + 1, width - 1)
     gap = valued * ((1 - left) * tables.at.ravel()[row + full] + tables.tail.ravel()[row + after])
     bequest = yearly * (held * tables.dying_before.ravel()[row + full] - tables.dying_cover.ravel()[row + full])
-    unpaid = np.where(yearly > 0, 0.0, balance)                # no pension fixed: the balance is owed as it stands
+    unpaid = np.where(yearly > 0, 0.0, balance)  # no pension fixed: the balance is owed as it stands
     return PensionValues(valued * tables.tail.ravel()[row] + bequest + unpaid, gap)
 
 
@@ -156,27 +157,32 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
     tables = annuity_tables(life, policy.interest_rate, policy.valuation_rate)
     w, last, width = pop.weight, tables.tail.shape[1] - 1, tables.tail.shape[2]
     rows = np.flatnonzero(pop.pensioner)
-    age, sex = np.minimum(pop.age[rows], last), pop.sex[rows]        # the pensioners'
+    age, sex = np.minimum(pop.age[rows], last), pop.sex[rows]  # the pensioners'
     values = PensionValues(np.empty(rows.size), np.empty(rows.size))
-    for first in range(0, rows.size, BLOCK):    # block by block (small temporaries)
+    for first in range(0, rows.size, BLOCK):  # block by block (small temporaries)
         part = slice(first, first + BLOCK)
         block = pension_values(tables, age[part], sex[part], pop.account[rows[part]], pop.account_pension[rows[part]])
         values.liability[part], values.gap[part] = block.liability, block.gap
     liability = (float(pop.account.sum()) - float(pop.account[rows].sum()) + float(values.liability.sum())) * w
-    annuity = tables.tail[..., 0]                                   # [sex, age]: for life from next year
-    year_worth = timing.months_factor(tables.valuation_rate)        # a year of one yuan a month, at its end
+    annuity = tables.tail[..., 0]  # [sex, age]: for life from next year
+    year_worth = timing.months_factor(tables.valuation_rate)  # a year of one yuan a month, at its end
     basic_now = year_worth * monthly_basic_pension(policy, pop.years[rows])
     every_age = np.arange(last + 1)
     # from the year of the pension age (year n from next), its first month on, then whole years
     n = np.minimum(np.maximum(policy.pension_age - every_age, 0), width - 1)
     first_year = timing.months_factor(tables.valuation_rate, timing.start_month(policy.collection_month))
-    deferred = (tables.at[:, every_age, n] * first_year
-                + tables.tail[:, every_age, np.minimum(n + 1, width - 1)] * year_worth)
-    accruing = ~pop.pensioner & ~pop.employee                       # accrued share 0 without years paid
-    accrued = (accrued_share(pop.years[accruing], policy.min_years)
-               * by_sex_age(deferred, pop.sex[accruing], pop.age[accruing])).sum()
-    obligation = (float((basic_now * by_sex_age(annuity, sex, age)).sum())   # (no BLAS: its threads cost more here)
-                  + (policy.basic_pension + policy.local_top_up) * float(accrued)) * w
+    deferred = (
+        tables.at[:, every_age, n] * first_year + tables.tail[:, every_age, np.minimum(n + 1, width - 1)] * year_worth
+    )
+    accruing = ~pop.pensioner & ~pop.employee  # accrued share 0 without years paid
+    accrued = (
+        accrued_share(pop.years[accruing], policy.min_years)
+        * by_sex_age(deferred, pop.sex[accruing], pop.age[accruing])
+    ).sum()
+    obligation = (
+        float((basic_now * by_sex_age(annuity, sex, age)).sum())  # (no BLAS: its threads cost more here)
+        + (policy.basic_pension + policy.local_top_up) * float(accrued)
+    ) * w
     mix = np.bincount(sex if rows.size else pop.sex, minlength=2)
     pension_age = min(int(policy.pension_age), last)
     expectancy = float((tables.life_expectancy[:, pension_age] * mix).sum()) / max(int(mix.sum()), 1)

@@ -10,9 +10,27 @@ import numpy as np
 from abm.sim.policy import YearPolicy, basic_pension_path, policy_for_year
 
 # Resident attributes a Household exposes (read and write go to the population columns).
-VIEW = ("age", "sex", "village", "income", "education", "good_health", "household_size", "children",
-        "reliance", "awareness", "trust", "employee", "group", "pensioner", "choice", "gov_paid",
-        "years", "account", "account_pension")
+VIEW = (
+    "age",
+    "sex",
+    "village",
+    "income",
+    "education",
+    "good_health",
+    "household_size",
+    "children",
+    "reliance",
+    "awareness",
+    "trust",
+    "employee",
+    "group",
+    "pensioner",
+    "choice",
+    "gov_paid",
+    "years",
+    "account",
+    "account_pension",
+)
 
 
 # What a resident is doing this year, as shown on the county map; codes index this tuple.
@@ -73,7 +91,7 @@ class Households(Mapping[int, Household]):
     def __init__(self, model: mesa.Model, enabled: bool = True):
         self._model = model
         self.enabled = enabled
-        self._made: dict[int, Household] = {}   # the agents made so far, of residents still present
+        self._made: dict[int, Household] = {}  # the agents made so far, of residents still present
 
     def __getitem__(self, resident_id: int) -> Household:
         household = self._made.get(resident_id)

@@ -17,9 +17,9 @@ from scipy.special import expit, softmax
 
 from abm.inputs.coefficients import BACKPAY, BENEFIT_TERMS, TERMS
 
-AGE_CENTRE, AGE_SCALE = 45.0, 10.0   # age enters per 10 years around 45
-CHUNK = 1 << 12                      # residents per block of utilities: small enough to stay in cache
-VECTOR_CHUNK = 8 * CHUNK             # residents whose factors are worked out at once (whole blocks)
+AGE_CENTRE, AGE_SCALE = 45.0, 10.0  # age enters per 10 years around 45
+CHUNK = 1 << 12  # residents per block of utilities: small enough to stay in cache
+VECTOR_CHUNK = 8 * CHUNK  # residents whose factors are worked out at once (whole blocks)
 
 
 def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, np.ndarray]:
@@ -29,7 +29,7 @@ def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, 
         "value": np.concatenate([zero, grades]),
         "pay": np.concatenate([zero, np.ones(grades.size)]),
         "grade": np.concatenate([zero, grades]),
-        "funded": np.concatenate([zero, grades + subsidies]),     # yuan paid into the account
+        "funded": np.concatenate([zero, grades + subsidies]),  # yuan paid into the account
         "subsidy": np.concatenate([zero, subsidies / 100.0]),
         "lowest": np.concatenate([zero, [1.0], np.zeros(grades.size - 1)]),
         # the top grade's pull grows with its distance from the lowest (a focal point of the list)
@@ -37,11 +37,12 @@ def alternative_factors(grades: np.ndarray, subsidies: np.ndarray) -> dict[str, 
     }
 
 
-RESIDENT_COLUMNS = ("age", "income", "awareness", "trust", "reliance", "good_health")   # what every choice reads
+RESIDENT_COLUMNS = ("age", "income", "awareness", "trust", "reliance", "good_health")  # what every choice reads
 
 
-def resident_factors(rows: Mapping[str, ArrayLike], mean_income: float,
-                     alt_values: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def resident_factors(
+    rows: Mapping[str, ArrayLike], mean_income: float, alt_values: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Factors of each resident: vectors, and the two resident x alternative matrices (:func:`matrix_factors`)
     where ``rows`` holds last year's choices and the village shares.
 
@@ -61,8 +62,11 @@ def resident_factors(rows: Mapping[str, ArrayLike], mean_income: float,
     zero = np.zeros(age.shape)
     account_worth = np.asarray(rows["account_worth"], dtype=float) if "account_worth" in rows else zero
     liquidity = np.asarray(rows["liquidity"], dtype=float) if "liquidity" in rows else 1.0
-    matrices = matrix_factors(np.asarray(rows["peer_share"]), np.asarray(rows["last_choice"]),
-                              alt_values) if "last_choice" in rows else {}
+    matrices = (
+        matrix_factors(np.asarray(rows["peer_share"]), np.asarray(rows["last_choice"]), alt_values)
+        if "last_choice" in rows
+        else {}
+    )
     return {
         "basic_worth": np.asarray(rows["basic_worth"], dtype=float) if "basic_worth" in rows else zero,
         "account_worth": account_worth,
@@ -83,27 +87,33 @@ def matrix_factors(peer_share: np.ndarray, last_choice: np.ndarray, alt_values: 
     """The resident x alternative factors: the share of the resident's village at each alternative last
     year (``peer_share``, (n, K+1)) and the habit indicator, true at the alternative that continues last
     year's choice (:func:`menu_place`)."""
-    return {"peer_share": peer_share,
-            "inertia": menu_place(last_choice, alt_values)[:, None] == np.arange(alt_values.size)[None, :]}
+    return {
+        "peer_share": peer_share,
+        "inertia": menu_place(last_choice, alt_values)[:, None] == np.arange(alt_values.size)[None, :],
+    }
 
 
-ALTERNATIVE_FACTORS = sorted({alt for _, alt in TERMS.values() if alt is not None})   # their columns in weights()
+ALTERNATIVE_FACTORS = sorted({alt for _, alt in TERMS.values() if alt is not None})  # their columns in weights()
 
 
 def weights(beta: dict[str, float], residents: dict[str, np.ndarray]) -> np.ndarray:
     """Each resident's weight on each alternative factor (ALTERNATIVE_FACTORS): the product terms summed
     per alternative factor, in TERMS order, shape (n, len(ALTERNATIVE_FACTORS)). Vector factors only."""
     n = residents["one"].size
-    sums = np.zeros((len(ALTERNATIVE_FACTORS), n))     # a row per alternative factor: the sums run along rows
+    sums = np.zeros((len(ALTERNATIVE_FACTORS), n))  # a row per alternative factor: the sums run along rows
     for name, (res, alt) in TERMS.items():
         if alt is not None:
             row = sums[ALTERNATIVE_FACTORS.index(alt)]
-            row += beta[name] if res == "one" else beta[name] * residents[res]     # (beta x 1 is beta)
+            row += beta[name] if res == "one" else beta[name] * residents[res]  # (beta x 1 is beta)
     return sums.T
 
 
-def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
-              alternatives: dict[str, np.ndarray], resident_weights: np.ndarray | None = None) -> np.ndarray:
+def utilities(
+    beta: dict[str, float],
+    residents: dict[str, np.ndarray],
+    alternatives: dict[str, np.ndarray],
+    resident_weights: np.ndarray | None = None,
+) -> np.ndarray:
     """Systematic utility of each alternative for each resident, shape (n, K+1).
 
     Product terms are summed per alternative factor first (:func:`weights`, or ``resident_weights``
@@ -116,10 +126,10 @@ def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
             continue
         factor = residents[res]
         if utility is None and factor.dtype != bool:
-            utility = np.ascontiguousarray(beta[name] * factor)     # (in C order: indicators add by flat index)
+            utility = np.ascontiguousarray(beta[name] * factor)  # (in C order: indicators add by flat index)
         else:
             utility = np.zeros(factor.shape) if utility is None else utility
-            if factor.dtype == bool:      # an indicator: the coefficient where it holds
+            if factor.dtype == bool:  # an indicator: the coefficient where it holds
                 utility.reshape(-1)[np.flatnonzero(factor)] += beta[name]
             else:
                 utility += beta[name] * factor
@@ -133,8 +143,10 @@ def utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
 def design(residents: dict[str, np.ndarray], alternatives: dict[str, np.ndarray]) -> np.ndarray:
     """The same terms as a design array (n, K+1, len(TERMS)) for estimation."""
     n, k = residents["one"].size, alternatives["pay"].size
-    columns = [np.broadcast_to(residents[res] if alt is None else residents[res][:, None] * alternatives[alt],
-                               (n, k)) for res, alt in TERMS.values()]
+    columns = [
+        np.broadcast_to(residents[res] if alt is None else residents[res][:, None] * alternatives[alt], (n, k))
+        for res, alt in TERMS.values()
+    ]
     return np.stack(columns, axis=-1)
 
 
@@ -172,10 +184,10 @@ def menu_place(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
         alt_values: this year's alternatives, 0 (not paying) then the grades in increasing yuan/year.
     """
     last_choice = np.asarray(last_choice)
-    if last_choice.dtype.kind in "iu" and last_choice.size:   # grades in yuan: each grade's place found once
+    if last_choice.dtype.kind in "iu" and last_choice.size:  # grades in yuan: each grade's place found once
         index = last_choice.astype(np.intp)
         np.maximum(index, -1, out=index)
-        index += 1                                           # -1 (no choice) -> 0, 0 (not paying) -> 1, ...
+        index += 1  # -1 (no choice) -> 0, 0 (not paying) -> 1, ...
         grades = np.flatnonzero(np.bincount(index, minlength=2)[2:]) + 1
         table = np.full(int(index.max(initial=1)) + 1, -1, dtype=np.intp)
         table[1] = 0
@@ -196,12 +208,11 @@ def _nearest(grades: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
     return 1 + distance.argmin(axis=1)
 
 
-def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.ndarray,
-                n_villages: int) -> np.ndarray:
+def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.ndarray, n_villages: int) -> np.ndarray:
     """Share of each village's residents whose last year's choice stands at each alternative of this
     year's menu (:func:`menu_place`), shape (villages, K+1). Only residents who had a choice last
     year count."""
-    width = alt_values.size + 1    # per village: no choice last year (not counted), then each place
+    width = alt_values.size + 1  # per village: no choice last year (not counted), then each place
     slot = menu_place(last_choice, alt_values)
     slot += 1
     slot += village * width
@@ -215,9 +226,15 @@ def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.nda
 BACKPAY_TERMS = ("pay", BACKPAY, "affordability", "basic_value", "account_value", "account_value_x_awareness")
 
 
-def backpay_utility(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray,
-                    lump_sum: np.ndarray, income: np.ndarray, awareness: np.ndarray | float = 0.0,
-                    liquidity: np.ndarray | float = 1.0) -> np.ndarray:
+def backpay_utility(
+    beta: dict[str, float],
+    basic_worth: np.ndarray,
+    account_worth: np.ndarray,
+    lump_sum: np.ndarray,
+    income: np.ndarray,
+    awareness: np.ndarray | float = 0.0,
+    liquidity: np.ndarray | float = 1.0,
+) -> np.ndarray:
     """Utility of back-paying against not back-paying (0), per resident: the ``pay`` and ``backpay``
     constants, the basic pension it unlocks (``basic_value`` x basic_worth), the account pension the lump sum buys
     ((``account_value`` + ``account_value_x_awareness`` x awareness) x account_worth x lump sum) and
@@ -236,20 +253,37 @@ def backpay_utility(beta: dict[str, float], basic_worth: np.ndarray, account_wor
     lump_sum = np.asarray(lump_sum, dtype=float)
     account = beta["account_value"] + beta["account_value_x_awareness"] * np.asarray(awareness, dtype=float)
     cost = beta["affordability"] * np.asarray(liquidity) / np.asarray(income)
-    return (beta["pay"] + beta[BACKPAY] + beta["basic_value"] * np.asarray(basic_worth)
-            + (account * np.asarray(account_worth) + cost) * lump_sum)
+    return (
+        beta["pay"]
+        + beta[BACKPAY]
+        + beta["basic_value"] * np.asarray(basic_worth)
+        + (account * np.asarray(account_worth) + cost) * lump_sum
+    )
 
 
-def backpay_probability(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray,
-                        lump_sum: np.ndarray, income: np.ndarray, awareness: np.ndarray | float = 0.0,
-                        liquidity: np.ndarray | float = 1.0) -> np.ndarray:
+def backpay_probability(
+    beta: dict[str, float],
+    basic_worth: np.ndarray,
+    account_worth: np.ndarray,
+    lump_sum: np.ndarray,
+    income: np.ndarray,
+    awareness: np.ndarray | float = 0.0,
+    liquidity: np.ndarray | float = 1.0,
+) -> np.ndarray:
     """Probability of back-paying per resident, 0-1 (the logistic of :func:`backpay_utility`; same args)."""
     return expit(backpay_utility(beta, basic_worth, account_worth, lump_sum, income, awareness, liquidity))
 
 
-def backpays(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.ndarray, lump_sum: np.ndarray,
-             income: np.ndarray, rng: np.random.Generator, awareness: np.ndarray | float = 0.0,
-             liquidity: np.ndarray | float = 1.0) -> np.ndarray:
+def backpays(
+    beta: dict[str, float],
+    basic_worth: np.ndarray,
+    account_worth: np.ndarray,
+    lump_sum: np.ndarray,
+    income: np.ndarray,
+    rng: np.random.Generator,
+    awareness: np.ndarray | float = 0.0,
+    liquidity: np.ndarray | float = 1.0,
+) -> np.ndarray:
     """Draw who back-pays: one uniform draw per resident given (none for none), True below the
     probability of :func:`backpay_probability` (same args, plus the model's generator)."""
     probability = backpay_probability(beta, basic_worth, account_worth, lump_sum, income, awareness, liquidity)
@@ -259,28 +293,41 @@ def backpays(beta: dict[str, float], basic_worth: np.ndarray, account_worth: np.
 
 
 # How the terms are shown when a choice is explained: the mechanism each stands for.
-MECHANISMS = {"cost": ("affordability",), "basic": ("basic_value",),
-              "account": ("account_value", "account_value_x_awareness"),
-              "subsidy": ("subsidy",), "habit": ("inertia",), "peers": ("peer_share",),
-              "default": ("lowest", "highest"),
-              "paying": tuple(t for t in TERMS if t.startswith("pay"))}     # attitudes, age, income, health
+MECHANISMS = {
+    "cost": ("affordability",),
+    "basic": ("basic_value",),
+    "account": ("account_value", "account_value_x_awareness"),
+    "subsidy": ("subsidy",),
+    "habit": ("inertia",),
+    "peers": ("peer_share",),
+    "default": ("lowest", "highest"),
+    "paying": tuple(t for t in TERMS if t.startswith("pay")),
+}  # attitudes, age, income, health
 
 
-def explain(beta: dict[str, float], residents: dict[str, np.ndarray],
-            alternatives: dict[str, np.ndarray]) -> list[dict]:
+def explain(
+    beta: dict[str, float], residents: dict[str, np.ndarray], alternatives: dict[str, np.ndarray]
+) -> list[dict]:
     """One resident's choice (the first row of ``residents``) alternative by alternative: the
     grade (0 = not paying), its probability, its utility and the utility of each term."""
     terms = design({k: v[:1] for k, v in residents.items()}, alternatives)[0] * np.array([beta[t] for t in TERMS])
     utility = terms.sum(axis=1)
     probability = probabilities(utility[None, :])[0]
-    return [{"grade": int(grade), "probability": float(p), "utility": float(u),
-             "terms": {name: float(v) for name, v in zip(TERMS, row)},
-             "mechanisms": {m: float(sum(row[list(TERMS).index(t)] for t in ts)) for m, ts in MECHANISMS.items()}}
-            for grade, p, u, row in zip(alternatives["value"], probability, utility, terms)]
+    return [
+        {
+            "grade": int(grade),
+            "probability": float(p),
+            "utility": float(u),
+            "terms": {name: float(v) for name, v in zip(TERMS, row)},
+            "mechanisms": {m: float(sum(row[list(TERMS).index(t)] for t in ts)) for m, ts in MECHANISMS.items()},
+        }
+        for grade, p, u, row in zip(alternatives["value"], probability, utility, terms)
+    ]
 
 
-def mechanism_utilities(beta: dict[str, float], residents: dict[str, np.ndarray],
-                        alternatives: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def mechanism_utilities(
+    beta: dict[str, float], residents: dict[str, np.ndarray], alternatives: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """What each mechanism (MECHANISMS) adds to paying over not paying, per resident (utility).
 
     A mechanism's utility of paying is its utility of each grade weighted by the grade's probability
@@ -299,7 +346,7 @@ def mechanism_utilities(beta: dict[str, float], residents: dict[str, np.ndarray]
     paying = probability[:, 1:]
     total = paying.sum(axis=1, keepdims=True)
     given_paying = np.divide(paying, total, out=np.full(paying.shape, 1.0 / paying.shape[1]), where=total > 0)
-    weights = np.concatenate([-np.ones((paying.shape[0], 1)), given_paying], axis=1)   # (n, K+1)
+    weights = np.concatenate([-np.ones((paying.shape[0], 1)), given_paying], axis=1)  # (n, K+1)
     out = {}
     for mechanism, terms in MECHANISMS.items():
         value = np.zeros(paying.shape[0])
@@ -341,16 +388,24 @@ class ChoiceSituation:
     liquidity_sd: float = 0.0
 
     @classmethod
-    def of_year(cls, beta: Mapping[str, float], population, choosers: np.ndarray, grades: np.ndarray,
-                subsidies: np.ndarray, mean_income: float, n_villages: int,
-                worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
-                liquidity_sd: float = 0.0) -> ChoiceSituation:
+    def of_year(
+        cls,
+        beta: Mapping[str, float],
+        population,
+        choosers: np.ndarray,
+        grades: np.ndarray,
+        subsidies: np.ndarray,
+        mean_income: float,
+        n_villages: int,
+        worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
+        liquidity_sd: float = 0.0,
+    ) -> ChoiceSituation:
         """The year's situation: the alternatives of ``grades`` and ``subsidies`` (yuan/year) and the
         ``n_villages`` villages' shares of last year's choices (``population.choice``)."""
         alternatives = alternative_factors(grades, subsidies)
         peers = peer_shares(population.village, population.choice, alternatives["value"], n_villages)
         if not any(beta[term] for term in BENEFIT_TERMS):
-            worth = None   # weighed at 0: their factors would add nothing
+            worth = None  # weighed at 0: their factors would add nothing
         return cls(beta, population, choosers, alternatives, peers, mean_income, worth, liquidity_sd)
 
     def factors(self, rows: np.ndarray, matrices: bool = True) -> dict[str, np.ndarray]:
@@ -370,20 +425,20 @@ class ChoiceSituation:
         """This year's grade of every chooser, in the order of :attr:`choosers` (yuan/year; 0 not paying)."""
         pop, rows, values = self.population, self.choosers, self.alternatives["value"]
         chosen = np.empty(rows.size, dtype=float)
-        for start in range(0, rows.size, VECTOR_CHUNK):   # the vector factors of many blocks, then block by block
-            outer = rows[start:start + VECTOR_CHUNK]
+        for start in range(0, rows.size, VECTOR_CHUNK):  # the vector factors of many blocks, then block by block
+            outer = rows[start : start + VECTOR_CHUNK]
             table = weights(self.beta, self.factors(outer, matrices=False))
             for first in range(0, outer.size, CHUNK):
-                part, block = slice(first, first + CHUNK), outer[first:first + CHUNK]
+                part, block = slice(first, first + CHUNK), outer[first : first + CHUNK]
                 residents = matrix_factors(self.peers[pop.village[block]], pop.choice[block], values)
                 utility = utilities(self.beta, residents, self.alternatives, table[part])
-                chosen[start + first:start + first + CHUNK] = values[sample(utility, rng)]
+                chosen[start + first : start + first + CHUNK] = values[sample(utility, rng)]
         return chosen
 
     def blocks(self) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
         """The choosers block by block: their rows and resident factors."""
         for start in range(0, self.choosers.size, CHUNK):
-            rows = self.choosers[start:start + CHUNK]
+            rows = self.choosers[start : start + CHUNK]
             yield rows, self.factors(rows)
 
     def explain(self, row: int) -> list[dict]:
@@ -401,6 +456,8 @@ class ChoiceSituation:
 
     def paying(self) -> np.ndarray:
         """Each chooser's probability of paying some grade, in the order of :attr:`choosers`."""
-        paying = [1 - probabilities(utilities(self.beta, residents, self.alternatives))[:, 0]
-                  for _, residents in self.blocks()]
+        paying = [
+            1 - probabilities(utilities(self.beta, residents, self.alternatives))[:, 0]
+            for _, residents in self.blocks()
+        ]
         return np.concatenate(paying) if paying else np.zeros(0)

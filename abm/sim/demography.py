@@ -14,10 +14,10 @@ from abm.inputs.county import County
 from abm.inputs.datafiles import DATA_DIR, load_parameters
 
 LIFE_TABLE = DATA_DIR / "life_table_rural.csv"
-OBSERVATIONS_DIR = DATA_DIR / "observations"   # census figures per county file, same name
+OBSERVATIONS_DIR = DATA_DIR / "observations"  # census figures per county file, same name
 SEXES = ("female", "male")  # code 0, 1
-ENTRY_AGE = 16              # the scheme is open from 16 (Guofa [2014] No. 8)
-DRAW_BLOCK = 1 << 16        # rows whose probabilities a draw works out at once
+ENTRY_AGE = 16  # the scheme is open from 16 (Guofa [2014] No. 8)
+DRAW_BLOCK = 1 << 16  # rows whose probabilities a draw works out at once
 
 
 def gompertz_makeham_qx(a: float, b: float, c: float, ages: np.ndarray, last_age: int) -> np.ndarray:
@@ -101,15 +101,16 @@ def survival_paths(qx: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, np.nda
     """
     last_age = qx.shape[1] - 1
     k = np.arange(last_age - ages[0] + 1)
-    at = ages[:, None] + k[None, :]                             # age in year k
+    at = ages[:, None] + k[None, :]  # age in year k
     exists = at <= last_age
     q = np.where(exists, qx[:, np.minimum(at, last_age)], 0.0)
     alive = np.cumprod(np.concatenate([np.ones_like(q[..., :1]), 1 - q[..., :-1]], axis=-1), axis=-1) * exists
     return alive, q
 
 
-def systematic_draw(probability: np.ndarray | Callable[[np.ndarray], np.ndarray], rng: np.random.Generator,
-                    size: int | None = None) -> np.ndarray:
+def systematic_draw(
+    probability: np.ndarray | Callable[[np.ndarray], np.ndarray], rng: np.random.Generator, size: int | None = None
+) -> np.ndarray:
     """Mask with P(row drawn) = ``probability[row]`` and a total within one of its sum.
 
     Systematic sampling over the rows in random order: the count of deaths or migrants is
@@ -122,16 +123,16 @@ def systematic_draw(probability: np.ndarray | Callable[[np.ndarray], np.ndarray]
     """
     n = probability.size if size is None else size
     order = np.arange(n)
-    rng.shuffle(order)                     # the permutation rng.permutation draws (in place: intp, numpy's fast case)
+    rng.shuffle(order)  # the permutation rng.permutation draws (in place: intp, numpy's fast case)
     if callable(probability):
         drawn = np.empty(n)
         for first in range(0, n, DRAW_BLOCK):
-            drawn[first:first + DRAW_BLOCK] = probability(order[first:first + DRAW_BLOCK])
+            drawn[first : first + DRAW_BLOCK] = probability(order[first : first + DRAW_BLOCK])
     else:
         drawn = probability[order]
     cumulative = np.cumsum(drawn)
     start = rng.random()
-    before = np.subtract(cumulative, drawn, out=drawn)      # the cumulative before each row (in place)
+    before = np.subtract(cumulative, drawn, out=drawn)  # the cumulative before each row (in place)
     before -= start
     np.floor(before, out=before)
     cumulative -= start
@@ -146,8 +147,9 @@ def deaths(age: np.ndarray, sex: np.ndarray, life: LifeTable, rng: np.random.Gen
     return systematic_draw(lambda rows: life.death_probability(age[rows], sex[rows]), rng, age.size)
 
 
-def out_migrants(age: np.ndarray, rate: float, rng: np.random.Generator,
-                 ages: tuple[int, int] = (ENTRY_AGE, 45)) -> np.ndarray:
+def out_migrants(
+    age: np.ndarray, rate: float, rng: np.random.Generator, ages: tuple[int, int] = (ENTRY_AGE, 45)
+) -> np.ndarray:
     """Mask of working-age residents who leave the county this year."""
     at_risk = (age >= ages[0]) & (age <= ages[1])
     return systematic_draw(lambda rows: at_risk[rows] * rate, rng, age.size)
@@ -177,7 +179,7 @@ def age_away(away: np.ndarray, life: LifeTable, return_rate: float) -> tuple[np.
         those still away, and those returning, by age after the year (persons).
     """
     survived = away * (1 - life.qx.mean(axis=0)[: away.size])
-    aged = np.concatenate([[0.0], survived[:-2], [survived[-2:].sum()]])   # the last age is open
+    aged = np.concatenate([[0.0], survived[:-2], [survived[-2:].sum()]])  # the last age is open
     returning = aged * return_rate
     return aged - returning, returning
 

@@ -12,7 +12,7 @@ import numpy as np
 from abm.sim import demography
 from abm.sim.policy import GROUP_CODES
 
-GROUPS = {code: name for name, code in GROUP_CODES.items()}   # population.group code -> name
+GROUPS = {code: name for name, code in GROUP_CODES.items()}  # population.group code -> name
 
 
 def explain(model, resident_id: int) -> dict:
@@ -35,16 +35,28 @@ def explain(model, resident_id: int) -> dict:
         raise LookupError(f"resident {resident_id} is not in the county in {model.year}")
     eligible, gov_paid = model.eligible(policy)
     if not eligible[row] or gov_paid[row]:
-        raise LookupError(f"resident {resident_id} does not choose a grade in {model.year} (age {pop.age[row]}, "
-                          f"{'pensioner' if pop.pensioner[row] else 'not eligible or paid for by the government'})")
+        raise LookupError(
+            f"resident {resident_id} does not choose a grade in {model.year} (age {pop.age[row]}, "
+            f"{'pensioner' if pop.pensioner[row] else 'not eligible or paid for by the government'})"
+        )
     last = int(pop.choice[row])
-    return {"year": model.year, "resident": {
-                "id": int(resident_id), "age": int(pop.age[row]), "sex": demography.SEXES[int(pop.sex[row])],
-                "group": GROUPS[int(pop.group[row])], "income": float(pop.income[row]),
-                "years_paid": int(pop.years[row]), "awareness": float(pop.awareness[row]),
-                "trust": float(pop.trust[row]), "literate": bool(pop.literate[row]),
-                "last_choice": last if last >= 0 else None, "liquidity": float(pop.liquidity[row])},
-            "alternatives": model.choice_situation(policy, np.array([row])).explain(row)}
+    return {
+        "year": model.year,
+        "resident": {
+            "id": int(resident_id),
+            "age": int(pop.age[row]),
+            "sex": demography.SEXES[int(pop.sex[row])],
+            "group": GROUPS[int(pop.group[row])],
+            "income": float(pop.income[row]),
+            "years_paid": int(pop.years[row]),
+            "awareness": float(pop.awareness[row]),
+            "trust": float(pop.trust[row]),
+            "literate": bool(pop.literate[row]),
+            "last_choice": last if last >= 0 else None,
+            "liquidity": float(pop.liquidity[row]),
+        },
+        "alternatives": model.choice_situation(policy, np.array([row])).explain(row),
+    }
 
 
 def mechanisms(model) -> dict[str, float]:

@@ -17,8 +17,7 @@ class Economy:
         first_year, last_year: the span asked for (values outside are extrapolated).
     """
 
-    def __init__(self, observed_income: dict[int, float], spec: EconomySpec,
-                 first_year: int, last_year: int):
+    def __init__(self, observed_income: dict[int, float], spec: EconomySpec, first_year: int, last_year: int):
         self.observed = {int(y): float(v) for y, v in sorted(observed_income.items())}
         self.spec = spec
         self.first_year = min(first_year, *self.observed)

@@ -27,8 +27,14 @@ from abm.sim.timing import MONTHS
 
 INFLOWS = ("contributions", "entry_subsidies", "government_contributions", "backpayments", "interest")
 OUTFLOWS = ("account_pensions", "inheritance", "returned_subsidies", "transfers_out")
-PUBLIC = ("public_basic_pension_central", "public_basic_pension_local", "public_bonus",
-          "public_entry_subsidies", "public_government_contributions", "public_after_exhaustion")
+PUBLIC = (
+    "public_basic_pension_central",
+    "public_basic_pension_local",
+    "public_bonus",
+    "public_entry_subsidies",
+    "public_government_contributions",
+    "public_after_exhaustion",
+)
 TOLERANCE = 1e-9  # relative; conservation holds to rounding
 
 
@@ -75,11 +81,11 @@ class Fund:
         self.balance = 0.0
         self.ledger: list[dict[str, float]] = []
         self._row: dict[str, float] = defaultdict(float)
-        self._interest: np.ndarray | None = None   # per resident: interest of the year to its end, not yet credited
-        self._credited = False                     # the year's interest is credited: no more money moves
-        self._starting: np.ndarray | None = None   # residents whose pension started this year
-        self.discount = Discount()        # residents' lifetime present values (abm/sim/lifetime.py)
-        self.exits: list[dict[str, np.ndarray]] = []   # lifetime records of residents who died or moved away
+        self._interest: np.ndarray | None = None  # per resident: interest of the year to its end, not yet credited
+        self._credited = False  # the year's interest is credited: no more money moves
+        self._starting: np.ndarray | None = None  # residents whose pension started this year
+        self.discount = Discount()  # residents' lifetime present values (abm/sim/lifetime.py)
+        self.exits: list[dict[str, np.ndarray]] = []  # lifetime records of residents who died or moved away
 
     def _add(self, item: str, amounts: np.ndarray | float) -> None:
         self._row[item] += float(np.sum(amounts)) * self.weight
@@ -96,17 +102,16 @@ class Fund:
                 raise RuntimeError(f"{self._row['year']}: money moved after the year's interest was credited")
             rate = policy.interest_rate
             self._interest = pop.account * rate
-            pop.account_subsidy *= 1 + rate       # the subsidy part is followed at its value at the year's end
+            pop.account_subsidy *= 1 + rate  # the subsidy part is followed at its value at the year's end
             self.discount.advance(policy.year, rate)
         return self._interest
 
-    def collect(self, pop, rows: np.ndarray, grade: np.ndarray, gov_paid: np.ndarray,
-                policy: YearPolicy) -> None:
+    def collect(self, pop, rows: np.ndarray, grade: np.ndarray, gov_paid: np.ndarray, policy: YearPolicy) -> None:
         """The year's contributions and entry subsidies, paid in the collection month (abm/sim/timing.py)."""
         interest = self._accruing(pop, policy)
         left = timing.remaining(timing.collection_month(policy))
         paying = grade > 0
-        by_grade = np.zeros(int(policy.grades[-1]) + 1)   # each whole-yuan grade's subsidy (0 for not paying)
+        by_grade = np.zeros(int(policy.grades[-1]) + 1)  # each whole-yuan grade's subsidy (0 for not paying)
         by_grade[policy.grades.astype(np.intp)] = policy.subsidies
         subsidy = by_grade[grade.astype(np.intp)]
         subsidy[gov_paid] = policy.government_paid_subsidy
@@ -115,13 +120,13 @@ class Fund:
         self._add("entry_subsidies", subsidy)
         self._add("public_entry_subsidies", subsidy)
         self._add("public_government_contributions", grade[gov_paid])
-        for first in range(0, rows.size, BLOCK):   # into the accounts block by block (small temporaries)
+        for first in range(0, rows.size, BLOCK):  # into the accounts block by block (small temporaries)
             part = slice(first, first + BLOCK)
             at, paid_in = rows[part], grade[part] + subsidy[part]
             pop.account[at] += paid_in
             paid_in *= policy.interest_rate * left
             interest[at] += paid_in
-            public = np.where(gov_paid[part], grade[part], 0.0)   # public money: subsidies, government-paid grades
+            public = np.where(gov_paid[part], grade[part], 0.0)  # public money: subsidies, government-paid grades
             public += subsidy[part]
             pop.account_subsidy[at] += timing.grown(public, policy.interest_rate, left)
         pop.years[rows] += paying
@@ -150,7 +155,7 @@ class Fund:
         self._add("backpayments", backpay)
         self._accrue_backpaid(pop, gap, backpay, timing.remaining(fixed_at))
         pop.account += backpay
-        backpay *= policy.interest_rate * timing.remaining(fixed_at)    # (in place: now the interest it earns)
+        backpay *= policy.interest_rate * timing.remaining(fixed_at)  # (in place: now the interest it earns)
         interest += backpay
         del backpay
         pop.years += gap.astype(pop.years.dtype)
@@ -178,16 +183,16 @@ class Fund:
         all_year, new = timing.stream(np.ones(MONTHS), first), timing.stream(np.ones(MONTHS), start)
         years = pop.years[rows]
         self._pay_public(policy, years, starting, first, start)
-        due, from_account = np.empty(rows.size), np.empty(rows.size)    # the year's account pensions, yuan
-        for block in range(0, rows.size, BLOCK):     # block by block (small temporaries)
+        due, from_account = np.empty(rows.size), np.empty(rows.size)  # the year's account pensions, yuan
+        for block in range(0, rows.size, BLOCK):  # block by block (small temporaries)
             part = slice(block, block + BLOCK)
             at, new_now = rows[part], starting[part]
             months = np.where(new_now, new[0], all_year[0])
-            timed = np.where(new_now, new[1], all_year[1])          # sum over the months of the share left
+            timed = np.where(new_now, new[1], all_year[1])  # sum over the months of the share left
             monthly = pop.account_pension[at]
             due[part] = months * monthly
             held = pop.account[at]
-            value = held + interest[at]                             # the account at the year's end, before pensions
+            value = held + interest[at]  # the account at the year's end, before pensions
             share = timing.account_share(value, monthly, months, timed, rate)
             from_account[part] = share * due[part]
             left = held - from_account[part]
@@ -205,8 +210,9 @@ class Fund:
                 later, later_timed = yearly_basic_pension(policy, years, start)
                 basic, basic_timed = np.where(starting, later, basic), np.where(starting, later_timed, basic_timed)
             timed = np.where(starting, new[1], all_year[1])
-            self._accrue_paid(pop, rows, basic, basic_timed, from_account, due - from_account,
-                              pop.account_pension[rows] * timed)
+            self._accrue_paid(
+                pop, rows, basic, basic_timed, from_account, due - from_account, pop.account_pension[rows] * timed
+            )
 
     def _pay_public(self, policy: YearPolicy, years: np.ndarray, starting: np.ndarray, first: int, start: int) -> None:
         """The basic pension's public money: national minimum (central and local shares), top-up, bonus;
@@ -218,8 +224,10 @@ class Fund:
         extras = (float(extra[~starting].sum()), float(extra[starting].sum()))
         national = sum(n * paid[0] for n, paid in zip(counts, drawing))
         self._add("public_basic_pension_central", national * policy.central_share)
-        self._add("public_basic_pension_local", national * (1 - policy.central_share)
-                  + sum(n * paid[1] for n, paid in zip(counts, drawing)))
+        self._add(
+            "public_basic_pension_local",
+            national * (1 - policy.central_share) + sum(n * paid[1] for n, paid in zip(counts, drawing)),
+        )
         self._add("public_bonus", sum(n * paid[2] for n, paid in zip(extras, drawing)))
 
     def credit_interest(self, pop) -> None:
@@ -239,8 +247,11 @@ class Fund:
         """Accounts of the dead: inherited; where the year's rules say so, less the subsidy part,
         which returns to public money. At the end of the year, after its pensions and interest."""
         self._year_end(pop)
-        returned = np.zeros(np.count_nonzero(dead)) if policy.subsidy_inheritable else \
-            np.minimum(pop.account_subsidy[dead], pop.account[dead])
+        returned = (
+            np.zeros(np.count_nonzero(dead))
+            if policy.subsidy_inheritable
+            else np.minimum(pop.account_subsidy[dead], pop.account[dead])
+        )
         self._add("returned_subsidies", returned)
         self._add("inheritance", pop.account[dead] - returned)
         if pop.lifetime:
@@ -285,10 +296,18 @@ class Fund:
             return
         paid = backpay > 0
         accrue(pop, paid, "pv_own", backpay[paid], self.discount, OWN, left)
-        pop.years_lowest[paid] += gap[paid].astype(pop.years_lowest.dtype)   # back-paid at the lowest grade
+        pop.years_lowest[paid] += gap[paid].astype(pop.years_lowest.dtype)  # back-paid at the lowest grade
 
-    def _accrue_paid(self, pop, rows: np.ndarray, basic: np.ndarray, basic_timed: np.ndarray, from_account: np.ndarray,
-                     after: np.ndarray, account_timed: np.ndarray) -> None:
+    def _accrue_paid(
+        self,
+        pop,
+        rows: np.ndarray,
+        basic: np.ndarray,
+        basic_timed: np.ndarray,
+        from_account: np.ndarray,
+        after: np.ndarray,
+        account_timed: np.ndarray,
+    ) -> None:
         """Pensions received: basic, account and after exhaustion each with its timing; the net flow once.
 
         Args:
@@ -309,8 +328,10 @@ class Fund:
         if not pop.lifetime or not np.any(mask):
             return
         settle(pop, self.discount, mask)
-        record = {name: getattr(pop, name)[mask].copy() for name in
-                  ("id", "age", "sex", "years", "years_lowest", "years_gov", "pensioner", "npv", *PV_COLUMNS)}
+        record = {
+            name: getattr(pop, name)[mask].copy()
+            for name in ("id", "age", "sex", "years", "years_lowest", "years_gov", "pensioner", "npv", *PV_COLUMNS)
+        }
         year = self._row.get("year") or self.discount.year or 0
         record["birth_year"] = year - record["age"].astype(np.int64)
         record["how"] = np.full(int(np.count_nonzero(mask)), how)

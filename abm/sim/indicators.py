@@ -11,15 +11,19 @@ from abm.sim.policy import YearPolicy
 # Each group's columns, in order, from the registry of indicators (abm/sim/outcomes.py); the grade shares
 # (outcomes.GRADE_SHARES) stand for one column per grade.
 CONTRIBUTIONS, PENSIONS, DEMOGRAPHY, MONEY, FISCAL = map(
-    outcomes.group, ("contributions", "pensions", "demography", "money", "fiscal"))
+    outcomes.group, ("contributions", "pensions", "demography", "money", "fiscal")
+)
 AGE_BANDS = {"participation_16_29": (16, 29), "participation_30_44": (30, 44), "participation_45_59": (45, 59)}
 
 
 def names(all_grades: list[int]) -> list[str]:
     """Every indicator column, in the registry's order (abm/sim/outcomes.py), a grade share per grade in
     ``all_grades``: one value each per year."""
-    return [column for name in outcomes.INDICATORS
-            for column in (map(grade_column, all_grades) if name == outcomes.GRADE_SHARES else [name])]
+    return [
+        column
+        for name in outcomes.INDICATORS
+        for column in (map(grade_column, all_grades) if name == outcomes.GRADE_SHARES else [name])
+    ]
 
 
 def grade_column(grade: float) -> str:
@@ -56,8 +60,9 @@ def contributions(pop, eligible: np.ndarray, policy: YearPolicy, all_grades: lis
     }
 
 
-def pensions(pop, policy: YearPolicy, mean_income: float, basic_needs_line: float,
-             participants: float, backpaying: np.ndarray) -> dict[str, float]:
+def pensions(
+    pop, policy: YearPolicy, mean_income: float, basic_needs_line: float, participants: float, backpaying: np.ndarray
+) -> dict[str, float]:
     """Pensioners, those who back-paid to become one this year, their mean monthly pension and what
     it is worth against income and needs.
 
@@ -91,15 +96,21 @@ def demography(pop, births: float, deaths: float, in_migrants: float, out_migran
     """
     population = len(pop) * pop.weight + float(pop.under_16.sum())
     old = np.count_nonzero(pop.age >= 60) * pop.weight
-    return {"population": population, "share_60_plus": old / population if population else 0.0,
-            "births": births, "deaths": deaths, "in_migrants": in_migrants, "out_migrants": out_migrants}
+    return {
+        "population": population,
+        "share_60_plus": old / population if population else 0.0,
+        "births": births,
+        "deaths": deaths,
+        "in_migrants": in_migrants,
+        "out_migrants": out_migrants,
+    }
 
 
 def money(ledger_row: dict[str, float]) -> dict[str, float]:
     """The fund's year in yuan: balance, flows by item, public spending by item."""
     row = ledger_row
     basic = row["public_basic_pension_central"] + row["public_basic_pension_local"] + row["public_bonus"]
-    own = row["contributions"] + row["backpayments"]   # residents' own money, yearly and back-paid
+    own = row["contributions"] + row["backpayments"]  # residents' own money, yearly and back-paid
     revenue = own + row["public_spending"] + row["interest"]
     spending = basic + row["account_pensions"] + row["public_after_exhaustion"]
     derived = {

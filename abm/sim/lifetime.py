@@ -17,10 +17,35 @@ from __future__ import annotations
 import numpy as np
 
 # rates of return at which each resident's net flows are valued (the grid of the internal rate of return)
-RATES = np.array([-0.05, -0.02, 0.0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20,
-                  0.25, 0.30, 0.40, 0.50, 0.65, 0.80, 1.0, 1.5, 2.0])
-OWN, RECEIVED, INTO_ACCOUNT = -1.0, 1.0, 0.0   # the sign of a flow in the resident's net flows
-NET_WIDTH = 2   # net_flow columns: the year's net flow (yuan), and its timed part (yuan x share of the year left)
+RATES = np.array(
+    [
+        -0.05,
+        -0.02,
+        0.0,
+        0.01,
+        0.02,
+        0.03,
+        0.04,
+        0.05,
+        0.06,
+        0.08,
+        0.10,
+        0.12,
+        0.15,
+        0.20,
+        0.25,
+        0.30,
+        0.40,
+        0.50,
+        0.65,
+        0.80,
+        1.0,
+        1.5,
+        2.0,
+    ]
+)
+OWN, RECEIVED, INTO_ACCOUNT = -1.0, 1.0, 0.0  # the sign of a flow in the resident's net flows
+NET_WIDTH = 2  # net_flow columns: the year's net flow (yuan), and its timed part (yuan x share of the year left)
 
 
 class Discount:
@@ -30,9 +55,9 @@ class Discount:
     def __init__(self) -> None:
         self.first_year: int | None = None
         self.year: int | None = None
-        self.rate = 0.0                    # the account interest rate of the current year, per year
-        self.factor = 1.0                  # product of 1 / (1 + account rate) over the years since the first
-        self.grid = np.ones((NET_WIDTH, RATES.size))   # per rate: the year's end discounted, and times the rate
+        self.rate = 0.0  # the account interest rate of the current year, per year
+        self.factor = 1.0  # product of 1 / (1 + account rate) over the years since the first
+        self.grid = np.ones((NET_WIDTH, RATES.size))  # per rate: the year's end discounted, and times the rate
 
     def advance(self, year: int, interest_rate: float) -> None:
         """Move to ``year`` (consecutive years; the same year again changes nothing)."""
@@ -47,8 +72,9 @@ class Discount:
         self.grid = np.stack([at_end, RATES * at_end])
 
 
-def accrue(pop, rows: np.ndarray, column: str, amounts: np.ndarray, discount: Discount, sign: float,
-           left: float = 0.0) -> None:
+def accrue(
+    pop, rows: np.ndarray, column: str, amounts: np.ndarray, discount: Discount, sign: float, left: float = 0.0
+) -> None:
     """Add a flow of the year to residents' present values and, by its sign, to their net flows.
 
     Args:
@@ -95,7 +121,7 @@ def settle(pop, discount: Discount, rows: np.ndarray | None = None) -> None:
         rows: index or mask of the residents to settle; all if None.
     """
     grid = discount.grid.astype(pop.npv.dtype)
-    if rows is None:   # everyone: one pass over the whole table, in its own precision (no BLAS threads)
+    if rows is None:  # everyone: one pass over the whole table, in its own precision (no BLAS threads)
         pop.npv += np.einsum("ij,jk->ik", pop.net_flow.astype(pop.npv.dtype), grid)
         pop.net_flow[:] = 0.0
         return

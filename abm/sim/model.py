@@ -46,8 +46,14 @@ class PensionModel(mesa.Model):
             tables (abm/analysis/cohorts.py) read; they change no indicator.
     """
 
-    def __init__(self, *, scenario: Scenario | str | Path = DEFAULT_SCENARIO, rng=None,
-                 coefficients: Coefficients | None = None, lifetime: bool = False):
+    def __init__(
+        self,
+        *,
+        scenario: Scenario | str | Path = DEFAULT_SCENARIO,
+        rng=None,
+        coefficients: Coefficients | None = None,
+        lifetime: bool = False,
+    ):
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         super().__init__(rng=replication_seeds(scenario.run.seed, 1)[0] if rng is None else rng)
         self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
@@ -55,22 +61,31 @@ class PensionModel(mesa.Model):
         self.county = load_county(scenario)
         self.life = LifeTable.for_county(self.county)
         behaviour = scenario.behaviour
-        self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)
-                             ).replace(behaviour.choice, behaviour.dynamics, behaviour.valuation,
-                                         behaviour.heterogeneity)
+        self.coefficients = (coefficients or load_coefficients(behaviour.coefficients, scenario.source_dir)).replace(
+            behaviour.choice, behaviour.dynamics, behaviour.valuation, behaviour.heterogeneity
+        )
         self.economy = run_economy(scenario, self.county)
         self.government = Government(self)
         self.policy = self.government.step()
-        self.population = synthesise(self.county, self.life, scenario.population.residents,
-                                     self.economy.mean_income(self.year), self.policy.pension_age, self.rng,
-                                     lifetime=lifetime)
+        self.population = synthesise(
+            self.county,
+            self.life,
+            scenario.population.residents,
+            self.economy.mean_income(self.year),
+            self.policy.pension_age,
+            self.rng,
+            lifetime=lifetime,
+        )
         self.fund = Fund(self.population.weight)
-        self.away = np.zeros(self.life.last_age + 1)   # out-migrants since the start, by age (persons)
+        self.away = np.zeros(self.life.last_age + 1)  # out-migrants since the start, by age (persons)
         self.households = Households(self, enabled=scenario.population.agents == "all")
         self.all_grades = offered_grades(scenario.policy, self.economy, scenario.years)
         self.indicators: dict[str, float] = {}
-        self.datacollector = mesa.DataCollector(model_reporters={
-            name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)})
+        self.datacollector = mesa.DataCollector(
+            model_reporters={
+                name: (lambda m, name=name: m.indicators[name]) for name in indicators.names(self.all_grades)
+            }
+        )
 
     @property
     def agents(self):
@@ -104,17 +119,25 @@ class PensionModel(mesa.Model):
         backpaying = self._backpay(policy)
         self.fund.retire(pop, policy, backpaying)
         self.fund.pay(pop, policy)
-        self.indicators |= indicators.pensions(pop, policy, mean_income,
-                                               self.economy.basic_needs_line(self.year),
-                                               self.indicators["participants"], backpaying)
+        self.indicators |= indicators.pensions(
+            pop,
+            policy,
+            mean_income,
+            self.economy.basic_needs_line(self.year),
+            self.indicators["participants"],
+            backpaying,
+        )
         self.indicators |= indicators.demography(self.population, **self._demography())
         self._grow_incomes()
         ledger = self.fund.close_year(pop)
         self.indicators |= indicators.money(ledger)
         self.indicators |= valuation(pop, policy, self.life, ledger["closing_balance"], ledger["account_pensions"])
-        self.indicators |= indicators.fiscal(ledger, self.indicators["population"],
-                                             self.economy.with_income(self.county.gdp, self.year),
-                                             self.economy.with_income(self.county.budget_revenue, self.year))
+        self.indicators |= indicators.fiscal(
+            ledger,
+            self.indicators["population"],
+            self.economy.with_income(self.county.gdp, self.year),
+            self.economy.with_income(self.county.budget_revenue, self.year),
+        )
         self.datacollector.collect(self)
         self.year += 1
         self.running = self.year <= self.spec.end_year
@@ -138,16 +161,23 @@ class PensionModel(mesa.Model):
         if choosers is None:
             eligible, gov_paid = self.eligible(policy)
             choosers = np.flatnonzero(eligible & ~gov_paid)
-        return ChoiceSituation.of_year(self.coefficients.choice, self.population, choosers, policy.grades,
-                                       policy.subsidies, self.economy.mean_income(self.year),
-                                       self.county.villages, self._worth(policy),
-                                       self.coefficients.heterogeneity["liquidity_sd"])
+        return ChoiceSituation.of_year(
+            self.coefficients.choice,
+            self.population,
+            choosers,
+            policy.grades,
+            policy.subsidies,
+            self.economy.mean_income(self.year),
+            self.county.villages,
+            self._worth(policy),
+            self.coefficients.heterogeneity["liquidity_sd"],
+        )
 
     def _choose(self, policy) -> np.ndarray:
         """Eligible residents pick a grade; the government pays for its groups. Money is collected."""
         pop = self.population
         eligible, gov_paid = self.eligible(policy)
-        grade = np.zeros(len(pop), dtype=pop.choice.dtype)   # yuan/year, whole (as the choice column holds them)
+        grade = np.zeros(len(pop), dtype=pop.choice.dtype)  # yuan/year, whole (as the choice column holds them)
         situation = self.choice_situation(policy, np.flatnonzero(eligible & ~gov_paid))
         grade[situation.choosers] = situation.draw(self.rng)
         del situation
@@ -166,20 +196,37 @@ class PensionModel(mesa.Model):
         deciding = np.flatnonzero(gap > 0)
         backpaying = np.zeros(len(pop), dtype=bool)
         if deciding.size:
-            basic, account = backpay_worth(self._tables(policy), policy, pop.age[deciding], pop.sex[deciding],
-                                           pop.income[deciding], pop.trust[deciding], pop.literate[deciding],
-                                           valuation["compounding_gap"])
+            basic, account = backpay_worth(
+                self._tables(policy),
+                policy,
+                pop.age[deciding],
+                pop.sex[deciding],
+                pop.income[deciding],
+                pop.trust[deciding],
+                pop.literate[deciding],
+                valuation["compounding_gap"],
+            )
             liquidity = self.coefficients.liquidity(pop.liquidity[deciding])
-            backpaying[deciding] = backpays(self.coefficients.choice, basic, account,
-                                            gap[deciding] * policy.lowest_grade, pop.income[deciding], self.rng,
-                                            pop.awareness[deciding], 1.0 if liquidity is None else liquidity)
+            backpaying[deciding] = backpays(
+                self.coefficients.choice,
+                basic,
+                account,
+                gap[deciding] * policy.lowest_grade,
+                pop.income[deciding],
+                self.rng,
+                pop.awareness[deciding],
+                1.0 if liquidity is None else liquidity,
+            )
         return backpaying
 
     def _tables(self, policy):
         """The year's value tables (abm/sim/perceived_worth.py) at the residents' expectations."""
         expectations = Expectations.from_indexation(
-            self.coefficients.valuation["discount_rate"], self.spec.policy.basic_pension_indexation,
-            self.economy.income_growth(self.year), self.economy.inflation(self.year))
+            self.coefficients.valuation["discount_rate"],
+            self.spec.policy.basic_pension_indexation,
+            self.economy.income_growth(self.year),
+            self.economy.inflation(self.year),
+        )
         return value_tables(self.life, policy, expectations)
 
     def _worth(self, policy):
@@ -188,9 +235,19 @@ class PensionModel(mesa.Model):
         tables = self._tables(policy)
 
         def worth(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            return perceived_worth(tables, policy, pop.age[rows], pop.sex[rows], pop.years[rows], pop.income[rows],
-                                   pop.trust[rows], pop.literate[rows], valuation["pivot_horizon"],
-                                   valuation["compounding_gap"])
+            return perceived_worth(
+                tables,
+                policy,
+                pop.age[rows],
+                pop.sex[rows],
+                pop.years[rows],
+                pop.income[rows],
+                pop.trust[rows],
+                pop.literate[rows],
+                valuation["pivot_horizon"],
+                valuation["compounding_gap"],
+            )
+
         return worth
 
     def _demography(self) -> dict[str, float]:
@@ -201,7 +258,7 @@ class PensionModel(mesa.Model):
         """
         pop, rng, county, w = self.population, self.rng, self.county, self.population.weight
         population = len(pop) * w + pop.under_16.sum()
-        self.fund.credit_interest(pop)   # the year's interest, at its end, before anyone leaves (its memory freed)
+        self.fund.credit_interest(pop)  # the year's interest, at its end, before anyone leaves (its memory freed)
         dead = demography.deaths(pop.age, pop.sex, self.life, rng)
         leaving = ~dead & demography.out_migrants(pop.age, county.out_migration_rate, rng)
         self.fund.bequeath(pop, dead, self.policy)
@@ -209,21 +266,33 @@ class PensionModel(mesa.Model):
         gone = dead | leaving
         self.households.leave(pop.id[gone])
         self.away += np.bincount(pop.age[leaving], minlength=self.away.size)[: self.away.size] * w
-        pop.age += 1      # (those leaving too: their rows go with the arrivals' coming, below)
-        births = county.birth_rate * population   # the communique's rate, on the population at the start
+        pop.age += 1  # (those leaving too: their rows go with the arrivals' coming, below)
+        births = county.birth_rate * population  # the communique's rate, on the population at the start
         pop.under_16, turning_16, child_deaths = demography.age_children(pop.under_16, self.life, births)
         self.away, returning = demography.age_away(self.away, self.life, county.return_migration_rate)
         n_return = demography.stochastic_round(returning.sum() / w, rng)
         n_in = demography.stochastic_round(county.in_migration_rate * population / w, rng)
-        ages = np.concatenate([
-            np.full(demography.stochastic_round(turning_16 / w, rng), demography.ENTRY_AGE),
-            demography.draw_ages(returning, n_return, rng),
-            demography.in_migrant_ages(county.in_migration_ages, n_in, rng)])
-        arrivals = draw_residents(county, ages, self.economy.mean_income(self.year + 1), rng, first_id=pop.next_id,
-                                  lifetime=pop.lifetime) if ages.size else None
+        ages = np.concatenate(
+            [
+                np.full(demography.stochastic_round(turning_16 / w, rng), demography.ENTRY_AGE),
+                demography.draw_ages(returning, n_return, rng),
+                demography.in_migrant_ages(county.in_migration_ages, n_in, rng),
+            ]
+        )
+        arrivals = (
+            draw_residents(
+                county, ages, self.economy.mean_income(self.year + 1), rng, first_id=pop.next_id, lifetime=pop.lifetime
+            )
+            if ages.size
+            else None
+        )
         pop.keep(~gone, arrivals)
-        return {"births": births, "deaths": np.count_nonzero(dead) * w + child_deaths,
-                "in_migrants": (n_return + n_in) * w, "out_migrants": np.count_nonzero(leaving) * w}
+        return {
+            "births": births,
+            "deaths": np.count_nonzero(dead) * w + child_deaths,
+            "in_migrants": (n_return + n_in) * w,
+            "out_migrants": np.count_nonzero(leaving) * w,
+        }
 
     def _grow_incomes(self) -> None:
         """Incomes follow the county mean, with a yearly idiosyncratic shock (mean one)."""
@@ -231,11 +300,11 @@ class PensionModel(mesa.Model):
         growth = self.economy.mean_income(self.year + 1) / self.economy.mean_income(self.year)
         sd = self.county.income_shock
         established = pop.age > demography.ENTRY_AGE  # this year's entrants were drawn at next year's level
-        factor = self.rng.lognormal(-sd**2 / 2, sd, np.count_nonzero(established))
+        factor = self.rng.lognormal(-(sd**2) / 2, sd, np.count_nonzero(established))
         factor *= growth
         entrants = np.flatnonzero(~established)
-        if entrants.size and entrants[-1] - entrants[0] + 1 == entrants.size:   # one run of rows (arrivals): slices
-            pop.income[:entrants[0]] *= factor[:entrants[0]]
-            pop.income[entrants[-1] + 1:] *= factor[entrants[0]:]
+        if entrants.size and entrants[-1] - entrants[0] + 1 == entrants.size:  # one run of rows (arrivals): slices
+            pop.income[: entrants[0]] *= factor[: entrants[0]]
+            pop.income[entrants[-1] + 1 :] *= factor[entrants[0] :]
         else:
             pop.income[established] *= factor

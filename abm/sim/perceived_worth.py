@@ -52,8 +52,9 @@ class Expectations:
                 raise ValueError(f"{name} must be a finite rate above -1 per year, got {value}")
 
     @classmethod
-    def from_indexation(cls, discount_rate: float, rule: Indexation, income_growth: float,
-                        inflation: float) -> Expectations:
+    def from_indexation(
+        cls, discount_rate: float, rule: Indexation, income_growth: float, inflation: float
+    ) -> Expectations:
         """Expectations with the basic pension growing by the scenario's indexation rule.
 
         Args:
@@ -96,8 +97,8 @@ class ValueTables:
     basic_annuity_now: np.ndarray
     account_factor_now: np.ndarray
     pension_age: int
-    divisor: float          # months
-    interest_rate: float    # per year
+    divisor: float  # months
+    interest_rate: float  # per year
     expectations: Expectations
 
 
@@ -113,35 +114,52 @@ def value_tables(life: LifeTable, policy: YearPolicy, expectations: Expectations
         expectations: the residents' discount rate and expected growth of the basic pension, per year.
     """
     qx = np.ascontiguousarray(life.qx, dtype=float)
-    months = (timing.collection_month(policy), timing.pension_start_month(policy),
-              timing.start_month(policy.collection_month))
-    return _tables(qx.tobytes(), qx.shape, int(policy.pension_age), float(policy.divisor),
-                   float(policy.interest_rate), months, expectations)
+    months = (
+        timing.collection_month(policy),
+        timing.pension_start_month(policy),
+        timing.start_month(policy.collection_month),
+    )
+    return _tables(
+        qx.tobytes(),
+        qx.shape,
+        int(policy.pension_age),
+        float(policy.divisor),
+        float(policy.interest_rate),
+        months,
+        expectations,
+    )
 
 
 @lru_cache(maxsize=64)
-def _tables(qx_bytes: bytes, shape: tuple[int, int], pension_age: int, divisor: float, rate: float,
-            months: tuple[int, int, int], expectations: Expectations) -> ValueTables:
+def _tables(
+    qx_bytes: bytes,
+    shape: tuple[int, int],
+    pension_age: int,
+    divisor: float,
+    rate: float,
+    months: tuple[int, int, int],
+    expectations: Expectations,
+) -> ValueTables:
     """``months``: this year's collection month, the pension's first month this year and in a later year."""
     qx = np.frombuffer(qx_bytes).reshape(shape)
     last_age = shape[1] - 1
     collected, start_now, start_later = months
-    ages = np.arange(ENTRY_AGE, last_age + 1)                   # age now
-    k = np.arange(last_age - ENTRY_AGE + 1)                     # years from now
-    alive, q = survival_paths(qx, ages)                         # [sex, age now, k]
+    ages = np.arange(ENTRY_AGE, last_age + 1)  # age now
+    k = np.arange(last_age - ENTRY_AGE + 1)  # years from now
+    alive, q = survival_paths(qx, ages)  # [sex, age now, k]
     dying = alive * q
     delta = expectations.discount_rate
-    discount = (1 + delta) ** -k.astype(float)                  # the end of year k to the end of this year
+    discount = (1 + delta) ** -k.astype(float)  # the end of year k to the end of this year
     growth = (1 + expectations.basic_growth) ** k.astype(float)
     compound = (1 + rate) ** k.astype(float)
-    saved = np.concatenate([[0.0], np.cumsum(compound)[:-1]])   # sum_{i<j} (1 + r)^i
-    full_year = timing.months_factor(rate, 1) / divisor         # a full year's account pensions per yuan fixed
+    saved = np.concatenate([[0.0], np.cumsum(compound)[:-1]])  # sum_{i<j} (1 + r)^i
+    full_year = timing.months_factor(rate, 1) / divisor  # a full year's account pensions per yuan fixed
 
     def pension_values(start: np.ndarray, first: np.ndarray, paid: int) -> tuple[np.ndarray, np.ndarray]:
         """Basic annuity and account factor per yuan paid in month ``paid`` this year (0: at its start),
         the first pension ``start`` years from now in month ``first`` ([age now, 1] each)."""
         paid_left = timing.remaining(paid)
-        fixed_left = timing.remaining(first - 1)                # the pension is fixed at the start of its month
+        fixed_left = timing.remaining(first - 1)  # the pension is fixed at the start of its month
         # the yuan with interest at the fix, and the account's value at the end of that year per yuan fixed
         # (the year's interest runs on the opening balance: simple within the year)
         opening = (1 + rate * paid_left) * (1 + rate) ** np.maximum(start - 1.0, 0.0)
@@ -153,14 +171,17 @@ def _tables(qx_bytes: bytes, shape: tuple[int, int], pension_age: int, divisor: 
         after_fix = np.maximum(first_year * compound[j] - full_year * saved[j], 0.0)
         drawing = k[None, :] >= start
         balance = np.where(drawing, at_fix * after_fix, (1 + rate * paid_left) * compound[None, :])
-        months_worth = np.where(k[None, :] == start, timing.months_factor(delta, first),
-                                np.where(drawing, timing.months_factor(delta, 1), 0.0))   # at delta, per yuan/month
+        months_worth = np.where(
+            k[None, :] == start,
+            timing.months_factor(delta, first),
+            np.where(drawing, timing.months_factor(delta, 1), 0.0),
+        )  # at delta, per yuan/month
         at_payment = discount / (1 + delta * paid_left)
         basic = (alive * months_worth * growth * at_payment).sum(axis=-1)
         pension = months_worth * at_fix / divisor
         return basic, ((alive * pension + dying * balance) * at_payment).sum(axis=-1)
 
-    start = np.maximum(pension_age - ages, 0)[:, None]          # years until the first pension
+    start = np.maximum(pension_age - ages, 0)[:, None]  # years until the first pension
     basic, account = pension_values(start, np.where(start == 0, start_now, start_later), collected)
     now = np.zeros((ages.size, 1), dtype=int)
     basic_now, account_now = pension_values(now, np.full((ages.size, 1), start_now), start_now - 1)
@@ -171,8 +192,9 @@ def _tables(qx_bytes: bytes, shape: tuple[int, int], pension_age: int, divisor: 
         table.flags.writeable = False
         return table
 
-    return ValueTables(by_age(basic), by_age(account), by_age(basic_now), by_age(account_now), pension_age,
-                       divisor, rate, expectations)
+    return ValueTables(
+        by_age(basic), by_age(account), by_age(basic_now), by_age(account_now), pension_age, divisor, rate, expectations
+    )
 
 
 def pivotal_weight(age: np.ndarray, years_paid: np.ndarray, policy: YearPolicy, horizon: float) -> np.ndarray:
@@ -196,7 +218,7 @@ def pivotal_weight(age: np.ndarray, years_paid: np.ndarray, policy: YearPolicy, 
     age, years_paid = np.asarray(age), np.asarray(years_paid)
     slack = years_paid + np.maximum(policy.pension_age - age, 0) - policy.min_years
     weight = np.exp(-np.maximum(slack, 0) / horizon)
-    has_right = may_backpay(age, np.ones_like(years_paid), policy)   # the right, as it stands once paid
+    has_right = may_backpay(age, np.ones_like(years_paid), policy)  # the right, as it stands once paid
     weight = np.where(has_right, (years_paid == 0).astype(float), weight)
     return np.where(years_paid >= policy.min_years, 0.0, weight)
 
@@ -205,12 +227,13 @@ def pivotal_weight(age: np.ndarray, years_paid: np.ndarray, policy: YearPolicy, 
 class PaymentValues:
     """Per resident (rows) and alternative (column 0 not paying, then the year's grades), yuan."""
 
-    basic: np.ndarray     # pivotal weight x basic annuity x (basic pension + local top-up)
-    account: np.ndarray   # account factor x (grade + subsidy)
+    basic: np.ndarray  # pivotal weight x basic annuity x (basic pension + local top-up)
+    account: np.ndarray  # account factor x (grade + subsidy)
 
 
-def payment_values(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray,
-                   years_paid: np.ndarray, horizon: float) -> PaymentValues:
+def payment_values(
+    tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray, years_paid: np.ndarray, horizon: float
+) -> PaymentValues:
     """What each alternative of the year buys each resident, in yuan (not per income, not trust-weighted).
 
     Args:
@@ -229,8 +252,9 @@ def payment_values(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex
     return PaymentValues(basic, per_yuan[:, None] * paid_in[None, :])
 
 
-def _rights(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray, years_paid: np.ndarray,
-            horizon: float) -> tuple[np.ndarray, np.ndarray]:
+def _rights(
+    tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray, years_paid: np.ndarray, horizon: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Per resident, in yuan: the basic pension this year's payment keeps within reach (pivotal
     weight x annuity x basic pension and top-up), and the account value of one yuan paid in."""
     age = np.minimum(np.asarray(age), tables.basic_annuity.shape[1] - 1)
@@ -240,9 +264,18 @@ def _rights(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.nd
     return basic, by_sex_age(tables.account_factor, sex, age)
 
 
-def perceived_worth(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray,
-                    years_paid: np.ndarray, income: np.ndarray, trust: np.ndarray, literate: np.ndarray,
-                    pivot_horizon: float, compounding_gap: float) -> tuple[np.ndarray, np.ndarray]:
+def perceived_worth(
+    tables: ValueTables,
+    policy: YearPolicy,
+    age: np.ndarray,
+    sex: np.ndarray,
+    years_paid: np.ndarray,
+    income: np.ndarray,
+    trust: np.ndarray,
+    literate: np.ndarray,
+    pivot_horizon: float,
+    compounding_gap: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """The two benefit factors of the choice model per resident, as the resident perceives them, per
     yuan of income: the basic pension this year's payment keeps within reach (multiplies "pays
     some grade"), and what one yuan paid into the account is worth (multiplies grade + subsidy).
@@ -267,9 +300,16 @@ def perceived_worth(tables: ValueTables, policy: YearPolicy, age: np.ndarray, se
     return trust * basic / income, trust * seen * per_yuan / income
 
 
-def backpay_worth(tables: ValueTables, policy: YearPolicy, age: np.ndarray, sex: np.ndarray,
-                  income: np.ndarray, trust: np.ndarray, literate: np.ndarray,
-                  compounding_gap: float) -> tuple[np.ndarray, np.ndarray]:
+def backpay_worth(
+    tables: ValueTables,
+    policy: YearPolicy,
+    age: np.ndarray,
+    sex: np.ndarray,
+    income: np.ndarray,
+    trust: np.ndarray,
+    literate: np.ndarray,
+    compounding_gap: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """The two benefit factors of the back-payment decision per resident, as perceived, per yuan of
     income: the basic pension drawn from this year for life (what back-paying unlocks: fully
     pivotal, no slack), and what one yuan of the lump sum is worth as account pension starting this

@@ -19,33 +19,33 @@ class YearPolicy:
     """Everything a resident and the fund need to know about one year's rules."""
 
     year: int
-    grades: np.ndarray            # yuan/year, increasing
-    subsidies: np.ndarray         # entry subsidy per grade, yuan/year
+    grades: np.ndarray  # yuan/year, increasing
+    subsidies: np.ndarray  # entry subsidy per grade, yuan/year
     government_paid_grade: float  # yuan/year
     government_paid_subsidy: float  # entry subsidy on that grade, yuan/year
     government_paid_groups: tuple[int, ...]
-    basic_pension: float          # national minimum in force at the end of the year, yuan/month
-    local_top_up: float           # in force at the end of the year, yuan/month
-    central_share: float          # share of the national minimum paid by the centre
-    bonus_per_year: float         # yuan/month per contribution year beyond min_years, at the end of the year
-    interest_rate: float          # per year
-    valuation_rate: float         # discount rate of the actuarial valuation, per year
-    pension_age: int              # years
+    basic_pension: float  # national minimum in force at the end of the year, yuan/month
+    local_top_up: float  # in force at the end of the year, yuan/month
+    central_share: float  # share of the national minimum paid by the centre
+    bonus_per_year: float  # yuan/month per contribution year beyond min_years, at the end of the year
+    interest_rate: float  # per year
+    valuation_rate: float  # discount rate of the actuarial valuation, per year
+    pension_age: int  # years
     min_years: int
     launch_year: int
-    launch_pension_age: int       # the pension age in force at launch: decides the right to back-pay
+    launch_pension_age: int  # the pension age in force at launch: decides the right to back-pay
     backpay: bool
-    publicity: float              # 0-1
-    service_quality: float        # 0-1
-    financial_education: float    # share of residents 16-59 taught compound interest this year, 0-1
+    publicity: float  # 0-1
+    service_quality: float  # 0-1
+    financial_education: float  # share of residents 16-59 taught compound interest this year, 0-1
     divisor_table: tuple[tuple[int, float], ...]
-    months: int                   # months of pensions paid in the year (fewer in a mid-year launch year)
-    basic_pension_paid: float     # national minimum paid over those months, yuan/year per pensioner
-    local_top_up_paid: float      # yuan/year per pensioner
-    bonus_paid: float             # yuan/year per pensioner and contribution year beyond min_years
-    subsidy_inheritable: bool     # the subsidy part of an account is inherited at death
-    collection_month: int         # month contributions are paid, 1-12 (abm/sim/timing.py: collection_month)
-    paid_by_month: np.ndarray     # yuan/month paid in months 1-12 (0 where not paid), rows: national minimum,
+    months: int  # months of pensions paid in the year (fewer in a mid-year launch year)
+    basic_pension_paid: float  # national minimum paid over those months, yuan/year per pensioner
+    local_top_up_paid: float  # yuan/year per pensioner
+    bonus_paid: float  # yuan/year per pensioner and contribution year beyond min_years
+    subsidy_inheritable: bool  # the subsidy part of an account is inherited at death
+    collection_month: int  # month contributions are paid, 1-12 (abm/sim/timing.py: collection_month)
+    paid_by_month: np.ndarray  # yuan/month paid in months 1-12 (0 where not paid), rows: national minimum,
     #                               local top-up, bonus per contribution year beyond min_years
 
     @property
@@ -128,7 +128,7 @@ def menu_for_year(spec: PolicySpec, year: int, economy: Economy | None) -> tuple
     def factor(dated) -> float | None:
         since = max(y for y in dated if y <= year)
         if since >= revision:
-            return None       # dated in or after the revision year: the dated value holds
+            return None  # dated in or after the revision year: the dated value holds
         return economy.mean_income(revision) / economy.mean_income(max(since, rule.base_year))
 
     grades_factor, rules_factor = factor(spec.grades), factor(spec.subsidy)
@@ -161,8 +161,9 @@ def basic_pension_path(spec: PolicySpec, economy: Economy, years: range) -> dict
         if year <= last_dated:
             path[year] = value_at(spec.basic_pension, year)
         else:
-            growth = (rule.rate + rule.income_share * economy.income_growth(year)
-                      + rule.price_share * economy.inflation(year))
+            growth = (
+                rule.rate + rule.income_share * economy.income_growth(year) + rule.price_share * economy.inflation(year)
+            )
             path[year] = path[year - 1] * (1 + growth)
     return {year: path[year] for year in years}
 
@@ -190,9 +191,13 @@ def policy_for_year(spec: PolicySpec, year: int, basic_pension: float, economy: 
     grades = np.asarray(grades, dtype=float)
     paid_grade = float(value_at(spec.government_paid_grade, year))
     paid = months_paid(spec, year)
-    by_month = np.array([paid_by_month(spec.basic_pension, year, paid, basic_pension),
-                         paid_by_month(spec.local_top_up, year, paid),
-                         paid_by_month(spec.long_contribution_bonus, year, paid)])
+    by_month = np.array(
+        [
+            paid_by_month(spec.basic_pension, year, paid, basic_pension),
+            paid_by_month(spec.local_top_up, year, paid),
+            paid_by_month(spec.long_contribution_bonus, year, paid),
+        ]
+    )
     by_month.flags.writeable = False
     return YearPolicy(
         year=year,
@@ -241,8 +246,7 @@ def backpay_gap(pop, policy: YearPolicy) -> np.ndarray:
     No. 8). The right has no deadline: whoever declines stays short of years, draws no pension and
     may back-pay in any later year (and, having the right, does not pay yearly past the pension age:
     :func:`eligible_to_contribute`)."""
-    holders = ~pop.pensioner & ~pop.employee & (pop.age >= policy.pension_age) \
-        & may_backpay(pop.age, pop.years, policy)
+    holders = ~pop.pensioner & ~pop.employee & (pop.age >= policy.pension_age) & may_backpay(pop.age, pop.years, policy)
     return np.where(holders, np.maximum(policy.min_years - pop.years, 0), 0)
 
 

@@ -13,48 +13,48 @@ from abm.sim.lifetime import NET_WIDTH, RATES
 # One column per resident attribute; a row is one simulated resident standing for `weight` people.
 # Each column has the narrowest type that holds its range (a resident's bytes: ``row_bytes``).
 COLUMNS: dict[str, type] = {
-    "id": np.int32,              # up to 2,147,483,647 residents over a run (Population.append checks it)
-    "age": np.int16,             # years
-    "sex": np.int8,              # 0 female, 1 male
+    "id": np.int32,  # up to 2,147,483,647 residents over a run (Population.append checks it)
+    "age": np.int16,  # years
+    "sex": np.int8,  # 0 female, 1 male
     "village": np.int32,
-    "income": np.float64,        # per-capita household income, yuan/year
-    "education": np.int8,        # 0 primary or less, 1 junior secondary, 2 senior secondary or more
+    "income": np.float64,  # per-capita household income, yuan/year
+    "education": np.int8,  # 0 primary or less, 1 junior secondary, 2 senior secondary or more
     "good_health": np.bool_,
     "household_size": np.int8,
     "children": np.int8,
-    "reliance": np.bool_,        # relies on children for old age
-    "awareness": np.float32,     # policy knowledge, 0-1
-    "trust": np.float32,         # trust in government, 0-1
-    "literate": np.bool_,        # understands compound interest (financial literacy)
-    "liquidity": np.float32,     # standard normal draw: how much of its income the household can spare, beyond
-                                 # what income shows (the cost term's multiplier, abm/sim/choice.py HETEROGENEITY)
-    "school_until": np.int8,     # age leaving school; students cannot enrol
-    "employee": np.bool_,        # covered by the employee scheme instead
-    "group": np.int8,            # 0 none, 1 severely disabled, 2 poor (policy.GROUP_CODES)
+    "reliance": np.bool_,  # relies on children for old age
+    "awareness": np.float32,  # policy knowledge, 0-1
+    "trust": np.float32,  # trust in government, 0-1
+    "literate": np.bool_,  # understands compound interest (financial literacy)
+    "liquidity": np.float32,  # standard normal draw: how much of its income the household can spare, beyond
+    # what income shows (the cost term's multiplier, abm/sim/choice.py HETEROGENEITY)
+    "school_until": np.int8,  # age leaving school; students cannot enrol
+    "employee": np.bool_,  # covered by the employee scheme instead
+    "group": np.int8,  # 0 none, 1 severely disabled, 2 poor (policy.GROUP_CODES)
     "pensioner": np.bool_,
-    "choice": np.int16,          # this year's grade in yuan (up to scenario.MAX_GRADE, 20,000); 0 not paying,
-                                 # -1 not eligible
-    "gov_paid": np.bool_,        # this year's grade paid by the government
-    "years": np.int16,           # contribution years
-    "account": np.float64,       # individual account balance, yuan
+    "choice": np.int16,  # this year's grade in yuan (up to scenario.MAX_GRADE, 20,000); 0 not paying,
+    # -1 not eligible
+    "gov_paid": np.bool_,  # this year's grade paid by the government
+    "years": np.int16,  # contribution years
+    "account": np.float64,  # individual account balance, yuan
     "account_subsidy": np.float64,  # the part of the balance from subsidies and government-paid grades, yuan
     "account_pension": np.float64,  # monthly account pension fixed at retirement, yuan/month
     # lifetime money with the scheme (abm/sim/lifetime.py), yuan at the end of the launch year, at the account rates;
     # kept only where asked for (LIFETIME_COLUMNS: abm/analysis/cohorts.py reads them)
-    "pv_own": np.float64,        # own contributions and back-payments
-    "pv_subsidy": np.float64,    # entry subsidies and government-paid grades put into the account
-    "pv_basic": np.float64,      # basic pension received, with top-up and bonus
-    "pv_account": np.float64,    # account pension received from the account
-    "pv_after": np.float64,      # pension paid from public money after the account is exhausted
-    "pv_estate": np.float64,     # account inherited by the estate at death
-    "npv": np.float32,           # net flows (received - own) valued at each rate of lifetime.RATES: one column per rate
-    "net_flow": np.float64,      # this year's net flow so far, yuan, and its timed part (valued into npv once a year)
-    "years_lowest": np.int16,    # contribution years at the lowest grade of the year (back-paid years included)
-    "years_gov": np.int16,       # contribution years paid by the government
+    "pv_own": np.float64,  # own contributions and back-payments
+    "pv_subsidy": np.float64,  # entry subsidies and government-paid grades put into the account
+    "pv_basic": np.float64,  # basic pension received, with top-up and bonus
+    "pv_account": np.float64,  # account pension received from the account
+    "pv_after": np.float64,  # pension paid from public money after the account is exhausted
+    "pv_estate": np.float64,  # account inherited by the estate at death
+    "npv": np.float32,  # net flows (received - own) valued at each rate of lifetime.RATES: one column per rate
+    "net_flow": np.float64,  # this year's net flow so far, yuan, and its timed part (valued into npv once a year)
+    "years_lowest": np.int16,  # contribution years at the lowest grade of the year (back-paid years included)
+    "years_gov": np.int16,  # contribution years paid by the government
 }
-HEADROOM = 16      # a column's new buffer holds 1/HEADROOM more rows than it needs
-BLOCK = 1 << 15    # rows moved at once within a buffer
-WIDTHS = {"npv": RATES.size, "net_flow": NET_WIDTH}   # 2-D columns: one value per resident and rate or part
+HEADROOM = 16  # a column's new buffer holds 1/HEADROOM more rows than it needs
+BLOCK = 1 << 15  # rows moved at once within a buffer
+WIDTHS = {"npv": RATES.size, "net_flow": NET_WIDTH}  # 2-D columns: one value per resident and rate or part
 PV_COLUMNS = ("pv_own", "pv_subsidy", "pv_basic", "pv_account", "pv_after", "pv_estate")
 LIFETIME_COLUMNS = (*PV_COLUMNS, "npv", "net_flow", "years_lowest", "years_gov")
 EDUCATION_LEVELS = ("primary_or_less", "junior_secondary", "senior_secondary_or_more")
@@ -75,8 +75,8 @@ class Population:
     def __init__(self, columns: dict[str, np.ndarray], weight: float, under_16: np.ndarray):
         names = [k for k in COLUMNS if k not in LIFETIME_COLUMNS or "npv" in columns]
         object.__setattr__(self, "_buffers", {k: _shaped(k, columns[k]) for k in names})
-        object.__setattr__(self, "_columns", dict(self._buffers))   # the buffers' first len(self) rows
-        object.__setattr__(self, "weight", float(weight))      # persons per simulated resident
+        object.__setattr__(self, "_columns", dict(self._buffers))  # the buffers' first len(self) rows
+        object.__setattr__(self, "weight", float(weight))  # persons per simulated resident
         object.__setattr__(self, "under_16", np.asarray(under_16, dtype=float))  # persons aged 0..15
         object.__setattr__(self, "next_id", int(self.id.max()) + 1 if self.id.size else 0)
 
@@ -118,20 +118,20 @@ class Population:
     def keep(self, mask: np.ndarray, arrivals: dict[str, np.ndarray] | None = None) -> None:
         """Drop the rows where ``mask`` is false (deaths, migrants), then add ``arrivals`` (columns of
         new residents, ids above every id so far) after the rest."""
-        blocks = [(first, mask[first:first + BLOCK]) for first in range(0, len(self), BLOCK)]
+        blocks = [(first, mask[first : first + BLOCK]) for first in range(0, len(self), BLOCK)]
         kept = sum(int(np.count_nonzero(part)) for _, part in blocks)
         added = 0 if arrivals is None else len(arrivals["id"])
         total = kept + added
         for name, col in self._columns.items():
             buffer, grown = self._buffers[name], total > self._buffers[name].shape[0]
-            if grown:                        # a new buffer, with room to grow
+            if grown:  # a new buffer, with room to grow
                 buffer = self._buffers[name] = np.empty((total + total // HEADROOM, *col.shape[1:]), dtype=col.dtype)
             if grown or kept < col.shape[0]:
                 # block by block: a block's rows land at or before where they were, after the blocks before it
                 done = 0
                 for first, part in blocks:
-                    moved = col[first:first + BLOCK][part]
-                    buffer[done:done + moved.shape[0]] = moved
+                    moved = col[first : first + BLOCK][part]
+                    buffer[done : done + moved.shape[0]] = moved
                     done += moved.shape[0]
             if added:
                 buffer[kept:total] = _shaped(name, arrivals[name])
@@ -154,7 +154,7 @@ class Population:
         ids = np.asarray(ids)
         if not self.id.size:
             return np.full(ids.shape, -1)
-        held = (ids >= 0) & (ids <= np.iinfo(self.id.dtype).max)   # ids the column can hold, compared in its type
+        held = (ids >= 0) & (ids <= np.iinfo(self.id.dtype).max)  # ids the column can hold, compared in its type
         key = np.where(held, ids, 0).astype(self.id.dtype)
         rows = np.searchsorted(self.id, key)
         found = held & (rows < self.id.size) & (self.id[np.minimum(rows, self.id.size - 1)] == key)
@@ -163,8 +163,11 @@ class Population:
 
 def row_bytes(lifetime: bool = False) -> int:
     """Bytes a resident's row holds: every column, with or without the lifetime accounts."""
-    return sum(np.dtype(dtype).itemsize * WIDTHS.get(name, 1) for name, dtype in COLUMNS.items()
-               if lifetime or name not in LIFETIME_COLUMNS)
+    return sum(
+        np.dtype(dtype).itemsize * WIDTHS.get(name, 1)
+        for name, dtype in COLUMNS.items()
+        if lifetime or name not in LIFETIME_COLUMNS
+    )
 
 
 def _shaped(name: str, values) -> np.ndarray:
@@ -187,8 +190,15 @@ def age_distribution(county: County, life: LifeTable) -> np.ndarray:
     return shares / shares.sum()
 
 
-def synthesise(county: County, life: LifeTable, residents: int | None, mean_income: float,
-               pension_age: int, rng: np.random.Generator, lifetime: bool = False) -> Population:
+def synthesise(
+    county: County,
+    life: LifeTable,
+    residents: int | None,
+    mean_income: float,
+    pension_age: int,
+    rng: np.random.Generator,
+    lifetime: bool = False,
+) -> Population:
     """Draw the county's residents aged 16+ at the launch year.
 
     Args:
@@ -207,8 +217,14 @@ def synthesise(county: County, life: LifeTable, residents: int | None, mean_inco
     return Population(columns, weight=adults / n, under_16=county.population * shares[:ENTRY_AGE])
 
 
-def draw_residents(county: County, ages: np.ndarray, mean_income: float,
-                   rng: np.random.Generator, first_id: int, lifetime: bool = False) -> dict[str, np.ndarray]:
+def draw_residents(
+    county: County,
+    ages: np.ndarray,
+    mean_income: float,
+    rng: np.random.Generator,
+    first_id: int,
+    lifetime: bool = False,
+) -> dict[str, np.ndarray]:
     """Attributes of residents of the given ages (also used for each year's new 16-year-olds), with
     empty lifetime accounts if ``lifetime``; each column in its type as soon as it is drawn."""
     n = ages.size
@@ -217,14 +233,19 @@ def draw_residents(county: County, ages: np.ndarray, mean_income: float,
     factors = np.array([getattr(county.education_income_factor, k) for k in EDUCATION_LEVELS])
     mean_factor = factors @ shares
     sigma = county.income_dispersion
-    income = mean_income * factors[education] / mean_factor * rng.lognormal(-sigma**2 / 2, sigma, n)
+    income = mean_income * factors[education] / mean_factor * rng.lognormal(-(sigma**2) / 2, sigma, n)
     health = county.good_health_share
-    children = _typed("children", np.minimum(rng.poisson(np.where(ages < 40, county.children.under_40,
-                                                                  county.children.from_40)), 10))
+    children = _typed(
+        "children", np.minimum(rng.poisson(np.where(ages < 40, county.children.under_40, county.children.from_40)), 10)
+    )
     reliance = county.reliance_on_children
     schooling = county.schooling
-    group = _typed("group", rng.choice(3, size=n, p=[1 - county.disabled_share - county.poor_share,
-                                                      county.disabled_share, county.poor_share]))
+    group = _typed(
+        "group",
+        rng.choice(
+            3, size=n, p=[1 - county.disabled_share - county.poor_share, county.disabled_share, county.poor_share]
+        ),
+    )
     return {
         "id": np.arange(first_id, first_id + n, dtype=COLUMNS["id"]),
         "age": _typed("age", ages),
@@ -241,12 +262,15 @@ def draw_residents(county: County, ages: np.ndarray, mean_income: float,
         # a later attribute draws from a spawned child stream: adding it leaves every other draw as it was
         "literate": rng.spawn(1)[0].random(n) < county.financial_literacy,
         "liquidity": _typed("liquidity", rng.spawn(1)[0].standard_normal(n)),
-        "school_until": _typed("school_until", rng.choice([int(a) for a in schooling], size=n,
-                                                          p=list(schooling.values()))),
+        "school_until": _typed(
+            "school_until", rng.choice([int(a) for a in schooling], size=n, p=list(schooling.values()))
+        ),
         "employee": rng.random(n) < county.employee_scheme_share,
         "group": group,
-        **{name: np.zeros(n, dtype=COLUMNS[name]) for name in ("pensioner", "gov_paid", "years", "account",
-                                                              "account_subsidy", "account_pension")},
+        **{
+            name: np.zeros(n, dtype=COLUMNS[name])
+            for name in ("pensioner", "gov_paid", "years", "account", "account_subsidy", "account_pension")
+        },
         "choice": np.full(n, -1, dtype=COLUMNS["choice"]),
         **(lifetime_columns(n) if lifetime else {}),
     }
@@ -259,9 +283,13 @@ def _typed(name: str, values) -> np.ndarray:
 
 def lifetime_columns(n: int) -> dict[str, np.ndarray]:
     """Empty lifetime accumulators (abm/sim/lifetime.py) for ``n`` new residents."""
-    return {**{name: np.zeros(n) for name in PV_COLUMNS}, "npv": np.zeros((n, RATES.size)),
-            "net_flow": np.zeros((n, NET_WIDTH)),
-            "years_lowest": np.zeros(n), "years_gov": np.zeros(n)}
+    return {
+        **{name: np.zeros(n) for name in PV_COLUMNS},
+        "npv": np.zeros((n, RATES.size)),
+        "net_flow": np.zeros((n, NET_WIDTH)),
+        "years_lowest": np.zeros(n),
+        "years_gov": np.zeros(n),
+    }
 
 
 def _beta(spec: Beta, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 MONTHS = 12
-BIRTHDAY_MONTH = 7     # the month a pension starting at the pension age starts: birthdays spread over the year
+BIRTHDAY_MONTH = 7  # the month a pension starting at the pension age starts: birthdays spread over the year
 MONTH = np.arange(1, MONTHS + 1)
 
 
@@ -60,8 +60,8 @@ def stream(by_month: np.ndarray, start: int = 1) -> tuple[np.ndarray | float, np
         by_month: amounts in months 1-12 (last axis), yuan (0 in months not paid).
         start: the first month counted, 1-12.
     """
-    counted = np.asarray(by_month)[..., start - 1:]
-    return counted.sum(axis=-1), counted @ remaining(MONTH[start - 1:])
+    counted = np.asarray(by_month)[..., start - 1 :]
+    return counted.sum(axis=-1), counted @ remaining(MONTH[start - 1 :])
 
 
 def months_factor(rate: float | np.ndarray, start: int | np.ndarray = 1):

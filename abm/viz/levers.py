@@ -25,10 +25,10 @@ from abm.sim.model import DEFAULT_SCENARIO, PensionModel, run_economy
 from abm.sim.policy import basic_pension_path, menu_for_year
 
 SCENARIOS = DEFAULT_SCENARIO.parent
-PROJECT = SCENARIOS.parent                           # the package: scenario files are listed relative to it
-SCENARIO_VARIABLE = "PENSION_ABM_VIZ_SCENARIO"       # the scenario `pension-abm viz` was started with
-TIERED_SHAPE = SCENARIOS / "tiered_subsidies.yaml"   # the "pay more, get more" schedule's shape
-REFORM_YEAR = 2026                                   # first year after the data the scenarios start from
+PROJECT = SCENARIOS.parent  # the package: scenario files are listed relative to it
+SCENARIO_VARIABLE = "PENSION_ABM_VIZ_SCENARIO"  # the scenario `pension-abm viz` was started with
+TIERED_SHAPE = SCENARIOS / "tiered_subsidies.yaml"  # the "pay more, get more" schedule's shape
+REFORM_YEAR = 2026  # first year after the data the scenarios start from
 SUBSIDY_SCHEDULES = ("as in scenario", "flat", "tiered")
 MINIMUM_GRADES = (100, 200, 300, 500)
 RESIDENTS_SHOWN = 5_000
@@ -43,30 +43,36 @@ class Levers:
     publicity: float
     service_quality: float
     subsidy_schedule: Literal["as in scenario", "flat", "tiered"]
-    subsidy_level: int            # flat: every grade; tiered: the lowest grade (others scale with it)
+    subsidy_level: int  # flat: every grade; tiered: the lowest grade (others scale with it)
     minimum_grade: int
     basic_pension: int
-    basic_pension_growth: float   # extra yearly growth on top of the scenario's indexation rule
+    basic_pension_growth: float  # extra yearly growth on top of the scenario's indexation rule
     interest_rate: float
     pension_age: int
-    financial_education: float    # share of residents 16-59 taught compound interest each year
+    financial_education: float  # share of residents 16-59 taught compound interest each year
     residents: int
 
 
 def scenario_levers(spec: Scenario, reform_year: int = REFORM_YEAR) -> Levers:
     """The levers as the scenario sets them in the reform year (its grades and subsidies as revised then)."""
-    policy, year = spec.policy, min(max(reform_year, spec.start_year + 1), spec.end_year)   # within the run
+    policy, year = spec.policy, min(max(reform_year, spec.start_year + 1), spec.end_year)  # within the run
     economy = run_economy(spec, load_county(spec))
     path = basic_pension_path(policy, economy, spec.years)
     grades, rules = menu_for_year(policy, year, economy)
     return Levers(
-        reform_year=year, publicity=value_at(policy.publicity, year),
-        service_quality=value_at(policy.service_quality, year), subsidy_schedule="as in scenario",
-        subsidy_level=int(rules[0][1]), minimum_grade=grades[0],
-        basic_pension=round(path[year]), basic_pension_growth=policy.basic_pension_indexation.rate,
-        interest_rate=value_at(policy.interest_rate, year), pension_age=value_at(policy.pension_age, year),
+        reform_year=year,
+        publicity=value_at(policy.publicity, year),
+        service_quality=value_at(policy.service_quality, year),
+        subsidy_schedule="as in scenario",
+        subsidy_level=int(rules[0][1]),
+        minimum_grade=grades[0],
+        basic_pension=round(path[year]),
+        basic_pension_growth=policy.basic_pension_indexation.rate,
+        interest_rate=value_at(policy.interest_rate, year),
+        pension_age=value_at(policy.pension_age, year),
         financial_education=value_at(policy.financial_education, year),
-        residents=spec.population.residents or RESIDENTS_SHOWN)
+        residents=spec.population.residents or RESIDENTS_SHOWN,
+    )
 
 
 def overrides(spec: Scenario, levers: Levers) -> list[tuple[str, Any]]:
@@ -78,8 +84,7 @@ def overrides(spec: Scenario, levers: Levers) -> list[tuple[str, Any]]:
 
     def from_reform(field: str, value: Any) -> None:
         dated = getattr(policy, field)
-        result.append((f"policy.{field}", {**{y: v for y, v in dated.items() if period(y) < (year, 1)},
-                                           year: value}))
+        result.append((f"policy.{field}", {**{y: v for y, v in dated.items() if period(y) < (year, 1)}, year: value}))
 
     for name in {"publicity", "service_quality", "interest_rate", "pension_age", "financial_education"} & changed:
         from_reform(name, getattr(levers, name))
@@ -103,7 +108,7 @@ def subsidy_rules(levers: Levers, current: list) -> list[list[int]]:
         return [[1, levers.subsidy_level]]
     shape = tiered_shape() if levers.subsidy_schedule == "tiered" else [list(rule) for rule in current]
     lowest = shape[0][1]
-    if lowest == 0:                      # nothing to scale: shift every rule by the new amount instead
+    if lowest == 0:  # nothing to scale: shift every rule by the new amount instead
         return [[grade, amount + levers.subsidy_level] for grade, amount in shape]
     return [[grade, round(amount * levers.subsidy_level / lowest)] for grade, amount in shape]
 
@@ -132,29 +137,52 @@ class CountyModel(PensionModel):
     moved. The number of residents always applies when given.
     """
 
-    def __init__(self, *, scenario_file: str = str(DEFAULT_SCENARIO), reform_year: int = REFORM_YEAR,
-                 publicity: float | None = None, service_quality: float | None = None,
-                 subsidy_schedule: str = "as in scenario", subsidy_level: int | None = None,
-                 minimum_grade: int | None = None, basic_pension: int | None = None,
-                 basic_pension_growth: float | None = None, interest_rate: float | None = None,
-                 pension_age: int | None = None, financial_education: float | None = None,
-                 residents: int | None = None, seed: str | int | None = None,
-                 untouched: dict | None = None):
+    def __init__(
+        self,
+        *,
+        scenario_file: str = str(DEFAULT_SCENARIO),
+        reform_year: int = REFORM_YEAR,
+        publicity: float | None = None,
+        service_quality: float | None = None,
+        subsidy_schedule: str = "as in scenario",
+        subsidy_level: int | None = None,
+        minimum_grade: int | None = None,
+        basic_pension: int | None = None,
+        basic_pension_growth: float | None = None,
+        interest_rate: float | None = None,
+        pension_age: int | None = None,
+        financial_education: float | None = None,
+        residents: int | None = None,
+        seed: str | int | None = None,
+        untouched: dict | None = None,
+    ):
         spec = load_scenario(scenario_path(scenario_file))
         own = asdict(scenario_levers(spec, int(reform_year)))
-        given = {"publicity": publicity, "service_quality": service_quality, "subsidy_schedule": subsidy_schedule,
-                 "subsidy_level": subsidy_level, "minimum_grade": minimum_grade, "basic_pension": basic_pension,
-                 "basic_pension_growth": basic_pension_growth, "interest_rate": interest_rate,
-                 "pension_age": pension_age, "financial_education": financial_education, "residents": residents,
-                 "seed": seed}
-        moved = {k: v for k, v in given.items()
-                 if v not in (None, "") and (k == "residents" or not (untouched and untouched.get(k) == v))}
+        given = {
+            "publicity": publicity,
+            "service_quality": service_quality,
+            "subsidy_schedule": subsidy_schedule,
+            "subsidy_level": subsidy_level,
+            "minimum_grade": minimum_grade,
+            "basic_pension": basic_pension,
+            "basic_pension_growth": basic_pension_growth,
+            "interest_rate": interest_rate,
+            "pension_age": pension_age,
+            "financial_education": financial_education,
+            "residents": residents,
+            "seed": seed,
+        }
+        moved = {
+            k: v
+            for k, v in given.items()
+            if v not in (None, "") and (k == "residents" or not (untouched and untouched.get(k) == v))
+        }
         self.levers = Levers(**own | {k: v for k, v in moved.items() if k != "seed"})
         changes = overrides(spec, self.levers)
         if "seed" in moved:
             changes.append(("run.seed", _seed(moved["seed"])))
         super().__init__(scenario=load_scenario(spec.source_file, changes) if changes else spec)
-        self.before: CountyModel | None = None   # the county as the last step found it (explain_shown)
+        self.before: CountyModel | None = None  # the county as the last step found it (explain_shown)
 
     def step(self) -> None:
         self.before = self._twin()

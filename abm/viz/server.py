@@ -16,7 +16,7 @@ from abm.inputs.datafiles import shipped_file
 from abm.inputs.loader import load_scenario
 from abm.viz.levers import PROJECT, SCENARIO_VARIABLE, scenario_path
 
-ASSETS_PACKAGE = "solara-assets"   # solara's CDN files at exact versions, installed under <prefix>/share/solara/cdn
+ASSETS_PACKAGE = "solara-assets"  # solara's CDN files at exact versions, installed under <prefix>/share/solara/cdn
 
 
 def _front_end() -> dict[str, str]:
@@ -24,7 +24,7 @@ def _front_end() -> dict[str, str]:
     return dict(line.split() for line in lines if line.strip() and not line.startswith("#"))
 
 
-FRONT_END = _front_end()   # what the page requests -> the folder of solara-assets that holds it
+FRONT_END = _front_end()  # what the page requests -> the folder of solara-assets that holds it
 
 
 def assets_folder() -> Path | None:
@@ -34,7 +34,7 @@ def assets_folder() -> Path | None:
     except metadata.PackageNotFoundError:
         return None
     for file in files:
-        if file.name == "package.json" and file.parent.parent.name == "cdn":   # cdn/<package>@<version>/
+        if file.name == "package.json" and file.parent.parent.name == "cdn":  # cdn/<package>@<version>/
             return Path(file.locate()).resolve().parent.parent
     return None
 
@@ -42,8 +42,9 @@ def assets_folder() -> Path | None:
 def missing_assets(folder: Path | None = None) -> list[str]:
     """The front-end files the page would have to fetch from the internet."""
     folder = folder or assets_folder()
-    return [spec for spec, held in FRONT_END.items()
-            if folder is None or not (folder / held / "package.json").is_file()]
+    return [
+        spec for spec, held in FRONT_END.items() if folder is None or not (folder / held / "package.json").is_file()
+    ]
 
 
 def link_assets(cache: Path, folder: Path | None = None) -> Path:
@@ -59,14 +60,30 @@ def link_assets(cache: Path, folder: Path | None = None) -> Path:
 
 def environment(scenario: Path, cache: Path) -> dict[str, str]:
     """The server's environment: the scenario, the front-end files' folder, telemetry off."""
-    return {**os.environ, SCENARIO_VARIABLE: str(scenario),
-            "SOLARA_ASSETS_PROXY_CACHE_DIR": str(cache),
-            "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}
+    return {
+        **os.environ,
+        SCENARIO_VARIABLE: str(scenario),
+        "SOLARA_ASSETS_PROXY_CACHE_DIR": str(cache),
+        "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+    }
 
 
 def command(host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "solara", "run", "abm.viz.app", "--host", host, "--port", str(port),
-            "--production", "--no-open", "--log-level", "warning"]
+    return [
+        sys.executable,
+        "-m",
+        "solara",
+        "run",
+        "abm.viz.app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+        "--log-level",
+        "warning",
+    ]
 
 
 def checked_scenario(scenario: str) -> Path:
@@ -79,9 +96,11 @@ def checked_scenario(scenario: str) -> Path:
 
 def _child_start(mask: set) -> Callable[[], None]:
     """In the server's process before it starts: the parent's signal mask back, death with the parent."""
+
     def start() -> None:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         die_with_parent()
+
     return start
 
 
@@ -97,8 +116,9 @@ def serve(scenario: Path, host: str, port: int, stop_seconds: float = 10.0) -> i
         stops = {signal.SIGINT, signal.SIGTERM}
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
         try:
-            server = subprocess.Popen(command(host, port), env=environment(scenario, link_assets(cache)),
-                                      preexec_fn=_child_start(blocked))
+            server = subprocess.Popen(
+                command(host, port), env=environment(scenario, link_assets(cache)), preexec_fn=_child_start(blocked)
+            )
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         try:

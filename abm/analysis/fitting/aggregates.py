@@ -41,21 +41,21 @@ TARGETS = CALIBRATION_DIR / "targets.yaml"
 PARAMETERS: dict[str, tuple[str, float, float]] = {
     # constants of paying and of the lowest and top grades: re-set to the population's shares, as is
     # usual when a survey-estimated choice model is applied to a population with habit and herding
-    "pay": ("choice", -8.0, 8.0),              # enrolment 2023
-    "lowest": ("choice", -4.0, 8.0),           # the lowest grade's share 2018
-    "highest": ("choice", -4.0, 8.0),          # the top grade's share 2018
-    "backpay": ("choice", -8.0, 12.0),         # pensioners per participant 2023 (the launch cohort's back-payments)
+    "pay": ("choice", -8.0, 8.0),  # enrolment 2023
+    "lowest": ("choice", -4.0, 8.0),  # the lowest grade's share 2018
+    "highest": ("choice", -4.0, 8.0),  # the top grade's share 2018
+    "backpay": ("choice", -8.0, 12.0),  # pensioners per participant 2023 (the launch cohort's back-payments)
     # how much of the account's value residents who do not understand compound interest miss (Song 2020)
     "compounding_gap": ("valuation", 0.0, 1.0),
 }
-EXPERIMENT_YEAR = 2018     # the field experiments are replayed in the survey year
+EXPERIMENT_YEAR = 2018  # the field experiments are replayed in the survey year
 
 
-INITIAL_STEP = 0.7   # first simplex edge, in logistic units of each parameter's range
-SCREEN = 64          # Sobol points tried before the simplices start (at most a quarter of the budget, a power of 2)
-STARTS = 3           # local searches, from the best screened points that lie apart
-AT_BOUND = 0.01      # a fitted value within this share of its range from a bound is reported as on it
-UNBOUNDED = 0.25     # a fitted value whose standard error exceeds this share of its range: the targets do not bound it
+INITIAL_STEP = 0.7  # first simplex edge, in logistic units of each parameter's range
+SCREEN = 64  # Sobol points tried before the simplices start (at most a quarter of the budget, a power of 2)
+STARTS = 3  # local searches, from the best screened points that lie apart
+AT_BOUND = 0.01  # a fitted value within this share of its range from a bound is reported as on it
+UNBOUNDED = 0.25  # a fitted value whose standard error exceeds this share of its range: the targets do not bound it
 SCREEN_SEED = 20240102
 
 
@@ -68,21 +68,25 @@ class Target:
     source: str
     unit: str = ""
     fit: bool = True
-    why: str = ""          # why a target is not fitted, or how to read a miss
+    why: str = ""  # why a target is not fitted, or how to read a miss
 
 
 def at_bound(values: dict[str, float], share: float = AT_BOUND) -> list[str]:
     """The fitted parameters within ``share`` of their range from either bound."""
-    return [name for name, value in values.items()
-            if min(value - PARAMETERS[name][1], PARAMETERS[name][2] - value)
-            < share * (PARAMETERS[name][2] - PARAMETERS[name][1])]
+    return [
+        name
+        for name, value in values.items()
+        if min(value - PARAMETERS[name][1], PARAMETERS[name][2] - value)
+        < share * (PARAMETERS[name][2] - PARAMETERS[name][1])
+    ]
 
 
 def unbounded(standard_errors: dict[str, float], share: float = UNBOUNDED) -> list[str]:
     """The fitted parameters the targets do not bound: a standard error above ``share`` of the range
     (the loss is flat along them: any value in a wide span fits as well)."""
-    return [name for name, se in standard_errors.items()
-            if not se <= share * (PARAMETERS[name][2] - PARAMETERS[name][1])]
+    return [
+        name for name, se in standard_errors.items() if not se <= share * (PARAMETERS[name][2] - PARAMETERS[name][1])
+    ]
 
 
 def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Target]:
@@ -94,12 +98,16 @@ def load_targets(path: Path = TARGETS, known: set[str] | None = None) -> list[Ta
         try:
             target = Target(**entry)
         except TypeError as err:
-            raise UserError(f"{err}; each target has indicator, year, value, tolerance, source",
-                            file=path, field=f"targets[{i}]") from None
-        for name, kind, expected in (("year", int, "a year, e.g. 2018"), ("value", (int, float), "a number"),
-                                     ("tolerance", (int, float), "a number")):
+            raise UserError(
+                f"{err}; each target has indicator, year, value, tolerance, source", file=path, field=f"targets[{i}]"
+            ) from None
+        for name, kind, expected in (
+            ("year", int, "a year, e.g. 2018"),
+            ("value", (int, float), "a number"),
+            ("tolerance", (int, float), "a number"),
+        ):
             given = getattr(target, name)
-            if isinstance(given, bool) or not isinstance(given, kind):   # YAML true/false are bools, not numbers
+            if isinstance(given, bool) or not isinstance(given, kind):  # YAML true/false are bools, not numbers
                 raise UserError(f"expected {expected}, got {given!r}", file=path, field=f"targets[{i}].{name}")
             if not math.isfinite(given):
                 raise UserError(f"expected a finite number, got {given!r}", file=path, field=f"targets[{i}].{name}")
@@ -135,31 +143,50 @@ def target_table(series: pd.DataFrame, targets: list[Target]) -> pd.DataFrame:
     for t in targets:
         band = bands(series.loc[series["year"] == t.year, t.indicator].to_numpy())
         mean = float(band["mean"])
-        rows.append({"indicator": t.indicator, "year": t.year, "target": t.value, "tolerance": t.tolerance,
-                     "simulated": mean, "band_low": float(band["low"]), "band_high": float(band["high"]),
-                     "met": abs(mean - t.value) <= t.tolerance, "fitted": t.fit, "source": t.source,
-                     "why": t.why})
+        rows.append(
+            {
+                "indicator": t.indicator,
+                "year": t.year,
+                "target": t.value,
+                "tolerance": t.tolerance,
+                "simulated": mean,
+                "band_low": float(band["low"]),
+                "band_high": float(band["high"]),
+                "met": abs(mean - t.value) <= t.tolerance,
+                "fitted": t.fit,
+                "source": t.source,
+                "why": t.why,
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def evidence_table(scenario: Scenario, coefficients: Coefficients, seed: int, replications: int,
-                   evidence: Path = experiments.EVIDENCE) -> pd.DataFrame:
+def evidence_table(
+    scenario: Scenario, coefficients: Coefficients, seed: int, replications: int, evidence: Path = experiments.EVIDENCE
+) -> pd.DataFrame:
     """The field experiments replayed in EXPERIMENT_YEAR with the scenario's residents (one row per
     measure, as :func:`abm.analysis.experiments.run_all`), the replications spawned from ``seed``."""
     spec = scenario.model_copy(update={"run": scenario.run.model_copy(update={"seed": seed})})
-    return experiments.run_all(spec, EXPERIMENT_YEAR, replications, scenario.population.residents, coefficients,
-                               evidence)
+    return experiments.run_all(
+        spec, EXPERIMENT_YEAR, replications, scenario.population.residents, coefficients, evidence
+    )
 
 
-def evaluate(scenario: Scenario, coefficients: Coefficients, targets: list[Target], seeds: list[int],
-             evidence_seed: int | None = None, evidence: Path = experiments.EVIDENCE
-             ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def evaluate(
+    scenario: Scenario,
+    coefficients: Coefficients,
+    targets: list[Target],
+    seeds: list[int],
+    evidence_seed: int | None = None,
+    evidence: Path = experiments.EVIDENCE,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """One evaluation of the fit: the targets' table (:func:`target_table`) over the seeds' runs to
     the last target's year and, with an ``evidence_seed``, the field experiments' table
     (:func:`evidence_table`, as many replications as seeds)."""
     series = simulate(scenario, coefficients, seeds, max(t.year for t in targets))
-    replayed = (None if evidence_seed is None
-                else evidence_table(scenario, coefficients, evidence_seed, len(seeds), evidence))
+    replayed = (
+        None if evidence_seed is None else evidence_table(scenario, coefficients, evidence_seed, len(seeds), evidence)
+    )
     return target_table(series, targets), replayed
 
 
@@ -198,13 +225,23 @@ class _Problem:
         return dict(zip(PARAMETERS, low + (high - low) * expit(z)))
 
     def loss(self, z: np.ndarray) -> float:
-        return loss(*evaluate(self.scenario, with_coefficients(self.start, self.values(z)), self.targets, self.seeds,
-                              self.evidence_seed, self.evidence))
+        return loss(
+            *evaluate(
+                self.scenario,
+                with_coefficients(self.start, self.values(z)),
+                self.targets,
+                self.seeds,
+                self.evidence_seed,
+                self.evidence,
+            )
+        )
 
 
 def _ranges() -> tuple[np.ndarray, np.ndarray]:
-    return (np.array([low for _, low, _ in PARAMETERS.values()]),
-            np.array([high for _, _, high in PARAMETERS.values()]))
+    return (
+        np.array([low for _, low, _ in PARAMETERS.values()]),
+        np.array([high for _, _, high in PARAMETERS.values()]),
+    )
 
 
 def _local_search(job: tuple[_Problem, np.ndarray, int, object]) -> dict:
@@ -220,8 +257,12 @@ def _local_search(job: tuple[_Problem, np.ndarray, int, object]) -> dict:
 
     # a simplex wide enough to step over the small plateaus that discrete choices make in the loss
     simplex = np.vstack([z0, z0 + INITIAL_STEP * np.eye(z0.size)])
-    result = minimize(objective, z0, method="Nelder-Mead",
-                      options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": simplex})
+    result = minimize(
+        objective,
+        z0,
+        method="Nelder-Mead",
+        options={"maxfev": budget, "xatol": 1e-3, "fatol": 1e-3, "initial_simplex": simplex},
+    )
     return {"z": result.x, "loss": float(result.fun), "evaluations": len(history), "history": history}
 
 
@@ -230,9 +271,17 @@ def _screen_point(job: tuple[_Problem, np.ndarray]) -> float:
     return problem.loss(z)
 
 
-def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: list[int],
-        budget: int, on_evaluation=lambda n, best: None, evidence_seed: int | None = None,
-        evidence: Path = experiments.EVIDENCE, workers: int = 1) -> Fit:
+def fit(
+    scenario: Scenario,
+    start: Coefficients,
+    targets: list[Target],
+    seeds: list[int],
+    budget: int,
+    on_evaluation=lambda n, best: None,
+    evidence_seed: int | None = None,
+    evidence: Path = experiments.EVIDENCE,
+    workers: int = 1,
+) -> Fit:
     """A global search over PARAMETERS within their bounds: the current values and a scrambled Sobol
     design of SCREEN points over the bounds are evaluated, then Nelder-Mead runs from each of the
     STARTS best screened points that lie apart (the loss has several valleys; a single simplex stays
@@ -246,7 +295,7 @@ def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: l
     current = np.array([getattr(start, section)[name] for name, (section, _, _) in PARAMETERS.items()])
     starts = [logit(np.clip((current - low) / (high - low), 0.02, 0.98))]
     screen = min(SCREEN, budget // 4)
-    if screen:   # a power of two keeps the Sobol points balanced
+    if screen:  # a power of two keeps the Sobol points balanced
         design = qmc.Sobol(len(PARAMETERS), scramble=True, seed=SCREEN_SEED).random_base2(int(math.log2(screen)))
         starts += list(logit(np.clip(design, 0.02, 0.98)))
     history: list[float] = []
@@ -262,14 +311,19 @@ def fit(scenario: Scenario, start: Coefficients, targets: list[Target], seeds: l
             record(value)
         left = budget - len(history)
         chosen = _apart(starts, screened, STARTS)
-        if left < len(chosen) * (len(PARAMETERS) + 1):   # no budget for a simplex: the best screened point
+        if left < len(chosen) * (len(PARAMETERS) + 1):  # no budget for a simplex: the best screened point
             best = int(np.argmin(screened))
             only = {"start": 0, "values": problem.values(starts[best]), "loss": screened[best], "evaluations": 1}
             return Fit(only["values"], only["loss"], len(history), history, [only])
         jobs = [(problem, starts[i], left // len(chosen)) for i in chosen]
         results = _searches(jobs, evaluations, record)
-    optima = sorted(({"start": rank, "values": problem.values(r["z"]), "loss": r["loss"],
-                      "evaluations": r["evaluations"]} for rank, r in enumerate(results)), key=lambda o: o["loss"])
+    optima = sorted(
+        (
+            {"start": rank, "values": problem.values(r["z"]), "loss": r["loss"], "evaluations": r["evaluations"]}
+            for rank, r in enumerate(results)
+        ),
+        key=lambda o: o["loss"],
+    )
     return Fit(optima[0]["values"], optima[0]["loss"], len(history), history, optima)
 
 

@@ -28,7 +28,7 @@ from abm.sim.model import DEFAULT_SCENARIO
 
 REPLICATIONS = 20
 ROUNDS = 12
-TOLERANCE = 0.001   # relative, on the population (the noise of 20 runs)
+TOLERANCE = 0.001  # relative, on the population (the noise of 20 runs)
 
 
 @dataclass(frozen=True)
@@ -60,15 +60,18 @@ def observations(scenario: Scenario) -> dict:
     """The census observations stored for the scenario's county file."""
     observed = county_observations(scenario)
     if observed is None:
-        raise UserError(f"no observations for this county under {DATA_DIR / 'observations'}",
-                        file=county_path(scenario.population.county, scenario.source_dir))
+        raise UserError(
+            f"no observations for this county under {DATA_DIR / 'observations'}",
+            file=county_path(scenario.population.county, scenario.source_dir),
+        )
     return observed
 
 
 def simulate(scenario_file: Path, rate: float, year: int, replications: int) -> tuple[float, float, float]:
     """Mean crude death rate and population in ``year``, and person-years from the start to it."""
-    scenario = load_scenario(scenario_file, [("population.county_overrides.in_migration_rate", rate),
-                                             ("end_year", year)])
+    scenario = load_scenario(
+        scenario_file, [("population.county_overrides.in_migration_rate", rate), ("end_year", year)]
+    )
     start = load_county(scenario).population
     ts = run_replications(scenario, runs=replications).timeseries
     cdr = [crude_death_rate(frame, year, start) for _, frame in ts.groupby("run")]
@@ -98,10 +101,13 @@ def main(argv: list[str]) -> None:
     result = fit(scenario_file)
     observed = observations(load_scenario(scenario_file)).get("crude_death_rate", {})
     print(f"in_migration_rate: {result.in_migration_rate:.5f}")
-    reported = f" (communique: {1000 * observed[result.year]:.2f}, a validation fact)" \
-        if result.year in observed else ""
-    print(f"{result.year}: population {result.population:,.0f} ({REPLICATIONS} runs, {result.rounds} rounds); "
-          f"crude death rate {1000 * result.crude_death_rate:.2f} per mille{reported}")
+    reported = (
+        f" (communique: {1000 * observed[result.year]:.2f}, a validation fact)" if result.year in observed else ""
+    )
+    print(
+        f"{result.year}: population {result.population:,.0f} ({REPLICATIONS} runs, {result.rounds} rounds); "
+        f"crude death rate {1000 * result.crude_death_rate:.2f} per mille{reported}"
+    )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,8 @@ DYNAMIC_TERMS = ("peer_share", "inertia")
 SURVEY_TERMS = tuple(name for name in TERMS if name not in DYNAMIC_TERMS)
 GRADIENT_TOLERANCE = 1e-3  # largest score component per respondent at the optimum
 LIQUIDITY = "liquidity_sd"  # dispersion of the cost coefficient across households (a lognormal multiplier)
-LIQUIDITY_MAX = 3.0         # the multiplier's log standard deviation allowed
-DRAWS, DRAWS_SEED = 200, 20180601   # simulation draws per respondent (scrambled Halton) and their seed
+LIQUIDITY_MAX = 3.0  # the multiplier's log standard deviation allowed
+DRAWS, DRAWS_SEED = 200, 20180601  # simulation draws per respondent (scrambled Halton) and their seed
 LIQUIDITY_TEST_LEVEL = 0.05  # the mixed logit is kept where liquidity_sd = 0 is rejected at this level
 
 
@@ -49,15 +49,17 @@ class ChoiceEstimate:
     bse: np.ndarray
     cov: np.ndarray
     loglik: float
-    null_loglik: float      # equal probabilities over the alternatives
+    null_loglik: float  # equal probabilities over the alternatives
     n: int
     converged: bool
-    at_bound: tuple[str, ...] = ()   # parameters on a bound of their range (a sign the economics fixes, or 0)
+    at_bound: tuple[str, ...] = ()  # parameters on a bound of their range (a sign the economics fixes, or 0)
 
     def table(self) -> pd.DataFrame:
         z = self.params / self.bse
-        return pd.DataFrame({"estimate": self.params, "std_error": self.bse, "z": z,
-                             "p_value": 2 * norm.sf(np.abs(z))}, index=list(self.terms))
+        return pd.DataFrame(
+            {"estimate": self.params, "std_error": self.bse, "z": z, "p_value": 2 * norm.sf(np.abs(z))},
+            index=list(self.terms),
+        )
 
 
 def identified_terms(situations: list[dict]) -> tuple[str, ...]:
@@ -68,9 +70,15 @@ def identified_terms(situations: list[dict]) -> tuple[str, ...]:
     return SURVEY_TERMS if len(schedules) > 1 else tuple(t for t in SURVEY_TERMS if t != "subsidy")
 
 
-def conditional_logit(situations: list[dict], terms=SURVEY_TERMS, start: dict | None = None,
-                      fixed: dict[str, float] | None = None, liquidity: bool = False,
-                      draws: int = DRAWS, seed: int = DRAWS_SEED) -> ChoiceEstimate:
+def conditional_logit(
+    situations: list[dict],
+    terms=SURVEY_TERMS,
+    start: dict | None = None,
+    fixed: dict[str, float] | None = None,
+    liquidity: bool = False,
+    draws: int = DRAWS,
+    seed: int = DRAWS_SEED,
+) -> ChoiceEstimate:
     """Maximum likelihood estimates of the choice coefficients ``terms`` (McFadden's conditional
     logit); the ``fixed`` terms enter at the given values (an offset). Coefficients whose sign the
     economics fixes (abm/sim/choice.py SIGNS) are kept on their side of 0 (bounded maximum likelihood).
@@ -93,8 +101,8 @@ def conditional_logit(situations: list[dict], terms=SURVEY_TERMS, start: dict | 
     data = _stacked(situations, tuple(terms), fixed or {})
     names = tuple(terms) + ((LIQUIDITY,) if liquidity else ())
     scale = np.ones(len(names))
-    scale[:len(terms)] = data.x.reshape(-1, len(terms))[data.available.ravel()].std(axis=0)
-    scale[scale == 0] = 1.0                    # unit-variance columns: far fewer optimiser steps
+    scale[: len(terms)] = data.x.reshape(-1, len(terms))[data.available.ravel()].std(axis=0)
+    scale[scale == 0] = 1.0  # unit-variance columns: far fewer optimiser steps
     if liquidity and "affordability" not in terms:
         raise ValueError("the liquidity dispersion needs the affordability term estimated")
     z = _normal_draws(data.x.shape[0], draws, seed) if liquidity else np.zeros((data.x.shape[0], 1))
@@ -102,8 +110,14 @@ def conditional_logit(situations: list[dict], terms=SURVEY_TERMS, start: dict | 
     first = np.array([(start or {}).get(name, 0.3 if name == LIQUIDITY else 0.0) for name in names]) * scale
     bounds = [_bound(name) for name in names]
     bounds = [(None if lo is None else lo * sc, None if hi is None else hi * sc) for (lo, hi), sc in zip(bounds, scale)]
-    result = minimize(objective.negative_loglik, first, jac=objective.negative_score, method="L-BFGS-B",
-                      bounds=bounds, options={"maxiter": 5000, "ftol": 1e-13, "gtol": 1e-8})
+    result = minimize(
+        objective.negative_loglik,
+        first,
+        jac=objective.negative_score,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 5000, "ftol": 1e-13, "gtol": 1e-8},
+    )
     theta = result.x
     hessian = approx_fprime(theta, objective.negative_score, centered=True)
     hessian = (hessian + hessian.T) / 2
@@ -115,15 +129,28 @@ def conditional_logit(situations: list[dict], terms=SURVEY_TERMS, start: dict | 
     params = theta / scale
     gradient = objective.negative_score(theta)
     interior = np.array([not _on_bound(t, b) for t, b in zip(theta, bounds)])
-    converged = bool(result.success and np.all(np.abs(gradient[interior]) / data.n < GRADIENT_TOLERANCE)
-                     and np.isfinite(cov).all() and np.all(np.diag(cov) > 0))
-    return ChoiceEstimate(names, params, np.sqrt(np.abs(np.diag(cov))), cov, -float(result.fun),
-                          float(-np.log(data.available.sum(axis=1)).sum()), int(data.n), converged,
-                          tuple(name for name, t, b in zip(names, theta, bounds) if _on_bound(t, b)))
+    converged = bool(
+        result.success
+        and np.all(np.abs(gradient[interior]) / data.n < GRADIENT_TOLERANCE)
+        and np.isfinite(cov).all()
+        and np.all(np.diag(cov) > 0)
+    )
+    return ChoiceEstimate(
+        names,
+        params,
+        np.sqrt(np.abs(np.diag(cov))),
+        cov,
+        -float(result.fun),
+        float(-np.log(data.available.sum(axis=1)).sum()),
+        int(data.n),
+        converged,
+        tuple(name for name, t, b in zip(names, theta, bounds) if _on_bound(t, b)),
+    )
 
 
-def choice_model(situations: list[dict], terms=SURVEY_TERMS, fixed: dict[str, float] | None = None,
-                 draws: int = DRAWS) -> tuple[ChoiceEstimate, dict]:
+def choice_model(
+    situations: list[dict], terms=SURVEY_TERMS, fixed: dict[str, float] | None = None, draws: int = DRAWS
+) -> tuple[ChoiceEstimate, dict]:
     """The survey's choice model: the conditional logit, and the mixed logit with the liquidity
     dispersion started from it; the mixed one is kept where the data need it, by the likelihood-ratio
     test of liquidity_sd = 0 at 5% (a boundary test: half a chi-square with one degree of freedom).
@@ -133,15 +160,23 @@ def choice_model(situations: list[dict], terms=SURVEY_TERMS, fixed: dict[str, fl
         dispersion estimated and whether it was kept.
     """
     plain = conditional_logit(situations, terms, fixed=fixed)
-    mixed = conditional_logit(situations, terms, start=dict(zip(plain.terms, plain.params)), fixed=fixed,
-                              liquidity=True, draws=draws)
+    mixed = conditional_logit(
+        situations, terms, start=dict(zip(plain.terms, plain.params)), fixed=fixed, liquidity=True, draws=draws
+    )
     statistic = max(2 * (mixed.loglik - plain.loglik), 0.0)
     p_value = 0.5 * float(chi2.sf(statistic, 1)) if statistic > 0 else 1.0
     kept = p_value < LIQUIDITY_TEST_LEVEL and mixed.converged
-    test = {"loglik_plain": round(plain.loglik, 4), "loglik_mixed": round(mixed.loglik, 4),
-            "statistic": round(statistic, 4), "p_value": round(p_value, 6), "level": LIQUIDITY_TEST_LEVEL,
-            "liquidity_sd": round(float(mixed.params[-1]), 6), "liquidity_sd_se": round(float(mixed.bse[-1]), 6),
-            "kept": bool(kept), "draws": draws}
+    test = {
+        "loglik_plain": round(plain.loglik, 4),
+        "loglik_mixed": round(mixed.loglik, 4),
+        "statistic": round(statistic, 4),
+        "p_value": round(p_value, 6),
+        "level": LIQUIDITY_TEST_LEVEL,
+        "liquidity_sd": round(float(mixed.params[-1]), 6),
+        "liquidity_sd_se": round(float(mixed.bse[-1]), 6),
+        "kept": bool(kept),
+        "draws": draws,
+    }
     return (mixed if kept else plain), test
 
 
@@ -202,23 +237,23 @@ class _MixedLogit:
 
     def __init__(self, data: _Stacked, terms: np.ndarray, z: np.ndarray, scale: np.ndarray):
         self.data, self.z, self.scale = data, z, scale
-        self.x = data.x / scale[:len(terms)]
+        self.x = data.x / scale[: len(terms)]
         self.cost = int(np.flatnonzero(terms == "affordability")[0]) if "affordability" in terms else None
         self.mixed = scale.size > len(terms)
         self.rows = np.arange(data.n)
 
     def _probabilities(self, theta: np.ndarray):
-        beta = theta[:self.x.shape[2]]
-        base = self.x @ beta + self.data.offset                       # (n, K)
+        beta = theta[: self.x.shape[2]]
+        base = self.x @ beta + self.data.offset  # (n, K)
         if self.mixed:
-            multiplier = np.exp(theta[-1] / self.scale[-1] * self.z)      # (n, R)
-            cost = self.x[..., self.cost] * beta[self.cost]           # (n, K)
+            multiplier = np.exp(theta[-1] / self.scale[-1] * self.z)  # (n, R)
+            cost = self.x[..., self.cost] * beta[self.cost]  # (n, K)
             utility = base[:, :, None] + cost[:, :, None] * (multiplier[:, None, :] - 1.0)
         else:
             multiplier = np.ones((self.data.n, 1))
             utility = base[:, :, None]
         utility = np.where(self.data.available[:, :, None], utility, -np.inf)
-        p = softmax(utility, axis=1)                                  # (n, K, R)
+        p = softmax(utility, axis=1)  # (n, K, R)
         return p, multiplier
 
     def negative_loglik(self, theta: np.ndarray) -> float:
@@ -228,7 +263,7 @@ class _MixedLogit:
 
     def negative_score(self, theta: np.ndarray) -> np.ndarray:
         p, multiplier = self._probabilities(theta)
-        chosen = p[self.rows, self.data.chosen]                       # (n, R)
+        chosen = p[self.rows, self.data.chosen]  # (n, R)
         likelihood = chosen.mean(axis=1)
         indicator = np.zeros(p.shape[:2])
         indicator[self.rows, self.data.chosen] = 1.0
@@ -243,6 +278,7 @@ class _MixedLogit:
             d_sd = (weight * (multiplier * self.z)[:, None, :]).sum(axis=2)
             score = np.append(score, beta_cost * float((d_sd * cost_x).sum()) / self.scale[-1])
         return -score
+
 
 BINARY_TERMS = {
     "knowledge (0-1)": lambda s: likert_share(s["knowledge"]),
@@ -266,8 +302,16 @@ def study_logit(survey: pd.DataFrame, lowest_grade: float):
 
 def odds_ratio_table(result) -> pd.DataFrame:
     ci = np.exp(result.conf_int())
-    return pd.DataFrame({"odds_ratio": np.exp(result.params), "ci_low": ci[0], "ci_high": ci[1],
-                         "coefficient": result.params, "std_error": result.bse, "p_value": result.pvalues})
+    return pd.DataFrame(
+        {
+            "odds_ratio": np.exp(result.params),
+            "ci_low": ci[0],
+            "ci_high": ci[1],
+            "coefficient": result.params,
+            "std_error": result.bse,
+            "p_value": result.pvalues,
+        }
+    )
 
 
 def liquidity_sd(estimate: ChoiceEstimate) -> float:
@@ -275,8 +319,9 @@ def liquidity_sd(estimate: ChoiceEstimate) -> float:
     return float(dict(zip(estimate.terms, estimate.params)).get(LIQUIDITY, 0.0))
 
 
-def predicted_probabilities(estimate: ChoiceEstimate, situation: dict, draws: int = DRAWS,
-                            seed: int = DRAWS_SEED) -> np.ndarray:
+def predicted_probabilities(
+    estimate: ChoiceEstimate, situation: dict, draws: int = DRAWS, seed: int = DRAWS_SEED
+) -> np.ndarray:
     """Each respondent's predicted probabilities of not paying and of each grade, shape (n, K+1),
     averaged over the liquidity draws where the estimate has a dispersion (the terms it does not
     estimate at 0)."""

@@ -16,14 +16,21 @@ from abm.inputs.coefficients import TERMS, Coefficients
 from abm.inputs.scenario import Scenario
 from abm.sim.choice import MECHANISMS
 
-STEP = 0.05          # a fitted parameter moves by this share of its range (each way)
-COVARIANCE_STEP = 0.02   # the same for the fit's curvature
+STEP = 0.05  # a fitted parameter moves by this share of its range (each way)
+COVARIANCE_STEP = 0.02  # the same for the fit's curvature
 RELATIVE_STEP = 0.1  # a survey estimate moves by this share of its value (each way)
 SURVEY_PARAMETERS = ("basic_value", "account_value", "affordability", "subsidy")  # survey terms the evidence speaks to
 # priors no target fits, by section: the table shows what each would move
-PRIORS = {"inertia": "choice", "peer_share": "choice", "awareness_publicity": "dynamics",
-          "awareness_decay": "dynamics", "trust_service": "dynamics",
-          "discount_rate": "valuation", "pivot_horizon": "valuation", "liquidity_sd": "heterogeneity"}
+PRIORS = {
+    "inertia": "choice",
+    "peer_share": "choice",
+    "awareness_publicity": "dynamics",
+    "awareness_decay": "dynamics",
+    "trust_service": "dynamics",
+    "discount_rate": "valuation",
+    "pivot_horizon": "valuation",
+    "liquidity_sd": "heterogeneity",
+}
 
 
 Evaluate = Callable[[Coefficients], pd.Series]
@@ -38,21 +45,25 @@ def moments(scenario: Scenario, targets: list[aggregates.Target], seeds: list[in
     def evaluate(coefficients: Coefficients) -> pd.Series:
         table, evidence = aggregates.evaluate(scenario, coefficients, fitted, seeds, evidence_seed)
         return _by_target(table, "simulated", evidence, "mean")
+
     return evaluate
 
 
 def tolerances(targets: list[aggregates.Target], evidence: pd.DataFrame) -> pd.Series:
     """Each fitted target's tolerance, named as :func:`moments` names its values."""
-    table = pd.DataFrame([{"indicator": t.indicator, "year": t.year, "tolerance": t.tolerance}
-                          for t in targets if t.fit])
+    table = pd.DataFrame(
+        [{"indicator": t.indicator, "year": t.year, "tolerance": t.tolerance} for t in targets if t.fit]
+    )
     return _by_target(table, "tolerance", evidence, "tolerance").astype(float)
 
 
 def _by_target(table: pd.DataFrame, column: str, evidence: pd.DataFrame, evidence_column: str) -> pd.Series:
     """One column of the targets' table and one of the fitted experiments', named by target."""
     values = {f"{row.indicator} {row.year}": getattr(row, column) for row in table.itertuples()}
-    values |= {f"{row.experiment}.{row.measure}": getattr(row, evidence_column)
-               for row in evidence[evidence["fit"]].itertuples()}
+    values |= {
+        f"{row.experiment}.{row.measure}": getattr(row, evidence_column)
+        for row in evidence[evidence["fit"]].itertuples()
+    }
     return pd.Series(values)
 
 
@@ -77,15 +88,22 @@ def sensitivities(evaluate: Evaluate, coefficients: Coefficients, scale: pd.Seri
 def _parameters(coefficients: Coefficients) -> list[tuple[str, str, float]]:
     """(name, section, step) of every parameter the sensitivities cover."""
     found = [(name, section, STEP * (high - low)) for name, (section, low, high) in aggregates.PARAMETERS.items()]
-    found += [(name, "choice", RELATIVE_STEP * abs(coefficients.choice[name]) or RELATIVE_STEP)
-              for name in SURVEY_PARAMETERS if name not in aggregates.PARAMETERS]
-    found += [(name, section, RELATIVE_STEP * abs(getattr(coefficients, section)[name]) or RELATIVE_STEP)
-              for name, section in PRIORS.items() if name not in aggregates.PARAMETERS]
+    found += [
+        (name, "choice", RELATIVE_STEP * abs(coefficients.choice[name]) or RELATIVE_STEP)
+        for name in SURVEY_PARAMETERS
+        if name not in aggregates.PARAMETERS
+    ]
+    found += [
+        (name, section, RELATIVE_STEP * abs(getattr(coefficients, section)[name]) or RELATIVE_STEP)
+        for name, section in PRIORS.items()
+        if name not in aggregates.PARAMETERS
+    ]
     return found
 
 
-def fit_covariance(evaluate: Evaluate, coefficients: Coefficients, scale: pd.Series,
-                   step: float = COVARIANCE_STEP) -> tuple[pd.DataFrame, pd.DataFrame]:
+def fit_covariance(
+    evaluate: Evaluate, coefficients: Coefficients, scale: pd.Series, step: float = COVARIANCE_STEP
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The fitted parameters' covariance from the loss's curvature (Gauss-Newton): with each
     target's tolerance read as the standard deviation of its observation, cov = (J'J)^-1, J the
     derivatives of the targets in tolerances per unit of each parameter (central differences of
@@ -103,8 +121,7 @@ def fit_covariance(evaluate: Evaluate, coefficients: Coefficients, scale: pd.Ser
     columns = {}
     for name, (section, low, high) in aggregates.PARAMETERS.items():
         value, delta = getattr(coefficients, section)[name], step * (high - low)
-        up, down = (_with(coefficients, section, name, min(max(value + sign * delta, low), high))
-                    for sign in (1, -1))
+        up, down = (_with(coefficients, section, name, min(max(value + sign * delta, low), high)) for sign in (1, -1))
         width = min(value + delta, high) - max(value - delta, low)
         columns[name] = ((evaluate(up) - evaluate(down)) / width)[scale.index] / scale
     jacobian = pd.DataFrame(columns)
@@ -117,8 +134,9 @@ def _with(coefficients: Coefficients, section: str, name: str, value: float) -> 
     return coefficients.replace(**{section: {name: value}})
 
 
-def lowest_grade_decomposition(scenario: Scenario, coefficients: Coefficients, seeds: list[int],
-                               year: int) -> pd.DataFrame:
+def lowest_grade_decomposition(
+    scenario: Scenario, coefficients: Coefficients, seeds: list[int], year: int
+) -> pd.DataFrame:
     """The lowest-grade share of payers in ``year`` with every mechanism, and without each one
     that tells grades apart (its terms' coefficients set to 0, everything else and the random
     numbers the same; the mechanisms of paying at all, "paying" and "basic", are left out).
@@ -127,6 +145,7 @@ def lowest_grade_decomposition(scenario: Scenario, coefficients: Coefficients, s
         one row per mechanism with a nonzero term: the share without it and what it accounts for
         (share with all - share without). Knock-outs interact, so the parts need not add up.
     """
+
     def share(c: Coefficients) -> float:
         series = aggregates.simulate(scenario, c, seeds, year)
         return float(series.loc[series["year"] == year, "lowest_grade_share"].mean())
@@ -138,6 +157,12 @@ def lowest_grade_decomposition(scenario: Scenario, coefficients: Coefficients, s
         if not active:
             continue
         without = share(coefficients.replace(choice=dict.fromkeys(active, 0.0)))
-        rows.append({"mechanism": mechanism, "terms": ", ".join(active), "lowest_grade_share": without,
-                     "accounts_for": full - without})
+        rows.append(
+            {
+                "mechanism": mechanism,
+                "terms": ", ".join(active),
+                "lowest_grade_share": without,
+                "accounts_for": full - without,
+            }
+        )
     return pd.DataFrame(rows)

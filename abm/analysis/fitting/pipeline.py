@@ -29,8 +29,8 @@ from abm.sim.policy import policy_for_year
 CALIBRATION_SEED = 20240101
 REPORT_REPLICATIONS = 20
 REPORT_END_YEAR = 2024
-DECOMPOSITION_YEAR = 2018   # the Shanxi survey's year
-DIRECTIONS_YEAR, DIRECTIONS_RESIDENTS = 2026, 5000   # the policy directions' levers (abm/analysis/directions.py)
+DECOMPOSITION_YEAR = 2018  # the Shanxi survey's year
+DIRECTIONS_YEAR, DIRECTIONS_RESIDENTS = 2026, 5000  # the policy directions' levers (abm/analysis/directions.py)
 
 
 def estimate_survey(survey_file: Path, scenario: Scenario):
@@ -47,9 +47,11 @@ def estimate_survey(survey_file: Path, scenario: Scenario):
         choice, test = estimate.choice_model(situations, terms, fixed=held)
         study = estimate.study_logit(survey, lowest)
     except (ValueError, np.linalg.LinAlgError) as err:
-        raise UserError(f"the answers do not identify the choice coefficients ({err}); the survey needs "
-                        "respondents who differ in what they chose and in their circumstances",
-                        file=survey_file) from None
+        raise UserError(
+            f"the answers do not identify the choice coefficients ({err}); the survey needs "
+            "respondents who differ in what they chose and in their circumstances",
+            file=survey_file,
+        ) from None
     return survey, situations, choice, study, test
 
 
@@ -57,27 +59,43 @@ def _check_estimable(survey, survey_file: Path, terms: int, lowest: float) -> No
     """A survey the estimation can learn from: enough respondents, and differing choices."""
     n, payers = len(survey), survey[survey["enrolled"] == "yes"]
     if n == 1:
-        raise UserError(f"only one respondent; the estimation needs more than {terms} (one per estimated term)",
-                        file=survey_file)
+        raise UserError(
+            f"only one respondent; the estimation needs more than {terms} (one per estimated term)", file=survey_file
+        )
     if n <= terms:
-        raise UserError(f"{n} respondents for {terms} estimated terms; the estimation needs more than {terms}",
-                        file=survey_file)
+        raise UserError(
+            f"{n} respondents for {terms} estimated terms; the estimation needs more than {terms}", file=survey_file
+        )
     if payers.empty:
-        raise UserError("nobody is enrolled: choices of a grade cannot be estimated without payers",
-                        file=survey_file, field="enrolled")
+        raise UserError(
+            "nobody is enrolled: choices of a grade cannot be estimated without payers",
+            file=survey_file,
+            field="enrolled",
+        )
     options = survey["grade"].fillna(0).unique()
     if len(options) == 1:
         chosen = "not enrolling" if options[0] == 0 else f"grade {int(options[0])}"
-        raise UserError(f"every respondent chose the same option ({chosen}): the choice cannot be estimated",
-                        file=survey_file, field="grade")
+        raise UserError(
+            f"every respondent chose the same option ({chosen}): the choice cannot be estimated",
+            file=survey_file,
+            field="grade",
+        )
     if (payers["grade"] > lowest).all() or (payers["grade"] <= lowest).all():
         side = "above" if (payers["grade"] > lowest).all() else "at"
-        raise UserError(f"every enrolled respondent paid {side} the lowest grade ({lowest:.0f}); the study's logit "
-                        "of paying above it needs both", file=survey_file, field="grade")
+        raise UserError(
+            f"every enrolled respondent paid {side} the lowest grade ({lowest:.0f}); the study's logit "
+            "of paying above it needs both",
+            file=survey_file,
+            field="grade",
+        )
 
 
-def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Path = CALIBRATION_DIR,
-                     targets_file: Path = aggregates.TARGETS) -> dict:
+def calibrate_survey(
+    scenario: Scenario,
+    survey_file: Path = STANDIN,
+    folder: Path = CALIBRATION_DIR,
+    targets_file: Path = aggregates.TARGETS,
+) -> dict:
     """Estimate the choice terms a survey identifies; keep the rest; rewrite file and report."""
     destinations.check(folder, "calibration")
     # the report needs valid targets: check them before the fitted file is rewritten
@@ -106,14 +124,27 @@ def calibrate_survey(scenario: Scenario, survey_file: Path = STANDIN, folder: Pa
     choice = priors.choice | {t: v for t, v in zip(est.terms, est.params.tolist()) if t in priors.choice}
     heterogeneity = {"liquidity_sd": estimate.liquidity_sd(est)}
     with _staged(folder) as staging:
-        fitted.write(staging, choice, priors.dynamics, {"estimation": section, "aggregates": None},
-                     priors.valuation, heterogeneity)
+        fitted.write(
+            staging,
+            choice,
+            priors.dynamics,
+            {"estimation": section, "aggregates": None},
+            priors.valuation,
+            heterogeneity,
+        )
         return regenerate_report(scenario, survey_file, folder, targets_file, survey_fit, into=staging)
 
 
-def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, residents: int = 4000,
-                         folder: Path = CALIBRATION_DIR, targets_file: Path = aggregates.TARGETS,
-                         on_evaluation=lambda n, best: None, workers: int = 1) -> dict:
+def calibrate_aggregates(
+    scenario: Scenario,
+    budget: int = 500,
+    seeds: int = 4,
+    residents: int = 4000,
+    folder: Path = CALIBRATION_DIR,
+    targets_file: Path = aggregates.TARGETS,
+    on_evaluation=lambda n, best: None,
+    workers: int = 1,
+) -> dict:
     """Fit the parameters the survey cannot identify to the targets, by simulated moments (a global
     search on ``workers`` processes; the result does not depend on their number), with the fitted
     parameters' covariance from the loss's curvature. ``on_evaluation(n, best loss)`` is called with 0
@@ -121,12 +152,15 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, 
     destinations.check(folder, "calibration")
     estimation = fitted.section(folder, "estimation")
     if not estimation:
-        raise UserError("no survey estimates yet: run `pension-abm calibrate survey` first",
-                        file=fitted.path_in(folder))
+        raise UserError(
+            "no survey estimates yet: run `pension-abm calibrate survey` first", file=fitted.path_in(folder)
+        )
     survey_file = _resolve(estimation["survey"], folder)
     if not survey_file.is_file() or file_hash(survey_file) != estimation["survey_sha256"]:
-        raise UserError("the survey is missing or changed since it was estimated: run "
-                        "`pension-abm calibrate survey` first", file=survey_file)
+        raise UserError(
+            "the survey is missing or changed since it was estimated: run `pension-abm calibrate survey` first",
+            file=survey_file,
+        )
     targets = aggregates.load_targets(targets_file, known=set(names(_grades(scenario))))
     small = _small(scenario, residents)
     started = time.perf_counter()
@@ -134,14 +168,17 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, 
     start = _fresh_start(folder, estimation)
     on_evaluation(0, float("nan"))
     evidence_seed = _seeds(1, stream=2)[0]
-    result = aggregates.fit(small, start, targets, crn, budget, on_evaluation, evidence_seed=evidence_seed,
-                            workers=workers)
+    result = aggregates.fit(
+        small, start, targets, crn, budget, on_evaluation, evidence_seed=evidence_seed, workers=workers
+    )
     best = aggregates.with_coefficients(start, result.values)
     covariance, jacobian = _curvature(small, best, targets, crn, evidence_seed)
     standard_errors = {k: round(float(np.sqrt(max(covariance.at[k, k], 0.0))), 6) for k in covariance.index}
     section = {
-        "method": (f"simulated moments on common random numbers: {aggregates.SCREEN} scrambled Sobol points over "
-                   f"the ranges, then Nelder-Mead from the {aggregates.STARTS} best that lie apart"),
+        "method": (
+            f"simulated moments on common random numbers: {aggregates.SCREEN} scrambled Sobol points over "
+            f"the ranges, then Nelder-Mead from the {aggregates.STARTS} best that lie apart"
+        ),
         "date": date.today().isoformat(),
         "targets": _portable(targets_file, folder),
         "evaluations": result.evaluations,
@@ -153,15 +190,24 @@ def calibrate_aggregates(scenario: Scenario, budget: int = 500, seeds: int = 4, 
         "lower": {k: aggregates.PARAMETERS[k][1] for k in result.values},
         "upper": {k: aggregates.PARAMETERS[k][2] for k in result.values},
         "at_bound": aggregates.at_bound(result.values),
-        "optima": [{"loss": round(o["loss"], 6), "evaluations": o["evaluations"],
-                    "values": {k: round(float(v), 6) for k, v in o["values"].items()}} for o in result.optima],
+        "optima": [
+            {
+                "loss": round(o["loss"], 6),
+                "evaluations": o["evaluations"],
+                "values": {k: round(float(v), 6) for k, v in o["values"].items()},
+            }
+            for o in result.optima
+        ],
         "standard_errors": standard_errors,
         "unbounded": aggregates.unbounded(standard_errors),
-        "covariance": {"parameters": list(covariance.index),
-                       "sections": [aggregates.PARAMETERS[k][0] for k in covariance.index],
-                       "matrix": covariance.to_numpy().round(10).tolist()},
-        "identified_by": {k: jacobian[k].abs().idxmax() if jacobian[k].abs().max() > 0 else None
-                          for k in jacobian.columns},
+        "covariance": {
+            "parameters": list(covariance.index),
+            "sections": [aggregates.PARAMETERS[k][0] for k in covariance.index],
+            "matrix": covariance.to_numpy().round(10).tolist(),
+        },
+        "identified_by": {
+            k: jacobian[k].abs().idxmax() if jacobian[k].abs().max() > 0 else None for k in jacobian.columns
+        },
     }
     with _staged(folder) as staging:
         fitted.write(staging, best.choice, best.dynamics, {"aggregates": section}, best.valuation, best.heterogeneity)
@@ -172,10 +218,22 @@ def _curvature(small: Scenario, coefficients, targets: list, seeds: list[int], e
     """The fitted parameters' covariance and the targets' derivatives (identification.fit_covariance)
     over the targets that have a value (the time series' and the value experiments')."""
     evaluate = identification.moments(small, targets, seeds, evidence_seed)
-    valued = {name: target for name, target in experiments.load_evidence().items()
-              if "value" in target and target.get("fit", True)}
-    evidence = pd.DataFrame([{"experiment": name.split(".")[0], "measure": name.split(".")[1],
-                              "tolerance": target["tolerance"], "fit": True} for name, target in valued.items()])
+    valued = {
+        name: target
+        for name, target in experiments.load_evidence().items()
+        if "value" in target and target.get("fit", True)
+    }
+    evidence = pd.DataFrame(
+        [
+            {
+                "experiment": name.split(".")[0],
+                "measure": name.split(".")[1],
+                "tolerance": target["tolerance"],
+                "fit": True,
+            }
+            for name, target in valued.items()
+        ]
+    )
     return identification.fit_covariance(evaluate, coefficients, identification.tolerances(targets, evidence))
 
 
@@ -194,13 +252,16 @@ def _fresh_start(folder: Path, estimation: dict):
     """The survey estimates, with the parameters to fit back at their priors (or, for a term the
     survey estimates, at its estimate), so the same inputs always give the same fit."""
     priors, estimates = load_coefficients("default"), estimation.get("estimates", {})
-    values = {name: estimates.get(name, getattr(priors, section)[name])
-              for name, (section, _, _) in aggregates.PARAMETERS.items()}
+    values = {
+        name: estimates.get(name, getattr(priors, section)[name])
+        for name, (section, _, _) in aggregates.PARAMETERS.items()
+    }
     return aggregates.with_coefficients(fitted.current(folder), values)
 
 
-def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targets_file: Path,
-                      survey_fit=None, into: Path | None = None) -> dict:
+def regenerate_report(
+    scenario: Scenario, survey_file: Path, folder: Path, targets_file: Path, survey_fit=None, into: Path | None = None
+) -> dict:
     """Rebuild the folder's report.md from its fitted file, the survey and fresh replications.
 
     Args:
@@ -215,13 +276,21 @@ def regenerate_report(scenario: Scenario, survey_file: Path, folder: Path, targe
     aggregate_fit = fitted.section(into, "aggregates")
     checks = _fitted_checks(scenario, coefficients, targets, aggregate_fit) if aggregate_fit else {}
     context = {
-        "survey_file": _portable(survey_file, folder), "survey_hash": file_hash(survey_file),
-        "respondents": len(survey), "synthetic": Path(survey_file).resolve() == STANDIN.resolve(),
+        "survey_file": _portable(survey_file, folder),
+        "survey_hash": file_hash(survey_file),
+        "respondents": len(survey),
+        "synthetic": Path(survey_file).resolve() == STANDIN.resolve(),
         "survey_years": ", ".join(str(y) for y in sorted(survey["survey_year"].unique())),
-        "estimate": est, "study": study, "shares": report.outcome_shares(survey, situations, est),
-        "series": series, "targets": aggregates.target_table(series, targets),
-        "replications": REPORT_REPLICATIONS, "aggregates": aggregate_fit,
-        "valuation": coefficients.valuation, "heterogeneity_test": test, **checks,
+        "estimate": est,
+        "study": study,
+        "shares": report.outcome_shares(survey, situations, est),
+        "series": series,
+        "targets": aggregates.target_table(series, targets),
+        "replications": REPORT_REPLICATIONS,
+        "aggregates": aggregate_fit,
+        "valuation": coefficients.valuation,
+        "heterogeneity_test": test,
+        **checks,
         "held": [t for t in estimate.SURVEY_TERMS if t not in est.terms],
     }
     report.write(context, into)
@@ -235,24 +304,35 @@ def _fitted_checks(scenario: Scenario, coefficients, targets: list, aggregate_fi
     residents = int(aggregate_fit["residents"])
     small = _small(scenario, residents)
     evidence = aggregates.evidence_table(small, coefficients, _seeds(1, stream=3)[0], REPORT_REPLICATIONS)
-    evaluate = identification.moments(small, targets, _seeds(int(aggregate_fit["seeds"]), stream=0),
-                                      _seeds(1, stream=2)[0])
+    evaluate = identification.moments(
+        small, targets, _seeds(int(aggregate_fit["seeds"]), stream=0), _seeds(1, stream=2)[0]
+    )
     return {
-        "evidence": evidence, "evidence_year": aggregates.EXPERIMENT_YEAR, "report_residents": residents,
-        "sensitivity": identification.sensitivities(evaluate, coefficients,
-                                                    identification.tolerances(targets, evidence)),
+        "evidence": evidence,
+        "evidence_year": aggregates.EXPERIMENT_YEAR,
+        "report_residents": residents,
+        "sensitivity": identification.sensitivities(
+            evaluate, coefficients, identification.tolerances(targets, evidence)
+        ),
         "decomposition": identification.lowest_grade_decomposition(
-            small, coefficients, _seeds(REPORT_REPLICATIONS, stream=1), DECOMPOSITION_YEAR),
+            small, coefficients, _seeds(REPORT_REPLICATIONS, stream=1), DECOMPOSITION_YEAR
+        ),
         "decomposition_year": DECOMPOSITION_YEAR,
-        "directions": directions.check(scenario.source_file, DIRECTIONS_YEAR, REPORT_REPLICATIONS // 2,
-                                       DIRECTIONS_RESIDENTS, coefficients=coefficients),
+        "directions": directions.check(
+            scenario.source_file,
+            DIRECTIONS_YEAR,
+            REPORT_REPLICATIONS // 2,
+            DIRECTIONS_RESIDENTS,
+            coefficients=coefficients,
+        ),
     }
 
 
 def _small(scenario: Scenario, residents: int) -> Scenario:
     """The scenario with ``residents`` simulated residents and no Household objects, as the fit runs it."""
-    return scenario.model_copy(update={"population": scenario.population.model_copy(
-        update={"residents": residents, "agents": "none"})})
+    return scenario.model_copy(
+        update={"population": scenario.population.model_copy(update={"residents": residents, "agents": "none"})}
+    )
 
 
 def _portable(path: Path, folder: Path) -> str:

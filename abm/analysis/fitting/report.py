@@ -40,8 +40,16 @@ def outcome_shares(survey: pd.DataFrame, situations: list[dict], estimate: Choic
         for label in pd.unique(labels):
             members = labels == label
             for k, outcome in enumerate(OUTCOMES):
-                rows.append({"group": group, "level": label, "n": int(members.sum()), "outcome": outcome,
-                             "observed": observed[members, k].mean(), "predicted": predicted[members, k].mean()})
+                rows.append(
+                    {
+                        "group": group,
+                        "level": label,
+                        "n": int(members.sum()),
+                        "outcome": outcome,
+                        "observed": observed[members, k].mean(),
+                        "predicted": predicted[members, k].mean(),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -55,10 +63,22 @@ def shares_figure(shares: pd.DataFrame, path: Path, answered: str = "observed") 
         for k, outcome in enumerate(OUTCOMES):
             rows = part[part["outcome"] == outcome].set_index("level").loc[levels]
             colour = f"C{k}"
-            ax.bar(x + (k - 1) * 0.27, rows["observed"], width=0.25, color=colour, alpha=0.55,
-                   label=f"{outcome}: {answered}")
-            ax.scatter(x + (k - 1) * 0.27, rows["predicted"], color=colour, edgecolor="black", zorder=3,
-                       label=f"{outcome}: predicted")
+            ax.bar(
+                x + (k - 1) * 0.27,
+                rows["observed"],
+                width=0.25,
+                color=colour,
+                alpha=0.55,
+                label=f"{outcome}: {answered}",
+            )
+            ax.scatter(
+                x + (k - 1) * 0.27,
+                rows["predicted"],
+                color=colour,
+                edgecolor="black",
+                zorder=3,
+                label=f"{outcome}: predicted",
+            )
         ax.set(xticks=x, xticklabels=levels, title=f"by {group}", ylim=(0, 1))
     axes[0].set_ylabel("share of respondents")
     axes[-1].legend(loc="center left", bbox_to_anchor=(1, 0.5), fontsize=8)
@@ -73,16 +93,23 @@ def baseline_figure(series: pd.DataFrame, targets: pd.DataFrame, path: Path) -> 
     fig = Figure(figsize=(15, 7))
     axes = fig.subplots(2, (len(names) + 1) // 2)
     for ax, name in zip(axes.flat, names):
-        scale = outcomes.scale(name)   # in the indicator's shown unit (abm/sim/outcomes.py)
+        scale = outcomes.scale(name)  # in the indicator's shown unit (abm/sim/outcomes.py)
         stats = bands(series.groupby("year")[name]) * scale
         ax.fill_between(stats.index, stats["low"], stats["high"], alpha=0.3, label="90% band")
         ax.plot(stats.index, stats["mean"], label="simulated mean")
         for _, t in targets[targets["indicator"] == name].iterrows():
-            ax.errorbar(t["year"], t["target"] * scale, yerr=t["tolerance"] * scale, fmt="o", color="black",
-                        capsize=4, label="target ± tolerance")
+            ax.errorbar(
+                t["year"],
+                t["target"] * scale,
+                yerr=t["tolerance"] * scale,
+                fmt="o",
+                color="black",
+                capsize=4,
+                label="target ± tolerance",
+            )
         ax.set_title(outcomes.heading(name), fontsize=10)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=8)
     fig.suptitle("Baseline 2011-2024 against the targets")
@@ -117,9 +144,11 @@ def write(context: dict, folder: Path) -> Path:
         f"{context['respondents']} respondents, survey year(s) {context['survey_years']}",
     ]
     if context["synthetic"]:
-        lines += ["- **This is the synthetic stand-in survey** (calibration/survey/README.md): the estimates "
-                  "show the machinery working, not facts about Qi County. Put a real survey that follows "
-                  "the codebook in its place."]
+        lines += [
+            "- **This is the synthetic stand-in survey** (calibration/survey/README.md): the estimates "
+            "show the machinery working, not facts about Qi County. Put a real survey that follows "
+            "the codebook in its place."
+        ]
     lines += [
         "",
         "### The study's analysis: binary logit of paying above the lowest grade (payers only)",
@@ -133,10 +162,14 @@ def write(context: dict, folder: Path) -> Path:
         "Terms as in `abm/sim/choice.py`, estimated by bounded maximum likelihood so that the signs the economics "
         "fixes hold (a grade's cost lowers its utility; what paying buys, a subsidy, habit and peers never push "
         "away from paying); `peer_share` and `inertia` need last year's choices, which one survey "
-        "does not show: they keep their priors." + (
+        "does not show: they keep their priors."
+        + (
             f" Held at their priors: {', '.join(context['held'])} (the survey has one subsidy schedule, so "
             "the subsidy's effect cannot be told apart from the grade's; a survey spanning several schedules "
-            "identifies it)." if context["held"] else ""),
+            "identifies it)."
+            if context["held"]
+            else ""
+        ),
         "",
         _markdown(estimate.table()),
         "",
@@ -149,9 +182,12 @@ def write(context: dict, folder: Path) -> Path:
         "",
         f"![survey shares]({shares_png.relative_to(folder)})",
         "",
-        _markdown(context["shares"].pivot_table(index=["group", "level", "n"], columns="outcome",
-                                                values=["observed", "predicted"]).round(3)
-                  .rename(columns={"observed": answered}, level=0)),
+        _markdown(
+            context["shares"]
+            .pivot_table(index=["group", "level", "n"], columns="outcome", values=["observed", "predicted"])
+            .round(3)
+            .rename(columns={"observed": answered}, level=0)
+        ),
         "",
         "## Fitting to aggregates",
         "",
@@ -164,19 +200,31 @@ def write(context: dict, folder: Path) -> Path:
             f"(simulated - target) / tolerance), {agg['seconds']:.0f} s. Standard errors from the loss's curvature "
             "(each target's tolerance read as its standard deviation); the target each parameter moves most.",
             "",
-            _markdown(pd.DataFrame({"fitted value": agg["values"], "standard error": agg.get("standard_errors", {}),
-                                    "lower bound": agg["lower"], "upper bound": agg["upper"],
-                                    "moves most": agg.get("identified_by", {})})),
+            _markdown(
+                pd.DataFrame(
+                    {
+                        "fitted value": agg["values"],
+                        "standard error": agg.get("standard_errors", {}),
+                        "lower bound": agg["lower"],
+                        "upper bound": agg["upper"],
+                        "moves most": agg.get("identified_by", {}),
+                    }
+                )
+            ),
             "",
             *optima_lines(agg),
             *bound_lines(agg.get("at_bound", []), FIT_BOUNDS),
             *unbounded_lines(agg),
         ]
     else:
-        lines += ["Not fitted yet: `pension-abm calibrate aggregates`. The table uses the priors for "
-                  "habit, herding and the attitude dynamics.", ""]
+        lines += [
+            "Not fitted yet: `pension-abm calibrate aggregates`. The table uses the priors for "
+            "habit, herding and the attitude dynamics.",
+            "",
+        ]
     shown = targets.drop(columns=["source", "why"]).assign(
-        met=targets["met"].map({True: "yes", False: "no"}), fitted=targets["fitted"].map({True: "yes", False: "no"}))
+        met=targets["met"].map({True: "yes", False: "no"}), fitted=targets["fitted"].map({True: "yes", False: "no"})
+    )
     lines += [
         f"Targets against {context['replications']} replications of the baseline with the fitted coefficients "
         f"(mean and 90% band):",
@@ -188,64 +236,90 @@ def write(context: dict, folder: Path) -> Path:
     ]
     for _, t in targets.iterrows():
         if not t["met"]:
-            reason = t["why"] or ("the fit could not bring it within tolerance together with the other targets; "
-                                  "see the loss above")
-            lines.append(f"- **{t['indicator']} {t['year']} not met** ({t['simulated']:.3f} against "
-                         f"{t['target']:.3f} ± {t['tolerance']:.3f}): {reason}.")
+            reason = t["why"] or (
+                "the fit could not bring it within tolerance together with the other targets; see the loss above"
+            )
+            lines.append(
+                f"- **{t['indicator']} {t['year']} not met** ({t['simulated']:.3f} against "
+                f"{t['target']:.3f} ± {t['tolerance']:.3f}): {reason}."
+            )
     lines += ["", "Sources:", ""] + [f"- {t['indicator']} {t['year']}: {t['source']}" for _, t in targets.iterrows()]
     lines += ["", f"![baseline against targets]({baseline_png.relative_to(folder)})", ""]
     if "evidence" in context:
         lines += evidence_lines(context) + directions_lines(context) + identification_lines(context)
     else:
-        lines += ["## Field experiments, identification and the lowest grade", "",
-                  "Computed for the fitted model: run `pension-abm calibrate aggregates`.", ""]
+        lines += [
+            "## Field experiments, identification and the lowest grade",
+            "",
+            "Computed for the fitted model: run `pension-abm calibrate aggregates`.",
+            "",
+        ]
     return atomic.write_text(folder / "report.md", "\n".join(lines))
 
 
 # Why a value may stand on a bound of its range: where the bound is a fact, not a choice of range.
-SURVEY_BOUNDS = {"account_value": "the account's value cannot push away from paying: its sign is the economics'",
-                 "account_value_x_awareness": "knowing the rules cannot make the account's value repel",
-                 "basic_value": "the basic pension a payment keeps within reach cannot repel",
-                 "affordability": "a grade's cost cannot attract",
-                 "liquidity_sd": "no dispersion: the test above keeps the plain logit"}
-FIT_BOUNDS = {"compounding_gap": "a share of the account's value: at most all of it is missed",
-              "inertia": "habit cannot repel", "awareness_publicity": "a share of the gap closed per year"}
+SURVEY_BOUNDS = {
+    "account_value": "the account's value cannot push away from paying: its sign is the economics'",
+    "account_value_x_awareness": "knowing the rules cannot make the account's value repel",
+    "basic_value": "the basic pension a payment keeps within reach cannot repel",
+    "affordability": "a grade's cost cannot attract",
+    "liquidity_sd": "no dispersion: the test above keeps the plain logit",
+}
+FIT_BOUNDS = {
+    "compounding_gap": "a share of the account's value: at most all of it is missed",
+    "inertia": "habit cannot repel",
+    "awareness_publicity": "a share of the gap closed per year",
+}
 
 
 def heterogeneity_lines(test: dict) -> list[str]:
     """The likelihood-ratio test of the liquidity dispersion."""
-    kept = ("kept: households differ in how much of their income they can spare, and the simulation gives each "
-            "resident a lifelong draw of it" if test["kept"] else "not kept: the plain logit stands and the "
-            "simulation's residents share one cost coefficient")
-    return [f"Heterogeneity: the mixed logit with a lognormal multiplier of the cost term (liquidity_sd "
-            f"{test['liquidity_sd']:.3f}, s.e. {test['liquidity_sd_se']:.3f}; {test['draws']} Halton draws per "
-            f"respondent) against the plain logit: log-likelihood {test['loglik_mixed']:.1f} against "
-            f"{test['loglik_plain']:.1f}, likelihood-ratio statistic {test['statistic']:.2f}, p = "
-            f"{test['p_value']:.4f} (half a chi-square with one degree of freedom: the dispersion's bound 0); "
-            f"{kept}.", ""]
+    kept = (
+        "kept: households differ in how much of their income they can spare, and the simulation gives each "
+        "resident a lifelong draw of it"
+        if test["kept"]
+        else "not kept: the plain logit stands and the simulation's residents share one cost coefficient"
+    )
+    return [
+        f"Heterogeneity: the mixed logit with a lognormal multiplier of the cost term (liquidity_sd "
+        f"{test['liquidity_sd']:.3f}, s.e. {test['liquidity_sd_se']:.3f}; {test['draws']} Halton draws per "
+        f"respondent) against the plain logit: log-likelihood {test['loglik_mixed']:.1f} against "
+        f"{test['loglik_plain']:.1f}, likelihood-ratio statistic {test['statistic']:.2f}, p = "
+        f"{test['p_value']:.4f} (half a chi-square with one degree of freedom: the dispersion's bound 0); "
+        f"{kept}.",
+        "",
+    ]
 
 
 def bound_lines(names: list[str], reasons: dict[str, str]) -> list[str]:
     """Each value on a bound of its range, with why the bound is a fact (or that it is not)."""
     if not names:
         return ["No estimate lies on a bound of its range.", ""]
-    return [f"- **{name} on a bound of its range**: " + reasons.get(
-        name, "the bound is a choice of range, not a fact: a finding to investigate") + "." for name in names] + [""]
+    return [
+        f"- **{name} on a bound of its range**: "
+        + reasons.get(name, "the bound is a choice of range, not a fact: a finding to investigate")
+        + "."
+        for name in names
+    ] + [""]
 
 
 def unbounded_lines(agg: dict) -> list[str]:
     """Fitted parameters the targets do not bound, and what that means for their value."""
-    return [f"- **{name} is not bounded by the targets** (standard error {agg['standard_errors'][name]:.3g}, more than "
-            f"a quarter of its range): the loss is flat along it, so its value is where the search stopped; "
-            f"the uncertainty bands keep it there (abm/analysis/uncertainty.py). {UNBOUNDED_WHY.get(name, '')}"
-            for name in agg.get("unbounded", [])] + ([""] if agg.get("unbounded") else [])
+    return [
+        f"- **{name} is not bounded by the targets** (standard error {agg['standard_errors'][name]:.3g}, more than "
+        f"a quarter of its range): the loss is flat along it, so its value is where the search stopped; "
+        f"the uncertainty bands keep it there (abm/analysis/uncertainty.py). {UNBOUNDED_WHY.get(name, '')}"
+        for name in agg.get("unbounded", [])
+    ] + ([""] if agg.get("unbounded") else [])
 
 
 # What a flat direction of the loss means, parameter by parameter.
-UNBOUNDED_WHY = {"backpay": "Above a level every resident with the right and the years paid back-pays, and "
-                            "pensioners per participant stop rising: the target bounds the constant from below "
-                            "only, and where it stays below the target the county's age structure and mortality "
-                            "hold it."}
+UNBOUNDED_WHY = {
+    "backpay": "Above a level every resident with the right and the years paid back-pays, and "
+    "pensioners per participant stop rising: the target bounds the constant from below "
+    "only, and where it stays below the target the county's age structure and mortality "
+    "hold it."
+}
 
 
 def optima_lines(agg: dict) -> list[str]:
@@ -255,21 +329,30 @@ def optima_lines(agg: dict) -> list[str]:
         return []
     frame = pd.DataFrame([{"loss": o["loss"], "evaluations": o["evaluations"], **o["values"]} for o in optima])
     gap = optima[1]["loss"] - optima[0]["loss"]
-    return ["The local searches from the screened points that lie apart, best first:", "",
-            frame.round(4).to_markdown(index=False), "",
-            f"The second-best optimum's loss is {gap:.3f} above the best "
-            f"({'close: the targets hardly tell them apart' if gap < 1 else 'clearly worse'}).", ""]
+    return [
+        "The local searches from the screened points that lie apart, best first:",
+        "",
+        frame.round(4).to_markdown(index=False),
+        "",
+        f"The second-best optimum's loss is {gap:.3f} above the best "
+        f"({'close: the targets hardly tell them apart' if gap < 1 else 'clearly worse'}).",
+        "",
+    ]
 
 
 def evidence_lines(context: dict) -> list[str]:
     """The field experiments (calibration/evidence.yaml) replayed with the fitted coefficients."""
     evidence: pd.DataFrame = context["evidence"]
-    shown = pd.DataFrame({
-        "experiment": evidence["experiment"], "measure": evidence["measure"],
-        "simulated": [simulated_text(row) for row in evidence.itertuples()],
-        "target": evidence["target"],
-        "met": evidence["met"].map({True: "yes", False: "no", None: "-"}),
-        "fitted": evidence["fit"].map({True: "yes", False: "no"})})
+    shown = pd.DataFrame(
+        {
+            "experiment": evidence["experiment"],
+            "measure": evidence["measure"],
+            "simulated": [simulated_text(row) for row in evidence.itertuples()],
+            "target": evidence["target"],
+            "met": evidence["met"].map({True: "yes", False: "no", None: "-"}),
+            "fitted": evidence["fit"].map({True: "yes", False: "no"}),
+        }
+    )
     fitted = evidence[evidence["fit"]]
     valuation = context["valuation"]
     return [
@@ -294,19 +377,27 @@ def evidence_lines(context: dict) -> list[str]:
 def directions_lines(context: dict) -> list[str]:
     """The policy levers against the baseline over paired runs, held to the evidence's directions."""
     result = context["directions"]
-    table = result.table.assign(difference=[paired_text(r) for r in result.table.itertuples()],
-                                met=result.table["met"].map({True: "yes", False: "no"}))
-    profile = result.profile.assign(value=result.profile["value"].map(lambda v: f"{v:.1%}"),
-                                    met=result.profile["met"].map({True: "yes", False: "no"}))
-    return ["## Policy directions", "",
-            f"Each lever (`pension-abm directions`, `abm/analysis/directions.py`) against the baseline from "
-            f"{result.year}, "
-            f"{result.runs} paired runs of {result.residents:,} residents with the fitted coefficients, mean "
-            "paired difference over the years shown [90% band], and the baseline's age profile of take-up.", "",
-            table[["lever", "years", "indicator", "difference", "bound", "met"]].to_markdown(index=False), "",
-            profile.to_markdown(index=False), ""]
-
-
+    table = result.table.assign(
+        difference=[paired_text(r) for r in result.table.itertuples()],
+        met=result.table["met"].map({True: "yes", False: "no"}),
+    )
+    profile = result.profile.assign(
+        value=result.profile["value"].map(lambda v: f"{v:.1%}"),
+        met=result.profile["met"].map({True: "yes", False: "no"}),
+    )
+    return [
+        "## Policy directions",
+        "",
+        f"Each lever (`pension-abm directions`, `abm/analysis/directions.py`) against the baseline from "
+        f"{result.year}, "
+        f"{result.runs} paired runs of {result.residents:,} residents with the fitted coefficients, mean "
+        "paired difference over the years shown [90% band], and the baseline's age profile of take-up.",
+        "",
+        table[["lever", "years", "indicator", "difference", "bound", "met"]].to_markdown(index=False),
+        "",
+        profile.to_markdown(index=False),
+        "",
+    ]
 
 
 def identification_lines(context: dict) -> list[str]:
@@ -325,8 +416,9 @@ def identification_lines(context: dict) -> list[str]:
         "",
         sensitivity.round(2).to_markdown(),
         "",
-        "Largest effect on each target: " + "; ".join(f"{target}: {param.split(' ')[0]}"
-                                                      for target, param in leading.items()) + ".",
+        "Largest effect on each target: "
+        + "; ".join(f"{target}: {param.split(' ')[0]}" for target, param in leading.items())
+        + ".",
         "",
         f"## The lowest-grade share by mechanism ({context['decomposition_year']})",
         "",
@@ -334,7 +426,9 @@ def identification_lines(context: dict) -> list[str]:
         f"apart switched off (its terms at 0; the same {context['replications']} seeds), "
         f"{context['report_residents']:,} residents. Switches interact, so the parts need not add up.",
         "",
-        decomposition.assign(lowest_grade_share=decomposition["lowest_grade_share"].round(3),
-                             accounts_for=decomposition["accounts_for"].round(3)).to_markdown(index=False),
+        decomposition.assign(
+            lowest_grade_share=decomposition["lowest_grade_share"].round(3),
+            accounts_for=decomposition["accounts_for"].round(3),
+        ).to_markdown(index=False),
         "",
     ]

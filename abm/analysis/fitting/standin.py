@@ -34,10 +34,22 @@ SCHEME_START = 2011
 # Utility per unit of each term (abm/sim/choice.py); habit and herding cannot be seen in one
 # cross-section, so they are absent here.
 GENERATING = {
-    "pay": -1.8, "pay_x_awareness": 2.0, "pay_x_trust": 1.5, "pay_x_age": 0.35, "pay_x_log_income": 0.4,
-    "pay_x_reliance": -0.5, "pay_x_good_health": 0.2,
-    "affordability": -55.0, "subsidy": 0.0, "lowest": 2.9, "highest": 1.2,
-    "peer_share": 0.0, "inertia": 0.0, "basic_value": 1.5, "account_value": 10.0, "account_value_x_awareness": 60.0,
+    "pay": -1.8,
+    "pay_x_awareness": 2.0,
+    "pay_x_trust": 1.5,
+    "pay_x_age": 0.35,
+    "pay_x_log_income": 0.4,
+    "pay_x_reliance": -0.5,
+    "pay_x_good_health": 0.2,
+    "affordability": -55.0,
+    "subsidy": 0.0,
+    "lowest": 2.9,
+    "highest": 1.2,
+    "peer_share": 0.0,
+    "inertia": 0.0,
+    "basic_value": 1.5,
+    "account_value": 10.0,
+    "account_value_x_awareness": 60.0,
 }
 # How households differ (abm/sim/choice.py HETEROGENEITY): each respondent's cost term is multiplied by
 # exp(liquidity_sd x z), z their standard normal draw (synthetic: set so the answers carry a
@@ -45,8 +57,9 @@ GENERATING = {
 GENERATING_HETEROGENEITY = {"liquidity_sd": 0.5}
 
 
-def make_standin(scenario: Scenario, respondents: int = RESPONDENTS, year: int = SURVEY_YEAR,
-                 seed: int = SEED) -> pd.DataFrame:
+def make_standin(
+    scenario: Scenario, respondents: int = RESPONDENTS, year: int = SURVEY_YEAR, seed: int = SEED
+) -> pd.DataFrame:
     """Draw the stand-in survey (same scenario, size, year and seed: the same file)."""
     from abm.analysis.fitting.survey import choice_situations
 
@@ -57,22 +70,24 @@ def make_standin(scenario: Scenario, respondents: int = RESPONDENTS, year: int =
     may_pay = (pop.age >= 18) & (pop.age < 60) & ~pop.employee & (pop.age >= pop.school_until)
     rows = np.sort(rng.choice(np.flatnonzero(may_pay), size=respondents, replace=False))
     awareness = pop.awareness[rows]
-    survey = pd.DataFrame({
-        "respondent": np.arange(1, respondents + 1),
-        "survey_year": year,
-        "village": pop.village[rows],
-        "age": pop.age[rows],
-        "sex": np.where(pop.sex[rows] == 1, "male", "female"),
-        "education": np.array(EDUCATION_LEVELS)[pop.education[rows]],
-        "health": np.where(pop.good_health[rows], "good", rng.choice(["fair", "poor"], respondents, p=[0.7, 0.3])),
-        "household_size": pop.household_size[rows],
-        "children": pop.children[rows],
-        "income": np.round(pop.income[rows], -1).astype(int),
-        "knowledge": score(awareness),
-        "trust": score(pop.trust[rows]),
-        "reliance_on_children": np.where(pop.reliance[rows], "yes", "no"),
-        "publicity": np.where(rng.random(respondents) < 0.2 + 0.6 * awareness, "yes", "no"),
-    })
+    survey = pd.DataFrame(
+        {
+            "respondent": np.arange(1, respondents + 1),
+            "survey_year": year,
+            "village": pop.village[rows],
+            "age": pop.age[rows],
+            "sex": np.where(pop.sex[rows] == 1, "male", "female"),
+            "education": np.array(EDUCATION_LEVELS)[pop.education[rows]],
+            "health": np.where(pop.good_health[rows], "good", rng.choice(["fair", "poor"], respondents, p=[0.7, 0.3])),
+            "household_size": pop.household_size[rows],
+            "children": pop.children[rows],
+            "income": np.round(pop.income[rows], -1).astype(int),
+            "knowledge": score(awareness),
+            "trust": score(pop.trust[rows]),
+            "reliance_on_children": np.where(pop.reliance[rows], "yes", "no"),
+            "publicity": np.where(rng.random(respondents) < 0.2 + 0.6 * awareness, "yes", "no"),
+        }
+    )
     survey["enrolled"], survey["grade"] = "no", pd.array([pd.NA] * respondents, dtype="Int64")
     # years paid before the survey year: each year since the launch (or since 16) with a chance
     # that rises with knowledge of the scheme; the compound-interest answer is the resident's literacy
@@ -80,8 +95,10 @@ def make_standin(scenario: Scenario, respondents: int = RESPONDENTS, year: int =
     survey["years_contributed"] = rng.binomial(possible_years, 0.4 + 0.5 * awareness)
     survey["compound_interest"] = np.where(pop.literate[rows], "yes", "no")
     (situation,) = choice_situations(survey, scenario)
-    residents = situation["residents"] | {"inverse_income": situation["residents"]["inverse_income"] * np.exp(
-        GENERATING_HETEROGENEITY["liquidity_sd"] * pop.liquidity[rows].astype(float))}
+    residents = situation["residents"] | {
+        "inverse_income": situation["residents"]["inverse_income"]
+        * np.exp(GENERATING_HETEROGENEITY["liquidity_sd"] * pop.liquidity[rows].astype(float))
+    }
     alternatives = situation["alternatives"]
     chosen = alternatives["value"][sample(utilities(GENERATING, residents, alternatives), rng)]
     paying = chosen > 0
@@ -108,8 +125,10 @@ def expected_pension(survey: pd.DataFrame, scenario: Scenario, year: int, rng: n
 def write_standin(scenario: Scenario, path: Path, respondents: int = RESPONDENTS, seed: int = SEED) -> Path:
     """Write the stand-in CSV with a header saying plainly that it is synthetic."""
     survey = make_standin(scenario, respondents, seed=seed)
-    header = (f"# SYNTHETIC stand-in survey: {respondents} respondents drawn by abm/analysis/fitting/standin.py "
-              f"(seed {seed}) from published marginals, not real answers. See calibration/survey/README.md.\n")
+    header = (
+        f"# SYNTHETIC stand-in survey: {respondents} respondents drawn by abm/analysis/fitting/standin.py "
+        f"(seed {seed}) from published marginals, not real answers. See calibration/survey/README.md.\n"
+    )
     return atomic.write_text(path, header + survey.to_csv(index=False))
 
 

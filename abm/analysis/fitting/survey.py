@@ -38,15 +38,18 @@ def load_codebook(path: Path = CODEBOOK) -> dict[str, dict]:
 def read_survey(path: str | Path, codebook: Path = CODEBOOK) -> pd.DataFrame:
     """Read a survey CSV and check every value against the codebook; typed columns out."""
     path, spec = Path(path), load_codebook(codebook)
-    text = read_text(path)    # a missing, binary or non-UTF-8 file is one message
+    text = read_text(path)  # a missing, binary or non-UTF-8 file is one message
     try:
         raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, comment="#", skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise UserError(f"not a readable CSV file ({str(err).strip()})", file=path) from None
     missing = [name for name in spec if name not in raw.columns]
     if missing:
-        raise UserError(f"missing column(s) {', '.join(missing)}; the codebook ({codebook.name}) "
-                        f"requires: {', '.join(spec)}", file=path, field=missing[0])
+        raise UserError(
+            f"missing column(s) {', '.join(missing)}; the codebook ({codebook.name}) requires: {', '.join(spec)}",
+            file=path,
+            field=missing[0],
+        )
     if raw.empty:
         raise UserError("no respondents: the file has the header but no rows", file=path)
     survey = pd.DataFrame({name: _column(raw[name], name, rules, path) for name, rules in spec.items()})
@@ -56,7 +59,7 @@ def read_survey(path: str | Path, codebook: Path = CODEBOOK) -> pd.DataFrame:
 
 def _where(path: Path | None, row: int, column: str) -> dict:
     """UserError arguments naming data row ``row`` (0-based) and its line in the file, if any."""
-    if path is None:    # a survey made in memory
+    if path is None:  # a survey made in memory
         return {"field": f"row {row + 1}, column {column}"}
     return {"file": path, "field": f"row {row + 1} (line {_file_line(path, row)}), column {column}"}
 
@@ -78,28 +81,35 @@ def _column(values: pd.Series, name: str, rules: dict, path: Path) -> pd.Series:
         bad = ~empty & ~values.isin([str(a) for a in allowed])
         if bad.any():
             row = int(np.argmax(bad))
-            raise UserError(f"value {values.iloc[row]!r} is not allowed; allowed: {', '.join(map(str, allowed))}",
-                            **_where(path, row, name))
+            raise UserError(
+                f"value {values.iloc[row]!r} is not allowed; allowed: {', '.join(map(str, allowed))}",
+                **_where(path, row, name),
+            )
         return values.where(~empty, None)
     pattern_ok = values.str.match(INTEGER) if kind == "integer" else pd.to_numeric(values, errors="coerce").notna()
     bad = ~empty & ~pattern_ok
     if bad.any():
         row = int(np.argmax(bad))
-        raise UserError(f"value {values.iloc[row]!r} is not {'an integer' if kind == 'integer' else 'a number'}",
-                        **_where(path, row, name))
+        raise UserError(
+            f"value {values.iloc[row]!r} is not {'an integer' if kind == 'integer' else 'a number'}",
+            **_where(path, row, name),
+        )
     numbers = pd.to_numeric(values.where(~empty), errors="coerce")
     if bounds is not None:
         bad = ~empty & ~numbers.between(*bounds)
         if bad.any():
             row = int(np.argmax(bad))
-            raise UserError(f"value {values.iloc[row]} is out of range; allowed: {bounds[0]} to {bounds[1]}",
-                            **_where(path, row, name))
+            raise UserError(
+                f"value {values.iloc[row]} is out of range; allowed: {bounds[0]} to {bounds[1]}",
+                **_where(path, row, name),
+            )
     if allowed is not None:
         bad = ~empty & ~numbers.isin(allowed)
         if bad.any():
             row = int(np.argmax(bad))
-            raise UserError(f"unknown value {values.iloc[row]}; allowed: {', '.join(map(str, allowed))}",
-                            **_where(path, row, name))
+            raise UserError(
+                f"unknown value {values.iloc[row]}; allowed: {', '.join(map(str, allowed))}", **_where(path, row, name)
+            )
     return numbers.astype("Int64") if kind == "integer" else numbers
 
 
@@ -109,8 +119,11 @@ def _check_consistency(survey: pd.DataFrame, path: Path) -> None:
         (enrolled & ~graded, "enrolled respondents need the grade they paid", "grade"),
         (~enrolled & graded, "a grade is given but enrolled is 'no'", "grade"),
         (survey["respondent"].duplicated(), "respondent number repeated", "respondent"),
-        (survey["years_contributed"] > survey["age"] - 16, "more years contributed than years since 16",
-         "years_contributed"),
+        (
+            survey["years_contributed"] > survey["age"] - 16,
+            "more years contributed than years since 16",
+            "years_contributed",
+        ),
     ):
         if bad.any():
             raise UserError(message, **_where(path, int(np.argmax(bad)), column))
@@ -120,8 +133,9 @@ def file_hash(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path | None = None,
-                      valuation: dict[str, float] | None = None) -> list[dict]:
+def choice_situations(
+    survey: pd.DataFrame, scenario: Scenario, path: str | Path | None = None, valuation: dict[str, float] | None = None
+) -> list[dict]:
     """Per survey year: the resident and alternative factors and the chosen alternative index.
 
     The policy (grades, subsidies, basic pension), the county's life table and mean income of the
@@ -136,8 +150,10 @@ def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path
     early = (survey["survey_year"] < launch).to_numpy(dtype=bool)
     if early.any():
         row = int(np.argmax(early))
-        raise UserError(f"survey year {survey['survey_year'].iloc[row]} is before the scheme starts; "
-                        f"allowed: {launch} or later", **_where(path, row, "survey_year"))
+        raise UserError(
+            f"survey year {survey['survey_year'].iloc[row]} is before the scheme starts; allowed: {launch} or later",
+            **_where(path, row, "survey_year"),
+        )
     valuation = load_coefficients("default").valuation if valuation is None else valuation
     county = load_county(scenario)
     life = LifeTable.for_county(county)
@@ -153,27 +169,48 @@ def choice_situations(survey: pd.DataFrame, scenario: Scenario, path: str | Path
         offered = np.isin(paid, alternatives["value"])
         if not offered.all():
             first = int(np.argmax(~offered))
-            raise UserError(f"grade {paid[first]:.0f} was not offered in {year}; offered: "
-                            f"{', '.join(str(int(g)) for g in policy.grades)}",
-                            **_where(path, int(positions[first]), "grade"))
+            raise UserError(
+                f"grade {paid[first]:.0f} was not offered in {year}; offered: "
+                f"{', '.join(str(int(g)) for g in policy.grades)}",
+                **_where(path, int(positions[first]), "grade"),
+            )
         chosen = np.searchsorted(alternatives["value"], paid)
         n = len(rows)
         expectations = Expectations.from_indexation(
-            valuation["discount_rate"], scenario.policy.basic_pension_indexation, economy.income_growth(year),
-            economy.inflation(year))
+            valuation["discount_rate"],
+            scenario.policy.basic_pension_indexation,
+            economy.income_growth(year),
+            economy.inflation(year),
+        )
         trust = likert_share(rows["trust"])
         basic_worth, account_worth = perceived_worth(
-            value_tables(life, policy, expectations), policy, rows["age"].to_numpy(dtype=int),
-            (rows["sex"] == "male").to_numpy(dtype=int), rows["years_contributed"].to_numpy(dtype=int),
-            rows["income"].to_numpy(dtype=float), trust, (rows["compound_interest"] == "yes").to_numpy(),
-            valuation["pivot_horizon"], valuation["compounding_gap"])
+            value_tables(life, policy, expectations),
+            policy,
+            rows["age"].to_numpy(dtype=int),
+            (rows["sex"] == "male").to_numpy(dtype=int),
+            rows["years_contributed"].to_numpy(dtype=int),
+            rows["income"].to_numpy(dtype=float),
+            trust,
+            (rows["compound_interest"] == "yes").to_numpy(),
+            valuation["pivot_horizon"],
+            valuation["compounding_gap"],
+        )
         residents = resident_factors(
-            {"age": rows["age"].to_numpy(dtype=float), "income": rows["income"].to_numpy(dtype=float),
-             "awareness": likert_share(rows["knowledge"]), "trust": trust,
-             "reliance": (rows["reliance_on_children"] == "yes").to_numpy(),
-             "good_health": (rows["health"] == "good").to_numpy(), "last_choice": np.full(n, -1.0),
-             "peer_share": np.zeros((n, alternatives["value"].size)), "basic_worth": basic_worth,
-             "account_worth": account_worth}, economy.mean_income(year), alternatives["value"])
+            {
+                "age": rows["age"].to_numpy(dtype=float),
+                "income": rows["income"].to_numpy(dtype=float),
+                "awareness": likert_share(rows["knowledge"]),
+                "trust": trust,
+                "reliance": (rows["reliance_on_children"] == "yes").to_numpy(),
+                "good_health": (rows["health"] == "good").to_numpy(),
+                "last_choice": np.full(n, -1.0),
+                "peer_share": np.zeros((n, alternatives["value"].size)),
+                "basic_worth": basic_worth,
+                "account_worth": account_worth,
+            },
+            economy.mean_income(year),
+            alternatives["value"],
+        )
         situations.append({"year": year, "residents": residents, "alternatives": alternatives, "chosen": chosen})
     return situations
 

@@ -38,17 +38,20 @@ def prepare(search: Search, search_file: Path, out: Path, resume: bool) -> None:
     copy, base = out / SEARCH_COPY, out / BASE_COPY
     if copy.exists():
         if not resume:
-            raise UserError("a search folder already exists here: add --resume to continue it, or choose another "
-                            "--out", file=out)
+            raise UserError(
+                "a search folder already exists here: add --resume to continue it, or choose another --out", file=out
+            )
         if file_hash(copy) != file_hash(search_file):
-            raise UserError(f"the search file changed since this folder was started ({SEARCH_COPY} differs); use "
-                            "another --out", file=search_file)
+            raise UserError(
+                f"the search file changed since this folder was started ({SEARCH_COPY} differs); use another --out",
+                file=search_file,
+            )
         if search.base is not None and base.exists():
             old, new = base.read_text(encoding="utf-8"), resolved_base(search)
             if old != new:
                 refuse_changed_base(old, new, search)
         return
-    marker = out / destinations.MARKER   # first: whatever else is written here, the folder is a search's
+    marker = out / destinations.MARKER  # first: whatever else is written here, the folder is a search's
     if not marker.exists():
         atomic.write_text(marker, json.dumps(destinations.marker("search"), indent=2))
     (out / ARCHIVE).mkdir(exist_ok=True)
@@ -57,7 +60,7 @@ def prepare(search: Search, search_file: Path, out: Path, resume: bool) -> None:
     atomic.write_text(out / SCENARIOS, scenario_table(search).to_csv(index=False))
     tmp = copy.with_name(f".{copy.name}.partial")
     tmp.write_bytes(Path(search_file).read_bytes())
-    tmp.replace(copy)   # last: a folder with search.yaml has everything a resumed search checks
+    tmp.replace(copy)  # last: a folder with search.yaml has everything a resumed search checks
 
 
 def part_path(out: Path, stage: str, keys: list[str]) -> Path:
@@ -79,8 +82,10 @@ def read(out: Path) -> pd.DataFrame:
     folder = out / ARCHIVE
     for stale in folder.glob(".*.partial*"):
         stale.unlink()
-    remedy = (f"delete it and continue with `pension-abm search <search file> --out {out} --resume`, which runs its "
-              "policy again")
+    remedy = (
+        f"delete it and continue with `pension-abm search <search file> --out {out} --resume`, which runs its "
+        "policy again"
+    )
     parts = [read_parquet(p, remedy) for p in sorted(folder.glob("*.parquet"))]
     if not parts:
         return pd.DataFrame(columns=["key", "scenario", "replication", "seed", "stage"])

@@ -25,16 +25,16 @@ from abm.analysis.search.spec import Search
 from abm.infra import destinations
 from abm.infra.executors import as_finished, executor
 
-CLOSEST = 5           # policies shown when none meets every constraint
+CLOSEST = 5  # policies shown when none meets every constraint
 
 
 @dataclass(frozen=True)
 class Progress:
     generation: int
-    asked: int          # evaluations the algorithm asked for so far (the budget counts them)
+    asked: int  # evaluations the algorithm asked for so far (the budget counts them)
     budget: int
-    evaluated: int      # distinct policies run (the rest came from the archive or repeated)
-    front: int          # feasible non-dominated policies so far
+    evaluated: int  # distinct policies run (the rest came from the archive or repeated)
+    front: int  # feasible non-dominated policies so far
     hypervolume: float  # of the front, objectives scaled by the first generation's range
 
 
@@ -44,19 +44,26 @@ class Outcome:
 
     search: Search
     problem: Problem
-    evaluations: pd.DataFrame   # one row per distinct policy: key, generation, levers, measures, margins, feasible
-    generations: pd.DataFrame   # generation, asked, evaluated, front, hypervolume
-    final: pd.DataFrame         # the front (or the closest policies) run again: measures with bands
-    reference: pd.DataFrame     # the base scenario's own policy, scored as the final stage
-    runs: pd.DataFrame          # every run of both stages
-    seconds: float              # the search stage's wall time
+    evaluations: pd.DataFrame  # one row per distinct policy: key, generation, levers, measures, margins, feasible
+    generations: pd.DataFrame  # generation, asked, evaluated, front, hypervolume
+    final: pd.DataFrame  # the front (or the closest policies) run again: measures with bands
+    reference: pd.DataFrame  # the base scenario's own policy, scored as the final stage
+    runs: pd.DataFrame  # every run of both stages
+    seconds: float  # the search stage's wall time
     final_seconds: float
-    ran: int                    # runs simulated in this invocation (both stages)
-    policies_run: int           # policies whose search stage ran in this invocation (the rest: from the archive)
+    ran: int  # runs simulated in this invocation (both stages)
+    policies_run: int  # policies whose search stage ran in this invocation (the rest: from the archive)
 
 
-def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, scheduler: str | None = None,
-               resume: bool = False, on_progress: Callable[[Progress], None] = lambda progress: None) -> Outcome:
+def run_search(
+    search: Search,
+    search_file: Path,
+    out: Path,
+    workers: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    on_progress: Callable[[Progress], None] = lambda progress: None,
+) -> Outcome:
     """Run (or continue) a search into ``out``, which must be new, empty or an earlier search folder."""
     destinations.check(out, "search")
     problem = make_problem(search)
@@ -64,9 +71,11 @@ def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, s
         archive.prepare(search, Path(search_file), out, resume)
         runs = archive.read(out)
         # (not dict(groupby): a GroupBy's .keys attribute would make dict() read it as a mapping)
-        known = {stage: {k: part for k, part in runs[runs["stage"] == stage].groupby("key")}  # noqa: C416
-                 for stage in archive.STAGES}
-        scored: dict[str, dict] = {}   # a policy's scores over the search's runs, computed once
+        known = {
+            stage: {k: part for k, part in runs[runs["stage"] == stage].groupby("key")}  # noqa: C416
+            for stage in archive.STAGES
+        }
+        scored: dict[str, dict] = {}  # a policy's scores over the search's runs, computed once
 
         def score(keys: list[str]) -> pd.DataFrame:
             """The search stage's scores of ``keys`` (archived), one row each in their order."""
@@ -75,28 +84,33 @@ def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, s
                 for row in scores(search, pd.concat([known["search"][k] for k in missing])).to_dict("records"):
                     scored[row["key"]] = row
             return pd.DataFrame([scored[k] for k in keys])
+
         ran, policies_run = [0], [0]
 
         def ensure(keys: list[str], stage: str) -> None:
             """Run the policies not archived yet in ``stage`` (the search's replications, or the final ones):
             a task per policy (a test problem's cost nothing: one task)."""
             todo = list(dict.fromkeys(k for k in keys if k not in known[stage]))
-            replications = tuple(range(search.replications)) if stage == "search" else tuple(
-                range(search.replications, search.final_replications))
+            replications = (
+                tuple(range(search.replications))
+                if stage == "search"
+                else tuple(range(search.replications, search.final_replications))
+            )
             if not todo or not replications:
                 return
-            tasks = [[(k, replications)] for k in todo] if search.base is not None else [
-                [(k, replications) for k in todo]]
+            tasks = (
+                [[(k, replications)] for k in todo] if search.base is not None else [[(k, replications) for k in todo]]
+            )
             for result in as_finished(pool, evaluate, tasks, problem):
                 archive.write_part(out, stage, result)
                 for policy, part in result.groupby("key", sort=False):
                     known[stage][policy] = part.assign(stage=stage)
                 ran[0] += len(result)
-                if stage == "search":   # the base scenario's own policy is a reference, not a searched policy
+                if stage == "search":  # the base scenario's own policy is a reference, not a searched policy
                     policies_run[0] += int((result["key"].drop_duplicates() != BASE_KEY).sum())
 
         started = time.perf_counter()
-        reference = [BASE_KEY] if search.base is not None else []   # a test problem has no base policy
+        reference = [BASE_KEY] if search.base is not None else []  # a test problem has no base policy
         ensure(reference, "search")
         generations, first_seen = _search(search, ensure, score, on_progress)
         seconds = time.perf_counter() - started
@@ -107,8 +121,19 @@ def run_search(search: Search, search_file: Path, out: Path, workers: int = 1, s
         final_seconds = time.perf_counter() - started
     every = pd.concat([part for stage in archive.STAGES for part in known[stage].values()], ignore_index=True)
     final = final_scores(search, every, chosen)
-    return Outcome(search, problem, evaluations, generations, final, final_scores(search, every, reference), every,
-                   seconds, final_seconds, ran[0], policies_run[0])
+    return Outcome(
+        search,
+        problem,
+        evaluations,
+        generations,
+        final,
+        final_scores(search, every, reference),
+        every,
+        seconds,
+        final_seconds,
+        ran[0],
+        policies_run[0],
+    )
 
 
 def make_algorithm(search: Search):
@@ -126,10 +151,13 @@ def make_algorithm(search: Search):
 
         compare, algorithm, extra = binary_tournament, NSGA2, {}
     duplicates = MixedVariableDuplicateElimination()
-    return algorithm(pop_size=search.population, sampling=MixedVariableSampling(),
-                     mating=MixedVariableMating(selection=TournamentSelection(func_comp=compare),
-                                                eliminate_duplicates=duplicates),
-                     eliminate_duplicates=duplicates, **extra)
+    return algorithm(
+        pop_size=search.population,
+        sampling=MixedVariableSampling(),
+        mating=MixedVariableMating(selection=TournamentSelection(func_comp=compare), eliminate_duplicates=duplicates),
+        eliminate_duplicates=duplicates,
+        **extra,
+    )
 
 
 def reference_directions(search: Search) -> np.ndarray:
@@ -146,12 +174,16 @@ def reference_directions(search: Search) -> np.ndarray:
 def pymoo_problem(search: Search):
     from pymoo.core.problem import Problem
 
-    return Problem(vars={lever.name: lever.variable() for lever in search.levers}, n_obj=len(search.objectives),
-                   n_ieq_constr=len(search.constraints))
+    return Problem(
+        vars={lever.name: lever.variable() for lever in search.levers},
+        n_obj=len(search.objectives),
+        n_ieq_constr=len(search.constraints),
+    )
 
 
-def _search(search: Search, ensure: Callable, score: Callable, on_progress: Callable
-            ) -> tuple[pd.DataFrame, dict[str, int]]:
+def _search(
+    search: Search, ensure: Callable, score: Callable, on_progress: Callable
+) -> tuple[pd.DataFrame, dict[str, int]]:
     """The ask-and-tell loop: generations until the budget of evaluations is spent.
 
     Args:
@@ -168,7 +200,7 @@ def _search(search: Search, ensure: Callable, score: Callable, on_progress: Call
     generation = 0
     while algorithm.has_next():
         population = algorithm.ask()
-        if population is None or len(population) == 0:   # no new policy left to propose
+        if population is None or len(population) == 0:  # no new policy left to propose
             break
         generation += 1
         keys = [key(codes_from_x(search, individual.X)) for individual in population]
@@ -183,10 +215,18 @@ def _search(search: Search, ensure: Callable, score: Callable, on_progress: Call
         if scale is None:
             scale = _scale(search, seen)
         front = front_of(search, seen)
-        rows.append({"generation": generation, "asked": int(algorithm.evaluator.n_eval), "evaluated": len(first_seen),
-                     "front": len(front), "hypervolume": hypervolume(search, seen.loc[front], scale)})
-        on_progress(Progress(generation, rows[-1]["asked"], search.budget, len(first_seen), len(front),
-                             rows[-1]["hypervolume"]))
+        rows.append(
+            {
+                "generation": generation,
+                "asked": int(algorithm.evaluator.n_eval),
+                "evaluated": len(first_seen),
+                "front": len(front),
+                "hypervolume": hypervolume(search, seen.loc[front], scale),
+            }
+        )
+        on_progress(
+            Progress(generation, rows[-1]["asked"], search.budget, len(first_seen), len(front), rows[-1]["hypervolume"])
+        )
     return pd.DataFrame(rows), first_seen
 
 
@@ -245,15 +285,18 @@ def final_policies(search: Search, evaluations: pd.DataFrame) -> list[str]:
         picks = np.unique(np.round(np.linspace(0, len(front) - 1, search.final_policies)).astype(int))
         front = front.iloc[picks]
     cheaper = evaluations[~evaluations["feasible"] & (evaluations[cost] < front[cost].min())]
-    near = cheaper.assign(violation=violation.loc[cheaper.index]).sort_values(["violation", "key"]).head(
-        search.final_near)
+    near = (
+        cheaper.assign(violation=violation.loc[cheaper.index]).sort_values(["violation", "key"]).head(search.final_near)
+    )
     return [*front["key"], *near["key"]]
 
 
 def _violation(search: Search, table: pd.DataFrame) -> pd.Series:
     """How far a policy misses its constraints: the shortfalls added up, each relative to its bound."""
-    return sum((np.maximum(-table[f"{c.name}_margin"], 0.0) / max(abs(c.bound), 1e-9) for c in search.constraints),
-               pd.Series(0.0, index=table.index))
+    return sum(
+        (np.maximum(-table[f"{c.name}_margin"], 0.0) / max(abs(c.bound), 1e-9) for c in search.constraints),
+        pd.Series(0.0, index=table.index),
+    )
 
 
 def final_scores(search: Search, runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from abm.analysis.search.spec import Measure, Search
 from abm.inputs.datafiles import dump
 from abm.inputs.scenario import replication_seeds
 
-BASE_KEY = "base"   # the base scenario's own policy (no lever set), evaluated as a reference
+BASE_KEY = "base"  # the base scenario's own policy (no lever set), evaluated as a reference
 
 
 @dataclass(frozen=True)
@@ -46,10 +46,12 @@ class Problem:
 
 def make_problem(search: Search) -> Problem:
     base = str(search.base_path().resolve()) if search.base is not None else None
-    overrides = [tuple((u.field, value) for u, value in zip(search.uncertainties, row))
-                 for row in uncertain_values(search)]
-    return Problem(search, base, ((), *tuple(overrides)), tuple(replication_seeds(search.seed,
-                                                                                   search.final_replications)))
+    overrides = [
+        tuple((u.field, value) for u, value in zip(search.uncertainties, row)) for row in uncertain_values(search)
+    ]
+    return Problem(
+        search, base, ((), *tuple(overrides)), tuple(replication_seeds(search.seed, search.final_replications))
+    )
 
 
 def uncertain_values(search: Search) -> list[list[float | int]]:
@@ -59,8 +61,9 @@ def uncertain_values(search: Search) -> list[list[float | int]]:
         return []
     from scipy.stats import qmc
 
-    unit = qmc.LatinHypercube(d=len(search.uncertainties), seed=np.random.default_rng([search.seed, 20])
-                              ).random(search.scenarios)
+    unit = qmc.LatinHypercube(d=len(search.uncertainties), seed=np.random.default_rng([search.seed, 20])).random(
+        search.scenarios
+    )
     return [[u.value(float(x)) for u, x in zip(search.uncertainties, row)] for row in unit]
 
 
@@ -128,8 +131,11 @@ def evaluate(problem: Problem, jobs: list[tuple[str, tuple[int, ...]]]) -> pd.Da
 def _run(problem: Problem, codes: tuple | None, extra: tuple, replication: int) -> pd.DataFrame:
     from abm.analysis.replications import simulate
 
-    return simulate(_jobs(problem.base, dump([list(o) for o in [*overrides(problem.search, codes), *extra]]),
-                          problem.seeds)[replication])
+    return simulate(
+        _jobs(problem.base, dump([list(o) for o in [*overrides(problem.search, codes), *extra]]), problem.seeds)[
+            replication
+        ]
+    )
 
 
 @lru_cache(maxsize=8)
@@ -144,7 +150,7 @@ def _jobs(base: str, overrides_yaml: str, seeds: tuple[int, ...]) -> list:
     return list(zip([scenario] * len(seeds), seeds, _coefficients(scenario, seeds)))
 
 
-_DRAWS: dict[tuple, list] = {}   # this process's coefficient draws, by what they depend on
+_DRAWS: dict[tuple, list] = {}  # this process's coefficient draws, by what they depend on
 
 
 def _coefficients(scenario, seeds: tuple[int, ...]) -> list:
@@ -167,7 +173,7 @@ def per_run(measure: Measure, frame: pd.DataFrame) -> float:
     series = frame.set_index("year")[measure.indicator]
     if measure.statistic == "value":
         return float(series.loc[measure.year]) if measure.year is not None else float(series.iloc[-1])
-    span = series.loc[measure.years[0]:measure.years[1]]
+    span = series.loc[measure.years[0] : measure.years[1]]
     return float(getattr(span, measure.statistic)())
 
 
@@ -217,8 +223,12 @@ def scores(search: Search, runs: pd.DataFrame) -> pd.DataFrame:
 
 def matrices(search: Search, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Objectives to minimise (maximised ones negated) and constraint values (<= 0: met), one row per policy."""
-    objectives = np.column_stack([table[o.name].to_numpy() * (1.0 if o.direction == "minimize" else -1.0)
-                                  for o in search.objectives])
-    constraints = (np.column_stack([-table[f"{c.name}_margin"].to_numpy() for c in search.constraints])
-                   if search.constraints else np.zeros((len(table), 0)))
+    objectives = np.column_stack(
+        [table[o.name].to_numpy() * (1.0 if o.direction == "minimize" else -1.0) for o in search.objectives]
+    )
+    constraints = (
+        np.column_stack([-table[f"{c.name}_margin"].to_numpy() for c in search.constraints])
+        if search.constraints
+        else np.zeros((len(table), 0))
+    )
     return objectives, constraints

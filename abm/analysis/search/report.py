@@ -23,8 +23,15 @@ from abm.infra import atomic, destinations
 from abm.inputs.datafiles import SCENARIOS_DIR, dump
 
 CHEAPEST = "cheapest.yaml"
-FILES = ("front.csv", "evaluations.parquet", "convergence.csv", "front.png", "levers.png", "convergence.png",
-         "search.md")
+FILES = (
+    "front.csv",
+    "evaluations.parquet",
+    "convergence.csv",
+    "front.png",
+    "levers.png",
+    "convergence.png",
+    "search.md",
+)
 
 
 # --- numbers in their units -------------------------------------------------------------------------
@@ -65,8 +72,10 @@ def heading(measure: Measure) -> str:
 
 
 def with_band(measure: Measure, row) -> str:
-    return (f"{number(measure, row[measure.name])} [{number(measure, row[f'{measure.name}_low'])}, "
-            f"{number(measure, row[f'{measure.name}_high'])}]")
+    return (
+        f"{number(measure, row[measure.name])} [{number(measure, row[f'{measure.name}_low'])}, "
+        f"{number(measure, row[f'{measure.name}_high'])}]"
+    )
 
 
 # --- tables -----------------------------------------------------------------------------------------
@@ -122,7 +131,7 @@ def evaluations_table(outcome: Outcome) -> pd.DataFrame:
     evaluations = outcome.evaluations
     levers = lever_columns(outcome.search, evaluations["key"])
     levers.columns = [f"lever_{c}" for c in levers.columns]
-    for column in levers:   # choices' labels and numbers apart: a column holds one type
+    for column in levers:  # choices' labels and numbers apart: a column holds one type
         if levers[column].map(type).nunique() > 1:
             levers[column] = levers[column].map(lambda v: json.dumps(v) if isinstance(v, list | dict) else str(v))
     return pd.concat([evaluations, levers], axis=1)
@@ -139,16 +148,21 @@ def cheapest_scenario(outcome: Outcome, key: str) -> str:
     search = outcome.search
     base = search.base_path().resolve()
     ref = base.stem if base.parent == SCENARIOS_DIR.resolve() else str(base)
-    data: dict = {"extends": ref, "name": f"{search.name}-cheapest"[:64],
-                  "description": f"the cheapest policy of search {search.name} meeting every constraint"}
+    data: dict = {
+        "extends": ref,
+        "name": f"{search.name}-cheapest"[:64],
+        "description": f"the cheapest policy of search {search.name} meeting every constraint",
+    }
     for path, value in overrides(search, codes_of(key)):
         set_path(data, path, value)
     run = data.setdefault("run", {})
     run.update({"seed": search.seed, "replications": search.final_replications})
     levers = ", ".join(f"{lever.name} {lever.shown(c)}" for lever, c in zip(search.levers, codes_of(key)))
-    head = (f"# The cheapest policy of search {search.name} meeting every constraint ({levers}).\n"
-            f"# `pension-abm run cheapest.yaml` runs it on the base scenario with the seeds of the search's final "
-            f"stage.\n")
+    head = (
+        f"# The cheapest policy of search {search.name} meeting every constraint ({levers}).\n"
+        f"# `pension-abm run cheapest.yaml` runs it on the base scenario with the seeds of the search's final "
+        f"stage.\n"
+    )
     return head + dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None)
 
 
@@ -185,30 +199,70 @@ def front_figure(outcome: Outcome, table: pd.DataFrame):
     if not table.empty:
         values = table[colour.name] * scale(colour) if colour is not None else None
         for _, row in table.iterrows():
-            ax.errorbar(row[x.name] * scale(x), row[y.name] * scale(y),
-                        xerr=[[(row[x.name] - row[f"{x.name}_low"]) * scale(x)],
-                              [(row[f"{x.name}_high"] - row[x.name]) * scale(x)]],
-                        yerr=[[(row[y.name] - row[f"{y.name}_low"]) * scale(y)],
-                              [(row[f"{y.name}_high"] - row[y.name]) * scale(y)]],
-                        color="0.5", lw=0.6, zorder=2)
-        points = ax.scatter(table[x.name] * scale(x), table[y.name] * scale(y), c=values, cmap="viridis", s=40,
-                            edgecolor=np.where(table["feasible"], "black", "red"), zorder=3,
-                            label="re-run (90% bands; red edge: a constraint not met)")
+            ax.errorbar(
+                row[x.name] * scale(x),
+                row[y.name] * scale(y),
+                xerr=[
+                    [(row[x.name] - row[f"{x.name}_low"]) * scale(x)],
+                    [(row[f"{x.name}_high"] - row[x.name]) * scale(x)],
+                ],
+                yerr=[
+                    [(row[y.name] - row[f"{y.name}_low"]) * scale(y)],
+                    [(row[f"{y.name}_high"] - row[y.name]) * scale(y)],
+                ],
+                color="0.5",
+                lw=0.6,
+                zorder=2,
+            )
+        points = ax.scatter(
+            table[x.name] * scale(x),
+            table[y.name] * scale(y),
+            c=values,
+            cmap="viridis",
+            s=40,
+            edgecolor=np.where(table["feasible"], "black", "red"),
+            zorder=3,
+            label="re-run (90% bands; red edge: a constraint not met)",
+        )
         if colour is not None:
             fig.colorbar(points, ax=ax, label=f"{colour.describe()}, {unit(colour)}")
         best = table[table["cheapest"]]
         if not best.empty:
-            ax.scatter(best[x.name] * scale(x), best[y.name] * scale(y), marker="*", s=300, color="crimson",
-                       edgecolor="black", zorder=4, label="cheapest meeting every constraint")
+            ax.scatter(
+                best[x.name] * scale(x),
+                best[y.name] * scale(y),
+                marker="*",
+                s=300,
+                color="crimson",
+                edgecolor="black",
+                zorder=4,
+                label="cheapest meeting every constraint",
+            )
     if not outcome.reference.empty:
         ref = outcome.reference.iloc[0]
-        ax.scatter([ref[x.name] * scale(x)], [ref[y.name] * scale(y)], marker="X", s=120, color="black", zorder=4,
-                   label="base scenario as written")
+        ax.scatter(
+            [ref[x.name] * scale(x)],
+            [ref[y.name] * scale(y)],
+            marker="X",
+            s=120,
+            color="black",
+            zorder=4,
+            label="base scenario as written",
+        )
     for constraint in search.constraints:
-        if constraint.name == y.name or (constraint.indicator == y.indicator and constraint.statistic == y.statistic
-                                         and constraint.years == y.years and constraint.year == y.year):
-            ax.axhline(constraint.bound * scale(y), color="crimson", ls="--", lw=1,
-                       label=f"{constraint.name}: its bound (on the {constraint.over_runs()})")
+        if constraint.name == y.name or (
+            constraint.indicator == y.indicator
+            and constraint.statistic == y.statistic
+            and constraint.years == y.years
+            and constraint.year == y.year
+        ):
+            ax.axhline(
+                constraint.bound * scale(y),
+                color="crimson",
+                ls="--",
+                lw=1,
+                label=f"{constraint.name}: its bound (on the {constraint.over_runs()})",
+            )
     ax.set_xlabel(f"{x.describe()}, {unit(x)}" if unit(x) else x.describe())
     ax.set_ylabel(f"{y.describe()}, {unit(y)}" if unit(y) else y.describe())
     ax.set_title(f"search {search.name}: the front run again")
@@ -233,11 +287,13 @@ def levers_figure(outcome: Outcome, table: pd.DataFrame):
         for _, row in table.iterrows():
             codes = codes_of(row["key"])
             positions = [lever.position(c) for lever, c in zip(levers, codes)]
-            style = ({"color": "black", "lw": 3, "zorder": 3} if row["cheapest"] else
-                     {"color": cmap((row[cost.name] - costs.min()) / span), "lw": 1.2, "alpha": 0.8})
+            style = (
+                {"color": "black", "lw": 3, "zorder": 3}
+                if row["cheapest"]
+                else {"color": cmap((row[cost.name] - costs.min()) / span), "lw": 1.2, "alpha": 0.8}
+            )
             ax.plot(range(len(levers)), positions, marker="o", **style)
-        mappable = ScalarMappable(cmap=cmap, norm=Normalize(costs.min() * scale(cost),
-                                                                         costs.max() * scale(cost)))
+        mappable = ScalarMappable(cmap=cmap, norm=Normalize(costs.min() * scale(cost), costs.max() * scale(cost)))
         fig.colorbar(mappable, ax=ax, label=f"{cost.name}, {unit(cost)}")
     for i, lever in enumerate(levers):
         ax.axvline(i, color="0.6", lw=0.8)
@@ -248,14 +304,15 @@ def levers_figure(outcome: Outcome, table: pd.DataFrame):
     ax.set_xticks(range(len(levers)), [lever.name for lever in levers], rotation=20, fontsize=8)
     ax.set_ylim(-0.15, 1.15)
     ax.set_yticks([0, 1], ["low / first / off", "high / last / on"], fontsize=7)
-    ax.set_title(f"search {search.name}: levers of the front (black: the cheapest meeting every constraint)",
-                 fontsize=10)
+    ax.set_title(
+        f"search {search.name}: levers of the front (black: the cheapest meeting every constraint)", fontsize=10
+    )
     fig.tight_layout()
     return fig
 
 
 def _short(text: str, keep: int = 18) -> str:
-    return text if len(text) <= keep else text[:keep - 1] + "…"
+    return text if len(text) <= keep else text[: keep - 1] + "…"
 
 
 def convergence_figure(outcome: Outcome):
@@ -282,8 +339,6 @@ def convergence_figure(outcome: Outcome):
     return fig
 
 
-
-
 # --- search.md --------------------------------------------------------------------------------------
 
 
@@ -294,62 +349,103 @@ def markdown(outcome: Outcome, table: pd.DataFrame, cheapest: str | None) -> str
         lines += [search.description, ""]
     goals = "; ".join(f"{o.direction} {o.describe()}" for o in search.objectives)
     scenarios = len(outcome.problem.scenarios)
-    lines += [f"**Question.** Levers {', '.join(f'`{lever.name}`' for lever in search.levers)}; objectives: {goals}"
-              + (f"; constraints: {'; '.join(c.text() for c in search.constraints)}" if search.constraints else "")
-              + (f"; also reported: {'; '.join(m.describe() for m in search.reported)}" if search.reported else "")
-              + "."]
+    lines += [
+        f"**Question.** Levers {', '.join(f'`{lever.name}`' for lever in search.levers)}; objectives: {goals}"
+        + (f"; constraints: {'; '.join(c.text() for c in search.constraints)}" if search.constraints else "")
+        + (f"; also reported: {'; '.join(m.describe() for m in search.reported)}" if search.reported else "")
+        + "."
+    ]
     if search.base is not None:
-        uncertain = ", ".join(f"`{u.name}` ({u.field}, {u.bounds[0]:g} to {u.bounds[1]:g})"
-                              for u in search.uncertainties)
-        lines += ["", f"Every policy ran on {scenarios} scenario{'s' if scenarios > 1 else ''} (the base as written"
-                  + (f" and {search.scenarios} sampled once by Latin hypercube over {uncertain}" if search.scenarios
-                     else "") + f") with {search.replications} replication(s) each in the search and "
-                  f"{search.final_replications} in the final re-run, the same seeds (and the same draws of the "
-                  "behaviour coefficients from their estimates' uncertainty) for every policy."]
+        uncertain = ", ".join(
+            f"`{u.name}` ({u.field}, {u.bounds[0]:g} to {u.bounds[1]:g})" for u in search.uncertainties
+        )
+        lines += [
+            "",
+            f"Every policy ran on {scenarios} scenario{'s' if scenarios > 1 else ''} (the base as written"
+            + (f" and {search.scenarios} sampled once by Latin hypercube over {uncertain}" if search.scenarios else "")
+            + f") with {search.replications} replication(s) each in the search and "
+            f"{search.final_replications} in the final re-run, the same seeds (and the same draws of the "
+            "behaviour coefficients from their estimates' uncertainty) for every policy.",
+        ]
     lines += [""]
     runs_final = scenarios * search.final_replications
     if cheapest is not None:
         row = table[table["key"] == cheapest].iloc[0]
-        levers = ", ".join(f"`{lever.name}` {lever.shown(c)}{f' {lever.unit}' if lever.unit else ''}"
-                           for lever, c in zip(search.levers, codes_of(cheapest)))
-        lines += ["## Answer", "", f"The cheapest policy meeting every constraint over the re-run's {runs_final} "
-                  f"runs: {levers}.", ""]
-        rows = [[m.describe(), unit(m), with_band(m, row),
-                 number(m, row[f"{m.name}_margin"], signed=True) if f"{m.name}_margin" in row else ""]
-                for m in search.measures]
+        levers = ", ".join(
+            f"`{lever.name}` {lever.shown(c)}{f' {lever.unit}' if lever.unit else ''}"
+            for lever, c in zip(search.levers, codes_of(cheapest))
+        )
+        lines += [
+            "## Answer",
+            "",
+            f"The cheapest policy meeting every constraint over the re-run's {runs_final} runs: {levers}.",
+            "",
+        ]
+        rows = [
+            [
+                m.describe(),
+                unit(m),
+                with_band(m, row),
+                number(m, row[f"{m.name}_margin"], signed=True) if f"{m.name}_margin" in row else "",
+            ]
+            for m in search.measures
+        ]
         lines += _md_table(["measure", "unit", "value [90% band over runs]", "margin"], rows)
         if search.base is not None:
-            lines += ["", f"`{CHEAPEST}` holds it as a scenario extending the base; `pension-abm run {CHEAPEST}` "
-                      f"runs it with the final stage's seed and {search.final_replications} replications: the "
-                      "base-scenario runs of the re-run."]
+            lines += [
+                "",
+                f"`{CHEAPEST}` holds it as a scenario extending the base; `pension-abm run {CHEAPEST}` "
+                f"runs it with the final stage's seed and {search.final_replications} replications: the "
+                "base-scenario runs of the re-run.",
+            ]
     else:
-        lines += ["## Answer", "", "**No policy met every constraint** in the re-run. The policies closest to them "
-                  "(the smallest shortfall, each constraint relative to its bound) are in the table below."]
+        lines += [
+            "## Answer",
+            "",
+            "**No policy met every constraint** in the re-run. The policies closest to them "
+            "(the smallest shortfall, each constraint relative to its bound) are in the table below.",
+        ]
     if not outcome.reference.empty:
         ref = outcome.reference.iloc[0]
         met = "meets every constraint" if ref["feasible"] else "does not meet every constraint"
-        lines += ["", "The base scenario as written (no lever set), on the same runs: "
-                  + "; ".join(f"{m.name} {with_band(m, ref)} {unit(m)}" for m in search.measures) + f"; it {met}."]
+        lines += [
+            "",
+            "The base scenario as written (no lever set), on the same runs: "
+            + "; ".join(f"{m.name} {with_band(m, ref)} {unit(m)}" for m in search.measures)
+            + f"; it {met}.",
+        ]
     lines += ["", f"## The front, run again ({runs_final} runs per policy)", ""]
     if not table.empty:
         header = [*(lever.name for lever in search.levers), *(heading(m) for m in search.measures), "met", "front"]
         rows = []
         for _, row in table.iterrows():
             codes = codes_of(row["key"])
-            rows.append([*(lever.shown(c) for lever, c in zip(search.levers, codes)),
-                         *(with_band(m, row) for m in search.measures),
-                         "yes" if row["feasible"] else "no", "yes" if row["non_dominated"] else "no"])
+            rows.append(
+                [
+                    *(lever.shown(c) for lever, c in zip(search.levers, codes)),
+                    *(with_band(m, row) for m in search.measures),
+                    "yes" if row["feasible"] else "no",
+                    "yes" if row["non_dominated"] else "no",
+                ]
+            )
         lines += _md_table(header, rows)
-        lines += ["", f"Values: {', '.join(m.over_runs() for m in search.measures[:1])} unless the measure says a "
-                  f"percentile; bands: {100 * BAND[0]:.0f}th to {100 * BAND[1]:.0f}th percentile over runs. "
-                  "met: every constraint met in the re-run; front: no other re-run policy meeting every constraint "
-                  "is better in every objective."]
+        lines += [
+            "",
+            f"Values: {', '.join(m.over_runs() for m in search.measures[:1])} unless the measure says a "
+            f"percentile; bands: {100 * BAND[0]:.0f}th to {100 * BAND[1]:.0f}th percentile over runs. "
+            "met: every constraint met in the re-run; front: no other re-run policy meeting every constraint "
+            "is better in every objective.",
+        ]
     asked = int(outcome.generations["asked"].iloc[-1]) if not outcome.generations.empty else 0
-    lines += ["", "## The search", "",
-              f"{search.algorithm.upper()} (pymoo), population {search.population}, seed {search.seed}: "
-              f"{len(outcome.generations)} generations, {asked} evaluations asked for (budget {search.budget}), "
-              f"{len(outcome.evaluations)} distinct policies run (a policy asked for again is read from the archive). "
-              + changed(outcome, table)]
+    lines += [
+        "",
+        "## The search",
+        "",
+        f"{search.algorithm.upper()} (pymoo), population {search.population}, seed {search.seed}: "
+        f"{len(outcome.generations)} generations, {asked} evaluations asked for (budget {search.budget}), "
+        f"{len(outcome.evaluations)} distinct policies run (a policy asked for again is read from the archive). "
+        + changed(outcome, table),
+    ]
     if search.base is not None:
         lines += ["", "Uncertain scenarios (`scenarios.csv`):", ""]
         from abm.analysis.search.problem import scenario_table
@@ -371,11 +467,15 @@ def changed(outcome: Outcome, table: pd.DataFrame) -> str:
     gained = int((~table["search_front"] & table["feasible"] & table["non_dominated"]).sum())
     spread = f" (spread along {outcome.search.cost_objective.name})" if again < front else ""
     if not front:
-        return (f"No policy met every constraint in the search; the {len(table)} closest were run again, and "
-                f"{int(table['feasible'].sum())} of them meet every constraint over more runs.")
-    return (f"The search's front held {front} policies; {again} of them were run again{spread}, and {near} near "
-            f"misses (cheaper, a constraint missed by the least in the search). Over the re-run's runs {kept} of the "
-            f"{again} still meet every constraint and stay on the front, and {gained} of the near misses join it.")
+        return (
+            f"No policy met every constraint in the search; the {len(table)} closest were run again, and "
+            f"{int(table['feasible'].sum())} of them meet every constraint over more runs."
+        )
+    return (
+        f"The search's front held {front} policies; {again} of them were run again{spread}, and {near} near "
+        f"misses (cheaper, a constraint missed by the least in the search). Over the re-run's runs {kept} of the "
+        f"{again} still meet every constraint and stay on the front, and {gained} of the near misses join it."
+    )
 
 
 def _cell(value) -> str:
@@ -386,8 +486,11 @@ def _cell(value) -> str:
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     escape = lambda text: str(text).replace("|", "\\|")  # noqa: E731
-    return ["| " + " | ".join(map(escape, header)) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(map(escape, row)) + " |" for row in rows)]
+    return [
+        "| " + " | ".join(map(escape, header)) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(map(escape, row)) + " |" for row in rows),
+    ]
 
 
 # --- the folder -------------------------------------------------------------------------------------
@@ -408,12 +511,19 @@ def write(outcome: Outcome, out: Path, extra: dict | None = None) -> dict:
             (staging / CHEAPEST).write_text(cheapest_scenario(outcome, cheapest), encoding="utf-8")
             _check_cheapest(outcome, cheapest, staging / CHEAPEST)
         (staging / "search.md").write_text(markdown(outcome, table, cheapest), encoding="utf-8")
-        meta = {**destinations.marker("search"), "search": outcome.search.name, "seed": outcome.search.seed,
-                "search_seconds": round(outcome.seconds, 3), "final_seconds": round(outcome.final_seconds, 3),
-                "policies": len(outcome.evaluations), "policies_run_this_invocation": outcome.policies_run,
-                "runs_this_invocation": outcome.ran, **(extra or {})}
+        meta = {
+            **destinations.marker("search"),
+            "search": outcome.search.name,
+            "seed": outcome.search.seed,
+            "search_seconds": round(outcome.seconds, 3),
+            "final_seconds": round(outcome.final_seconds, 3),
+            "policies": len(outcome.evaluations),
+            "policies_run_this_invocation": outcome.policies_run,
+            "runs_this_invocation": outcome.ran,
+            **(extra or {}),
+        }
         (staging / destinations.MARKER).write_text(json.dumps(meta, indent=2))
     stale = out / CHEAPEST
-    if cheapest is None and stale.exists():   # an earlier invocation's answer no longer holds
+    if cheapest is None and stale.exists():  # an earlier invocation's answer no longer holds
         stale.unlink()
     return {"table": table, "cheapest": cheapest}

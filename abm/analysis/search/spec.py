@@ -22,10 +22,10 @@ from abm.inputs.dated import Year
 from abm.inputs.loader import FROM_OVERRIDES, Layer, load_scenario, read_layer, validate
 from abm.inputs.scenario import Frozen, Name, Scenario
 
-SEARCHES_DIR = PACKAGE / "searches"   # the shipped searches (the repository's searches/ links here)
+SEARCHES_DIR = PACKAGE / "searches"  # the shipped searches (the repository's searches/ links here)
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=40)]
 STATISTICS = ("mean", "sum", "min", "max", "value")
-FUNCTIONS = ("zdt1",)   # test problems with a known front, run through the same search path
+FUNCTIONS = ("zdt1",)  # test problems with a known front, run through the same search path
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -41,7 +41,8 @@ class Lever(Frozen):
     type: Literal["integer", "float", "choice", "binary"]
     bounds: tuple[float, float] | None = Field(None, description="integer, float: [low, high]")
     step: Annotated[float, Field(gt=0)] | None = Field(
-        None, description="integer: the grid's step (default 1); float: a grid instead of any real value")
+        None, description="integer: the grid's step (default 1); float: a grid instead of any real value"
+    )
     choices: list[Any] | None = Field(None, description="choice: the values, any YAML")
     labels: list[str] | None = Field(None, description="choice: a short name per value, for tables and figures")
     values: tuple[Any, Any] | None = Field(None, description="binary: the values [off, on] (default [false, true])")
@@ -49,46 +50,63 @@ class Lever(Frozen):
 
     @model_validator(mode="after")
     def _domain(self) -> Lever:
-        allowed = {"integer": {"bounds", "step"}, "float": {"bounds", "step"}, "choice": {"choices", "labels"},
-                   "binary": {"values"}}[self.type]
+        allowed = {
+            "integer": {"bounds", "step"},
+            "float": {"bounds", "step"},
+            "choice": {"choices", "labels"},
+            "binary": {"values"},
+        }[self.type]
         for option in ("bounds", "step", "choices", "labels", "values"):
             if getattr(self, option) is not None and option not in allowed:
-                raise CrossFieldError(f"{option} is not an option of a {self.type} lever (its options: "
-                                      f"{', '.join(sorted(allowed))})", option)
+                raise CrossFieldError(
+                    f"{option} is not an option of a {self.type} lever (its options: {', '.join(sorted(allowed))})",
+                    option,
+                )
         if self.type in ("integer", "float"):
             if self.bounds is None:
                 raise CrossFieldError(f"a {self.type} lever needs bounds: [low, high]", "type")
             low, high = self.bounds
-            if self.type == "integer" and not (float(low).is_integer() and float(high).is_integer()
-                                               and float(self.step or 1).is_integer()):
-                raise CrossFieldError(f"an integer lever's bounds and step are whole numbers, got {list(self.bounds)}"
-                                      f"{f' step {self.step:g}' if self.step else ''}", "bounds")
+            if self.type == "integer" and not (
+                float(low).is_integer() and float(high).is_integer() and float(self.step or 1).is_integer()
+            ):
+                raise CrossFieldError(
+                    f"an integer lever's bounds and step are whole numbers, got {list(self.bounds)}"
+                    f"{f' step {self.step:g}' if self.step else ''}",
+                    "bounds",
+                )
             if high < low:
-                raise CrossFieldError(f"empty domain: bounds [{low:g}, {high:g}] hold no value ([low, high])",
-                                      "bounds")
+                raise CrossFieldError(f"empty domain: bounds [{low:g}, {high:g}] hold no value ([low, high])", "bounds")
             if high == low:
-                raise CrossFieldError(f"bounds [{low:g}, {high:g}] hold one value: a lever needs at least two "
-                                      "(set it in the base scenario or in set: instead)", "bounds")
+                raise CrossFieldError(
+                    f"bounds [{low:g}, {high:g}] hold one value: a lever needs at least two "
+                    "(set it in the base scenario or in set: instead)",
+                    "bounds",
+                )
             step = self.grid_step
             if step is not None:
                 count = (high - low) / step
                 if abs(count - round(count)) > 1e-9 * max(1.0, count):
-                    raise CrossFieldError(f"the step {step:g} does not lead from {low:g} to {high:g}: the high bound "
-                                          "must be low + a whole number of steps", "step")
+                    raise CrossFieldError(
+                        f"the step {step:g} does not lead from {low:g} to {high:g}: the high bound "
+                        "must be low + a whole number of steps",
+                        "step",
+                    )
         elif self.type == "choice":
             if not self.choices:
                 raise CrossFieldError("empty domain: choices holds no value; give at least two", "choices")
             if len(self.choices) < 2:
-                raise CrossFieldError("one choice: a lever needs at least two (set it in the base scenario or in "
-                                      "set: instead)", "choices")
-            repeated = next((i for i, c in enumerate(self.choices) if any(_same(c, d) for d in self.choices[:i])),
-                            None)
+                raise CrossFieldError(
+                    "one choice: a lever needs at least two (set it in the base scenario or in set: instead)", "choices"
+                )
+            repeated = next((i for i, c in enumerate(self.choices) if any(_same(c, d) for d in self.choices[:i])), None)
             if repeated is not None:
                 raise CrossFieldError(f"choice {repeated} repeats an earlier one", f"choices.{repeated}")
             if self.labels is not None:
                 if len(self.labels) != len(self.choices):
-                    raise CrossFieldError(f"{len(self.labels)} labels for {len(self.choices)} choices: give one "
-                                          "label per choice", "labels")
+                    raise CrossFieldError(
+                        f"{len(self.labels)} labels for {len(self.choices)} choices: give one label per choice",
+                        "labels",
+                    )
                 if len(set(self.labels)) < len(self.labels):
                     raise CrossFieldError(f"labels repeat: {self.labels}", "labels")
         elif self.values is not None and _same(self.values[0], self.values[1]):
@@ -185,19 +203,23 @@ class Measure(Frozen):
     name: Identifier
     indicator: str = Field(description="a time-series column (results/README.md), or a test function's output")
     statistic: Literal["mean", "sum", "min", "max", "value"] = Field(
-        "mean", description="over the years: mean, sum, min or max over years [first, last], or the value in year")
+        "mean", description="over the years: mean, sum, min or max over years [first, last], or the value in year"
+    )
     years: tuple[Year, Year] | None = Field(None, description="mean, sum, min, max: [first, last] year")
     year: Year | None = Field(None, description="value: the year")
     quantile: Annotated[float, Field(ge=0.0, le=1.0)] | None = Field(
-        None, description="over runs: this quantile (0.1: the 10th percentile); default: the mean over runs")
+        None, description="over runs: this quantile (0.1: the 10th percentile); default: the mean over runs"
+    )
 
     @model_validator(mode="after")
     def _years(self) -> Measure:
         if self.statistic == "value" and self.years is not None:
             raise CrossFieldError("the value statistic takes one year (year: Y), not years", "years")
         if self.statistic != "value" and self.year is not None:
-            raise CrossFieldError(f"the {self.statistic} statistic runs over years: [first, last], not year "
-                                  "(or use statistic: value)", "year")
+            raise CrossFieldError(
+                f"the {self.statistic} statistic runs over years: [first, last], not year (or use statistic: value)",
+                "year",
+            )
         if self.years is not None and self.years[0] > self.years[1]:
             raise CrossFieldError(f"years are [first, last], got {list(self.years)}", "years")
         return self
@@ -211,7 +233,8 @@ class Measure(Frozen):
         except KeyError:
             label = self.indicator
         when = {"value": f"in {self.year}" if self.year else ""}.get(
-            self.statistic, f"{self.statistic} over {self.years[0]}-{self.years[1]}" if self.years else self.statistic)
+            self.statistic, f"{self.statistic} over {self.years[0]}-{self.years[1]}" if self.years else self.statistic
+        )
         return ", ".join(p for p in (label, when, self.over_runs()) if p)
 
     def over_runs(self) -> str:
@@ -219,8 +242,9 @@ class Measure(Frozen):
             return "mean over runs"
         percent = 100 * self.quantile
         number = f"{percent:.0f}" if float(percent).is_integer() else f"{percent:g}"
-        suffix = "th" if number.endswith(("11", "12", "13")) else {"1": "st", "2": "nd", "3": "rd"}.get(
-            number[-1], "th")
+        suffix = (
+            "th" if number.endswith(("11", "12", "13")) else {"1": "st", "2": "nd", "3": "rd"}.get(number[-1], "th")
+        )
         return f"{number}{suffix} percentile over runs"
 
 
@@ -235,8 +259,9 @@ class Constraint(Measure):
     @model_validator(mode="after")
     def _bound(self) -> Constraint:
         if (self.at_least is None) == (self.at_most is None):
-            raise CrossFieldError("give one bound: at_least or at_most", "at_most" if self.at_most is not None
-                                  else "at_least")
+            raise CrossFieldError(
+                "give one bound: at_least or at_most", "at_most" if self.at_most is not None else "at_least"
+            )
         return self
 
     @property
@@ -253,7 +278,8 @@ class Constraint(Measure):
 
         try:
             bound = outcomes.number(self.indicator, self.bound) + (
-                "%" if outcomes.shown_unit(self.indicator) == "%" else f" {outcomes.shown_unit(self.indicator)}")
+                "%" if outcomes.shown_unit(self.indicator) == "%" else f" {outcomes.shown_unit(self.indicator)}"
+            )
         except KeyError:
             bound = f"{self.bound:g}"
         return f"{self.describe()}, {'at least' if self.at_least is not None else 'at most'} {bound}"
@@ -291,20 +317,27 @@ class Search(Frozen):
     objectives: list[Objective] = Field(min_length=1)
     constraints: list[Constraint] = []
     reported: list[Measure] = Field([], description="measures reported for every policy (with bands), not optimised")
-    cost: Identifier | None = Field(None, description="the objective the cheapest policy minimises (default: the "
-                                                      "first objective to minimise)")
+    cost: Identifier | None = Field(
+        None, description="the objective the cheapest policy minimises (default: the first objective to minimise)"
+    )
     uncertainties: list[Uncertainty] = []
     scenarios: Annotated[int, Field(ge=0, le=100)] = Field(
-        0, description="uncertain scenarios sampled (Latin hypercube) besides the base scenario as written")
+        0, description="uncertain scenarios sampled (Latin hypercube) besides the base scenario as written"
+    )
     replications: Annotated[int, Field(ge=1, le=1000)] = Field(
-        2, description="runs per scenario and policy, the same seeds for every policy")
+        2, description="runs per scenario and policy, the same seeds for every policy"
+    )
     final_replications: Annotated[int, Field(ge=1, le=10_000)] = Field(
-        10, description="runs per scenario when the front is run again at the end")
+        10, description="runs per scenario when the front is run again at the end"
+    )
     final_policies: Annotated[int, Field(ge=1, le=1000)] = Field(
-        12, description="at most this many policies of the front are run again (spread along the cost)")
+        12, description="at most this many policies of the front are run again (spread along the cost)"
+    )
     final_near: Annotated[int, Field(ge=0, le=1000)] = Field(
-        3, description="also run again: this many policies cheaper than the cheapest feasible one that missed a "
-                       "constraint by the least in the search")
+        3,
+        description="also run again: this many policies cheaper than the cheapest feasible one that missed a "
+        "constraint by the least in the search",
+    )
     budget: Annotated[int, Field(ge=2, le=1_000_000)] = Field(description="evaluations (policies) the search asks for")
     population: Annotated[int, Field(ge=4, le=10_000)] = Field(24, description="policies per generation")
     algorithm: Literal["nsga2", "nsga3"] = "nsga2"
@@ -314,27 +347,34 @@ class Search(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> Search:
         if (self.base is None) == (self.function is None):
-            raise CrossFieldError("give either base (a scenario) or function (a test problem)",
-                                  "function" if self.function is not None else "base")
+            raise CrossFieldError(
+                "give either base (a scenario) or function (a test problem)",
+                "function" if self.function is not None else "base",
+            )
         seen: dict[str, str] = {}
         for kind in ("levers", "objectives", "constraints", "reported", "uncertainties"):
             for i, item in enumerate(getattr(self, kind)):
                 if item.name in seen:
-                    raise CrossFieldError(f"the name {item.name!r} is used twice (also in {seen[item.name]}): names "
-                                          "are columns of the results", f"{kind}.{i}.name")
+                    raise CrossFieldError(
+                        f"the name {item.name!r} is used twice (also in {seen[item.name]}): names "
+                        "are columns of the results",
+                        f"{kind}.{i}.name",
+                    )
                 seen[item.name] = kind
         for i, lever in enumerate(self.levers):
             if self.base is not None and lever.field is None:
-                raise CrossFieldError("a lever of a scenario search needs a field (the scenario field it sets)",
-                                      f"levers.{i}")
+                raise CrossFieldError(
+                    "a lever of a scenario search needs a field (the scenario field it sets)", f"levers.{i}"
+                )
             if self.function is not None and lever.field is not None:
                 raise CrossFieldError("a test problem's levers take no field", f"levers.{i}.field")
         if self.function is not None:
             for kind in ("objectives", "constraints", "reported"):
                 for i, measure in enumerate(getattr(self, kind)):
                     if measure.statistic != "value" or measure.year is not None:
-                        raise CrossFieldError("a test problem gives one value per run: statistic: value, no year",
-                                              f"{kind}.{i}.statistic")
+                        raise CrossFieldError(
+                            "a test problem gives one value per run: statistic: value, no year", f"{kind}.{i}.statistic"
+                        )
             if self.uncertainties:
                 raise CrossFieldError("a test problem has no scenario fields to be uncertain", "uncertainties")
         else:
@@ -343,14 +383,19 @@ class Search(Frozen):
                     if measure.statistic == "value" and measure.year is None:
                         raise CrossFieldError("the value statistic needs its year: year: Y", f"{kind}.{i}.statistic")
                     if measure.statistic != "value" and measure.years is None:
-                        raise CrossFieldError(f"the {measure.statistic} statistic needs its years: [first, last]",
-                                              f"{kind}.{i}.statistic")
+                        raise CrossFieldError(
+                            f"the {measure.statistic} statistic needs its years: [first, last]", f"{kind}.{i}.statistic"
+                        )
         if self.scenarios and not self.uncertainties:
-            raise CrossFieldError(f"{self.scenarios} scenarios sampled, but no uncertainties to sample: add "
-                                  "uncertainties or set scenarios: 0", "scenarios")
+            raise CrossFieldError(
+                f"{self.scenarios} scenarios sampled, but no uncertainties to sample: add "
+                "uncertainties or set scenarios: 0",
+                "scenarios",
+            )
         if self.uncertainties and not self.scenarios:
-            raise CrossFieldError("uncertainties are sampled into scenarios: give scenarios: N (at least 1)",
-                                  "uncertainties")
+            raise CrossFieldError(
+                "uncertainties are sampled into scenarios: give scenarios: N (at least 1)", "uncertainties"
+            )
         if self.cost is not None:
             objective = next((o for o in self.objectives if o.name == self.cost), None)
             if objective is None:
@@ -359,15 +404,20 @@ class Search(Frozen):
             if objective.direction != "minimize":
                 raise CrossFieldError(f"the cost objective {self.cost!r} must be minimised", "cost")
         elif not any(o.direction == "minimize" for o in self.objectives):
-            raise CrossFieldError("no objective to minimise: the cheapest policy needs a cost (an objective with "
-                                  "direction: minimize)", "objectives")
+            raise CrossFieldError(
+                "no objective to minimise: the cheapest policy needs a cost (an objective with direction: minimize)",
+                "objectives",
+            )
         if self.final_replications < self.replications:
-            raise CrossFieldError(f"final_replications ({self.final_replications}) must be at least replications "
-                                  f"({self.replications}): the final stage adds runs to the search's",
-                                  "final_replications")
+            raise CrossFieldError(
+                f"final_replications ({self.final_replications}) must be at least replications "
+                f"({self.replications}): the final stage adds runs to the search's",
+                "final_replications",
+            )
         if self.budget < self.population:
-            raise CrossFieldError(f"the budget ({self.budget}) is smaller than one generation (population "
-                                  f"{self.population})", "budget")
+            raise CrossFieldError(
+                f"the budget ({self.budget}) is smaller than one generation (population {self.population})", "budget"
+            )
         if self.algorithm == "nsga3" and len(self.objectives) < 2:
             raise CrossFieldError("nsga3 needs two objectives or more; use nsga2", "algorithm")
         return self
@@ -409,44 +459,77 @@ def check_against_base(search: Search, path: Path, layer: Layer | None = None) -
     try:
         base = search.base_path()
     except UserError as err:
-        raise UserError(f"base scenario {search.base!r} not found: {err.message}", file=path, field="base",
-                        line=line("base")) from None
+        raise UserError(
+            f"base scenario {search.base!r} not found: {err.message}", file=path, field="base", line=line("base")
+        ) from None
     if not base.is_file():
-        raise UserError(f"base scenario {search.base!r} not found (a path relative to the search file, or a shipped "
-                        "scenario's name)", file=path, field="base", line=line("base"))
+        raise UserError(
+            f"base scenario {search.base!r} not found (a path relative to the search file, or a shipped "
+            "scenario's name)",
+            file=path,
+            field="base",
+            line=line("base"),
+        )
     try:
         scenario = load_scenario(base, list(search.set.items()))
     except UserError as err:
         if not err.message.endswith(FROM_OVERRIDES):
             raise
         key = next((k for k in search.set if err.field and (err.field == k or err.field.startswith(f"{k}."))), None)
-        raise UserError(f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}", file=path,
-                        field=f"set ({err.field})", line=line("set", key) if key else line("set")) from None
+        raise UserError(
+            f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}",
+            file=path,
+            field=f"set ({err.field})",
+            line=line("set", key) if key else line("set"),
+        ) from None
     known = set(names(run_grades(scenario)))
     for kind in ("objectives", "constraints", "reported"):
         for i, measure in enumerate(getattr(search, kind)):
             if measure.indicator not in known:
-                raise UserError(f"unknown indicator {measure.indicator!r}: not a column of the runs "
-                                "(results/README.md lists them)", file=path, field=f"{kind}[{i}].indicator",
-                                line=line(kind, i, "indicator"))
+                raise UserError(
+                    f"unknown indicator {measure.indicator!r}: not a column of the runs (results/README.md lists them)",
+                    file=path,
+                    field=f"{kind}[{i}].indicator",
+                    line=line(kind, i, "indicator"),
+                )
             years = [measure.year] if measure.year else list(measure.years)
             if not all(y in scenario.years for y in years):
                 key = "year" if measure.year else "years"
-                raise UserError(f"{key} {years if len(years) > 1 else years[0]} outside the scenario's "
-                                f"{scenario.start_year}-{scenario.end_year}", file=path, field=f"{kind}[{i}].{key}",
-                                line=line(kind, i, key))
+                raise UserError(
+                    f"{key} {years if len(years) > 1 else years[0]} outside the scenario's "
+                    f"{scenario.start_year}-{scenario.end_year}",
+                    file=path,
+                    field=f"{kind}[{i}].{key}",
+                    line=line(kind, i, key),
+                )
     for i, lever in enumerate(search.levers):
         if lever.year is not None and lever.year not in scenario.years:
-            raise UserError(f"{lever.year} is outside the scenario's {scenario.start_year}-{scenario.end_year}: the "
-                            "lever would change nothing", file=path, field=f"levers[{i}].year",
-                            line=line("levers", i, "year"))
+            raise UserError(
+                f"{lever.year} is outside the scenario's {scenario.start_year}-{scenario.end_year}: the "
+                "lever would change nothing",
+                file=path,
+                field=f"levers[{i}].year",
+                line=line("levers", i, "year"),
+            )
         for value in lever.extremes():
-            _try(base, search, (lever.path, value), path, f"levers[{i}] ({lever.name}: {lever.path})",
-                 line("levers", i, "field"))
+            _try(
+                base,
+                search,
+                (lever.path, value),
+                path,
+                f"levers[{i}] ({lever.name}: {lever.path})",
+                line("levers", i, "field"),
+            )
     for i, uncertain in enumerate(search.uncertainties):
         for value in (uncertain.value(0.0), uncertain.value(1.0 - 1e-12)):
-            _try(base, search, (uncertain.field, value), path, f"uncertainties[{i}] ({uncertain.name}: "
-                 f"{uncertain.field})", line("uncertainties", i, "field"))
+            _try(
+                base,
+                search,
+                (uncertain.field, value),
+                path,
+                f"uncertainties[{i}] ({uncertain.name}: {uncertain.field})",
+                line("uncertainties", i, "field"),
+            )
     return scenario
 
 
@@ -454,6 +537,10 @@ def _try(base: Path, search: Search, override: tuple[str, Any], path: Path, fiel
     try:
         load_scenario(base, [*search.set.items(), override])
     except UserError as err:
-        raise UserError(f"the value {override[1]!r} does not fit the scenario: "
-                        f"{err.message.removesuffix(FROM_OVERRIDES)} ({err.field})", file=path, field=field,
-                        line=line) from None
+        raise UserError(
+            f"the value {override[1]!r} does not fit the scenario: "
+            f"{err.message.removesuffix(FROM_OVERRIDES)} ({err.field})",
+            file=path,
+            field=field,
+            line=line,
+        ) from None
