@@ -705,6 +705,7 @@ def experiments(
     ] = 2026,
     runs: Annotated[int, typer.Option(min=1, max=10_000, help="replications")] = 10,
     residents: Annotated[int, typer.Option(min=100, max=20_000_000, help="simulated residents per run")] = 5000,
+    workers: Annotated[int | None, typer.Option(min=1, max=256, help=WORKERS_HELP)] = None,
     set_: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ) -> None:
@@ -717,10 +718,17 @@ def experiments(
 
     spec = load_scenario(scenario, set_ or ())
     virtual.check_year(spec, year, field="--year")
-    # two simulations at once: the next is built while the last is still held
-    memory.check(residents, models=2, what=f"{runs} replay(s) of the experiments", field="--residents")
+    processes = min(workers or os.cpu_count() or 1, 4)  # one process an experiment
+    # two simulations at once a process: the next is built while the last is still held
+    memory.check(
+        residents,
+        models=2,
+        workers=processes,
+        field="--residents",
+        what=f"{runs} replay(s) of the experiments" + (f" on {processes} workers" if processes > 1 else ""),
+    )
     started = time.perf_counter()
-    table = virtual.run_all(spec, year, runs, residents)
+    table = virtual.run_all(spec, year, runs, residents, workers=processes)
     seconds = time.perf_counter() - started
     if as_json:
         print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from abm.analysis import experiments
@@ -83,8 +84,18 @@ def test_raised_adds_from_the_year_on():
     assert experiments._raised({2011: 0, "2016-07": 10}, 2016, lambda v: v + 20) == {2011: 0, 2016: 20, "2016-07": 30}
 
 
-def test_run_all_has_every_measure_with_its_target(scenario):
-    table = experiments.run_all(scenario, YEAR, 2, 1000)
+@pytest.fixture(scope="module")
+def table(scenario):
+    """The experiments of 2 runs of 1,000 residents, in this process."""
+    return experiments.run_all(scenario, YEAR, 2, 1000)
+
+
+@pytest.mark.slow
+def test_the_experiments_on_two_workers_give_the_same_table(scenario, table):
+    pd.testing.assert_frame_equal(experiments.run_all(scenario, YEAR, 2, 1000, workers=2), table)
+
+
+def test_run_all_has_every_measure_with_its_target(table):
     evidence = experiments.load_evidence()
     assert sorted(f"{e}.{m}" for e, m in zip(table.experiment, table.measure)) == sorted(experiments.MEASURES)
     assert set(evidence) == set(experiments.MEASURES)

@@ -19,6 +19,7 @@ import pandas as pd
 from abm.analysis.bands import bands
 from abm.analysis.replications import resized
 from abm.infra.errors import UserError
+from abm.infra.executors import executor
 from abm.inputs.coefficients import Coefficients
 from abm.inputs.datafiles import CALIBRATION_DIR, period, read_yaml
 from abm.inputs.dated import value_at
@@ -186,19 +187,22 @@ def run_all(
     residents: int,
     coefficients: Coefficients | None = None,
     evidence: Path = EVIDENCE,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Every experiment, one row per measure: experiment, measure, mean, band_low, band_high (5th
     and 95th percentiles over replications), unit, target, tolerance, met, source.
 
     ``target`` is the evidence file's value (``tolerance`` around it) or its bound ("< 0.10",
     "> 0", or "< basic_pension.participation_points" for a measure of another experiment).
+    The four experiments run on ``workers`` processes (at most four; the results do not depend on it:
+    each draws from its own seeds).
     """
     check_year(scenario, year)
     targets = load_evidence(evidence)
-    info = information(scenario, year, replications, residents, coefficients)
-    basic = basic_pension(scenario, year, replications, residents, coefficients)
-    paid = subsidy(scenario, year, replications, residents, coefficients)
-    gap = age_profile(scenario, year, replications, residents, coefficients)
+    replays = (information, basic_pension, subsidy, age_profile)
+    with executor(min(workers, len(replays)), preload=["abm.analysis.experiments"]) as pool:
+        futures = [pool.submit(replay, scenario, year, replications, residents, coefficients) for replay in replays]
+        info, basic, paid, gap = (future.result() for future in futures)
     measures = {
         ("information", "contribution_relative"): info,
         ("basic_pension", "participation_points"): basic.participation,
