@@ -84,8 +84,8 @@ COMMANDS = {  # arguments (SCENARIO: a small scenario file), words of the messag
         "--residents:1runofsmall,1,000,000residents",
     ),
     "experiments": (
-        ["experiments", "SCENARIO", "--residents", 1_000_000, "--runs", 1, "--year", 2011],
-        "--residents:1replay(s)oftheexperiments,1,000,000residents,needsabout498MiB",
+        ["experiments", "SCENARIO", "--residents", 1_000_000, "--runs", 1, "--year", 2011, "--workers", 2],
+        "--residents:1replay(s)oftheexperimentson2workers,1,000,000residents,needsabout1.1GiB",
     ),
     "explain": (
         ["explain", "SCENARIO", "--year", 2012, "--resident", 1, "--set", MILLION],
@@ -113,7 +113,7 @@ def test_a_command_too_large_for_the_memory_left_is_refused_before_it_simulates(
     assert message.startswith("error:") and words in message, result.output
     assert "ofmemory;400MiBisleftinthistest:usefewerresidents" in message
     assert "population.agents" not in message  # Household agents are made only when asked for: no advice
-    assert ("fewer--workers" in message) == (command in ("run-2-workers", "sweep"))
+    assert ("fewer--workers" in message) == (command in ("run-2-workers", "sweep", "experiments"))
     assert "Traceback" not in result.output
     assert tree(tmp_path) == before
 
