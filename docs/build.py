@@ -888,7 +888,6 @@ def main(argv: list[str] | None = None) -> int:
         names = args.only or [*QUICK, *(SLOW if args.bench else [])]
         if args.sobol_1024 and "bench-sweep" not in names:
             names.append("bench-sweep")
-        fresh: dict[str, str] = {}
         for name in names:
             if name in TIMED and os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1):
                 print(
@@ -899,7 +898,9 @@ def main(argv: list[str] | None = None) -> int:
             started = time.perf_counter()
             job = JOBS[name]
             result = job(sobol_1024=True) if name == "bench-sweep" and args.sobol_1024 else job()
-            fresh |= result.sections
+            # each job's sections written as it finishes, into the README as it is then (edits made
+            # meanwhile kept; a later job's failure loses nothing finished)
+            atomic.write_text(README, replace(README.read_text(encoding="utf-8"), result.sections, README))
             written = [str(p.relative_to(ROOT)) for p in result.files]
             print(
                 f"{name}: {time.perf_counter() - started:.1f} s; sections {', '.join(result.sections) or '-'}; "
@@ -908,7 +909,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             for note in result.notes:
                 print(f"note: {note}", file=sys.stderr)
-        atomic.write_text(README, replace(text, fresh, README))
         for path, sections in ((SURVEY_README, survey_sections()), (RESULTS_README, results_sections())):
             atomic.write_text(path, replace(path.read_text(encoding="utf-8"), sections, path))
     except UserError as err:

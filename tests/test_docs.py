@@ -149,6 +149,29 @@ def test_a_broken_readme_stops_the_build_before_any_run(tmp_path, monkeypatch, c
     assert broken.read_text(encoding="utf-8") == before
 
 
+def test_each_job_is_written_as_it_finishes_into_the_readme_as_it_is_then(tmp_path, monkeypatch):
+    """A job's sections land as soon as it finishes, in the README as edited meanwhile; a later job's
+    failure loses nothing finished (a slow run of the benchmarks takes many minutes)."""
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE, encoding="utf-8")
+    for name in ("README", "SURVEY_README", "RESULTS_README"):
+        monkeypatch.setattr(build, name, readme)
+    monkeypatch.setattr(build, "survey_sections", dict)
+    monkeypatch.setattr(build, "results_sections", dict)
+
+    def first():
+        readme.write_text(readme.read_text(encoding="utf-8").replace("prose after", "edited meanwhile"))
+        return build.Result({"one": "fresh one"})
+
+    def second():
+        raise build.UserError("the second job failed")
+
+    monkeypatch.setattr(build, "JOBS", {"first": first, "second": second})
+    assert build.main(["--only", "first", "second"]) == 2
+    text = readme.read_text(encoding="utf-8")
+    assert "edited meanwhile" in text and build.parse(text) == {"one": "fresh one", "two": "old two"}
+
+
 def test_benchmark_sections_read_the_json_lines_of_the_bench_scripts(monkeypatch):
     """The tables of the slow sections, from lines shaped as bench/bench_*.py print them (not run here)."""
     printed = {
