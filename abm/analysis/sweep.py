@@ -440,33 +440,54 @@ FUNCTIONS: dict[str, Callable[[dict], float]] = {"ishigami": ishigami}
 
 def prepare(sweep: Sweep, sweep_file: Path, out: Path, resume: bool) -> pd.DataFrame:
     """Create or check the sweep folder; return the design."""
-    out.mkdir(parents=True, exist_ok=True)
-    copy, base = out / SWEEP_COPY, out / BASE_COPY
-    if copy.exists():
-        if not resume:
-            raise UserError(
-                "a sweep folder already exists here: add --resume to continue it, or choose another --out", file=out
-            )
-        if file_hash(copy) != file_hash(sweep_file):
-            raise UserError(
-                f"the sweep file changed since this folder was started ({SWEEP_COPY} differs); use another --out",
-                file=sweep_file,
-            )
-        if base.exists() and base.read_text(encoding="utf-8") != resolved_base(sweep):
-            refuse_changed_base(base.read_text(encoding="utf-8"), resolved_base(sweep), sweep)
+    if continued("sweep", sweep, sweep_file, out, SWEEP_COPY, resume):
         return read_design(out)
-    marker = out / destinations.MARKER  # first: whatever else is written here, the folder is a sweep's
-    if not marker.exists():
-        atomic.write_text(marker, json.dumps(destinations.marker("sweep"), indent=2))
     frame = design(sweep)
     _write_atomic(frame, out / DESIGN)
     (out / PARTS).mkdir(exist_ok=True)
     if sweep.base is not None:
-        atomic.write_text(base, resolved_base(sweep))
+        atomic.write_text(out / BASE_COPY, resolved_base(sweep))
+    copy = out / SWEEP_COPY
     tmp = copy.with_name(f".{copy.name}.partial")
     tmp.write_bytes(Path(sweep_file).read_bytes())
     tmp.replace(copy)  # last: a folder with sweep.yaml has its design
     return frame
+
+
+def continued(kind: str, spec, spec_file: Path, out: Path, copy_name: str, resume: bool) -> bool:
+    """Whether ``out`` is an earlier folder of this ``kind`` ("sweep", "search") to continue; if not, it is
+    made one (its marker written first, whatever else is written there later).
+
+    Args:
+        spec: the sweep or search (its ``base`` scenario, if any, must resolve as when the folder began).
+        spec_file: its file; ``copy_name``: the copy of it the folder keeps (written last, by the caller).
+        resume: continuing was asked for (``--resume``).
+
+    Raises:
+        UserError: the folder holds an earlier one and ``resume`` is false, or its file, base scenario or
+            data files changed since.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    copy, base = out / copy_name, out / BASE_COPY
+    if copy.exists():
+        if not resume:
+            raise UserError(
+                f"a {kind} folder already exists here: add --resume to continue it, or choose another --out", file=out
+            )
+        if file_hash(copy) != file_hash(spec_file):
+            raise UserError(
+                f"the {kind} file changed since this folder was started ({copy_name} differs); use another --out",
+                file=spec_file,
+            )
+        if spec.base is not None and base.exists():
+            old, new = base.read_text(encoding="utf-8"), resolved_base(spec)
+            if old != new:
+                refuse_changed_base(old, new, spec)
+        return True
+    marker = out / destinations.MARKER
+    if not marker.exists():
+        atomic.write_text(marker, json.dumps(destinations.marker(kind), indent=2))
+    return False
 
 
 DATA_HASH = ": sha256 "  # marks a data file's line at the end of the resolved base scenario

@@ -12,7 +12,6 @@ front is the same as an uninterrupted search's.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 
@@ -20,9 +19,8 @@ import pandas as pd
 
 from abm.analysis.search.problem import scenario_table
 from abm.analysis.search.spec import Search
-from abm.analysis.sweep import BASE_COPY, file_hash, refuse_changed_base, resolved_base
-from abm.infra import atomic, destinations
-from abm.infra.errors import UserError
+from abm.analysis.sweep import BASE_COPY, continued, resolved_base
+from abm.infra import atomic
 from abm.inputs.datafiles import read_parquet
 
 ARCHIVE = "archive"
@@ -34,30 +32,13 @@ STAGES = ("search", "final")
 def prepare(search: Search, search_file: Path, out: Path, resume: bool) -> None:
     """Create the search folder, or check that an earlier one may be continued (``resume``): the same
     search file, base scenario and data files."""
-    out.mkdir(parents=True, exist_ok=True)
-    copy, base = out / SEARCH_COPY, out / BASE_COPY
-    if copy.exists():
-        if not resume:
-            raise UserError(
-                "a search folder already exists here: add --resume to continue it, or choose another --out", file=out
-            )
-        if file_hash(copy) != file_hash(search_file):
-            raise UserError(
-                f"the search file changed since this folder was started ({SEARCH_COPY} differs); use another --out",
-                file=search_file,
-            )
-        if search.base is not None and base.exists():
-            old, new = base.read_text(encoding="utf-8"), resolved_base(search)
-            if old != new:
-                refuse_changed_base(old, new, search)
+    if continued("search", search, search_file, out, SEARCH_COPY, resume):
         return
-    marker = out / destinations.MARKER  # first: whatever else is written here, the folder is a search's
-    if not marker.exists():
-        atomic.write_text(marker, json.dumps(destinations.marker("search"), indent=2))
     (out / ARCHIVE).mkdir(exist_ok=True)
     if search.base is not None:
-        atomic.write_text(base, resolved_base(search))
+        atomic.write_text(out / BASE_COPY, resolved_base(search))
     atomic.write_text(out / SCENARIOS, scenario_table(search).to_csv(index=False))
+    copy = out / SEARCH_COPY
     tmp = copy.with_name(f".{copy.name}.partial")
     tmp.write_bytes(Path(search_file).read_bytes())
     tmp.replace(copy)  # last: a folder with search.yaml has everything a resumed search checks
