@@ -24,6 +24,7 @@ from abm.sim.choice import (
     peer_shares,
     probabilities,
     resident_factors,
+    sample,
     utilities,
 )
 from helpers import DATA_DIR
@@ -333,3 +334,28 @@ def test_renaming_every_grade_by_one_yuan_changes_almost_nothing(case):
     before = _paying(beta, _residents(inputs, grades), alternative_factors(grades, subsidies))
     after = _paying(beta, _residents(inputs, grades + 1), alternative_factors(grades + 1, subsidies))
     assert np.all(np.abs(after - before) < 0.01)
+
+
+def test_a_years_draw_is_the_reference_logit_drawn_with_the_same_numbers(small_scenario, monkeypatch):
+    """ChoiceSituation.draw (alternatives x residents, block by block) gives exactly the choices of the
+    reference path: every chooser's factors, :func:`utilities` and :func:`sample` with the same draws,
+    across several blocks and outer blocks (sizes made small here)."""
+    from abm.sim import choice
+    from abm.sim.model import PensionModel
+
+    monkeypatch.setattr(choice, "CHUNK", 96)
+    monkeypatch.setattr(choice, "VECTOR_CHUNK", 3 * 96)
+    model = PensionModel(scenario=small_scenario)
+    for _ in range(3):  # last year's choices and the villages' shares in place
+        model.step()
+    situation = model.choice_situation(model.open_year())
+    assert situation.choosers.size > 10 * 96
+    first, second = (np.random.default_rng(5) for _ in range(2))
+    drawn = situation.draw(first)
+    values = situation.alternatives["value"]
+    reference = values[
+        sample(utilities(situation.beta, situation.factors(situation.choosers), situation.alternatives), second)
+    ]
+    np.testing.assert_array_equal(drawn, reference)
+    assert len(set(drawn)) > 2  # several grades drawn, not only "not paying"
+    assert first.random() == second.random()  # as many numbers drawn

@@ -157,18 +157,26 @@ def probabilities(utility: np.ndarray) -> np.ndarray:
 
 def sample(utility: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Index of the chosen alternative per row (0 = not paying), by inverting the cumulative
-    unnormalised probabilities with one uniform draw per row."""
-    n, k = utility.shape
-    # alternatives x residents, so that each step below runs over the residents (the sums are the same:
-    # alternative by alternative, in order)
-    cumulative = np.array(utility.T, order="C")
+    unnormalised probabilities with one uniform draw per row (:func:`sample_columns` on the
+    utilities laid out alternatives x residents)."""
+    return sample_columns(np.array(utility.T, order="C"), rng)
+
+
+def sample_columns(utility: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Index of the chosen alternative per column of ``utility`` (alternatives x residents, (K+1, n),
+    C order; overwritten), by inverting the cumulative unnormalised probabilities with one uniform
+    draw per resident. Each step runs over the residents, alternative by alternative in order."""
+    k, n = utility.shape
+    cumulative = utility
     cumulative -= cumulative.max(axis=0)
     np.exp(cumulative, out=cumulative)
     for j in range(1, k):
         cumulative[j] += cumulative[j - 1]
     draws = rng.random(n) * cumulative[-1]
-    below = np.count_nonzero(cumulative < draws, axis=0)
-    return np.minimum(below, k - 1)
+    below = np.zeros(n, dtype=np.uint8 if k < 256 else np.intp)  # alternatives below each draw
+    for j in range(k - 1):  # (the last is never below: at most the total)
+        below += cumulative[j] < draws
+    return below
 
 
 def menu_place(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
@@ -422,17 +430,30 @@ class ChoiceSituation:
         return resident_factors(columns, self.mean_income, self.alternatives["value"])
 
     def draw(self, rng: np.random.Generator) -> np.ndarray:
-        """This year's grade of every chooser, in the order of :attr:`choosers` (yuan/year; 0 not paying)."""
+        """This year's grade of every chooser, in the order of :attr:`choosers` (yuan/year; 0 not paying).
+
+        The same utilities as :func:`utilities` and the same draws as :func:`sample`, worked out
+        alternatives x residents, block by block: the two resident x alternative terms
+        (:func:`matrix_factors`) as the peer coefficient times the village's shares at each alternative
+        plus the habit coefficient at the place of last year's choice, then the product terms
+        (:func:`weights`).
+        """
         pop, rows, values = self.population, self.choosers, self.alternatives["value"]
+        by_alternative = np.stack([self.alternatives[a] for a in ALTERNATIVE_FACTORS], axis=1)  # (K+1, factors)
+        peer_term = np.ascontiguousarray((self.beta["peer_share"] * self.peers).T)  # (K+1, villages)
+        village, place = pop.village[rows], menu_place(pop.choice[rows], values)
         chosen = np.empty(rows.size, dtype=float)
         for start in range(0, rows.size, VECTOR_CHUNK):  # the vector factors of many blocks, then block by block
-            outer = rows[start : start + VECTOR_CHUNK]
-            table = weights(self.beta, self.factors(outer, matrices=False))
-            for first in range(0, outer.size, CHUNK):
-                part, block = slice(first, first + CHUNK), outer[first : first + CHUNK]
-                residents = matrix_factors(self.peers[pop.village[block]], pop.choice[block], values)
-                utility = utilities(self.beta, residents, self.alternatives, table[part])
-                chosen[start + first : start + first + CHUNK] = values[sample(utility, rng)]
+            stop = min(start + VECTOR_CHUNK, rows.size)
+            table = weights(self.beta, self.factors(rows[start:stop], matrices=False)).T  # (factors, n)
+            for first in range(start, stop, CHUNK):
+                last = min(first + CHUNK, stop)
+                utility = np.take(peer_term, village[first:last], axis=1)
+                habit = np.flatnonzero(place[first:last] >= 0)
+                utility.reshape(-1)[place[first:last][habit] * (last - first) + habit] += self.beta["inertia"]
+                product = by_alternative @ table[:, first - start : last - start]
+                product += utility
+                chosen[first:last] = values[sample_columns(product, rng)]
         return chosen
 
     def blocks(self) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
