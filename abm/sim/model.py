@@ -7,6 +7,7 @@ from pathlib import Path
 import mesa
 import numpy as np
 
+from abm.infra.allocator import keep_freed_memory
 from abm.inputs.coefficients import Coefficients, load_coefficients
 from abm.inputs.county import County, load_county
 from abm.inputs.datafiles import DEFAULT_SCENARIO
@@ -55,6 +56,7 @@ class PensionModel(mesa.Model):
         lifetime: bool = False,
     ):
         scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        keep_freed_memory()  # each year's temporaries reused, not mapped again (abm/infra/allocator.py)
         super().__init__(rng=replication_seeds(scenario.run.seed, 1)[0] if rng is None else rng)
         self.spec = scenario  # (mesa.Model.scenario is Mesa's own)
         self.year = scenario.start_year
