@@ -25,4 +25,4 @@ def test_building_a_model_asks_for_them(small_scenario):
     from abm.sim.model import PensionModel
 
     PensionModel(scenario=small_scenario)
-    assert allocator._kept is (True if sys.platform.startswith("linux") else False)
+    assert allocator._kept is sys.platform.startswith("linux")

@@ -164,9 +164,14 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
         block = pension_values(tables, age[part], sex[part], pop.account[rows[part]], pop.account_pension[rows[part]])
         values.liability[part], values.gap[part] = block.liability, block.gap
     liability = (float(pop.account.sum()) - float(pop.account[rows].sum()) + float(values.liability.sum())) * w
+    gap = float(values.gap.sum()) * w
+    del values  # (each part's temporaries freed before the next: a lower peak of memory)
     annuity = tables.tail[..., 0]  # [sex, age]: for life from next year
     year_worth = timing.months_factor(tables.valuation_rate)  # a year of one yuan a month, at its end
     basic_now = year_worth * monthly_basic_pension(policy, pop.years[rows])
+    basic_now *= by_sex_age(annuity, sex, age)
+    drawing = float(basic_now.sum())  # (no BLAS: its threads cost more here)
+    del basic_now, age
     every_age = np.arange(last + 1)
     # from the year of the pension age (year n from next), its first month on, then whole years
     n = np.minimum(np.maximum(policy.pension_age - every_age, 0), width - 1)
@@ -174,22 +179,19 @@ def valuation(pop, policy: YearPolicy, life: LifeTable, assets: float, account_p
     deferred = (
         tables.at[:, every_age, n] * first_year + tables.tail[:, every_age, np.minimum(n + 1, width - 1)] * year_worth
     )
-    accruing = ~pop.pensioner & ~pop.employee  # accrued share 0 without years paid
-    accrued = (
-        accrued_share(pop.years[accruing], policy.min_years)
-        * by_sex_age(deferred, pop.sex[accruing], pop.age[accruing])
-    ).sum()
-    obligation = (
-        float((basic_now * by_sex_age(annuity, sex, age)).sum())  # (no BLAS: its threads cost more here)
-        + (policy.basic_pension + policy.local_top_up) * float(accrued)
-    ) * w
+    accruing = np.flatnonzero(~pop.pensioner & ~pop.employee)  # (accrued share 0 without years paid; as an
+    # index: a mask picks from columns several times slower when its true rows are scattered)
+    accrued = accrued_share(pop.years[accruing], policy.min_years)
+    accrued *= by_sex_age(deferred, pop.sex[accruing], pop.age[accruing])
+    obligation = (drawing + (policy.basic_pension + policy.local_top_up) * float(accrued.sum())) * w
+    del accrued, accruing
     mix = np.bincount(sex if rows.size else pop.sex, minlength=2)
     pension_age = min(int(policy.pension_age), last)
     expectancy = float((tables.life_expectancy[:, pension_age] * mix).sum()) / max(int(mix.sum()), 1)
     return {
         "account_liability": liability,
         "funding_ratio": assets / liability if liability else 0.0,
-        "longevity_gap": float(values.gap.sum()) * w,
+        "longevity_gap": gap,
         "basic_pension_obligation": obligation,
         "reserve_ratio": assets / account_pensions if account_pensions else 0.0,
         "divisor_life_expectancy": policy.divisor / MONTHS,

@@ -221,10 +221,13 @@ def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.nda
     year's menu (:func:`menu_place`), shape (villages, K+1). Only residents who had a choice last
     year count."""
     width = alt_values.size + 1  # per village: no choice last year (not counted), then each place
-    slot = menu_place(last_choice, alt_values)
-    slot += 1
-    slot += village * width
-    counts = np.bincount(slot, minlength=n_villages * width).reshape(n_villages, width)[:, 1:]
+    counts = np.zeros(n_villages * width, dtype=np.intp)
+    for first in range(0, village.size, VECTOR_CHUNK):  # block by block (small temporaries)
+        slot = menu_place(last_choice[first : first + VECTOR_CHUNK], alt_values)
+        slot += 1
+        slot += village[first : first + VECTOR_CHUNK] * width
+        counts += np.bincount(slot, minlength=counts.size)
+    counts = counts.reshape(n_villages, width)[:, 1:]
     totals = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
 
@@ -441,19 +444,19 @@ class ChoiceSituation:
         pop, rows, values = self.population, self.choosers, self.alternatives["value"]
         by_alternative = np.stack([self.alternatives[a] for a in ALTERNATIVE_FACTORS], axis=1)  # (K+1, factors)
         peer_term = np.ascontiguousarray((self.beta["peer_share"] * self.peers).T)  # (K+1, villages)
-        village, place = pop.village[rows], menu_place(pop.choice[rows], values)
         chosen = np.empty(rows.size, dtype=float)
         for start in range(0, rows.size, VECTOR_CHUNK):  # the vector factors of many blocks, then block by block
-            stop = min(start + VECTOR_CHUNK, rows.size)
-            table = weights(self.beta, self.factors(rows[start:stop], matrices=False)).T  # (factors, n)
-            for first in range(start, stop, CHUNK):
-                last = min(first + CHUNK, stop)
+            outer = rows[start : start + VECTOR_CHUNK]
+            table = weights(self.beta, self.factors(outer, matrices=False)).T  # (factors, n)
+            village, place = pop.village[outer], menu_place(pop.choice[outer], values)
+            for first in range(0, outer.size, CHUNK):
+                last = min(first + CHUNK, outer.size)
                 utility = np.take(peer_term, village[first:last], axis=1)
                 habit = np.flatnonzero(place[first:last] >= 0)
                 utility.reshape(-1)[place[first:last][habit] * (last - first) + habit] += self.beta["inertia"]
-                product = by_alternative @ table[:, first - start : last - start]
+                product = by_alternative @ table[:, first:last]
                 product += utility
-                chosen[first:last] = values[sample_columns(product, rng)]
+                chosen[start + first : start + last] = values[sample_columns(product, rng)]
         return chosen
 
     def blocks(self) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:

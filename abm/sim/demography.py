@@ -124,21 +124,21 @@ def systematic_draw(
     n = probability.size if size is None else size
     order = np.arange(n)
     rng.shuffle(order)  # the permutation rng.permutation draws (in place: intp, numpy's fast case)
-    if callable(probability):
-        drawn = np.empty(n)
-        for first in range(0, n, DRAW_BLOCK):
-            drawn[first : first + DRAW_BLOCK] = probability(order[first : first + DRAW_BLOCK])
-    else:
-        drawn = probability[order]
-    cumulative = np.cumsum(drawn)
     start = rng.random()
-    before = np.subtract(cumulative, drawn, out=drawn)  # the cumulative before each row (in place)
-    before -= start
-    np.floor(before, out=before)
-    cumulative -= start
-    np.floor(cumulative, out=cumulative)
     mask = np.zeros(n, bool)
-    mask[order[cumulative > before]] = True
+    total = np.zeros(1)  # the cumulative probability before the block
+    for first in range(0, n, DRAW_BLOCK):  # block by block in the draw's order (small temporaries)
+        rows = order[first : first + DRAW_BLOCK]
+        drawn = probability(rows) if callable(probability) else probability[rows]
+        # the running sum carried in as the first term: the same additions, in the same order, as over all rows
+        cumulative = np.cumsum(np.concatenate([total, drawn]))
+        total[0] = cumulative[-1]
+        before = np.subtract(cumulative[1:], drawn, out=drawn)  # the cumulative before each row (in place)
+        before -= start
+        np.floor(before, out=before)
+        cumulative -= start
+        np.floor(cumulative, out=cumulative)
+        mask[rows[cumulative[1:] > before]] = True
     return mask
 
 

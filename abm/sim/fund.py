@@ -115,7 +115,7 @@ class Fund:
         by_grade[policy.grades.astype(np.intp)] = policy.subsidies
         subsidy = by_grade[grade.astype(np.intp)]
         subsidy[gov_paid] = policy.government_paid_subsidy
-        self._add("contributions", grade[paying & ~gov_paid])
+        self._add("contributions", grade[np.flatnonzero(paying & ~gov_paid)])  # (by index: faster than a mask)
         self._add("government_contributions", grade[gov_paid])
         self._add("entry_subsidies", subsidy)
         self._add("public_entry_subsidies", subsidy)
