@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ from abm.infra.executors import as_finished, executor
 from abm.inputs.datafiles import SCENARIOS_DIR, depth_and_line, read_parquet, shipped_file
 from abm.inputs.loader import FROM_OVERRIDES, Layer, data_files, load_scenario, read_layer, validate
 from abm.inputs.scenario import CrossFieldError, Frozen, Name, Scenario, replication_seeds
+from abm.inputs.study import Study
 
 PARTS = "parts"
 DESIGN = "design.parquet"
@@ -133,12 +134,12 @@ class Output(Frozen):
         return {self.indicator: float(series.iloc[-1])}
 
 
-class Sweep(Frozen):
+class Sweep(Study):
+    KIND: ClassVar[str] = "sweep"
+
     name: Name
     description: str = ""
-    base: str | None = Field(None, description="scenario file, relative to the sweep file")
     function: Literal["ishigami"] | None = Field(None, description="a test function instead of the model")
-    set: dict[str, Any] = Field({}, description="fixed overrides of the base scenario, path: value")
     method: Literal["sobol", "morris", "fast", "rbd_fast", "delta"]
     samples: Annotated[int, Field(ge=2, le=1_000_000)] = Field(
         description="sobol: N (N x (D+2) points); morris: trajectories; fast: N per parameter; rbd_fast, delta: N"
@@ -150,15 +151,9 @@ class Sweep(Frozen):
     chunk: Annotated[int, Field(ge=1, le=10_000)] = Field(8, description="points per task and Parquet part")
     parameters: list[Parameter] = Field(min_length=1)
     outputs: list[Output] = Field(min_length=1)
-    source_file: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _consistent(self) -> Sweep:
-        if (self.base is None) == (self.function is None):
-            raise CrossFieldError(
-                "give either base (a scenario file) or function (a test function)",
-                "function" if self.function is not None else "base",
-            )
         names = [p.name for p in self.parameters]
         if len(set(names)) < len(names):
             repeated = next(i for i, n in enumerate(names) if n in names[:i])
@@ -204,9 +199,6 @@ class Sweep(Frozen):
     def columns(self) -> list[str]:
         return [c for o in self.outputs for c in o.columns()]
 
-    def base_path(self) -> Path:
-        return (self.source_file.parent if self.source_file else Path.cwd()) / str(self.base)
-
 
 def load_sweep(path: str | Path) -> Sweep:
     """Read and check a sweep file; every parameter is tried at its extremes on the base scenario."""
@@ -228,26 +220,8 @@ def _check_against_base(sweep: Sweep, path: Path, layer: Layer | None = None, x:
     def line(*loc) -> int | None:
         return depth_and_line(layer.node, loc)[1] if layer is not None else None
 
+    scenario = sweep.base_scenario(path, layer)
     base = sweep.base_path()
-    if not base.is_file():
-        raise UserError(
-            f"base scenario {sweep.base!r} not found (relative to the sweep file)",
-            file=path,
-            field="base",
-            line=line("base"),
-        )
-    try:
-        scenario = load_scenario(base, list(sweep.set.items()))
-    except UserError as err:
-        if not err.message.endswith(FROM_OVERRIDES):
-            raise  # a problem of the base scenario itself: its own file and line
-        key = next((k for k in sweep.set if err.field and (err.field == k or err.field.startswith(f"{k}."))), None)
-        raise UserError(
-            f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}",
-            file=path,
-            field=f"set ({err.field})",
-            line=line("set", key) if key else line("set"),
-        ) from None
     known = set(names(run_grades(scenario)))
     for i, output in enumerate(sweep.outputs):
         if output.indicator not in known:

@@ -21,7 +21,7 @@ from abm.sim.demography import LifeTable
 from abm.sim.economy import Economy
 from abm.sim.fund import Fund
 from abm.sim.perceived_worth import Expectations, backpay_worth, perceived_worth, value_tables
-from abm.sim.policy import backpay_gap, eligible_to_contribute, offered_grades
+from abm.sim.policy import GROUP_CODES, backpay_gap, eligible_to_contribute, offered_grades
 from abm.sim.population import draw_residents, synthesise
 
 
@@ -155,7 +155,9 @@ class PensionModel(mesa.Model):
     def eligible(self, policy) -> tuple[np.ndarray, np.ndarray]:
         """Who may pay this year, and those of them the government pays for (masks over the residents)."""
         eligible = eligible_to_contribute(self.population, policy)
-        return eligible, eligible & np.isin(self.population.group, policy.government_paid_groups)
+        paid_for = np.zeros(max(GROUP_CODES.values()) + 1, dtype=bool)  # per group code (a lookup: faster than isin)
+        paid_for[list(policy.government_paid_groups)] = True
+        return eligible, eligible & paid_for[self.population.group]
 
     def choice_situation(self, policy, choosers: np.ndarray | None = None) -> ChoiceSituation:
         """The year's grade choice of the residents at the rows ``choosers`` (default: every eligible

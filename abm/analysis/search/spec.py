@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -21,6 +21,7 @@ from abm.inputs.datafiles import depth_and_line, shipped_file
 from abm.inputs.dated import Year
 from abm.inputs.loader import FROM_OVERRIDES, Layer, load_scenario, read_layer, validate
 from abm.inputs.scenario import Frozen, Name, Scenario
+from abm.inputs.study import Study
 
 SEARCHES_DIR = PACKAGE / "searches"  # the shipped searches (the repository's searches/ links here)
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=40)]
@@ -307,12 +308,13 @@ class Uncertainty(Frozen):
         return float(low + u * (high - low))
 
 
-class Search(Frozen):
+class Search(Study):
+    KIND: ClassVar[str] = "search"
+    FUNCTIONS: ClassVar[str] = "a test problem"
+
     name: Name
     description: str = ""
-    base: str | None = Field(None, description="scenario file relative to the search file, or a shipped name")
     function: Literal["zdt1"] | None = Field(None, description="a test problem with a known front instead of the model")
-    set: dict[str, Any] = Field({}, description="fixed overrides of the base scenario, path: value")
     levers: list[Lever] = Field(min_length=1)
     objectives: list[Objective] = Field(min_length=1)
     constraints: list[Constraint] = []
@@ -342,15 +344,9 @@ class Search(Frozen):
     population: Annotated[int, Field(ge=4, le=10_000)] = Field(24, description="policies per generation")
     algorithm: Literal["nsga2", "nsga3"] = "nsga2"
     seed: Annotated[int, Field(ge=0)] = 0
-    source_file: Path | None = Field(None, exclude=True)
 
     @model_validator(mode="after")
     def _consistent(self) -> Search:
-        if (self.base is None) == (self.function is None):
-            raise CrossFieldError(
-                "give either base (a scenario) or function (a test problem)",
-                "function" if self.function is not None else "base",
-            )
         seen: dict[str, str] = {}
         for kind in ("levers", "objectives", "constraints", "reported", "uncertainties"):
             for i, item in enumerate(getattr(self, kind)):
@@ -432,10 +428,6 @@ class Search(Frozen):
         """Every measure scored: the objectives, the constraints, the measures only reported."""
         return [*self.objectives, *self.constraints, *self.reported]
 
-    def base_path(self) -> Path:
-        """The base scenario's file: relative to the search file, or a shipped scenario's name."""
-        return shipped_file(str(self.base), relative_to=self.source_file.parent if self.source_file else Path.cwd())
-
 
 def load_search(path: str | Path) -> Search:
     """Read and check a search file (a path, or a shipped search's name); nothing is run or written."""
@@ -456,32 +448,8 @@ def check_against_base(search: Search, path: Path, layer: Layer | None = None) -
     def line(*loc) -> int | None:
         return depth_and_line(layer.node, loc)[1] if layer is not None else None
 
-    try:
-        base = search.base_path()
-    except UserError as err:
-        raise UserError(
-            f"base scenario {search.base!r} not found: {err.message}", file=path, field="base", line=line("base")
-        ) from None
-    if not base.is_file():
-        raise UserError(
-            f"base scenario {search.base!r} not found (a path relative to the search file, or a shipped "
-            "scenario's name)",
-            file=path,
-            field="base",
-            line=line("base"),
-        )
-    try:
-        scenario = load_scenario(base, list(search.set.items()))
-    except UserError as err:
-        if not err.message.endswith(FROM_OVERRIDES):
-            raise
-        key = next((k for k in search.set if err.field and (err.field == k or err.field.startswith(f"{k}."))), None)
-        raise UserError(
-            f"does not fit the base scenario: {err.message.removesuffix(FROM_OVERRIDES)}",
-            file=path,
-            field=f"set ({err.field})",
-            line=line("set", key) if key else line("set"),
-        ) from None
+    scenario = search.base_scenario(path, layer)
+    base = search.base_path()
     known = set(names(run_grades(scenario)))
     for kind in ("objectives", "constraints", "reported"):
         for i, measure in enumerate(getattr(search, kind)):
