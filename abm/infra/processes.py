@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from multiprocessing import forkserver
 
 from abm.infra.errors import UserError
 from abm.infra.memory import ADVICE
@@ -75,6 +76,7 @@ def alive(pid: int) -> bool:
 
 def _initializer(main_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # (born blocked: see pool; one pending is dropped)
     watch(main_pid)
 
 
@@ -87,6 +89,13 @@ def pool(workers: int, preload: list[str]) -> Iterator[ProcessPoolExecutor]:
     """
     context = multiprocessing.get_context("forkserver")  # safe with threads, unlike fork
     context.set_forkserver_preload(preload)
+    # The forkserver starts with Ctrl-C blocked, so every worker it forks is born with it blocked until its
+    # initializer ignores it: a Ctrl-C while a worker starts is not a KeyboardInterrupt inside the worker.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     executor = ProcessPoolExecutor(
         max_workers=workers, mp_context=context, initializer=_initializer, initargs=(os.getpid(),)
     )
