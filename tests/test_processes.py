@@ -275,3 +275,22 @@ def test_two_quick_ctrl_cs_end_the_page_with_130(tmpdir_of_commands):
     stderr = finish(process)
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr
+
+
+def parent_blocks_ctrl_c() -> bool:
+    """In a pool's worker: whether its parent, the forkserver, holds SIGINT blocked (so the worker was born so)."""
+    status = Path(f"/proc/{os.getppid()}/status").read_text(encoding="utf-8")
+    blocked = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+    return bool(blocked >> (signal.SIGINT - 1) & 1)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="Linux's /proc")
+def test_workers_are_born_with_ctrl_c_blocked_until_they_ignore_it():
+    """A Ctrl-C while a worker starts must not reach it before its initializer ignores it: the forkserver
+    (every worker's parent) holds SIGINT blocked, and the worker itself, started, ignores it unblocked."""
+    from abm.infra.processes import pool
+
+    with pool(1, []) as executor:
+        assert executor.submit(parent_blocks_ctrl_c).result()
+        assert executor.submit(signal.getsignal, signal.SIGINT).result() == signal.SIG_IGN
+        assert signal.SIGINT not in executor.submit(signal.pthread_sigmask, signal.SIG_BLOCK, set()).result()

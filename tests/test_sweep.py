@@ -724,3 +724,11 @@ def test_a_test_function_output_takes_no_years(tmp_path):
     )
     assert result.exit_code == 2 and "outputs take no year" in result.output, result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_a_sweep_names_its_base_by_path_or_by_a_shipped_name(tmp_path):
+    """The base is a path relative to the sweep file, or a shipped scenario's name (as for searches,
+    abm/inputs/study.py): both give the shipped baseline."""
+    relative = write_yaml(tmp_path / "relative.yaml", shrunk("policy_levers"))
+    named = write_yaml(tmp_path / "named.yaml", shrunk("policy_levers", base="baseline"))
+    assert load_sweep(named).base_path().resolve() == load_sweep(relative).base_path().resolve() == BASELINE.resolve()

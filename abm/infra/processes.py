@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from multiprocessing import forkserver
+from multiprocessing import forkserver, resource_tracker
 
 from abm.infra.errors import UserError
 from abm.infra.memory import ADVICE
@@ -91,6 +91,8 @@ def pool(workers: int, preload: list[str]) -> Iterator[ProcessPoolExecutor]:
     context.set_forkserver_preload(preload)
     # The forkserver starts with Ctrl-C blocked, so every worker it forks is born with it blocked until its
     # initializer ignores it: a Ctrl-C while a worker starts is not a KeyboardInterrupt inside the worker.
+    # (The resource tracker is started first: starting it unblocks SIGINT, which its own start had blocked.)
+    resource_tracker.ensure_running()
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         forkserver.ensure_running()
