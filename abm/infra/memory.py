@@ -3,15 +3,15 @@ the process limit leave; one that cannot fit is refused with the estimate, the l
 
 The figures are the model's own, measured with bench/bench_model.py (2011-2050) and kept here alone:
 
-    python bench/bench_model.py 100000 1000000              # peak_mib 32.3 and 146.6: 339 and 154 B/resident
-    python bench/bench_model.py --lifetime 100000 1000000   # peak_mib 75.9 and 533.9: 796 and 560 B/resident
+    python bench/bench_model.py 100000 1000000              # peak_mib 34.0 and 146.0: 357 and 154 B/resident
+    python bench/bench_model.py --lifetime 100000 1000000   # peak_mib 72.4 and 558.7: 759 and 586 B/resident
 
 Household agents are made only when something asks for them (abm/sim/agents.py), so a run pays for its
 columns and the year's temporaries; a run whose results include the cohort tables (``run``, ``compare``,
 ``validate``) also keeps each resident's lifetime accounts (abm/sim/lifetime.py) and the records of those
 who leave. A simulation's peak is taken as a fixed part (26 MiB; the intercepts between the two sizes are
-20 and 25 MiB) plus a part per resident (150 and 600 bytes; the slopes are 133 and 534): the estimate
-exceeds the four measured peaks by 10-25%. The command's process adds the interpreter with the model's
+22 and 18 MiB) plus a part per resident (150 and 600 bytes; the slopes are 131 and 567): the estimate
+exceeds the four measured peaks by 7-19%. The command's process adds the interpreter with the model's
 libraries (``base_mib``, 156 MiB). A process pool adds its forkserver and resource tracker, and each worker
 what it does not share with the forkserver: the proportional set size (PSS, /proc/PID/smaps_rollup) of all
 the processes of `run baseline --set end_year=2025 --set population.residents=20000 --runs N --workers N`
