@@ -220,12 +220,26 @@ def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.nda
     """Share of each village's residents whose last year's choice stands at each alternative of this
     year's menu (:func:`menu_place`), shape (villages, K+1). Only residents who had a choice last
     year count."""
-    width = alt_values.size + 1  # per village: no choice last year (not counted), then each place
+    return village_shares(village, menu_places(last_choice, alt_values), alt_values.size, n_villages)
+
+
+def menu_places(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
+    """:func:`menu_place` of every resident, worked out block by block (small temporaries), as int16."""
+    place = np.empty(np.shape(last_choice), dtype=np.int16)
+    for first in range(0, place.size, VECTOR_CHUNK):
+        place[first : first + VECTOR_CHUNK] = menu_place(last_choice[first : first + VECTOR_CHUNK], alt_values)
+    return place
+
+
+def village_shares(village: np.ndarray, place: np.ndarray, n_alternatives: int, n_villages: int) -> np.ndarray:
+    """Share of each village's residents at each place of the menu (:func:`menu_places`; -1, no choice
+    last year, not counted), shape (villages, ``n_alternatives``)."""
+    width = n_alternatives + 1  # per village: no choice last year (not counted), then each place
     counts = np.zeros(n_villages * width, dtype=np.intp)
     for first in range(0, village.size, VECTOR_CHUNK):  # block by block (small temporaries)
-        slot = menu_place(last_choice[first : first + VECTOR_CHUNK], alt_values)
+        slot = village[first : first + VECTOR_CHUNK] * width
+        slot += place[first : first + VECTOR_CHUNK]
         slot += 1
-        slot += village[first : first + VECTOR_CHUNK] * width
         counts += np.bincount(slot, minlength=counts.size)
     counts = counts.reshape(n_villages, width)[:, 1:]
     totals = counts.sum(axis=1, keepdims=True)
@@ -397,6 +411,7 @@ class ChoiceSituation:
     mean_income: float
     worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None
     liquidity_sd: float = 0.0
+    places: np.ndarray | None = None  # each resident's last choice's place in the menu (menu_places), if worked out
 
     @classmethod
     def of_year(
@@ -414,10 +429,11 @@ class ChoiceSituation:
         """The year's situation: the alternatives of ``grades`` and ``subsidies`` (yuan/year) and the
         ``n_villages`` villages' shares of last year's choices (``population.choice``)."""
         alternatives = alternative_factors(grades, subsidies)
-        peers = peer_shares(population.village, population.choice, alternatives["value"], n_villages)
+        places = menu_places(population.choice, alternatives["value"])  # (once: the shares and the draw read them)
+        peers = village_shares(population.village, places, alternatives["value"].size, n_villages)
         if not any(beta[term] for term in BENEFIT_TERMS):
             worth = None  # weighed at 0: their factors would add nothing
-        return cls(beta, population, choosers, alternatives, peers, mean_income, worth, liquidity_sd)
+        return cls(beta, population, choosers, alternatives, peers, mean_income, worth, liquidity_sd, places)
 
     def factors(self, rows: np.ndarray, matrices: bool = True) -> dict[str, np.ndarray]:
         """The resident factors (:func:`resident_factors`) of the population's ``rows``; the vectors only
@@ -448,12 +464,16 @@ class ChoiceSituation:
         for start in range(0, rows.size, VECTOR_CHUNK):  # the vector factors of many blocks, then block by block
             outer = rows[start : start + VECTOR_CHUNK]
             table = weights(self.beta, self.factors(outer, matrices=False)).T  # (factors, n)
-            village, place = pop.village[outer], menu_place(pop.choice[outer], values)
+            village = pop.village[outer]
+            place = self.places[outer] if self.places is not None else menu_place(pop.choice[outer], values)
             for first in range(0, outer.size, CHUNK):
                 last = min(first + CHUNK, outer.size)
                 utility = np.take(peer_term, village[first:last], axis=1)
                 habit = np.flatnonzero(place[first:last] >= 0)
-                utility.reshape(-1)[place[first:last][habit] * (last - first) + habit] += self.beta["inertia"]
+                at = place[first:last][habit].astype(np.intp)  # (the place times the block's size: no int16)
+                at *= last - first
+                at += habit
+                utility.reshape(-1)[at] += self.beta["inertia"]
                 product = by_alternative @ table[:, first:last]
                 product += utility
                 chosen[start + first : start + last] = values[sample_columns(product, rng)]

@@ -85,9 +85,15 @@ def by_sex_age(table: np.ndarray, sex: np.ndarray, age: np.ndarray) -> np.ndarra
         sex: code 0 female, 1 male, per resident.
         age: years, per resident (0 or more).
     """
-    cell = np.asarray(sex, dtype=np.intp) * table.shape[1]
-    cell += np.minimum(age, table.shape[1] - 1)
-    return table.ravel()[cell]
+    return table.ravel()[sex_age_cell(sex, age, table.shape[1])]
+
+
+def sex_age_cell(sex: np.ndarray, age: np.ndarray, ages: int) -> np.ndarray:
+    """Each resident's index into a flattened ``[sex, age]`` table of ``ages`` ages (ages past the last at the
+    last): sex x ages + age."""
+    cell = np.asarray(sex, dtype=np.intp) * ages
+    cell += np.minimum(age, ages - 1)
+    return cell
 
 
 def survival_paths(qx: np.ndarray, ages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

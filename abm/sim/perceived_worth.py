@@ -29,7 +29,7 @@ import numpy as np
 
 from abm.inputs.scenario import Indexation
 from abm.sim import timing
-from abm.sim.demography import ENTRY_AGE, LifeTable, by_sex_age, survival_paths
+from abm.sim.demography import ENTRY_AGE, LifeTable, sex_age_cell, survival_paths
 from abm.sim.policy import YearPolicy, may_backpay
 
 
@@ -260,8 +260,9 @@ def _rights(
     age = np.minimum(np.asarray(age), tables.basic_annuity.shape[1] - 1)
     sex = np.asarray(sex)
     weight = pivotal_weight(age, years_paid, policy, horizon)
-    basic = weight * by_sex_age(tables.basic_annuity, sex, age) * (policy.basic_pension + policy.local_top_up)
-    return basic, by_sex_age(tables.account_factor, sex, age)
+    cell = sex_age_cell(sex, age, tables.basic_annuity.shape[1])  # (once for both tables: the same shape)
+    basic = weight * tables.basic_annuity.ravel()[cell] * (policy.basic_pension + policy.local_top_up)
+    return basic, tables.account_factor.ravel()[cell]
 
 
 def perceived_worth(
