@@ -21,11 +21,12 @@ from abm.sim.choice import (
     explain,
     mechanism_utilities,
     menu_place,
-    peer_shares,
+    menu_places,
     probabilities,
     resident_factors,
     sample,
     utilities,
+    village_shares,
 )
 from helpers import DATA_DIR
 
@@ -217,7 +218,10 @@ def test_renamed_grades_keep_habit_and_village_shares():
     old, new = np.array([0.0, 100.0, 200.0, 300.0]), np.array([0.0, 101.0, 201.0, 301.0])
     last = np.array([0.0, 100.0, 200.0, 300.0, 200.0, -1.0])
     village = np.array([0, 0, 0, 1, 1, 1])
-    np.testing.assert_array_equal(peer_shares(village, last, new, 2), peer_shares(village, last, old, 2))
+    np.testing.assert_array_equal(
+        village_shares(village, menu_places(last, new), new.size, 2),
+        village_shares(village, menu_places(last, old), old.size, 2),
+    )
     rows = {
         "age": np.full(6, 40),
         "income": np.full(6, 10_000.0),

@@ -216,13 +216,6 @@ def _nearest(grades: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
     return 1 + distance.argmin(axis=1)
 
 
-def peer_shares(village: np.ndarray, last_choice: np.ndarray, alt_values: np.ndarray, n_villages: int) -> np.ndarray:
-    """Share of each village's residents whose last year's choice stands at each alternative of this
-    year's menu (:func:`menu_place`), shape (villages, K+1). Only residents who had a choice last
-    year count."""
-    return village_shares(village, menu_places(last_choice, alt_values), alt_values.size, n_villages)
-
-
 def menu_places(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
     """:func:`menu_place` of every resident, worked out block by block (small temporaries), as int16."""
     place = np.empty(np.shape(last_choice), dtype=np.int16)
@@ -232,8 +225,9 @@ def menu_places(last_choice: np.ndarray, alt_values: np.ndarray) -> np.ndarray:
 
 
 def village_shares(village: np.ndarray, place: np.ndarray, n_alternatives: int, n_villages: int) -> np.ndarray:
-    """Share of each village's residents at each place of the menu (:func:`menu_places`; -1, no choice
-    last year, not counted), shape (villages, ``n_alternatives``)."""
+    """Share of each village's residents whose last year's choice stands at each alternative of this
+    year's menu (their places: :func:`menu_places`; -1, no choice last year, not counted), shape
+    (villages, ``n_alternatives``)."""
     width = n_alternatives + 1  # per village: no choice last year (not counted), then each place
     counts = np.zeros(n_villages * width, dtype=np.intp)
     for first in range(0, village.size, VECTOR_CHUNK):  # block by block (small temporaries)
@@ -397,6 +391,7 @@ class ChoiceSituation:
         choosers: the rows of the residents who choose a grade this year.
         alternatives: factors of "not paying" and each grade (:func:`alternative_factors`).
         peers: each village's shares of last year's choices at this year's alternatives (villages, K+1).
+        places: each resident's last choice's place in this year's menu (:func:`menu_places`).
         mean_income: the county's mean per-capita income this year, yuan/year.
         worth: what paying buys for a block of rows (abm/sim/perceived_worth.py perceived_worth), None
             where the coefficients weigh it at 0.
@@ -408,10 +403,10 @@ class ChoiceSituation:
     choosers: np.ndarray
     alternatives: dict[str, np.ndarray]
     peers: np.ndarray
+    places: np.ndarray
     mean_income: float
     worth: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None
     liquidity_sd: float = 0.0
-    places: np.ndarray | None = None  # each resident's last choice's place in the menu (menu_places), if worked out
 
     @classmethod
     def of_year(
@@ -433,7 +428,7 @@ class ChoiceSituation:
         peers = village_shares(population.village, places, alternatives["value"].size, n_villages)
         if not any(beta[term] for term in BENEFIT_TERMS):
             worth = None  # weighed at 0: their factors would add nothing
-        return cls(beta, population, choosers, alternatives, peers, mean_income, worth, liquidity_sd, places)
+        return cls(beta, population, choosers, alternatives, peers, places, mean_income, worth, liquidity_sd)
 
     def factors(self, rows: np.ndarray, matrices: bool = True) -> dict[str, np.ndarray]:
         """The resident factors (:func:`resident_factors`) of the population's ``rows``; the vectors only
@@ -464,8 +459,7 @@ class ChoiceSituation:
         for start in range(0, rows.size, VECTOR_CHUNK):  # the vector factors of many blocks, then block by block
             outer = rows[start : start + VECTOR_CHUNK]
             table = weights(self.beta, self.factors(outer, matrices=False)).T  # (factors, n)
-            village = pop.village[outer]
-            place = self.places[outer] if self.places is not None else menu_place(pop.choice[outer], values)
+            village, place = pop.village[outer], self.places[outer]
             for first in range(0, outer.size, CHUNK):
                 last = min(first + CHUNK, outer.size)
                 utility = np.take(peer_term, village[first:last], axis=1)
