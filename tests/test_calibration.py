@@ -334,6 +334,18 @@ def test_repository_fitted_file_matches_the_shipped_survey():
         assert values[name] == pytest.approx(value, abs=TOL) and low <= value <= high, name
 
 
+@pytest.mark.slow
+def test_repository_fit_still_describes_the_model(baseline):
+    """The shipped aggregate fit's loss, evaluated again with the model as it is now (the fit's own common
+    random numbers), is the loss recorded. A change to the rules, or to the random draws, moves it: the fit
+    is then stale and `pension-abm calibrate aggregates` must be run again."""
+    recorded, now = pipeline.fit_loss(baseline, FITTED_FILE.parent.parent)
+    assert now == pytest.approx(recorded, rel=1e-4), (
+        f"the fit's loss is {now:.6f} with the model as it is, {recorded:.6f} when fitted: "
+        "run `pension-abm calibrate aggregates`"
+    )
+
+
 # --- targets file ---------------------------------------------------------------------------------
 
 

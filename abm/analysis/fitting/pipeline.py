@@ -214,6 +214,32 @@ def calibrate_aggregates(
         return regenerate_report(scenario, survey_file, folder, targets_file, into=staging)
 
 
+def fit_loss(scenario: Scenario, folder: Path) -> tuple[float, float]:
+    """The aggregate fit's loss as recorded, and the loss of the folder's fitted coefficients evaluated
+    now as the fit evaluated them (its common random numbers, seeds, residents, targets and field
+    experiments). The two agree while the fit still describes the code; a change to the model's rules
+    or to its random draws moves the second, and the fit must then be run again.
+
+    Args:
+        scenario: the scenario the fit was made for (the shipped baseline).
+        folder: the calibration folder the fit wrote (the repository's ``calibration/``), holding
+            ``fitted/coefficients.yaml``.
+    """
+    section = fitted.section(folder, "aggregates")
+    if not section:
+        raise UserError("no aggregate fit yet: run `pension-abm calibrate aggregates`", file=fitted.path_in(folder))
+    targets = aggregates.load_targets(_resolve(section["targets"], folder), known=set(names(_grades(scenario))))
+    evidence_seed = _seeds(1, stream=2)[0]
+    table, evidence = aggregates.evaluate(
+        _small(scenario, section["residents"]),
+        fitted.current(folder),
+        targets,
+        _seeds(section["seeds"], stream=0),
+        evidence_seed,
+    )
+    return float(section["loss"]), aggregates.loss(table, evidence)
+
+
 def _curvature(small: Scenario, coefficients, targets: list, seeds: list[int], evidence_seed: int):
     """The fitted parameters' covariance and the targets' derivatives (identification.fit_covariance)
     over the targets that have a value (the time series' and the value experiments')."""
